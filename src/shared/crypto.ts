@@ -1,0 +1,69 @@
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+
+/** New random id for rows (not a secret). */
+export function newId(): string {
+  return crypto.randomUUID();
+}
+
+/** An opaque 256-bit secret with a readable prefix, e.g. `mms_…`. */
+export function newToken(prefix: string): string {
+  return `${prefix}_${randomBytes(32).toString("base64url")}`;
+}
+
+/** High-entropy secrets (≥ 128 bits) are stored as a plain SHA-256: brute force is out of reach. */
+export function sha256(value: string): string {
+  return createHash("sha256").update(value).digest("base64url");
+}
+
+export function hmac(key: Buffer, value: string): string {
+  return createHmac("sha256", key).update(value).digest("base64url");
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** n decimal digits, uniformly random. */
+export function numericCode(digits: number): string {
+  let s = "";
+  for (let i = 0; i < digits; i++) s += String(randomInt(10));
+  return s;
+}
+
+const B32 = "ABCDEFGHJKMNPQRSTVWXYZ0123456789"; // no I, L, O, U: read aloud and typed by people
+/** Human-typable code, groups of 4, e.g. recovery codes (16 chars ≈ 79 bits). */
+export function humanCode(chars: number): string {
+  let s = "";
+  for (let i = 0; i < chars; i++) {
+    if (i > 0 && i % 4 === 0) s += "-";
+    s += B32[randomInt(B32.length)];
+  }
+  return s;
+}
+
+export function normalizeHumanCode(code: string): string {
+  return code.toUpperCase().replace(/[^A-Z0-9]/g, "");
+}
+
+/** AES-256-GCM for secrets Mamori must read back (TOTP seeds). Output: iv.tag.ciphertext, base64url. */
+export function seal(key: Buffer, plaintext: string): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv("aes-256-gcm", key, iv);
+  const ct = Buffer.concat([c.update(plaintext, "utf8"), c.final()]);
+  return [iv, c.getAuthTag(), ct].map((b) => b.toString("base64url")).join(".");
+}
+
+export function open(key: Buffer, sealed: string): string {
+  const [iv, tag, ct] = sealed.split(".").map((p) => Buffer.from(p, "base64url"));
+  if (!iv || !tag || !ct) throw new Error("sealed value is malformed");
+  const d = createDecipheriv("aes-256-gcm", key, iv);
+  d.setAuthTag(tag);
+  return Buffer.concat([d.update(ct), d.final()]).toString("utf8");
+}
+
+/** Sub-keys from the instance secret, one per purpose, so one leak does not open the others. */
+export function deriveKey(secret: Buffer, purpose: string): Buffer {
+  return createHmac("sha256", secret).update(`mamori:${purpose}`).digest();
+}

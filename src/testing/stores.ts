@@ -1,0 +1,69 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+
+/**
+ * Test stores: the embedded SQLite store always; PostgreSQL when reachable. Each call gets a fresh, migrated,
+ * isolated database (SQLite in memory; a new PostgreSQL schema), so test files can run in parallel.
+ */
+export const PG_URL = process.env.MAMORI_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+export const REDIS_URL = process.env.MAMORI_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+let pgReachable: Promise<string | null> | undefined;
+
+/** null when PostgreSQL is usable, otherwise why not (printed as the skip reason). */
+export function postgresUnavailable(): Promise<string | null> {
+  if (process.env.MAMORI_TEST_POSTGRES === "off") return Promise.resolve("MAMORI_TEST_POSTGRES=off");
+  pgReachable ??= (async () => {
+    const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 1500 });
+    try {
+      await client.connect();
+      await client.query("select 1");
+      return null;
+    } catch (e) {
+      return `PostgreSQL not reachable at ${PG_URL} (${(e as Error).message}); set MAMORI_TEST_DATABASE_URL`;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  return pgReachable;
+}
+
+export interface TestStore {
+  name: "sqlite" | "postgres";
+  /** null if usable; otherwise the skip reason */
+  skip: () => Promise<string | null>;
+  open: () => Promise<DatabaseHandle>;
+}
+
+export const testStores: TestStore[] = [
+  {
+    name: "sqlite",
+    skip: async () => null,
+    open: async () => {
+      const h = openDatabase({ dataDir: "", sqliteFile: ":memory:" });
+      await h.migrate();
+      return h;
+    },
+  },
+  {
+    name: "postgres",
+    skip: postgresUnavailable,
+    open: async () => {
+      const schema = `t_${randomBytes(6).toString("hex")}`;
+      const h = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
+      await h.migrate();
+      const close = h.close;
+      return {
+        ...h,
+        close: async () => {
+          await close();
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await c.end();
+        },
+      };
+    },
+  },
+];
