@@ -47,7 +47,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
         if (config.pgSchema) {
           await pool.query(`CREATE SCHEMA IF NOT EXISTS "${config.pgSchema}"`);
         }
-        await runMigrations(db);
+        await runMigrations(db, config.pgSchema);
       },
       close: () => db.destroy(),
     };
@@ -73,8 +73,9 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   };
 }
 
-async function runMigrations(db: Db): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+async function runMigrations(db: Db, schema?: string): Promise<void> {
+  // Kysely looks for its bookkeeping tables in every schema; name ours so parallel schemas do not see each other's.
+  const migrator = new Migrator({ db, provider: migrationProvider, ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {

@@ -8,7 +8,10 @@ for (const store of testStores) {
     it("create every table", { skip: skip ?? false }, async () => {
       const h = await store.open();
       try {
-        const n = await h.db.selectFrom("accounts").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+        const n = await h.db
+          .selectFrom("accounts")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow();
         assert.equal(Number(n.n), 0);
       } finally {
         await h.close();

@@ -10,6 +10,40 @@ export const PG_URL = process.env.MAMORI_TEST_DATABASE_URL ?? "postgres://postgr
 export const REDIS_URL = process.env.MAMORI_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 let pgReachable: Promise<string | null> | undefined;
+let redisReachable: Promise<string | null> | undefined;
+
+/** In CI's PostgreSQL + Redis run a missing service is a failure, not a skip. */
+function required(reason: string | null): string | null {
+  if (reason && process.env.MAMORI_TEST_REQUIRE_SERVICES === "1") {
+    throw new Error(`MAMORI_TEST_REQUIRE_SERVICES=1 but ${reason}`);
+  }
+  return reason;
+}
+
+/** null when Redis answers PING, otherwise why not. */
+export function redisUnavailable(): Promise<string | null> {
+  if (process.env.MAMORI_TEST_REDIS === "off") return Promise.resolve("MAMORI_TEST_REDIS=off");
+  redisReachable ??= (async () => {
+    const { Redis } = await import("ioredis");
+    const r = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 1500,
+      retryStrategy: () => null,
+    });
+    r.on("error", () => {});
+    try {
+      await r.connect();
+      await r.ping();
+      return null;
+    } catch (e) {
+      return `Redis not reachable at ${REDIS_URL} (${(e as Error).message}); set MAMORI_TEST_REDIS_URL`;
+    } finally {
+      r.disconnect();
+    }
+  })().then(required);
+  return redisReachable;
+}
 
 /** null when PostgreSQL is usable, otherwise why not (printed as the skip reason). */
 export function postgresUnavailable(): Promise<string | null> {
@@ -25,7 +59,7 @@ export function postgresUnavailable(): Promise<string | null> {
     } finally {
       await client.end().catch(() => {});
     }
-  })();
+  })().then(required);
   return pgReachable;
 }
 

@@ -1,0 +1,44 @@
+// A benchmark target in its own process, so the load generator does not share its event loop.
+//   mamori: the full app (embedded SQLite in a temp dir, or MAMORI_DATABASE_URL), one account signed in.
+//   bare:   Fastify with one route returning a constant — the ceiling on this machine.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Fastify from "fastify";
+import { buildApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+
+const mode = process.argv[2] ?? "mamori";
+
+if (mode === "bare") {
+  const app = Fastify({ logger: false });
+  app.post("/bare", async () => ({ active: true }));
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+} else {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-bench-"));
+  const config = loadConfig({
+    ...process.env,
+    MAMORI_DATA_DIR: dataDir,
+    MAMORI_DISPATCHER: "off",
+    MAMORI_FAST_HASH: "1",
+  });
+  const app = await buildApp(config);
+  const { key } = await app.admin.createApiKey("bench");
+  const ctx = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", channel: "web" as const };
+  const email = `bench-${Date.now()}@example.jp`;
+  const { session } = await app.identity.createAccount({
+    email,
+    password: "correct horse battery staple 47",
+    context: ctx,
+  });
+  await app.http.listen({ host: "127.0.0.1", port: 0 });
+  const port = (app.http.server.address() as { port: number }).port;
+  process.stdout.write(`${JSON.stringify({ port, key, token: session.token, store: app.database.dialect })}\n`);
+  process.once("SIGTERM", async () => {
+    await app.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  });
+}

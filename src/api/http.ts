@@ -1,0 +1,157 @@
+import swagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import Fastify, { type FastifyBaseLogger } from "fastify";
+import client from "prom-client";
+import { AdminErrors } from "../admin/errors.ts";
+import { registerAdminRoutes } from "../admin/routes.ts";
+import { registerIdentityRoutes } from "../identity/routes.ts";
+import { registerSessionRoutes } from "../sessions/routes.ts";
+import { CommonErrors } from "../shared/errors.ts";
+import { errorHandler } from "./errors.ts";
+import { registerLinkPages } from "./links.ts";
+import { Context, ErrorBody } from "./schemas.ts";
+import type { Http, RouteDeps } from "./types.ts";
+
+export interface HttpOptions {
+  /** a pino logger, or false for none */
+  logger: FastifyBaseLogger | false;
+  health: () => Promise<{ store: string; ok: boolean }>;
+  version: string;
+}
+
+export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Http> {
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    bodyLimit: 64 * 1024,
+    // Request bodies are strict JSON objects; nothing is coerced except querystrings.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
+
+  // Link pages post plain HTML forms.
+  app.addContentTypeParser(
+    "application/x-www-form-urlencoded",
+    { parseAs: "string", bodyLimit: 8 * 1024 },
+    (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Mamori",
+        version: opts.version,
+        description:
+          "Account-takeover defense beside a store's backend. The store authenticates with its API key (Authorization: Bearer mk_…) and acts for its end users, forwarding their request context and, for signed-in actions, their session token in X-Mamori-Session.",
+      },
+      components: {
+        securitySchemes: {
+          storeKey: { type: "http", scheme: "bearer", description: "Store API key (mk_…)" },
+          adminSession: { type: "http", scheme: "bearer", description: "Admin session token (mad_…)" },
+        },
+      },
+      security: [{ storeKey: [] }],
+    },
+    refResolver: {
+      buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
+    },
+  });
+  app.addSchema(ErrorBody);
+  app.addSchema(Context);
+
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const requests = new client.Counter({
+    name: "mamori_http_requests_total",
+    help: "HTTP requests by operation and status",
+    labelNames: ["operation", "status"],
+    registers: [registry],
+  });
+  const duration = new client.Histogram({
+    name: "mamori_http_request_duration_seconds",
+    help: "HTTP request duration by operation",
+    labelNames: ["operation"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+
+  app.addHook("onRoute", (route) => {
+    // Routes say who may call them; /v1 defaults to the store key, everything else to public.
+    route.config = {
+      ...(route.config ?? {}),
+      auth: route.config?.auth ?? (route.url.startsWith("/v1/") ? "store" : "public"),
+    };
+    if (route.schema && route.config.auth === "public" && route.url.startsWith("/v1/")) route.schema.security = [];
+    if (route.schema && route.config.auth === "admin") route.schema.security = [{ adminSession: [] }];
+  });
+
+  app.addHook("onRequest", async (req) => {
+    const auth = req.routeOptions.config.auth ?? "public";
+    if (auth === "public") return;
+    const h = req.headers.authorization;
+    const token = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
+    if (auth === "store") {
+      if (!(await deps.admin.verifyApiKey(token))) throw CommonErrors.unauthorized();
+    } else if (auth === "admin") {
+      if (!token) throw AdminErrors.admin_unauthorized();
+      req.adminId = (await deps.admin.requireAdmin(token)).adminId;
+    }
+  });
+
+  app.addHook("onSend", async (req, reply, payload) => {
+    if (req.url.startsWith("/v1/")) void reply.header("cache-control", "no-store");
+    return payload;
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const op =
+      (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId ??
+      req.routeOptions.url ??
+      "unknown";
+    requests.inc({ operation: op, status: String(reply.statusCode) });
+    duration.observe({ operation: op }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((_req, reply) =>
+    reply.status(404).send({ error: { code: "not_found", message: "Not found." } }),
+  );
+
+  registerSessionRoutes(app, deps);
+  registerIdentityRoutes(app, deps);
+  registerAdminRoutes(app, deps);
+  registerLinkPages(app, deps);
+
+  app.get(
+    "/health",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "health",
+        tags: ["service"],
+        summary: "Liveness and store reachability.",
+        security: [],
+        response: {
+          200: Type.Object({ status: Type.Literal("ok"), store: Type.String(), version: Type.String() }),
+          503: Type.Object({ status: Type.Literal("unavailable"), store: Type.String(), version: Type.String() }),
+        },
+      },
+    },
+    async (_req, reply) => {
+      const h = await opts.health().catch(() => ({ store: "unknown", ok: false }));
+      return h.ok
+        ? { status: "ok" as const, store: h.store, version: opts.version }
+        : reply.status(503).send({ status: "unavailable" as const, store: h.store, version: opts.version });
+    },
+  );
+
+  app.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, () => app.swagger());
+  app.get("/metrics", { config: { auth: "public" }, schema: { hide: true } }, async (_req, reply) =>
+    reply.header("content-type", registry.contentType).send(await registry.metrics()),
+  );
+
+  return app;
+}

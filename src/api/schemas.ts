@@ -1,0 +1,62 @@
+import { type TSchema, Type } from "@sinclair/typebox";
+import { errorCatalog } from "../shared/errors.ts";
+
+export const Context = Type.Object(
+  {
+    ip: Type.String({ minLength: 2, maxLength: 64, description: "The end user's IP address as the store saw it." }),
+    userAgent: Type.String({ maxLength: 1024 }),
+    deviceId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: "The store's long-lived device cookie." }),
+    ),
+    channel: Type.Union([Type.Literal("web"), Type.Literal("app"), Type.Literal("app-password")]),
+  },
+  { additionalProperties: false, $id: "RequestContext" },
+);
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: "Stable machine-readable code; see the README's error catalog." }),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+  },
+  { $id: "Error" },
+);
+
+export const Ok = Type.Object({ ok: Type.Literal(true) });
+
+export const SessionRef = Type.Object({
+  id: Type.String(),
+  token: Type.String({ description: "Opaque 256-bit session token; shown once. Send it as X-Mamori-Session." }),
+  expiresAt: Type.String({ format: "date-time" }),
+});
+
+export const Email = Type.String({ minLength: 3, maxLength: 254 });
+export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const Code = Type.String({ minLength: 1, maxLength: 64 });
+export const LinkToken = Type.String({ minLength: 1, maxLength: 256 });
+export const Language = Type.Union([Type.Literal("ja"), Type.Literal("en")]);
+
+export const Device = Type.Object({
+  browser: Type.Union([Type.String(), Type.Null()]),
+  os: Type.Union([Type.String(), Type.Null()]),
+  type: Type.Union([Type.String(), Type.Null()]),
+  id: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** Standard error responses every operation may give, referenced by schema id. */
+export function errorResponses(...statuses: number[]): Record<number, unknown> {
+  const out: Record<number, unknown> = {};
+  for (const s of [400, 429, 500, ...statuses]) out[s] = Type.Ref(ErrorBody);
+  return out;
+}
+
+export function catalogMarkdown(): string {
+  return [...errorCatalog().entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([code, d]) => `| \`${code}\` | ${d.status} | ${d.message} |`)
+    .join("\n");
+}

@@ -1,0 +1,39 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from "fastify";
+import type { AdminService } from "../admin/service.ts";
+import type { EventLog } from "../events/store.ts";
+import type { IdentityService } from "../identity/service.ts";
+import type { SessionService } from "../sessions/service.ts";
+
+export type Http = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** Who may call a route: the store's backend (API key), support staff (admin session), or anyone (link pages). */
+export type AuthKind = "store" | "admin" | "public";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: AuthKind;
+  }
+  interface FastifyRequest {
+    adminId?: string;
+  }
+}
+
+export interface RouteDeps {
+  identity: IdentityService;
+  sessions: SessionService;
+  admin: AdminService;
+  events: EventLog;
+}

@@ -1,0 +1,112 @@
+import { parseArgs } from "node:util";
+import { buildApp } from "./app.ts";
+import { loadConfig } from "./config.ts";
+import { formatMailbox } from "./notify/mailbox.ts";
+import { start } from "./server.ts";
+
+const HELP = `mamori — account-takeover defense service
+
+  mamori start                      run the service (MAMORI_PORT, default 7300)
+  mamori migrate                    apply store migrations
+  mamori keys create [name]         create a store API key (printed once)
+  mamori keys list | revoke <id>
+  mamori admin create <username>    create a support login (password printed once)
+  mamori admin reset-password <username>
+  mamori admin list
+  mamori mail [--to ADDR] [--limit N]   read the local mailbox (notices when no SMTP is set)
+  mamori audit verify               check every account's event hash chain
+
+Store: embedded SQLite in MAMORI_DATA_DIR (./mamori-data), or PostgreSQL with MAMORI_DATABASE_URL.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { to: { type: "string" }, limit: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  const [cmd, sub, arg] = positionals;
+  if (!cmd || values.help || cmd === "help") {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const config = loadConfig();
+  if (cmd === "start") {
+    const app = await start(config);
+    const stop = async () => {
+      await app.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", () => void stop());
+    process.once("SIGTERM", () => void stop());
+    return -1;
+  }
+  const app = await buildApp({ ...config, dispatcher: false });
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  try {
+    switch (cmd) {
+      case "migrate":
+        out(`migrated (${app.database.dialect})`);
+        return 0;
+      case "keys":
+        if (sub === "create") {
+          const k = await app.admin.createApiKey(arg ?? "store");
+          out(`id:  ${k.id}\nkey: ${k.key}\n(shown once)`);
+        } else if (sub === "list") {
+          for (const k of await app.admin.listApiKeys()) {
+            out(
+              `${k.id}  ${k.name}  created ${k.createdAt}  last used ${k.lastUsedAt ?? "never"}${k.revokedAt ? `  REVOKED ${k.revokedAt}` : ""}`,
+            );
+          }
+        } else if (sub === "revoke" && arg) {
+          await app.admin.revokeApiKey(arg);
+          out(`revoked ${arg}`);
+        } else {
+          out(HELP);
+          return 2;
+        }
+        return 0;
+      case "admin":
+        if (sub === "create" && arg) {
+          const u = await app.admin.createAdminUser(arg);
+          out(`admin ${u.username} created; password: ${u.password} (shown once)`);
+        } else if (sub === "reset-password" && arg) {
+          out(`new password for ${arg}: ${await app.admin.setAdminPassword(arg)} (shown once; their sessions ended)`);
+        } else if (sub === "list") {
+          for (const u of await app.admin.listAdminUsers()) out(`${u.id}  ${u.username}  created ${u.createdAt}`);
+        } else {
+          out(HELP);
+          return 2;
+        }
+        return 0;
+      case "mail": {
+        const limit = values.limit ? Number(values.limit) : 20;
+        const rows = await app.outbox.listMailbox({ recipient: values.to, limit: Number.isFinite(limit) ? limit : 20 });
+        out(rows.length ? formatMailbox(rows) : "(the mailbox is empty)");
+        return 0;
+      }
+      case "audit":
+        if (sub !== "verify") {
+          out(HELP);
+          return 2;
+        }
+        {
+          const r = await app.events.verify();
+          if (r.firstBreak) {
+            out(`BROKEN: account ${r.firstBreak.accountId}, event ${r.firstBreak.seq}: ${r.firstBreak.reason}`);
+            out(`(checked ${r.events} events on ${r.accounts} accounts up to the break)`);
+            return 1;
+          }
+          out(`ok: ${r.events} events on ${r.accounts} accounts, every chain intact`);
+          return 0;
+        }
+      default:
+        out(HELP);
+        return 2;
+    }
+  } catch (e) {
+    process.stderr.write(`mamori ${cmd}: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    await app.close();
+  }
+}

@@ -1,0 +1,72 @@
+import path from "node:path";
+import { DAY, MINUTE } from "./shared/clock.ts";
+
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** instance secret (hex/base64, ≥ 32 bytes); generated and kept in the store when unset */
+  secret: string | undefined;
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  /** how recent the sign-in (and second factor) must be for a sensitive change */
+  freshAuthMs: number;
+  sessionTtlMs: number;
+  sessionIdleMs: number;
+  appPasswordSessionTtlMs: number;
+  resetTokenTtlMs: number;
+  emailRevertTtlMs: number;
+  notMeTtlMs: number;
+  codeTtlMs: number;
+  challengeTtlMs: number;
+  logLevel: string;
+  /** run the notification dispatcher in this process */
+  dispatcher: boolean;
+}
+
+function int(v: string | undefined, dflt: number): number {
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`invalid number: ${v}`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const port = int(env.MAMORI_PORT, 7300);
+  const fast = env.MAMORI_FAST_HASH === "1";
+  const cfg: Config = {
+    host: env.MAMORI_HOST ?? "127.0.0.1",
+    port,
+    publicUrl: (env.MAMORI_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/$/, ""),
+    dataDir: path.resolve(env.MAMORI_DATA_DIR ?? "mamori-data"),
+    databaseUrl: env.MAMORI_DATABASE_URL || undefined,
+    redisUrl: env.MAMORI_REDIS_URL || undefined,
+    smtpUrl: env.MAMORI_SMTP_URL || undefined,
+    mailFrom: env.MAMORI_MAIL_FROM ?? "Mamori <no-reply@mamori.invalid>",
+    secret: env.MAMORI_SECRET || undefined,
+    // OWASP argon2id m=19 MiB t=2 p=1; MAMORI_FAST_HASH=1 (tests only) keeps argon2id but cheap.
+    argon2: fast
+      ? { memoryCost: 1024, timeCost: 1, parallelism: 1 }
+      : {
+          memoryCost: int(env.MAMORI_ARGON2_MEMORY_KIB, 19456),
+          timeCost: int(env.MAMORI_ARGON2_TIME, 2),
+          parallelism: 1,
+        },
+    freshAuthMs: int(env.MAMORI_FRESH_AUTH_MINUTES, 10) * MINUTE,
+    sessionTtlMs: int(env.MAMORI_SESSION_TTL_DAYS, 30) * DAY,
+    sessionIdleMs: int(env.MAMORI_SESSION_IDLE_DAYS, 14) * DAY,
+    appPasswordSessionTtlMs: 60 * MINUTE,
+    resetTokenTtlMs: 30 * MINUTE,
+    emailRevertTtlMs: 30 * DAY,
+    notMeTtlMs: 30 * DAY,
+    codeTtlMs: 10 * MINUTE,
+    challengeTtlMs: 10 * MINUTE,
+    logLevel: env.MAMORI_LOG_LEVEL ?? "info",
+    dispatcher: env.MAMORI_DISPATCHER !== "off",
+  };
+  return { ...cfg, ...overrides };
+}

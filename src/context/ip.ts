@@ -1,0 +1,96 @@
+import { isIPv4, isIPv6 } from "node:net";
+
+/** A parsed address: IPv4 as an unsigned 32-bit number, IPv6 as two unsigned 64-bit halves. */
+export type ParsedIp =
+  | { version: 4; value: number; text: string }
+  | { version: 6; hi: bigint; lo: bigint; text: string };
+
+const MASK64 = (1n << 64n) - 1n;
+
+function v4ToNumber(s: string): number {
+  const [a = 0, b = 0, c = 0, d = 0] = s.split(".").map(Number);
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+}
+
+function numberToV4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** Eight 16-bit groups; the input has already passed isIPv6. */
+function v6Groups(s: string): number[] {
+  let text = s;
+  const tail: number[] = [];
+  if (text.includes(".")) {
+    // Dotted tail (::ffff:1.2.3.4): two groups from the IPv4 part; keep a "::" if it ends the hex part.
+    const cut = text.lastIndexOf(":");
+    const v4 = v4ToNumber(text.slice(cut + 1));
+    tail.push(v4 >>> 16, v4 & 0xffff);
+    text = text.slice(0, cut + 1);
+    if (!text.endsWith("::")) text = text.slice(0, -1);
+  }
+  const [head = "", rest] = text.split("::");
+  const parse = (part: string) => (part === "" ? [] : part.split(":").map((g) => Number.parseInt(g, 16)));
+  const left = parse(head);
+  const right = rest === undefined ? [] : parse(rest);
+  const zeros = 8 - tail.length - left.length - right.length;
+  return [...left, ...new Array<number>(Math.max(zeros, 0)).fill(0), ...right, ...tail];
+}
+
+/**
+ * Parses an IP literal. IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses become the IPv4 address
+ * they carry, since that is where the request really comes from. Zone ids (fe80::1%eth0) are dropped.
+ */
+export function parseIp(input: string): ParsedIp | null {
+  if (input.length > 64) return null;
+  const s = input.trim();
+  if (isIPv4(s)) return { version: 4, value: v4ToNumber(s), text: s };
+  const noZone = s.includes("%") ? s.slice(0, s.indexOf("%")) : s;
+  if (!isIPv6(noZone)) return null;
+  const g = v6Groups(noZone.toLowerCase());
+  let hi = 0n;
+  let lo = 0n;
+  for (let i = 0; i < 4; i++) hi = (hi << 16n) | BigInt(g[i] ?? 0);
+  for (let i = 4; i < 8; i++) lo = (lo << 16n) | BigInt(g[i] ?? 0);
+  const embedded = Number(lo & 0xffffffffn);
+  if (hi === 0n && lo >> 32n === 0xffffn) return { version: 4, value: embedded, text: numberToV4(embedded) };
+  if (hi === 0x0064ff9b00000000n && lo >> 32n === 0n)
+    return { version: 4, value: embedded, text: numberToV4(embedded) };
+  return { version: 6, hi, lo, text: noZone };
+}
+
+/** hi/lo halves of a 128-bit unsigned integer. */
+export function splitU128(n: bigint): [bigint, bigint] {
+  return [(n >> 64n) & MASK64, n & MASK64];
+}
+
+// [network, prefix length] of IPv4 space that is not a public, routed source address (RFC 6890 and friends).
+const V4_SPECIAL: [string, number][] = [
+  ["0.0.0.0", 8], // "this network"
+  ["10.0.0.0", 8], // RFC 1918
+  ["100.64.0.0", 10], // carrier-grade NAT (RFC 6598)
+  ["127.0.0.0", 8], // loopback
+  ["169.254.0.0", 16], // link-local
+  ["172.16.0.0", 12], // RFC 1918
+  ["192.0.0.0", 24], // IETF protocol assignments
+  ["192.0.2.0", 24], // TEST-NET-1
+  ["192.168.0.0", 16], // RFC 1918
+  ["198.18.0.0", 15], // benchmarking
+  ["198.51.100.0", 24], // TEST-NET-2
+  ["203.0.113.0", 24], // TEST-NET-3
+  ["224.0.0.0", 4], // multicast
+  ["240.0.0.0", 4], // reserved + broadcast
+];
+const V4_SPECIAL_RANGES = V4_SPECIAL.map(([net, len]) => {
+  const start = v4ToNumber(net);
+  return [start, (start + 2 ** (32 - len) - 1) >>> 0] as const;
+});
+
+/** True for private, loopback, link-local, documentation, multicast and other non-public addresses. */
+export function isSpecialIp(ip: ParsedIp): boolean {
+  if (ip.version === 4) return V4_SPECIAL_RANGES.some(([start, end]) => ip.value >= start && ip.value <= end);
+  const top16 = Number(ip.hi >> 48n);
+  // Outside global unicast 2000::/3: ::, ::1, fc00::/7 unique local, fe80::/10 link-local, ff00::/8 multicast…
+  if ((top16 & 0xe000) !== 0x2000) return true;
+  if (Number(ip.hi >> 32n) === 0x20010db8) return true; // 2001:db8::/32 documentation
+  return Number(ip.hi >> 44n) === 0x3fff0; // 3fff::/20 documentation (RFC 9637)
+}

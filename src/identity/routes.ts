@@ -1,0 +1,554 @@
+import { Type } from "@sinclair/typebox";
+import { checkContext, userSession } from "../api/context.ts";
+import {
+  Code,
+  Context,
+  Device,
+  Email,
+  errorResponses,
+  Language,
+  LinkToken,
+  Nullable,
+  Ok,
+  Password,
+  SessionRef,
+} from "../api/schemas.ts";
+import type { Http, RouteDeps } from "../api/types.ts";
+
+const SessionHeader = Type.Object({
+  "x-mamori-session": Type.String({ description: "The end user's session token." }),
+});
+const OptCtx = Type.Optional(Context);
+const Factor = Type.Union([Type.Literal("totp"), Type.Literal("recovery_code"), Type.Literal("email_code")]);
+
+const SignInResult = Type.Union([
+  Type.Object({ status: Type.Literal("signed_in"), accountId: Type.String(), session: SessionRef }),
+  Type.Object({
+    status: Type.Literal("challenge"),
+    challengeToken: Type.String(),
+    factors: Type.Array(Factor),
+    expiresAt: Type.String({ format: "date-time" }),
+  }),
+]);
+
+const ContactView = Type.Object({
+  value: Type.String(),
+  verified: Type.Boolean(),
+  primary: Type.Boolean(),
+  addedAt: Type.String({ format: "date-time" }),
+});
+export const AccountView = Type.Object({
+  id: Type.String(),
+  status: Type.String(),
+  language: Language,
+  createdAt: Type.String({ format: "date-time" }),
+  passwordChangedAt: Nullable(Type.String({ format: "date-time" })),
+  passwordResetRequired: Type.Boolean(),
+  emails: Type.Array(ContactView),
+  phones: Type.Array(ContactView),
+  totpEnabled: Type.Boolean(),
+  recoveryCodesLeft: Type.Integer(),
+});
+
+const AppPasswordView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.String({ format: "date-time" }),
+  active: Type.Boolean(),
+  revokedAt: Nullable(Type.String({ format: "date-time" })),
+  revokedReason: Nullable(Type.String()),
+  lastUsedAt: Nullable(Type.String({ format: "date-time" })),
+  lastUsedIp: Nullable(Type.String()),
+  lastUsedCountry: Nullable(Type.String()),
+});
+
+export const LoginAttemptView = Type.Object({
+  id: Type.String(),
+  at: Type.String({ format: "date-time" }),
+  outcome: Type.String(),
+  reason: Nullable(Type.String()),
+  channel: Type.String(),
+  ip: Type.String(),
+  country: Nullable(Type.String()),
+  asn: Nullable(Type.Integer()),
+  device: Device,
+  sessionId: Nullable(Type.String()),
+});
+
+const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String(), { description: "Shown once." }) });
+const strict = { additionalProperties: false } as const;
+
+export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
+  const { identity, sessions } = deps;
+  const me = (req: Parameters<typeof userSession>[1]) => userSession(sessions, req);
+  const ok = { ok: true as const };
+  const tag = (t: string) => ({ tags: [t] });
+
+  app.post(
+    "/v1/accounts",
+    {
+      schema: {
+        operationId: "createAccount",
+        ...tag("accounts"),
+        summary: "Create an account and sign it in; a verification code goes to the email.",
+        body: Type.Object(
+          { email: Email, password: Password, language: Type.Optional(Language), context: Context },
+          strict,
+        ),
+        response: { 201: Type.Object({ accountId: Type.String(), session: SessionRef }), ...errorResponses(409, 422) },
+      },
+    },
+    async (req, reply) => {
+      checkContext(req.body.context);
+      const r = await identity.createAccount(req.body);
+      return reply.status(201).send(r);
+    },
+  );
+
+  app.get(
+    "/v1/account",
+    {
+      schema: {
+        operationId: "getAccount",
+        ...tag("accounts"),
+        summary: "The signed-in user's account.",
+        headers: SessionHeader,
+        response: { 200: AccountView, ...errorResponses(401) },
+      },
+    },
+    async (req) => identity.getAccount((await me(req)).account_id),
+  );
+
+  const ContactKind = Type.Union([Type.Literal("email"), Type.Literal("phone")]);
+  app.post(
+    "/v1/contacts/verification",
+    {
+      schema: {
+        operationId: "requestContactVerification",
+        ...tag("accounts"),
+        summary: "Send a verification code to one of the account's unverified addresses.",
+        headers: SessionHeader,
+        body: Type.Object({ kind: ContactKind, value: Type.String({ minLength: 3, maxLength: 254 }) }, strict),
+        response: { 200: Ok, ...errorResponses(401, 404, 409) },
+      },
+    },
+    async (req) => {
+      await identity.requestContactVerification(await me(req), req.body);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/contacts/verification/confirm",
+    {
+      schema: {
+        operationId: "confirmContactVerification",
+        ...tag("accounts"),
+        summary: "Confirm an address with the code sent to it.",
+        headers: SessionHeader,
+        body: Type.Object({ kind: ContactKind, code: Code, context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses(401, 404) },
+      },
+    },
+    async (req) => {
+      const ctx = checkContext(req.body.context);
+      await identity.confirmContactVerification(await me(req), req.body, ctx?.ip ?? null);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/sign-in",
+    {
+      schema: {
+        operationId: "signIn",
+        ...tag("sign-in"),
+        summary: "Password sign-in. Answers with a session, or a second-factor challenge.",
+        body: Type.Object({ email: Email, password: Password, context: Context }, strict),
+        response: { 200: SignInResult, ...errorResponses(401, 403) },
+      },
+    },
+    async (req) => {
+      checkContext(req.body.context);
+      return identity.signIn(req.body);
+    },
+  );
+
+  app.post(
+    "/v1/sign-in/challenge/code",
+    {
+      schema: {
+        operationId: "sendSignInChallengeCode",
+        ...tag("sign-in"),
+        summary: "Email a one-time sign-in code for a pending challenge (fallback factor).",
+        body: Type.Object({ challengeToken: LinkToken }, strict),
+        response: { 200: Type.Object({ sentTo: Type.Integer() }), ...errorResponses() },
+      },
+    },
+    (req) => identity.sendSignInChallengeCode(req.body),
+  );
+
+  app.post(
+    "/v1/sign-in/challenge",
+    {
+      schema: {
+        operationId: "completeSignInChallenge",
+        ...tag("sign-in"),
+        summary: "Complete a sign-in with a TOTP code, a recovery code or an emailed code.",
+        body: Type.Object({ challengeToken: LinkToken, factor: Factor, code: Code, context: OptCtx }, strict),
+        response: { 200: SignInResult, ...errorResponses(403) },
+      },
+    },
+    async (req) => {
+      checkContext(req.body.context);
+      return identity.completeSignInChallenge(req.body);
+    },
+  );
+
+  app.post(
+    "/v1/sign-in/app-password",
+    {
+      schema: {
+        operationId: "signInWithAppPassword",
+        ...tag("sign-in"),
+        summary: "Sign a mail or legacy client in with an app password; answers with a short session.",
+        body: Type.Object(
+          { email: Email, appPassword: Type.String({ minLength: 1, maxLength: 128 }), context: Context },
+          strict,
+        ),
+        response: { 200: SignInResult, ...errorResponses(401, 403) },
+      },
+    },
+    async (req) => {
+      checkContext(req.body.context);
+      return identity.signInWithAppPassword(req.body);
+    },
+  );
+
+  app.post(
+    "/v1/session/reauthenticate",
+    {
+      schema: {
+        operationId: "reauthenticate",
+        ...tag("sign-in"),
+        summary: "Refresh the session's authentication time (and second factor) before a sensitive change.",
+        headers: SessionHeader,
+        body: Type.Object(
+          { password: Password, totpCode: Type.Optional(Code), recoveryCode: Type.Optional(Code) },
+          strict,
+        ),
+        response: { 200: Type.Object({ secondFactor: Type.Boolean() }), ...errorResponses(401) },
+      },
+    },
+    async (req) => identity.reauthenticate(await me(req), req.body),
+  );
+
+  app.post(
+    "/v1/password",
+    {
+      schema: {
+        operationId: "changePassword",
+        ...tag("credentials"),
+        summary: "Change the password (fresh sign-in required); ends every other session.",
+        headers: SessionHeader,
+        body: Type.Object({ currentPassword: Password, newPassword: Password, context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses(401, 403, 422) },
+      },
+    },
+    async (req) => {
+      const ctx = checkContext(req.body.context);
+      await identity.changePassword(await me(req), req.body, ctx?.ip ?? null);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/password/reset-request",
+    {
+      schema: {
+        operationId: "requestPasswordReset",
+        ...tag("credentials"),
+        summary: "Email a reset link (30 min, single use). Always 202, known address or not.",
+        body: Type.Object({ email: Email, context: Context }, strict),
+        response: { 202: Ok, ...errorResponses() },
+      },
+    },
+    async (req, reply) => {
+      checkContext(req.body.context);
+      await identity.requestPasswordReset(req.body);
+      return reply.status(202).send(ok);
+    },
+  );
+
+  app.post(
+    "/v1/password/reset",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "resetPassword",
+        ...tag("credentials"),
+        summary: "Set a new password with a reset token; ends every session.",
+        body: Type.Object({ token: LinkToken, newPassword: Password, context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses(422) },
+      },
+    },
+    async (req) => {
+      checkContext(req.body.context);
+      await identity.resetPassword(req.body);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/email/change",
+    {
+      schema: {
+        operationId: "requestEmailChange",
+        ...tag("credentials"),
+        summary: "Send a confirmation code to the new address (fresh sign-in required).",
+        headers: SessionHeader,
+        body: Type.Object({ newEmail: Email }, strict),
+        response: { 200: Ok, ...errorResponses(401, 403, 409) },
+      },
+    },
+    async (req) => {
+      await identity.requestEmailChange(await me(req), req.body);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/email/change/confirm",
+    {
+      schema: {
+        operationId: "confirmEmailChange",
+        ...tag("credentials"),
+        summary: "Confirm the new address; the old one is told at once with a 30-day revert link.",
+        headers: SessionHeader,
+        body: Type.Object({ code: Code, context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses(401, 403, 409) },
+      },
+    },
+    async (req) => {
+      const ctx = checkContext(req.body.context);
+      await identity.confirmEmailChange(await me(req), req.body, ctx?.ip ?? null);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/email/change/revert",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "revertEmailChange",
+        ...tag("credentials"),
+        summary: "The old address's link: restore it, end every session, lock until password reset.",
+        body: Type.Object({ token: LinkToken, context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses() },
+      },
+    },
+    async (req) => {
+      checkContext(req.body.context);
+      await identity.revertEmailChange(req.body);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/phones",
+    {
+      schema: {
+        operationId: "addPhone",
+        ...tag("credentials"),
+        summary: "Add a phone number (fresh sign-in required); a code is texted to it.",
+        headers: SessionHeader,
+        body: Type.Object({ phone: Type.String({ minLength: 7, maxLength: 32 }) }, strict),
+        response: { 200: Ok, ...errorResponses(401, 403, 409) },
+      },
+    },
+    async (req) => {
+      await identity.addPhone(await me(req), req.body);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/phones/remove",
+    {
+      schema: {
+        operationId: "removePhone",
+        ...tag("credentials"),
+        summary: "Remove a phone number (fresh sign-in required).",
+        headers: SessionHeader,
+        body: Type.Object({ phone: Type.String({ minLength: 7, maxLength: 32 }) }, strict),
+        response: { 200: Ok, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (req) => {
+      await identity.removePhone(await me(req), req.body);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/totp",
+    {
+      schema: {
+        operationId: "enrollTotp",
+        ...tag("credentials"),
+        summary: "Start authenticator-app enrolment: a secret and otpauth:// URI to scan.",
+        headers: SessionHeader,
+        response: { 200: Type.Object({ secret: Type.String(), uri: Type.String() }), ...errorResponses(401, 403, 409) },
+      },
+    },
+    async (req) => identity.enrollTotp(await me(req)),
+  );
+
+  app.post(
+    "/v1/totp/confirm",
+    {
+      schema: {
+        operationId: "confirmTotp",
+        ...tag("credentials"),
+        summary: "Finish enrolment with a code from the app; returns 10 single-use recovery codes.",
+        headers: SessionHeader,
+        body: Type.Object({ code: Code, context: OptCtx }, strict),
+        response: { 200: RecoveryCodes, ...errorResponses(401, 403, 409) },
+      },
+    },
+    async (req) => {
+      const ctx = checkContext(req.body.context);
+      return identity.confirmTotp(await me(req), req.body, ctx?.ip ?? null);
+    },
+  );
+
+  app.post(
+    "/v1/totp/disable",
+    {
+      schema: {
+        operationId: "disableTotp",
+        ...tag("credentials"),
+        summary: "Remove the authenticator app and recovery codes (fresh sign-in and second factor required).",
+        headers: SessionHeader,
+        body: Type.Object({ context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses(401, 403, 409) },
+      },
+    },
+    async (req) => {
+      const ctx = checkContext(req.body.context);
+      await identity.disableTotp(await me(req), ctx?.ip ?? null);
+      return ok;
+    },
+  );
+
+  app.post(
+    "/v1/recovery-codes",
+    {
+      schema: {
+        operationId: "regenerateRecoveryCodes",
+        ...tag("credentials"),
+        summary: "Replace the recovery codes; the old ones stop working.",
+        headers: SessionHeader,
+        body: Type.Object({ context: OptCtx }, strict),
+        response: { 200: RecoveryCodes, ...errorResponses(401, 403, 409) },
+      },
+    },
+    async (req) => {
+      const ctx = checkContext(req.body.context);
+      return identity.regenerateRecoveryCodes(await me(req), ctx?.ip ?? null);
+    },
+  );
+
+  app.post(
+    "/v1/app-passwords",
+    {
+      schema: {
+        operationId: "createAppPassword",
+        ...tag("credentials"),
+        summary: "Create a named app password for a mail or legacy client; shown once.",
+        headers: SessionHeader,
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), context: OptCtx }, strict),
+        response: {
+          201: Type.Object({
+            id: Type.String(),
+            name: Type.String(),
+            password: Type.String(),
+            createdAt: Type.String({ format: "date-time" }),
+          }),
+          ...errorResponses(401, 403),
+        },
+      },
+    },
+    async (req, reply) => {
+      const ctx = checkContext(req.body.context);
+      return reply.status(201).send(await identity.createAppPassword(await me(req), req.body, ctx?.ip ?? null));
+    },
+  );
+
+  app.get(
+    "/v1/app-passwords",
+    {
+      schema: {
+        operationId: "listAppPasswords",
+        ...tag("credentials"),
+        summary: "App passwords with their last use and country.",
+        headers: SessionHeader,
+        response: { 200: Type.Object({ appPasswords: Type.Array(AppPasswordView) }), ...errorResponses(401) },
+      },
+    },
+    async (req) => ({ appPasswords: await identity.listAppPasswords(await me(req)) }),
+  );
+
+  app.delete(
+    "/v1/app-passwords/:appPasswordId",
+    {
+      schema: {
+        operationId: "revokeAppPassword",
+        ...tag("credentials"),
+        summary: "Revoke an app password; ends every other session and app password session.",
+        headers: SessionHeader,
+        params: Type.Object({ appPasswordId: Type.String({ maxLength: 64 }) }),
+        response: { 200: Ok, ...errorResponses(401, 404) },
+      },
+    },
+    async (req) => {
+      await identity.revokeAppPassword(await me(req), req.params.appPasswordId, null);
+      return ok;
+    },
+  );
+
+  app.get(
+    "/v1/login-history",
+    {
+      schema: {
+        operationId: "listLoginHistory",
+        ...tag("sessions"),
+        summary: "Every sign-in attempt on the account: succeeded, failed, challenged, denied.",
+        headers: SessionHeader,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }),
+        response: { 200: Type.Object({ attempts: Type.Array(LoginAttemptView) }), ...errorResponses(401) },
+      },
+    },
+    async (req) => ({ attempts: await identity.listLoginHistory((await me(req)).account_id, req.query.limit) }),
+  );
+
+  app.post(
+    "/v1/not-me",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "reportNotMe",
+        ...tag("accounts"),
+        summary: "The single-use 'This wasn't me' link from a security notice: ends every session, requires a reset.",
+        body: Type.Object({ token: LinkToken, context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses() },
+      },
+    },
+    async (req) => {
+      checkContext(req.body.context);
+      await identity.reportNotMe(req.body);
+      return ok;
+    },
+  );
+}

@@ -1,0 +1,1320 @@
+import type { Db } from "../db/database.ts";
+import type { EventLog } from "../events/store.ts";
+import type { LimitRule, RateLimiter } from "../limits/limiter.ts";
+import { defaultRules } from "../limits/limiter.ts";
+import type { Notifier } from "../notify/notifier.ts";
+import type { NoticeTemplate } from "../notify/templates.ts";
+import type { SessionService } from "../sessions/service.ts";
+import type { SessionWithAccount } from "../sessions/store.ts";
+import { sessionStore } from "../sessions/store.ts";
+import type { Clock } from "../shared/clock.ts";
+import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
+import {
+  hmac,
+  humanCode,
+  newId,
+  newToken,
+  normalizeHumanCode,
+  numericCode,
+  open,
+  seal,
+  sha256,
+} from "../shared/crypto.ts";
+import { CommonErrors } from "../shared/errors.ts";
+import type { ActionTokens } from "./action-tokens.ts";
+import { IdentityErrors } from "./errors.ts";
+import { normalizeEmail, normalizePhone } from "./normalize.ts";
+import { checkPasswordStrength, type PasswordHasher } from "./passwords.ts";
+import { type AccountRow, identityStore as store } from "./store.ts";
+import { generateTotpSecret, totpUri, verifyTotp } from "./totp.ts";
+
+export interface IdentityConfig {
+  publicUrl: string;
+  resetTokenTtlMs: number;
+  emailRevertTtlMs: number;
+  codeTtlMs: number;
+  challengeTtlMs: number;
+}
+
+export interface IdentityDeps {
+  db: Db;
+  clock: Clock;
+  config: IdentityConfig;
+  events: EventLog;
+  notifier: Notifier;
+  sessions: SessionService;
+  hasher: PasswordHasher;
+  enricher: ContextEnricher;
+  limiter: RateLimiter;
+  actionTokens: ActionTokens;
+  keys: { totp: Buffer; codes: Buffer };
+}
+
+export type Language = "ja" | "en";
+export type SecondFactor = "totp" | "recovery_code" | "email_code";
+
+export type SignInResult =
+  | { status: "signed_in"; accountId: string; session: { id: string; token: string; expiresAt: string } }
+  | { status: "challenge"; challengeToken: string; factors: SecondFactor[]; expiresAt: string };
+
+const MAX_CODE_ATTEMPTS = 5;
+const MAX_CHALLENGE_ATTEMPTS = 5;
+const PASSWORD_HISTORY = 5;
+const RECOVERY_CODES = 10;
+const iso = (ms: number) => new Date(ms).toISOString();
+const actorOf = (s: SessionWithAccount) => `session:${s.id}`;
+
+export function createIdentityService(deps: IdentityDeps) {
+  const { db, clock, config, events, notifier, sessions, hasher, limiter } = deps;
+  // Burned on unknown accounts so a sign-in for a missing email costs the same as a wrong password.
+  const dummyHash = hasher.hash(newToken("dummy"));
+
+  /** Verifies, or burns the same time on a dummy hash when there is no account (no timing oracle). */
+  async function checkPassword(hash: string | null, password: string): Promise<boolean> {
+    if (hash) return hasher.verify(hash, password);
+    await hasher.verify(await dummyHash, password);
+    return false;
+  }
+
+  const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
+
+  async function limit(rule: LimitRule, key: string): Promise<void> {
+    const r = await limiter.consume(rule, key);
+    if (!r.allowed) throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(r.retryAfterMs / 1000) });
+  }
+
+  async function account(ex: Db, id: string): Promise<AccountRow> {
+    const a = await store.getAccount(ex, id);
+    if (!a) throw IdentityErrors.account_not_found();
+    return a;
+  }
+
+  const lang = (a: AccountRow): Language => (a.language === "ja" ? "ja" : "en");
+  const codeHash = (accountId: string, purpose: string, code: string) =>
+    hmac(deps.keys.codes, `${accountId}:${purpose}:${code}`);
+  const recoveryHash = (code: string) => sha256(`recovery:${normalizeHumanCode(code)}`);
+  const appPasswordHash = (pw: string) => sha256(`app-password:${normalizeHumanCode(pw)}`);
+
+  async function checkNewPassword(accountId: string | null, password: string, userInputs: string[]): Promise<void> {
+    const s = checkPasswordStrength(password, userInputs);
+    if (!s.ok) {
+      throw IdentityErrors[s.code]({ score: s.score, warning: s.warning, suggestions: s.suggestions });
+    }
+    if (accountId) {
+      for (const h of await store.recentPasswordHashes(db, accountId, PASSWORD_HISTORY)) {
+        if (await hasher.verify(h, password)) throw IdentityErrors.password_reused();
+      }
+    }
+  }
+
+  async function sendCode(
+    t: Db,
+    a: AccountRow,
+    c: {
+      purpose: string;
+      target: string;
+      channel: "email" | "sms";
+      template: NoticeTemplate;
+      challengeId?: string;
+      vars?: Record<string, string>;
+    },
+  ): Promise<void> {
+    const code = numericCode(6);
+    await store.issueCode(t, {
+      accountId: a.id,
+      purpose: c.purpose,
+      target: c.target,
+      challengeId: c.challengeId ?? null,
+      hash: codeHash(a.id, c.purpose, code),
+      now: clock.now(),
+      ttlMs: config.codeTtlMs,
+    });
+    await notifier.direct(t, {
+      accountId: a.id,
+      channel: c.channel,
+      recipient: c.target,
+      language: lang(a),
+      template: c.template,
+      vars: { code, ...(c.vars ?? {}) },
+    });
+  }
+
+  /**
+   * Checks an emailed/texted code: rate-limited, at most 5 guesses per code, single use. Returns its target.
+   * Runs on its own, before the change's transaction, so a counted guess is never rolled back with a failed change.
+   */
+  async function checkCode(accountId: string, purpose: string, code: string, ip: string | null): Promise<string> {
+    await limit(defaultRules.codeChecksPerAccount, accountId);
+    if (ip) await limit(defaultRules.codeChecksPerIp, ip);
+    const row = await store.latestCode(db, accountId, purpose);
+    const now = clock.now();
+    if (!row) throw IdentityErrors.code_invalid();
+    if (row.expires_at <= now) throw IdentityErrors.code_expired();
+    if (!(await store.countCodeAttempt(db, row.id, MAX_CODE_ATTEMPTS))) throw IdentityErrors.code_invalid();
+    if (row.code_hash !== codeHash(accountId, purpose, String(code).trim())) throw IdentityErrors.code_invalid();
+    if (!(await store.consumeCode(db, row.id, now))) throw IdentityErrors.code_replayed();
+    return row.target ?? "";
+  }
+
+  async function newRecoveryCodes(t: Db, accountId: string): Promise<string[]> {
+    const codes = Array.from({ length: RECOVERY_CODES }, () => humanCode(16));
+    await store.replaceRecoveryCodes(t, accountId, codes.map(recoveryHash), clock.now());
+    return codes;
+  }
+
+  async function issueResetToken(t: Db, accountId: string, sentTo: string): Promise<string> {
+    const a = await account(t, accountId);
+    const token = newToken("mrt");
+    const now = clock.now();
+    await t
+      .insertInto("reset_tokens")
+      .values({
+        token_hash: sha256(token),
+        account_id: accountId,
+        epoch: a.credential_epoch,
+        sent_to: sentTo,
+        created_at: now,
+        expires_at: now + config.resetTokenTtlMs,
+        used_at: null,
+      })
+      .execute();
+    return token;
+  }
+  const resetUrl = (token: string) => `${config.publicUrl}/links/reset-password?t=${encodeURIComponent(token)}`;
+
+  async function verifiedEmails(t: Db, accountId: string): Promise<string[]> {
+    return (await store.liveContacts(t, accountId)).filter((c) => c.kind === "email" && c.verified).map((c) => c.value);
+  }
+
+  /** Sensitive change gate: fresh sign-in, plus fresh second factor when one is enrolled. */
+  async function sensitive(s: SessionWithAccount): Promise<AccountRow> {
+    const a = await account(db, s.account_id);
+    sessions.assertFresh(s, a.totp_enrolled_at !== null);
+    return a;
+  }
+
+  async function recordAttempt(
+    t: Db,
+    ctx: EnrichedContext,
+    a: {
+      accountId: string | null;
+      identifier: string;
+      outcome: string;
+      reason: string | null;
+      sessionId?: string | null;
+    },
+  ) {
+    await store.recordLoginAttempt(t, {
+      account_id: a.accountId,
+      identifier: a.identifier.slice(0, 254),
+      outcome: a.outcome,
+      reason: a.reason,
+      channel: ctx.channel,
+      ip: ctx.ip,
+      country: ctx.country,
+      asn: ctx.asn,
+      user_agent: ctx.userAgent.slice(0, 512),
+      browser: ctx.browser,
+      os: ctx.os,
+      device_type: ctx.deviceType,
+      device_id: ctx.deviceId ?? null,
+      session_id: a.sessionId ?? null,
+      at: clock.now(),
+    });
+  }
+
+  /** Creates the session, records the success, and tells the owner when the device or country is new. */
+  async function completeSignIn(
+    a: AccountRow,
+    ctx: EnrichedContext,
+    factor: string,
+    secondFactor: boolean,
+    identifier: string,
+    appPasswordId: string | null = null,
+  ): Promise<SignInResult & { status: "signed_in" }> {
+    return tx(async (t) => {
+      const fam = await store.familiarity(t, a.id, {
+        deviceId: ctx.deviceId ?? null,
+        browser: ctx.browser,
+        os: ctx.os,
+        deviceType: ctx.deviceType,
+        country: ctx.country,
+      });
+      const { token, row } = await sessions.create(t, {
+        accountId: a.id,
+        epoch: a.credential_epoch,
+        ctx,
+        factor,
+        secondFactor,
+        appPasswordId,
+      });
+      await recordAttempt(t, ctx, {
+        accountId: a.id,
+        identifier,
+        outcome: "succeeded",
+        reason: null,
+        sessionId: row.id,
+      });
+      const newDevice = fam.anyBefore && !fam.deviceSeen;
+      const newCountry = fam.anyBefore && !fam.countrySeen;
+      const ev = await events.append(t, {
+        accountId: a.id,
+        type: "session.created",
+        data: {
+          sessionId: row.id,
+          channel: row.channel,
+          factor,
+          country: ctx.country,
+          asn: ctx.asn,
+          device: [ctx.browser, ctx.os, ctx.deviceType].filter(Boolean).join(" / "),
+          deviceId: ctx.deviceId ?? null,
+          newDevice,
+          newCountry,
+        },
+        actor: `session:${row.id}`,
+        ip: ctx.ip,
+      });
+      if (newDevice || newCountry) {
+        await notifier.securityNotice(t, {
+          accountId: a.id,
+          eventId: ev.id,
+          template: "signin_new_device",
+          vars: {
+            device: [ctx.browser, ctx.os, ctx.deviceType].filter(Boolean).join(", ") || ctx.userAgent.slice(0, 80),
+            ip: ctx.ip,
+            country: ctx.country ?? "unknown",
+            at: iso(clock.now()),
+          },
+        });
+      }
+      return {
+        status: "signed_in" as const,
+        accountId: a.id,
+        session: { id: row.id, token, expiresAt: iso(row.expires_at) },
+      };
+    });
+  }
+
+  /** Password (or app password) matched: is the account allowed to sign in at all? */
+  function assertSignInAllowed(a: AccountRow): void {
+    if (a.status === "locked") throw IdentityErrors.account_locked();
+    if (a.password_reset_required) throw IdentityErrors.password_reset_required();
+  }
+
+  function factorsOf(a: AccountRow, hasEmail: boolean): SecondFactor[] {
+    const f: SecondFactor[] = [];
+    if (a.totp_enrolled_at !== null) f.push("totp", "recovery_code");
+    if (hasEmail) f.push("email_code");
+    return f;
+  }
+
+  return {
+    enrich: (ctx: RequestContext) => deps.enricher.enrich(ctx),
+
+    async createAccount(input: {
+      email: string;
+      password: string;
+      language?: Language;
+      context: RequestContext;
+    }): Promise<{ accountId: string; session: { id: string; token: string; expiresAt: string } }> {
+      const ctx = deps.enricher.enrich(input.context);
+      await limit(defaultRules.signinPerIp, ctx.ip);
+      const email = normalizeEmail(input.email);
+      await checkNewPassword(null, input.password, [email.split("@")[0] ?? ""]);
+      const hash = await hasher.hash(input.password);
+      const now = clock.now();
+      const id = newId();
+      const a = await tx(async (t) => {
+        if (await store.accountIdByEmail(t, email)) throw IdentityErrors.email_taken();
+        await t
+          .insertInto("accounts")
+          .values({
+            id,
+            status: "active",
+            language: input.language ?? "en",
+            credential_epoch: 1,
+            password_hash: null,
+            password_changed_at: null,
+            password_reset_required: 0,
+            totp_secret_enc: null,
+            totp_pending_secret_enc: null,
+            totp_enrolled_at: null,
+            totp_last_step: null,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
+        await store.setPassword(t, id, hash, now);
+        await store.insertContact(t, {
+          account_id: id,
+          kind: "email",
+          value: email,
+          verified: 0,
+          verified_at: null,
+          is_primary: 1,
+          added_at: now,
+          added_by: "system",
+        });
+        await events.append(t, {
+          accountId: id,
+          type: "account.created",
+          data: { email, language: input.language ?? "en" },
+          actor: "system",
+          ip: ctx.ip,
+        });
+        const acc = await account(t, id);
+        await sendCode(t, acc, {
+          purpose: "verify:email",
+          target: email,
+          channel: "email",
+          template: "email_verify_code",
+        });
+        return acc;
+      });
+      const r = await completeSignIn(a, ctx, "password", false, email);
+      return { accountId: id, session: r.session };
+    },
+
+    async getAccount(accountId: string) {
+      const a = await account(db, accountId);
+      const contacts = await store.liveContacts(db, accountId);
+      const view = (k: string) =>
+        contacts
+          .filter((c) => c.kind === k)
+          .map((c) => ({
+            value: c.value,
+            verified: c.verified === 1,
+            primary: c.is_primary === 1,
+            addedAt: iso(c.added_at),
+          }));
+      return {
+        id: a.id,
+        status: a.status,
+        language: lang(a),
+        createdAt: iso(a.created_at),
+        passwordChangedAt: a.password_changed_at === null ? null : iso(a.password_changed_at),
+        passwordResetRequired: a.password_reset_required === 1,
+        emails: view("email"),
+        phones: view("phone"),
+        totpEnabled: a.totp_enrolled_at !== null,
+        recoveryCodesLeft: await store.unusedRecoveryCodes(db, a.id),
+      };
+    },
+
+    async requestContactVerification(s: SessionWithAccount, input: { kind: "email" | "phone"; value: string }) {
+      const value = input.kind === "email" ? normalizeEmail(input.value) : normalizePhone(input.value);
+      const a = await account(db, s.account_id);
+      await tx(async (t) => {
+        const c = (await store.liveContacts(t, a.id)).find((x) => x.kind === input.kind && x.value === value);
+        if (!c) throw IdentityErrors.contact_not_found();
+        if (c.verified) throw IdentityErrors.contact_already_verified();
+        await sendCode(t, a, {
+          purpose: `verify:${input.kind}`,
+          target: value,
+          channel: input.kind === "email" ? "email" : "sms",
+          template: input.kind === "email" ? "email_verify_code" : "phone_verify_code",
+        });
+      });
+    },
+
+    async confirmContactVerification(
+      s: SessionWithAccount,
+      input: { kind: "email" | "phone"; code: string },
+      ip: string | null,
+    ) {
+      const target = await checkCode(s.account_id, `verify:${input.kind}`, input.code, ip);
+      await tx(async (t) => {
+        const c = (await store.liveContacts(t, s.account_id)).find((x) => x.kind === input.kind && x.value === target);
+        if (!c) throw IdentityErrors.contact_not_found();
+        const now = clock.now();
+        await t.updateTable("contact_points").set({ verified: 1, verified_at: now }).where("id", "=", c.id).execute();
+        const ev = await events.append(t, {
+          accountId: s.account_id,
+          type: "contact.verified",
+          data: { kind: c.kind, value: c.value },
+          actor: actorOf(s),
+          ip,
+        });
+        if (c.kind === "phone") {
+          await notifier.securityNotice(t, {
+            accountId: s.account_id,
+            eventId: ev.id,
+            template: "phone_added",
+            vars: { phone: c.value },
+          });
+        }
+      });
+    },
+
+    async signIn(input: { email: string; password: string; context: RequestContext }): Promise<SignInResult> {
+      const ctx = deps.enricher.enrich(input.context);
+      await limit(defaultRules.signinPerIp, ctx.ip);
+      let email: string;
+      try {
+        email = normalizeEmail(input.email);
+      } catch {
+        email = String(input.email).slice(0, 254);
+      }
+      const accountId = await store.accountIdByEmail(db, email);
+      const a = accountId ? await store.getAccount(db, accountId) : undefined;
+      if (a) {
+        const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, a.id);
+        if (!lim.allowed) {
+          await tx((t) =>
+            recordAttempt(t, ctx, { accountId: a.id, identifier: email, outcome: "denied", reason: "rate_limited" }),
+          );
+          throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
+        }
+      }
+      const ok = await checkPassword(a?.password_hash ?? null, input.password);
+      if (!a || !ok) {
+        if (a) await limiter.consume(defaultRules.signinFailuresPerAccount, a.id);
+        await tx((t) =>
+          recordAttempt(t, ctx, {
+            accountId: a?.id ?? null,
+            identifier: email,
+            outcome: "failed",
+            reason: "invalid_credentials",
+          }),
+        );
+        throw IdentityErrors.invalid_credentials();
+      }
+      try {
+        assertSignInAllowed(a);
+      } catch (e) {
+        await tx((t) =>
+          recordAttempt(t, ctx, {
+            accountId: a.id,
+            identifier: email,
+            outcome: "denied",
+            reason: (e as { code: string }).code,
+          }),
+        );
+        throw e;
+      }
+      if (a.totp_enrolled_at === null) return completeSignIn(a, ctx, "password", false, email);
+
+      // Second factor enrolled: hand out a challenge bound to this credential epoch.
+      const challengeToken = newToken("msc");
+      const now = clock.now();
+      const expiresAt = now + config.challengeTtlMs;
+      const hasEmail = (await verifiedEmails(db, a.id)).length > 0;
+      await tx(async (t) => {
+        await t
+          .insertInto("signin_challenges")
+          .values({
+            id: newId(),
+            token_hash: sha256(challengeToken),
+            account_id: a.id,
+            context: JSON.stringify({ ...input.context, epoch: a.credential_epoch, identifier: email }),
+            created_at: now,
+            expires_at: expiresAt,
+            completed_at: null,
+            attempts: 0,
+          })
+          .execute();
+        await recordAttempt(t, ctx, {
+          accountId: a.id,
+          identifier: email,
+          outcome: "challenged",
+          reason: "second_factor",
+        });
+      });
+      return { status: "challenge", challengeToken, factors: factorsOf(a, hasEmail), expiresAt: iso(expiresAt) };
+    },
+
+    async sendSignInChallengeCode(input: { challengeToken: string }): Promise<{ sentTo: number }> {
+      const ch = await this.openChallenge(input.challengeToken);
+      const a = await account(db, ch.accountId);
+      const emails = await verifiedEmails(db, a.id);
+      if (!emails.length) throw IdentityErrors.factor_unavailable();
+      await limit(defaultRules.codeChecksPerAccount, a.id);
+      await tx(async (t) => {
+        const code = numericCode(6);
+        await store.issueCode(t, {
+          accountId: a.id,
+          purpose: "signin",
+          target: null,
+          challengeId: ch.id,
+          hash: codeHash(a.id, "signin", code),
+          now: clock.now(),
+          ttlMs: config.codeTtlMs,
+        });
+        for (const e of emails) {
+          await notifier.direct(t, {
+            accountId: a.id,
+            channel: "email",
+            recipient: e,
+            language: lang(a),
+            template: "signin_code",
+            vars: { code },
+          });
+        }
+      });
+      return { sentTo: emails.length };
+    },
+
+    async openChallenge(token: string) {
+      if (typeof token !== "string" || token.length > 200) throw IdentityErrors.challenge_invalid();
+      const row = await db
+        .selectFrom("signin_challenges")
+        .selectAll()
+        .where("token_hash", "=", sha256(token))
+        .executeTakeFirst();
+      const now = clock.now();
+      if (!row || row.completed_at !== null || row.expires_at <= now) throw IdentityErrors.challenge_invalid();
+      const c = JSON.parse(row.context) as RequestContext & { epoch: number; identifier: string };
+      const a = await account(db, row.account_id);
+      if (a.credential_epoch !== c.epoch) throw IdentityErrors.challenge_invalid();
+      return { id: row.id, accountId: row.account_id, context: c };
+    },
+
+    async completeSignInChallenge(input: {
+      challengeToken: string;
+      factor: SecondFactor;
+      code: string;
+      context?: RequestContext;
+    }): Promise<SignInResult> {
+      const ch = await this.openChallenge(input.challengeToken);
+      const ctx = deps.enricher.enrich(input.context ?? ch.context);
+      await limit(defaultRules.codeChecksPerAccount, ch.accountId);
+      await limit(defaultRules.codeChecksPerIp, ctx.ip);
+      const counted = await db
+        .updateTable("signin_challenges")
+        .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+        .where("id", "=", ch.id)
+        .where("attempts", "<", MAX_CHALLENGE_ATTEMPTS)
+        .where("completed_at", "is", null)
+        .executeTakeFirst();
+      if (Number(counted.numUpdatedRows) !== 1) throw IdentityErrors.challenge_invalid();
+      const a = await account(db, ch.accountId);
+      const fail = async (code: "code_invalid" | "code_replayed" | "factor_unavailable") => {
+        await tx((t) =>
+          recordAttempt(t, ctx, {
+            accountId: a.id,
+            identifier: ch.context.identifier,
+            outcome: "failed",
+            reason: `second_factor_${code}`,
+          }),
+        );
+        throw IdentityErrors[code]();
+      };
+      if (input.factor === "totp") {
+        if (!a.totp_secret_enc) return fail("factor_unavailable");
+        const r = verifyTotp({
+          secret: open(deps.keys.totp, a.totp_secret_enc),
+          code: String(input.code),
+          now: clock.now(),
+          lastStep: a.totp_last_step,
+        });
+        if (!r.ok) return fail(r.reason === "replayed" ? "code_replayed" : "code_invalid");
+        if (!(await store.advanceTotpStep(db, a.id, r.step))) return fail("code_replayed");
+      } else if (input.factor === "recovery_code") {
+        if (!a.totp_enrolled_at) return fail("factor_unavailable");
+        if (!(await store.consumeRecoveryCode(db, a.id, recoveryHash(String(input.code)), clock.now())))
+          return fail("code_invalid");
+      } else if (input.factor === "email_code") {
+        const row = await store.latestCode(db, a.id, "signin");
+        if (!row || row.challenge_id !== ch.id) return fail("code_invalid");
+        try {
+          await checkCode(a.id, "signin", String(input.code), ctx.ip);
+        } catch (e) {
+          await tx((t) =>
+            recordAttempt(t, ctx, {
+              accountId: a.id,
+              identifier: ch.context.identifier,
+              outcome: "failed",
+              reason: "second_factor_code_invalid",
+            }),
+          );
+          throw e;
+        }
+      } else {
+        return fail("factor_unavailable");
+      }
+      const done = await db
+        .updateTable("signin_challenges")
+        .set({ completed_at: clock.now() })
+        .where("id", "=", ch.id)
+        .where("completed_at", "is", null)
+        .executeTakeFirst();
+      if (Number(done.numUpdatedRows) !== 1) throw IdentityErrors.challenge_invalid();
+      const fresh = await account(db, a.id);
+      assertSignInAllowed(fresh);
+      if (fresh.credential_epoch !== ch.context.epoch) throw IdentityErrors.challenge_invalid();
+      return completeSignIn(fresh, ctx, `password+${input.factor}`, true, ch.context.identifier);
+    },
+
+    async reauthenticate(s: SessionWithAccount, input: { password: string; totpCode?: string; recoveryCode?: string }) {
+      if (s.channel === "app_password") throw IdentityErrors.invalid_credentials();
+      await limit(defaultRules.signinFailuresPerAccount, s.account_id);
+      const a = await account(db, s.account_id);
+      if (!a.password_hash || !(await hasher.verify(a.password_hash, input.password))) {
+        throw IdentityErrors.invalid_credentials();
+      }
+      let second = false;
+      if (a.totp_secret_enc && input.totpCode) {
+        const r = verifyTotp({
+          secret: open(deps.keys.totp, a.totp_secret_enc),
+          code: input.totpCode,
+          now: clock.now(),
+          lastStep: a.totp_last_step,
+        });
+        if (!r.ok) throw r.reason === "replayed" ? IdentityErrors.code_replayed() : IdentityErrors.code_invalid();
+        if (!(await store.advanceTotpStep(db, a.id, r.step))) throw IdentityErrors.code_replayed();
+        second = true;
+      } else if (a.totp_enrolled_at && input.recoveryCode) {
+        if (!(await store.consumeRecoveryCode(db, a.id, recoveryHash(input.recoveryCode), clock.now()))) {
+          throw IdentityErrors.code_invalid();
+        }
+        second = true;
+      }
+      await sessionStore.markStepUp(db, s.id, clock.now(), second);
+      return { secondFactor: second };
+    },
+
+    async changePassword(
+      s: SessionWithAccount,
+      input: { currentPassword: string; newPassword: string },
+      ip: string | null,
+    ) {
+      const a = await sensitive(s);
+      if (!a.password_hash || !(await hasher.verify(a.password_hash, input.currentPassword))) {
+        throw IdentityErrors.current_password_wrong();
+      }
+      const emails = await verifiedEmails(db, a.id);
+      await checkNewPassword(
+        a.id,
+        input.newPassword,
+        emails.map((e) => e.split("@")[0] ?? ""),
+      );
+      const hash = await hasher.hash(input.newPassword);
+      await tx(async (t) => {
+        const now = clock.now();
+        await store.setPassword(t, a.id, hash, now);
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "password_changed", now });
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "password.changed",
+          data: {},
+          actor: actorOf(s),
+          ip,
+        });
+        await notifier.securityNotice(t, {
+          accountId: a.id,
+          eventId: ev.id,
+          template: "password_changed",
+          vars: { at: iso(now) },
+        });
+      });
+    },
+
+    /** Always answers the same, whether or not the address is known (no account enumeration). */
+    async requestPasswordReset(input: { email: string; context: RequestContext }): Promise<void> {
+      const ctx = deps.enricher.enrich(input.context);
+      await limit(defaultRules.resetRequestsPerIp, ctx.ip);
+      let email: string;
+      try {
+        email = normalizeEmail(input.email);
+      } catch {
+        return;
+      }
+      const c = await store.recoveryContact(db, email, clock.now());
+      if (!c) return;
+      const r = await limiter.consume(defaultRules.resetRequestsPerAccount, c.account_id);
+      if (!r.allowed) return;
+      await tx(async (t) => {
+        const a = await account(t, c.account_id);
+        const token = await issueResetToken(t, a.id, email);
+        await events.append(t, {
+          accountId: a.id,
+          type: "password.reset_requested",
+          data: { sentTo: email },
+          actor: "system",
+          ip: ctx.ip,
+        });
+        await notifier.direct(t, {
+          accountId: a.id,
+          channel: "email",
+          recipient: email,
+          language: lang(a),
+          template: "password_reset",
+          vars: { resetUrl: resetUrl(token), expiresMinutes: String(Math.round(config.resetTokenTtlMs / 60000)) },
+        });
+      });
+    },
+
+    async resetPassword(input: { token: string; newPassword: string; context?: RequestContext }): Promise<void> {
+      const ip = input.context?.ip ?? null;
+      if (typeof input.token !== "string" || input.token.length > 200) throw IdentityErrors.reset_token_invalid();
+      const peek = await db
+        .selectFrom("reset_tokens")
+        .select("account_id")
+        .where("token_hash", "=", sha256(input.token))
+        .executeTakeFirst();
+      if (!peek) throw IdentityErrors.reset_token_invalid();
+      const emails = await verifiedEmails(db, peek.account_id);
+      await checkNewPassword(
+        peek.account_id,
+        input.newPassword,
+        emails.map((e) => e.split("@")[0] ?? ""),
+      );
+      const hash = await hasher.hash(input.newPassword);
+      await tx(async (t) => {
+        const now = clock.now();
+        const used = await store.consumeResetToken(t, sha256(input.token), now);
+        if (!used) throw IdentityErrors.reset_token_invalid();
+        const a = await account(t, used.accountId);
+        await store.setPassword(t, a.id, hash, now);
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "password_reset", now });
+        // The reset proves control of a recovery address: it lifts a revert/not-me lock.
+        await t.updateTable("accounts").set({ status: "active", updated_at: now }).where("id", "=", a.id).execute();
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "password.reset",
+          data: { via: used.sentTo, unlocked: a.status !== "active" },
+          actor: "token:password_reset",
+          ip,
+        });
+        await notifier.securityNotice(t, {
+          accountId: a.id,
+          eventId: ev.id,
+          template: "password_reset_completed",
+          vars: { at: iso(now) },
+        });
+      });
+    },
+
+    async requestEmailChange(s: SessionWithAccount, input: { newEmail: string }) {
+      const a = await sensitive(s);
+      const email = normalizeEmail(input.newEmail);
+      await tx(async (t) => {
+        if (await store.accountIdByEmail(t, email)) throw IdentityErrors.email_taken();
+        await sendCode(t, a, {
+          purpose: "email_change",
+          target: email,
+          channel: "email",
+          template: "email_change_code",
+          vars: { newEmail: email },
+        });
+        await events.append(t, {
+          accountId: a.id,
+          type: "email.change_requested",
+          data: { newEmail: email },
+          actor: actorOf(s),
+        });
+      });
+    },
+
+    async confirmEmailChange(s: SessionWithAccount, input: { code: string }, ip: string | null) {
+      const a = await sensitive(s);
+      const newEmail = await checkCode(a.id, "email_change", input.code, ip);
+      if (!newEmail) throw IdentityErrors.no_pending_email_change();
+      await tx(async (t) => {
+        if (await store.accountIdByEmail(t, newEmail)) throw IdentityErrors.email_taken();
+        const now = clock.now();
+        const live = await store.liveContacts(t, a.id);
+        const old = live.find((c) => c.kind === "email" && c.is_primary) ?? live.find((c) => c.kind === "email");
+        // The old address stays a recovery contact for the revert period.
+        if (old) await store.removeContact(t, old.id, actorOf(s), now, now + config.emailRevertTtlMs);
+        const newId_ = await store.insertContact(t, {
+          account_id: a.id,
+          kind: "email",
+          value: newEmail,
+          verified: 1,
+          verified_at: now,
+          is_primary: 1,
+          added_at: now,
+          added_by: actorOf(s),
+        });
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "email_changed", now });
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "email.changed",
+          data: { oldEmail: old?.value ?? null, newEmail, oldContactId: old?.id ?? null, newContactId: newId_ },
+          actor: actorOf(s),
+          ip,
+        });
+        let revertToken = "";
+        if (old) {
+          revertToken = await deps.actionTokens.issue(t, {
+            accountId: a.id,
+            purpose: "email_revert",
+            data: { oldEmail: old.value, newEmail, oldContactId: old.id, newContactId: newId_, eventId: ev.id },
+            now,
+            ttlMs: config.emailRevertTtlMs,
+          });
+        }
+        const revertUrl = `${config.publicUrl}/links/email-revert?t=${encodeURIComponent(revertToken)}`;
+        await notifier.securityNotice(t, {
+          accountId: a.id,
+          eventId: ev.id,
+          template: "email_changed",
+          vars: { oldEmail: old?.value ?? "", newEmail, at: iso(now) },
+          extraEmails: old?.verified ? [old.value] : [],
+          templateFor: (r) => (r === old?.value ? "email_changed_old_address" : "email_changed"),
+          varsFor: (r): Record<string, string> => (r === old?.value ? { revertUrl } : {}),
+        });
+      });
+    },
+
+    /**
+     * The old address's link: puts the old email back, removes the new one, ends every session (the changer's too)
+     * and locks the account until a password reset through the restored address.
+     */
+    async revertEmailChange(input: { token: string; context?: RequestContext }) {
+      const ip = input.context?.ip ?? null;
+      await tx(async (t) => {
+        const now = clock.now();
+        const used = await deps.actionTokens.consume(t, input.token, "email_revert", now);
+        if (!used) throw IdentityErrors.link_invalid();
+        const d = used.data as { oldEmail: string; newEmail: string; newContactId: string };
+        const a = await account(t, used.accountId);
+        const live = await store.liveContacts(t, a.id);
+        const removed: string[] = [];
+        // Remove the attacker's address and anything added since (a chained second change).
+        for (const c of live) {
+          if (c.kind === "email" && c.value !== d.oldEmail) {
+            await store.removeContact(t, c.id, "token:email_revert", now, null);
+            removed.push(c.value);
+          }
+        }
+        const owner = await store.accountIdByEmail(t, d.oldEmail);
+        if (owner && owner !== a.id)
+          throw CommonErrors.conflict({ reason: "old address now belongs to another account" });
+        if (!owner) {
+          await store.insertContact(t, {
+            account_id: a.id,
+            kind: "email",
+            value: d.oldEmail,
+            verified: 1,
+            verified_at: now,
+            is_primary: 1,
+            added_at: now,
+            added_by: "token:email_revert",
+          });
+        }
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "email_change_reverted", now });
+        await t
+          .updateTable("accounts")
+          .set({ status: "locked", password_reset_required: 1, updated_at: now })
+          .where("id", "=", a.id)
+          .execute();
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "email.change_reverted",
+          data: { restoredEmail: d.oldEmail, removedEmails: removed, locked: true },
+          actor: "token:email_revert",
+          ip,
+        });
+        const token = await issueResetToken(t, a.id, d.oldEmail);
+        await notifier.direct(t, {
+          accountId: a.id,
+          channel: "email",
+          recipient: d.oldEmail,
+          language: lang(a),
+          template: "account_locked",
+          vars: { reason: "email_change_reverted", resetUrl: resetUrl(token) },
+          eventId: ev.id,
+        });
+      });
+    },
+
+    async addPhone(s: SessionWithAccount, input: { phone: string }) {
+      const a = await sensitive(s);
+      const phone = normalizePhone(input.phone);
+      await tx(async (t) => {
+        const owner = await t
+          .selectFrom("contact_points")
+          .select("account_id")
+          .where("kind", "=", "phone")
+          .where("value", "=", phone)
+          .where("removed_at", "is", null)
+          .executeTakeFirst();
+        if (owner) throw IdentityErrors.phone_taken();
+        const now = clock.now();
+        await store.insertContact(t, {
+          account_id: a.id,
+          kind: "phone",
+          value: phone,
+          verified: 0,
+          verified_at: null,
+          is_primary: 0,
+          added_at: now,
+          added_by: actorOf(s),
+        });
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "phone_changed", now });
+        const ev = await events.append(t, { accountId: a.id, type: "phone.added", data: { phone }, actor: actorOf(s) });
+        await notifier.securityNotice(t, { accountId: a.id, eventId: ev.id, template: "phone_added", vars: { phone } });
+        await sendCode(t, a, { purpose: "verify:phone", target: phone, channel: "sms", template: "phone_verify_code" });
+      });
+    },
+
+    async removePhone(s: SessionWithAccount, input: { phone: string }) {
+      const a = await sensitive(s);
+      const phone = normalizePhone(input.phone);
+      await tx(async (t) => {
+        const c = (await store.liveContacts(t, a.id)).find((x) => x.kind === "phone" && x.value === phone);
+        if (!c) throw IdentityErrors.contact_not_found();
+        const now = clock.now();
+        // Tell the number itself too: it is about to stop being an address of the account.
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "phone.removed",
+          data: { phone },
+          actor: actorOf(s),
+        });
+        await notifier.securityNotice(t, {
+          accountId: a.id,
+          eventId: ev.id,
+          template: "phone_removed",
+          vars: { phone },
+        });
+        await store.removeContact(t, c.id, actorOf(s), now, null);
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "phone_changed", now });
+      });
+    },
+
+    async enrollTotp(s: SessionWithAccount): Promise<{ secret: string; uri: string }> {
+      const a = await sensitive(s);
+      if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
+      const secret = generateTotpSecret();
+      const email = (await store.liveContacts(db, a.id)).find((c) => c.kind === "email")?.value ?? a.id;
+      await db
+        .updateTable("accounts")
+        .set({ totp_pending_secret_enc: seal(deps.keys.totp, secret), updated_at: clock.now() })
+        .where("id", "=", a.id)
+        .execute();
+      return { secret, uri: totpUri({ secret, label: email, issuer: "Mamori" }) };
+    },
+
+    async confirmTotp(
+      s: SessionWithAccount,
+      input: { code: string },
+      ip: string | null,
+    ): Promise<{ recoveryCodes: string[] }> {
+      const a = await sensitive(s);
+      if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
+      if (!a.totp_pending_secret_enc) throw IdentityErrors.totp_enrollment_not_started();
+      await limit(defaultRules.codeChecksPerAccount, a.id);
+      const secret = open(deps.keys.totp, a.totp_pending_secret_enc);
+      const r = verifyTotp({ secret, code: input.code, now: clock.now(), lastStep: null });
+      if (!r.ok) throw IdentityErrors.code_invalid();
+      return tx(async (t) => {
+        const now = clock.now();
+        const u = await t
+          .updateTable("accounts")
+          .set({
+            totp_secret_enc: a.totp_pending_secret_enc,
+            totp_pending_secret_enc: null,
+            totp_enrolled_at: now,
+            totp_last_step: r.step,
+            updated_at: now,
+          })
+          .where("id", "=", a.id)
+          .where("totp_enrolled_at", "is", null)
+          .executeTakeFirst();
+        if (Number(u.numUpdatedRows) !== 1) throw IdentityErrors.totp_already_enrolled();
+        const codes = await newRecoveryCodes(t, a.id);
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "second_factor_changed", now });
+        await sessionStore.markStepUp(t, s.id, now, true);
+        const ev = await events.append(t, { accountId: a.id, type: "totp.enabled", data: {}, actor: actorOf(s), ip });
+        await notifier.securityNotice(t, { accountId: a.id, eventId: ev.id, template: "totp_enabled", vars: {} });
+        return { recoveryCodes: codes };
+      });
+    },
+
+    async disableTotp(s: SessionWithAccount, ip: string | null) {
+      const a = await sensitive(s);
+      if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
+      await tx(async (t) => {
+        const now = clock.now();
+        await t
+          .updateTable("accounts")
+          .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enrolled_at: null, updated_at: now })
+          .where("id", "=", a.id)
+          .execute();
+        await store.replaceRecoveryCodes(t, a.id, [], now);
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "second_factor_changed", now });
+        const ev = await events.append(t, { accountId: a.id, type: "totp.disabled", data: {}, actor: actorOf(s), ip });
+        await notifier.securityNotice(t, { accountId: a.id, eventId: ev.id, template: "totp_disabled", vars: {} });
+      });
+    },
+
+    async regenerateRecoveryCodes(s: SessionWithAccount, ip: string | null): Promise<{ recoveryCodes: string[] }> {
+      const a = await sensitive(s);
+      if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
+      return tx(async (t) => {
+        const now = clock.now();
+        const codes = await newRecoveryCodes(t, a.id);
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "second_factor_changed", now });
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "recovery_codes.regenerated",
+          data: {},
+          actor: actorOf(s),
+          ip,
+        });
+        await notifier.securityNotice(t, {
+          accountId: a.id,
+          eventId: ev.id,
+          template: "recovery_codes_regenerated",
+          vars: {},
+        });
+        return { recoveryCodes: codes };
+      });
+    },
+
+    async createAppPassword(s: SessionWithAccount, input: { name: string }, ip: string | null) {
+      const a = await sensitive(s);
+      const name = input.name.trim().slice(0, 64);
+      if (!name) throw CommonErrors.invalid_request({ field: "name" });
+      const password = humanCode(16).toLowerCase();
+      return tx(async (t) => {
+        const now = clock.now();
+        const id = newId();
+        await t
+          .insertInto("app_passwords")
+          .values({
+            id,
+            account_id: a.id,
+            name,
+            secret_hash: appPasswordHash(password),
+            epoch: a.credential_epoch,
+            created_at: now,
+            created_by_session: s.id,
+            last_used_at: null,
+            last_used_ip: null,
+            last_used_country: null,
+            revoked_at: null,
+            revoked_reason: null,
+          })
+          .execute();
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "app_password.created",
+          data: { appPasswordId: id, name },
+          actor: actorOf(s),
+          ip,
+        });
+        await notifier.securityNotice(t, {
+          accountId: a.id,
+          eventId: ev.id,
+          template: "app_password_created",
+          vars: { name, at: iso(now) },
+        });
+        return { id, name, password, createdAt: iso(now) };
+      });
+    },
+
+    async listAppPasswords(s: SessionWithAccount) {
+      const rows = await store.listAppPasswords(db, s.account_id);
+      return rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        createdAt: iso(r.created_at),
+        active: r.revoked_at === null && r.epoch === s.account_epoch,
+        revokedAt: r.revoked_at === null ? null : iso(r.revoked_at),
+        revokedReason: r.revoked_reason,
+        lastUsedAt: r.last_used_at === null ? null : iso(r.last_used_at),
+        lastUsedIp: r.last_used_ip,
+        lastUsedCountry: r.last_used_country,
+      }));
+    },
+
+    async revokeAppPassword(s: SessionWithAccount, id: string, ip: string | null) {
+      await tx(async (t) => {
+        const now = clock.now();
+        const rows = await store.listAppPasswords(t, s.account_id);
+        const ap = rows.find((r) => r.id === id && r.revoked_at === null);
+        if (!ap || !(await store.revokeAppPassword(t, s.account_id, id, "revoked_by_user", now))) {
+          throw IdentityErrors.app_password_not_found();
+        }
+        await sessionStore.bumpEpoch(t, s.account_id, { keepSessionId: s.id, reason: "app_password_revoked", now });
+        const ev = await events.append(t, {
+          accountId: s.account_id,
+          type: "app_password.revoked",
+          data: { appPasswordId: id, name: ap.name },
+          actor: actorOf(s),
+          ip,
+        });
+        await notifier.securityNotice(t, {
+          accountId: s.account_id,
+          eventId: ev.id,
+          template: "app_password_revoked",
+          vars: { name: ap.name },
+        });
+      });
+    },
+
+    async signInWithAppPassword(input: {
+      email: string;
+      appPassword: string;
+      context: RequestContext;
+    }): Promise<SignInResult> {
+      const ctx = deps.enricher.enrich({ ...input.context, channel: "app-password" });
+      await limit(defaultRules.signinPerIp, ctx.ip);
+      let email: string;
+      try {
+        email = normalizeEmail(input.email);
+      } catch {
+        email = String(input.email).slice(0, 254);
+      }
+      const accountId = await store.accountIdByEmail(db, email);
+      const a = accountId ? await store.getAccount(db, accountId) : undefined;
+      if (a) {
+        const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, a.id);
+        if (!lim.allowed) throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
+      }
+      const ap = a
+        ? await db
+            .selectFrom("app_passwords")
+            .selectAll()
+            .where("account_id", "=", a.id)
+            .where("secret_hash", "=", appPasswordHash(String(input.appPassword)))
+            .where("revoked_at", "is", null)
+            .where("epoch", "=", a.credential_epoch)
+            .executeTakeFirst()
+        : undefined;
+      if (!a || !ap) {
+        if (a) await limiter.consume(defaultRules.signinFailuresPerAccount, a.id);
+        await tx((t) =>
+          recordAttempt(t, ctx, {
+            accountId: a?.id ?? null,
+            identifier: email,
+            outcome: "failed",
+            reason: "invalid_credentials",
+          }),
+        );
+        throw IdentityErrors.invalid_credentials();
+      }
+      try {
+        assertSignInAllowed(a);
+      } catch (e) {
+        await tx((t) =>
+          recordAttempt(t, ctx, {
+            accountId: a.id,
+            identifier: email,
+            outcome: "denied",
+            reason: (e as { code: string }).code,
+          }),
+        );
+        throw e;
+      }
+      await db
+        .updateTable("app_passwords")
+        .set({ last_used_at: clock.now(), last_used_ip: ctx.ip, last_used_country: ctx.country })
+        .where("id", "=", ap.id)
+        .execute();
+      return completeSignIn(a, ctx, "app_password", false, email, ap.id);
+    },
+
+    async listLoginHistory(accountId: string, limitN = 100) {
+      const rows = await store.listLoginAttempts(db, accountId, Math.min(Math.max(limitN, 1), 500));
+      return rows.map((r) => ({
+        id: r.id,
+        at: iso(r.at),
+        outcome: r.outcome,
+        reason: r.reason,
+        channel: r.channel,
+        ip: r.ip,
+        country: r.country,
+        asn: r.asn,
+        device: { browser: r.browser, os: r.os, type: r.device_type, id: r.device_id },
+        sessionId: r.session_id,
+      }));
+    },
+
+    /**
+     * "This wasn't me": ends every session and app password, requires a password reset, and sends a reset link to
+     * every verified address. (The full lockdown arrives with the response module.)
+     */
+    async reportNotMe(input: { token: string; context?: RequestContext }): Promise<{ accountId: string }> {
+      const ip = input.context?.ip ?? null;
+      return tx(async (t) => {
+        const now = clock.now();
+        const used = await deps.actionTokens.consume(t, input.token, "not_me", now);
+        if (!used) throw IdentityErrors.link_invalid();
+        const a = await account(t, used.accountId);
+        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "not_me_reported", now });
+        await t
+          .updateTable("accounts")
+          .set({ password_reset_required: 1, updated_at: now })
+          .where("id", "=", a.id)
+          .execute();
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "not_me.reported",
+          data: { reportedEventId: used.data.eventId ?? null, notice: used.data.template ?? null },
+          actor: "token:not_me",
+          ip,
+        });
+        for (const email of await verifiedEmails(t, a.id)) {
+          const token = await issueResetToken(t, a.id, email);
+          await notifier.direct(t, {
+            accountId: a.id,
+            channel: "email",
+            recipient: email,
+            language: lang(a),
+            template: "not_me_received",
+            vars: { resetUrl: resetUrl(token) },
+            eventId: ev.id,
+          });
+        }
+        return { accountId: a.id };
+      });
+    },
+
+    /** Support lookup by any email or phone ever attached to an account (the 002 buyer-side failure). */
+    async findAccounts(q: string) {
+      const query = q.trim().toLowerCase();
+      let value = query;
+      let kind: "email" | "phone" | null = null;
+      if (query.includes("@")) kind = "email";
+      else if (/^\+?[\d\s\-().]{7,}$/.test(query)) {
+        kind = "phone";
+        try {
+          value = normalizePhone(query.startsWith("+") ? query : `+${query}`);
+        } catch {
+          value = query;
+        }
+      }
+      let rows = db.selectFrom("contact_points").selectAll().where("value", "=", value);
+      if (kind) rows = rows.where("kind", "=", kind);
+      const hits = await rows.limit(50).execute();
+      const byId = db.selectFrom("accounts").select("id").where("id", "=", query);
+      const direct = await byId.executeTakeFirst();
+      const ids = [...new Set([...hits.map((h) => h.account_id), ...(direct ? [direct.id] : [])])];
+      const out = [];
+      for (const id of ids) {
+        const acc = await this.getAccount(id);
+        const matched = hits
+          .filter((h) => h.account_id === id)
+          .map((h) => ({
+            kind: h.kind,
+            value: h.value,
+            current: h.removed_at === null,
+            addedAt: iso(h.added_at),
+            removedAt: h.removed_at === null ? null : iso(h.removed_at),
+          }));
+        out.push({ ...acc, matched });
+      }
+      return out;
+    },
+
+    async contactHistory(accountId: string) {
+      return (await store.allContacts(db, accountId)).map((c) => ({
+        kind: c.kind,
+        value: c.value,
+        verified: c.verified === 1,
+        addedAt: iso(c.added_at),
+        addedBy: c.added_by,
+        removedAt: c.removed_at === null ? null : iso(c.removed_at),
+        removedBy: c.removed_by,
+        recoveryUntil: c.recovery_until === null ? null : iso(c.recovery_until),
+      }));
+    },
+  };
+}
+
+export type IdentityService = ReturnType<typeof createIdentityService>;

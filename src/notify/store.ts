@@ -1,0 +1,180 @@
+import type { Selectable } from "kysely";
+import type { Db, Executor } from "../db/database.ts";
+import type { NotificationsTable } from "../db/schema.ts";
+import { type Clock, HOUR } from "../shared/clock.ts";
+import { newId } from "../shared/crypto.ts";
+import { type Language, type NoticeTemplate, renderNotice } from "./templates.ts";
+
+export type NotificationRow = Selectable<NotificationsTable>;
+export type NoticeChannel = "email" | "sms";
+export type NoticeStatus = "queued" | "sending" | "sent" | "abandoned";
+
+export interface NewNotice {
+  accountId: string | null;
+  eventId: string | null;
+  channel: NoticeChannel;
+  recipient: string;
+  template: NoticeTemplate;
+  language: Language;
+  vars: Record<string, string>;
+}
+
+export interface MailboxFilter {
+  recipient?: string;
+  accountId?: string;
+  limit?: number;
+}
+
+export const MAX_ATTEMPTS = 8;
+const BASE_BACKOFF_MS = 30_000;
+const MAX_BACKOFF_MS = 6 * HOUR;
+
+export interface OutboxStore {
+  /** Renders and queues a notice; pass the change's transaction so the notice exists only if the change commits. */
+  enqueue(executor: Executor, n: NewNotice): Promise<string>;
+  /**
+   * Claims up to `limit` due rows (queued and due, or 'sending' with an expired lease) for `leaseMs`; each row is
+   * claimed by a guarded update, so concurrent dispatchers never get the same row.
+   */
+  claimDue(limit: number, leaseMs: number): Promise<NotificationRow[]>;
+  /** Records delivery; false if the row was not 'sending' (already settled by another dispatcher). */
+  markSent(id: string): Promise<boolean>;
+  /** Records a failed attempt: back to 'queued' with backoff, or 'abandoned' after MAX_ATTEMPTS; null if not 'sending'. */
+  markFailed(id: string, error: string): Promise<"queued" | "abandoned" | null>;
+  /** The local mailbox, newest first. */
+  listMailbox(filter: MailboxFilter): Promise<NotificationRow[]>;
+  get(id: string): Promise<NotificationRow | undefined>;
+}
+
+/** Delay before the next attempt after `attempts` failures: 30 s · 4^(attempts−1), capped at 6 h, ±10 % jitter. */
+export function backoffMs(attempts: number, random: () => number = Math.random): number {
+  const base = Math.min(BASE_BACKOFF_MS * 4 ** Math.max(0, attempts - 1), MAX_BACKOFF_MS);
+  // jitter spreads the retries of a batch that failed together (an SMTP outage) instead of retrying them in a burst
+  return Math.round(base * (0.9 + 0.2 * random()));
+}
+
+export function createOutboxStore(db: Db, clock: Clock, opts: { random?: () => number } = {}): OutboxStore {
+  const random = opts.random ?? Math.random;
+
+  return {
+    // Atomic with the caller's change: the insert runs on the caller's executor (its transaction).
+    async enqueue(executor, n) {
+      const { subject, body } = renderNotice(n.template, n.language, n.vars);
+      const id = newId();
+      const now = clock.now();
+      await executor
+        .insertInto("notifications")
+        .values({
+          id,
+          account_id: n.accountId,
+          event_id: n.eventId,
+          channel: n.channel,
+          recipient: n.recipient,
+          template: n.template,
+          language: n.language,
+          subject,
+          body,
+          status: "queued",
+          attempts: 0,
+          next_attempt_at: now,
+          locked_until: null,
+          last_error: null,
+          created_at: now,
+          sent_at: null,
+        })
+        .execute();
+      return id;
+    },
+
+    // Race closed: two dispatchers reading the same due rows. Each claim is an update guarded on the state that was
+    // read (status, attempts, and the due time or the expired lease), so only one update can match.
+    async claimDue(limit, leaseMs) {
+      const now = clock.now();
+      const candidates = await db
+        .selectFrom("notifications")
+        .select(["id", "status", "attempts", "locked_until"])
+        .where((eb) =>
+          eb.or([
+            eb.and([eb("status", "=", "queued"), eb("next_attempt_at", "<=", now)]),
+            eb.and([eb("status", "=", "sending"), eb("locked_until", "<=", now)]),
+          ]),
+        )
+        .orderBy("next_attempt_at")
+        .limit(limit)
+        .execute();
+      const claimed: NotificationRow[] = [];
+      for (const c of candidates) {
+        let q = db
+          .updateTable("notifications")
+          .set({ status: "sending", locked_until: now + leaseMs })
+          .where("id", "=", c.id)
+          .where("status", "=", c.status)
+          .where("attempts", "=", c.attempts);
+        q =
+          c.status === "queued"
+            ? q.where("next_attempt_at", "<=", now)
+            : // the expired lease itself is the guard: a second re-claimer finds the new locked_until
+              q.where("locked_until", "=", c.locked_until ?? -1);
+        const row = await q.returningAll().executeTakeFirst();
+        if (row) claimed.push(row);
+      }
+      return claimed;
+    },
+
+    // Race closed: a late result from a dispatcher whose row was already settled; guarded on 'sending'.
+    async markSent(id) {
+      const r = await db
+        .updateTable("notifications")
+        .set({ status: "sent", sent_at: clock.now(), locked_until: null })
+        .where("id", "=", id)
+        .where("status", "=", "sending")
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+
+    // Race closed: two failure reports for one attempt; guarded on 'sending' and the attempt count that was read.
+    async markFailed(id, error) {
+      const row = await db
+        .selectFrom("notifications")
+        .select(["attempts"])
+        .where("id", "=", id)
+        .where("status", "=", "sending")
+        .executeTakeFirst();
+      if (!row) return null;
+      const now = clock.now();
+      const attempts = row.attempts + 1;
+      const abandoned = attempts >= MAX_ATTEMPTS;
+      const r = await db
+        .updateTable("notifications")
+        .set({
+          status: abandoned ? "abandoned" : "queued",
+          attempts,
+          next_attempt_at: abandoned ? now : now + backoffMs(attempts, random),
+          locked_until: null,
+          last_error: error.slice(0, 1000),
+        })
+        .where("id", "=", id)
+        .where("status", "=", "sending")
+        .where("attempts", "=", row.attempts)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return null;
+      return abandoned ? "abandoned" : "queued";
+    },
+
+    async listMailbox(filter) {
+      let q = db.selectFrom("notifications").selectAll();
+      // recipients are stored normalized (lower-case email, E.164 phone)
+      if (filter.recipient !== undefined) q = q.where("recipient", "=", filter.recipient.trim().toLowerCase());
+      if (filter.accountId !== undefined) q = q.where("account_id", "=", filter.accountId);
+      return q
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .limit(Math.max(1, Math.min(filter.limit ?? 50, 1000)))
+        .execute();
+    },
+
+    async get(id) {
+      return db.selectFrom("notifications").selectAll().where("id", "=", id).executeTakeFirst();
+    },
+  };
+}

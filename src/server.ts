@@ -1,0 +1,30 @@
+import pino from "pino";
+import { type App, buildApp } from "./app.ts";
+import type { Config } from "./config.ts";
+
+/** Builds the app, prints first-start credentials, listens, and runs the notification dispatcher. */
+export async function start(config: Config): Promise<App> {
+  const logger = pino({ level: config.logLevel });
+  const app = await buildApp(config, { logger });
+  const boot = await app.admin.bootstrap();
+  if (boot) {
+    // Shown once: only hashes are stored.
+    process.stdout.write(
+      [
+        "",
+        "Mamori first start — save these now, they are not shown again:",
+        `  store API key:  ${boot.apiKey}`,
+        `  admin login:    ${boot.admin.username} / ${boot.admin.password}`,
+        "",
+      ].join("\n"),
+    );
+  }
+  if (config.dispatcher) app.dispatcher.start(1000);
+  await app.http.listen({ host: config.host, port: config.port });
+  process.stdout.write(
+    `Mamori ${app.http.server.address() && `listening on http://${config.host}:${config.port}`} (store: ${app.database.dialect}${
+      app.database.dialect === "sqlite" ? ` in ${config.dataDir}` : ""
+    }, mail: ${config.smtpUrl ? "SMTP" : "local mailbox — read it with `npx mamori mail`"})\n`,
+  );
+  return app;
+}

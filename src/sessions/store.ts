@@ -1,0 +1,110 @@
+import type { Executor } from "../db/database.ts";
+import type { SessionsTable } from "../db/schema.ts";
+
+export type SessionRow = SessionsTable;
+
+export interface SessionWithAccount extends SessionRow {
+  account_epoch: number;
+  account_status: string;
+}
+
+/** SQL for sessions and the credential epoch; every method takes the executor so callers choose the transaction. */
+export const sessionStore = {
+  async insert(ex: Executor, row: SessionRow): Promise<void> {
+    await ex.insertInto("sessions").values(row).execute();
+  },
+
+  /** One indexed read joining the account's epoch: the whole validity decision is made on one consistent row. */
+  async findByTokenHash(ex: Executor, tokenHash: string): Promise<SessionWithAccount | undefined> {
+    return ex
+      .selectFrom("sessions")
+      .innerJoin("accounts", "accounts.id", "sessions.account_id")
+      .selectAll("sessions")
+      .select(["accounts.credential_epoch as account_epoch", "accounts.status as account_status"])
+      .where("sessions.token_hash", "=", tokenHash)
+      .executeTakeFirst();
+  },
+
+  /** Throttled last-seen write: only when older than `minGapMs`, so introspection is not a write per request. */
+  async touch(ex: Executor, id: string, now: number, minGapMs: number): Promise<void> {
+    await ex
+      .updateTable("sessions")
+      .set({ last_seen_at: now })
+      .where("id", "=", id)
+      .where("last_seen_at", "<", now - minGapMs)
+      .execute();
+  },
+
+  /** Guarded on revoked_at is null: ending a session twice records the first reason only. */
+  async revoke(ex: Executor, id: string, accountId: string, reason: string, now: number): Promise<boolean> {
+    const r = await ex
+      .updateTable("sessions")
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where("id", "=", id)
+      .where("account_id", "=", accountId)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
+  /**
+   * Bumps the account's credential epoch and, in the same statement batch, ends every other session, every app
+   * password and (through the epoch they carry) every outstanding reset token. A session created by a racing
+   * sign-in carries the old epoch and is dead on arrival, because introspection compares epochs.
+   */
+  async bumpEpoch(
+    tx: Executor,
+    accountId: string,
+    opts: { keepSessionId?: string | null; reason: string; now: number },
+  ): Promise<number> {
+    const row = await tx
+      .updateTable("accounts")
+      .set((eb) => ({ credential_epoch: eb("credential_epoch", "+", 1), updated_at: opts.now }))
+      .where("id", "=", accountId)
+      .returning("credential_epoch")
+      .executeTakeFirstOrThrow();
+    const epoch = row.credential_epoch;
+    let q = tx
+      .updateTable("sessions")
+      .set({ revoked_at: opts.now, revoked_reason: opts.reason })
+      .where("account_id", "=", accountId)
+      .where("revoked_at", "is", null);
+    if (opts.keepSessionId) q = q.where("id", "!=", opts.keepSessionId);
+    await q.execute();
+    if (opts.keepSessionId) {
+      await tx.updateTable("sessions").set({ epoch }).where("id", "=", opts.keepSessionId).execute();
+    }
+    await tx
+      .updateTable("app_passwords")
+      .set({ revoked_at: opts.now, revoked_reason: opts.reason })
+      .where("account_id", "=", accountId)
+      .where("revoked_at", "is", null)
+      .execute();
+    await tx
+      .updateTable("reset_tokens")
+      .set({ used_at: opts.now })
+      .where("account_id", "=", accountId)
+      .where("used_at", "is", null)
+      .execute();
+    return epoch;
+  },
+
+  async listForAccount(ex: Executor, accountId: string, since: number): Promise<SessionRow[]> {
+    return ex
+      .selectFrom("sessions")
+      .selectAll()
+      .where("account_id", "=", accountId)
+      .where((eb) => eb.or([eb("revoked_at", "is", null), eb("revoked_at", ">", since)]))
+      .orderBy("created_at", "desc")
+      .limit(200)
+      .execute();
+  },
+
+  async markStepUp(ex: Executor, id: string, now: number, secondFactor: boolean): Promise<void> {
+    await ex
+      .updateTable("sessions")
+      .set(secondFactor ? { auth_time: now, second_factor_at: now } : { auth_time: now })
+      .where("id", "=", id)
+      .execute();
+  },
+};

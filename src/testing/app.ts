@@ -1,0 +1,134 @@
+import { randomBytes } from "node:crypto";
+import type { LightMyRequestResponse } from "fastify";
+import { type App, buildApp } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import type { DatabaseHandle } from "../db/database.ts";
+import { fastTestHasher } from "../identity/passwords.ts";
+import { createRedisCounterStore } from "../limits/redis.ts";
+import { ManualClock } from "../shared/clock.ts";
+import type { RequestContext } from "../shared/context.ts";
+import { REDIS_URL, type TestStore, testStores } from "./stores.ts";
+
+export const STRONG = "correct horse battery staple 47";
+export const STRONG2 = "violet tractor sings at midnight 93";
+export const STRONG3 = "seven quiet otters juggle lanterns 18";
+
+export const TOKYO: RequestContext = {
+  ip: "133.0.0.10",
+  userAgent:
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+  deviceId: "dev-owner-pc",
+  channel: "web",
+};
+export const ATTACKER: RequestContext = {
+  ip: "8.8.8.8",
+  userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+  deviceId: "dev-attacker",
+  channel: "web",
+};
+
+export interface TestApp {
+  app: App;
+  clock: ManualClock;
+  apiKey: string;
+  call(
+    method: "GET" | "POST" | "DELETE",
+    url: string,
+    body?: unknown,
+    opts?: { session?: string; auth?: string | null },
+  ): Promise<LightMyRequestResponse & { json<T = Record<string, any>>(): T }>;
+  /** Newest message to a recipient (after running the dispatcher). */
+  lastMail(
+    recipient: string,
+    template?: string,
+  ): Promise<{ template: string; body: string; subject: string } | undefined>;
+  mails(recipient: string): Promise<{ template: string; body: string; subject: string }[]>;
+  signUp(email: string, password?: string, ctx?: RequestContext): Promise<{ accountId: string; token: string }>;
+  verifyEmail(token: string, email: string): Promise<void>;
+  signIn(email: string, password: string, ctx?: RequestContext): Promise<Record<string, any>>;
+  close(): Promise<void>;
+}
+
+/** The store app-level tests run on: SQLite by default, PostgreSQL (+ Redis counters) with MAMORI_TEST_STORE=postgres. */
+export const APP_STORE: TestStore = process.env.MAMORI_TEST_STORE === "postgres" ? testStores[1]! : testStores[0]!;
+
+export async function makeTestApp(store: TestStore = APP_STORE, database?: DatabaseHandle): Promise<TestApp> {
+  const clock = new ManualClock(Date.UTC(2026, 10, 1, 9, 0, 0));
+  const skip = await store.skip();
+  if (skip) throw new Error(`MAMORI_TEST_STORE=${store.name} but ${skip}`);
+  const db = database ?? (await store.open());
+  const config = loadConfig({ MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test" });
+  const counters =
+    store.name === "postgres"
+      ? createRedisCounterStore(REDIS_URL, { prefix: `t:${randomBytes(6).toString("hex")}:` })
+      : undefined;
+  const app = await buildApp(config, {
+    clock,
+    hasher: fastTestHasher(),
+    database: db,
+    ...(counters ? { counters } : {}),
+  });
+  const { key } = await app.admin.createApiKey("test");
+  const t: TestApp = {
+    app,
+    clock,
+    apiKey: key,
+    async call(method, url, body, opts = {}) {
+      const headers: Record<string, string> = {};
+      const auth = opts.auth === undefined ? key : opts.auth;
+      if (auth) headers.authorization = `Bearer ${auth}`;
+      if (opts.session) headers["x-mamori-session"] = opts.session;
+      const res = await app.http.inject({
+        method,
+        url,
+        headers,
+        ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+      });
+      return res as never;
+    },
+    async mails(recipient) {
+      await app.dispatcher.runOnce();
+      const rows = await app.outbox.listMailbox({ recipient, limit: 100 });
+      return rows.map((r) => ({ template: r.template, body: r.body, subject: r.subject }));
+    },
+    async lastMail(recipient, template) {
+      const all = await t.mails(recipient);
+      return all.find((m) => !template || m.template === template);
+    },
+    async signUp(email, password = STRONG, ctx = TOKYO) {
+      const r = await t.call("POST", "/v1/accounts", { email, password, language: "en", context: ctx });
+      if (r.statusCode !== 201) throw new Error(`signUp ${r.statusCode} ${r.body}`);
+      const j = r.json();
+      return { accountId: j.accountId, token: j.session.token };
+    },
+    async verifyEmail(token, email) {
+      const m = await t.lastMail(email, "email_verify_code");
+      const code = m?.body.match(/\b(\d{6})\b/)?.[1];
+      const r = await t.call("POST", "/v1/contacts/verification/confirm", { kind: "email", code }, { session: token });
+      if (r.statusCode !== 200) throw new Error(`verify ${r.statusCode} ${r.body}`);
+    },
+    async signIn(email, password, ctx = TOKYO) {
+      const r = await t.call("POST", "/v1/sign-in", { email, password, context: ctx });
+      return { http: r.statusCode, ...r.json() };
+    },
+    async close() {
+      await app.close();
+      if (!database) await db.close();
+    },
+  };
+  return t;
+}
+
+export function codeIn(body: string | undefined): string {
+  const m = body?.match(/\b(\d{6})\b/);
+  if (!m?.[1]) throw new Error(`no code in: ${body}`);
+  return m[1];
+}
+
+/** The token from a link in a message body: `path` like "/links/not-me". */
+export function linkToken(body: string | undefined, path: string): string {
+  const re = new RegExp(`${path.replace(/\//g, "\\/")}\\?t=([^\\s"<>]+)`);
+  const m = body?.match(re);
+  if (!m?.[1]) throw new Error(`no ${path} link in: ${body}`);
+  return decodeURIComponent(m[1]);
+}

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { PG_URL, postgresUnavailable, REDIS_URL, redisUnavailable } from "../../src/testing/stores.ts";
+
+// Two Mamori processes on one PostgreSQL and one Redis: a session ended on one node is refused by the other on the
+// very next request.
+const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", channel: "web" };
+const ATTACKER = { ip: "8.8.8.8", userAgent: "Mozilla/5.0 Firefox/121.0", channel: "web" };
+const PASSWORD = "correct horse battery staple 47";
+
+interface Node {
+  proc: ChildProcess;
+  url: string;
+  out: string;
+}
+
+function startNode(port: number, dbUrl: string): Promise<Node> {
+  const proc = spawn(process.execPath, ["bin/mamori.js", "start"], {
+    env: {
+      ...process.env,
+      MAMORI_PORT: String(port),
+      MAMORI_DATABASE_URL: dbUrl,
+      MAMORI_REDIS_URL: REDIS_URL,
+      MAMORI_SECRET: "ab".repeat(32),
+      MAMORI_FAST_HASH: "1",
+      MAMORI_LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const node: Node = { proc, url: `http://127.0.0.1:${port}`, out: "" };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node on ${port} did not start: ${node.out}`)), 30_000);
+    const onData = (d: Buffer) => {
+      node.out += d.toString();
+      if (node.out.includes("listening on")) {
+        clearTimeout(timer);
+        resolve(node);
+      }
+    };
+    proc.stdout?.on("data", onData);
+    proc.stderr?.on("data", onData);
+    proc.on("exit", (code) => reject(new Error(`node on ${port} exited ${code}: ${node.out}`)));
+  });
+}
+
+async function skipReason(): Promise<string | false> {
+  return (await postgresUnavailable()) ?? (await redisUnavailable()) ?? false;
+}
+
+describe("two-nodes-revocation", async () => {
+  const skip = await skipReason();
+  const dbName = `mamori_two_nodes_${randomBytes(4).toString("hex")}`;
+  const nodes: Node[] = [];
+  let key = "";
+
+  before(async () => {
+    if (skip) return;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const dbUrl = PG_URL.replace(/\/[^/]*$/, `/${dbName}`);
+    nodes.push(await startNode(17301 + Math.floor(Math.random() * 500), dbUrl));
+    key = nodes[0]!.out.match(/store API key:\s+(\S+)/)?.[1] ?? "";
+    nodes.push(await startNode(17901 + Math.floor(Math.random() * 500), dbUrl));
+  });
+
+  after(async () => {
+    for (const n of nodes) n.proc.kill("SIGTERM");
+    await Promise.all(
+      nodes.map((n) => new Promise((r) => (n.proc.exitCode !== null ? r(null) : n.proc.once("exit", r)))),
+    );
+    if (skip) return;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  async function call(n: Node, path: string, body: unknown, session?: string) {
+    const res = await fetch(`${n.url}${path}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${key}`,
+        "content-type": "application/json",
+        ...(session ? { "x-mamori-session": session } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, any> };
+  }
+
+  it("a sign-out-everywhere on node A is refused by node B on the next request", { skip }, async () => {
+    assert.ok(key.startsWith("mk_"), "first node printed a store API key");
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    const created = await call(a, "/v1/accounts", { email: "two@example.jp", password: PASSWORD, context: CTX });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const owner = created.json.session.token as string;
+    const atk = await call(b, "/v1/sign-in", { email: "two@example.jp", password: PASSWORD, context: ATTACKER });
+    assert.equal(atk.status, 200);
+    const attacker = atk.json.session.token as string;
+    assert.equal((await call(b, "/v1/sessions/introspect", { token: attacker })).json.active, true);
+
+    // Node B is polled continuously while node A commits the revocation.
+    let firstRejectedAt = 0;
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const r = await call(b, "/v1/sessions/introspect", { token: attacker });
+        if (!r.json.active) {
+          firstRejectedAt = performance.now();
+          return;
+        }
+      }
+    })();
+    const out = await call(a, "/v1/sessions/sign-out-everywhere", {}, owner);
+    const committedAt = performance.now();
+    assert.equal(out.status, 200);
+    // The very next request to B after A answered is refused.
+    assert.equal((await call(b, "/v1/sessions/introspect", { token: attacker })).json.active, false);
+    await Promise.race([poller, new Promise((r) => setTimeout(r, 1000))]);
+    polling = false;
+    assert.ok(firstRejectedAt > 0, "node B rejected the session");
+    const lag = firstRejectedAt - committedAt;
+    process.stdout.write(
+      `two-nodes-revocation: first rejection on node B ${lag.toFixed(2)} ms after node A answered\n`,
+    );
+    assert.ok(lag < 100, `revocation reached node B in ${lag} ms`);
+    // The owner's session survives on both nodes.
+    assert.equal((await call(b, "/v1/sessions/introspect", { token: owner })).json.active, true);
+  });
+
+  it("rate limits are shared by the nodes through Redis", { skip }, async () => {
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    await call(a, "/v1/accounts", { email: "shared@example.jp", password: PASSWORD, context: CTX });
+    for (let i = 0; i < 10; i++) {
+      const n = i % 2 ? a : b;
+      const r = await call(n, "/v1/sign-in", {
+        email: "shared@example.jp",
+        password: `wrong${i}`,
+        context: { ...ATTACKER, ip: `9.8.7.${i + 1}` },
+      });
+      assert.equal(r.status, 401);
+    }
+    const blocked = await call(a, "/v1/sign-in", { email: "shared@example.jp", password: PASSWORD, context: ATTACKER });
+    assert.equal(blocked.status, 429);
+    assert.equal(blocked.json.error.code, "rate_limited");
+  });
+});
