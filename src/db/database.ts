@@ -75,7 +75,11 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
 
 async function runMigrations(db: Db, schema?: string): Promise<void> {
   // Kysely looks for its bookkeeping tables in every schema; name ours so parallel schemas do not see each other's.
-  const migrator = new Migrator({ db, provider: migrationProvider, ...(schema ? { migrationTableSchema: schema } : {}) });
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
