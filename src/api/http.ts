@@ -1,7 +1,7 @@
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
 import { registerAdminRoutes } from "../admin/routes.ts";
@@ -27,6 +27,8 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     // Request bodies are strict JSON objects; nothing is coerced except querystrings.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    // One line per request would dominate the log (and the CPU) at introspection rates; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
 
   // Link pages post plain HTML forms.
