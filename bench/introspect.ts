@@ -1,5 +1,6 @@
 // bench/introspect.ts — prints JSON:
-//   HTTP introspectSession vs a bare Fastify route (same run, same load: 50 connections, DURATION s each),
+//   HTTP introspectSession vs a bare Fastify route (same run, same load: 50 connections, 3 s warm-up, then
+//   DURATION s measured, each target in its own process),
 //   in-process introspection ops/s, and sign-in latency with production argon2id parameters.
 // Run: npm run bench   (MAMORI_DATABASE_URL=postgres://… for the PostgreSQL store; BENCH_SECONDS to change 10)
 import { spawn } from "node:child_process";
@@ -28,6 +29,8 @@ async function child(mode: string): Promise<{ info: Record<string, string | numb
 }
 
 async function load(url: string, headers: Record<string, string>, body: string) {
+  // Warm-up (JIT, connection setup) is not measured, for either target.
+  await autocannon({ url, method: "POST", connections: CONNECTIONS, duration: 3, headers, body });
   const r = await autocannon({ url, method: "POST", connections: CONNECTIONS, duration: DURATION, headers, body });
   return {
     reqPerSec: Math.round(r.requests.average),
@@ -61,7 +64,8 @@ const ctx = (i: number) => ({
   channel: "web" as const,
 });
 const password = "correct horse battery staple 47";
-const created = await app.identity.createAccount({ email: "inproc@example.jp", password, context: ctx(1) });
+const inprocEmail = `inproc-${Date.now()}@example.jp`;
+const created = await app.identity.createAccount({ email: inprocEmail, password, context: ctx(1) });
 const N = 50_000;
 for (let i = 0; i < 1000; i++) await app.sessions.introspect(created.session.token);
 let t0 = performance.now();
@@ -72,7 +76,7 @@ const inProcessOpsPerSec = Math.round(N / ((performance.now() - t0) / 1000));
 const lat: number[] = [];
 for (let i = 0; i < 200; i++) {
   t0 = performance.now();
-  const r = await app.identity.signIn({ email: "inproc@example.jp", password, context: ctx(i + 2) });
+  const r = await app.identity.signIn({ email: inprocEmail, password, context: ctx(i + 2) });
   lat.push(performance.now() - t0);
   if (r.status !== "signed_in") throw new Error("sign-in failed");
 }

@@ -76,7 +76,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     },
   });
 
-  const sessions = createSessionService({ db, clock, events, notifier, config });
+  const sessions = createSessionService({ db, hot: database.hot, clock, events, notifier, config });
   const identity = createIdentityService({
     db,
     clock,

@@ -61,6 +61,13 @@ export function createAdminService(deps: AdminDeps) {
       keyCache.clear();
     },
 
+    /** Synchronous fast path: true when the key was verified within the last few seconds. */
+    cachedApiKey(key: string | undefined): boolean {
+      if (!key || key.length > 200) return false;
+      const hit = keyCache.get(sha256(key));
+      return hit !== undefined && hit.until > clock.now();
+    },
+
     /** The store API key check on every request. */
     async verifyApiKey(key: string | undefined): Promise<string | null> {
       if (!key || key.length > 200) return null;

@@ -90,31 +90,44 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     if (route.schema && route.config.auth === "admin") route.schema.security = [{ adminSession: [] }];
   });
 
-  app.addHook("onRequest", async (req) => {
+  // Callback-style hooks: no promise per request on the hot path.
+  app.addHook("onRequest", (req, reply, done) => {
     const auth = req.routeOptions.config.auth ?? "public";
-    if (auth === "public") return;
+    if (auth === "public") return done();
+    void reply.header("cache-control", "no-store");
     const h = req.headers.authorization;
     const token = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
     if (auth === "store") {
-      if (!(await deps.admin.verifyApiKey(token))) throw CommonErrors.unauthorized();
-    } else if (auth === "admin") {
-      if (!token) throw AdminErrors.admin_unauthorized();
-      req.adminId = (await deps.admin.requireAdmin(token)).adminId;
+      if (deps.admin.cachedApiKey(token)) return done();
+      deps.admin.verifyApiKey(token).then(
+        (id) => done(id ? undefined : CommonErrors.unauthorized()),
+        (e: Error) => done(e),
+      );
+      return;
     }
+    if (!token) return done(AdminErrors.admin_unauthorized());
+    deps.admin.requireAdmin(token).then(
+      (a) => {
+        req.adminId = a.adminId;
+        done();
+      },
+      (e: Error) => done(e),
+    );
   });
 
-  app.addHook("onSend", async (req, reply, payload) => {
-    if (req.url.startsWith("/v1/")) void reply.header("cache-control", "no-store");
-    return payload;
-  });
-
-  app.addHook("onResponse", async (req, reply) => {
-    const op =
-      (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId ??
-      req.routeOptions.url ??
-      "unknown";
-    requests.inc({ operation: op, status: String(reply.statusCode) });
-    duration.observe({ operation: op }, reply.elapsedTime / 1000);
+  // Labelled children are looked up once per (operation, status), not hashed on every request.
+  const children = new Map<string, { count: client.Counter.Internal; time: client.Histogram.Internal<string> }>();
+  app.addHook("onResponse", (req, reply, done) => {
+    const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? "other";
+    const key = `${op}|${reply.statusCode}`;
+    let c = children.get(key);
+    if (!c) {
+      c = { count: requests.labels(op, String(reply.statusCode)), time: duration.labels(op) };
+      children.set(key, c);
+    }
+    c.count.inc();
+    c.time.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   app.setErrorHandler(errorHandler);

@@ -1,4 +1,4 @@
-import { type TSchema, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { errorCatalog } from "../shared/errors.ts";
 
 export const Context = Type.Object(
@@ -45,7 +45,12 @@ export const Device = Type.Object({
   id: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+/**
+ * A nullable primitive as `type: [T, "null"]` (JSON Schema 2020-12 / OpenAPI 3.1) rather than anyOf: the response
+ * serializer then writes it directly instead of validating each alternative per response.
+ */
+export const Nullable = <T extends TSchema & { type: string }>(t: T) =>
+  Type.Unsafe<Static<T> | null>({ ...t, type: [t.type, "null"] });
 
 /** Standard error responses every operation may give, referenced by schema id. */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
+import { type CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations.ts";
 import type { Database } from "./schema.ts";
@@ -25,9 +25,18 @@ export interface StoreConfig {
   sqliteFile?: string | undefined;
 }
 
+/** A query compiled once and run with new parameters; for the few hot reads (session introspection). */
+export type HotQuery = <R>(compiled: CompiledQuery<R>) => (params: readonly unknown[]) => Promise<R[]>;
+
 export interface DatabaseHandle {
   db: Db;
   dialect: Dialect;
+  /**
+   * Hot-path reads without Kysely's per-call compile and SQLite's per-call prepare. SQLite: a cached statement on a
+   * separate read-only connection (WAL readers see every committed write, never another transaction's uncommitted
+   * one). PostgreSQL: a named prepared statement on the pool. Autocommit, so each call sees the latest commit.
+   */
+  hot: HotQuery;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -40,9 +49,15 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
       ...(config.pgSchema ? { options: `-c search_path=${config.pgSchema}` } : {}),
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    let n = 0;
+    const hot: HotQuery = (compiled) => {
+      const name = `mamori_hot_${++n}`;
+      return async (params) => (await pool.query({ name, text: compiled.sql, values: [...params] })).rows;
+    };
     return {
       db,
       dialect: "postgres",
+      hot,
       migrate: async () => {
         if (config.pgSchema) {
           await pool.query(`CREATE SCHEMA IF NOT EXISTS "${config.pgSchema}"`);
@@ -65,11 +80,32 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // An in-memory database has no second connection; tests then read on the one connection.
+  let reader: SqliteDatabase.Database | null = null;
+  const readerConn = () => {
+    if (filename === ":memory:") return sqlite;
+    if (!reader) {
+      reader = new SqliteDatabase(filename, { readonly: true, fileMustExist: true });
+      reader.pragma("busy_timeout = 5000");
+    }
+    return reader;
+  };
+  const hot: HotQuery = (compiled) => {
+    let stmt: SqliteDatabase.Statement | null = null;
+    return async (params) => {
+      stmt ??= readerConn().prepare(compiled.sql);
+      return stmt.all(...(params as unknown[])) as never;
+    };
+  };
   return {
     db,
     dialect: "sqlite",
+    hot,
     migrate: () => runMigrations(db),
-    close: () => db.destroy(),
+    close: async () => {
+      reader?.close();
+      await db.destroy();
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Db } from "../db/database.ts";
+import type { Db, HotQuery } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -51,6 +51,7 @@ export interface SessionConfig {
 
 export interface SessionDeps {
   db: Db;
+  hot: HotQuery;
   clock: Clock;
   events: EventLog;
   notifier: Notifier;
@@ -62,6 +63,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function createSessionService(deps: SessionDeps) {
   const { db, clock, config } = deps;
+  const findByTokenHash = deps.hot(sessionStore.findByTokenHashQuery(db));
 
   function isLive(s: SessionWithAccount, now: number): boolean {
     return (
@@ -140,7 +142,7 @@ export function createSessionService(deps: SessionDeps) {
     /** The live session for a token, or undefined. */
     async lookup(token: string): Promise<SessionWithAccount | undefined> {
       if (typeof token !== "string" || token.length < 10 || token.length > 200) return undefined;
-      const s = await sessionStore.findByTokenHash(db, sha256(token));
+      const s = (await findByTokenHash([sha256(token)]))[0] as SessionWithAccount | undefined;
       const now = clock.now();
       if (!s || !isLive(s, now)) return undefined;
       if (s.last_seen_at < now - TOUCH_GAP_MS) await sessionStore.touch(db, s.id, now, TOUCH_GAP_MS);

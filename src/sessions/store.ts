@@ -3,7 +3,21 @@ import type { SessionsTable } from "../db/schema.ts";
 
 export type SessionRow = SessionsTable;
 
-export interface SessionWithAccount extends SessionRow {
+/** What a validity decision and a signed-in action need: the session's own columns plus its account's epoch. */
+export interface SessionWithAccount
+  extends Pick<
+    SessionRow,
+    | "id"
+    | "account_id"
+    | "channel"
+    | "epoch"
+    | "factor"
+    | "auth_time"
+    | "second_factor_at"
+    | "last_seen_at"
+    | "expires_at"
+    | "revoked_at"
+  > {
   account_epoch: number;
   account_status: string;
 }
@@ -15,14 +29,26 @@ export const sessionStore = {
   },
 
   /** One indexed read joining the account's epoch: the whole validity decision is made on one consistent row. */
-  async findByTokenHash(ex: Executor, tokenHash: string): Promise<SessionWithAccount | undefined> {
+  findByTokenHashQuery(ex: Executor) {
     return ex
       .selectFrom("sessions")
       .innerJoin("accounts", "accounts.id", "sessions.account_id")
-      .selectAll("sessions")
-      .select(["accounts.credential_epoch as account_epoch", "accounts.status as account_status"])
-      .where("sessions.token_hash", "=", tokenHash)
-      .executeTakeFirst();
+      .select([
+        "sessions.id",
+        "sessions.account_id",
+        "sessions.channel",
+        "sessions.epoch",
+        "sessions.factor",
+        "sessions.auth_time",
+        "sessions.second_factor_at",
+        "sessions.last_seen_at",
+        "sessions.expires_at",
+        "sessions.revoked_at",
+        "accounts.credential_epoch as account_epoch",
+        "accounts.status as account_status",
+      ])
+      .where("sessions.token_hash", "=", "?")
+      .compile();
   },
 
   /** Throttled last-seen write: only when older than `minGapMs`, so introspection is not a write per request. */

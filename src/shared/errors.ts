@@ -6,7 +6,12 @@ export class MamoriError extends Error {
     message: string,
     readonly details?: Record<string, unknown>,
   ) {
+    // Catalogued errors are expected outcomes (a wrong password, an ended session), not bugs: capturing a stack
+    // trace for each would make refusing an attacker costlier than serving a user.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = "MamoriError";
   }
 }
