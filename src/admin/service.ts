@@ -18,6 +18,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 export function createAdminService(deps: AdminDeps) {
   const { db, clock, hasher } = deps;
+  // Keyed by the presented key itself (it is in this process's memory with every request anyway), so a cache hit
+  // costs one map lookup and no hash.
   const keyCache = new Map<string, { id: string; until: number }>();
   const dummy = hasher.hash(newToken("dummy"));
 
@@ -64,7 +66,7 @@ export function createAdminService(deps: AdminDeps) {
     /** Synchronous fast path: true when the key was verified within the last few seconds. */
     cachedApiKey(key: string | undefined): boolean {
       if (!key || key.length > 200) return false;
-      const hit = keyCache.get(sha256(key));
+      const hit = keyCache.get(key);
       return hit !== undefined && hit.until > clock.now();
     },
 
@@ -73,7 +75,7 @@ export function createAdminService(deps: AdminDeps) {
       if (!key || key.length > 200) return null;
       const hash = sha256(key);
       const now = clock.now();
-      const hit = keyCache.get(hash);
+      const hit = keyCache.get(key);
       if (hit && hit.until > now) return hit.id;
       const row = await db
         .selectFrom("api_keys")
@@ -83,7 +85,7 @@ export function createAdminService(deps: AdminDeps) {
         .executeTakeFirst();
       if (!row) return null;
       if (keyCache.size > 1000) keyCache.clear();
-      keyCache.set(hash, { id: row.id, until: now + KEY_CACHE_MS });
+      keyCache.set(key, { id: row.id, until: now + KEY_CACHE_MS });
       if (row.last_used_at === null || row.last_used_at < now - 60_000) {
         await db.updateTable("api_keys").set({ last_used_at: now }).where("id", "=", row.id).execute();
       }
