@@ -93,8 +93,8 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   // Callback-style hooks: no promise per request on the hot path.
   app.addHook("onRequest", (req, reply, done) => {
     const auth = req.routeOptions.config.auth ?? "public";
+    if (req.url.startsWith("/v1/")) void reply.header("cache-control", "no-store");
     if (auth === "public") return done();
-    void reply.header("cache-control", "no-store");
     const h = req.headers.authorization;
     const token = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
     if (auth === "store") {

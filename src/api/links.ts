@@ -57,7 +57,7 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
       reply,
       200,
       "This wasn't me / 身に覚えがありません",
-      `<p>We will sign out every session on your account and ask for a new password.<br>アカウントのすべてのセッションをサインアウトし、パスワードの再設定をお願いします。</p>${form("/links/not-me", req.query.t, "Secure my account / アカウントを保護する")}`,
+      `<p>We will sign out every session on your account and ask for a new password.<br>アカウントのすべてのセッションをサインアウトし、パスワードの再設定をお願いします。</p>${form("./not-me", req.query.t, "Secure my account / アカウントを保護する")}`,
     ),
   );
   app.post("/links/not-me", { config: { auth: "public" }, schema: { ...hide, body: B } }, (req, reply) =>
@@ -73,7 +73,7 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
       reply,
       200,
       "Undo the email change / メールアドレスの変更を取り消す",
-      `<p>Your previous address will be restored, every session ended and the account locked until you set a new password.<br>以前のアドレスに戻し、すべてのセッションを終了して、新しいパスワードを設定するまでアカウントをロックします。</p>${form("/links/email-revert", req.query.t, "Undo and lock / 取り消してロックする")}`,
+      `<p>Your previous address will be restored, every session ended and the account locked until you set a new password.<br>以前のアドレスに戻し、すべてのセッションを終了して、新しいパスワードを設定するまでアカウントをロックします。</p>${form("./email-revert", req.query.t, "Undo and lock / 取り消してロックする")}`,
     ),
   );
   app.post("/links/email-revert", { config: { auth: "public" }, schema: { ...hide, body: B } }, (req, reply) =>
@@ -90,7 +90,7 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
       200,
       "Set a new password / 新しいパスワードの設定",
       form(
-        "/links/reset-password",
+        "./reset-password",
         req.query.t,
         "Save / 保存",
         `<p><label>New password / 新しいパスワード<br><input type="password" name="password" autocomplete="new-password" minlength="8" required></label></p>`,

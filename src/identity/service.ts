@@ -301,6 +301,102 @@ export function createIdentityService(deps: IdentityDeps) {
     if (a.password_reset_required) throw IdentityErrors.password_reset_required();
   }
 
+  /**
+   * Undoes an email change: puts the old address back, removes every other address (the attacker's, and any chained
+   * change), ends every session and locks the account until a password reset through the restored address.
+   */
+  async function restoreEmail(t: Db, accountId: string, oldEmail: string, actor: string, ip: string | null) {
+    const now = clock.now();
+    const a = await account(t, accountId);
+    const removed: string[] = [];
+    for (const c of await store.liveContacts(t, a.id)) {
+      if (c.kind === "email" && c.value !== oldEmail) {
+        await store.removeContact(t, c.id, actor, now, null);
+        removed.push(c.value);
+      }
+    }
+    // The old address was held for this account during its recovery period, so no other account can own it.
+    const owner = await store.emailHolder(t, oldEmail, now);
+    if (owner && owner !== a.id) throw CommonErrors.conflict({ reason: "old address now belongs to another account" });
+    if (!(await store.accountIdByEmail(t, oldEmail))) {
+      await store.insertContact(t, {
+        account_id: a.id,
+        kind: "email",
+        value: oldEmail,
+        verified: 1,
+        verified_at: now,
+        is_primary: 1,
+        added_at: now,
+        added_by: actor,
+      });
+    }
+    await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "email_change_reverted", now });
+    await t
+      .updateTable("accounts")
+      .set({ status: "locked", password_reset_required: 1, updated_at: now })
+      .where("id", "=", a.id)
+      .execute();
+    const ev = await events.append(t, {
+      accountId: a.id,
+      type: "email.change_reverted",
+      data: { restoredEmail: oldEmail, removedEmails: removed, locked: true },
+      actor,
+      ip,
+    });
+    const token = await issueResetToken(t, a.id, oldEmail);
+    await notifier.direct(t, {
+      accountId: a.id,
+      channel: "email",
+      recipient: oldEmail,
+      language: lang(a),
+      template: "account_locked",
+      vars: { reason: "email_change_reverted", resetUrl: resetUrl(token) },
+      eventId: ev.id,
+    });
+  }
+
+  /**
+   * The first factor of every sign-in (password or app password): per-IP and per-account limits, one check, and
+   * every outcome — failed, denied, rate-limited — in the login history.
+   */
+  async function firstFactor<T>(
+    rawEmail: string,
+    ctx: EnrichedContext,
+    check: (a: AccountRow | undefined) => Promise<T | null>,
+  ): Promise<{ a: AccountRow; email: string; proof: T }> {
+    await limit(defaultRules.signinPerIp, ctx.ip);
+    let email: string;
+    try {
+      email = normalizeEmail(rawEmail);
+    } catch {
+      email = String(rawEmail).slice(0, 254);
+    }
+    const accountId = await store.accountIdByEmail(db, email);
+    const a = accountId ? await store.getAccount(db, accountId) : undefined;
+    const record = (outcome: string, reason: string) =>
+      tx((t) => recordAttempt(t, ctx, { accountId: a?.id ?? null, identifier: email, outcome, reason }));
+    if (a) {
+      const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, a.id);
+      if (!lim.allowed) {
+        await record("denied", "rate_limited");
+        throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
+      }
+    }
+    const proof = await check(a);
+    if (!a || proof === null) {
+      if (a) await limiter.consume(defaultRules.signinFailuresPerAccount, a.id);
+      await record("failed", "invalid_credentials");
+      throw IdentityErrors.invalid_credentials();
+    }
+    try {
+      assertSignInAllowed(a);
+    } catch (e) {
+      await record("denied", (e as { code: string }).code);
+      throw e;
+    }
+    return { a, email, proof };
+  }
+
   function factorsOf(a: AccountRow, hasEmail: boolean): SecondFactor[] {
     const f: SecondFactor[] = [];
     if (a.totp_enrolled_at !== null) f.push("totp", "recovery_code");
@@ -325,7 +421,7 @@ export function createIdentityService(deps: IdentityDeps) {
       const now = clock.now();
       const id = newId();
       const a = await tx(async (t) => {
-        if (await store.accountIdByEmail(t, email)) throw IdentityErrors.email_taken();
+        if (await store.emailHolder(t, email, now)) throw IdentityErrors.email_taken();
         await t
           .insertInto("accounts")
           .values({
@@ -448,50 +544,9 @@ export function createIdentityService(deps: IdentityDeps) {
 
     async signIn(input: { email: string; password: string; context: RequestContext }): Promise<SignInResult> {
       const ctx = deps.enricher.enrich(input.context);
-      await limit(defaultRules.signinPerIp, ctx.ip);
-      let email: string;
-      try {
-        email = normalizeEmail(input.email);
-      } catch {
-        email = String(input.email).slice(0, 254);
-      }
-      const accountId = await store.accountIdByEmail(db, email);
-      const a = accountId ? await store.getAccount(db, accountId) : undefined;
-      if (a) {
-        const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, a.id);
-        if (!lim.allowed) {
-          await tx((t) =>
-            recordAttempt(t, ctx, { accountId: a.id, identifier: email, outcome: "denied", reason: "rate_limited" }),
-          );
-          throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
-        }
-      }
-      const ok = await checkPassword(a?.password_hash ?? null, input.password);
-      if (!a || !ok) {
-        if (a) await limiter.consume(defaultRules.signinFailuresPerAccount, a.id);
-        await tx((t) =>
-          recordAttempt(t, ctx, {
-            accountId: a?.id ?? null,
-            identifier: email,
-            outcome: "failed",
-            reason: "invalid_credentials",
-          }),
-        );
-        throw IdentityErrors.invalid_credentials();
-      }
-      try {
-        assertSignInAllowed(a);
-      } catch (e) {
-        await tx((t) =>
-          recordAttempt(t, ctx, {
-            accountId: a.id,
-            identifier: email,
-            outcome: "denied",
-            reason: (e as { code: string }).code,
-          }),
-        );
-        throw e;
-      }
+      const { a, email } = await firstFactor(input.email, ctx, async (acc) =>
+        (await checkPassword(acc?.password_hash ?? null, input.password)) ? true : null,
+      );
       if (a.totp_enrolled_at === null) return completeSignIn(a, ctx, "password", false, email);
 
       // Second factor enrolled: hand out a challenge bound to this credential epoch.
@@ -647,9 +702,12 @@ export function createIdentityService(deps: IdentityDeps) {
 
     async reauthenticate(s: SessionWithAccount, input: { password: string; totpCode?: string; recoveryCode?: string }) {
       if (s.channel === "app_password") throw IdentityErrors.invalid_credentials();
-      await limit(defaultRules.signinFailuresPerAccount, s.account_id);
+      // Only failures count, so a user who re-authenticates often is never locked out of sign-in.
+      const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, s.account_id);
+      if (!lim.allowed) throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
       const a = await account(db, s.account_id);
       if (!a.password_hash || !(await hasher.verify(a.password_hash, input.password))) {
+        await limiter.consume(defaultRules.signinFailuresPerAccount, s.account_id);
         throw IdentityErrors.invalid_credentials();
       }
       let second = false;
@@ -811,12 +869,16 @@ export function createIdentityService(deps: IdentityDeps) {
       const newEmail = await checkCode(a.id, "email_change", input.code, ip);
       if (!newEmail) throw IdentityErrors.no_pending_email_change();
       await tx(async (t) => {
-        if (await store.accountIdByEmail(t, newEmail)) throw IdentityErrors.email_taken();
         const now = clock.now();
+        const holder = await store.emailHolder(t, newEmail, now);
+        if (holder && (holder !== a.id || (await store.accountIdByEmail(t, newEmail))))
+          throw IdentityErrors.email_taken();
         const live = await store.liveContacts(t, a.id);
         const old = live.find((c) => c.kind === "email" && c.is_primary) ?? live.find((c) => c.kind === "email");
         // The old address stays a recovery contact for the revert period.
-        if (old) await store.removeContact(t, old.id, actorOf(s), now, now + config.emailRevertTtlMs);
+        if (old) {
+          await store.removeContact(t, old.id, actorOf(s), now, old.verified ? now + config.emailRevertTtlMs : null);
+        }
         const newId_ = await store.insertContact(t, {
           account_id: a.id,
           kind: "email",
@@ -865,58 +927,9 @@ export function createIdentityService(deps: IdentityDeps) {
     async revertEmailChange(input: { token: string; context?: RequestContext }) {
       const ip = input.context?.ip ?? null;
       await tx(async (t) => {
-        const now = clock.now();
-        const used = await deps.actionTokens.consume(t, input.token, "email_revert", now);
+        const used = await deps.actionTokens.consume(t, input.token, "email_revert", clock.now());
         if (!used) throw IdentityErrors.link_invalid();
-        const d = used.data as { oldEmail: string; newEmail: string; newContactId: string };
-        const a = await account(t, used.accountId);
-        const live = await store.liveContacts(t, a.id);
-        const removed: string[] = [];
-        // Remove the attacker's address and anything added since (a chained second change).
-        for (const c of live) {
-          if (c.kind === "email" && c.value !== d.oldEmail) {
-            await store.removeContact(t, c.id, "token:email_revert", now, null);
-            removed.push(c.value);
-          }
-        }
-        const owner = await store.accountIdByEmail(t, d.oldEmail);
-        if (owner && owner !== a.id)
-          throw CommonErrors.conflict({ reason: "old address now belongs to another account" });
-        if (!owner) {
-          await store.insertContact(t, {
-            account_id: a.id,
-            kind: "email",
-            value: d.oldEmail,
-            verified: 1,
-            verified_at: now,
-            is_primary: 1,
-            added_at: now,
-            added_by: "token:email_revert",
-          });
-        }
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "email_change_reverted", now });
-        await t
-          .updateTable("accounts")
-          .set({ status: "locked", password_reset_required: 1, updated_at: now })
-          .where("id", "=", a.id)
-          .execute();
-        const ev = await events.append(t, {
-          accountId: a.id,
-          type: "email.change_reverted",
-          data: { restoredEmail: d.oldEmail, removedEmails: removed, locked: true },
-          actor: "token:email_revert",
-          ip,
-        });
-        const token = await issueResetToken(t, a.id, d.oldEmail);
-        await notifier.direct(t, {
-          accountId: a.id,
-          channel: "email",
-          recipient: d.oldEmail,
-          language: lang(a),
-          template: "account_locked",
-          vars: { reason: "email_change_reverted", resetUrl: resetUrl(token) },
-          eventId: ev.id,
-        });
+        await restoreEmail(t, used.accountId, (used.data as { oldEmail: string }).oldEmail, "token:email_revert", ip);
       });
     },
 
@@ -1153,54 +1166,23 @@ export function createIdentityService(deps: IdentityDeps) {
       context: RequestContext;
     }): Promise<SignInResult> {
       const ctx = deps.enricher.enrich({ ...input.context, channel: "app-password" });
-      await limit(defaultRules.signinPerIp, ctx.ip);
-      let email: string;
-      try {
-        email = normalizeEmail(input.email);
-      } catch {
-        email = String(input.email).slice(0, 254);
-      }
-      const accountId = await store.accountIdByEmail(db, email);
-      const a = accountId ? await store.getAccount(db, accountId) : undefined;
-      if (a) {
-        const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, a.id);
-        if (!lim.allowed) throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
-      }
-      const ap = a
-        ? await db
-            .selectFrom("app_passwords")
-            .selectAll()
-            .where("account_id", "=", a.id)
-            .where("secret_hash", "=", appPasswordHash(String(input.appPassword)))
-            .where("revoked_at", "is", null)
-            .where("epoch", "=", a.credential_epoch)
-            .executeTakeFirst()
-        : undefined;
-      if (!a || !ap) {
-        if (a) await limiter.consume(defaultRules.signinFailuresPerAccount, a.id);
-        await tx((t) =>
-          recordAttempt(t, ctx, {
-            accountId: a?.id ?? null,
-            identifier: email,
-            outcome: "failed",
-            reason: "invalid_credentials",
-          }),
-        );
-        throw IdentityErrors.invalid_credentials();
-      }
-      try {
-        assertSignInAllowed(a);
-      } catch (e) {
-        await tx((t) =>
-          recordAttempt(t, ctx, {
-            accountId: a.id,
-            identifier: email,
-            outcome: "denied",
-            reason: (e as { code: string }).code,
-          }),
-        );
-        throw e;
-      }
+      const {
+        a,
+        email,
+        proof: ap,
+      } = await firstFactor(input.email, ctx, (acc) =>
+        acc
+          ? db
+              .selectFrom("app_passwords")
+              .select("id")
+              .where("account_id", "=", acc.id)
+              .where("secret_hash", "=", appPasswordHash(String(input.appPassword)))
+              .where("revoked_at", "is", null)
+              .where("epoch", "=", acc.credential_epoch)
+              .executeTakeFirst()
+              .then((r) => r ?? null)
+          : Promise.resolve(null),
+      );
       await db
         .updateTable("app_passwords")
         .set({ last_used_at: clock.now(), last_used_ip: ctx.ip, last_used_country: ctx.country })
@@ -1242,6 +1224,13 @@ export function createIdentityService(deps: IdentityDeps) {
           .set({ password_reset_required: 1, updated_at: now })
           .where("id", "=", a.id)
           .execute();
+        const reported = used.data.eventId
+          ? await t
+              .selectFrom("events")
+              .select(["type", "data", "at"])
+              .where("id", "=", String(used.data.eventId))
+              .executeTakeFirst()
+          : undefined;
         const ev = await events.append(t, {
           accountId: a.id,
           type: "not_me.reported",
@@ -1249,7 +1238,19 @@ export function createIdentityService(deps: IdentityDeps) {
           actor: "token:not_me",
           ip,
         });
-        for (const email of await verifiedEmails(t, a.id)) {
+        // "Not me" on an email change undoes it: otherwise the reset link would go to the attacker's new address.
+        const oldEmail =
+          reported?.type === "email.changed" ? (JSON.parse(reported.data).oldEmail as string | null) : null;
+        if (oldEmail) {
+          await restoreEmail(t, a.id, oldEmail, "token:not_me", ip);
+          return { accountId: a.id };
+        }
+        // Reset links only to addresses the account had before the reported change.
+        const before = reported?.at ?? Number.POSITIVE_INFINITY;
+        const recipients = (await store.liveContacts(t, a.id))
+          .filter((c) => c.kind === "email" && c.verified && c.added_at <= before)
+          .map((c) => c.value);
+        for (const email of recipients) {
           const token = await issueResetToken(t, a.id, email);
           await notifier.direct(t, {
             accountId: a.id,

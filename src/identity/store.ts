@@ -23,6 +23,22 @@ export const identityStore = {
     return r?.account_id;
   },
 
+  /**
+   * The account an email address is held by: its live owner, or the account that removed it less than the recovery
+   * period ago (an email change's old address stays reserved, so nobody can register it and block the revert).
+   */
+  async emailHolder(ex: Executor, email: string, now: number): Promise<string | undefined> {
+    const r = await ex
+      .selectFrom("contact_points")
+      .select("account_id")
+      .where("kind", "=", "email")
+      .where("value", "=", email)
+      .where((eb) => eb.or([eb("removed_at", "is", null), eb("recovery_until", ">", now)]))
+      .orderBy("added_at", "desc")
+      .executeTakeFirst();
+    return r?.account_id;
+  },
+
   /** Addresses a reset link may go to: live verified ones, and removed ones still inside their recovery period. */
   async recoveryContact(
     ex: Executor,

@@ -59,13 +59,16 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         .select(["language"])
         .where("id", "=", n.accountId)
         .executeTakeFirstOrThrow();
-      const contacts = await tx
+      const live = await tx
         .selectFrom("contact_points")
-        .select(["kind", "value"])
+        .select(["kind", "value", "verified"])
         .where("account_id", "=", n.accountId)
         .where("removed_at", "is", null)
-        .where("verified", "=", 1)
         .execute();
+      // Verified addresses only; an account with none yet still hears at its (unverified) sign-up email, the only
+      // channel it has, rather than nothing.
+      let contacts = live.filter((c) => c.verified === 1);
+      if (contacts.length === 0) contacts = live.filter((c) => c.kind === "email");
       const now = deps.clock.now();
       const token = await deps.actionTokens.issue(tx, {
         accountId: n.accountId,

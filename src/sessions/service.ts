@@ -218,6 +218,8 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     async signOutEverywhere(s: SessionWithAccount, ip: string | null): Promise<void> {
+      // A mail client's app password must not be able to sign the owner out of everything.
+      if (s.channel === "app_password") throw SessionErrors.reauthentication_required();
       await db.transaction().execute(async (tx) => {
         const now = clock.now();
         const epoch = await sessionStore.bumpEpoch(tx, s.account_id, {

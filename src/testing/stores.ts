@@ -86,7 +86,16 @@ export const testStores: TestStore[] = [
     open: async () => {
       const schema = `t_${randomBytes(6).toString("hex")}`;
       const h = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
-      await h.migrate();
+      // Kysely's migrator introspects every schema's tables; another test file dropping its schema at that moment
+      // makes the catalog query fail with "schema … does not exist". A test-only race: try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await h.migrate();
+          break;
+        } catch (e) {
+          if (attempt >= 5 || !/does not exist/.test(String(e))) throw e;
+        }
+      }
       const close = h.close;
       return {
         ...h,
