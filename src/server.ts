@@ -6,6 +6,12 @@ import type { Config } from "./config.ts";
 export async function start(config: Config): Promise<App> {
   const logger = pino({ level: config.logLevel });
   const app = await buildApp(config, { logger });
+  if (config.argon2.memoryCost < 19456) {
+    logger.warn(
+      { argon2: config.argon2 },
+      "password hashing is below OWASP's argon2id minimum (MAMORI_FAST_HASH is for tests only)",
+    );
+  }
   const boot = await app.admin.bootstrap();
   if (boot) {
     // Shown once: only hashes are stored.

@@ -31,11 +31,26 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
 
+  // NUL cannot be stored in a PostgreSQL text column; refuse it at the door on both stores, so input that is valid on
+  // one store is valid on the other. (Raw NUL is invalid JSON; only the \u0000 escape can carry it.)
+  const defaultJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    if ((body as string).includes("\\u0000")) {
+      done(CommonErrors.invalid_request({}, "NUL characters are not accepted"), undefined);
+      return;
+    }
+    void defaultJson(req, body as string, done);
+  });
+
   // Link pages post plain HTML forms.
   app.addContentTypeParser(
     "application/x-www-form-urlencoded",
     { parseAs: "string", bodyLimit: 8 * 1024 },
     (_req, body, done) => {
+      if ((body as string).includes("%00")) {
+        done(CommonErrors.invalid_request({}, "NUL characters are not accepted"), undefined);
+        return;
+      }
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     },
   );
@@ -92,6 +107,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
 
   // Callback-style hooks: no promise per request on the hot path.
   app.addHook("onRequest", (req, reply, done) => {
+    if (req.url.includes("%00")) return done(CommonErrors.invalid_request({}, "NUL characters are not accepted"));
     const auth = req.routeOptions.config.auth ?? "public";
     if (req.url.startsWith("/v1/")) void reply.header("cache-control", "no-store");
     if (auth === "public") return done();

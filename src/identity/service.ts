@@ -1238,9 +1238,20 @@ export function createIdentityService(deps: IdentityDeps) {
           actor: "token:not_me",
           ip,
         });
-        // "Not me" on an email change undoes it: otherwise the reset link would go to the attacker's new address.
+        // "Not me" on an email change, or on anything within 30 days after one, undoes the change: otherwise the
+        // reset link would go to the attacker's new address.
+        const recovering = await t
+          .selectFrom("contact_points")
+          .select("value")
+          .where("account_id", "=", a.id)
+          .where("kind", "=", "email")
+          .where("recovery_until", ">", now)
+          .orderBy("removed_at", "asc")
+          .executeTakeFirst();
         const oldEmail =
-          reported?.type === "email.changed" ? (JSON.parse(reported.data).oldEmail as string | null) : null;
+          (reported?.type === "email.changed" ? (JSON.parse(reported.data).oldEmail as string | null) : null) ??
+          recovering?.value ??
+          null;
         if (oldEmail) {
           await restoreEmail(t, a.id, oldEmail, "token:not_me", ip);
           return { accountId: a.id };

@@ -70,6 +70,17 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       let contacts = live.filter((c) => c.verified === 1);
       if (contacts.length === 0) contacts = live.filter((c) => c.kind === "email");
       const now = deps.clock.now();
+      // An address removed by an email change stays in the loop for its recovery period: if the change was the
+      // attacker's, the owner's old address still hears of everything that follows.
+      const recovering = await tx
+        .selectFrom("contact_points")
+        .select(["kind", "value", "verified"])
+        .where("account_id", "=", n.accountId)
+        .where("kind", "=", "email")
+        .where("removed_at", "is not", null)
+        .where("recovery_until", ">", now)
+        .execute();
+      contacts = [...contacts, ...recovering];
       const token = await deps.actionTokens.issue(tx, {
         accountId: n.accountId,
         purpose: "not_me",

@@ -104,6 +104,30 @@ describe("malformed input never gets a 5xx", () => {
     }
   });
 
+  it("a NUL character (which PostgreSQL cannot store) is refused with 400 everywhere", async () => {
+    const cases = [
+      { method: "POST" as const, url: "/v1/admin/sign-in", payload: { username: "\u0000", password: "x" } },
+      {
+        method: "POST" as const,
+        url: "/v1/sign-in",
+        payload: { email: "a\u0000@b.co", password: "x", context: { ip: "1.1.1.1", userAgent: "x", channel: "web" } },
+      },
+      { method: "GET" as const, url: "/v1/admin/accounts?q=ab%00cd" },
+    ];
+    for (const c of cases) {
+      const res = await t.app.http.inject({ ...c, headers: { authorization: `Bearer ${t.apiKey}` } });
+      assert.equal(res.statusCode, 400, `${c.url}: ${res.body}`);
+      assert.equal(res.json().error.code, "invalid_request");
+    }
+    const form = await t.app.http.inject({
+      method: "POST",
+      url: "/links/not-me",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: "t=a%00b",
+    });
+    assert.equal(form.statusCode, 400);
+  });
+
   it("property: random bodies on every operation give no 5xx", async () => {
     const all = await routes(t);
     for (const r of all) {

@@ -84,3 +84,29 @@ describe("attacker-blocks-the-way-back", () => {
     assert.ok(a.token);
   });
 });
+
+describe("old-address-stays-informed", () => {
+  let t: TestApp;
+  before(async () => {
+    t = await makeTestApp();
+  });
+  after(() => t.close());
+
+  it("after the attacker changes the email, the old address still hears of the password change that follows", async () => {
+    const { attackerSession } = await takeOver(t, "loop@example.jp", "evil3@attacker.example");
+    const r = await t.call(
+      "POST",
+      "/v1/password",
+      { currentPassword: STRONG, newPassword: STRONG2 },
+      { session: attackerSession },
+    );
+    assert.equal(r.statusCode, 200, r.body);
+    const n = await t.lastMail("loop@example.jp", "password_changed");
+    assert.ok(n, "the old address is told of the password change");
+    // Its "not me" link undoes the email change too, so the way back goes to the owner, not the attacker.
+    const r2 = await t.call("POST", "/v1/not-me", { token: linkToken(n.body, "/links/not-me") }, { auth: null });
+    assert.equal(r2.statusCode, 200, r2.body);
+    assert.ok(!(await t.mails("evil3@attacker.example")).some((m) => /reset-password/.test(m.body)));
+    assert.ok(await t.lastMail("loop@example.jp", "account_locked"));
+  });
+});
