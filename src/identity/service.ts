@@ -397,6 +397,34 @@ export function createIdentityService(deps: IdentityDeps) {
     return { a, email, proof };
   }
 
+  /**
+   * The fixed tail of a credential change, in the change's transaction: end every other session, app password and
+   * reset token (epoch bump), record the event, and tell every address with a "This wasn't me" link.
+   */
+  async function credentialChanged(
+    t: Db,
+    s: SessionWithAccount,
+    c: {
+      reason: string;
+      type: string;
+      data: Record<string, unknown>;
+      template: NoticeTemplate;
+      vars: Record<string, string>;
+      ip: string | null;
+    },
+  ): Promise<void> {
+    const now = clock.now();
+    await sessionStore.bumpEpoch(t, s.account_id, { keepSessionId: s.id, reason: c.reason, now });
+    const ev = await events.append(t, {
+      accountId: s.account_id,
+      type: c.type,
+      data: c.data,
+      actor: actorOf(s),
+      ip: c.ip,
+    });
+    await notifier.securityNotice(t, { accountId: s.account_id, eventId: ev.id, template: c.template, vars: c.vars });
+  }
+
   function factorsOf(a: AccountRow, hasEmail: boolean): SecondFactor[] {
     const f: SecondFactor[] = [];
     if (a.totp_enrolled_at !== null) f.push("totp", "recovery_code");
@@ -750,19 +778,13 @@ export function createIdentityService(deps: IdentityDeps) {
       await tx(async (t) => {
         const now = clock.now();
         await store.setPassword(t, a.id, hash, now);
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "password_changed", now });
-        const ev = await events.append(t, {
-          accountId: a.id,
+        await credentialChanged(t, s, {
+          reason: "password_changed",
           type: "password.changed",
           data: {},
-          actor: actorOf(s),
-          ip,
-        });
-        await notifier.securityNotice(t, {
-          accountId: a.id,
-          eventId: ev.id,
           template: "password_changed",
           vars: { at: iso(now) },
+          ip,
         });
       });
     },
@@ -1029,10 +1051,15 @@ export function createIdentityService(deps: IdentityDeps) {
           .executeTakeFirst();
         if (Number(u.numUpdatedRows) !== 1) throw IdentityErrors.totp_already_enrolled();
         const codes = await newRecoveryCodes(t, a.id);
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "second_factor_changed", now });
         await sessionStore.markStepUp(t, s.id, now, true);
-        const ev = await events.append(t, { accountId: a.id, type: "totp.enabled", data: {}, actor: actorOf(s), ip });
-        await notifier.securityNotice(t, { accountId: a.id, eventId: ev.id, template: "totp_enabled", vars: {} });
+        await credentialChanged(t, s, {
+          reason: "second_factor_changed",
+          type: "totp.enabled",
+          data: {},
+          template: "totp_enabled",
+          vars: {},
+          ip,
+        });
         return { recoveryCodes: codes };
       });
     },
@@ -1048,9 +1075,14 @@ export function createIdentityService(deps: IdentityDeps) {
           .where("id", "=", a.id)
           .execute();
         await store.replaceRecoveryCodes(t, a.id, [], now);
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "second_factor_changed", now });
-        const ev = await events.append(t, { accountId: a.id, type: "totp.disabled", data: {}, actor: actorOf(s), ip });
-        await notifier.securityNotice(t, { accountId: a.id, eventId: ev.id, template: "totp_disabled", vars: {} });
+        await credentialChanged(t, s, {
+          reason: "second_factor_changed",
+          type: "totp.disabled",
+          data: {},
+          template: "totp_disabled",
+          vars: {},
+          ip,
+        });
       });
     },
 
@@ -1058,21 +1090,14 @@ export function createIdentityService(deps: IdentityDeps) {
       const a = await sensitive(s);
       if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
       return tx(async (t) => {
-        const now = clock.now();
         const codes = await newRecoveryCodes(t, a.id);
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "second_factor_changed", now });
-        const ev = await events.append(t, {
-          accountId: a.id,
+        await credentialChanged(t, s, {
+          reason: "second_factor_changed",
           type: "recovery_codes.regenerated",
           data: {},
-          actor: actorOf(s),
-          ip,
-        });
-        await notifier.securityNotice(t, {
-          accountId: a.id,
-          eventId: ev.id,
           template: "recovery_codes_regenerated",
           vars: {},
+          ip,
         });
         return { recoveryCodes: codes };
       });
@@ -1143,19 +1168,13 @@ export function createIdentityService(deps: IdentityDeps) {
         if (!ap || !(await store.revokeAppPassword(t, s.account_id, id, "revoked_by_user", now))) {
           throw IdentityErrors.app_password_not_found();
         }
-        await sessionStore.bumpEpoch(t, s.account_id, { keepSessionId: s.id, reason: "app_password_revoked", now });
-        const ev = await events.append(t, {
-          accountId: s.account_id,
+        await credentialChanged(t, s, {
+          reason: "app_password_revoked",
           type: "app_password.revoked",
           data: { appPasswordId: id, name: ap.name },
-          actor: actorOf(s),
-          ip,
-        });
-        await notifier.securityNotice(t, {
-          accountId: s.account_id,
-          eventId: ev.id,
           template: "app_password_revoked",
           vars: { name: ap.name },
+          ip,
         });
       });
     },
