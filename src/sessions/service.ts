@@ -37,11 +37,6 @@ export interface Introspection {
   expiresAt?: string;
 }
 
-/** What other modules need to end sessions; the narrow seam lockdown and credential changes use. */
-export interface SessionRevoker {
-  bumpEpoch: typeof sessionStore.bumpEpoch;
-}
-
 export interface SessionConfig {
   sessionTtlMs: number;
   sessionIdleMs: number;
