@@ -959,14 +959,7 @@ export function createIdentityService(deps: IdentityDeps) {
       const a = await sensitive(s);
       const phone = normalizePhone(input.phone);
       await tx(async (t) => {
-        const owner = await t
-          .selectFrom("contact_points")
-          .select("account_id")
-          .where("kind", "=", "phone")
-          .where("value", "=", phone)
-          .where("removed_at", "is", null)
-          .executeTakeFirst();
-        if (owner) throw IdentityErrors.phone_taken();
+        if (await store.liveOwner(t, "phone", phone)) throw IdentityErrors.phone_taken();
         const now = clock.now();
         await store.insertContact(t, {
           account_id: a.id,

@@ -11,16 +11,20 @@ export const identityStore = {
     return ex.selectFrom("accounts").selectAll().where("id", "=", id).executeTakeFirst();
   },
 
-  /** The account that currently holds this email (live contact point; verified or not). */
-  async accountIdByEmail(ex: Executor, email: string): Promise<string | undefined> {
+  /** The account that currently holds this address (live contact point; verified or not). */
+  async liveOwner(ex: Executor, kind: "email" | "phone", value: string): Promise<string | undefined> {
     const r = await ex
       .selectFrom("contact_points")
       .select("account_id")
-      .where("kind", "=", "email")
-      .where("value", "=", email)
+      .where("kind", "=", kind)
+      .where("value", "=", value)
       .where("removed_at", "is", null)
       .executeTakeFirst();
     return r?.account_id;
+  },
+
+  accountIdByEmail(ex: Executor, email: string): Promise<string | undefined> {
+    return identityStore.liveOwner(ex, "email", email);
   },
 
   /**
