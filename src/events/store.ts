@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "kysely";
 import type { Db, Dialect, Executor } from "../db/database.ts";
+import type { EventsTable } from "../db/schema.ts";
 import type { Clock } from "../shared/clock.ts";
 import { newId } from "../shared/crypto.ts";
 
@@ -176,18 +177,7 @@ export function createEventLog(deps: { db: Db; dialect: Dialect; clock: Clock })
   };
 }
 
-function toEvent(r: {
-  id: string;
-  account_id: string;
-  seq: number;
-  type: string;
-  data: string;
-  actor: string;
-  ip: string | null;
-  at: number;
-  prev_hash: string;
-  hash: string;
-}): StoredEvent {
+function toEvent(r: EventsTable): StoredEvent {
   return {
     id: r.id,
     accountId: r.account_id,
