@@ -1,5 +1,9 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { sql } from "kysely";
+import { commerceMigration } from "../commerce/migration.ts";
+import { responseMigration } from "../response/migration.ts";
+import { riskMigration } from "../risk/migration.ts";
+import { webhooksMigration } from "../webhooks/migration.ts";
 
 // Migrations are code, portable across SQLite and PostgreSQL: integer-ms timestamps, 0/1 booleans, JSON as text.
 // Never edit a released migration; add a new one.
@@ -273,6 +277,10 @@ const m0001: Migration = {
 
 export const migrations: Record<string, Migration> = {
   "0001_core": m0001,
+  "0002_commerce": commerceMigration,
+  "0003_webhooks": webhooksMigration,
+  "0004_response": responseMigration,
+  "0005_risk": riskMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

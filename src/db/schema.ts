@@ -1,3 +1,8 @@
+import type { CommerceTables } from "../commerce/tables.ts";
+import type { ResponseTables } from "../response/tables.ts";
+import type { RiskTables } from "../risk/tables.ts";
+import type { WebhooksTables } from "../webhooks/tables.ts";
+
 /**
  * Portable column conventions (same on SQLite and PostgreSQL):
  * - timestamps are integer milliseconds since the epoch (`bigint` in PostgreSQL, parsed back to number);
@@ -238,7 +243,7 @@ export interface InstanceTable {
   value: string;
 }
 
-export interface Database {
+export interface Database extends CommerceTables, WebhooksTables, ResponseTables, RiskTables {
   accounts: AccountsTable;
   contact_points: ContactPointsTable;
   password_history: PasswordHistoryTable;

@@ -6,6 +6,10 @@ export const IdentityErrors = defineErrors({
     status: 403,
     message: "This account was secured after a reported compromise; reset the password to sign in.",
   },
+  account_frozen: {
+    status: 423,
+    message: "The account is frozen after a reported compromise; only account recovery is possible.",
+  },
   account_locked: { status: 403, message: "The account is locked; reset the password from a recovery address." },
   email_taken: { status: 409, message: "That email address belongs to another account." },
   phone_taken: { status: 409, message: "That phone number belongs to another account." },

@@ -1,3 +1,7 @@
+import { commerceTemplates } from "../commerce/templates.ts";
+import { responseTemplates } from "../response/templates.ts";
+import { riskTemplates } from "../risk/templates.ts";
+
 /**
  * Notice texts, plain text, Japanese and English. Placeholders are `{{name}}`; a template names the vars it needs
  * and rendering throws when one is missing, so a caller's mistake fails the change instead of mailing a broken notice.
@@ -5,12 +9,12 @@
 
 export type Language = "ja" | "en";
 
-interface Text {
+export interface Text {
   subject: string;
   body: string;
 }
 
-interface Definition {
+export interface Definition {
   /** security notices carry the one-click "This wasn't me" link (var notMeUrl) */
   security: boolean;
   vars: readonly string[];
@@ -36,7 +40,7 @@ const FOOTER: Record<Language, string> = {
 
 const lines = (...l: string[]) => l.join("\n");
 
-const DEFINITIONS = {
+const CORE_DEFINITIONS = {
   signin_new_device: {
     security: true,
     vars: ["device", "ip", "country", "at"],
@@ -412,6 +416,9 @@ const DEFINITIONS = {
     },
   },
 } as const satisfies Record<string, Definition>;
+
+// Each module keeps its own notices beside its code; one catalog here.
+const DEFINITIONS = { ...CORE_DEFINITIONS, ...commerceTemplates, ...responseTemplates, ...riskTemplates };
 
 export type NoticeTemplate = keyof typeof DEFINITIONS;
 
