@@ -4,6 +4,9 @@ import type { FastifyBaseLogger } from "fastify";
 import { createAdminService } from "./admin/service.ts";
 import { buildHttp } from "./api/http.ts";
 import type { Http } from "./api/types.ts";
+import { createTestGateway, type PaymentGateway } from "./commerce/gateway.ts";
+import { createCommerceResponder } from "./commerce/response.ts";
+import { createCommerceService } from "./commerce/service.ts";
 import type { Config } from "./config.ts";
 import { createContextEnricher } from "./context/enricher.ts";
 import { type DatabaseHandle, openDatabase } from "./db/database.ts";
@@ -19,10 +22,14 @@ import { createDispatcher } from "./notify/dispatcher.ts";
 import { createNotifier } from "./notify/notifier.ts";
 import { createOutboxStore } from "./notify/store.ts";
 import { createTransportRouter, type Transport } from "./notify/transport.ts";
+import { createRecovery } from "./response/recovery.ts";
+import { createResponseService } from "./response/service.ts";
 import { createSessionService } from "./sessions/service.ts";
 import { type Clock, systemClock } from "./shared/clock.ts";
 import type { ContextEnricher } from "./shared/context.ts";
 import { deriveKey } from "./shared/crypto.ts";
+import { createWebhookDispatcher } from "./webhooks/dispatcher.ts";
+import { createWebhookService } from "./webhooks/service.ts";
 
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
@@ -33,6 +40,10 @@ export interface BuildOptions {
   transport?: Transport;
   enricher?: ContextEnricher;
   logger?: FastifyBaseLogger;
+  /** test seam: the crash-resume test kills the process at named lockdown points */
+  crashPoint?: (name: string) => void;
+  /** a payment gateway adapter; default: the test gateway over the same database */
+  gateway?: PaymentGateway;
   /** an already-open store (tests share one per file) */
   database?: DatabaseHandle;
 }
@@ -52,6 +63,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     totp: deriveKey(secret, "totp-seal"),
     codes: deriveKey(secret, "one-time-codes"),
     links: deriveKey(secret, "action-links"),
+    webhooks: deriveKey(secret, "webhook-secrets"),
   };
 
   const hasher = opts.hasher ?? createArgon2Hasher(config.argon2);
@@ -60,6 +72,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     opts.counters ?? (config.redisUrl ? createRedisCounterStore(config.redisUrl) : createMemoryCounterStore());
   const limiter = new RateLimiter(counters, clock);
   const events = createEventLog({ db, dialect, clock });
+
+  // Signed webhooks to the store's backend: services emit in their own transactions, the dispatcher delivers.
+  const webhooks = createWebhookService({ db, clock, key: keys.webhooks });
+  const webhookDispatcher = createWebhookDispatcher({ db, clock, key: keys.webhooks, logger: opts.logger });
 
   const outbox = createOutboxStore(db, clock);
   const transport = opts.transport ?? createTransportRouter({ smtpUrl: config.smtpUrl, from: config.mailFrom });
@@ -77,6 +93,20 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   });
 
   const sessions = createSessionService({ db, hot: database.hot, clock, events, notifier, config });
+  // Commerce record and the lockdown's commerce primitives; the test gateway keeps its state in this database.
+  const gateway = opts.gateway ?? createTestGateway(db, clock);
+  const commerce = createCommerceService({ db, clock, events, notifier, sessions, webhooks, gateway });
+  const commerceResponder = createCommerceResponder({ db, clock, events, notifier, webhooks, gateway });
+  const response = createResponseService({
+    db,
+    clock,
+    events,
+    notifier,
+    commerce: commerceResponder,
+    webhookStates: (ids) => webhooks.states(ids),
+    crashPoint: opts.crashPoint,
+  });
+  const recovery = createRecovery({ db, clock, events, notifier, hasher, limiter, codeKey: keys.codes });
   const identity = createIdentityService({
     db,
     clock,
@@ -89,11 +119,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     limiter,
     actionTokens,
     keys,
+    startLockdown: (i) => response.lockdownAccount(i),
   });
   const admin = createAdminService({ db, clock, hasher });
 
   const http: Http = await buildHttp(
-    { identity, sessions, admin, events },
+    { identity, sessions, admin, events, response, recovery, webhooks, commerce },
     {
       logger: opts.logger ?? false,
       version: VERSION,
@@ -113,12 +144,20 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     sessions,
     admin,
     events,
+    response,
+    recovery,
     outbox,
     dispatcher,
+    webhooks,
+    webhookDispatcher,
+    commerce,
+    commerceResponder,
+    gateway,
     limiter,
     async close() {
       await http.close();
       await dispatcher.stop();
+      await webhookDispatcher.stop();
       await counters.close();
       if (!opts.database) await database.close();
     },

@@ -25,7 +25,13 @@ export async function start(config: Config): Promise<App> {
       ].join("\n"),
     );
   }
-  if (config.dispatcher) app.dispatcher.start(1000);
+  // A lockdown a crash interrupted finishes before the node serves anyone.
+  const resumed = await app.response.resumeAll();
+  if (resumed.length) logger.info({ cases: resumed }, "resumed interrupted lockdowns");
+  if (config.dispatcher) {
+    app.dispatcher.start(1000);
+    app.webhookDispatcher.start(1000);
+  }
   await app.http.listen({ host: config.host, port: config.port });
   process.stdout.write(
     `Mamori ${app.http.server.address() && `listening on http://${config.host}:${config.port}`} (store: ${app.database.dialect}${

@@ -5,9 +5,12 @@ import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
 import { registerAdminRoutes } from "../admin/routes.ts";
+import { registerCommerceRoutes } from "../commerce/routes.ts";
 import { registerIdentityRoutes } from "../identity/routes.ts";
+import { registerResponseRoutes } from "../response/routes.ts";
 import { registerSessionRoutes } from "../sessions/routes.ts";
 import { CommonErrors } from "../shared/errors.ts";
+import { registerWebhookRoutes } from "../webhooks/routes.ts";
 import { errorHandler } from "./errors.ts";
 import { registerLinkPages } from "./links.ts";
 import { Context, ErrorBody } from "./schemas.ts";
@@ -154,6 +157,9 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   registerSessionRoutes(app, deps);
   registerIdentityRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerCommerceRoutes(app, deps);
+  registerResponseRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
   registerLinkPages(app, deps);
 
   app.get(

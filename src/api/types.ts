@@ -7,9 +7,13 @@ import type {
   RawServerDefault,
 } from "fastify";
 import type { AdminService } from "../admin/service.ts";
+import type { CommerceService } from "../commerce/service.ts";
 import type { EventLog } from "../events/store.ts";
 import type { IdentityService } from "../identity/service.ts";
+import type { Recovery } from "../response/recovery.ts";
+import type { ResponseService } from "../response/service.ts";
 import type { SessionService } from "../sessions/service.ts";
+import type { WebhookService } from "../webhooks/service.ts";
 
 export type Http = FastifyInstance<
   RawServerDefault,
@@ -32,8 +36,12 @@ declare module "fastify" {
 }
 
 export interface RouteDeps {
+  commerce: CommerceService;
   identity: IdentityService;
   sessions: SessionService;
   admin: AdminService;
   events: EventLog;
+  response: ResponseService;
+  recovery: Recovery;
+  webhooks: WebhookService;
 }

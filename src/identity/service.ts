@@ -48,6 +48,14 @@ export interface IdentityDeps {
   limiter: RateLimiter;
   actionTokens: ActionTokens;
   keys: { totp: Buffer; codes: Buffer };
+  /** the response module's lockdown, started by "This wasn't me" */
+  startLockdown(input: {
+    accountId: string;
+    reason: string;
+    openedBy: string;
+    reportedAt: number;
+    ip: string | null;
+  }): Promise<{ caseId: string }>;
 }
 
 export type Language = "ja" | "en";
@@ -189,6 +197,7 @@ export function createIdentityService(deps: IdentityDeps) {
   /** Sensitive change gate: fresh sign-in, plus fresh second factor when one is enrolled. */
   async function sensitive(s: SessionWithAccount): Promise<AccountRow> {
     const a = await account(db, s.account_id);
+    if (a.status === "frozen") throw IdentityErrors.account_frozen();
     sessions.assertFresh(s, a.totp_enrolled_at !== null);
     return a;
   }
@@ -297,6 +306,7 @@ export function createIdentityService(deps: IdentityDeps) {
 
   /** Password (or app password) matched: is the account allowed to sign in at all? */
   function assertSignInAllowed(a: AccountRow): void {
+    if (a.status === "frozen") throw IdentityErrors.account_frozen();
     if (a.status === "locked") throw IdentityErrors.account_locked();
     if (a.password_reset_required) throw IdentityErrors.password_reset_required();
   }
@@ -423,6 +433,21 @@ export function createIdentityService(deps: IdentityDeps) {
       ip: c.ip,
     });
     await notifier.securityNotice(t, { accountId: s.account_id, eventId: ev.id, template: c.template, vars: c.vars });
+  }
+
+  /** Keeps the authenticator state being replaced, so a roll-back can give the owner's app back. */
+  async function keepTotpState(t: Db, a: AccountRow, now: number, by: string): Promise<void> {
+    await t
+      .insertInto("totp_history")
+      .values({
+        id: newId(),
+        account_id: a.id,
+        secret_enc: a.totp_secret_enc,
+        enrolled_at: a.totp_enrolled_at,
+        replaced_at: now,
+        replaced_by: by,
+      })
+      .execute();
   }
 
   function factorsOf(a: AccountRow, hasEmail: boolean): SecondFactor[] {
@@ -805,6 +830,8 @@ export function createIdentityService(deps: IdentityDeps) {
       if (!r.allowed) return;
       await tx(async (t) => {
         const a = await account(t, c.account_id);
+        // A frozen account comes back only through recovery, which also reviews devices.
+        if (a.status === "frozen") return;
         const token = await issueResetToken(t, a.id, email);
         await events.append(t, {
           accountId: a.id,
@@ -845,6 +872,7 @@ export function createIdentityService(deps: IdentityDeps) {
         const used = await store.consumeResetToken(t, sha256(input.token), now);
         if (!used) throw IdentityErrors.reset_token_invalid();
         const a = await account(t, used.accountId);
+        if (a.status === "frozen") throw IdentityErrors.account_frozen();
         await store.setPassword(t, a.id, hash, now);
         await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "password_reset", now });
         // The reset proves control of a recovery address: it lifts a revert/not-me lock.
@@ -1030,6 +1058,7 @@ export function createIdentityService(deps: IdentityDeps) {
       if (!r.ok) throw IdentityErrors.code_invalid();
       return tx(async (t) => {
         const now = clock.now();
+        await keepTotpState(t, a, now, actorOf(s));
         const u = await t
           .updateTable("accounts")
           .set({
@@ -1062,6 +1091,7 @@ export function createIdentityService(deps: IdentityDeps) {
       if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
       await tx(async (t) => {
         const now = clock.now();
+        await keepTotpState(t, a, now, actorOf(s));
         await t
           .updateTable("accounts")
           .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enrolled_at: null, updated_at: now })
@@ -1220,73 +1250,41 @@ export function createIdentityService(deps: IdentityDeps) {
     },
 
     /**
-     * "This wasn't me": ends every session and app password, requires a password reset, and sends a reset link to
-     * every verified address. (The full lockdown arrives with the response module.)
+     * "This wasn't me": records the report and starts the lockdown (freeze, end every session, roll back the window,
+     * cancel what the attacker bought, tell the owner). The window opens no later than the reported event.
      */
-    async reportNotMe(input: { token: string; context?: RequestContext }): Promise<{ accountId: string }> {
+    async reportNotMe(input: { token: string; context?: RequestContext }): Promise<{ accountId: string; caseId: string }> {
       const ip = input.context?.ip ?? null;
-      return tx(async (t) => {
+      const { accountId, reportedAt } = await tx(async (t) => {
         const now = clock.now();
         const used = await deps.actionTokens.consume(t, input.token, "not_me", now);
         if (!used) throw IdentityErrors.link_invalid();
         const a = await account(t, used.accountId);
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "not_me_reported", now });
-        await t
-          .updateTable("accounts")
-          .set({ password_reset_required: 1, updated_at: now })
-          .where("id", "=", a.id)
-          .execute();
         const reported = used.data.eventId
           ? await t
               .selectFrom("events")
-              .select(["type", "data", "at"])
+              .select(["type", "at"])
               .where("id", "=", String(used.data.eventId))
+              .where("account_id", "=", a.id)
               .executeTakeFirst()
           : undefined;
-        const ev = await events.append(t, {
+        await events.append(t, {
           accountId: a.id,
           type: "not_me.reported",
           data: { reportedEventId: used.data.eventId ?? null, notice: used.data.template ?? null },
           actor: "token:not_me",
           ip,
         });
-        // "Not me" on an email change, or on anything within 30 days after one, undoes the change: otherwise the
-        // reset link would go to the attacker's new address.
-        const recovering = await t
-          .selectFrom("contact_points")
-          .select("value")
-          .where("account_id", "=", a.id)
-          .where("kind", "=", "email")
-          .where("recovery_until", ">", now)
-          .orderBy("removed_at", "asc")
-          .executeTakeFirst();
-        const oldEmail =
-          (reported?.type === "email.changed" ? (JSON.parse(reported.data).oldEmail as string | null) : null) ??
-          recovering?.value ??
-          null;
-        if (oldEmail) {
-          await restoreEmail(t, a.id, oldEmail, "token:not_me", ip);
-          return { accountId: a.id };
-        }
-        // Reset links only to addresses the account had before the reported change.
-        const before = reported?.at ?? Number.POSITIVE_INFINITY;
-        const recipients = (await store.liveContacts(t, a.id))
-          .filter((c) => c.kind === "email" && c.verified && c.added_at <= before)
-          .map((c) => c.value);
-        for (const email of recipients) {
-          const token = await issueResetToken(t, a.id, email);
-          await notifier.direct(t, {
-            accountId: a.id,
-            channel: "email",
-            recipient: email,
-            language: lang(a),
-            template: "not_me_received",
-            vars: { resetUrl: resetUrl(token) },
-            eventId: ev.id,
-          });
-        }
-        return { accountId: a.id };
+        return { accountId: a.id, reportedAt: reported?.at ?? now };
       });
+      const { caseId } = await deps.startLockdown({
+        accountId,
+        reason: "not_me",
+        openedBy: "token:not_me",
+        reportedAt,
+        ip,
+      });
+      return { accountId, caseId };
     },
 
     /** Support lookup by any email or phone ever attached to an account (the 002 buyer-side failure). */

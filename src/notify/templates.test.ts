@@ -17,6 +17,15 @@ const SAMPLE: Record<string, string> = {
   expiresMinutes: "30",
   reason: "email_change_reverted",
   notMeUrl: "https://shop.example/links/not-me?t=nm789",
+  city: "Sapporo",
+  brand: "visa",
+  last4: "4242",
+  amount: "2500",
+  title: "Camera X100",
+  orderId: "ord_123",
+  outcome: "No payment will be taken.",
+  since: "2026-01-01T00:00:00.000Z",
+  summary: "3 sessions ended",
 };
 
 function varsFor(template: (typeof NOTICE_TEMPLATES)[number]): Record<string, string> {
@@ -55,7 +64,11 @@ describe("notice templates", () => {
 
   it("every security notice carries the 'This wasn't me' link; codes and links do not need one", () => {
     const security = NOTICE_TEMPLATES.filter(isSecurityNotice);
-    assert.equal(security.length, 14);
+    // Every change to what can sign in or pay is a security notice; codes, links and receipts are not.
+    for (const t of ["password_changed", "email_changed", "totp_disabled", "address_added", "payment_instrument_added"])
+      assert.ok(security.includes(t as (typeof NOTICE_TEMPLATES)[number]), t);
+    for (const t of ["email_verify_code", "password_reset", "gift_card_delivered", "recovery_code"])
+      assert.ok(!security.includes(t as (typeof NOTICE_TEMPLATES)[number]), t);
     for (const t of security) {
       assert.ok(noticeVars(t).includes("notMeUrl"));
       const en = renderNotice(t, "en", varsFor(t));

@@ -73,5 +73,39 @@ export const responseMigration: Migration = {
       .addColumn("body", "text", (c) => c.notNull())
       .addColumn("at", ts, (c) => c.notNull())
       .execute();
+
+    await db.schema
+      .createTable("recoveries")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("case_id", "text", (c) => c.notNull().references("cases.id"))
+      .addColumn("account_id", "text", (c) => c.notNull().references("accounts.id"))
+      .addColumn("contact_kind", "text", (c) => c.notNull())
+      .addColumn("contact_value", "text", (c) => c.notNull())
+      .addColumn("code_hash", "text", (c) => c.notNull())
+      .addColumn("attempts", "integer", (c) => c.notNull())
+      .addColumn("created_at", ts, (c) => c.notNull())
+      .addColumn("expires_at", ts, (c) => c.notNull())
+      .addColumn("verified_at", ts)
+      .addColumn("token_hash", "text", (c) => c.unique())
+      .addColumn("password_set_at", ts)
+      .addColumn("devices_reviewed_at", ts)
+      .addColumn("completed_at", ts)
+      .execute();
+    await db.schema.createIndex("recoveries_account").on("recoveries").column("account_id").execute();
+
+    await db.schema
+      .createTable("totp_history")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("account_id", "text", (c) => c.notNull().references("accounts.id"))
+      .addColumn("secret_enc", "text")
+      .addColumn("enrolled_at", ts)
+      .addColumn("replaced_at", ts, (c) => c.notNull())
+      .addColumn("replaced_by", "text", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex("totp_history_account")
+      .on("totp_history")
+      .columns(["account_id", "replaced_at"])
+      .execute();
   },
 };

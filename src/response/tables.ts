@@ -71,7 +71,40 @@ export interface CaseNotesTable {
   at: Ms;
 }
 
+/** The owner's way back after a lockdown: proof of a pre-window contact, new password, device review, unfreeze. */
+export interface RecoveriesTable {
+  id: string;
+  case_id: string;
+  account_id: string;
+  /** the pre-window contact point the proof went to */
+  contact_kind: string;
+  contact_value: string;
+  code_hash: string;
+  attempts: number;
+  created_at: Ms;
+  expires_at: Ms;
+  verified_at: Ms | null;
+  /** bearer token for the later steps, issued when the code is verified */
+  token_hash: string | null;
+  password_set_at: Ms | null;
+  devices_reviewed_at: Ms | null;
+  completed_at: Ms | null;
+}
+
+/** Each TOTP state an account had, kept so a roll-back can restore the owner's authenticator after an attacker's change. */
+export interface TotpHistoryTable {
+  id: string;
+  account_id: string;
+  /** the sealed secret in force until replaced_at (null: none enrolled) */
+  secret_enc: string | null;
+  enrolled_at: Ms | null;
+  replaced_at: Ms;
+  replaced_by: string;
+}
+
 export interface ResponseTables {
+  recoveries: RecoveriesTable;
+  totp_history: TotpHistoryTable;
   cases: CasesTable;
   case_steps: CaseStepsTable;
   case_actions: CaseActionsTable;

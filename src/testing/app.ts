@@ -46,14 +46,26 @@ export interface TestApp {
   signUp(email: string, password?: string, ctx?: RequestContext): Promise<{ accountId: string; token: string }>;
   verifyEmail(token: string, email: string): Promise<void>;
   signIn(email: string, password: string, ctx?: RequestContext): Promise<Record<string, any>>;
+  /** The owner's recovery after a lockdown, through the public API: code to `identifier`, new password, devices. */
+  recover(
+    identifier: string,
+    newPassword: string,
+    opts?: { claimed?: string[] },
+  ): Promise<{ accountId: string; devices: { sessionId: string; role: string }[] }>;
+  /** An admin session token (creates the admin user on first use). */
+  adminToken(): Promise<string>;
   close(): Promise<void>;
 }
 
 /** The store app-level tests run on: SQLite by default, PostgreSQL (+ Redis counters) with MAMORI_TEST_STORE=postgres. */
 export const APP_STORE: TestStore = process.env.MAMORI_TEST_STORE === "postgres" ? testStores[1]! : testStores[0]!;
 
-export async function makeTestApp(store: TestStore = APP_STORE, database?: DatabaseHandle): Promise<TestApp> {
-  const clock = new ManualClock(Date.UTC(2026, 10, 1, 9, 0, 0));
+export async function makeTestApp(
+  store: TestStore = APP_STORE,
+  database?: DatabaseHandle,
+  opts: { now?: number; crashPoint?: (name: string) => void } = {},
+): Promise<TestApp> {
+  const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
   const skip = await store.skip();
   if (skip) throw new Error(`MAMORI_TEST_STORE=${store.name} but ${skip}`);
   const db = database ?? (await store.open());
@@ -67,6 +79,7 @@ export async function makeTestApp(store: TestStore = APP_STORE, database?: Datab
     hasher: fastTestHasher(),
     database: db,
     ...(counters ? { counters } : {}),
+    ...(opts.crashPoint ? { crashPoint: opts.crashPoint } : {}),
   });
   const { key } = await app.admin.createApiKey("test");
   const t: TestApp = {
@@ -111,11 +124,41 @@ export async function makeTestApp(store: TestStore = APP_STORE, database?: Datab
       const r = await t.call("POST", "/v1/sign-in", { email, password, context: ctx });
       return { http: r.statusCode, ...r.json() };
     },
+    async recover(identifier, newPassword, opts = {}) {
+      const start = await t.call("POST", "/v1/recovery/start", { identifier });
+      if (start.statusCode !== 202) throw new Error(`recovery/start ${start.statusCode} ${start.body}`);
+      const code = codeIn((await t.lastMail(identifier, "recovery_code"))?.body);
+      const v = await t.call("POST", "/v1/recovery/verify", { recoveryId: start.json().recoveryId, code });
+      if (v.statusCode !== 200) throw new Error(`recovery/verify ${v.statusCode} ${v.body}`);
+      const { recoveryToken, devices } = v.json();
+      const steps: [string, Record<string, unknown>][] = [
+        ["/v1/recovery/password", { recoveryToken, newPassword }],
+        ["/v1/recovery/devices", { recoveryToken, claimed: opts.claimed ?? [] }],
+        ["/v1/recovery/complete", { recoveryToken }],
+      ];
+      let accountId = "";
+      for (const [url, body] of steps) {
+        const r = await t.call("POST", url, body);
+        if (r.statusCode !== 200) throw new Error(`${url} ${r.statusCode} ${r.body}`);
+        accountId = r.json().accountId ?? accountId;
+      }
+      return { accountId, devices };
+    },
+    async adminToken() {
+      // A fresh sign-in each time: tests move the clock past an admin session's 12 hours.
+      const password = "support-desk-passphrase-2026";
+      if (!adminCreated) await app.admin.createAdminUser("support", password);
+      adminCreated = true;
+      const r = await t.call("POST", "/v1/admin/sign-in", { username: "support", password }, { auth: null });
+      if (r.statusCode !== 200) throw new Error(`admin sign-in ${r.statusCode} ${r.body}`);
+      return r.json().token as string;
+    },
     async close() {
       await app.close();
       if (!database) await db.close();
     },
   };
+  let adminCreated = false;
   return t;
 }
 

@@ -24,6 +24,7 @@ describe("sign-in-from-new-device-then-not-me", () => {
     );
 
     // phone_added bumped the epoch (ending other sessions); the owner stays signed in.
+    t.clock.advance(3_600_000);
     const atk = await t.signIn("sora@example.jp", STRONG, ATTACKER);
     assert.equal(atk.http, 200);
     const notice = await t.lastMail("sora@example.jp", "signin_new_device");
@@ -41,16 +42,21 @@ describe("sign-in-from-new-device-then-not-me", () => {
     assert.equal(r.statusCode, 200, r.body);
     assert.equal((await t.call("POST", "/v1/sessions/introspect", { token: atk.session.token })).json().active, false);
     assert.equal((await t.call("POST", "/v1/sessions/introspect", { token: owner.token })).json().active, false);
-    // The stolen password is now useless, even to the owner, until a reset.
+    // The account is frozen: the stolen password is useless, even to the owner, until recovery.
     const blocked = await t.signIn("sora@example.jp", STRONG, ATTACKER);
-    assert.equal(blocked.http, 403);
-    assert.equal(blocked.error.code, "password_reset_required");
+    assert.equal(blocked.http, 423);
+    assert.equal(blocked.error.code, "account_frozen");
+    // Nor does a password reset open it: only recovery, which also reviews devices.
+    await t.call("POST", "/v1/password/reset-request", { email: "sora@example.jp", context: ATTACKER });
+    assert.ok(!(await t.mails("sora@example.jp")).some((m) => m.template === "password_reset"));
     // Single use.
     assert.equal((await t.call("POST", "/v1/not-me", { token }, { auth: null })).json().error.code, "link_invalid");
-    // The owner gets a reset link and comes back.
-    const reset = linkToken((await t.lastMail("sora@example.jp", "not_me_received"))?.body, "/links/reset-password");
-    assert.equal((await t.call("POST", "/v1/password/reset", { token: reset, newPassword: STRONG2 })).statusCode, 200);
+    // Both verified addresses hear of the lockdown; the owner recovers through one of them.
+    assert.ok(await t.lastMail("+819012345678", "account_locked_down"));
+    const { devices } = await t.recover("sora@example.jp", STRONG2);
+    assert.ok(devices.some((d) => d.sessionId === atk.session.id && d.role === "attacker"));
     assert.equal((await t.signIn("sora@example.jp", STRONG2)).http, 200);
+    assert.equal((await t.signIn("sora@example.jp", STRONG, ATTACKER)).http, 401);
   });
 
   it("a forged or altered link is refused", async () => {

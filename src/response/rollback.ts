@@ -1,0 +1,191 @@
+import type { Executor } from "../db/database.ts";
+import type { EventLog } from "../events/store.ts";
+import { identityStore as store } from "../identity/store.ts";
+import { newId } from "../shared/crypto.ts";
+import { caseActionDone, recordCaseAction } from "./actions.ts";
+
+const mask = (kind: string, v: string) => ({ kind, value: v });
+
+/**
+ * Puts the account's identity back as it was just before `since`: addresses added in the window go, addresses removed
+ * in it come back, and the password, authenticator and recovery codes return to their pre-window values. Runs in one
+ * transaction with the step's completion, so a crash leaves either all of it or none. Nothing is deleted: each
+ * restoration is a new row and a new event.
+ */
+export async function rollbackIdentity(
+  t: Executor,
+  c: { caseId: string; step: string; accountId: string; since: number; now: number; actor: string; events: EventLog },
+): Promise<number> {
+  const { caseId, step, accountId, since, now, actor } = c;
+  let n = 0;
+  const act = async (
+    objectType: string,
+    objectId: string,
+    action: string,
+    before: Record<string, unknown> | null,
+    after: Record<string, unknown> | null,
+    note?: string,
+  ) => {
+    if (await caseActionDone(t, { caseId, objectType, objectId, action })) return false;
+    await recordCaseAction(t, {
+      caseId,
+      step,
+      objectType,
+      objectId,
+      action,
+      before,
+      after,
+      note: note ?? null,
+      at: now,
+    });
+    n++;
+    return true;
+  };
+
+  // Contact points: their history rows are the record of what the account had.
+  const all = await store.allContacts(t, accountId);
+  for (const ct of all) {
+    if (ct.removed_at === null && ct.added_at >= since) {
+      await store.removeContact(t, ct.id, actor, now, null);
+      await act("contact_point", ct.id, "removed", mask(ct.kind, ct.value), null, "added during the window");
+    }
+  }
+  const live = await store.liveContacts(t, accountId);
+  const restored = new Set<string>();
+  for (const ct of all) {
+    const key = `${ct.kind}:${ct.value}`;
+    if (ct.removed_at === null || ct.removed_at < since || ct.added_at >= since || restored.has(key)) continue;
+    restored.add(key);
+    if (live.some((l) => l.kind === ct.kind && l.value === ct.value)) continue;
+    const owner = await store.liveOwner(t, ct.kind as "email" | "phone", ct.value);
+    if (owner && owner !== accountId) {
+      await act("contact_point", ct.id, "not_restored", mask(ct.kind, ct.value), null, "now held by another account");
+      continue;
+    }
+    const hasPrimary = (await store.liveContacts(t, accountId)).some((l) => l.kind === ct.kind && l.is_primary === 1);
+    const id = await store.insertContact(t, {
+      account_id: accountId,
+      kind: ct.kind,
+      value: ct.value,
+      verified: ct.verified,
+      verified_at: ct.verified_at,
+      is_primary: hasPrimary ? 0 : 1,
+      added_at: now,
+      added_by: actor,
+    });
+    await act(
+      "contact_point",
+      ct.id,
+      "restored",
+      null,
+      { ...mask(ct.kind, ct.value), id },
+      "removed during the window",
+    );
+  }
+
+  const a = await store.getAccount(t, accountId);
+  if (!a) return n;
+
+  // Password: back to the hash in force at `since`. Recovery must still set a new one (the old one was known to the
+  // attacker), so the account also requires a reset.
+  if (a.password_changed_at !== null && a.password_changed_at >= since) {
+    const prev = await t
+      .selectFrom("password_history")
+      .select(["hash", "created_at"])
+      .where("account_id", "=", accountId)
+      .where("created_at", "<", since)
+      .orderBy("created_at", "desc")
+      .executeTakeFirst();
+    if (prev) {
+      await t
+        .updateTable("accounts")
+        .set({ password_hash: prev.hash, password_changed_at: prev.created_at, updated_at: now })
+        .where("id", "=", accountId)
+        .execute();
+      await act(
+        "password",
+        accountId,
+        "restored",
+        { changedAt: new Date(a.password_changed_at).toISOString() },
+        { changedAt: new Date(prev.created_at).toISOString() },
+      );
+    }
+  }
+
+  // Authenticator: the earliest state replaced inside the window is the state just before it.
+  const totpBefore = await t
+    .selectFrom("totp_history")
+    .selectAll()
+    .where("account_id", "=", accountId)
+    .where("replaced_at", ">=", since)
+    .orderBy("replaced_at", "asc")
+    .orderBy("id")
+    .executeTakeFirst();
+  if (totpBefore && (totpBefore.secret_enc !== a.totp_secret_enc || totpBefore.enrolled_at !== a.totp_enrolled_at)) {
+    await t
+      .insertInto("totp_history")
+      .values({
+        id: newId(),
+        account_id: accountId,
+        secret_enc: a.totp_secret_enc,
+        enrolled_at: a.totp_enrolled_at,
+        replaced_at: now,
+        replaced_by: actor,
+      })
+      .execute();
+    await t
+      .updateTable("accounts")
+      .set({
+        totp_secret_enc: totpBefore.secret_enc,
+        totp_enrolled_at: totpBefore.enrolled_at,
+        totp_pending_secret_enc: null,
+        // Codes from before now were seen by nobody but the owner's app; still, none of them may be replayed.
+        totp_last_step: Math.floor(now / 30_000),
+        updated_at: now,
+      })
+      .where("id", "=", accountId)
+      .execute();
+    await act(
+      "second_factor",
+      `${accountId}:totp`,
+      "restored",
+      { totpEnabled: a.totp_enrolled_at !== null },
+      { totpEnabled: totpBefore.enrolled_at !== null },
+    );
+  }
+
+  // Recovery codes: the owner's unused codes that the window spent or replaced come back; codes made in it go.
+  const revived = await t
+    .updateTable("recovery_codes")
+    .set({ used_at: null })
+    .where("account_id", "=", accountId)
+    .where("created_at", "<", since)
+    .where("used_at", ">=", since)
+    .executeTakeFirst();
+  const voided = await t
+    .updateTable("recovery_codes")
+    .set({ used_at: now })
+    .where("account_id", "=", accountId)
+    .where("created_at", ">=", since)
+    .where("used_at", "is", null)
+    .executeTakeFirst();
+  if (Number(revived.numUpdatedRows) + Number(voided.numUpdatedRows) > 0) {
+    await act(
+      "second_factor",
+      `${accountId}:recovery_codes`,
+      "restored",
+      { codesMadeInWindow: Number(voided.numUpdatedRows) },
+      { ownerCodesRestored: Number(revived.numUpdatedRows) },
+    );
+  }
+
+  if (n > 0) {
+    await c.events.append(t, {
+      accountId,
+      type: "account.rolled_back",
+      data: { caseId, since: new Date(since).toISOString(), changes: n },
+      actor,
+    });
+  }
+  return n;
+}

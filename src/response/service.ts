@@ -1,0 +1,577 @@
+import type { Db, Executor } from "../db/database.ts";
+import type { EventLog } from "../events/store.ts";
+import { identityStore } from "../identity/store.ts";
+import type { Notifier } from "../notify/notifier.ts";
+import { sessionStore } from "../sessions/store.ts";
+import type { Clock } from "../shared/clock.ts";
+import { newId } from "../shared/crypto.ts";
+import type { WebhookState } from "../webhooks/types.ts";
+import { caseActionDone, recordCaseAction } from "./actions.ts";
+import { ResponseErrors } from "./errors.ts";
+import { rollbackIdentity } from "./rollback.ts";
+import { type CaseRow, LOCKDOWN_STEPS, type LockdownStep, StepAlreadyDone, responseStore as store } from "./store.ts";
+import { computeWindow, deviceKey, type WindowBasis } from "./window.ts";
+
+/** The commerce side of a lockdown (src/commerce/response.ts). Each call is idempotent per case. */
+export interface CommerceSteps {
+  cancelOrdersOfSessions(i: {
+    caseId: string;
+    step: string;
+    accountId: string;
+    sessionIds: string[];
+  }): Promise<unknown>;
+  rollbackCommerce(i: {
+    caseId: string;
+    step: string;
+    accountId: string;
+    since: number;
+    actor: string;
+  }): Promise<unknown>;
+  recoverGiftCards(i: {
+    caseId: string;
+    step: string;
+    accountId: string;
+    since: number;
+    sessionIds: string[];
+  }): Promise<unknown>;
+  takeDownListings(i: { caseId: string; step: string; accountId: string; since: number }): Promise<unknown>;
+}
+
+export interface ResponseDeps {
+  db: Db;
+  clock: Clock;
+  events: EventLog;
+  notifier: Notifier;
+  commerce: CommerceSteps | null;
+  webhookStates?: (ids: string[]) => Promise<Map<string, WebhookState>>;
+  /**
+   * Test seam for the crash-resume test: called at named points of a lockdown (`<step>:before`, `<step>:work`);
+   * the test's child process kills itself with SIGKILL there. Never set in production.
+   */
+  crashPoint?: (name: string) => void;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function createResponseService(deps: ResponseDeps) {
+  const { db, clock, events, notifier } = deps;
+  const crash = deps.crashPoint ?? (() => {});
+  const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
+  // One runner per case in this process; across processes the guarded step completion settles races.
+  const running = new Map<string, Promise<void>>();
+
+  async function caseOrThrow(ex: Executor, id: string): Promise<CaseRow> {
+    const c = await store.getCase(ex, id);
+    if (!c) throw ResponseErrors.case_not_found();
+    return c;
+  }
+
+  /** The account's sessions as window facts. */
+  async function sessionFacts(ex: Executor, accountId: string) {
+    const rows = await ex
+      .selectFrom("sessions")
+      .select(["id", "created_at", "ip", "country", "device_id", "browser", "os", "device_type", "channel"])
+      .where("account_id", "=", accountId)
+      .execute();
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, ip: r.ip, country: r.country, device: deviceKey(r) }));
+  }
+
+  /** Known good until: the last completed recovery of an earlier case, else the account's creation. */
+  async function knownGoodUntil(ex: Executor, accountId: string, caseId: string): Promise<number> {
+    const prev = await ex
+      .selectFrom("cases")
+      .select("recovered_at")
+      .where("account_id", "=", accountId)
+      .where("id", "!=", caseId)
+      .where("recovered_at", "is not", null)
+      .orderBy("recovered_at", "desc")
+      .executeTakeFirst();
+    if (prev?.recovered_at) return prev.recovered_at;
+    const a = await ex.selectFrom("accounts").select("created_at").where("id", "=", accountId).executeTakeFirst();
+    // The sign-up's own session counts as the owner's.
+    return (a?.created_at ?? 0) + 1000;
+  }
+
+  const actor = (c: CaseRow) => `case:${c.id}`;
+
+  /** Runs one DB-only step and its completion in one transaction: exactly once, or not at all. */
+  async function dbStep(c: CaseRow, step: LockdownStep, work: (t: Db) => Promise<unknown>): Promise<void> {
+    try {
+      await tx(async (t) => {
+        const result = await work(t);
+        crash(`${step}:work`);
+        await store.finishStep(t, c.id, step, clock.now(), result);
+      });
+    } catch (e) {
+      if (!(e instanceof StepAlreadyDone)) throw e;
+    }
+  }
+
+  /** A step whose work is idempotent on its own (gateway keys, case actions): run it, then mark it done. */
+  async function idempotentStep(c: CaseRow, step: LockdownStep, work: () => Promise<unknown>): Promise<void> {
+    const result = await work();
+    crash(`${step}:work`);
+    try {
+      await tx((t) => store.finishStep(t, c.id, step, clock.now(), result ?? null));
+    } catch (e) {
+      if (!(e instanceof StepAlreadyDone)) throw e;
+    }
+  }
+
+  const STEPS: Record<LockdownStep, (c: CaseRow) => Promise<void>> = {
+    freeze: (c) =>
+      dbStep(c, "freeze", async (t) => {
+        const a = await identityStore.getAccount(t, c.account_id);
+        if (!a) throw ResponseErrors.case_not_found();
+        const now = clock.now();
+        await t
+          .updateTable("accounts")
+          .set({ status: "frozen", password_reset_required: 1, updated_at: now })
+          .where("id", "=", c.account_id)
+          .execute();
+        if (!(await caseActionDone(t, { caseId: c.id, objectType: "account", objectId: a.id, action: "frozen" }))) {
+          await recordCaseAction(t, {
+            caseId: c.id,
+            step: "freeze",
+            objectType: "account",
+            objectId: a.id,
+            action: "frozen",
+            before: { status: a.status },
+            after: { status: "frozen" },
+            at: now,
+          });
+        }
+        await events.append(t, {
+          accountId: c.account_id,
+          type: "account.frozen",
+          data: { caseId: c.id, reason: c.reason },
+          actor: actor(c),
+        });
+        return { previousStatus: a.status };
+      }),
+
+    end_sessions: (c) =>
+      dbStep(c, "end_sessions", async (t) => {
+        const now = clock.now();
+        const live = await t
+          .selectFrom("sessions")
+          .select(["id", "channel", "ip", "country", "created_at"])
+          .where("account_id", "=", c.account_id)
+          .where("revoked_at", "is", null)
+          .where("expires_at", ">", now)
+          .execute();
+        await sessionStore.bumpEpoch(t, c.account_id, { keepSessionId: null, reason: "lockdown", now });
+        for (const s of live) {
+          await recordCaseAction(t, {
+            caseId: c.id,
+            step: "end_sessions",
+            objectType: "session",
+            objectId: s.id,
+            action: "ended",
+            before: { active: true, channel: s.channel, ip: s.ip, country: s.country, createdAt: iso(s.created_at) },
+            after: { active: false },
+            at: now,
+          });
+        }
+        await events.append(t, {
+          accountId: c.account_id,
+          type: "sessions.ended_all",
+          data: { caseId: c.id, sessions: live.length, reason: "lockdown" },
+          actor: actor(c),
+        });
+        return { sessionsEnded: live.length };
+      }),
+
+    window: (c) =>
+      dbStep(c, "window", async (t) => {
+        const now = clock.now();
+        const fresh = await caseOrThrow(t, c.id);
+        let basis: WindowBasis;
+        if (fresh.since_source === "support" && fresh.since !== null) {
+          basis = {
+            since: fresh.since,
+            source: "support",
+            firstUnfamiliarSessionId: null,
+            reason: "set by support",
+            knownGoodUntil: fresh.since,
+          };
+        } else {
+          const reportedAt = fresh.window_basis ? (JSON.parse(fresh.window_basis).reportedAt ?? null) : null;
+          basis = computeWindow(
+            await sessionFacts(t, c.account_id),
+            await knownGoodUntil(t, c.account_id, c.id),
+            reportedAt,
+          );
+        }
+        const since = basis.since ?? now;
+        await t
+          .updateTable("cases")
+          .set({
+            since,
+            since_source: basis.source,
+            window_basis: JSON.stringify({ ...basis, reportedAt: basis.source === "reported_event" ? since : null }),
+            updated_at: now,
+          })
+          .where("id", "=", c.id)
+          .execute();
+        const inWindow = await t
+          .selectFrom("sessions")
+          .select("id")
+          .where("account_id", "=", c.account_id)
+          .where("created_at", ">=", since)
+          .execute();
+        for (const s of inWindow) await store.markSession(t, c.id, s.id, "attacker", now);
+        await events.append(t, {
+          accountId: c.account_id,
+          type: "case.window_fixed",
+          data: { caseId: c.id, since: iso(since), source: basis.source, reason: basis.reason },
+          actor: actor(c),
+        });
+        return { since: iso(since), source: basis.source, attackerSessions: inWindow.length };
+      }),
+
+    cancel_orders: async (c) => {
+      const commerce = deps.commerce;
+      const sessionIds = await store.attackerSessionIds(db, c.id);
+      await idempotentStep(c, "cancel_orders", async () =>
+        commerce && sessionIds.length
+          ? commerce.cancelOrdersOfSessions({
+              caseId: c.id,
+              step: "cancel_orders",
+              accountId: c.account_id,
+              sessionIds,
+            })
+          : { skipped: commerce ? "no attacker sessions" : "no commerce record" },
+      );
+    },
+
+    rollback: async (c) => {
+      const since = (await caseOrThrow(db, c.id)).since ?? clock.now();
+      const commerce = deps.commerce;
+      // Commerce objects first (idempotent per object), then identity with the step's completion in one transaction.
+      if (commerce) {
+        await commerce.rollbackCommerce({
+          caseId: c.id,
+          step: "rollback",
+          accountId: c.account_id,
+          since,
+          actor: actor(c),
+        });
+      }
+      await dbStep(c, "rollback", async (t) => ({
+        identityChanges: await rollbackIdentity(t, {
+          caseId: c.id,
+          step: "rollback",
+          accountId: c.account_id,
+          since,
+          now: clock.now(),
+          actor: actor(c),
+          events,
+        }),
+      }));
+    },
+
+    gift_cards: async (c) => {
+      const since = (await caseOrThrow(db, c.id)).since ?? clock.now();
+      const sessionIds = await store.attackerSessionIds(db, c.id);
+      const commerce = deps.commerce;
+      await idempotentStep(c, "gift_cards", async () =>
+        commerce
+          ? commerce.recoverGiftCards({ caseId: c.id, step: "gift_cards", accountId: c.account_id, since, sessionIds })
+          : { skipped: "no commerce record" },
+      );
+    },
+
+    listings: async (c) => {
+      const since = (await caseOrThrow(db, c.id)).since ?? clock.now();
+      const commerce = deps.commerce;
+      await idempotentStep(c, "listings", async () =>
+        commerce
+          ? commerce.takeDownListings({ caseId: c.id, step: "listings", accountId: c.account_id, since })
+          : { skipped: "no commerce record" },
+      );
+    },
+
+    notify_owner: (c) =>
+      dbStep(c, "notify_owner", async (t) => {
+        const now = clock.now();
+        const fresh = await caseOrThrow(t, c.id);
+        const since = fresh.since ?? now;
+        const a = await identityStore.getAccount(t, c.account_id);
+        const language = a?.language === "ja" ? "ja" : "en";
+        // Every verified address the owner had before the window: live ones (restored by the roll-back), and any
+        // removed during the window that could not be restored. Never an address added in the window.
+        const contacts = (await identityStore.allContacts(t, c.account_id)).filter(
+          (ct) => ct.verified === 1 && ct.added_at < since && (ct.removed_at === null || ct.removed_at >= since),
+        );
+        const restoredNow = (await identityStore.liveContacts(t, c.account_id)).filter(
+          (ct) => ct.verified === 1 && ct.added_by === actor(c),
+        );
+        const recipients = new Map<string, "email" | "sms">();
+        for (const ct of [...contacts, ...restoredNow]) recipients.set(ct.value, ct.kind === "phone" ? "sms" : "email");
+        const actions = await t
+          .selectFrom("case_actions")
+          .select(["object_type", "action"])
+          .where("case_id", "=", c.id)
+          .execute();
+        const count = (type: string) => actions.filter((x) => x.object_type === type).length;
+        const summary =
+          language === "ja"
+            ? `対応内容: 端末のログアウト ${count("session")}件、注文 ${count("order")}件、元に戻した変更 ${
+                count("contact_point") +
+                count("password") +
+                count("second_factor") +
+                count("address") +
+                count("payment_instrument") +
+                count("setting")
+              }件、ギフトカード ${count("gift_card") + count("wallet")}件、出品 ${count("listing")}件`
+            : `What we did: ${count("session")} sessions ended, ${count("order")} orders, ${
+                count("contact_point") +
+                count("password") +
+                count("second_factor") +
+                count("address") +
+                count("payment_instrument") +
+                count("setting")
+              } changes undone, ${count("gift_card") + count("wallet")} gift card actions, ${count("listing")} listings.`;
+        const ev = await events.append(t, {
+          accountId: c.account_id,
+          type: "case.locked_down",
+          data: { caseId: c.id, since: iso(since), notified: recipients.size },
+          actor: actor(c),
+        });
+        for (const [recipient, channel] of recipients) {
+          await notifier.direct(t, {
+            accountId: c.account_id,
+            channel,
+            recipient,
+            language,
+            template: "account_locked_down",
+            vars: { since: iso(since) ?? "", summary },
+            eventId: ev.id,
+          });
+        }
+        await t
+          .updateTable("cases")
+          .set({ status: "locked_down", locked_down_at: now, updated_at: now })
+          .where("id", "=", c.id)
+          .execute();
+        return { notified: [...recipients.keys()].length };
+      }),
+  };
+
+  async function runLockdown(caseId: string): Promise<void> {
+    for (const step of LOCKDOWN_STEPS) {
+      const c = await caseOrThrow(db, caseId);
+      const st = (await store.steps(db, caseId)).find((s) => s.step === step);
+      if (st?.status === "done") continue;
+      await store.startAttempt(db, caseId, step, clock.now());
+      crash(`${step}:before`);
+      await STEPS[step](c);
+    }
+  }
+
+  /** Runs (or joins) the lockdown of a case; the promise settles when every step is done. */
+  function lockdown(caseId: string): Promise<void> {
+    let p = running.get(caseId);
+    if (!p) {
+      p = runLockdown(caseId).finally(() => running.delete(caseId));
+      running.set(caseId, p);
+    }
+    return p;
+  }
+
+  return {
+    lockdown,
+
+    /**
+     * Opens a case and records its lockdown plan in one transaction (recorded first), then runs it.
+     * A second lockdown of an account with one already running joins it instead of starting another.
+     */
+    async lockdownAccount(input: {
+      accountId: string;
+      reason: string;
+      openedBy: string;
+      since?: number | null;
+      reportedAt?: number | null;
+      ip?: string | null;
+      /** false: return once recorded; the runner continues in the background */
+      wait?: boolean;
+    }): Promise<{ caseId: string }> {
+      const now = clock.now();
+      if (input.since !== undefined && input.since !== null && input.since > now) throw ResponseErrors.window_invalid();
+      const caseId = await tx(async (t) => {
+        const a = await identityStore.getAccount(t, input.accountId);
+        if (!a) throw ResponseErrors.case_not_found({ accountId: input.accountId }, "No such account.");
+        const active = await store.activeCase(t, input.accountId);
+        if (active && (active.status === "locking" || active.status === "open")) {
+          await store.planSteps(t, active.id);
+          await t
+            .updateTable("cases")
+            .set({ status: "locking", updated_at: now })
+            .where("id", "=", active.id)
+            .execute();
+          return active.id;
+        }
+        const id = newId();
+        await t
+          .insertInto("cases")
+          .values({
+            id,
+            account_id: input.accountId,
+            status: "locking",
+            reason: input.reason.slice(0, 500),
+            opened_by: input.openedBy,
+            since: input.since ?? null,
+            since_source: input.since ? "support" : null,
+            window_basis: input.reportedAt ? JSON.stringify({ reportedAt: input.reportedAt }) : null,
+            created_at: now,
+            updated_at: now,
+            locked_down_at: null,
+            recovered_at: null,
+          })
+          .execute();
+        await store.planSteps(t, id);
+        await events.append(t, {
+          accountId: input.accountId,
+          type: "case.opened",
+          data: { caseId: id, reason: input.reason.slice(0, 500), lockdown: true },
+          actor: input.openedBy,
+          ip: input.ip ?? null,
+        });
+        return id;
+      });
+      const run = lockdown(caseId);
+      if (input.wait === false) run.catch(() => {});
+      else await run;
+      return { caseId };
+    },
+
+    /** Finishes every lockdown a crash interrupted (called on start). */
+    async resumeAll(): Promise<string[]> {
+      const open = await db.selectFrom("cases").select("id").where("status", "=", "locking").execute();
+      for (const c of open) await lockdown(c.id);
+      return open.map((c) => c.id);
+    },
+
+    /** Support moves the window start; the window-dependent steps run again (already-done actions are not redone). */
+    async adjustWindow(caseId: string, since: number, by: string): Promise<void> {
+      if (since > clock.now()) throw ResponseErrors.window_invalid();
+      await tx(async (t) => {
+        const c = await caseOrThrow(t, caseId);
+        if (c.status === "recovered" || c.status === "closed") throw ResponseErrors.case_closed();
+        const now = clock.now();
+        await t
+          .updateTable("cases")
+          .set({ since, since_source: "support", status: "locking", updated_at: now })
+          .where("id", "=", caseId)
+          .execute();
+        await store.reopenWindowSteps(t, caseId);
+        await events.append(t, {
+          accountId: c.account_id,
+          type: "case.window_adjusted",
+          data: { caseId, from: iso(c.since), to: iso(since) },
+          actor: by,
+        });
+      });
+      await lockdown(caseId);
+    },
+
+    async addNote(caseId: string, body: string, by: string): Promise<{ id: string }> {
+      return tx(async (t) => {
+        const c = await caseOrThrow(t, caseId);
+        const id = newId();
+        await t
+          .insertInto("case_notes")
+          .values({ id, case_id: caseId, author: by, body: body.slice(0, 4000), at: clock.now() })
+          .execute();
+        await events.append(t, {
+          accountId: c.account_id,
+          type: "case.note_added",
+          data: { caseId, noteId: id },
+          actor: by,
+        });
+        return { id };
+      });
+    },
+
+    async listCases(filter: { accountId?: string; status?: string; limit?: number }) {
+      let q = db
+        .selectFrom("cases")
+        .selectAll()
+        .orderBy("created_at", "desc")
+        .limit(filter.limit ?? 50);
+      if (filter.accountId) q = q.where("account_id", "=", filter.accountId);
+      if (filter.status) q = q.where("status", "=", filter.status);
+      return (await q.execute()).map(caseView);
+    },
+
+    /**
+     * The verification report: every object the case touched, its state before, the action, its state after, and
+     * whether the store confirmed it. Actions on store objects that the store has not confirmed are flagged.
+     */
+    async getCase(caseId: string) {
+      const c = await caseOrThrow(db, caseId);
+      const [steps, actions, sessions, notes] = await Promise.all([
+        store.steps(db, caseId),
+        db.selectFrom("case_actions").selectAll().where("case_id", "=", caseId).orderBy("at").orderBy("id").execute(),
+        db.selectFrom("case_sessions").selectAll().where("case_id", "=", caseId).execute(),
+        db.selectFrom("case_notes").selectAll().where("case_id", "=", caseId).orderBy("at").execute(),
+      ]);
+      const hookIds = actions.map((a) => a.webhook_id).filter((x): x is string => x !== null);
+      const states = deps.webhookStates && hookIds.length ? await deps.webhookStates(hookIds) : new Map();
+      const objects = actions.map((a) => {
+        const store_: WebhookState | "mamori_only" =
+          a.webhook_id === null ? "mamori_only" : (states.get(a.webhook_id) ?? "pending");
+        return {
+          objectType: a.object_type,
+          objectId: a.object_id,
+          step: a.step,
+          action: a.action,
+          before: a.before === null ? null : (JSON.parse(a.before) as unknown),
+          after: a.after === null ? null : (JSON.parse(a.after) as unknown),
+          note: a.note,
+          at: iso(a.at),
+          webhookId: a.webhook_id,
+          storeConfirmation: store_,
+          // Confirmed, or Mamori's own record needs no store: anything else is the 000 failure and must be seen.
+          flagged: store_ !== "mamori_only" && store_ !== "confirmed" && store_ !== "not_required",
+        };
+      });
+      const order = new Map(LOCKDOWN_STEPS.map((s, i) => [s as string, i]));
+      return {
+        ...caseView(c),
+        steps: steps
+          .sort((a, b) => (order.get(a.step) ?? 0) - (order.get(b.step) ?? 0))
+          .map((s) => ({
+            step: s.step,
+            status: s.status,
+            attempts: s.attempts,
+            doneAt: iso(s.done_at),
+            result: s.result ? (JSON.parse(s.result) as unknown) : null,
+          })),
+        sessions: sessions.map((s) => ({ sessionId: s.session_id, role: s.role })),
+        objects,
+        flagged: objects.filter((o) => o.flagged).length,
+        notes: notes.map((n) => ({ id: n.id, author: n.author, body: n.body, at: iso(n.at) })),
+      };
+    },
+  };
+}
+
+function caseView(c: CaseRow) {
+  return {
+    id: c.id,
+    accountId: c.account_id,
+    status: c.status,
+    reason: c.reason,
+    openedBy: c.opened_by,
+    since: iso(c.since),
+    sinceSource: c.since_source,
+    windowBasis: c.window_basis ? (JSON.parse(c.window_basis) as Record<string, unknown>) : null,
+    createdAt: iso(c.created_at) as string,
+    lockedDownAt: iso(c.locked_down_at),
+    recoveredAt: iso(c.recovered_at),
+  };
+}
+
+export type ResponseService = ReturnType<typeof createResponseService>;
