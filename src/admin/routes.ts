@@ -60,7 +60,9 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "findAccounts",
         tags: ["admin"],
-        summary: "Find accounts by any email or phone ever attached to them, or by account id.",
+        summary:
+          "Find accounts by any email or phone ever attached to them, by account id, by order id (buyer and seller) " +
+          "or by gift card code (purchaser, recipient and the account it was redeemed into).",
         headers: AdminHeader,
         querystring: Type.Object({ q: Type.String({ minLength: 3, maxLength: 254 }) }),
         response: {
@@ -86,7 +88,9 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
         },
       },
     },
-    async (req) => ({ accounts: await identity.findAccounts(req.query.q) }),
+    async (req) => ({
+      accounts: await identity.findAccounts(req.query.q, await deps.findByOrderOrGiftCard(req.query.q)),
+    }),
   );
 
   app.get(

@@ -1,6 +1,8 @@
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { Ajv } from "ajv";
+import * as ajvFormats from "ajv-formats";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
@@ -8,6 +10,7 @@ import { registerAdminRoutes } from "../admin/routes.ts";
 import { registerCommerceRoutes } from "../commerce/routes.ts";
 import { registerIdentityRoutes } from "../identity/routes.ts";
 import { registerResponseRoutes } from "../response/routes.ts";
+import { registerRiskRoutes } from "../risk/routes.ts";
 import { registerSessionRoutes } from "../sessions/routes.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
@@ -23,16 +26,37 @@ export interface HttpOptions {
   version: string;
 }
 
+// A CommonJS module: its default export is the plugin function itself.
+const addFormats = ajvFormats.default as unknown as (ajv: Ajv) => Ajv;
+
+function newAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    coerceTypes: coerce,
+    removeAdditional: false,
+    allErrors: false,
+    useDefaults: true,
+    strict: false,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
 export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Http> {
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
-    // Request bodies are strict JSON objects; nothing is coerced except querystrings.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
     // One line per request would dominate the log (and the CPU) at introspection rates; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
+
+  // Bodies are strict JSON: "5" is not 5. Querystrings and path parameters are text by nature, so `?limit=5` is
+  // coerced to the integer its schema asks for.
+  const strictAjv = newAjv(false);
+  const coercingAjv = newAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === "querystring" || httpPart === "params" ? coercingAjv : strictAjv).compile(schema),
+  );
 
   // NUL cannot be stored in a PostgreSQL text column; refuse it at the door on both stores, so input that is valid on
   // one store is valid on the other. (Raw NUL is invalid JSON; only the \u0000 escape can carry it.)
@@ -160,6 +184,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   registerCommerceRoutes(app, deps);
   registerResponseRoutes(app, deps);
   registerWebhookRoutes(app, deps);
+  registerRiskRoutes(app, deps);
   registerLinkPages(app, deps);
 
   app.get(

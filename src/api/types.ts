@@ -12,6 +12,7 @@ import type { EventLog } from "../events/store.ts";
 import type { IdentityService } from "../identity/service.ts";
 import type { Recovery } from "../response/recovery.ts";
 import type { ResponseService } from "../response/service.ts";
+import type { RiskService } from "../risk/service.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { WebhookService } from "../webhooks/service.ts";
 
@@ -44,4 +45,7 @@ export interface RouteDeps {
   response: ResponseService;
   recovery: Recovery;
   webhooks: WebhookService;
+  risk: RiskService;
+  /** support lookup of the accounts behind an order id or a gift card code */
+  findByOrderOrGiftCard: (q: string) => Promise<{ accountId: string; kind: string; value: string }[]>;
 }

@@ -331,7 +331,10 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
      */
     async cancelOrdersOfSessions(r: StepRef & { accountId: string; sessionIds: string[] }): Promise<void> {
       const orders = await ordersOfSessions(db, r.accountId, r.sessionIds);
-      for (const o of orders) await cancelOrder(r, o.id, { notifyBuyer: null });
+      for (const o of orders) {
+        await cancelOrder(r, o.id, { notifyBuyer: null });
+        await yieldToIo();
+      }
       if (orders.length === 0) return;
       const cards = await db
         .selectFrom("gift_cards")
@@ -573,7 +576,10 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
           .where("status", "not in", FINAL)
           .orderBy("created_at")
           .execute();
-        for (const o of orders) await cancelOrder(r, o.id, { notifyBuyer: { title: l.title } });
+        for (const o of orders) {
+          await cancelOrder(r, o.id, { notifyBuyer: { title: l.title } });
+          await yieldToIo();
+        }
       }
     },
   };
@@ -671,3 +677,6 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
 }
 
 export type CommerceResponder = ReturnType<typeof createCommerceResponder>;
+
+/** One turn of the event loop between objects: a long lockdown must not hold up the node's other requests. */
+const yieldToIo = () => new Promise<void>((r) => setImmediate(r));

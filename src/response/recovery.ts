@@ -20,6 +20,11 @@ export interface RecoveryDeps {
   hasher: PasswordHasher;
   limiter: RateLimiter;
   codeKey: Buffer;
+  /** identity's authenticator enrolment, offered before the account is unfrozen */
+  totp: {
+    offer(accountId: string): Promise<{ secret: string; uri: string } | null>;
+    confirm(accountId: string, code: string, ip: string | null): Promise<{ recoveryCodes: string[] }>;
+  };
 }
 
 const CODE_TTL = 15 * 60_000;
@@ -285,6 +290,18 @@ export function createRecovery(deps: RecoveryDeps) {
           ip: input.ip,
         });
       });
+    },
+
+    /** Offers an authenticator app (none enrolled, or the attacker's was rolled back): a secret to scan. */
+    async offerTotp(input: { recoveryToken: string }) {
+      const { r } = await byToken(db, input.recoveryToken);
+      const offer = await deps.totp.offer(r.account_id);
+      return offer ? { offered: true as const, ...offer } : { offered: false as const };
+    },
+
+    async confirmTotp(input: { recoveryToken: string; code: string; ip: string | null }) {
+      const { r } = await byToken(db, input.recoveryToken);
+      return deps.totp.confirm(r.account_id, input.code, input.ip);
     },
 
     /** Unfreezes once the password is new and the devices were reviewed; tells every verified address. */

@@ -302,6 +302,53 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
   );
 
   app.post(
+    "/v1/recovery/totp",
+    {
+      config: { auth: "store" },
+      schema: {
+        operationId: "offerRecoveryTotp",
+        tags: ["recovery"],
+        summary:
+          "Offer an authenticator app before the account is unfrozen: a secret and otpauth URI to scan " +
+          "({offered:false} when one is already enrolled).",
+        body: Type.Object({ recoveryToken: RecoveryToken }, strict),
+        response: {
+          200: Type.Object({
+            offered: Type.Boolean(),
+            secret: Type.Optional(Type.String()),
+            uri: Type.Optional(Type.String()),
+          }),
+          ...errorResponses(),
+        },
+      },
+    },
+    (req) => recovery.offerTotp({ recoveryToken: req.body.recoveryToken }),
+  );
+
+  app.post(
+    "/v1/recovery/totp/confirm",
+    {
+      config: { auth: "store" },
+      schema: {
+        operationId: "confirmRecoveryTotp",
+        tags: ["recovery"],
+        summary: "Confirm the offered authenticator with a code from it; answers 10 recovery codes (shown once).",
+        body: Type.Object({ recoveryToken: RecoveryToken, code: Code, context: Type.Optional(Context) }, strict),
+        response: {
+          200: Type.Object({ recoveryCodes: Type.Array(Type.String()) }),
+          ...errorResponses(409),
+        },
+      },
+    },
+    (req) =>
+      recovery.confirmTotp({
+        recoveryToken: req.body.recoveryToken,
+        code: req.body.code,
+        ip: checkContext(req.body.context)?.ip ?? null,
+      }),
+  );
+
+  app.post(
     "/v1/recovery/complete",
     {
       config: { auth: "store" },

@@ -45,8 +45,8 @@ export interface ResponseDeps {
   commerce: CommerceSteps | null;
   webhookStates?: (ids: string[]) => Promise<Map<string, WebhookState>>;
   /**
-   * Test seam for the crash-resume test: called at named points of a lockdown (`<step>:before`, `<step>:work`);
-   * the test's child process kills itself with SIGKILL there. Never set in production.
+   * Probe at named points of a lockdown (`<step>:before`, `<step>:work` just before the step commits, `<step>:done`
+   * after): the crash-resume test kills its process there, the benchmark timestamps the commits. Unset in production.
    */
   crashPoint?: (name: string) => void;
 }
@@ -367,6 +367,10 @@ export function createResponseService(deps: ResponseDeps) {
       await store.startAttempt(db, caseId, step, clock.now());
       crash(`${step}:before`);
       await STEPS[step](c);
+      crash(`${step}:done`);
+      // SQLite calls are synchronous: without a turn of the event loop, requests queued on this node would wait for
+      // the whole lockdown. Yielding here lets an attacker's pending request see the ended sessions right away.
+      await new Promise((r) => setImmediate(r));
     }
   }
 

@@ -5,6 +5,8 @@ import { loadConfig } from "../config.ts";
 import type { DatabaseHandle } from "../db/database.ts";
 import { fastTestHasher } from "../identity/passwords.ts";
 import { createRedisCounterStore } from "../limits/redis.ts";
+import { DEFAULT_POLICY, PERMISSIVE_POLICY } from "../risk/default-policy.ts";
+import type { PolicySetSource } from "../risk/policy.ts";
 import { ManualClock } from "../shared/clock.ts";
 import type { RequestContext } from "../shared/context.ts";
 import { REDIS_URL, type TestStore, testStores } from "./stores.ts";
@@ -63,7 +65,15 @@ export const APP_STORE: TestStore = process.env.MAMORI_TEST_STORE === "postgres"
 export async function makeTestApp(
   store: TestStore = APP_STORE,
   database?: DatabaseHandle,
-  opts: { now?: number; crashPoint?: (name: string) => void } = {},
+  opts: {
+    now?: number;
+    crashPoint?: (name: string) => void;
+    /**
+     * The risk policy set the app starts with: "permissive" (default: no rules, so tests of other modules see sign-ins
+     * and orders as before), "default" (risk/default-policy.ts, what production starts with) or a set of its own.
+     */
+    risk?: "permissive" | "default" | PolicySetSource;
+  } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
   const skip = await store.skip();
@@ -80,6 +90,12 @@ export async function makeTestApp(
     database: db,
     ...(counters ? { counters } : {}),
     ...(opts.crashPoint ? { crashPoint: opts.crashPoint } : {}),
+    riskPolicy:
+      opts.risk === "default"
+        ? DEFAULT_POLICY
+        : opts.risk === "permissive" || !opts.risk
+          ? PERMISSIVE_POLICY
+          : opts.risk,
   });
   const { key } = await app.admin.createApiKey("test");
   const t: TestApp = {

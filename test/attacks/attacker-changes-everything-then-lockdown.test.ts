@@ -117,8 +117,27 @@ describe("attacker-changes-everything-then-lockdown", () => {
       200,
     );
     assert.equal((await t.call("POST", "/v1/recovery/devices", { recoveryToken, claimed: [] })).statusCode, 200);
+    // The attacker's authenticator is gone; the owner is offered one of their own before coming back.
+    const offer = (await t.call("POST", "/v1/recovery/totp", { recoveryToken })).json();
+    assert.equal(offer.offered, true);
+    const wrong = await t.call("POST", "/v1/recovery/totp/confirm", { recoveryToken, code: "000000" });
+    assert.equal(wrong.json().error.code, "code_invalid");
+    const ok = await t.call("POST", "/v1/recovery/totp/confirm", {
+      recoveryToken,
+      code: totpCodeAt(offer.secret, t.clock.now()),
+    });
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.json().recoveryCodes.length, 10);
     assert.equal((await t.call("POST", "/v1/recovery/complete", { recoveryToken })).statusCode, 200);
-    assert.equal((await t.signIn("haru@example.jp", STRONG3)).http, 200);
+    const back = await t.signIn("haru@example.jp", STRONG3);
+    assert.equal(back.status, "challenge", "the new authenticator guards the account");
+    t.clock.advance(60_000);
+    const done = await t.call("POST", "/v1/sign-in/challenge", {
+      challengeToken: back.challengeToken,
+      factor: "totp",
+      code: totpCodeAt(offer.secret, t.clock.now()),
+    });
+    assert.equal(done.statusCode, 200, done.body);
     // A used recovery token is spent.
     assert.equal((await t.call("POST", "/v1/recovery/complete", { recoveryToken })).statusCode, 400);
 
