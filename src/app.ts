@@ -24,6 +24,13 @@ import { createOutboxStore } from "./notify/store.ts";
 import { createTransportRouter, type Transport } from "./notify/transport.ts";
 import { createRecovery } from "./response/recovery.ts";
 import { createResponseService } from "./response/service.ts";
+import { createUnfinishedSecondFactorSweep } from "./risk/alerts.ts";
+import { DEFAULT_POLICY } from "./risk/default-policy.ts";
+import type { PolicySetSource } from "./risk/policy.ts";
+import { createRiskService } from "./risk/service.ts";
+import type { VelocityStore } from "./risk/velocity.ts";
+import { createMemoryVelocityStore } from "./risk/velocity-memory.ts";
+import { createRedisVelocityStore } from "./risk/velocity-redis.ts";
 import { createSessionService } from "./sessions/service.ts";
 import { type Clock, systemClock } from "./shared/clock.ts";
 import type { ContextEnricher } from "./shared/context.ts";
@@ -46,6 +53,10 @@ export interface BuildOptions {
   gateway?: PaymentGateway;
   /** an already-open store (tests share one per file) */
   database?: DatabaseHandle;
+  /** the risk policy set loaded as version 1 when the store has none (default: risk/default-policy.ts) */
+  riskPolicy?: PolicySetSource;
+  /** risk velocity counters; default Redis when MAMORI_REDIS_URL is set, else in process */
+  velocity?: VelocityStore;
 }
 
 /**
@@ -106,7 +117,25 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     webhookStates: (ids) => webhooks.states(ids),
     crashPoint: opts.crashPoint,
   });
-  const recovery = createRecovery({ db, clock, events, notifier, hasher, limiter, codeKey: keys.codes });
+  // Risk engine: velocity counters shared by every node through Redis when there is one.
+  const velocity =
+    opts.velocity ??
+    (config.redisUrl
+      ? createRedisVelocityStore(config.redisUrl, { onError: (e) => opts.logger?.warn({ err: e }, "risk velocity") })
+      : createMemoryVelocityStore());
+  const risk = createRiskService({
+    db,
+    clock,
+    enricher,
+    velocity,
+    initialPolicy: opts.riskPolicy ?? DEFAULT_POLICY,
+    startLockdown: (i) => response.lockdownAccount({ ...i, wait: false }),
+    onError: (e, what) => opts.logger?.warn({ err: e }, `risk: ${what}`),
+  });
+  await risk.start();
+  // Seed 003's alert: a second factor left unfinished for 10 minutes. Runs where notices are sent (unref'd timer).
+  const riskAlerts = createUnfinishedSecondFactorSweep({ db, clock, events, notifier, enricher });
+  if (config.dispatcher) riskAlerts.start(30_000, (e) => opts.logger?.warn({ err: e }, "risk alerts"));
   const identity = createIdentityService({
     db,
     clock,
@@ -120,11 +149,54 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     actionTokens,
     keys,
     startLockdown: (i) => response.lockdownAccount(i),
+    loginRisk: risk,
+  });
+  const recovery = createRecovery({
+    db,
+    clock,
+    events,
+    notifier,
+    hasher,
+    limiter,
+    codeKey: keys.codes,
+    totp: {
+      offer: (id) => identity.offerTotpForRecovery(id),
+      confirm: (id, code, ip) => identity.confirmTotpForRecovery(id, code, ip),
+    },
   });
   const admin = createAdminService({ db, clock, hasher });
 
   const http: Http = await buildHttp(
-    { identity, sessions, admin, events, response, recovery, webhooks, commerce },
+    {
+      identity,
+      sessions,
+      admin,
+      events,
+      response,
+      recovery,
+      webhooks,
+      commerce,
+      risk,
+      findByOrderOrGiftCard: async (q) => {
+        const hit = await commerceResponder.findByOrderOrGiftCard(q);
+        if (!hit) return [];
+        if (hit.kind === "order") {
+          return [hit.accountId, hit.sellerAccountId]
+            .filter((x): x is string => x !== null)
+            .map((accountId) => ({ accountId, kind: "order", value: hit.objectId }));
+        }
+        const recipient = await db
+          .selectFrom("gift_cards")
+          .innerJoin("contact_points", "contact_points.value", "gift_cards.recipient_email")
+          .select("contact_points.account_id")
+          .where("gift_cards.id", "=", hit.objectId)
+          .where("contact_points.kind", "=", "email")
+          .execute();
+        return [...new Set([hit.accountId, hit.redeemedIntoAccount, ...recipient.map((r) => r.account_id)])]
+          .filter((x): x is string => x !== null)
+          .map((accountId) => ({ accountId, kind: "gift_card", value: q.trim() }));
+      },
+    },
     {
       logger: opts.logger ?? false,
       version: VERSION,
@@ -153,12 +225,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     commerce,
     commerceResponder,
     gateway,
+    risk,
+    riskAlerts,
+    velocity,
     limiter,
     async close() {
       await http.close();
       await dispatcher.stop();
       await webhookDispatcher.stop();
       await counters.close();
+      await riskAlerts.stop();
+      await risk.close();
+      if (!opts.velocity) await velocity.close();
       if (!opts.database) await database.close();
     },
   };

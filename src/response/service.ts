@@ -76,8 +76,11 @@ export function createResponseService(deps: ResponseDeps) {
     return rows.map((r) => ({ id: r.id, createdAt: r.created_at, ip: r.ip, country: r.country, device: deviceKey(r) }));
   }
 
-  /** Known good until: the last completed recovery of an earlier case, else the account's creation. */
-  async function knownGoodUntil(ex: Executor, accountId: string, caseId: string): Promise<number> {
+  /**
+   * Known good until: the last completed recovery of an earlier case, else the account's creation; and the sign-up
+   * session (the account's first, opened by createAccount itself) is the owner's whenever it was created.
+   */
+  async function knownGood(ex: Executor, accountId: string, caseId: string) {
     const prev = await ex
       .selectFrom("cases")
       .select("recovered_at")
@@ -86,10 +89,30 @@ export function createResponseService(deps: ResponseDeps) {
       .where("recovered_at", "is not", null)
       .orderBy("recovered_at", "desc")
       .executeTakeFirst();
-    if (prev?.recovered_at) return prev.recovered_at;
     const a = await ex.selectFrom("accounts").select("created_at").where("id", "=", accountId).executeTakeFirst();
-    // The sign-up's own session counts as the owner's.
-    return (a?.created_at ?? 0) + 1000;
+    const first = await ex
+      .selectFrom("sessions")
+      .select("id")
+      .where("account_id", "=", accountId)
+      .orderBy("created_at", "asc")
+      .orderBy("id")
+      .executeTakeFirst();
+    const earlier = await ex
+      .selectFrom("case_sessions")
+      .innerJoin("cases", "cases.id", "case_sessions.case_id")
+      .select(["case_sessions.session_id", "case_sessions.role"])
+      .where("cases.account_id", "=", accountId)
+      .where("cases.id", "!=", caseId)
+      .execute();
+    return {
+      until: prev?.recovered_at ?? a?.created_at ?? 0,
+      createdAt: a?.created_at ?? 0,
+      owner: new Set([
+        ...(first ? [first.id] : []),
+        ...earlier.filter((e) => e.role === "owner").map((e) => e.session_id),
+      ]),
+      attacker: new Set(earlier.filter((e) => e.role === "attacker").map((e) => e.session_id)),
+    };
   }
 
   const actor = (c: CaseRow) => `case:${c.id}`;
@@ -186,10 +209,13 @@ export function createResponseService(deps: ResponseDeps) {
       dbStep(c, "window", async (t) => {
         const now = clock.now();
         const fresh = await caseOrThrow(t, c.id);
+        const good = await knownGood(t, c.account_id, c.id);
         let basis: WindowBasis;
         if (fresh.since_source === "support" && fresh.since !== null) {
           basis = {
-            since: fresh.since,
+            // The account's own creation (its sign-up address and password) is never inside the window: a window
+            // reaching before it would roll back the owner's only address and leave no way to recover.
+            since: Math.max(fresh.since, good.createdAt + 1),
             source: "support",
             firstUnfamiliarSessionId: null,
             reason: "set by support",
@@ -197,11 +223,10 @@ export function createResponseService(deps: ResponseDeps) {
           };
         } else {
           const reportedAt = fresh.window_basis ? (JSON.parse(fresh.window_basis).reportedAt ?? null) : null;
-          basis = computeWindow(
-            await sessionFacts(t, c.account_id),
-            await knownGoodUntil(t, c.account_id, c.id),
-            reportedAt,
-          );
+          basis = computeWindow(await sessionFacts(t, c.account_id), good.until, reportedAt, {
+            owner: good.owner,
+            attacker: good.attacker,
+          });
         }
         const since = basis.since ?? now;
         await t

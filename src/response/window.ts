@@ -41,12 +41,21 @@ export function computeWindow(
   sessions: SessionFacts[],
   knownGoodUntil: number,
   reportedAt: number | null,
+  known: {
+    /** sessions known to be the owner's whatever their time (the sign-up session) */
+    owner?: ReadonlySet<string>;
+    /** attacker sessions of earlier cases: what they used never becomes familiar */
+    attacker?: ReadonlySet<string>;
+  } = {},
 ): WindowBasis {
+  const owner = known.owner ?? new Set<string>();
+  const attacker = known.attacker ?? new Set<string>();
   const sorted = [...sessions].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   const devices = new Set<string>();
   const countries = new Set<string>();
   for (const s of sorted) {
-    if (s.createdAt <= knownGoodUntil) {
+    if (attacker.has(s.id) && !owner.has(s.id)) continue;
+    if (s.createdAt <= knownGoodUntil || owner.has(s.id)) {
       devices.add(s.device);
       if (s.country) countries.add(s.country);
       continue;
