@@ -2,7 +2,10 @@ import { parseArgs } from "node:util";
 import { buildApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { formatMailbox } from "./notify/mailbox.ts";
+import { formatReport } from "./response/report.ts";
+import { RISK_HELP, riskCli } from "./risk/cli.ts";
 import { start } from "./server.ts";
+import { SIMULATE_HELP, simulateCli } from "./simulate/index.ts";
 
 const HELP = `mamori — account-takeover defense service
 
@@ -15,10 +18,26 @@ const HELP = `mamori — account-takeover defense service
   mamori admin list
   mamori mail [--to ADDR] [--limit N]   read the local mailbox (notices when no SMTP is set)
   mamori audit verify               check every account's event hash chain
+  mamori case list [--limit N]      compromise cases, newest first
+  mamori case show <id>             a case's verification report (exit 3 if an action is unconfirmed)
+  mamori case resume                finish lockdowns a crash interrupted
+${RISK_HELP}
+${SIMULATE_HELP}
 
 Store: embedded SQLite in MAMORI_DATA_DIR (./mamori-data), or PostgreSQL with MAMORI_DATABASE_URL.`;
 
 export async function main(argv: string[]): Promise<number> {
+  // Offline risk commands (generator, CSV backtest) have their own flags and need no store.
+  if (argv[0] === "gen" || argv[0] === "backtest") {
+    try {
+      return await riskCli(argv, (s) => process.stdout.write(`${s}\n`));
+    } catch (e) {
+      process.stderr.write(`mamori ${argv[0]}: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
+  // The simulator is a client of a Mamori over HTTP (or starts its own): it opens no store here.
+  if (argv[0] === "simulate") return simulateCli(argv.slice(1), (s) => process.stdout.write(`${s}\n`));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -99,6 +118,26 @@ export async function main(argv: string[]): Promise<number> {
           out(`ok: ${r.events} events on ${r.accounts} accounts, every chain intact`);
           return 0;
         }
+      case "case":
+        if (sub === "show" && arg) {
+          const r = await app.response.getCase(arg);
+          out(formatReport(r));
+          return r.flagged > 0 ? 3 : 0;
+        }
+        if (sub === "list") {
+          const limit = values.limit ? Number(values.limit) : 50;
+          for (const c of await app.response.listCases({ limit: Number.isFinite(limit) ? limit : 50 })) {
+            out(`${c.id}  ${c.status.padEnd(11)}  ${c.accountId}  since ${c.since ?? "—"}  ${c.reason}`);
+          }
+          return 0;
+        }
+        if (sub === "resume") {
+          const ids = await app.response.resumeAll();
+          out(ids.length ? `resumed ${ids.join(", ")}` : "nothing to resume");
+          return 0;
+        }
+        out(HELP);
+        return 2;
       default:
         out(HELP);
         return 2;

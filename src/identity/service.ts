@@ -20,7 +20,7 @@ import {
   seal,
   sha256,
 } from "../shared/crypto.ts";
-import { CommonErrors } from "../shared/errors.ts";
+import { CommonErrors, defineErrors } from "../shared/errors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
@@ -56,7 +56,24 @@ export interface IdentityDeps {
     reportedAt: number;
     ip: string | null;
   }): Promise<{ caseId: string }>;
+  /** the risk engine's answer for a sign-in whose password matched (absent: every such sign-in is allowed) */
+  loginRisk?: LoginRisk;
 }
+
+/** What identity needs from the risk engine; implemented by risk/service.ts. */
+export interface LoginRisk {
+  assessLogin(input: { accountId: string; context: EnrichedContext }): Promise<{
+    action: "allow" | "challenge" | "review" | "deny";
+    factor?: "totp" | "email_code" | "any";
+    decisionId: string;
+    reasons: string[];
+  }>;
+  loginSucceeded(input: { accountId: string; context: EnrichedContext }): void;
+}
+
+const SignInRiskErrors = defineErrors({
+  signin_denied: { status: 403, message: "This sign-in was refused; use a device or place you usually sign in from." },
+});
 
 export type Language = "ja" | "en";
 export type SecondFactor = "totp" | "recovery_code" | "email_code";
@@ -301,6 +318,9 @@ export function createIdentityService(deps: IdentityDeps) {
         accountId: a.id,
         session: { id: row.id, token, expiresAt: iso(row.expires_at) },
       };
+    }).then((r) => {
+      deps.loginRisk?.loginSucceeded({ accountId: a.id, context: ctx });
+      return r;
     });
   }
 
@@ -600,13 +620,23 @@ export function createIdentityService(deps: IdentityDeps) {
       const { a, email } = await firstFactor(input.email, ctx, async (acc) =>
         (await checkPassword(acc?.password_hash ?? null, input.password)) ? true : null,
       );
-      if (a.totp_enrolled_at === null) return completeSignIn(a, ctx, "password", false, email);
+      // The risk engine: deny refuses; challenge (and review, which a sign-in cannot wait for) asks a second factor.
+      const risk = deps.loginRisk ? await deps.loginRisk.assessLogin({ accountId: a.id, context: ctx }) : null;
+      const deny = async (reason: string, details: Record<string, unknown>) => {
+        await tx((t) => recordAttempt(t, ctx, { accountId: a.id, identifier: email, outcome: "denied", reason }));
+        throw SignInRiskErrors.signin_denied({ decisionId: risk?.decisionId, ...details });
+      };
+      if (risk?.action === "deny") return deny("risk_policy", { rules: risk.reasons });
+      const stepUp = risk?.action === "challenge" || risk?.action === "review";
+      if (a.totp_enrolled_at === null && !stepUp) return completeSignIn(a, ctx, "password", false, email);
 
-      // Second factor enrolled: hand out a challenge bound to this credential epoch.
+      // Second factor enrolled or asked for: hand out a challenge bound to this credential epoch.
       const challengeToken = newToken("msc");
       const now = clock.now();
       const expiresAt = now + config.challengeTtlMs;
       const hasEmail = (await verifiedEmails(db, a.id)).length > 0;
+      // A challenge no factor can meet (no authenticator, no verified email) is refused rather than waved through.
+      if (!factorsOf(a, hasEmail).length) return deny("risk_no_factor", { reason: "no_second_factor" });
       await tx(async (t) => {
         await t
           .insertInto("signin_challenges")
@@ -625,7 +655,7 @@ export function createIdentityService(deps: IdentityDeps) {
           accountId: a.id,
           identifier: email,
           outcome: "challenged",
-          reason: "second_factor",
+          reason: stepUp ? "risk_policy" : "second_factor",
         });
       });
       return { status: "challenge", challengeToken, factors: factorsOf(a, hasEmail), expiresAt: iso(expiresAt) };
@@ -1031,6 +1061,64 @@ export function createIdentityService(deps: IdentityDeps) {
       });
     },
 
+    /**
+     * Recovery offers an authenticator before the account is unfrozen (no session exists then: the caller has proven
+     * control of a pre-window address). Same secret handling as enrollTotp.
+     */
+    async offerTotpForRecovery(accountId: string): Promise<{ secret: string; uri: string } | null> {
+      const a = await account(db, accountId);
+      if (a.totp_enrolled_at !== null) return null;
+      const secret = generateTotpSecret();
+      const email = (await store.liveContacts(db, a.id)).find((c) => c.kind === "email")?.value ?? a.id;
+      await db
+        .updateTable("accounts")
+        .set({ totp_pending_secret_enc: seal(deps.keys.totp, secret), updated_at: clock.now() })
+        .where("id", "=", a.id)
+        .execute();
+      return { secret, uri: totpUri({ secret, label: email, issuer: "Mamori" }) };
+    },
+
+    async confirmTotpForRecovery(accountId: string, code: string, ip: string | null) {
+      const a = await account(db, accountId);
+      if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
+      if (!a.totp_pending_secret_enc) throw IdentityErrors.totp_enrollment_not_started();
+      await limit(defaultRules.codeChecksPerAccount, a.id);
+      const r = verifyTotp({
+        secret: open(deps.keys.totp, a.totp_pending_secret_enc),
+        code,
+        now: clock.now(),
+        lastStep: null,
+      });
+      if (!r.ok) throw IdentityErrors.code_invalid();
+      return tx(async (t) => {
+        const now = clock.now();
+        await keepTotpState(t, a, now, "recovery");
+        const u = await t
+          .updateTable("accounts")
+          .set({
+            totp_secret_enc: a.totp_pending_secret_enc,
+            totp_pending_secret_enc: null,
+            totp_enrolled_at: now,
+            totp_last_step: r.step,
+            updated_at: now,
+          })
+          .where("id", "=", a.id)
+          .where("totp_enrolled_at", "is", null)
+          .executeTakeFirst();
+        if (Number(u.numUpdatedRows) !== 1) throw IdentityErrors.totp_already_enrolled();
+        const codes = await newRecoveryCodes(t, a.id);
+        const ev = await events.append(t, {
+          accountId: a.id,
+          type: "totp.enabled",
+          data: { via: "recovery" },
+          actor: "recovery",
+          ip,
+        });
+        await notifier.securityNotice(t, { accountId: a.id, eventId: ev.id, template: "totp_enabled", vars: {} });
+        return { recoveryCodes: codes };
+      });
+    },
+
     async enrollTotp(s: SessionWithAccount): Promise<{ secret: string; uri: string }> {
       const a = await sensitive(s);
       if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
@@ -1253,7 +1341,10 @@ export function createIdentityService(deps: IdentityDeps) {
      * "This wasn't me": records the report and starts the lockdown (freeze, end every session, roll back the window,
      * cancel what the attacker bought, tell the owner). The window opens no later than the reported event.
      */
-    async reportNotMe(input: { token: string; context?: RequestContext }): Promise<{ accountId: string; caseId: string }> {
+    async reportNotMe(input: {
+      token: string;
+      context?: RequestContext;
+    }): Promise<{ accountId: string; caseId: string }> {
       const ip = input.context?.ip ?? null;
       const { accountId, reportedAt } = await tx(async (t) => {
         const now = clock.now();
@@ -1288,7 +1379,7 @@ export function createIdentityService(deps: IdentityDeps) {
     },
 
     /** Support lookup by any email or phone ever attached to an account (the 002 buyer-side failure). */
-    async findAccounts(q: string) {
+    async findAccounts(q: string, extra: { accountId: string; kind: string; value: string }[] = []) {
       const query = q.trim().toLowerCase();
       let value = query;
       let kind: "email" | "phone" | null = null;
@@ -1306,7 +1397,13 @@ export function createIdentityService(deps: IdentityDeps) {
       const hits = await rows.limit(50).execute();
       const byId = db.selectFrom("accounts").select("id").where("id", "=", query);
       const direct = await byId.executeTakeFirst();
-      const ids = [...new Set([...hits.map((h) => h.account_id), ...(direct ? [direct.id] : [])])];
+      const ids = [
+        ...new Set([
+          ...hits.map((h) => h.account_id),
+          ...(direct ? [direct.id] : []),
+          ...extra.map((e) => e.accountId),
+        ]),
+      ];
       const out = [];
       for (const id of ids) {
         const acc = await this.getAccount(id);
@@ -1319,6 +1416,9 @@ export function createIdentityService(deps: IdentityDeps) {
             addedAt: iso(h.added_at),
             removedAt: h.removed_at === null ? null : iso(h.removed_at),
           }));
+        for (const e of extra.filter((x) => x.accountId === id)) {
+          matched.push({ kind: e.kind, value: e.value, current: true, addedAt: acc.createdAt, removedAt: null });
+        }
         out.push({ ...acc, matched });
       }
       return out;

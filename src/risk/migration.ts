@@ -1,6 +1,72 @@
 import type { Kysely, Migration } from "kysely";
+import { sql } from "kysely";
+
+const ts = "bigint" as const;
 
 /** The risk module's tables (portable: see db/migrations.ts). */
 export const riskMigration: Migration = {
-  async up(_db: Kysely<unknown>) {},
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("risk_policy_sets")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("version", "integer", (c) => c.notNull().unique())
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("source", "text", (c) => c.notNull())
+      .addColumn("created_at", ts, (c) => c.notNull())
+      .addColumn("created_by", "text")
+      .addColumn("activated_at", ts)
+      .addColumn("retired_at", ts)
+      .execute();
+    // Exactly one active set and at most one shadow set, whatever two nodes do at once.
+    await db.schema
+      .createIndex("risk_policy_sets_one_live")
+      .on("risk_policy_sets")
+      .column("status")
+      .unique()
+      .where(sql.ref("status"), "in", sql`('active', 'shadow')`)
+      .execute();
+
+    await db.schema
+      .createTable("risk_decisions")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("account_id", "text")
+      .addColumn("event_type", "text", (c) => c.notNull())
+      .addColumn("event", "text", (c) => c.notNull())
+      .addColumn("decision", "text", (c) => c.notNull())
+      .addColumn("factor", "text")
+      .addColumn("hold", "integer", (c) => c.notNull())
+      .addColumn("reasons", "text", (c) => c.notNull())
+      .addColumn("policy_version", "integer", (c) => c.notNull())
+      .addColumn("shadow", "text")
+      .addColumn("scores", "text", (c) => c.notNull())
+      .addColumn("at", ts, (c) => c.notNull())
+      .addColumn("latency_us", "integer", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("risk_decisions_account").on("risk_decisions").columns(["account_id", "at"]).execute();
+    await db.schema.createIndex("risk_decisions_at").on("risk_decisions").column("at").execute();
+
+    await db.schema
+      .createTable("risk_account_settings")
+      .addColumn("account_id", "text", (c) => c.primaryKey().references("accounts.id"))
+      .addColumn("allowed_countries", "text", (c) => c.notNull())
+      .addColumn("updated_at", ts, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("risk_alerts")
+      .addColumn("subject", "text", (c) => c.primaryKey())
+      .addColumn("account_id", "text", (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("sent_at", ts, (c) => c.notNull())
+      .execute();
+
+    // Signals read the identity tables by IP (attack IPs) and by account and outcome.
+    await db.schema.createIndex("login_attempts_ip").on("login_attempts").columns(["ip", "at"]).execute();
+    await db.schema
+      .createIndex("signin_challenges_account")
+      .on("signin_challenges")
+      .columns(["account_id", "created_at"])
+      .execute();
+    await db.schema.createIndex("login_attempts_at").on("login_attempts").column("at").execute();
+  },
 };

@@ -1,4 +1,42 @@
 import type { Definition } from "../notify/templates.ts";
 
+const lines = (...l: string[]) => l.join("\n");
+
 /** Notices of the risk module (ja/en); merged into the one catalog in notify/templates.ts. */
-export const riskTemplates = {} satisfies Record<string, Definition>;
+export const riskTemplates = {
+  // Seed 003: sign-in codes the owner never asked for arrived, and nothing followed. A correct password followed by an
+  // abandoned second factor means someone else has the password.
+  risk_unfinished_second_factor: {
+    security: true,
+    vars: ["at", "ip", "country", "device"],
+    ja: {
+      subject: "【重要】パスワードが第三者に知られている可能性があります",
+      body: lines(
+        "お使いのアカウントに、正しいパスワードでログインが試みられましたが、2段階認証（確認コードの入力）が完了しませんでした。",
+        "",
+        "日時: {{at}}",
+        "IPアドレス: {{ip}}",
+        "国・地域: {{country}}",
+        "端末: {{device}}",
+        "",
+        "ご自身の操作でない場合、パスワードが第三者に知られています。すぐにパスワードを変更してください。",
+        "他のサービスで同じパスワードをお使いの場合は、そちらも変更してください。",
+        "確認コードを他人に教えないでください。",
+      ),
+    },
+    en: {
+      subject: "Someone may have your password — change it",
+      body: lines(
+        "Someone signed in to your account with the correct password but did not complete the second step (the code).",
+        "",
+        "Time: {{at}}",
+        "IP address: {{ip}}",
+        "Country: {{country}}",
+        "Device: {{device}}",
+        "",
+        "If this was not you, someone else knows your password: change it now, and anywhere else you use it.",
+        "Never give the code to anyone.",
+      ),
+    },
+  },
+} satisfies Record<string, Definition>;

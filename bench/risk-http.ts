@@ -1,0 +1,317 @@
+// bench/risk-http.ts — prints JSON: login risk decisions per second and p50/p99,
+//   (1) the policy engine alone (RBA score + 100 CEL rules over prepared features),
+//   (2) whole decisions in process (risk.assessEvent: GeoIP/UA enrichment, identity-table signals, RBA, velocity
+//       counters, 100 rules, decision row written behind),
+//   (3) the same over HTTP (POST /v1/risk/assess, 50 connections) beside a bare Fastify route in the same run,
+// against a history of ~1M successful logins (generated, loaded into login_attempts of an embedded SQLite store) and
+// 100 active login policies.
+// Run: npm run bench:risk-http   (BENCH_USERS 24000, BENCH_DAYS 50, BENCH_SECONDS 10, BENCH_N 20000)
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import autocannon from "autocannon";
+import { buildApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { DEFAULT_POLICY } from "../src/risk/default-policy.ts";
+import { compilePolicySet, evaluatePolicy, type PolicySetSource } from "../src/risk/policy.ts";
+import { RbaHistory } from "../src/risk/rba.ts";
+
+const USERS = Number(process.env.BENCH_USERS ?? 24_000);
+const DAYS = Number(process.env.BENCH_DAYS ?? 50);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const N = Number(process.env.BENCH_N ?? 20_000);
+const CONNECTIONS = 50;
+const DAY = 86_400_000;
+
+/** The default set plus generated login rules, 100 login rules in all, most of them not matching (as in life). */
+export function benchPolicy(): PolicySetSource {
+  const rules = [...DEFAULT_POLICY.rules];
+  const velocity = [
+    ...(DEFAULT_POLICY.velocity ?? []),
+    { name: "logins_ip_1h", event: "login" as const, key: "ip" as const, window: "1h", agg: "count" as const },
+    { name: "logins_acct_1d", event: "login" as const, key: "account" as const, window: "24h", agg: "count" as const },
+    {
+      name: "ips_acct_1d",
+      event: "login" as const,
+      key: "account" as const,
+      window: "24h",
+      agg: "distinct" as const,
+      field: "ip",
+    },
+  ];
+  const countries = ["CN", "RU", "KP", "IR", "NG", "BR", "VN", "IN", "ID", "TR"];
+  let i = 0;
+  while (rules.filter((r) => r.events.includes("login")).length < 100) {
+    const k = i++;
+    const when = [
+      `scores.rba > ${200 + k}.0 && signals.newDevice`,
+      `event.country == '${countries[k % countries.length]}' && signals.newCountry && scores.rba > ${k}.5`,
+      `velocity.logins_ip_1h >= ${50 + k}.0`,
+      `velocity.ips_acct_1d >= ${8 + (k % 5)}.0 && !signals.deviceSeen`,
+      `signals.unfinishedSecondFactor >= ${3 + (k % 4)}.0 && signals.newDevice`,
+      `account.ageDays < 1.0 && velocity.logins_acct_1d >= ${20 + k}.0`,
+      `event.asn == ${64_000 + k}.0 || (event.deviceType == 'bot' && scores.rba > 1.0)`,
+    ][k % 7]!;
+    rules.push({
+      id: `bench_${k}`,
+      events: ["login"],
+      when,
+      action: (["challenge", "review", "deny"] as const)[k % 3]!,
+    });
+  }
+  return { name: "bench-100", velocity, rules };
+}
+
+async function child(args: string[]): Promise<{ info: Record<string, string | number>; stop: () => void }> {
+  const proc = spawn(process.execPath, ["--import", "tsx", ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: process.env,
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.once("line", resolve);
+    proc.once("exit", (c) => reject(new Error(`${args.join(" ")} exited ${c}`)));
+  });
+  return { info: JSON.parse(line), stop: () => proc.kill("SIGTERM") };
+}
+
+function quantiles(lat: Float64Array | number[]) {
+  const a = Float64Array.from(lat).sort();
+  const q = (p: number) => a[Math.min(a.length - 1, Math.floor(p * a.length))]!;
+  return {
+    p50Us: Number(q(0.5).toFixed(1)),
+    p99Us: Number(q(0.99).toFixed(1)),
+    maxUs: Number(a[a.length - 1]!.toFixed(1)),
+  };
+}
+
+if (process.argv[2] === "serve") {
+  // The HTTP target: the full app over the prepared data dir.
+  const dataDir = process.argv[3]!;
+  const app = await buildApp(loadConfig({ ...process.env, MAMORI_DATA_DIR: dataDir, MAMORI_DISPATCHER: "off" }));
+  const { key } = await app.admin.createApiKey(`bench-${Date.now()}`);
+  await app.http.listen({ host: "127.0.0.1", port: 0 });
+  const port = (app.http.server.address() as { port: number }).port;
+  process.stdout.write(`${JSON.stringify({ port, key, rba: app.risk.rba.size })}\n`);
+  process.once("SIGTERM", async () => {
+    await app.close();
+    process.exit(0);
+  });
+} else {
+  const { generateLogins } = await import("../src/risk/generate.ts");
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-risk-bench-"));
+  const now = Date.now();
+  let t = performance.now();
+  const start = Math.floor((now - DAYS * DAY) / DAY) * DAY;
+  const rows = generateLogins({ users: USERS, days: DAYS, seed: 1, start }).filter((r) => r.at < now);
+  const generateMs = performance.now() - t;
+  const split = rows.length - N;
+
+  // Store: accounts, login_attempts (the history), and the 100-rule set, active.
+  const config = loadConfig({ ...process.env, MAMORI_DATA_DIR: dataDir, MAMORI_DISPATCHER: "off" });
+  let app = await buildApp(config);
+  const { db } = app.database;
+  t = performance.now();
+  const users = [...new Set(rows.map((r) => r.userId))];
+  for (let i = 0; i < users.length; i += 1000) {
+    await db
+      .insertInto("accounts")
+      .values(
+        users.slice(i, i + 1000).map((id) => ({
+          id,
+          status: "active",
+          language: "en",
+          credential_epoch: 1,
+          password_hash: null,
+          password_changed_at: null,
+          password_reset_required: 0,
+          totp_secret_enc: null,
+          totp_pending_secret_enc: null,
+          totp_enrolled_at: null,
+          totp_last_step: null,
+          created_at: start - 400 * DAY,
+          updated_at: start,
+        })),
+      )
+      .execute();
+  }
+  for (let i = 0; i < split; i += 900) {
+    const chunk = rows.slice(i, Math.min(i + 900, split));
+    await db.transaction().execute((tx) =>
+      tx
+        .insertInto("login_attempts")
+        .values(
+          chunk.map((r, j) => ({
+            id: `h${i + j}`,
+            account_id: r.userId,
+            identifier: `${r.userId}@example.jp`,
+            outcome: r.success ? "succeeded" : "failed",
+            reason: null,
+            channel: "web",
+            ip: r.ip,
+            country: r.country,
+            asn: Number(r.asn) || null,
+            user_agent: r.userAgent,
+            browser: r.browser,
+            os: r.os,
+            device_type: r.deviceType,
+            device_id: null,
+            session_id: null,
+            at: r.at,
+          })),
+        )
+        .execute(),
+    );
+  }
+  const loadDbMs = performance.now() - t;
+  const policy = await app.risk.putPolicySet(benchPolicy());
+  await app.risk.promote(policy.version, "active");
+  await app.close();
+
+  // (1) Engine alone: RBA score + 100 rules, features prepared in memory.
+  const history = new RbaHistory();
+  for (let i = 0; i < split; i++) if (rows[i]!.success) history.add(rows[i]!);
+  const set = compilePolicySet(benchPolicy(), 2);
+  const queries = rows.slice(split);
+  const engineLat = new Float64Array(queries.length);
+  let matched = 0;
+  const engineOnce = (i: number) => {
+    const r = queries[i]!;
+    const s = history.score(r);
+    const d = evaluatePolicy(
+      set,
+      "login",
+      (() => {
+        const f = {
+          event: {
+            type: "login",
+            at: r.at,
+            ip: r.ip,
+            country: r.country,
+            asn: Number(r.asn),
+            deviceType: r.deviceType,
+            data: {},
+          },
+          account: { id: r.userId, exists: true, ageDays: 400, allowedCountries: [], dormantDays: 1 },
+          session: {},
+          scores: { rba: Number.isFinite(s.score) ? s.score : 1e308, rbaKnownUser: s.userLogins > 0 },
+          velocity: { logins_ip_1h: i % 7, logins_acct_1d: i % 3, ips_acct_1d: 1 },
+          signals: {
+            newDevice: i % 5 === 0,
+            newCountry: i % 11 === 0,
+            deviceSeen: true,
+            attackIp: false,
+            impossibleTravel: false,
+            unfinishedSecondFactor: 0,
+          },
+        };
+        return f;
+      })(),
+    );
+    if (d.decision !== "allow") matched++;
+  };
+  for (let i = 0; i < Math.min(5000, queries.length); i++) engineOnce(i);
+  matched = 0;
+  let t0 = performance.now();
+  for (let i = 0; i < queries.length; i++) {
+    const s = process.hrtime.bigint();
+    engineOnce(i);
+    engineLat[i] = Number(process.hrtime.bigint() - s) / 1e3;
+  }
+  const engineMs = performance.now() - t0;
+
+  // (2) Whole decisions in process, over the store (RBA history rebuilt from login_attempts at start).
+  t = performance.now();
+  app = await buildApp(config);
+  const startMs = performance.now() - t;
+  const ctxOf = (r: (typeof rows)[number]) => ({ ip: r.ip, userAgent: r.userAgent, channel: "web" as const });
+  for (let i = 0; i < 2000; i++) {
+    const r = queries[i % queries.length]!;
+    await app.risk.assessEvent({ type: "login", accountId: r.userId, context: ctxOf(r) });
+  }
+  const inLat = new Float64Array(queries.length);
+  const decisions: Record<string, number> = {};
+  t0 = performance.now();
+  for (let i = 0; i < queries.length; i++) {
+    const r = queries[i]!;
+    const s = process.hrtime.bigint();
+    const d = await app.risk.assessEvent({ type: "login", accountId: r.userId, context: ctxOf(r) });
+    inLat[i] = Number(process.hrtime.bigint() - s) / 1e3;
+    decisions[d.decision] = (decisions[d.decision] ?? 0) + 1;
+  }
+  const inMs = performance.now() - t0;
+  const rbaSize = app.risk.rba.size;
+  await app.close();
+
+  // (3) HTTP, beside a bare route, each target in its own process.
+  const json = { "content-type": "application/json" };
+  const bodies = queries
+    .slice(0, 2000)
+    .map((r) => JSON.stringify({ type: "login", accountId: r.userId, context: ctxOf(r) }));
+  const load = async (url: string, headers: Record<string, string>, requests: { body: string }[]) => {
+    const opts = {
+      url,
+      connections: CONNECTIONS,
+      headers,
+      requests: requests.map((b) => ({ method: "POST" as const, ...b })),
+    };
+    await autocannon({ ...opts, duration: 3 });
+    const r = await autocannon({ ...opts, duration: DURATION });
+    return {
+      reqPerSec: Math.round(r.requests.average),
+      p50ms: r.latency.p50,
+      p99ms: r.latency.p99,
+      non2xx: r.non2xx,
+      errors: r.errors,
+    };
+  };
+  const bare = await child(["bench/server.ts", "bare"]);
+  const bareResult = await load(`http://127.0.0.1:${bare.info.port}/bare`, json, [{ body: "{}" }]);
+  bare.stop();
+  const m = await child(["bench/risk-http.ts", "serve", dataDir]);
+  const httpResult = await load(
+    `http://127.0.0.1:${m.info.port}/v1/risk/assess`,
+    { ...json, authorization: `Bearer ${m.info.key}` },
+    bodies.map((body) => ({ body })),
+  );
+  m.stop();
+  await new Promise((r) => setTimeout(r, 500));
+  fs.rmSync(dataDir, { recursive: true, force: true });
+
+  process.stdout.write(
+    `${JSON.stringify(
+      {
+        machine: { cpus: os.cpus().length, node: process.version, store: "sqlite" },
+        history: {
+          generated: rows.length,
+          successfulInStore: rbaSize,
+          users: users.length,
+          generateMs: Math.round(generateMs),
+          loadDbMs: Math.round(loadDbMs),
+          appStartWithRbaRebuildMs: Math.round(startMs),
+        },
+        policies: {
+          loginRules: set.rulesByEvent.get("login")?.length ?? 0,
+          counters: set.recordsByEvent.get("login")?.length ?? 0,
+        },
+        engineOnly: {
+          decisions: queries.length,
+          decisionsPerSec: Math.round(queries.length / (engineMs / 1000)),
+          ...quantiles(engineLat),
+          notAllow: matched,
+        },
+        inProcess: {
+          decisions: queries.length,
+          decisionsPerSec: Math.round(queries.length / (inMs / 1000)),
+          ...quantiles(inLat),
+          byDecision: decisions,
+        },
+        http: { connections: CONNECTIONS, durationSeconds: DURATION, bareRoute: bareResult, assessEvent: httpResult },
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}

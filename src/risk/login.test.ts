@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ATTACKER, codeIn, makeTestApp, STRONG, type TestApp, TOKYO } from "../testing/app.ts";
+
+const MIN = 60_000;
+
+async function attempts(t: TestApp, accountId: string) {
+  return t.app.database.db
+    .selectFrom("login_attempts")
+    .select(["outcome", "reason", "ip"])
+    .where("account_id", "=", accountId)
+    .orderBy("at", "asc")
+    .execute();
+}
+
+describe("sign-in with the default risk policy", () => {
+  let t: TestApp;
+  before(async () => {
+    t = await makeTestApp(undefined, undefined, { risk: "default" });
+  });
+  after(() => t.close());
+
+  it("new accounts block sign-ins from abroad: the password alone from another country is refused (403)", async () => {
+    const { accountId } = await t.signUp("abroad@example.jp");
+    assert.deepEqual(await t.app.risk.getAllowedCountries(accountId), ["JP"]);
+    const r = await t.signIn("abroad@example.jp", STRONG, ATTACKER);
+    assert.equal(r.http, 403);
+    assert.equal(r.error.code, "signin_denied");
+    assert.ok(r.error.details.rules.includes("country_not_allowed"), r.error.details.rules);
+    const rows = await attempts(t, accountId);
+    assert.deepEqual(rows.at(-1), { outcome: "denied", reason: "risk_policy", ip: ATTACKER.ip });
+    assert.equal((await t.signIn("abroad@example.jp", STRONG, TOKYO)).status, "signed_in", "the owner at home");
+  });
+
+  it("003: a new country and a new device get the emailed code; unfinished after 10 minutes, the owner is told", async () => {
+    const { accountId, token } = await t.signUp("victim003@example.jp");
+    await t.verifyEmail(token, "victim003@example.jp");
+    // The owner travels: no country restriction (a sensitive change from a fresh session).
+    const set = await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: token });
+    assert.equal(set.statusCode, 200, set.body);
+    assert.deepEqual(set.json().countries, []);
+
+    const r = await t.signIn("victim003@example.jp", STRONG, ATTACKER);
+    assert.equal(r.http, 200);
+    assert.equal(r.status, "challenge");
+    assert.deepEqual(r.factors, ["email_code"], "no authenticator: the emailed code");
+    const sent = await t.call("POST", "/v1/sign-in/challenge/code", { challengeToken: r.challengeToken });
+    assert.equal(sent.statusCode, 200);
+    assert.ok(codeIn((await t.lastMail("victim003@example.jp", "signin_code"))?.body));
+    assert.deepEqual((await attempts(t, accountId)).at(-1), {
+      outcome: "challenged",
+      reason: "risk_policy",
+      ip: ATTACKER.ip,
+    });
+    const [decision] = await t.app.risk.listDecisions(accountId);
+    assert.equal(decision?.decision, "challenge");
+    assert.ok(decision?.reasons.some((x) => x.ruleId === "new_country_new_device"));
+
+    // The attacker never has the code. Nine minutes: nothing yet; past ten: the alert, once.
+    t.clock.advance(9 * MIN);
+    assert.equal(await t.app.riskAlerts.runOnce(), 0);
+    t.clock.advance(2 * MIN);
+    assert.equal(await t.app.riskAlerts.runOnce(), 1);
+    assert.equal(await t.app.riskAlerts.runOnce(), 0, "idempotent");
+    const alert = await t.lastMail("victim003@example.jp", "risk_unfinished_second_factor");
+    assert.ok(alert, "the owner is told");
+    assert.match(alert.subject, /Someone may have your password/);
+    assert.match(alert.body, /8\.8\.8\.8/);
+    assert.match(alert.body, /\/links\/not-me\?t=/, "with the 'This wasn't me' link");
+
+    // The owner, at home on her own device, signs straight in.
+    assert.equal((await t.signIn("victim003@example.jp", STRONG, TOKYO)).status, "signed_in");
+  });
+
+  it("a completed challenge signs in, and no alert follows", async () => {
+    const { token } = await t.signUp("traveller@example.jp");
+    await t.verifyEmail(token, "traveller@example.jp");
+    await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: token });
+    const r = await t.signIn("traveller@example.jp", STRONG, ATTACKER);
+    assert.equal(r.status, "challenge");
+    await t.call("POST", "/v1/sign-in/challenge/code", { challengeToken: r.challengeToken });
+    const code = codeIn((await t.lastMail("traveller@example.jp", "signin_code"))?.body);
+    const done = await t.call("POST", "/v1/sign-in/challenge", {
+      challengeToken: r.challengeToken,
+      factor: "email_code",
+      code,
+      context: ATTACKER,
+    });
+    assert.equal(done.statusCode, 200, done.body);
+    assert.equal(done.json().status, "signed_in");
+    t.clock.advance(15 * MIN);
+    await t.app.riskAlerts.runOnce();
+    assert.equal(await t.lastMail("traveller@example.jp", "risk_unfinished_second_factor"), undefined);
+    // Now a known device and country: straight in.
+    assert.equal((await t.signIn("traveller@example.jp", STRONG, ATTACKER)).status, "signed_in");
+  });
+
+  it("a challenge no factor can meet (no authenticator, no verified email) is refused", async () => {
+    const { accountId, token } = await t.signUp("unverified@example.jp");
+    await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: token });
+    const r = await t.signIn("unverified@example.jp", STRONG, ATTACKER);
+    assert.equal(r.http, 403);
+    assert.equal(r.error.code, "signin_denied");
+    assert.equal(r.error.details.reason, "no_second_factor");
+    assert.deepEqual((await attempts(t, accountId)).at(-1), {
+      outcome: "denied",
+      reason: "risk_no_factor",
+      ip: ATTACKER.ip,
+    });
+  });
+
+  it("the RBA history is fed by successful sign-ins and rebuilt from login_attempts", async () => {
+    t.clock.advance(MIN);
+    const { accountId } = await t.signUp("rba@example.jp");
+    assert.equal(t.app.risk.rba.userLogins(accountId), 1, "the sign-up's sign-in");
+    t.clock.advance(MIN);
+    await t.signIn("rba@example.jp", STRONG, TOKYO);
+    await t.signIn("rba@example.jp", "wrong password entirely", TOKYO);
+    assert.equal(t.app.risk.rba.userLogins(accountId), 2, "failures are not history");
+    // A second node starting now rebuilds the same history from the store.
+    const { createRiskService } = await import("./service.ts");
+    const { createMemoryVelocityStore } = await import("./velocity-memory.ts");
+    const { PERMISSIVE_POLICY } = await import("./default-policy.ts");
+    const node2 = createRiskService({
+      db: t.app.database.db,
+      clock: t.clock,
+      enricher: { enrich: (c) => t.app.identity.enrich(c) },
+      velocity: createMemoryVelocityStore(),
+      initialPolicy: PERMISSIVE_POLICY,
+      rbaHistoryMax: 3,
+    });
+    await node2.start();
+    assert.equal(node2.rba.size, 3, "capped at rbaHistoryMax, the newest");
+    assert.equal(node2.rba.userLogins(accountId), 2, "the newest three include both of this account's");
+    const node3 = createRiskService({
+      db: t.app.database.db,
+      clock: t.clock,
+      enricher: { enrich: (c) => t.app.identity.enrich(c) },
+      velocity: createMemoryVelocityStore(),
+      initialPolicy: PERMISSIVE_POLICY,
+    });
+    await node3.start();
+    assert.equal(node3.rba.size, t.app.risk.rba.size);
+    assert.equal((await node3.listPolicySets())[0]?.name, "default", "an existing store keeps its sets");
+  });
+
+  it("changing the allowed countries needs a fresh sign-in, and codes are checked", async () => {
+    const { token } = await t.signUp("stale@example.jp");
+    const bad = await t.call("POST", "/v1/account/sign-in-countries", { countries: ["JPN"] }, { session: token });
+    assert.equal(bad.statusCode, 400);
+    const lower = await t.call(
+      "POST",
+      "/v1/account/sign-in-countries",
+      { countries: ["jp", "tw"] },
+      { session: token },
+    );
+    assert.deepEqual(lower.json().countries, ["JP", "TW"]);
+    t.clock.advance(2 * 3_600_000);
+    const stale = await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: token });
+    assert.equal(stale.statusCode, 403);
+    assert.equal(stale.json().error.code, "reauthentication_required");
+    const get = await t.call("GET", "/v1/account/sign-in-countries", undefined, { session: token });
+    assert.deepEqual(get.json().countries, ["JP", "TW"]);
+  });
+});
+
+describe("risk HTTP API", () => {
+  let t: TestApp;
+  let admin: string;
+  before(async () => {
+    t = await makeTestApp(undefined, undefined, { risk: "default" });
+    admin = await t.adminToken();
+  });
+  after(() => t.close());
+  const asAdmin = (method: "GET" | "POST", url: string, body?: unknown) => t.call(method, url, body, { auth: admin });
+
+  it("assessEvent answers with the decision, reasons, scores and the decision id", async () => {
+    const { accountId } = await t.signUp("http-risk@example.jp");
+    let last: Record<string, any> = {};
+    for (let i = 0; i < 3; i++) {
+      const r = await t.call("POST", "/v1/risk/assess", {
+        type: "gift_card_purchase",
+        accountId,
+        context: TOKYO,
+        data: { amount: 3000, recipientEmail: "x@example.jp" },
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      last = r.json();
+    }
+    assert.equal(last.decision, "review");
+    assert.equal(last.hold, true);
+    assert.equal(last.policyVersion, 1);
+    assert.equal(last.reasons[0].ruleId, "giftcard_burst");
+    assert.equal(typeof last.decisionId, "string");
+    assert.equal(typeof last.scores.rba, "number");
+
+    const decisions = await asAdmin("GET", `/v1/admin/risk/decisions?accountId=${accountId}&limit=2`);
+    assert.equal(decisions.statusCode, 200, decisions.body);
+    assert.equal(decisions.json().decisions.length, 2);
+    assert.equal(decisions.json().decisions[0].decisionId, last.decisionId);
+  });
+
+  it("a session names the account", async () => {
+    const { accountId, token } = await t.signUp("http-session@example.jp");
+    const r = await t.call(
+      "POST",
+      "/v1/risk/assess",
+      { type: "order", context: TOKYO, data: { amount: 1 } },
+      { session: token },
+    );
+    assert.equal(r.statusCode, 200, r.body);
+    const [d] = await t.app.risk.listDecisions(accountId);
+    assert.equal(d?.decisionId, r.json().decisionId);
+    const other = await t.call(
+      "POST",
+      "/v1/risk/assess",
+      { type: "order", accountId: "someone-else", context: TOKYO },
+      { session: token },
+    );
+    assert.equal(other.statusCode, 400);
+  });
+
+  it("bad input is a 400 with a stable code, never a 5xx", async () => {
+    const cases: [string, string, unknown, number, string][] = [
+      ["POST", "/v1/risk/assess", { type: "teleport" }, 400, "invalid_request"],
+      ["POST", "/v1/risk/assess", { type: "order", data: { "bad key": 1 } }, 400, "invalid_request"],
+      ["POST", "/v1/risk/assess", { type: "order", data: { nested: { a: 1 } } }, 400, "invalid_request"],
+      ["POST", "/v1/risk/assess", { type: "login", context: { ...TOKYO, ip: "nope" } }, 400, "invalid_request"],
+    ];
+    for (const [method, url, body, status, code] of cases) {
+      const r = await t.call(method as "POST", url, body);
+      assert.equal(r.statusCode, status, `${JSON.stringify(body)} → ${r.body}`);
+      assert.equal(r.json().error.code, code);
+    }
+    const uncompilable = await asAdmin("POST", "/v1/admin/risk/policies", {
+      rules: [{ id: "r1", events: ["login"], when: "signals.newDevice &&& true", action: "deny" }],
+    });
+    assert.equal(uncompilable.statusCode, 400);
+    assert.equal(uncompilable.json().error.code, "policy_invalid");
+    assert.equal(uncompilable.json().error.details.problems[0].path, "rules[0].when");
+    for (const rule of [
+      { id: "r1", events: ["login"], when: "true", action: "block" },
+      { id: "r1", events: ["logon"], when: "true", action: "deny" },
+      { id: "r1", events: ["login"], when: "true" },
+      "not a rule",
+    ]) {
+      const r = await asAdmin("POST", "/v1/admin/risk/policies", { rules: [rule] });
+      assert.equal(r.statusCode, 400, r.body);
+      assert.equal(r.json().error.code, "policy_invalid");
+    }
+    assert.equal((await asAdmin("POST", "/v1/admin/risk/policies", { nope: 1 })).statusCode, 400);
+    const missing = await asAdmin("POST", "/v1/admin/risk/policies/999/promote", { to: "active" });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().error.code, "policy_not_found");
+    assert.equal((await asAdmin("POST", "/v1/admin/risk/policies/1/promote", { to: "live" })).statusCode, 400);
+  });
+
+  it("policies: store-key callers cannot manage them; admins put, shadow and promote", async () => {
+    const body = {
+      name: "orders-review",
+      rules: [{ id: "big_orders", events: ["order"], when: "event.data.amount >= 100000.0", action: "review" }],
+    };
+    assert.equal((await t.call("POST", "/v1/admin/risk/policies", body)).statusCode, 401);
+    const put = await asAdmin("POST", "/v1/admin/risk/policies", body);
+    assert.equal(put.statusCode, 201, put.body);
+    const { version } = put.json();
+    assert.equal(put.json().status, "draft");
+    const shadow = await asAdmin("POST", `/v1/admin/risk/policies/${version}/promote`, { to: "shadow" });
+    assert.equal(shadow.json().status, "shadow");
+    const { accountId } = await t.signUp("http-shadow@example.jp");
+    const d = await t.call("POST", "/v1/risk/assess", { type: "order", accountId, data: { amount: 250_000 } });
+    assert.equal(d.json().decision, "allow");
+    assert.equal(d.json().shadow.decision, "review");
+    const active = await asAdmin("POST", `/v1/admin/risk/policies/${version}/promote`, { to: "active" });
+    assert.equal(active.json().status, "active");
+    const e = await t.call("POST", "/v1/risk/assess", { type: "order", accountId, data: { amount: 250_000 } });
+    assert.equal(e.json().decision, "review");
+    const list = await asAdmin("GET", "/v1/admin/risk/policies");
+    assert.deepEqual(
+      list.json().policySets.map((s: { version: number; status: string }) => [s.version, s.status]),
+      [
+        [version, "active"],
+        [1, "retired"],
+      ],
+    );
+    const one = await asAdmin("GET", `/v1/admin/risk/policies/${version}`);
+    assert.equal(one.json().source.rules[0].id, "big_orders");
+  });
+});

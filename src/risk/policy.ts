@@ -1,0 +1,528 @@
+/**
+ * Risk policies: a versioned set of rules, each a CEL expression (@bufbuild/cel) over one event's features, with the
+ * action to take when it matches. Pure: compiling parses and plans every expression once; evaluating runs the plans
+ * over an activation built once per decision. No I/O, no clock — the service gathers the features and the velocity
+ * counters the set names, then calls `evaluatePolicy`.
+ *
+ * Activation (every value a map, list, number (double), string, bool or null; times are ms numbers, ages seconds):
+ *   event    { type, at, ip, country, asn, deviceId, channel, userAgent, browser, os, deviceType, data: {…} }
+ *   account  { id, exists, status, ageDays, totpEnabled, verifiedEmail, allowedCountries: [..], dormantDays, … }
+ *   session  { id, ageS, factor, secondFactor } (empty map without one)
+ *   scores   { rba, rbaKnownUser, … }
+ *   velocity { <name>: number } — only the counters the set declares, events *before* this one
+ *   signals  { newDevice, newCountry, attackIp, impossibleTravel, sinceCredentialChangeS, unfinishedSecondFactor, … }
+ */
+import { createHash } from "node:crypto";
+import { type CelValue, celEnv, celList, celMap, isCelError, parse, plan } from "@bufbuild/cel";
+
+export const RISK_EVENT_TYPES = [
+  "login",
+  "password_reset_request",
+  "credential_change",
+  "address_added",
+  "payment_instrument_added",
+  "order",
+  "gift_card_purchase",
+  "gift_card_redemption",
+  "listing_created",
+  "listing_updated",
+] as const;
+export type RiskEventType = (typeof RISK_EVENT_TYPES)[number];
+
+/** Weakest first: a decision is the strictest action among the matching rules. */
+export const RISK_ACTIONS = ["allow", "challenge", "review", "deny"] as const;
+export type RiskAction = (typeof RISK_ACTIONS)[number];
+export const RISK_FACTORS = ["totp", "email_code", "any"] as const;
+export type RiskFactor = (typeof RISK_FACTORS)[number];
+
+export const VELOCITY_KEYS = ["account", "ip", "device", "card", "giftcard", "seller"] as const;
+export type VelocityKeyKind = (typeof VELOCITY_KEYS)[number];
+export const VELOCITY_AGGS = ["count", "sum", "distinct"] as const;
+export type VelocityAgg = (typeof VELOCITY_AGGS)[number];
+
+/** A counter a policy set reads as `velocity.<name>`. */
+export interface VelocitySpec {
+  name: string;
+  /** The events counted (recorded when an event of this type is assessed). */
+  event: RiskEventType;
+  key: VelocityKeyKind;
+  /** "1m" … "30d" (s, m, h, d). */
+  window: string;
+  agg: VelocityAgg;
+  /** For sum: the numeric `event.data` field added; for distinct: the event field counted (`ip`, `data.x`, …). */
+  field?: string;
+  /** Optional CEL filter over the recorded event's activation: only matching events are counted. */
+  where?: string;
+}
+
+export interface PolicyRule {
+  id: string;
+  description?: string;
+  /** Event types the rule applies to. */
+  events: RiskEventType[];
+  when: string;
+  action: RiskAction;
+  /** For challenge: the factor asked for (default any). */
+  factor?: RiskFactor;
+  /** Hold the object (order, gift card, listing) for review. */
+  hold?: boolean;
+  /** Start the account lockdown (response module) when this rule decides review or deny. */
+  lockdown?: boolean;
+  /**
+   * What an evaluation error means. Default by action: deny → "skip" (fail open: a broken rule must not lock every
+   * user out), challenge and review → "match" (fail closed: a broken rule costs friction, never a silent allow).
+   */
+  onError?: "match" | "skip";
+}
+
+export interface PolicySetSource {
+  name?: string;
+  description?: string;
+  velocity?: VelocitySpec[];
+  rules: PolicyRule[];
+}
+
+export interface CompiledRule {
+  rule: PolicyRule;
+  index: number;
+  run: (activation: Record<string, CelValue>) => unknown;
+  /** Activation paths the expression reads (e.g. "signals.newDevice"), reported as the inputs it saw. */
+  paths: string[][];
+  onError: "match" | "skip";
+}
+
+export interface CompiledVelocity extends VelocitySpec {
+  windowMs: number;
+  /** Velocity-store key prefix; the series is shared by specs that count the same thing. */
+  series: string;
+  filter?: (activation: Record<string, CelValue>) => unknown;
+}
+
+export interface CompiledPolicySet {
+  version: number;
+  source: PolicySetSource;
+  rulesByEvent: Map<RiskEventType, CompiledRule[]>;
+  /** Counters read by the rules of each event type. */
+  readsByEvent: Map<RiskEventType, CompiledVelocity[]>;
+  /** Counters fed by each event type. */
+  recordsByEvent: Map<RiskEventType, CompiledVelocity[]>;
+}
+
+export class PolicyError extends Error {
+  constructor(
+    message: string,
+    readonly problems: { path: string; message: string }[],
+  ) {
+    super(message);
+    this.name = "PolicyError";
+  }
+}
+
+const ROOTS = ["event", "account", "session", "scores", "velocity", "signals"] as const;
+const ID = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const FIELD = /^(ip|country|asn|deviceId|channel|browser|os|deviceType|data\.[A-Za-z_][A-Za-z0-9_]{0,63})$/;
+const MAX_RULES = 500;
+const MAX_EXPR = 4000;
+
+const env = celEnv();
+const EMPTY_ACTIVATION: Record<string, CelValue> = Object.fromEntries(ROOTS.map((r) => [r, celMap(new Map())]));
+
+/** "10m" → 600000. Windows from 1 minute to 30 days. */
+export function parseWindow(w: string): number | null {
+  const m = /^(\d{1,6})(s|m|h|d)$/.exec(w);
+  if (!m) return null;
+  const n = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+  return n >= 60_000 && n <= 30 * 86_400_000 ? n : null;
+}
+
+function compileExpr(expr: string): (activation: Record<string, CelValue>) => unknown {
+  const planned = plan(env, parse(expr));
+  return (a) => planned(a as never);
+}
+
+/** The dotted activation paths an expression reads, for the reasons (a textual scan: cheap and good enough). */
+function pathsOf(expr: string): string[][] {
+  const found = new Set<string>();
+  const re = /\b(event|account|session|scores|velocity|signals)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g;
+  for (const m of expr.matchAll(re)) {
+    const parts = `${m[1]}${m[2]}`.split(".");
+    // `account.countries.exists(…)`: the last segment is a method, not a field.
+    if (/^\s*\(/.test(expr.slice((m.index ?? 0) + m[0].length))) parts.pop();
+    if (parts.length > 1) found.add(parts.join("."));
+  }
+  return [...found].sort().map((p) => p.split("."));
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
+
+/**
+ * Validates and compiles a policy set. Throws PolicyError listing every problem (unknown action, event type or
+ * factor, an expression that does not parse, a counter named twice or read but not declared).
+ */
+export function compilePolicySet(source: unknown, version: number): CompiledPolicySet {
+  const problems: { path: string; message: string }[] = [];
+  const bad = (path: string, message: string) => problems.push({ path, message });
+  if (typeof source !== "object" || source === null || Array.isArray(source)) {
+    throw new PolicyError("a policy set is an object", [{ path: "", message: "expected an object" }]);
+  }
+  const src = source as Record<string, unknown>;
+  for (const k of Object.keys(src)) {
+    if (!["name", "description", "velocity", "rules"].includes(k)) bad(k, "unknown property");
+  }
+  if (src.name !== undefined && typeof src.name !== "string") bad("name", "must be a string");
+  if (src.description !== undefined && typeof src.description !== "string") bad("description", "must be a string");
+  const rawRules = src.rules;
+  const rawVel = src.velocity ?? [];
+  if (!Array.isArray(rawRules)) bad("rules", "must be a list");
+  if (!Array.isArray(rawVel)) bad("velocity", "must be a list");
+  if (problems.length) throw new PolicyError("invalid policy set", problems);
+  if ((rawRules as unknown[]).length > MAX_RULES) bad("rules", `at most ${MAX_RULES} rules`);
+
+  const velocity = new Map<string, CompiledVelocity>();
+  for (const [i, v] of (rawVel as unknown[]).entries()) {
+    const p = `velocity[${i}]`;
+    if (typeof v !== "object" || v === null) {
+      bad(p, "must be an object");
+      continue;
+    }
+    const s = v as Record<string, unknown>;
+    for (const k of Object.keys(s)) {
+      if (!["name", "event", "key", "window", "agg", "field", "where"].includes(k))
+        bad(`${p}.${k}`, "unknown property");
+    }
+    if (typeof s.name !== "string" || !NAME.test(s.name)) {
+      bad(`${p}.name`, "must be an identifier");
+      continue;
+    }
+    if (velocity.has(s.name)) {
+      bad(`${p}.name`, `counter ${s.name} declared twice`);
+      continue;
+    }
+    if (!RISK_EVENT_TYPES.includes(s.event as RiskEventType)) {
+      bad(`${p}.event`, "unknown event type");
+      continue;
+    }
+    if (!VELOCITY_KEYS.includes(s.key as VelocityKeyKind)) {
+      bad(`${p}.key`, "unknown key");
+      continue;
+    }
+    if (!VELOCITY_AGGS.includes(s.agg as VelocityAgg)) {
+      bad(`${p}.agg`, "must be count, sum or distinct");
+      continue;
+    }
+    const windowMs = typeof s.window === "string" ? parseWindow(s.window) : null;
+    if (windowMs === null) {
+      bad(`${p}.window`, "a window from 1m to 30d, like 10m, 24h or 7d");
+      continue;
+    }
+    if (s.agg !== "count" && (typeof s.field !== "string" || !FIELD.test(s.field))) {
+      bad(`${p}.field`, "sum and distinct need a field: ip, country, deviceId, … or data.<name>");
+      continue;
+    }
+    if (s.agg === "count" && s.field !== undefined) {
+      bad(`${p}.field`, "count takes no field");
+      continue;
+    }
+    let filter: CompiledVelocity["filter"];
+    if (s.where !== undefined) {
+      if (typeof s.where !== "string" || s.where.length > MAX_EXPR) {
+        bad(`${p}.where`, "must be a CEL expression");
+        continue;
+      }
+      try {
+        filter = compileExpr(s.where);
+      } catch (e) {
+        bad(`${p}.where`, `does not compile: ${(e as Error).message}`);
+        continue;
+      }
+    }
+    const spec = s as unknown as VelocitySpec;
+    velocity.set(spec.name, {
+      ...spec,
+      windowMs,
+      // Specs counting the same thing share a series; a filtered one gets its own.
+      series: [
+        spec.event,
+        spec.key,
+        spec.agg === "count" ? "" : `${spec.agg}:${spec.field}`,
+        filter ? createHash("sha256").update(String(s.where)).digest("base64url").slice(0, 12) : "",
+      ]
+        .join("|")
+        .replace(/\|+$/, ""),
+      ...(filter ? { filter } : {}),
+    });
+  }
+
+  const rulesByEvent = new Map<RiskEventType, CompiledRule[]>();
+  const readsByEvent = new Map<RiskEventType, Set<CompiledVelocity>>();
+  const ids = new Set<string>();
+  for (const [i, r] of (rawRules as unknown[]).entries()) {
+    const p = `rules[${i}]`;
+    if (typeof r !== "object" || r === null) {
+      bad(p, "must be an object");
+      continue;
+    }
+    const rule = r as Record<string, unknown>;
+    for (const k of Object.keys(rule)) {
+      if (!["id", "description", "events", "when", "action", "factor", "hold", "lockdown", "onError"].includes(k)) {
+        bad(`${p}.${k}`, "unknown property");
+      }
+    }
+    if (typeof rule.id !== "string" || !ID.test(rule.id)) {
+      bad(`${p}.id`, "must be a short identifier");
+      continue;
+    }
+    if (ids.has(rule.id)) {
+      bad(`${p}.id`, `rule ${rule.id} defined twice`);
+      continue;
+    }
+    ids.add(rule.id);
+    if (rule.description !== undefined && typeof rule.description !== "string") bad(`${p}.description`, "string");
+    if (!isStringArray(rule.events) || rule.events.length === 0) {
+      bad(`${p}.events`, "a non-empty list");
+      continue;
+    }
+    for (const e of rule.events)
+      if (!RISK_EVENT_TYPES.includes(e as RiskEventType)) bad(`${p}.events`, `unknown event type ${e}`);
+    if (!RISK_ACTIONS.includes(rule.action as RiskAction)) {
+      bad(`${p}.action`, "allow, challenge, review or deny");
+      continue;
+    }
+    if (rule.factor !== undefined && !RISK_FACTORS.includes(rule.factor as RiskFactor)) {
+      bad(`${p}.factor`, "totp, email_code or any");
+    }
+    if (rule.factor !== undefined && rule.action !== "challenge") bad(`${p}.factor`, "only a challenge names a factor");
+    for (const k of ["hold", "lockdown"] as const) {
+      if (rule[k] !== undefined && typeof rule[k] !== "boolean") bad(`${p}.${k}`, "must be a boolean");
+    }
+    if (rule.onError !== undefined && rule.onError !== "match" && rule.onError !== "skip") {
+      bad(`${p}.onError`, "match or skip");
+    }
+    if (typeof rule.when !== "string" || rule.when.trim() === "" || rule.when.length > MAX_EXPR) {
+      bad(`${p}.when`, "must be a CEL expression");
+      continue;
+    }
+    let run: CompiledRule["run"];
+    try {
+      run = compileExpr(rule.when);
+    } catch (e) {
+      bad(`${p}.when`, `does not compile: ${(e as Error).message}`);
+      continue;
+    }
+    const paths = pathsOf(rule.when);
+    for (const path of paths) {
+      if (path[0] !== "velocity") continue;
+      const v = velocity.get(path[1] ?? "");
+      if (!v) bad(`${p}.when`, `velocity.${path[1]} is not declared in the set's velocity list`);
+    }
+    // A variable that is not one of the roots would only fail at evaluation time: reject it now (a dry run over
+    // empty roots answers "field not found" for our roots' fields and "unresolved attribute" for anything else).
+    const dry = run(EMPTY_ACTIVATION);
+    if ((isCelError(dry) || dry instanceof Error) && /unresolved attribute/.test((dry as Error).message)) {
+      bad(`${p}.when`, `reads an unknown variable (use ${ROOTS.join(", ")})`);
+    }
+    const action = rule.action as RiskAction;
+    const compiled: CompiledRule = {
+      rule: rule as unknown as PolicyRule,
+      index: i,
+      run,
+      paths,
+      onError:
+        (rule.onError as "match" | "skip" | undefined) ?? (action === "deny" || action === "allow" ? "skip" : "match"),
+    };
+    for (const e of new Set(rule.events as RiskEventType[])) {
+      if (!RISK_EVENT_TYPES.includes(e)) continue;
+      const list = rulesByEvent.get(e) ?? [];
+      rulesByEvent.set(e, list);
+      list.push(compiled);
+      const reads = readsByEvent.get(e) ?? new Set<CompiledVelocity>();
+      readsByEvent.set(e, reads);
+      for (const path of paths) {
+        const v = path[0] === "velocity" ? velocity.get(path[1] ?? "") : undefined;
+        if (v) reads.add(v);
+      }
+    }
+  }
+  if (problems.length) throw new PolicyError("invalid policy set", problems);
+
+  const recordsByEvent = new Map<RiskEventType, CompiledVelocity[]>();
+  for (const v of velocity.values()) {
+    const list = recordsByEvent.get(v.event) ?? [];
+    list.push(v);
+    recordsByEvent.set(v.event, list);
+  }
+  return {
+    version,
+    source: source as PolicySetSource,
+    rulesByEvent,
+    readsByEvent: new Map([...readsByEvent].map(([k, s]) => [k, [...s]])),
+    recordsByEvent,
+  };
+}
+
+/** Plain features, as the service gathers them (JSON-like). */
+export type Features = Record<(typeof ROOTS)[number], Record<string, unknown>>;
+
+/** Converts plain JSON-like values to CEL values once per decision (maps stay maps, numbers are doubles). */
+export function toCelValue(v: unknown): CelValue {
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case "number":
+    case "string":
+    case "boolean":
+      return v;
+    case "bigint":
+      return Number(v);
+    case "object":
+      if (Array.isArray(v)) return celList(v.map(toCelValue));
+      return celMap(new Map(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, toCelValue(x)])));
+    default:
+      return null;
+  }
+}
+
+export function toActivation(f: Features): Record<string, CelValue> {
+  const out: Record<string, CelValue> = {};
+  for (const r of ROOTS) out[r] = toCelValue(f[r] ?? {});
+  return out;
+}
+
+export interface MatchReason {
+  ruleId: string;
+  description?: string;
+  action: RiskAction;
+  policyVersion: number;
+  /** The inputs the rule's expression read, as they were. */
+  inputs: Record<string, unknown>;
+  factor?: RiskFactor;
+  hold?: boolean;
+  lockdown?: boolean;
+  /** Set when the expression failed: the rule counted as matched (onError match) or was skipped. */
+  error?: string;
+  applied?: boolean;
+}
+
+export interface PolicyDecision {
+  decision: RiskAction;
+  factor?: RiskFactor;
+  hold: boolean;
+  lockdown: boolean;
+  policyVersion: number;
+  /** Matching rules (and failing ones, with `error`), in rule order. */
+  reasons: MatchReason[];
+  rulesEvaluated: number;
+}
+
+const RANK: Record<RiskAction, number> = { allow: 0, challenge: 1, review: 2, deny: 3 };
+const FACTOR_RANK: Record<RiskFactor, number> = { any: 0, email_code: 1, totp: 2 };
+
+function read(f: Features, path: string[]): unknown {
+  let v: unknown = f;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+function inputsOf(f: Features, paths: string[][]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of paths) {
+    const v = read(f, p);
+    out[p.join(".")] = v === undefined ? null : typeof v === "number" && !Number.isFinite(v) ? String(v) : v;
+  }
+  return out;
+}
+
+/**
+ * Runs the set's rules for the event type. The decision is the strictest matching action (deny > review >
+ * challenge > allow; allow when nothing matches); a challenge's factor is the strongest any matching challenge asks
+ * for; hold and lockdown are set when any deciding rule (review or deny for lockdown) sets them.
+ */
+export function evaluatePolicy(
+  set: CompiledPolicySet,
+  type: RiskEventType,
+  features: Features,
+  activation: Record<string, CelValue> = toActivation(features),
+): PolicyDecision {
+  const rules = set.rulesByEvent.get(type) ?? [];
+  const reasons: MatchReason[] = [];
+  let decision: RiskAction = "allow";
+  let factor: RiskFactor | undefined;
+  let hold = false;
+  let lockdown = false;
+  for (const c of rules) {
+    let out: unknown;
+    try {
+      out = c.run(activation);
+    } catch (e) {
+      out = e instanceof Error ? e : new Error(String(e));
+    }
+    let error: string | undefined;
+    if (isCelError(out) || out instanceof Error) error = (out as Error).message;
+    else if (typeof out !== "boolean") error = `the expression gave ${typeof out}, not a bool`;
+    const matched = error === undefined ? out === true : c.onError === "match";
+    if (!matched && error === undefined) continue;
+    const r = c.rule;
+    const reason: MatchReason = {
+      ruleId: r.id,
+      ...(r.description ? { description: r.description } : {}),
+      action: r.action,
+      policyVersion: set.version,
+      inputs: inputsOf(features, c.paths),
+      ...(r.action === "challenge" ? { factor: r.factor ?? "any" } : {}),
+      ...(r.hold ? { hold: true } : {}),
+      ...(r.lockdown ? { lockdown: true } : {}),
+      ...(error !== undefined ? { error, applied: matched } : {}),
+    };
+    reasons.push(reason);
+    if (!matched) continue;
+    if (RANK[r.action] > RANK[decision]) decision = r.action;
+    if (r.action === "challenge") {
+      const f = r.factor ?? "any";
+      if (factor === undefined || FACTOR_RANK[f] > FACTOR_RANK[factor]) factor = f;
+    }
+    if (r.hold && r.action !== "allow") hold = true;
+    if (r.lockdown && (r.action === "review" || r.action === "deny")) lockdown = true;
+  }
+  return {
+    decision,
+    ...(decision === "challenge" && factor ? { factor } : {}),
+    hold,
+    lockdown,
+    policyVersion: set.version,
+    reasons,
+    rulesEvaluated: rules.length,
+  };
+}
+
+/** The value an event contributes to a counter (undefined: the event is not counted). */
+export function velocityKeyValue(
+  kind: VelocityKeyKind,
+  f: { event: Record<string, unknown>; account: Record<string, unknown> },
+): string | undefined {
+  const data = (f.event.data ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : typeof v === "number" ? String(v) : undefined);
+  switch (kind) {
+    case "account":
+      return str(f.account.id);
+    case "ip":
+      return str(f.event.ip);
+    case "device":
+      return str(f.event.deviceId);
+    case "card":
+      return str(data.cardFingerprint);
+    case "giftcard":
+      return str(data.giftCardId);
+    case "seller":
+      return str(data.sellerId) ?? str(f.account.id);
+  }
+}
+
+export function velocityField(field: string, event: Record<string, unknown>): unknown {
+  if (field.startsWith("data.")) return ((event.data ?? {}) as Record<string, unknown>)[field.slice(5)];
+  return event[field];
+}

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { RbaHistory, type RbaLogin } from "./rba.ts";
+
+// The reference's weights (das-group/rba-algorithm `feature_weightings`), named for the arithmetic below.
+const wIP = 0.6;
+const wASN = 0.3;
+const wCC = 0.1;
+const wUA = 0.5386653840551359;
+const wB = 0.2680451498625666;
+const wOS = 0.18818295100109536;
+const wD = 0.0051065150812021525;
+
+/** Relative difference ≤ 1e-12 (the expressions below use the reference's operation order, so most are exact). */
+function close(actual: number, expected: number, what: string) {
+  const rel = Math.abs(actual - expected) / Math.max(Math.abs(expected), Number.MIN_VALUE);
+  assert.ok(rel <= 1e-12, `${what}: ${actual} vs expected ${expected} (rel ${rel})`);
+}
+
+const login = (userId: string, ip: string, asn: string, country: string, ua: 1 | 2 | 3 | 4 | 5): RbaLogin => {
+  const devices = {
+    1: { userAgent: "UA1", browser: "Chrome 120", os: "Windows 10", deviceType: "desktop" },
+    2: { userAgent: "UA2", browser: "Firefox 115", os: "Windows 10", deviceType: "desktop" },
+    3: { userAgent: "UA3", browser: "Safari 17", os: "iOS 17", deviceType: "mobile" },
+    4: { userAgent: "UA4", browser: "Chrome 120", os: "Linux", deviceType: "desktop" },
+    5: { userAgent: "UA5", browser: "Edge 120", os: "Windows 11", deviceType: "desktop" },
+  } as const;
+  return { userId, ip, asn, country, ...devices[ua] };
+};
+
+/**
+ * History used by most cases: N = 4 successful logins, 2 users.
+ *   alice: 1.1.1.1/AS100/JP/UA1, 1.1.1.1/AS100/JP/UA1, 1.1.1.2/AS100/JP/UA2
+ *   bob:   2.2.2.2/AS200/US/UA3
+ * Distinct values: ASN {100,200}, country {JP,US} → U_ip = 2 + 2 + 1 = 5;
+ *   browser {Chrome 120, Firefox 115, Safari 17}, OS {Windows 10, iOS 17}, device {desktop, mobile} → U_ua = 3+2+2+1 = 8.
+ */
+function baseHistory(): RbaHistory {
+  const h = new RbaHistory();
+  h.add(login("alice", "1.1.1.1", "100", "JP", 1));
+  h.add(login("alice", "1.1.1.1", "100", "JP", 1));
+  h.add(login("alice", "1.1.1.2", "100", "JP", 2));
+  h.add(login("bob", "2.2.2.2", "200", "US", 3));
+  return h;
+}
+
+describe("Freeman RBA score, as das-group/rba-algorithm computes it", () => {
+  it("a known IP and user agent: every level seen by the user and globally", () => {
+    const r = baseHistory().score(login("alice", "1.1.1.1", "100", "JP", 1));
+    // IP. local = 0.6·2/3 + 0.3·3/3 + 0.1·3/3 = 0.8
+    //   global top: c = 2 rows with 1.1.1.1, u = 1 ASN + 1 country + 1 = 3 → A = (2/2)(1 − 3/5) = 0.4
+    //               G = (2/4)(1 − 5/9) = 2/9            → 0.6 · 0.4 · 2/9 = 4/75
+    //   + ASN 100: 0.3 · 3/4, + JP: 0.1 · 3/4           → global = 4/75 + 0.3 = 53/150
+    //   ratio = (53/150) / (4/5) = 53/120 ≈ 0.44167
+    const ipLocal = wIP * ((2 / 3) * (1 - 0 / 3)) + wASN * ((3 / 3) * (1 - 0 / 3)) + wCC * ((3 / 3) * (1 - 0 / 3));
+    const ipGlobal =
+      wIP * ((2 / 2) * (1 - 3 / (2 + 3)) * ((2 / 4) * (1 - 5 / (4 + 5)))) + wASN * (3 / 4) + wCC * (3 / 4);
+    const ip = r.perFeature[0]!;
+    close(ip.local, 0.8, "ip local");
+    close(ip.global, 53 / 150, "ip global");
+    close(ip.ratio, 53 / 120, "ip ratio");
+    assert.equal(ip.unseenByUser, false);
+    // UA. local = wUA·2/3 + wB·2/3 + wOS·3/3 + wD·3/3
+    //   global top: c(UA1) = 2, u = 1 browser + 1 OS + 1 device + 1 = 4 → A = 1 − 4/6 = 1/3
+    //               G = (2/4)(1 − 8/12) = 1/6 → wUA · 1/18
+    //   + Chrome 120: wB · 2/4, + Windows 10: wOS · 3/4, + desktop: wD · 3/4
+    const uaLocal = wUA * (2 / 3) + wB * (2 / 3) + wOS * 1 + wD * 1;
+    const uaGlobal = wUA * ((1 - 4 / 6) * ((2 / 4) * (1 - 8 / 12))) + wB * (2 / 4) + wOS * (3 / 4) + wD * (3 / 4);
+    const ua = r.perFeature[1]!;
+    close(ua.local, uaLocal, "ua local");
+    close(ua.global, uaGlobal, "ua global");
+    // userFactor = (1/users) / (n_u/N) = (1/2) / (3/4) = 2/3
+    close(r.userFactor, 2 / 3, "user factor");
+    close(r.score, (ipGlobal / ipLocal) * (uaGlobal / uaLocal) * (2 / 3), "score");
+    // By hand: uaGlobal ≈ 0.029926 + 0.134023 + 0.141137 + 0.003830 = 0.308916,
+    //          uaLocal ≈ 2/3 · 0.806711 + 0.193289 = 0.731096 → ratio ≈ 0.422538; score ≈ 0.441667 · 0.422538 · 2/3
+    assert.ok(Math.abs(r.score - 0.124414) < 1e-5, `score ≈ 0.124414, got ${r.score}`);
+    assert.equal(r.userLogins, 3);
+    assert.equal(r.globalLogins, 4);
+    assert.equal(r.users, 2);
+  });
+
+  it("unseen values: smoothing at the top level and the local = global / 4 edge case", () => {
+    const r = baseHistory().score(login("alice", "9.9.9.9", "300", "CN", 4));
+    // IP: nothing of 9.9.9.9 / AS300 / CN seen anywhere.
+    //   global = 0.6 · A(=1, no rows with that IP) · 1/(N + U) = 0.6 · 1/(4 + 5) = 1/15; ASN, country: 0
+    //   local = 0 → local = global / 4 = 1/60 → ratio exactly 4
+    const ip = r.perFeature[0]!;
+    close(ip.global, 1 / 15, "ip global");
+    close(ip.local, 1 / 60, "ip local");
+    assert.equal(ip.ratio, 4);
+    assert.equal(ip.unseenByUser, true);
+    // UA4 = Chrome 120 on Linux, desktop. User: Chrome 2/3, desktop 3/3; UA4 and Linux unseen.
+    //   local  = 0 + wB · 2/3 + 0 + wD · 3/3
+    //   global = wUA · 1 · 1/(4 + 8) + wB · 2/4 + 0 + wD · 3/4
+    const uaLocal = wB * (2 / 3) + wD * 1;
+    const uaGlobal = wUA * (1 / 12) + wB * (2 / 4) + wD * (3 / 4);
+    close(r.perFeature[1]!.local, uaLocal, "ua local");
+    close(r.perFeature[1]!.global, uaGlobal, "ua global");
+    assert.equal(r.perFeature[1]!.unseenByUser, false);
+    // score = 4 · uaGlobal/uaLocal · 2/3 ≈ 4 · 0.9279 · 0.6667 ≈ 2.474
+    close(r.score, 4 * (uaGlobal / uaLocal) * (2 / 3), "score");
+  });
+
+  it("a device the user never used, known globally: the UA hierarchy's ratio is exactly 4", () => {
+    const r = baseHistory().score(login("alice", "1.1.1.1", "100", "JP", 3));
+    // alice never used UA3 / Safari 17 / iOS 17 / mobile → local = global / 4 whatever the global popularity.
+    assert.equal(r.perFeature[1]!.ratio, 4);
+    close(r.score, (53 / 120) * 4 * (2 / 3), "score");
+  });
+
+  it("a user with one prior login", () => {
+    const r = baseHistory().score(login("bob", "2.2.2.2", "200", "US", 3));
+    // IP. local = 0.6 + 0.3 + 0.1 (each 1/1)
+    //   global top: c = 1, u = 3 → A = 1 − 3/4 = 1/4; G = (1/4)(1 − 5/9) = 1/9 → 0.6 · 1/36 = 1/60
+    //   + AS200 0.3 · 1/4 + US 0.1 · 1/4 → global = 1/60 + 1/10 = 7/60; ratio ≈ 7/60
+    const ipLocal = wIP * 1 + wASN * 1 + wCC * 1;
+    const ipGlobal = wIP * ((1 - 3 / 4) * ((1 / 4) * (1 - 5 / 9))) + wASN * (1 / 4) + wCC * (1 / 4);
+    close(r.perFeature[0]!.global, 7 / 60, "ip global");
+    close(r.perFeature[0]!.ratio, 7 / 60, "ip ratio");
+    // UA. local = wUA + wB + wOS + wD (each 1/1)
+    //   global top: c = 1, u = 4 → A = 1 − 4/5 = 1/5; G = (1/4)(1 − 8/12) = 1/12 → wUA/60
+    //   + (wB + wOS + wD) · 1/4
+    const uaLocal = wUA + wB + wOS + wD;
+    const uaGlobal = wUA * ((1 - 4 / 5) * ((1 / 4) * (1 - 8 / 12))) + wB * (1 / 4) + wOS * (1 / 4) + wD * (1 / 4);
+    close(r.perFeature[1]!.global, uaGlobal, "ua global");
+    // userFactor = (1/2) / (1/4) = 2
+    assert.equal(r.userFactor, 2);
+    close(r.score, (ipGlobal / ipLocal) * (uaGlobal / uaLocal) * 2, "score");
+    assert.equal(r.userLogins, 1);
+  });
+
+  it("global popularity: a new IP that many others use raises the score", () => {
+    // Same user view (alice: AS100/JP 3/3, IP 1.1.1.3 never), two global pictures.
+    const rare = baseHistory().score(login("alice", "1.1.1.3", "100", "JP", 1));
+    // rare: 1.1.1.3 unseen → 0.6 · 1 · 1/(4 + 5) = 1/15; + 0.3 · 3/4 + 0.1 · 3/4 → global = 1/15 + 3/10 = 11/30
+    //       local = 0.3 + 0.1 = 0.4 → ratio = (11/30) / 0.4 = 11/12
+    close(rare.perFeature[0]!.global, 11 / 30, "rare global");
+    close(rare.perFeature[0]!.local, 0.4, "rare local");
+    close(rare.perFeature[0]!.ratio, 11 / 12, "rare ratio");
+
+    const h = baseHistory();
+    for (let i = 0; i < 6; i++) h.add(login("carol", "1.1.1.3", "100", "JP", 5));
+    const popular = h.score(login("alice", "1.1.1.3", "100", "JP", 1));
+    // popular: N = 10, U = 5. 1.1.1.3: c = 6, u = 3 → A = 1 − 3/9 = 2/3; G = (6/10)(1 − 5/15) = 0.4
+    //          top = 0.6 · 2/3 · 0.4 = 0.16; AS100 0.3 · 9/10 = 0.27; JP 0.1 · 9/10 = 0.09 → global = 0.52
+    //          ratio = 0.52 / 0.4 = 1.3
+    close(popular.perFeature[0]!.global, 0.52, "popular global");
+    close(popular.perFeature[0]!.ratio, 1.3, "popular ratio");
+    // users = 3, n_u = 3, N = 10 → userFactor = (1/3) / (3/10) = 10/9
+    close(popular.userFactor, 10 / 9, "user factor");
+    assert.ok(popular.perFeature[0]!.ratio > rare.perFeature[0]!.ratio);
+  });
+
+  it("no history for the user: Infinity (the reference only scores users with a prior login)", () => {
+    const r = baseHistory().score(login("dave", "1.1.1.1", "100", "JP", 1));
+    assert.equal(r.score, Number.POSITIVE_INFINITY);
+    assert.equal(r.userLogins, 0);
+    assert.equal(new RbaHistory().score(login("x", "1.1.1.1", "1", "JP", 1)).score, Number.POSITIVE_INFINITY);
+  });
+
+  it("the score grows with the evidence: known context < new IP in known ASN < everything new", () => {
+    const h = baseHistory();
+    const known = h.score(login("alice", "1.1.1.1", "100", "JP", 1)).score;
+    const newIp = h.score(login("alice", "1.1.1.3", "100", "JP", 1)).score;
+    const allNew = h.score(login("alice", "9.9.9.9", "300", "CN", 3)).score;
+    assert.ok(known < newIp && newIp < allNew, `${known} < ${newIp} < ${allNew}`);
+  });
+});

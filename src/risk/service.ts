@@ -1,0 +1,814 @@
+/**
+ * The risk engine: one synchronous answer — allow, challenge, review or deny, with reasons — for an event, from the
+ * active policy set (plus an optional shadow set evaluated beside it, recorded and never enforced). Gathers the
+ * features the policies read (account facts, login signals, the Freeman RBA score, the velocity counters the sets
+ * declare), decides, records the counters and the decision.
+ */
+import type { Db } from "../db/database.ts";
+import type { Clock } from "../shared/clock.ts";
+import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
+import { newId } from "../shared/crypto.ts";
+import { CommonErrors } from "../shared/errors.ts";
+import { RiskErrors } from "./errors.ts";
+import { createDbFeatureSource, type RiskFeatureSource } from "./features.ts";
+import {
+  type CompiledPolicySet,
+  type CompiledVelocity,
+  compilePolicySet,
+  evaluatePolicy,
+  type Features,
+  type MatchReason,
+  type PolicyDecision,
+  PolicyError,
+  type PolicySetSource,
+  RISK_EVENT_TYPES,
+  type RiskAction,
+  type RiskEventType,
+  type RiskFactor,
+  toActivation,
+  velocityField,
+  velocityKeyValue,
+} from "./policy.ts";
+import { RbaHistory, type RbaLogin } from "./rba.ts";
+import { DEFAULT_SIGNAL_CONFIG, type SignalConfig, travel } from "./signals.ts";
+import type { RiskDecisionsTable } from "./tables.ts";
+import type { VelocityStore } from "./velocity.ts";
+
+export interface RiskServiceDeps {
+  db: Db;
+  clock: Clock;
+  enricher: ContextEnricher;
+  velocity: VelocityStore;
+  /** The identity tables by default; replays and benchmarks pass their own. */
+  features?: RiskFeatureSource;
+  /** The set loaded as version 1 (active) when the store has none. */
+  initialPolicy: PolicySetSource;
+  /** Starts the response module's lockdown when a deciding rule says so. */
+  startLockdown?: (input: {
+    accountId: string;
+    reason: string;
+    openedBy: string;
+    reportedAt: number;
+    ip: string | null;
+  }) => Promise<{ caseId: string }>;
+  signalConfig?: SignalConfig;
+  /** RBA history rebuilt at start from this many days of successful sign-ins … */
+  rbaHistoryDays?: number;
+  /** … at most this many (the newest). */
+  rbaHistoryMax?: number;
+  /** New accounts allow sign-ins only from their sign-up country until the owner changes it (default true). */
+  blockAbroadByDefault?: boolean;
+  /** How long a node trusts its cached policy sets before re-reading their states (ms). */
+  policyRefreshMs?: number;
+  onError?: (err: unknown, what: string) => void;
+}
+
+export interface AssessInput {
+  type: RiskEventType;
+  accountId?: string | null;
+  /** The end user's request as the store forwarded it (or already enriched, from identity). */
+  context?: RequestContext | EnrichedContext;
+  /** Event-specific fields (amount, price, marketPrice, addressCreatedAt, …): see docs/risk.md. */
+  data?: Record<string, unknown>;
+  session?: { id: string; createdAt: number; factor: string; secondFactor: boolean } | null;
+}
+
+export interface ShadowResult {
+  policyVersion: number;
+  decision: RiskAction;
+  factor?: RiskFactor;
+  hold: boolean;
+  reasons: MatchReason[];
+}
+
+export interface RiskDecision {
+  decisionId: string;
+  decision: RiskAction;
+  factor?: RiskFactor;
+  hold: boolean;
+  lockdown: boolean;
+  reasons: MatchReason[];
+  scores: Record<string, unknown>;
+  policyVersion: number;
+  shadow?: ShadowResult;
+  latencyUs: number;
+}
+
+export type PolicyStatus = "draft" | "shadow" | "active" | "retired";
+
+export interface PolicySetView {
+  version: number;
+  status: PolicyStatus;
+  name: string | null;
+  rules: number;
+  createdAt: string;
+  activatedAt: string | null;
+}
+
+const DAY = 86_400_000;
+const view = ({ source: _source, ...v }: PolicySetView & { source: PolicySetSource }): PolicySetView => v;
+const iso = (ms: number) => new Date(ms).toISOString();
+const COUNTRY = /^[A-Z]{2}$/;
+
+/** Numeric `…At` fields in event data also appear as `…AgeS`: seconds before the event (policies compare ages). */
+function withAges(data: Record<string, unknown>, at: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...data };
+  for (const [k, v] of Object.entries(data)) {
+    if (k.endsWith("At") && typeof v === "number" && Number.isFinite(v)) out[`${k.slice(0, -2)}AgeS`] = (at - v) / 1000;
+  }
+  return out;
+}
+
+function isEnriched(c: RequestContext | EnrichedContext): c is EnrichedContext {
+  return "country" in c && "browser" in c;
+}
+
+export function rbaLoginOf(accountId: string, ctx: EnrichedContext): RbaLogin {
+  return {
+    userId: accountId,
+    ip: ctx.ip,
+    asn: ctx.asn === null ? "" : String(ctx.asn),
+    country: ctx.country ?? "",
+    userAgent: ctx.userAgent,
+    browser: ctx.browser ?? "",
+    os: ctx.os ?? "",
+    deviceType: ctx.deviceType ?? "",
+  };
+}
+
+export function createRiskService(deps: RiskServiceDeps) {
+  const { db, clock } = deps;
+  const features = deps.features ?? createDbFeatureSource(db);
+  const signalConfig = deps.signalConfig ?? DEFAULT_SIGNAL_CONFIG;
+  const refreshMs = deps.policyRefreshMs ?? 5000;
+  const blockAbroad = deps.blockAbroadByDefault ?? true;
+  const report = deps.onError ?? (() => {});
+  const rba = new RbaHistory();
+
+  // Decision rows are written behind, in batches (one transaction per ≤ 5 ms or 200 rows): a durable write per decision
+  // would put an fsync on every answer. The decision is enforced by its caller whatever happens to its row; a crash
+  // can lose at most the last batch of audit rows. Reads of decisions flush first.
+  const pending: RiskDecisionsTable[] = [];
+  let flushTimer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> = Promise.resolve();
+  function flush(): Promise<void> {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = null;
+    flushing = flushing.then(async () => {
+      while (pending.length) {
+        const rows = pending.splice(0, 200);
+        await db
+          .insertInto("risk_decisions")
+          .values(rows)
+          .execute()
+          .catch((e: unknown) => report(e, "decision log"));
+      }
+    });
+    return flushing;
+  }
+  function logDecision(row: RiskDecisionsTable) {
+    pending.push(row);
+    if (pending.length >= 200) void flush();
+    else flushTimer ??= setTimeout(() => void flush(), 5);
+  }
+
+  const compiled = new Map<number, CompiledPolicySet>();
+  let live: { active: CompiledPolicySet; shadow: CompiledPolicySet | null; at: number } | null = null;
+  let installedAt = 0;
+
+  function compile(version: number, source: string): CompiledPolicySet {
+    let c = compiled.get(version);
+    if (!c) {
+      c = compilePolicySet(JSON.parse(source), version);
+      compiled.set(version, c);
+    }
+    return c;
+  }
+
+  async function loadLive(force = false) {
+    const now = performance.now();
+    if (live && !force && now - live.at < refreshMs) return live;
+    const rows = await db
+      .selectFrom("risk_policy_sets")
+      .select(["version", "status", "source"])
+      .where("status", "in", ["active", "shadow"])
+      .execute();
+    const a = rows.find((r) => r.status === "active");
+    if (!a) throw CommonErrors.unavailable({ reason: "no active risk policy set" });
+    const s = rows.find((r) => r.status === "shadow");
+    live = {
+      active: compile(Number(a.version), a.source),
+      shadow: s ? compile(Number(s.version), s.source) : null,
+      at: now,
+    };
+    return live;
+  }
+
+  function invalid(e: unknown): never {
+    if (e instanceof PolicyError) throw RiskErrors.policy_invalid({ problems: e.problems });
+    throw e;
+  }
+
+  /** Velocity values a set's rules read for this event, keyed as `velocity.<name>`; null where the store failed. */
+  async function readVelocity(
+    specs: CompiledVelocity[],
+    f: Features,
+    now: number,
+    cache: Map<string, Promise<number | null>>,
+  ): Promise<Record<string, number | null>> {
+    const out: Record<string, number | null> = {};
+    await Promise.all(
+      specs.map(async (v) => {
+        const k = velocityKeyValue(v.key, f as never);
+        if (k === undefined) {
+          out[v.name] = 0;
+          return;
+        }
+        const series = `${v.series}|${k}`;
+        const ck = `${series}|${v.agg}|${v.windowMs}`;
+        let p = cache.get(ck);
+        if (!p) {
+          p = deps.velocity[v.agg](series, v.windowMs, now).catch((e: unknown) => {
+            report(e, "velocity read");
+            return null;
+          });
+          cache.set(ck, p);
+        }
+        out[v.name] = await p;
+      }),
+    );
+    return out;
+  }
+
+  async function recordVelocity(sets: CompiledPolicySet[], type: RiskEventType, f: Features, now: number) {
+    const done = new Set<string>();
+    const activation = toActivation(f);
+    const writes: Promise<void>[] = [];
+    for (const set of sets) {
+      for (const v of set.recordsByEvent.get(type) ?? []) {
+        const k = velocityKeyValue(v.key, f as never);
+        if (k === undefined) continue;
+        const series = `${v.series}|${k}`;
+        if (done.has(series)) continue;
+        if (v.filter) {
+          const r = v.filter(activation);
+          if (r !== true) continue;
+        }
+        let value: number | undefined;
+        let member: string | undefined;
+        if (v.agg === "sum") {
+          const x = velocityField(v.field!, f.event);
+          if (typeof x !== "number" || !Number.isFinite(x)) continue;
+          value = x;
+        } else if (v.agg === "distinct") {
+          const x = velocityField(v.field!, f.event);
+          if (x === null || x === undefined || x === "") continue;
+          member = String(x);
+        }
+        done.add(series);
+        writes.push(
+          deps.velocity
+            .record(series, {
+              at: now,
+              ...(value !== undefined ? { value } : {}),
+              ...(member !== undefined ? { member } : {}),
+            })
+            .catch((e: unknown) => report(e, "velocity record")),
+        );
+      }
+    }
+    await Promise.all(writes);
+  }
+
+  /**
+   * Per-account allowed sign-in countries. With blockAbroadByDefault, an account created after the engine was
+   * installed starts with its sign-up country (the first successful sign-in's), the first time it is needed.
+   */
+  async function allowedCountries(accountId: string, facts: { allowedCountries: string[] | null; createdAt: number }) {
+    if (facts.allowedCountries !== null) return facts.allowedCountries;
+    if (!blockAbroad || facts.createdAt < installedAt) return [];
+    const first = await db
+      .selectFrom("login_attempts")
+      .select("country")
+      .where("account_id", "=", accountId)
+      .where("outcome", "=", "succeeded")
+      .orderBy("at", "asc")
+      .limit(1)
+      .executeTakeFirst();
+    const list = first?.country ? [first.country] : [];
+    await db
+      .insertInto("risk_account_settings")
+      .values({ account_id: accountId, allowed_countries: JSON.stringify(list), updated_at: clock.now() })
+      .onConflict((oc) => oc.column("account_id").doNothing())
+      .execute();
+    const row = await db
+      .selectFrom("risk_account_settings")
+      .select("allowed_countries")
+      .where("account_id", "=", accountId)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.allowed_countries) as string[]) : list;
+  }
+
+  /** Features for one event, as plain JSON-like values (also what the decision row stores). */
+  async function gather(input: AssessInput, ctx: EnrichedContext | null, now: number): Promise<Features> {
+    const type = input.type;
+    const data = withAges(input.data ?? {}, now);
+    const event: Record<string, unknown> = {
+      type,
+      at: now,
+      ip: ctx?.ip ?? null,
+      country: ctx?.country ?? null,
+      asn: ctx?.asn ?? null,
+      deviceId: ctx?.deviceId ?? null,
+      channel: ctx?.channel ?? null,
+      userAgent: ctx?.userAgent ?? null,
+      browser: ctx?.browser ?? null,
+      os: ctx?.os ?? null,
+      deviceType: ctx?.deviceType ?? null,
+      data,
+    };
+    const accountId = input.accountId ?? null;
+    const account: Record<string, unknown> = { id: accountId, exists: false, allowedCountries: [], dormantDays: 0 };
+    const signals: Record<string, unknown> = {
+      newDevice: false,
+      newCountry: false,
+      deviceSeen: null,
+      attackIp: false,
+      impossibleTravel: false,
+      sinceCredentialChangeS: null,
+      unfinishedSecondFactor: 0,
+      recipientNewDevice: false,
+      recipientNewCountry: false,
+    };
+    const scores: Record<string, unknown> = { rba: 0, rbaKnownUser: false };
+    const session: Record<string, unknown> = input.session
+      ? {
+          id: input.session.id,
+          ageS: (now - input.session.createdAt) / 1000,
+          factor: input.session.factor,
+          secondFactor: input.session.secondFactor,
+        }
+      : {};
+
+    const jobs: Promise<void>[] = [];
+    if (ctx) {
+      jobs.push(
+        features.ipActivity(ctx.ip, signalConfig.attackIpWindowMs, now).then((a) => {
+          signals.attackIp =
+            a.failedLogins >= signalConfig.attackIpFailures || a.distinctAccounts >= signalConfig.attackIpAccounts;
+          signals.ipFailedLogins = a.failedLogins;
+          signals.ipDistinctAccounts = a.distinctAccounts;
+        }),
+      );
+    }
+    if (accountId) {
+      jobs.push(
+        (async () => {
+          const facts = await features.account(accountId, now);
+          if (!facts) return;
+          const [last, prev] = facts.lastSignIns;
+          Object.assign(account, {
+            exists: true,
+            status: facts.status,
+            ageDays: (now - facts.createdAt) / DAY,
+            totpEnabled: facts.totpEnabled,
+            verifiedEmail: facts.verifiedEmail,
+            // How long the account was idle before its current activity: for a sign-in, since the last one; for
+            // anything else (done in a session), between the session's sign-in and the one before it.
+            dormantDays:
+              type === "login"
+                ? last === undefined
+                  ? 0
+                  : (now - last) / DAY
+                : last !== undefined && prev !== undefined
+                  ? (last - prev) / DAY
+                  : 0,
+            lastSignInAgeS: last === undefined ? null : (now - last) / 1000,
+            allowedCountries: await allowedCountries(accountId, facts),
+          });
+        })(),
+      );
+      jobs.push(
+        features.lastCredentialChange(accountId, now).then((t) => {
+          signals.sinceCredentialChangeS = t === null ? null : (now - t) / 1000;
+        }),
+      );
+      if (ctx) {
+        jobs.push(
+          features.firstSeen(accountId, ctx.deviceId ?? null, ctx.country, now).then((seen) => {
+            // A sign-in is new when never seen; anything else happens inside a session whose sign-in already
+            // counted, so there "new" means first seen within the last 24 hours.
+            const fresh = (t: number | null) => t === null || (type !== "login" && now - t < DAY);
+            signals.deviceSeen = ctx.deviceId ? seen.device !== null : null;
+            signals.deviceFirstSeenS = seen.device === null ? null : (now - seen.device) / 1000;
+            signals.countryFirstSeenS = seen.country === null ? null : (now - seen.country) / 1000;
+            signals.newDevice = ctx.deviceId ? fresh(seen.device) : false;
+            signals.newCountry = ctx.country ? fresh(seen.country) : false;
+          }),
+        );
+      }
+      if (ctx && type === "login") {
+        jobs.push(
+          (async () => {
+            const [previous, unfinished] = await Promise.all([
+              features.previousLogin(accountId, now),
+              features.unfinishedSecondFactor(accountId, signalConfig.secondFactorWindowMs, now),
+            ]);
+            const tr =
+              previous && ctx.country ? travel(previous, { at: now, country: ctx.country }, signalConfig) : null;
+            signals.impossibleTravel = tr?.flagged ?? false;
+            if (tr) signals.travelKmh = Number.isFinite(tr.speedKmh) ? tr.speedKmh : 1e9;
+            signals.unfinishedSecondFactor = unfinished;
+          })(),
+        );
+      }
+      if (ctx) {
+        const s = rba.score(rbaLoginOf(accountId, ctx));
+        scores.rba = Number.isFinite(s.score) ? s.score : 1e308;
+        scores.rbaKnownUser = s.userLogins > 0;
+        scores.rbaIpRatio = s.perFeature[0]?.ratio ?? null;
+        scores.rbaUaRatio = s.perFeature[1]?.ratio ?? null;
+        scores.rbaUserLogins = s.userLogins;
+      }
+    }
+    const recipient = typeof data.recipientAccountId === "string" ? data.recipientAccountId : null;
+    if (recipient && ctx) {
+      jobs.push(
+        features.firstSeen(recipient, ctx.deviceId ?? null, ctx.country, now).then((seen) => {
+          signals.recipientNewDevice = ctx.deviceId ? seen.device === null : false;
+          signals.recipientNewCountry = ctx.country ? seen.country === null : false;
+        }),
+      );
+    }
+    await Promise.all(jobs);
+    if (!recipient) {
+      signals.recipientNewDevice = signals.newDevice;
+      signals.recipientNewCountry = signals.newCountry;
+    }
+    return { event, account, session, scores, velocity: {}, signals };
+  }
+
+  function shadowOf(d: PolicyDecision): ShadowResult {
+    return {
+      policyVersion: d.policyVersion,
+      decision: d.decision,
+      ...(d.factor ? { factor: d.factor } : {}),
+      hold: d.hold,
+      reasons: d.reasons,
+    };
+  }
+
+  const service = {
+    /** Loads the initial policy set as version 1 (active) when there is none, and rebuilds the RBA history. */
+    async start(): Promise<void> {
+      const now = clock.now();
+      const any = await db.selectFrom("risk_policy_sets").select("version").limit(1).executeTakeFirst();
+      if (!any) {
+        try {
+          compilePolicySet(deps.initialPolicy, 1);
+        } catch (e) {
+          invalid(e);
+        }
+        await db
+          .insertInto("risk_policy_sets")
+          .values({
+            id: newId(),
+            version: 1,
+            status: "active",
+            source: JSON.stringify(deps.initialPolicy),
+            created_at: now,
+            created_by: "system",
+            activated_at: now,
+            retired_at: null,
+          })
+          .onConflict((oc) => oc.column("version").doNothing())
+          .execute();
+      }
+      const first = await db
+        .selectFrom("risk_policy_sets")
+        .select("created_at")
+        .where("version", "=", 1)
+        .executeTakeFirst();
+      installedAt = first ? Number(first.created_at) : now;
+      await service.rebuildRbaHistory();
+      await loadLive(true);
+    },
+
+    /** The RBA history from the last `rbaHistoryDays` of successful sign-ins, at most `rbaHistoryMax`, oldest first. */
+    async rebuildRbaHistory(): Promise<number> {
+      const now = clock.now();
+      const since = now - (deps.rbaHistoryDays ?? 180) * DAY;
+      const max = deps.rbaHistoryMax ?? 1_000_000;
+      const total = await db
+        .selectFrom("login_attempts")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("outcome", "=", "succeeded")
+        .where("at", ">", since)
+        .where("account_id", "is not", null)
+        .executeTakeFirst();
+      // Keep the newest `max`: start after the (total − max)-th oldest row. Then keyset pages on (at, id).
+      const skip = Math.max(0, Number(total?.n ?? 0) - max);
+      const base = db
+        .selectFrom("login_attempts")
+        .where("outcome", "=", "succeeded")
+        .where("at", ">", since)
+        .where("account_id", "is not", null);
+      let cursor: { at: number; id: string } | null = null;
+      if (skip > 0) {
+        const c = await base
+          .select(["at", "id"])
+          .orderBy("at")
+          .orderBy("id")
+          .offset(skip - 1)
+          .limit(1)
+          .executeTakeFirst();
+        cursor = c ? { at: Number(c.at), id: c.id } : null;
+      }
+      const page = 20_000;
+      let added = 0;
+      for (;;) {
+        const from = cursor;
+        const rows = await base
+          .select(["id", "at", "account_id", "ip", "asn", "country", "user_agent", "browser", "os", "device_type"])
+          .$if(from !== null, (q) =>
+            q.where((eb) =>
+              eb.or([eb("at", ">", from!.at), eb.and([eb("at", "=", from!.at), eb("id", ">", from!.id)])]),
+            ),
+          )
+          .orderBy("at")
+          .orderBy("id")
+          .limit(page)
+          .execute();
+        for (const r of rows) {
+          rba.add({
+            userId: r.account_id!,
+            ip: r.ip,
+            asn: r.asn === null ? "" : String(r.asn),
+            country: r.country ?? "",
+            userAgent: r.user_agent,
+            browser: r.browser ?? "",
+            os: r.os ?? "",
+            deviceType: r.device_type ?? "",
+          });
+        }
+        added += rows.length;
+        const last = rows[rows.length - 1];
+        if (rows.length < page || !last) break;
+        cursor = { at: Number(last.at), id: last.id };
+      }
+      return added;
+    },
+
+    /** The process's RBA history (fed by `loginSucceeded`). */
+    rba,
+
+    /** Decides one event with the active set (and the shadow set beside it), records counters and the decision. */
+    async assessEvent(input: AssessInput): Promise<RiskDecision> {
+      const t0 = process.hrtime.bigint();
+      if (!RISK_EVENT_TYPES.includes(input.type)) throw RiskErrors.risk_event_invalid({ field: "type" });
+      const sets = await loadLive();
+      const now = clock.now();
+      const ctx = input.context
+        ? isEnriched(input.context)
+          ? input.context
+          : deps.enricher.enrich(input.context)
+        : null;
+      const f = await gather(input, ctx, now);
+
+      const cache = new Map<string, Promise<number | null>>();
+      const activeVel = await readVelocity(sets.active.readsByEvent.get(input.type) ?? [], f, now, cache);
+      const active = evaluatePolicy(sets.active, input.type, { ...f, velocity: activeVel });
+      let shadow: PolicyDecision | null = null;
+      let shadowVel: Record<string, number | null> = {};
+      if (sets.shadow) {
+        shadowVel = await readVelocity(sets.shadow.readsByEvent.get(input.type) ?? [], f, now, cache);
+        shadow = evaluatePolicy(sets.shadow, input.type, { ...f, velocity: shadowVel });
+      }
+      // Counters count every assessed event, whatever the decision: a denied attempt is still an attempt.
+      await recordVelocity(sets.shadow ? [sets.active, sets.shadow] : [sets.active], input.type, f, now);
+
+      const decisionId = newId();
+      const latencyUs = Number(process.hrtime.bigint() - t0) / 1000;
+      logDecision({
+        id: decisionId,
+        account_id: input.accountId ?? null,
+        event_type: input.type,
+        event: JSON.stringify({
+          event: f.event,
+          account: f.account,
+          session: f.session,
+          signals: f.signals,
+          velocity: { ...shadowVel, ...activeVel },
+        }),
+        decision: active.decision,
+        factor: active.factor ?? null,
+        hold: active.hold ? 1 : 0,
+        reasons: JSON.stringify(active.reasons),
+        policy_version: active.policyVersion,
+        shadow: shadow ? JSON.stringify(shadowOf(shadow)) : null,
+        scores: JSON.stringify(f.scores),
+        at: now,
+        latency_us: Math.round(latencyUs),
+      });
+
+      if (active.lockdown && input.accountId && deps.startLockdown) {
+        const rule = active.reasons.find((r) => r.lockdown && r.applied !== false);
+        await deps
+          .startLockdown({
+            accountId: input.accountId,
+            reason: `risk:${rule?.ruleId ?? "policy"}`,
+            openedBy: `policy:${rule?.ruleId ?? "policy"}`,
+            reportedAt: now,
+            ip: ctx?.ip ?? null,
+          })
+          .catch((e: unknown) => report(e, "lockdown"));
+      }
+      return {
+        decisionId,
+        decision: active.decision,
+        ...(active.factor ? { factor: active.factor } : {}),
+        hold: active.hold,
+        lockdown: active.lockdown,
+        reasons: active.reasons,
+        scores: f.scores,
+        policyVersion: active.policyVersion,
+        ...(shadow ? { shadow: shadowOf(shadow) } : {}),
+        latencyUs,
+      };
+    },
+
+    /** Identity's narrow login interface (see identity/service.ts `LoginRisk`). */
+    async assessLogin(input: { accountId: string; context: EnrichedContext }) {
+      const d = await service.assessEvent({ type: "login", accountId: input.accountId, context: input.context });
+      return {
+        action: d.decision,
+        ...(d.factor ? { factor: d.factor } : {}),
+        decisionId: d.decisionId,
+        reasons: d.reasons.filter((r) => r.applied !== false).map((r) => r.ruleId),
+      };
+    },
+
+    /** A sign-in succeeded: it joins the RBA history at once (other nodes see it at their next start). */
+    loginSucceeded(input: { accountId: string; context: EnrichedContext }): void {
+      rba.add(rbaLoginOf(input.accountId, input.context));
+    },
+
+    /** Stores a policy set as a draft with the next version, after compiling every expression. */
+    async putPolicySet(source: unknown, by: string | null = null): Promise<PolicySetView> {
+      try {
+        compilePolicySet(source, 0);
+      } catch (e) {
+        invalid(e);
+      }
+      const now = clock.now();
+      for (let attempt = 0; ; attempt++) {
+        const max = await db
+          .selectFrom("risk_policy_sets")
+          .select((eb) => eb.fn.max<number>("version").as("v"))
+          .executeTakeFirst();
+        const version = Number(max?.v ?? 0) + 1;
+        try {
+          await db
+            .insertInto("risk_policy_sets")
+            .values({
+              id: newId(),
+              version,
+              status: "draft",
+              source: JSON.stringify(source),
+              created_at: now,
+              created_by: by,
+              activated_at: null,
+              retired_at: null,
+            })
+            .execute();
+          return view(await service.getPolicySet(version));
+        } catch (e) {
+          // Another node took this version number: take the next one.
+          if (attempt >= 5) throw e;
+        }
+      }
+    },
+
+    async getPolicySet(version: number): Promise<PolicySetView & { source: PolicySetSource }> {
+      const r = await db.selectFrom("risk_policy_sets").selectAll().where("version", "=", version).executeTakeFirst();
+      if (!r) throw RiskErrors.policy_not_found();
+      const source = JSON.parse(r.source) as PolicySetSource;
+      return {
+        version: Number(r.version),
+        status: r.status as PolicyStatus,
+        name: source.name ?? null,
+        rules: source.rules.length,
+        createdAt: iso(Number(r.created_at)),
+        activatedAt: r.activated_at === null ? null : iso(Number(r.activated_at)),
+        source,
+      };
+    },
+
+    async listPolicySets(): Promise<PolicySetView[]> {
+      const rows = await db.selectFrom("risk_policy_sets").selectAll().orderBy("version", "desc").limit(100).execute();
+      return rows.map((r) => {
+        const source = JSON.parse(r.source) as PolicySetSource;
+        return {
+          version: Number(r.version),
+          status: r.status as PolicyStatus,
+          name: source.name ?? null,
+          rules: source.rules.length,
+          createdAt: iso(Number(r.created_at)),
+          activatedAt: r.activated_at === null ? null : iso(Number(r.activated_at)),
+        };
+      });
+    },
+
+    /**
+     * draft|retired|shadow → active (the previous active set retires; a set leaving shadow leaves it empty), or
+     * draft|retired → shadow (the previous shadow set retires). Exactly one active, at most one shadow.
+     */
+    async promote(version: number, to: "shadow" | "active"): Promise<PolicySetView> {
+      const now = clock.now();
+      await db.transaction().execute(async (t) => {
+        const r = await t
+          .selectFrom("risk_policy_sets")
+          .select(["status", "source"])
+          .where("version", "=", version)
+          .executeTakeFirst();
+        if (!r) throw RiskErrors.policy_not_found();
+        if (r.status === to) return;
+        if (r.status === "active") throw RiskErrors.policy_state_invalid({ status: r.status, to });
+        // Compiles under this node's engine before it can go live (a set stored by an older node might not).
+        try {
+          compilePolicySet(JSON.parse(r.source), version);
+        } catch (e) {
+          invalid(e);
+        }
+        await t
+          .updateTable("risk_policy_sets")
+          .set({ status: "retired", retired_at: now })
+          .where("status", "=", to)
+          .execute();
+        await t
+          .updateTable("risk_policy_sets")
+          .set({ status: to, retired_at: null, ...(to === "active" ? { activated_at: now } : {}) })
+          .where("version", "=", version)
+          .execute();
+      });
+      live = null;
+      return view(await service.getPolicySet(version));
+    },
+
+    /** Writes the decision rows still queued. */
+    flush,
+
+    async close(): Promise<void> {
+      await flush();
+    },
+
+    async listDecisions(accountId: string, limit = 100) {
+      await flush();
+      const rows = await db
+        .selectFrom("risk_decisions")
+        .selectAll()
+        .where("account_id", "=", accountId)
+        .orderBy("at", "desc")
+        .limit(Math.min(Math.max(1, limit), 500))
+        .execute();
+      return rows.map((r) => ({
+        decisionId: r.id,
+        at: iso(Number(r.at)),
+        eventType: r.event_type,
+        decision: r.decision as RiskAction,
+        factor: r.factor,
+        hold: r.hold === 1,
+        policyVersion: Number(r.policy_version),
+        reasons: JSON.parse(r.reasons) as MatchReason[],
+        scores: JSON.parse(r.scores) as Record<string, unknown>,
+        shadow: r.shadow === null ? null : (JSON.parse(r.shadow) as ShadowResult),
+        latencyUs: Number(r.latency_us),
+      }));
+    },
+
+    /** Allowed sign-in countries ([] = any). */
+    async getAllowedCountries(accountId: string): Promise<string[]> {
+      const facts = await features.account(accountId, clock.now());
+      if (!facts) return [];
+      return allowedCountries(accountId, facts);
+    },
+
+    async setAllowedCountries(accountId: string, countries: string[]): Promise<string[]> {
+      const list = [...new Set(countries.map((c) => c.toUpperCase()))];
+      if (list.length > 50 || list.some((c) => !COUNTRY.test(c))) throw RiskErrors.country_invalid();
+      const now = clock.now();
+      if (!(await features.account(accountId, now))) throw CommonErrors.not_found();
+      await db
+        .insertInto("risk_account_settings")
+        .values({ account_id: accountId, allowed_countries: JSON.stringify(list), updated_at: now })
+        .onConflict((oc) =>
+          oc.column("account_id").doUpdateSet({ allowed_countries: JSON.stringify(list), updated_at: now }),
+        )
+        .execute();
+      return list;
+    },
+  };
+  return service;
+}
+
+export type RiskService = ReturnType<typeof createRiskService>;

@@ -1,0 +1,106 @@
+import { DEFAULT_RETENTION_MS, type VelocityStore } from "./velocity.ts";
+
+export interface MemoryVelocityOptions {
+  /** How long events are kept: the largest window callers ask about. */
+  retentionMs?: number;
+  /** Per-key cap; beyond it the oldest events are dropped, so one hammered key cannot grow without bound. */
+  maxEventsPerKey?: number;
+}
+
+export interface MemoryVelocityStore extends VelocityStore {
+  /** Keys currently held. */
+  readonly size: number;
+}
+
+interface Series {
+  /** Parallel arrays sorted by time: cheaper than an array of objects for large windows. */
+  at: number[];
+  value: number[];
+  member: (string | undefined)[];
+}
+
+/** First index whose time is > t. */
+function upperBound(times: number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Velocity counters for the embedded (single-process) mode. Each operation runs synchronously inside its promise,
+ * so concurrent records cannot interleave. Events older than the retention, relative to the latest time recorded on
+ * the key, are dropped on each record; keys left empty are removed then too.
+ */
+export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): MemoryVelocityStore {
+  const retention = opts.retentionMs ?? DEFAULT_RETENTION_MS;
+  const maxEvents = opts.maxEventsPerKey ?? 100_000;
+  const series = new Map<string, Series>();
+
+  const drop = (s: Series, n: number) => {
+    if (n <= 0) return;
+    s.at.splice(0, n);
+    s.value.splice(0, n);
+    s.member.splice(0, n);
+  };
+
+  /** [from, to) indexes of the events in (now − windowMs, now]. */
+  // Windows longer than the retention are clamped to it, so reads agree with the Redis store whatever was pruned.
+  const range = (s: Series, windowMs: number, now: number): [number, number] => [
+    upperBound(s.at, now - Math.min(windowMs, retention)),
+    upperBound(s.at, now),
+  ];
+
+  return {
+    async record(key, event) {
+      let s = series.get(key);
+      if (!s) {
+        s = { at: [], value: [], member: [] };
+        series.set(key, s);
+      }
+      // Insert in time order (events usually arrive in order, so this is a push).
+      const i = upperBound(s.at, event.at);
+      s.at.splice(i, 0, event.at);
+      s.value.splice(i, 0, event.value ?? 1);
+      s.member.splice(i, 0, event.member);
+      const newest = s.at[s.at.length - 1]!;
+      drop(s, upperBound(s.at, newest - retention));
+      drop(s, s.at.length - maxEvents);
+    },
+    async count(key, windowMs, now) {
+      const s = series.get(key);
+      if (!s) return 0;
+      const [from, to] = range(s, windowMs, now);
+      return Math.max(0, to - from);
+    },
+    async sum(key, windowMs, now) {
+      const s = series.get(key);
+      if (!s) return 0;
+      const [from, to] = range(s, windowMs, now);
+      let total = 0;
+      for (let i = from; i < to; i++) total += s.value[i]!;
+      return total;
+    },
+    async distinct(key, windowMs, now) {
+      const s = series.get(key);
+      if (!s) return 0;
+      const [from, to] = range(s, windowMs, now);
+      const seen = new Set<string>();
+      for (let i = from; i < to; i++) {
+        const m = s.member[i];
+        if (m !== undefined) seen.add(m);
+      }
+      return seen.size;
+    },
+    async close() {
+      series.clear();
+    },
+    get size() {
+      return series.size;
+    },
+  };
+}
