@@ -106,7 +106,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const sessions = createSessionService({ db, hot: database.hot, clock, events, notifier, config });
   // Commerce record and the lockdown's commerce primitives; the test gateway keeps its state in this database.
   const gateway = opts.gateway ?? createTestGateway(db, clock);
-  const commerce = createCommerceService({ db, clock, events, notifier, sessions, webhooks, gateway });
   const commerceResponder = createCommerceResponder({ db, clock, events, notifier, webhooks, gateway });
   const response = createResponseService({
     db,
@@ -134,6 +133,48 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   });
   await risk.start();
   // Seed 003's alert: a second factor left unfinished for 10 minutes. Runs where notices are sent (unref'd timer).
+  const commerce = createCommerceService({
+    db,
+    clock,
+    events,
+    notifier,
+    sessions,
+    webhooks,
+    gateway,
+    // Commerce events are judged in the context of the session that makes them (the device and place it signed in
+    // from), which is the attacker's in a takeover.
+    risk: {
+      async assess({ type, session, data }) {
+        const row = await db
+          .selectFrom("sessions")
+          .select(["ip", "user_agent", "device_id", "channel"])
+          .where("id", "=", session.id)
+          .executeTakeFirst();
+        const d = await risk.assessEvent({
+          type,
+          accountId: session.account_id,
+          ...(row
+            ? {
+                context: {
+                  ip: row.ip,
+                  userAgent: row.user_agent,
+                  ...(row.device_id ? { deviceId: row.device_id } : {}),
+                  channel: row.channel === "app_password" ? "app-password" : row.channel === "app" ? "app" : "web",
+                },
+              }
+            : {}),
+          session: {
+            id: session.id,
+            createdAt: session.auth_time,
+            factor: session.factor,
+            secondFactor: session.second_factor_at !== null,
+          },
+          data,
+        });
+        return { decision: d.decision, hold: d.hold, decisionId: d.decisionId, rules: d.reasons.map((r) => r.ruleId) };
+      },
+    },
+  });
   const riskAlerts = createUnfinishedSecondFactorSweep({ db, clock, events, notifier, enricher });
   if (config.dispatcher) riskAlerts.start(30_000, (e) => opts.logger?.warn({ err: e }, "risk alerts"));
   const identity = createIdentityService({

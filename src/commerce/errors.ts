@@ -18,4 +18,9 @@ export const CommerceErrors = defineErrors({
   listing_unavailable: { status: 409, message: "The listing is not available in that quantity." },
   own_listing: { status: 409, message: "Sellers cannot buy from their own listing." },
   gift_card_invalid: { status: 400, message: "The gift card code is wrong or was already used." },
+  risk_denied: { status: 403, message: "The store's risk policy refused this action." },
+  redemption_held: {
+    status: 409,
+    message: "This redemption is held for review; the card stays valid for its rightful recipient.",
+  },
 });

@@ -39,6 +39,26 @@ export interface CommerceDeps {
   webhooks: WebhookEmitter;
   gateway: PaymentGateway;
   config?: Partial<CommerceConfig>;
+  /** the risk engine's answer for commerce events (src/risk via app.ts); none: everything is allowed */
+  risk?: CommerceRisk | null;
+}
+
+export type CommerceRiskEvent =
+  | "order"
+  | "gift_card_purchase"
+  | "gift_card_redemption"
+  | "address_added"
+  | "payment_instrument_added"
+  | "listing_created"
+  | "listing_updated";
+
+export interface CommerceRisk {
+  assess(i: { type: CommerceRiskEvent; session: SessionWithAccount; data: Record<string, unknown> }): Promise<{
+    decision: "allow" | "challenge" | "review" | "deny";
+    hold: boolean;
+    decisionId: string;
+    rules: string[];
+  }>;
 }
 
 export type ItemCategory = "gift_card" | "digital" | "physical";
@@ -141,6 +161,22 @@ export function createCommerceService(deps: CommerceDeps) {
     if (!a) throw IdentityErrors.account_not_found();
     if (a.status !== "active") throw IdentityErrors.account_frozen();
     return a;
+  }
+
+  /**
+   * Asks the risk engine and enforces its answer: deny refuses; challenge needs a second factor within the freshness
+   * window (an account without one cannot meet it); review or hold lets the action be recorded but held.
+   */
+  async function gate(
+    type: CommerceRiskEvent,
+    s: SessionWithAccount,
+    data: Record<string, unknown>,
+  ): Promise<{ held: boolean; decisionId: string | null }> {
+    if (!deps.risk) return { held: false, decisionId: null };
+    const d = await deps.risk.assess({ type, session: s, data });
+    if (d.decision === "deny") throw CommerceErrors.risk_denied({ decisionId: d.decisionId, rules: d.rules });
+    if (d.decision === "challenge") sessions.assertFresh(s, true);
+    return { held: d.hold || d.decision === "review", decisionId: d.decisionId };
   }
 
   /** Sensitive change gate (as identity's): active account, fresh sign-in, fresh second factor when enrolled. */
@@ -388,6 +424,7 @@ export function createCommerceService(deps: CommerceDeps) {
     async addAddress(s: SessionWithAccount, input: AddressInput, ip: string | null = null) {
       await sensitive(s);
       if (containsPan(input)) throw CommerceErrors.card_number_refused();
+      await gate("address_added", s, { country: input.country, city: input.city });
       return tx(async (t) => {
         await active(t, s.account_id);
         const now = clock.now();
@@ -465,6 +502,11 @@ export function createCommerceService(deps: CommerceDeps) {
       await sensitive(s);
       const card = await gateway.describeToken(input.token);
       if (!card) throw CommerceErrors.payment_token_invalid();
+      await gate("payment_instrument_added", s, {
+        cardFingerprint: card.fingerprint,
+        funding: card.funding,
+        billingCountry: input.billingCountry ?? card.billingCountry ?? null,
+      });
       return tx(async (t) => {
         await active(t, s.account_id);
         const now = clock.now();
@@ -590,6 +632,14 @@ export function createCommerceService(deps: CommerceDeps) {
       input: { title: string; price: number; quantity: number; productId?: string; currency?: string },
       ip: string | null = null,
     ) {
+      const product = input.productId
+        ? await db.selectFrom("products").select("market_price").where("id", "=", input.productId).executeTakeFirst()
+        : undefined;
+      const risk = await gate("listing_created", s, {
+        price: input.price,
+        marketPrice: product?.market_price ?? null,
+        quantity: input.quantity,
+      });
       return tx(async (t) => {
         await active(t, s.account_id);
         if (input.productId) {
@@ -605,7 +655,8 @@ export function createCommerceService(deps: CommerceDeps) {
           price: input.price,
           currency: input.currency ?? "JPY",
           quantity: input.quantity,
-          status: "active",
+          // Held by the risk policy: not on sale until support releases it (seed 002's dormant seller).
+          status: risk.held ? "held" : "active",
           created_at: now,
           created_by_session: s.id,
           updated_at: now,
@@ -629,6 +680,18 @@ export function createCommerceService(deps: CommerceDeps) {
       input: { title?: string; price?: number; quantity?: number; status?: "active" | "held" },
       ip: string | null = null,
     ) {
+      const current = await db.selectFrom("listings").selectAll().where("id", "=", id).executeTakeFirst();
+      const product = current?.product_id
+        ? await db.selectFrom("products").select("market_price").where("id", "=", current.product_id).executeTakeFirst()
+        : undefined;
+      const risk =
+        current && current.seller_account_id === s.account_id
+          ? await gate("listing_updated", s, {
+              price: input.price ?? current.price,
+              marketPrice: product?.market_price ?? null,
+              quantity: input.quantity ?? current.quantity,
+            })
+          : { held: false, decisionId: null };
       return tx(async (t) => {
         await active(t, s.account_id);
         const l = await t.selectFrom("listings").selectAll().where("id", "=", id).executeTakeFirst();
@@ -641,9 +704,10 @@ export function createCommerceService(deps: CommerceDeps) {
           title: input.title ?? l.title,
           price: input.price ?? l.price,
           quantity: input.quantity ?? l.quantity,
-          status:
-            input.status ??
-            (input.quantity !== undefined && input.quantity > 0 && l.status === "sold_out" ? "active" : l.status),
+          status: risk.held
+            ? "held"
+            : (input.status ??
+              (input.quantity !== undefined && input.quantity > 0 && l.status === "sold_out" ? "active" : l.status)),
           updated_at: now,
           updated_by_session: s.id,
         };
@@ -804,6 +868,19 @@ export function createCommerceService(deps: CommerceDeps) {
         }
       }
 
+      const giftCards = items.filter((i) => i.category === "gift_card").reduce((n, i) => n + i.quantity, 0);
+      const risk = await gate(giftCards > 0 ? "gift_card_purchase" : "order", s, {
+        amount: total,
+        currency,
+        quantity: giftCards > 0 ? giftCards : items.reduce((n, i) => n + i.quantity, 0),
+        kind,
+        addressCreatedAt: address?.created_at ?? null,
+        addressCountry: address?.country ?? null,
+        paymentInstrumentCreatedAt: instrument?.created_at ?? null,
+        cardFingerprint: instrument?.fingerprint ?? null,
+        listingId: listing?.id ?? null,
+      });
+
       const orderId = newId();
       const auth = instrument
         ? await gateway.authorize({
@@ -858,7 +935,8 @@ export function createCommerceService(deps: CommerceDeps) {
             id: orderId,
             account_id: a.id,
             session_id: s.id,
-            status: paid ? "placed" : "pending_payment",
+            // Held by the risk policy: the money is only authorized, nothing is captured or issued until released.
+            status: paid ? (risk.held ? "on_hold" : "placed") : "pending_payment",
             kind,
             currency,
             total,
@@ -917,6 +995,8 @@ export function createCommerceService(deps: CommerceDeps) {
               sellerAccountId: row.seller_account_id,
               addressId: row.address_id,
               sessionId: s.id,
+              riskDecisionId: risk.decisionId,
+              held: risk.held,
             },
             actor: actorOf(s),
             ip,
@@ -937,7 +1017,7 @@ export function createCommerceService(deps: CommerceDeps) {
               });
             }
           }
-          if (captured > 0) await issueGiftCards(t, row, actorOf(s));
+          if (captured > 0 && !risk.held) await issueGiftCards(t, row, actorOf(s));
           return row;
         });
       } catch (e) {
@@ -1065,6 +1145,32 @@ export function createCommerceService(deps: CommerceDeps) {
     /** Redeems a code into the signed-in account's wallet: once per card, however many requests race. */
     async redeemGiftCard(s: SessionWithAccount, code: string, ip: string | null = null) {
       const hash = giftCodeHash(code);
+      const pending = await db
+        .selectFrom("gift_cards")
+        .select(["id", "recipient_email", "delivered_at", "amount"])
+        .where("code_hash", "=", hash)
+        .where("status", "=", "active")
+        .executeTakeFirst();
+      if (pending) {
+        const recipient = pending.recipient_email
+          ? await db
+              .selectFrom("contact_points")
+              .select("account_id")
+              .where("kind", "=", "email")
+              .where("value", "=", pending.recipient_email)
+              .where("removed_at", "is", null)
+              .executeTakeFirst()
+          : undefined;
+        const risk = await gate("gift_card_redemption", s, {
+          giftCardId: pending.id,
+          amount: pending.amount,
+          deliveredAt: pending.delivered_at,
+          recipientAccountId: recipient?.account_id ?? null,
+          intoOwnAccount: recipient?.account_id === s.account_id,
+        });
+        // Held: the card stays unredeemed, so the rightful recipient can still use it (seed 004).
+        if (risk.held) throw CommerceErrors.redemption_held({ decisionId: risk.decisionId });
+      }
       return tx(async (t) => {
         await active(t, s.account_id);
         const now = clock.now();

@@ -32,12 +32,9 @@ describe("compromise window rule", () => {
   });
 
   it("a break-in in the first second after sign-up is still caught (the sign-up session alone is the owner's)", () => {
-    const w = computeWindow(
-      [s("signup", 0, "id:pc", "JP"), s("atk", 300, "id:evil", "US")],
-      T,
-      null,
-      { owner: new Set(["signup"]) },
-    );
+    const w = computeWindow([s("signup", 0, "id:pc", "JP"), s("atk", 300, "id:evil", "US")], T, null, {
+      owner: new Set(["signup"]),
+    });
     assert.equal(w.firstUnfamiliarSessionId, "atk");
   });
 

@@ -64,12 +64,16 @@ describe("mamori simulate all", () => {
 
     const s3 = by("003");
     assert.ok(["signed_in", "challenged"].includes(s3.facts.attackerSignIn as string));
-    assert.equal(s3.facts.muleBalance, 0, "redeemed value locked");
-    assert.equal(s3.facts.redeemedCodes, 2);
-    has(s3, /refunded in full/);
-    has(s3, /void/);
+    assert.equal(s3.facts.muleBalance, 0, "nothing redeemed is left to spend");
+    // The default policy: two cards charged, five held; the mule's redemptions from abroad minutes later are held too.
+    assert.equal(s3.facts.charged, 2);
+    assert.equal(s3.facts.held, 5);
+    assert.equal((s3.facts.redeemedCodes as number) + (s3.facts.redemptionsHeld as number), 2);
+    has(s3, /holds the burst/);
+    has(s3, /nothing the attacker bought stays charged/);
 
     const s4 = by("004");
+    assert.equal(s4.facts.firstAttempt, "redemption_held", "the redemption from abroad was held");
     assert.equal(s4.facts.ownerRedeemFirst, "gift_card_invalid", "the owner found the card already used");
     assert.equal(s4.facts.strangerBalance, 0);
     assert.equal(s4.facts.ownerBalance, 20_000);
