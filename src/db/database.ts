@@ -62,7 +62,11 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
         if (config.pgSchema) {
           await pool.query(`CREATE SCHEMA IF NOT EXISTS "${config.pgSchema}"`);
         }
-        await runMigrations(db, config.pgSchema);
+        // Kysely looks for its bookkeeping tables in every schema it can see; pin it to the one we write to (the
+        // URL's search_path may name one), or it finds another schema's lock table and fails.
+        const schema =
+          config.pgSchema ?? ((await pool.query("select current_schema() as s")).rows[0] as { s: string }).s;
+        await runMigrations(db, schema);
       },
       close: () => db.destroy(),
     };

@@ -8,7 +8,9 @@ import { PG_URL, postgresUnavailable, REDIS_URL, redisUnavailable } from "../../
 // Two Mamori processes on one PostgreSQL and one Redis: a session ended on one node is refused by the other on the
 // very next request.
 const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", channel: "web" };
-const ATTACKER = { ip: "8.8.8.8", userAgent: "Mozilla/5.0 Firefox/121.0", channel: "web" };
+// The nodes run the shipped risk policy, which refuses a password-only sign-in from abroad: this attacker has the
+// owner's browser (an infostealer's copy of the cookie jar) behind a Japanese address, which the policy lets through.
+const ATTACKER = { ip: "126.200.3.4", userAgent: "Mozilla/5.0 Chrome/120.0", channel: "web" };
 const PASSWORD = "correct horse battery staple 47";
 
 interface Node {
