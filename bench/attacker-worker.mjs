@@ -1,6 +1,5 @@
 // The attacker's client for bench/lockdown.ts, in its own thread so its timing does not depend on the server's event
 // loop: polls introspectSession with a session token until the first refusal, then reports when it arrived.
-import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 
 const { url, apiKey, token } = workerData;
@@ -13,9 +12,10 @@ for (;;) {
   });
   const j = await res.json();
   requests++;
-  if (requests === 1) parentPort?.postMessage({ ready: true });
+  if (requests === 1) parentPort?.postMessage({ ready: true, active: j.active });
   if (!j.active) {
-    parentPort?.postMessage({ refusedAt: performance.timeOrigin + performance.now(), requests });
+    // hrtime is one monotonic clock for every thread of the process (performance.timeOrigin is per thread).
+    parentPort?.postMessage({ refusedAt: Number(process.hrtime.bigint()) / 1e6, requests });
     break;
   }
 }

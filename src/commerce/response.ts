@@ -2,7 +2,7 @@ import type { Db, Executor } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { caseActionDone, recordCaseAction } from "../response/actions.ts";
-import type { Clock } from "../shared/clock.ts";
+import { type Clock, pollOnce } from "../shared/clock.ts";
 import type { WebhookEmitter } from "../webhooks/types.ts";
 import type { PaymentGateway } from "./gateway.ts";
 import { addressSnapshot, giftCodeHash, instrumentSnapshot, listingSnapshot } from "./service.ts";
@@ -333,7 +333,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
       const orders = await ordersOfSessions(db, r.accountId, r.sessionIds);
       for (const o of orders) {
         await cancelOrder(r, o.id, { notifyBuyer: null });
-        await yieldToIo();
+        await pollOnce();
       }
       if (orders.length === 0) return;
       const cards = await db
@@ -427,6 +427,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
               .orderBy("redeemed_at")
               .execute();
       for (const c of stolen) {
+        await pollOnce();
         await tx(async (t) => {
           const now = clock.now();
           await lockRedeemed(t, r, c, now);
@@ -443,6 +444,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
         .orderBy("redeemed_at")
         .execute();
       for (const c of intoHere) {
+        await pollOnce();
         await tx(async (t) => {
           const now = clock.now();
           await lockRedeemed(t, r, c, now);
@@ -482,6 +484,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
       }
       for (const [key, { objectType, before }] of earliest) {
         const objectId = key.slice(key.indexOf("|") + 1);
+        await pollOnce();
         await tx(async (t) => {
           if (await done(t, r.caseId, objectType, objectId, "rollback")) return;
           const now = clock.now();
@@ -578,7 +581,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
           .execute();
         for (const o of orders) {
           await cancelOrder(r, o.id, { notifyBuyer: { title: l.title } });
-          await yieldToIo();
+          await pollOnce();
         }
       }
     },
@@ -677,6 +680,3 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
 }
 
 export type CommerceResponder = ReturnType<typeof createCommerceResponder>;
-
-/** One turn of the event loop between objects: a long lockdown must not hold up the node's other requests. */
-const yieldToIo = () => new Promise<void>((r) => setImmediate(r));

@@ -3,7 +3,7 @@ import type { EventLog } from "../events/store.ts";
 import { identityStore } from "../identity/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { sessionStore } from "../sessions/store.ts";
-import type { Clock } from "../shared/clock.ts";
+import { type Clock, pollOnce } from "../shared/clock.ts";
 import { newId } from "../shared/crypto.ts";
 import type { WebhookState } from "../webhooks/types.ts";
 import { caseActionDone, recordCaseAction } from "./actions.ts";
@@ -395,7 +395,10 @@ export function createResponseService(deps: ResponseDeps) {
       crash(`${step}:done`);
       // SQLite calls are synchronous: without a turn of the event loop, requests queued on this node would wait for
       // the whole lockdown. Yielding here lets an attacker's pending request see the ended sessions right away.
-      await new Promise((r) => setImmediate(r));
+      await pollOnce();
+      // From the freeze on, every session of the account is refused. Requests already on their way to this node
+      // (the attacker's next one) get 2 ms to arrive and be answered before the next step holds the node again.
+      if (step === "freeze") await new Promise((r) => setTimeout(r, 2));
     }
   }
 
