@@ -122,6 +122,32 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
     },
   );
 
+  app.post(
+    "/v1/admin/accounts/:accountId/cases",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "openCase",
+        tags: ["response"],
+        summary:
+          "Open a case on an account without acting yet (answers the account's open case if it has one); a later " +
+          "lockdown joins it.",
+        headers: AdminHeader,
+        params: Type.Object({ accountId: Type.String({ maxLength: 64 }) }),
+        body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, strict),
+        response: { 200: CaseReport, ...errorResponses(401, 404) },
+      },
+    },
+    async (req) => {
+      const { caseId } = await response.openCase({
+        accountId: req.params.accountId,
+        reason: req.body.reason,
+        openedBy: agent(req),
+      });
+      return response.getCase(caseId);
+    },
+  );
+
   app.get(
     "/v1/admin/cases",
     {

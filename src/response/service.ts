@@ -478,6 +478,42 @@ export function createResponseService(deps: ResponseDeps) {
       return { caseId };
     },
 
+    /** Support opens a case without acting yet (notes, then perhaps a lockdown, which joins this case). */
+    async openCase(input: { accountId: string; reason: string; openedBy: string }): Promise<{ caseId: string }> {
+      return tx(async (t) => {
+        const a = await identityStore.getAccount(t, input.accountId);
+        if (!a) throw ResponseErrors.case_not_found({ accountId: input.accountId }, "No such account.");
+        const active = await store.activeCase(t, input.accountId);
+        if (active) return { caseId: active.id };
+        const id = newId();
+        const now = clock.now();
+        await t
+          .insertInto("cases")
+          .values({
+            id,
+            account_id: input.accountId,
+            status: "open",
+            reason: input.reason.slice(0, 500),
+            opened_by: input.openedBy,
+            since: null,
+            since_source: null,
+            window_basis: null,
+            created_at: now,
+            updated_at: now,
+            locked_down_at: null,
+            recovered_at: null,
+          })
+          .execute();
+        await events.append(t, {
+          accountId: input.accountId,
+          type: "case.opened",
+          data: { caseId: id, reason: input.reason.slice(0, 500), lockdown: false },
+          actor: input.openedBy,
+        });
+        return { caseId: id };
+      });
+    },
+
     /** Finishes every lockdown a crash interrupted (called on start). */
     async resumeAll(): Promise<string[]> {
       const open = await db.selectFrom("cases").select("id").where("status", "=", "locking").execute();
