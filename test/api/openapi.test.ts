@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { errorCatalog } from "../../src/shared/errors.ts";
 import { makeTestApp, type TestApp } from "../../src/testing/app.ts";
 
 export const REQUIRED_OPERATIONS = [
@@ -84,5 +86,24 @@ describe("openapi.json", () => {
   it("metrics are exposed", async () => {
     const r = await t.app.http.inject({ method: "GET", url: "/metrics" });
     assert.match(r.body, /mamori_http_requests_total/);
+  });
+
+  it("the README's API table and error catalog list every operation and every error code (docs match the code)", async () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const doc = (await t.call("GET", "/openapi.json")).json();
+    const ops: string[] = [];
+    for (const m of Object.values(doc.paths as Record<string, Record<string, { operationId?: string }>>)) {
+      for (const op of Object.values(m)) if (op.operationId) ops.push(op.operationId);
+    }
+    assert.deepEqual(
+      ops.filter((o) => !readme.includes(`| \`${o}\` |`)),
+      [],
+      "operations missing from the README",
+    );
+    assert.deepEqual(
+      [...errorCatalog().keys()].filter((c) => !readme.includes(`| \`${c}\` |`)),
+      [],
+      "error codes missing from the README's catalog",
+    );
   });
 });
