@@ -103,7 +103,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     },
   });
 
-  const sessions = createSessionService({ db, hot: database.hot, clock, events, notifier, config });
+  const sessions = createSessionService({
+    db,
+    hot: database.hot,
+    changeCounter: database.changeCounter,
+    clock,
+    events,
+    notifier,
+    config,
+  });
   // Commerce record and the lockdown's commerce primitives; the test gateway keeps its state in this database.
   const gateway = opts.gateway ?? createTestGateway(db, clock);
   const commerceResponder = createCommerceResponder({ db, clock, events, notifier, webhooks, gateway });

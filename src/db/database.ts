@@ -37,6 +37,12 @@ export interface DatabaseHandle {
    * one). PostgreSQL: a named prepared statement on the pool. Autocommit, so each call sees the latest commit.
    */
   hot: HotQuery;
+  /**
+   * SQLite on a file: a number that changes whenever any connection (this process's writer, another process) commits
+   * — `PRAGMA data_version` on the read connection. A value cached under one number is exactly as fresh as the store
+   * while the number stays the same. Absent on PostgreSQL (other nodes write) and in memory (one connection).
+   */
+  changeCounter?: () => number;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -101,10 +107,19 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
       return stmt.all(...(params as unknown[])) as never;
     };
   };
+  let versionStmt: SqliteDatabase.Statement | null = null;
+  const changeCounter =
+    filename === ":memory:"
+      ? undefined
+      : () => {
+          versionStmt ??= readerConn().prepare("PRAGMA data_version").pluck();
+          return versionStmt.get() as number;
+        };
   return {
     db,
     dialect: "sqlite",
     hot,
+    ...(changeCounter ? { changeCounter } : {}),
     migrate: () => runMigrations(db),
     close: async () => {
       reader?.close();

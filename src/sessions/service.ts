@@ -47,6 +47,8 @@ export interface SessionConfig {
 export interface SessionDeps {
   db: Db;
   hot: HotQuery;
+  /** see DatabaseHandle.changeCounter: when present, session rows are kept while the store is unchanged */
+  changeCounter?: (() => number) | undefined;
   clock: Clock;
   events: EventLog;
   notifier: Notifier;
@@ -59,6 +61,28 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function createSessionService(deps: SessionDeps) {
   const { db, clock, config } = deps;
   const findByTokenHash = deps.hot(sessionStore.findByTokenHashQuery(db));
+  // Rows read while the store's change counter had a given value. Any commit anywhere (a revocation, a sign-in, a
+  // touch) changes the counter and empties the map, so a hit is exactly what the store would answer: this is not a
+  // cache that can be stale, and the next request after a revocation still sees it.
+  const changeCounter = deps.changeCounter;
+  const rows = new Map<string, SessionWithAccount>();
+  let rowsAt = -1;
+  const MAX_ROWS = 10_000;
+
+  async function find(hash: string): Promise<SessionWithAccount | undefined> {
+    if (!changeCounter) return (await findByTokenHash([hash]))[0] as SessionWithAccount | undefined;
+    const v = changeCounter();
+    if (v !== rowsAt) {
+      rows.clear();
+      rowsAt = v;
+    }
+    const hit = rows.get(hash);
+    if (hit) return hit;
+    const s = (await findByTokenHash([hash]))[0] as SessionWithAccount | undefined;
+    // Only if nothing committed meanwhile (another request may have moved the counter during the await).
+    if (s && rowsAt === v && changeCounter() === v && rows.size < MAX_ROWS) rows.set(hash, s);
+    return s;
+  }
 
   function isLive(s: SessionWithAccount, now: number): boolean {
     return (
@@ -137,7 +161,7 @@ export function createSessionService(deps: SessionDeps) {
     /** The live session for a token, or undefined. */
     async lookup(token: string): Promise<SessionWithAccount | undefined> {
       if (typeof token !== "string" || token.length < 10 || token.length > 200) return undefined;
-      const s = (await findByTokenHash([sha256(token)]))[0] as SessionWithAccount | undefined;
+      const s = await find(sha256(token));
       const now = clock.now();
       if (!s || !isLive(s, now)) return undefined;
       if (s.last_seen_at < now - TOUCH_GAP_MS) await sessionStore.touch(db, s.id, now, TOUCH_GAP_MS);

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import SqliteDatabase from "better-sqlite3";
+import { openDatabase } from "../../src/db/database.ts";
+import { ATTACKER, makeTestApp, STRONG } from "../../src/testing/app.ts";
+import { testStores } from "../../src/testing/stores.ts";
+
+// The embedded store keeps session rows between requests while nothing was committed. A revocation written by anyone
+// — this process, the CLI, another process on the same file — must still end the session on the very next request.
+describe("session-survives-write-from-another-process", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "mamori-counter-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a session revoked by another connection is refused on the next introspection", async () => {
+    const db = openDatabase({ dataDir: dir });
+    await db.migrate();
+    assert.ok(db.changeCounter, "a file store has a change counter");
+    const t = await makeTestApp(testStores[0]!, db);
+    const owner = await t.signUp("counter@example.jp");
+    const atk = await t.signIn("counter@example.jp", STRONG, ATTACKER);
+    const introspect = async (token: string) =>
+      (await t.call("POST", "/v1/sessions/introspect", { token })).json().active as boolean;
+    // Read it twice: the second answer comes from the kept row.
+    assert.equal(await introspect(atk.session.token), true);
+    assert.equal(await introspect(atk.session.token), true);
+
+    // Another process (the CLI, a second server on the same file) revokes it directly in the file.
+    const other = new SqliteDatabase(path.join(dir, "mamori.sqlite"));
+    other
+      .prepare("update sessions set revoked_at = ?, revoked_reason = 'other process' where id = ?")
+      .run(t.clock.now(), atk.session.id);
+    other.close();
+    assert.equal(await introspect(atk.session.token), false, "refused on the very next request");
+    assert.equal(await introspect(owner.token), true, "the other session is untouched");
+
+    // And a revocation through this process, as before.
+    assert.equal(
+      (await t.call("POST", "/v1/sessions/sign-out-everywhere", {}, { session: owner.token })).statusCode,
+      200,
+    );
+    const again = await t.signIn("counter@example.jp", STRONG, ATTACKER);
+    assert.equal(await introspect(again.session.token), true);
+    assert.equal(await introspect(again.session.token), true);
+    await t.call("POST", "/v1/sessions/sign-out-everywhere", {}, { session: again.session.token });
+    assert.equal(await introspect(again.session.token), true, "sign-out-everywhere keeps the caller's own session");
+    const out = await t.call("POST", "/v1/session/sign-out", {}, { session: again.session.token });
+    assert.equal(out.statusCode, 200, out.body);
+    assert.equal(await introspect(again.session.token), false);
+    await t.close();
+    await db.close();
+  });
+});
