@@ -27,7 +27,8 @@ ${SIMULATE_HELP}
 Store: embedded SQLite in MAMORI_DATA_DIR (./mamori-data), or PostgreSQL with MAMORI_DATABASE_URL.`;
 
 export async function main(argv: string[]): Promise<number> {
-  // Offline risk commands (generator, CSV backtest) have their own flags and need no store.
+  // Risk commands have their own flags: the generator and the CSV backtest need no store; `backtest --policy` opens
+  // the store itself (read only, no engine, no migration).
   if (argv[0] === "gen" || argv[0] === "backtest") {
     try {
       return await riskCli(argv, (s) => process.stdout.write(`${s}\n`));

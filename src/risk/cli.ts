@@ -1,12 +1,18 @@
 import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { backtestCsvFile, DEFAULT_FPRS, formatSummary } from "./backtest.ts";
 import { generateLogins, writeCsv } from "./generate.ts";
+import { type CompiledPolicySet, compilePolicySet, PolicyError } from "./policy.ts";
+import { backtestStoredDecisions, formatReplaySummary, REPLAY_CSV_HEADER, replayCsvLine } from "./replay.ts";
 
 export const RISK_HELP = `  mamori gen logins [--users N] [--days D] [--seed S] [--attacked SHARE] [--out file.csv]
                                     write synthetic logins in the RBA data set's CSV layout (stdout without --out)
   mamori backtest --csv FILE [--out scores.csv] [--fpr 0.001,0.01,0.05,0.1] [--history-includes-takeovers]
-                                    replay a login CSV through the RBA model; print TPR at fixed FPRs`;
+                                    replay a login CSV through the RBA model; print TPR at fixed FPRs
+  mamori backtest --policy FILE.json [--since ISO] [--until ISO] [--out decisions.csv]
+                                    replay the stored decisions through a candidate policy set (fresh counters);
+                                    print the confusion table against cases and "not me" reports`;
 
 function positiveInt(v: string | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
@@ -15,8 +21,80 @@ function positiveInt(v: string | undefined, dflt: number, name: string): number 
   return n;
 }
 
-/** The risk module's offline commands; they need no store, so they run before the CLI opens one. */
-export async function riskCli(argv: string[], out: (s: string) => void): Promise<number> {
+function isoTime(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  if (!Number.isFinite(t))
+    throw new Error(`--${name} must be an ISO date or date-time, like 2026-11-01 or 2026-11-01T09:00:00Z`);
+  return t;
+}
+
+/**
+ * `mamori backtest --policy`: reads the candidate set (validated as putPolicySet validates it: exit 2 with the
+ * problems when it does not compile), then replays the stored decisions of the store in MAMORI_DATA_DIR or
+ * MAMORI_DATABASE_URL. Opens the store read-only in effect: no migration, no engine, no live counters.
+ */
+async function backtestPolicy(
+  file: string,
+  opts: { since?: string; until?: string; out?: string },
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  const since = isoTime(opts.since, "since");
+  const until = isoTime(opts.until, "until");
+  let source: unknown;
+  try {
+    source = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    err(`policy ${file}: ${(e as Error).message}`);
+    return 2;
+  }
+  let set: CompiledPolicySet;
+  try {
+    set = compilePolicySet(source, 0);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    err(`policy ${file} is invalid:`);
+    for (const p of e.problems) err(`  ${p.path || "(set)"}: ${p.message}`);
+    return 2;
+  }
+  const { loadConfig } = await import("../config.ts");
+  const { openDatabase } = await import("../db/database.ts");
+  const config = loadConfig();
+  if (!config.databaseUrl && !fs.existsSync(path.join(config.dataDir, "mamori.sqlite"))) {
+    throw new Error(`no store in ${config.dataDir} (set MAMORI_DATA_DIR or MAMORI_DATABASE_URL)`);
+  }
+  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const csv = opts.out ? fs.createWriteStream(opts.out) : null;
+  try {
+    csv?.write(`${REPLAY_CSV_HEADER}\n`);
+    const summary = await backtestStoredDecisions(database.db, set, {
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+      ...(csv
+        ? {
+            onRow: async (r) => {
+              if (!csv.write(`${replayCsvLine(r)}\n`))
+                await new Promise<void>((resolve) => csv.once("drain", () => resolve()));
+            },
+          }
+        : {}),
+    });
+    out(formatReplaySummary(summary));
+    if (opts.out) out(`per-decision replay: ${opts.out}`);
+    return 0;
+  } finally {
+    if (csv) await new Promise<void>((resolve, reject) => csv.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    await database.close();
+  }
+}
+
+/** The risk module's commands. The generator and the CSV backtest need no store; `backtest --policy` reads one. */
+export async function riskCli(
+  argv: string[],
+  out: (s: string) => void,
+  err: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -29,6 +107,9 @@ export async function riskCli(argv: string[], out: (s: string) => void): Promise
       csv: { type: "string" },
       fpr: { type: "string" },
       "history-includes-takeovers": { type: "boolean" },
+      policy: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
     },
   });
   const [cmd, sub] = positionals;
@@ -49,6 +130,13 @@ export async function riskCli(argv: string[], out: (s: string) => void): Promise
       out(`wrote ${rows.length} logins (${takeovers} account takeovers) to ${values.out}`);
     }
     return 0;
+  }
+  if (cmd === "backtest" && values.policy !== undefined) {
+    if (values.csv) {
+      err("--policy replays stored decisions, --csv a login CSV: use one");
+      return 2;
+    }
+    return backtestPolicy(values.policy, { since: values.since, until: values.until, out: values.out }, out, err);
   }
   if (cmd === "backtest") {
     if (!values.csv) {
