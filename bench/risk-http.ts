@@ -14,55 +14,17 @@ import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { DEFAULT_POLICY } from "../src/risk/default-policy.ts";
-import { compilePolicySet, evaluatePolicy, type PolicySetSource } from "../src/risk/policy.ts";
+import { compilePolicySet, evaluatePolicy } from "../src/risk/policy.ts";
 import { RbaHistory } from "../src/risk/rba.ts";
+import { benchPolicy, prepareBenchStore } from "./risk-data.ts";
+
+export { benchPolicy };
 
 const USERS = Number(process.env.BENCH_USERS ?? 24_000);
 const DAYS = Number(process.env.BENCH_DAYS ?? 50);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const N = Number(process.env.BENCH_N ?? 20_000);
 const CONNECTIONS = 50;
-const DAY = 86_400_000;
-
-/** The default set plus generated login rules, 100 login rules in all, most of them not matching (as in life). */
-export function benchPolicy(): PolicySetSource {
-  const rules = [...DEFAULT_POLICY.rules];
-  const velocity = [
-    ...(DEFAULT_POLICY.velocity ?? []),
-    { name: "logins_ip_1h", event: "login" as const, key: "ip" as const, window: "1h", agg: "count" as const },
-    { name: "logins_acct_1d", event: "login" as const, key: "account" as const, window: "24h", agg: "count" as const },
-    {
-      name: "ips_acct_1d",
-      event: "login" as const,
-      key: "account" as const,
-      window: "24h",
-      agg: "distinct" as const,
-      field: "ip",
-    },
-  ];
-  const countries = ["CN", "RU", "KP", "IR", "NG", "BR", "VN", "IN", "ID", "TR"];
-  let i = 0;
-  while (rules.filter((r) => r.events.includes("login")).length < 100) {
-    const k = i++;
-    const when = [
-      `scores.rba > ${200 + k}.0 && signals.newDevice`,
-      `event.country == '${countries[k % countries.length]}' && signals.newCountry && scores.rba > ${k}.5`,
-      `velocity.logins_ip_1h >= ${50 + k}.0`,
-      `velocity.ips_acct_1d >= ${8 + (k % 5)}.0 && !signals.deviceSeen`,
-      `signals.unfinishedSecondFactor >= ${3 + (k % 4)}.0 && signals.newDevice`,
-      `account.ageDays < 1.0 && velocity.logins_acct_1d >= ${20 + k}.0`,
-      `event.asn == ${64_000 + k}.0 || (event.deviceType == 'bot' && scores.rba > 1.0)`,
-    ][k % 7]!;
-    rules.push({
-      id: `bench_${k}`,
-      events: ["login"],
-      when,
-      action: (["challenge", "review", "deny"] as const)[k % 3]!,
-    });
-  }
-  return { name: "bench-100", velocity, rules };
-}
 
 async function child(args: string[]): Promise<{ info: Record<string, string | number>; stop: () => void }> {
   const proc = spawn(process.execPath, ["--import", "tsx", ...args], {
@@ -100,76 +62,19 @@ if (process.argv[2] === "serve") {
     process.exit(0);
   });
 } else {
-  const { generateLogins } = await import("../src/risk/generate.ts");
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-risk-bench-"));
-  const now = Date.now();
-  let t = performance.now();
-  const start = Math.floor((now - DAYS * DAY) / DAY) * DAY;
-  const rows = generateLogins({ users: USERS, days: DAYS, seed: 1, start }).filter((r) => r.at < now);
-  const generateMs = performance.now() - t;
-  const split = rows.length - N;
-
-  // Store: accounts, login_attempts (the history), and the 100-rule set, active.
   const config = loadConfig({ ...process.env, MAMORI_DATA_DIR: dataDir, MAMORI_DISPATCHER: "off" });
-  let app = await buildApp(config);
-  const { db } = app.database;
-  t = performance.now();
-  const users = [...new Set(rows.map((r) => r.userId))];
-  for (let i = 0; i < users.length; i += 1000) {
-    await db
-      .insertInto("accounts")
-      .values(
-        users.slice(i, i + 1000).map((id) => ({
-          id,
-          status: "active",
-          language: "en",
-          credential_epoch: 1,
-          password_hash: null,
-          password_changed_at: null,
-          password_reset_required: 0,
-          totp_secret_enc: null,
-          totp_pending_secret_enc: null,
-          totp_enrolled_at: null,
-          totp_last_step: null,
-          created_at: start - 400 * DAY,
-          updated_at: start,
-        })),
-      )
-      .execute();
-  }
-  for (let i = 0; i < split; i += 900) {
-    const chunk = rows.slice(i, Math.min(i + 900, split));
-    await db.transaction().execute((tx) =>
-      tx
-        .insertInto("login_attempts")
-        .values(
-          chunk.map((r, j) => ({
-            id: `h${i + j}`,
-            account_id: r.userId,
-            identifier: `${r.userId}@example.jp`,
-            outcome: r.success ? "succeeded" : "failed",
-            reason: null,
-            channel: "web",
-            ip: r.ip,
-            country: r.country,
-            asn: Number(r.asn) || null,
-            user_agent: r.userAgent,
-            browser: r.browser,
-            os: r.os,
-            device_type: r.deviceType,
-            device_id: null,
-            session_id: null,
-            at: r.at,
-          })),
-        )
-        .execute(),
-    );
-  }
-  const loadDbMs = performance.now() - t;
-  const policy = await app.risk.putPolicySet(benchPolicy());
-  await app.risk.promote(policy.version, "active");
-  await app.close();
+  const data = await prepareBenchStore({ dataDir, users: USERS, days: DAYS, n: N });
+  const rows = data.rows!;
+  const split = rows.length - N;
+  const { generateMs, loadDbMs } = data;
+  const users = { length: data.users };
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let t = performance.now();
+  const load1 = () => Number(os.loadavg()[0]!.toFixed(2));
+  const loadAt: Record<string, number> = { afterDataPrep: load1() };
 
+  loadAt.engine = load1();
   // (1) Engine alone: RBA score + 100 rules, features prepared in memory.
   const history = new RbaHistory();
   for (let i = 0; i < split; i++) if (rows[i]!.success) history.add(rows[i]!);
@@ -231,6 +136,7 @@ if (process.argv[2] === "serve") {
     const r = queries[i % queries.length]!;
     await app.risk.assessEvent({ type: "login", accountId: r.userId, context: ctxOf(r) });
   }
+  loadAt.inProcess = load1();
   const inLat = new Float64Array(queries.length);
   const decisions: Record<string, number> = {};
   t0 = performance.now();
@@ -267,6 +173,7 @@ if (process.argv[2] === "serve") {
       errors: r.errors,
     };
   };
+  loadAt.http = load1();
   const bare = await child(["bench/server.ts", "bare"]);
   const bareResult = await load(`http://127.0.0.1:${bare.info.port}/bare`, json, [{ body: "{}" }]);
   bare.stop();
@@ -283,7 +190,7 @@ if (process.argv[2] === "serve") {
   process.stdout.write(
     `${JSON.stringify(
       {
-        machine: { cpus: os.cpus().length, node: process.version, store: "sqlite" },
+        machine: { cpus: os.cpus().length, node: process.version, store: "sqlite", loadAvg1m: loadAt },
         history: {
           generated: rows.length,
           successfulInStore: rbaSize,

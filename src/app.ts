@@ -132,6 +132,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       : createMemoryVelocityStore());
   const risk = createRiskService({
     db,
+    hot: database.hot,
     clock,
     enricher,
     velocity,

@@ -86,6 +86,13 @@ export interface CompiledRule {
   rule: PolicyRule;
   index: number;
   run: (activation: Record<string, CelValue>) => unknown;
+  /**
+   * The same expression over the plain features, for the common shapes (field reads, literals, comparisons, &&, ||,
+   * !, in, size, has, double arithmetic): a bool where CEL gives that bool, or BAIL wherever CEL might give anything
+   * else (a missing field, null, a type mix, an error); then `run` decides. Absent when the expression has a shape it
+   * does not cover.
+   */
+  fast?: (features: Features) => unknown;
   /** Activation paths the expression reads (e.g. "signals.newDevice"), reported as the inputs it saw. */
   paths: string[][];
   onError: "match" | "skip";
@@ -134,6 +141,224 @@ export function parseWindow(w: string): number | null {
   if (!m) return null;
   const n = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
   return n >= 60_000 && n <= 30 * 86_400_000 ? n : null;
+}
+
+/** What a fast plan returns when it cannot answer exactly as CEL would: CEL then evaluates the rule. */
+export const BAIL: unique symbol = Symbol("bail");
+
+type Fast = (f: Features) => unknown;
+// Static kinds: an int (int literal, size()) may be compared but never enters arithmetic (CEL's int and double
+// arithmetic differ; comparisons across int and double are numeric in CEL and exact here for safe integers).
+interface FastNode {
+  run: Fast;
+  int: boolean;
+}
+// biome-ignore lint/suspicious/noExplicitAny: the parsed CEL AST (protobuf messages)
+type AstExpr = any;
+
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+const scalar = (v: unknown) =>
+  v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+
+/** Compiles the parsed expression to a fast plan, or null when it has a shape the fast path does not cover. */
+function fastOf(e: AstExpr): FastNode | null {
+  const k = e?.exprKind?.case;
+  const v = e?.exprKind?.value;
+  if (k === "constExpr") {
+    const c = v.constantKind;
+    switch (c.case) {
+      case "doubleValue":
+        return Number.isFinite(c.value) ? { run: () => c.value, int: false } : null;
+      case "int64Value": {
+        const n = Number(c.value);
+        return Number.isSafeInteger(n) ? { run: () => n, int: true } : null;
+      }
+      case "stringValue":
+      case "boolValue":
+        return { run: () => c.value, int: false };
+      case "nullValue":
+        return { run: () => null, int: false };
+      default:
+        return null;
+    }
+  }
+  if (k === "identExpr") {
+    const name = v.name as string;
+    if (!(ROOTS as readonly string[]).includes(name)) return null;
+    return { run: (f) => (f as Record<string, unknown>)[name] ?? BAIL, int: false };
+  }
+  if (k === "selectExpr") {
+    const operand = fastOf(v.operand);
+    if (!operand) return null;
+    const field = v.field as string;
+    if (v.testOnly) {
+      // has(m.f): an absent key is false, a present value true; a key holding undefined or null is left to CEL.
+      return {
+        run: (f) => {
+          const m = operand.run(f);
+          if (!isMap(m)) return BAIL;
+          if (!Object.hasOwn(m, field)) return false;
+          const x = m[field];
+          return x === undefined || x === null ? BAIL : true;
+        },
+        int: false,
+      };
+    }
+    return {
+      run: (f) => {
+        const m = operand.run(f);
+        if (!isMap(m) || !Object.hasOwn(m, field)) return BAIL;
+        const x = m[field];
+        if (scalar(x) || isMap(x)) return x;
+        if (Array.isArray(x) && x.every((i) => typeof i === "string")) return x;
+        return BAIL;
+      },
+      int: false,
+    };
+  }
+  if (k !== "callExpr" || v.target) return null;
+  const fn = v.function as string;
+  const args = (v.args as AstExpr[]).map(fastOf);
+  if (args.some((a) => a === null)) return null;
+  const [a, b, c] = args as FastNode[];
+  const bool = (x: unknown) => typeof x === "boolean";
+  const num = (x: unknown): x is number => typeof x === "number";
+  switch (fn) {
+    case "_&&_":
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          if (!bool(x)) return BAIL;
+          if (!x) return false;
+          const y = b!.run(f);
+          return bool(y) ? y : BAIL;
+        },
+        int: false,
+      };
+    case "_||_":
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          if (!bool(x)) return BAIL;
+          if (x) return true;
+          const y = b!.run(f);
+          return bool(y) ? y : BAIL;
+        },
+        int: false,
+      };
+    case "!_":
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          return bool(x) ? !x : BAIL;
+        },
+        int: false,
+      };
+    case "_?_:_":
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          return bool(x) ? (x ? b!.run(f) : c!.run(f)) : BAIL;
+        },
+        int: b!.int || c!.int,
+      };
+    case "_<_":
+    case "_<=_":
+    case "_>_":
+    case "_>=_": {
+      const cmp = {
+        "_<_": (x: number, y: number) => x < y,
+        "_<=_": (x: number, y: number) => x <= y,
+        "_>_": (x: number, y: number) => x > y,
+        "_>=_": (x: number, y: number) => x >= y,
+      }[fn];
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          const y = b!.run(f);
+          return num(x) && num(y) ? cmp(x, y) : BAIL;
+        },
+        int: false,
+      };
+    }
+    case "_==_":
+    case "_!=_": {
+      const ne = fn === "_!=_";
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          const y = b!.run(f);
+          if (x === BAIL || y === BAIL || !scalar(x) || !scalar(y)) return BAIL;
+          // Same kinds only (CEL's cross-type equality is left to CEL); null == null.
+          if (typeof x !== typeof y) return BAIL;
+          return ne ? x !== y : x === y;
+        },
+        int: false,
+      };
+    }
+    case "@in":
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          const list = b!.run(f);
+          return typeof x === "string" && Array.isArray(list) ? list.includes(x) : BAIL;
+        },
+        int: false,
+      };
+    case "size":
+      if (args.length !== 1) return null;
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          return Array.isArray(x) ? x.length : BAIL;
+        },
+        int: true,
+      };
+    case "_*_":
+    case "_+_":
+    case "_-_":
+    case "_/_": {
+      if (a!.int || b!.int) return null;
+      const op = {
+        "_*_": (x: number, y: number) => x * y,
+        "_+_": (x: number, y: number) => x + y,
+        "_-_": (x: number, y: number) => x - y,
+        "_/_": (x: number, y: number) => x / y,
+      }[fn];
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          const y = b!.run(f);
+          if (!num(x) || !num(y)) return BAIL;
+          const r = op(x, y);
+          return Number.isFinite(r) ? r : BAIL;
+        },
+        int: false,
+      };
+    }
+    case "-_":
+      if (a!.int) return null;
+      return {
+        run: (f) => {
+          const x = a!.run(f);
+          return num(x) ? -x : BAIL;
+        },
+        int: false,
+      };
+    default:
+      return null;
+  }
+}
+
+/** The fast plan of a rule expression: a bool, or BAIL (also for any non-bool result, which CEL reports). */
+export function compileFast(expr: string): ((f: Features) => unknown) | undefined {
+  const node = fastOf(parse(expr).expr);
+  if (!node) return undefined;
+  return (f) => {
+    const r = node.run(f);
+    return typeof r === "boolean" ? r : BAIL;
+  };
 }
 
 function compileExpr(expr: string): (activation: Record<string, CelValue>) => unknown {
@@ -325,10 +550,12 @@ export function compilePolicySet(source: unknown, version: number): CompiledPoli
       bad(`${p}.when`, `reads an unknown variable (use ${ROOTS.join(", ")})`);
     }
     const action = rule.action as RiskAction;
+    const fast = compileFast(rule.when);
     const compiled: CompiledRule = {
       rule: rule as unknown as PolicyRule,
       index: i,
       run,
+      ...(fast ? { fast } : {}),
       paths,
       onError:
         (rule.onError as "match" | "skip" | undefined) ?? (action === "deny" || action === "allow" ? "skip" : "match"),
@@ -446,8 +673,14 @@ export function evaluatePolicy(
   set: CompiledPolicySet,
   type: RiskEventType,
   features: Features,
-  activation: Record<string, CelValue> = toActivation(features),
+  /** The CEL activation of `features` (or how to build it): only built when a rule needs CEL itself. */
+  activation?: Record<string, CelValue> | (() => Record<string, CelValue>),
 ): PolicyDecision {
+  let act: Record<string, CelValue> | null = typeof activation === "object" ? activation : null;
+  const cel = () => {
+    act ??= typeof activation === "function" ? activation() : toActivation(features);
+    return act;
+  };
   const rules = set.rulesByEvent.get(type) ?? [];
   const reasons: MatchReason[] = [];
   let decision: RiskAction = "allow";
@@ -455,11 +688,13 @@ export function evaluatePolicy(
   let hold = false;
   let lockdown = false;
   for (const c of rules) {
-    let out: unknown;
-    try {
-      out = c.run(activation);
-    } catch (e) {
-      out = e instanceof Error ? e : new Error(String(e));
+    let out: unknown = c.fast ? c.fast(features) : BAIL;
+    if (out === BAIL) {
+      try {
+        out = c.run(cel());
+      } catch (e) {
+        out = e instanceof Error ? e : new Error(String(e));
+      }
     }
     let error: string | undefined;
     if (isCelError(out) || out instanceof Error) error = (out as Error).message;

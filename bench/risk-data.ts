@@ -1,0 +1,158 @@
+// Shared by bench/risk-http.ts and bench/risk-profile.ts: the 100-rule login policy set and the 1M-login store.
+import fs from "node:fs";
+import path from "node:path";
+import { buildApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { DEFAULT_POLICY } from "../src/risk/default-policy.ts";
+import { type GeneratedRow, generateLogins } from "../src/risk/generate.ts";
+import type { PolicySetSource } from "../src/risk/policy.ts";
+
+const DAY = 86_400_000;
+
+/** The default set plus generated login rules, 100 login rules in all, most of them not matching (as in life). */
+export function benchPolicy(): PolicySetSource {
+  const rules = [...DEFAULT_POLICY.rules];
+  const velocity = [
+    ...(DEFAULT_POLICY.velocity ?? []),
+    { name: "logins_ip_1h", event: "login" as const, key: "ip" as const, window: "1h", agg: "count" as const },
+    { name: "logins_acct_1d", event: "login" as const, key: "account" as const, window: "24h", agg: "count" as const },
+    {
+      name: "ips_acct_1d",
+      event: "login" as const,
+      key: "account" as const,
+      window: "24h",
+      agg: "distinct" as const,
+      field: "ip",
+    },
+  ];
+  const countries = ["CN", "RU", "KP", "IR", "NG", "BR", "VN", "IN", "ID", "TR"];
+  let i = 0;
+  while (rules.filter((r) => r.events.includes("login")).length < 100) {
+    const k = i++;
+    const when = [
+      `scores.rba > ${200 + k}.0 && signals.newDevice`,
+      `event.country == '${countries[k % countries.length]}' && signals.newCountry && scores.rba > ${k}.5`,
+      `velocity.logins_ip_1h >= ${50 + k}.0`,
+      `velocity.ips_acct_1d >= ${8 + (k % 5)}.0 && !signals.deviceSeen`,
+      `signals.unfinishedSecondFactor >= ${3 + (k % 4)}.0 && signals.newDevice`,
+      `account.ageDays < 1.0 && velocity.logins_acct_1d >= ${20 + k}.0`,
+      `event.asn == ${64_000 + k}.0 || (event.deviceType == 'bot' && scores.rba > 1.0)`,
+    ][k % 7]!;
+    rules.push({
+      id: `bench_${k}`,
+      events: ["login"],
+      when,
+      action: (["challenge", "review", "deny"] as const)[k % 3]!,
+    });
+  }
+  return { name: "bench-100", velocity, rules };
+}
+
+export interface BenchData {
+  /** Every generated login (history and queries), oldest first; only when generated in this run. */
+  rows: GeneratedRow[] | null;
+  /** The logins to decide (not in the store). */
+  queries: GeneratedRow[];
+  generated: number;
+  users: number;
+  generateMs: number;
+  loadDbMs: number;
+}
+
+/**
+ * Generates `users` × `days` of logins ending now, stores all but the last `n` in login_attempts of an embedded store
+ * in `dataDir` (plus the accounts and the 100-rule set, active), and returns the last `n` as the queries. With
+ * `reuse`, a data dir prepared before (bench-queries.json present) is used as it is.
+ */
+export async function prepareBenchStore(opts: {
+  dataDir: string;
+  users: number;
+  days: number;
+  n: number;
+  reuse?: boolean;
+}): Promise<BenchData> {
+  const marker = path.join(opts.dataDir, "bench-queries.json");
+  if (opts.reuse && fs.existsSync(marker)) {
+    const saved = JSON.parse(fs.readFileSync(marker, "utf8")) as Omit<BenchData, "rows">;
+    return { ...saved, rows: null };
+  }
+  const now = Date.now();
+  let t = performance.now();
+  const start = Math.floor((now - opts.days * DAY) / DAY) * DAY;
+  const rows = generateLogins({ users: opts.users, days: opts.days, seed: 1, start }).filter((r) => r.at < now);
+  const generateMs = performance.now() - t;
+  const split = rows.length - opts.n;
+
+  const config = loadConfig({ ...process.env, MAMORI_DATA_DIR: opts.dataDir, MAMORI_DISPATCHER: "off" });
+  const app = await buildApp(config);
+  const { db } = app.database;
+  t = performance.now();
+  const users = [...new Set(rows.map((r) => r.userId))];
+  for (let i = 0; i < users.length; i += 1000) {
+    await db
+      .insertInto("accounts")
+      .values(
+        users.slice(i, i + 1000).map((id) => ({
+          id,
+          status: "active",
+          language: "en",
+          credential_epoch: 1,
+          password_hash: null,
+          password_changed_at: null,
+          password_reset_required: 0,
+          totp_secret_enc: null,
+          totp_pending_secret_enc: null,
+          totp_enrolled_at: null,
+          totp_last_step: null,
+          created_at: start - 400 * DAY,
+          updated_at: start,
+        })),
+      )
+      .execute();
+  }
+  for (let i = 0; i < split; i += 900) {
+    const chunk = rows.slice(i, Math.min(i + 900, split));
+    await db.transaction().execute((tx) =>
+      tx
+        .insertInto("login_attempts")
+        .values(
+          chunk.map((r, j) => ({
+            id: `h${i + j}`,
+            account_id: r.userId,
+            identifier: `${r.userId}@example.jp`,
+            outcome: r.success ? "succeeded" : "failed",
+            reason: null,
+            channel: "web",
+            ip: r.ip,
+            country: r.country,
+            asn: Number(r.asn) || null,
+            user_agent: r.userAgent,
+            browser: r.browser,
+            os: r.os,
+            device_type: r.deviceType,
+            device_id: null,
+            session_id: null,
+            at: r.at,
+          })),
+        )
+        .execute(),
+    );
+  }
+  const loadDbMs = performance.now() - t;
+  const policy = await app.risk.putPolicySet(benchPolicy());
+  await app.risk.promote(policy.version, "active");
+  await app.close();
+  const out: BenchData = {
+    rows,
+    queries: rows.slice(split),
+    generated: rows.length,
+    users: users.length,
+    generateMs: Math.round(generateMs),
+    loadDbMs: Math.round(loadDbMs),
+  };
+  if (opts.reuse) {
+    const { rows: _rows, ...saved } = out;
+    fs.writeFileSync(marker, JSON.stringify(saved));
+  }
+  return out;
+}
