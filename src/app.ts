@@ -134,6 +134,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     db,
     hot: database.hot,
     clock,
+    events,
+    notifier,
     enricher,
     velocity,
     initialPolicy: opts.riskPolicy ?? DEFAULT_POLICY,

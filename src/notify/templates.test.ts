@@ -26,6 +26,7 @@ const SAMPLE: Record<string, string> = {
   outcome: "No payment will be taken.",
   since: "2026-01-01T00:00:00.000Z",
   summary: "3 sessions ended",
+  countries: "JP",
 };
 
 function varsFor(template: (typeof NOTICE_TEMPLATES)[number]): Record<string, string> {

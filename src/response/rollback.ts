@@ -179,6 +179,44 @@ export async function rollbackIdentity(
     );
   }
 
+  // Sign-in countries ("block sign-ins from abroad"): an attacker who opened the door has it shut again.
+  const countryChange = await t
+    .selectFrom("events")
+    .select(["data"])
+    .where("account_id", "=", accountId)
+    .where("type", "=", "sign_in_countries.changed")
+    .where("at", ">=", since)
+    .orderBy("seq", "asc")
+    .executeTakeFirst();
+  if (countryChange) {
+    const d = JSON.parse(countryChange.data) as {
+      before: { countries: string[]; stored: boolean };
+      after: { countries: string[] };
+    };
+    const current = await t
+      .selectFrom("risk_account_settings")
+      .select("allowed_countries")
+      .where("account_id", "=", accountId)
+      .executeTakeFirst();
+    if (d.before.stored) {
+      await t
+        .updateTable("risk_account_settings")
+        .set({ allowed_countries: JSON.stringify(d.before.countries), updated_at: now })
+        .where("account_id", "=", accountId)
+        .execute();
+    } else {
+      // Before the window the account had never set them: back to the default (its sign-up country).
+      await t.deleteFrom("risk_account_settings").where("account_id", "=", accountId).execute();
+    }
+    await act(
+      "setting",
+      `${accountId}:sign_in_countries`,
+      "restored",
+      { countries: current ? (JSON.parse(current.allowed_countries) as string[]) : null },
+      { countries: d.before.countries },
+    );
+  }
+
   if (n > 0) {
     await c.events.append(t, {
       accountId,

@@ -7,6 +7,8 @@
 import type { CelValue } from "@bufbuild/cel";
 import { CompiledQuery } from "kysely";
 import type { Db, HotQuery } from "../db/database.ts";
+import type { EventLog } from "../events/store.ts";
+import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
 import { newId } from "../shared/crypto.ts";
@@ -40,6 +42,9 @@ import type { VelocityStore } from "./velocity.ts";
 export interface RiskServiceDeps {
   db: Db;
   clock: Clock;
+  /** record and tell a change of the account's sign-in countries (a security setting) */
+  events?: EventLog;
+  notifier?: Notifier;
   enricher: ContextEnricher;
   velocity: VelocityStore;
   /** The identity tables by default; replays and benchmarks pass their own. */
@@ -866,18 +871,53 @@ export function createRiskService(deps: RiskServiceDeps) {
       return allowedCountries(accountId, facts);
     },
 
-    async setAllowedCountries(accountId: string, countries: string[]): Promise<string[]> {
+    /**
+     * A security setting: recorded with its value before and after (so a lockdown can roll it back) and told to every
+     * verified address with the "This wasn't me" link, in one transaction.
+     */
+    async setAllowedCountries(
+      accountId: string,
+      countries: string[],
+      by: { sessionId: string | null; ip: string | null } = { sessionId: null, ip: null },
+    ): Promise<string[]> {
       const list = [...new Set(countries.map((c) => c.toUpperCase()))];
       if (list.length > 50 || list.some((c) => !COUNTRY.test(c))) throw RiskErrors.country_invalid();
       const now = clock.now();
-      if (!(await features.account(accountId, now))) throw CommonErrors.not_found();
-      await db
-        .insertInto("risk_account_settings")
-        .values({ account_id: accountId, allowed_countries: JSON.stringify(list), updated_at: now })
-        .onConflict((oc) =>
-          oc.column("account_id").doUpdateSet({ allowed_countries: JSON.stringify(list), updated_at: now }),
-        )
-        .execute();
+      const facts = await features.account(accountId, now);
+      if (!facts) throw CommonErrors.not_found();
+      const before = await allowedCountries(accountId, facts);
+      const stored = await db
+        .selectFrom("risk_account_settings")
+        .select("account_id")
+        .where("account_id", "=", accountId)
+        .executeTakeFirst();
+      await db.transaction().execute(async (t) => {
+        await t
+          .insertInto("risk_account_settings")
+          .values({ account_id: accountId, allowed_countries: JSON.stringify(list), updated_at: now })
+          .onConflict((oc) =>
+            oc.column("account_id").doUpdateSet({ allowed_countries: JSON.stringify(list), updated_at: now }),
+          )
+          .execute();
+        if (!deps.events) return;
+        const ev = await deps.events.append(t, {
+          accountId,
+          type: "sign_in_countries.changed",
+          data: {
+            objectId: accountId,
+            before: { countries: before, stored: stored !== undefined },
+            after: { countries: list, stored: true },
+          },
+          actor: by.sessionId ? `session:${by.sessionId}` : "system",
+          ip: by.ip,
+        });
+        await deps.notifier?.securityNotice(t, {
+          accountId,
+          eventId: ev.id,
+          template: "sign_in_countries_changed",
+          vars: { countries: list.length ? list.join(", ") : "any" },
+        });
+      });
       return list;
     },
   };

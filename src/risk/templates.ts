@@ -4,6 +4,19 @@ const lines = (...l: string[]) => l.join("\n");
 
 /** Notices of the risk module (ja/en); merged into the one catalog in notify/templates.ts. */
 export const riskTemplates = {
+  // "Block sign-ins from abroad" is a door: opening it is a security change the owner must hear of (seed 004).
+  sign_in_countries_changed: {
+    security: true,
+    vars: ["countries"],
+    ja: {
+      subject: "ログインを許可する国・地域が変更されました",
+      body: lines("お使いのアカウントでログインを許可する国・地域が変更されました。", "", "変更後: {{countries}}"),
+    },
+    en: {
+      subject: "The countries your account may be signed in from were changed",
+      body: lines("The countries your account may be signed in from were changed.", "", "Now: {{countries}}"),
+    },
+  },
   // Seed 003: sign-in codes the owner never asked for arrived, and nothing followed. A correct password followed by an
   // abandoned second factor means someone else has the password.
   risk_unfinished_second_factor: {

@@ -45,6 +45,10 @@ describe("attacker-changes-everything-then-lockdown", () => {
       { session: s },
     );
     assert.equal(confirm.statusCode, 200, confirm.body);
+    // And opens the door: sign-ins from any country (seed 004's "block foreign access" switched off).
+    const door = await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: s });
+    assert.equal(door.statusCode, 200, door.body);
+    assert.ok(await t.lastMail("haru@example.jp", "sign_in_countries_changed"), "the owner's old address is told");
     t.clock.advance(60 * 60_000);
 
     const admin = await t.adminToken();
@@ -70,6 +74,7 @@ describe("attacker-changes-everything-then-lockdown", () => {
       ["contact_point", "restored"],
       ["password", "restored"],
       ["second_factor", "restored"],
+      ["setting", "restored"],
     ]) {
       assert.ok(did(type as string, action as string), `${type} ${action}`);
     }
@@ -138,6 +143,10 @@ describe("attacker-changes-everything-then-lockdown", () => {
       code: totpCodeAt(offer.secret, t.clock.now()),
     });
     assert.equal(done.statusCode, 200, done.body);
+    const countries = await t.call("GET", "/v1/account/sign-in-countries", undefined, {
+      session: done.json().session.token,
+    });
+    assert.deepEqual(countries.json().countries, ["JP"], "the door is shut again: sign-up country only");
     // A used recovery token is spent.
     assert.equal((await t.call("POST", "/v1/recovery/complete", { recoveryToken })).statusCode, 400);
 
