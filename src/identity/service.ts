@@ -455,6 +455,52 @@ export function createIdentityService(deps: IdentityDeps) {
     await notifier.securityNotice(t, { accountId: s.account_id, eventId: ev.id, template: c.template, vars: c.vars });
   }
 
+  /** Stores a new secret as pending (enrolment finishes when a code from it is confirmed); returns it to show once. */
+  async function startTotp(a: AccountRow): Promise<{ secret: string; uri: string }> {
+    const secret = generateTotpSecret();
+    const email = (await store.liveContacts(db, a.id)).find((c) => c.kind === "email")?.value ?? a.id;
+    await db
+      .updateTable("accounts")
+      .set({ totp_pending_secret_enc: seal(deps.keys.totp, secret), updated_at: clock.now() })
+      .where("id", "=", a.id)
+      .execute();
+    return { secret, uri: totpUri({ secret, label: email, issuer: "Mamori" }) };
+  }
+
+  /** Checks a code against the pending secret (rate-limited); answers its time step. */
+  async function pendingTotpStep(a: AccountRow, code: string): Promise<number> {
+    if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
+    if (!a.totp_pending_secret_enc) throw IdentityErrors.totp_enrollment_not_started();
+    await limit(defaultRules.codeChecksPerAccount, a.id);
+    const secret = open(deps.keys.totp, a.totp_pending_secret_enc);
+    const r = verifyTotp({ secret, code, now: clock.now(), lastStep: null });
+    if (!r.ok) throw IdentityErrors.code_invalid();
+    return r.step;
+  }
+
+  /**
+   * Makes the pending secret the enrolled one and issues new recovery codes, keeping the replaced state for a
+   * roll-back. Guarded on totp_enrolled_at is null: of two racing confirmations, one enrols.
+   */
+  async function activateTotp(t: Db, a: AccountRow, step: number, by: string): Promise<string[]> {
+    const now = clock.now();
+    await keepTotpState(t, a, now, by);
+    const u = await t
+      .updateTable("accounts")
+      .set({
+        totp_secret_enc: a.totp_pending_secret_enc,
+        totp_pending_secret_enc: null,
+        totp_enrolled_at: now,
+        totp_last_step: step,
+        updated_at: now,
+      })
+      .where("id", "=", a.id)
+      .where("totp_enrolled_at", "is", null)
+      .executeTakeFirst();
+    if (Number(u.numUpdatedRows) !== 1) throw IdentityErrors.totp_already_enrolled();
+    return newRecoveryCodes(t, a.id);
+  }
+
   /** Keeps the authenticator state being replaced, so a roll-back can give the owner's app back. */
   async function keepTotpState(t: Db, a: AccountRow, now: number, by: string): Promise<void> {
     await t
@@ -1068,45 +1114,14 @@ export function createIdentityService(deps: IdentityDeps) {
     async offerTotpForRecovery(accountId: string): Promise<{ secret: string; uri: string } | null> {
       const a = await account(db, accountId);
       if (a.totp_enrolled_at !== null) return null;
-      const secret = generateTotpSecret();
-      const email = (await store.liveContacts(db, a.id)).find((c) => c.kind === "email")?.value ?? a.id;
-      await db
-        .updateTable("accounts")
-        .set({ totp_pending_secret_enc: seal(deps.keys.totp, secret), updated_at: clock.now() })
-        .where("id", "=", a.id)
-        .execute();
-      return { secret, uri: totpUri({ secret, label: email, issuer: "Mamori" }) };
+      return startTotp(a);
     },
 
     async confirmTotpForRecovery(accountId: string, code: string, ip: string | null) {
       const a = await account(db, accountId);
-      if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
-      if (!a.totp_pending_secret_enc) throw IdentityErrors.totp_enrollment_not_started();
-      await limit(defaultRules.codeChecksPerAccount, a.id);
-      const r = verifyTotp({
-        secret: open(deps.keys.totp, a.totp_pending_secret_enc),
-        code,
-        now: clock.now(),
-        lastStep: null,
-      });
-      if (!r.ok) throw IdentityErrors.code_invalid();
+      const step = await pendingTotpStep(a, code);
       return tx(async (t) => {
-        const now = clock.now();
-        await keepTotpState(t, a, now, "recovery");
-        const u = await t
-          .updateTable("accounts")
-          .set({
-            totp_secret_enc: a.totp_pending_secret_enc,
-            totp_pending_secret_enc: null,
-            totp_enrolled_at: now,
-            totp_last_step: r.step,
-            updated_at: now,
-          })
-          .where("id", "=", a.id)
-          .where("totp_enrolled_at", "is", null)
-          .executeTakeFirst();
-        if (Number(u.numUpdatedRows) !== 1) throw IdentityErrors.totp_already_enrolled();
-        const codes = await newRecoveryCodes(t, a.id);
+        const codes = await activateTotp(t, a, step, "recovery");
         const ev = await events.append(t, {
           accountId: a.id,
           type: "totp.enabled",
@@ -1122,14 +1137,7 @@ export function createIdentityService(deps: IdentityDeps) {
     async enrollTotp(s: SessionWithAccount): Promise<{ secret: string; uri: string }> {
       const a = await sensitive(s);
       if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
-      const secret = generateTotpSecret();
-      const email = (await store.liveContacts(db, a.id)).find((c) => c.kind === "email")?.value ?? a.id;
-      await db
-        .updateTable("accounts")
-        .set({ totp_pending_secret_enc: seal(deps.keys.totp, secret), updated_at: clock.now() })
-        .where("id", "=", a.id)
-        .execute();
-      return { secret, uri: totpUri({ secret, label: email, issuer: "Mamori" }) };
+      return startTotp(a);
     },
 
     async confirmTotp(
@@ -1138,30 +1146,10 @@ export function createIdentityService(deps: IdentityDeps) {
       ip: string | null,
     ): Promise<{ recoveryCodes: string[] }> {
       const a = await sensitive(s);
-      if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
-      if (!a.totp_pending_secret_enc) throw IdentityErrors.totp_enrollment_not_started();
-      await limit(defaultRules.codeChecksPerAccount, a.id);
-      const secret = open(deps.keys.totp, a.totp_pending_secret_enc);
-      const r = verifyTotp({ secret, code: input.code, now: clock.now(), lastStep: null });
-      if (!r.ok) throw IdentityErrors.code_invalid();
+      const step = await pendingTotpStep(a, input.code);
       return tx(async (t) => {
-        const now = clock.now();
-        await keepTotpState(t, a, now, actorOf(s));
-        const u = await t
-          .updateTable("accounts")
-          .set({
-            totp_secret_enc: a.totp_pending_secret_enc,
-            totp_pending_secret_enc: null,
-            totp_enrolled_at: now,
-            totp_last_step: r.step,
-            updated_at: now,
-          })
-          .where("id", "=", a.id)
-          .where("totp_enrolled_at", "is", null)
-          .executeTakeFirst();
-        if (Number(u.numUpdatedRows) !== 1) throw IdentityErrors.totp_already_enrolled();
-        const codes = await newRecoveryCodes(t, a.id);
-        await sessionStore.markStepUp(t, s.id, now, true);
+        const codes = await activateTotp(t, a, step, actorOf(s));
+        await sessionStore.markStepUp(t, s.id, clock.now(), true);
         await credentialChanged(t, s, {
           reason: "second_factor_changed",
           type: "totp.enabled",
