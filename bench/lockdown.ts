@@ -1,9 +1,11 @@
 // Lockdown benchmark (issue 3): an account with 20 live sessions, 50 orders in the window, 10 changed attributes and
-// 5 gift cards, locked down end to end; p50/p99 time to completion. Then, with the attacker's session polling
-// introspectSession over HTTP from its own thread, the time from the lockdown's first commit (the freeze: a frozen
-// account's sessions are refused from then on) to the first refused request, on the one process-wide monotonic clock — on one
-// node, and (with MAMORI_DATABASE_URL) across two nodes: two apps, each with its own connection pool and HTTP server,
-// the lockdown on node A and the attacker on node B.
+// 5 gift cards, locked down end to end; p50/p99 time to completion. Meanwhile the attacker's session polls
+// introspectSession over HTTP from its own thread (4 requests in flight); measured from the lockdown's first commit
+// (the freeze: a frozen account's sessions are refused from then on) to the first refusal — as the server wrote it
+// (the first response the watched node finished after the commit) and as the attacker's client read it, on the one
+// process-wide monotonic clock. On one node, and (with MAMORI_DATABASE_URL) across two nodes: two apps, each with its
+// own connection pool and HTTP server, the lockdown on node A and the attacker on node B. Any acceptance read after
+// the first refusal is counted (it must be 0).
 //
 //   npm run bench:lockdown                     embedded SQLite (temp dir, WAL, synchronous=FULL)
 //   MAMORI_DATABASE_URL=postgres://… npm run bench:lockdown
@@ -119,19 +121,27 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 }
 const r2 = (x: number) => Math.round(x * 100) / 100;
+const stats = (xs: number[], name: string) => ({
+  [`${name}P50`]: r2(pct(xs, 50)),
+  [`${name}P99`]: r2(pct(xs, 99)),
+  [`${name}Max`]: r2(Math.max(...xs)),
+});
 
 /** The attacker polling introspectSession from its own thread; resolves with the absolute time of the first refusal. */
 function attackerLoop(url: string, apiKey: string, token: string) {
-  const w = new Worker(new URL("./attacker-worker.mjs", import.meta.url), { workerData: { url, apiKey, token } });
+  const w = new Worker(new URL("./attacker-worker.mjs", import.meta.url), {
+    workerData: { url, apiKey, token, concurrency: 4 },
+  });
   let onReady: (e?: Error) => void = () => {};
   const ready = new Promise<void>((resolve, reject) => {
     onReady = (e) => (e ? reject(e) : resolve());
   });
-  const refused = new Promise<{ refusedAt: number; requests: number }>((resolve, reject) => {
-    w.on("message", (m: { ready?: boolean; active?: boolean; refusedAt?: number; requests?: number }) => {
+  type Result = { refusedAt: number; requests: number; acceptedAfterRefusal: number };
+  const refused = new Promise<Result>((resolve, reject) => {
+    w.on("message", (m: Partial<Result> & { ready?: boolean; active?: boolean }) => {
       // A session already dead before the lockdown would measure a broken setup, not the lockdown.
       if (m.ready) onReady(m.active ? undefined : new Error("the attacker's session was not live at the start"));
-      else resolve({ refusedAt: m.refusedAt as number, requests: m.requests as number });
+      else resolve(m as Result);
     });
     w.on("error", reject);
   });
@@ -156,6 +166,11 @@ async function main() {
 
   await t.app.http.listen({ host: "127.0.0.1", port: 0 });
   const addr = t.app.http.server.address();
+  // Server side: when each node finished writing each response (the first one after the commit is the refusal).
+  const written: { A: number[]; B: number[] } = { A: [], B: [] };
+  const watch = (server: import("node:http").Server, into: number[]) =>
+    server.on("request", (_req, res) => res.on("finish", () => into.push(Number(process.hrtime.bigint()) / 1e6)));
+  watch(t.app.http.server, written.A);
   const urlA = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
 
   // Node B: a second app on the same store with its own pool and server (PostgreSQL only: SQLite is one process).
@@ -166,6 +181,7 @@ async function main() {
     dbB = openDatabase({ dataDir: "", databaseUrl: pgUrl, pgSchema: schema });
     nodeB = await makeTestApp(store, dbB, { now: t.clock.now() });
     await nodeB.app.http.listen({ host: "127.0.0.1", port: 0 });
+    watch(nodeB.app.http.server, written.B);
     const a = nodeB.app.http.server.address();
     urlB = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}`;
   }
@@ -173,7 +189,10 @@ async function main() {
   const durations: number[] = [];
   const oneNode: number[] = [];
   const twoNodes: number[] = [];
+  const oneNodeServer: number[] = [];
+  const twoNodesServer: number[] = [];
   let polled = 0;
+  let acceptedAfterRefusal = 0;
   for (const [i, v] of victims.entries()) {
     // Alternate: even accounts are watched on node A, odd ones on node B (when there is one).
     const watchB = nodeB !== undefined && urlB !== undefined && i % 2 === 1;
@@ -183,13 +202,18 @@ async function main() {
       v.attackerToken,
     );
     await loop.ready;
+    written.A.length = 0;
+    written.B.length = 0;
     const t0 = performance.now();
     await t.app.response.lockdownAccount({ accountId: v.accountId, reason: "bench", openedBy: "admin:bench" });
     durations.push(performance.now() - t0);
-    const { refusedAt, requests } = await loop.refused;
+    const res = await loop.refused;
     await loop.done();
-    polled += requests;
-    (watchB ? twoNodes : oneNode).push(refusedAt - commitAt);
+    polled += res.requests;
+    acceptedAfterRefusal += res.acceptedAfterRefusal;
+    (watchB ? twoNodes : oneNode).push(res.refusedAt - commitAt);
+    const firstWritten = (watchB ? written.B : written.A).find((x) => x > commitAt);
+    (watchB ? twoNodesServer : oneNodeServer).push((firstWritten ?? Number.NaN) - commitAt);
   }
   const report = await t.app.response.getCase((await t.app.response.listCases({ limit: 1 }))[0]?.id ?? "");
   const out = {
@@ -204,12 +228,13 @@ async function main() {
     },
     lockdownMs: { p50: r2(pct(durations, 50)), p99: r2(pct(durations, 99)), max: r2(Math.max(...durations)) },
     commitToFirstRefusalMs: {
-      oneNode: { p50: r2(pct(oneNode, 50)), max: r2(Math.max(...oneNode)), n: oneNode.length },
+      oneNode: { ...stats(oneNodeServer, "server"), ...stats(oneNode, "client"), n: oneNode.length },
       ...(twoNodes.length
-        ? { twoNodes: { p50: r2(pct(twoNodes, 50)), max: r2(Math.max(...twoNodes)), n: twoNodes.length } }
+        ? { twoNodes: { ...stats(twoNodesServer, "server"), ...stats(twoNodes, "client"), n: twoNodes.length } }
         : {}),
     },
     attackerRequests: polled,
+    acceptedAfterRefusal,
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   await nodeB?.close();

@@ -24,6 +24,8 @@ export interface StoreConfig {
   pgSchema?: string | undefined;
   /** SQLite file name inside dataDir, or ":memory:" */
   sqliteFile?: string | undefined;
+  /** How often the embedded store reads data_version for other processes' commits (ms; default FOREIGN_CHECK_MS). */
+  foreignCheckMs?: number | undefined;
 }
 
 /** A query compiled once and run with new parameters; for the few hot reads (session introspection). */
@@ -51,6 +53,8 @@ export interface DatabaseHandle {
 
 /** How often the embedded store looks for commits made by other processes (see changeCounter). */
 export const FOREIGN_CHECK_MS = 1;
+/** Prepared statements kept per SQLite connection (see `counting.prepare`). */
+const STATEMENT_CACHE = 500;
 
 export function openDatabase(config: StoreConfig): DatabaseHandle {
   if (config.databaseUrl?.startsWith("postgres")) {
@@ -97,21 +101,44 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   // Counts this process's commits: after a writing statement, if no transaction is open any more, it committed (an
   // autocommit write, or COMMIT itself). Read by changeCounter below.
   let localCommits = 0;
+  // Kysely's SQLite driver prepares every query anew; preparing was a fifth of a lockdown's CPU (measured with
+  // bench/lockdown.ts under the profiler). Statements are kept by SQL text, at most STATEMENT_CACHE of them (the oldest
+  // prepared goes first), and reused: calls are synchronous, so a statement is never in use twice — except one still
+  // iterating (`busy`), which gets a fresh one. SQLite re-prepares a kept statement itself after a schema change.
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  const prepare = (sql: string): SqliteDatabase.Statement => {
+    const stmt = sqlite.prepare(sql);
+    const run = stmt.run.bind(stmt);
+    const all = stmt.all.bind(stmt);
+    // A commit is a write outside a transaction, or a statement that closed one (COMMIT, END, RELEASE: SQLite calls
+    // those read-only, so they are not told apart by `readonly`; a ROLLBACK counts too, which is merely cautious).
+    const writes = !stmt.readonly;
+    return Object.assign(stmt, {
+      run: (...a: unknown[]) => {
+        const open = sqlite.inTransaction;
+        const r = run(...a);
+        if (!sqlite.inTransaction && (open || writes)) localCommits++;
+        return r;
+      },
+      all: (...a: unknown[]) => {
+        const open = sqlite.inTransaction;
+        const r = all(...a);
+        if (!sqlite.inTransaction && (open || writes)) localCommits++;
+        return r;
+      },
+    });
+  };
   const counting = {
     close: () => sqlite.close(),
     prepare: (sql: string) => {
-      const stmt = sqlite.prepare(sql);
-      if (stmt.readonly) return stmt;
-      const run = stmt.run.bind(stmt);
-      const all = stmt.all.bind(stmt);
-      const after = <T>(r: T): T => {
-        if (!sqlite.inTransaction) localCommits++;
-        return r;
-      };
-      return Object.assign(stmt, {
-        run: (...a: unknown[]) => after(run(...a)),
-        all: (...a: unknown[]) => after(all(...a)),
-      });
+      const kept = statements.get(sql);
+      if (kept && !kept.busy) return kept;
+      const stmt = prepare(sql);
+      if (!kept) {
+        if (statements.size >= STATEMENT_CACHE) statements.delete(statements.keys().next().value as string);
+        statements.set(sql, stmt);
+      }
+      return stmt;
     },
   };
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: counting as never }) });
@@ -135,6 +162,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   // Commits by other processes on the same file (the CLI, a second server): SQLite's data_version on the read
   // connection. Reading it takes a read lock (~5 µs, measured: 15 % of an introspection's CPU when read per request),
   // so it is read at most once a millisecond; this process's own commits are counted exactly, above.
+  const foreignCheckMs = config.foreignCheckMs ?? FOREIGN_CHECK_MS;
   let versionStmt: SqliteDatabase.Statement | null = null;
   let foreignChanges = 0;
   let lastVersion = -1;
@@ -144,7 +172,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
       ? undefined
       : () => {
           const t = performance.now();
-          if (t - checkedAt >= FOREIGN_CHECK_MS) {
+          if (t - checkedAt >= foreignCheckMs) {
             checkedAt = t;
             versionStmt ??= readerConn().prepare("PRAGMA data_version").pluck();
             const v = versionStmt.get() as number;

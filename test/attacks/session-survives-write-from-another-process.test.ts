@@ -55,4 +55,34 @@ describe("session-survives-write-from-another-process", () => {
     await t.close();
     await db.close();
   });
+
+  it("this process's commit counts at once, in a transaction too (COMMIT is a read-only statement to SQLite)", async () => {
+    // Other processes' commits are looked for only once a minute here, so only this process's own counting can move
+    // the counter: a revocation committed in a transaction must end the session on the very next request.
+    const db = openDatabase({ dataDir: dir, sqliteFile: "own.sqlite", foreignCheckMs: 60_000 });
+    await db.migrate();
+    const counter = db.changeCounter!;
+    const t = await makeTestApp(testStores[0]!, db);
+    const owner = await t.signUp("own-commit@example.jp");
+    const atk = await t.signIn("own-commit@example.jp", STRONG, ATTACKER);
+    const introspect = async (token: string) =>
+      (await t.call("POST", "/v1/sessions/introspect", { token })).json().active as boolean;
+    assert.equal(await introspect(atk.session.token), true);
+    assert.equal(await introspect(atk.session.token), true, "answered from the kept row");
+
+    const before = counter();
+    await db.db.transaction().execute(async (tx) => {
+      await tx.updateTable("sessions").set({ revoked_at: t.clock.now() }).where("id", "=", atk.session.id).execute();
+    });
+    assert.notEqual(counter(), before, "the transaction's commit moved the counter");
+    assert.equal(await introspect(atk.session.token), false, "refused on the next request");
+    assert.equal(await introspect(owner.token), true);
+
+    // A read-only transaction is not a change (it may count, but reads alone must not lose the kept rows' meaning).
+    const reads = counter();
+    await db.db.selectFrom("sessions").select("id").execute();
+    assert.equal(counter(), reads, "a read outside a transaction does not count");
+    await t.close();
+    await db.close();
+  });
 });
