@@ -1,4 +1,5 @@
 // Shared by bench/risk-http.ts and bench/risk-profile.ts: the 100-rule login policy set and the 1M-login store.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { buildApp } from "../src/app.ts";
@@ -8,6 +9,15 @@ import { type GeneratedRow, generateLogins } from "../src/risk/generate.ts";
 import type { PolicySetSource } from "../src/risk/policy.ts";
 
 const DAY = 86_400_000;
+
+/**
+ * The device cookie a login carries: one per user and browser (the same user agent on another person's machine — a
+ * targeted attacker copying the victim's browser — is another device). Stored with the history and sent with the
+ * queries, so the "device seen before" read runs as it does for a store that sends device ids.
+ */
+export function deviceOf(r: GeneratedRow): string {
+  return `d${createHash("sha256").update(`${r.userId}|${r.userAgent}|${r.attacker ?? ""}`).digest("hex").slice(0, 16)}`;
+}
 
 /** The default set plus generated login rules, 100 login rules in all, most of them not matching (as in life). */
 export function benchPolicy(): PolicySetSource {
@@ -130,7 +140,7 @@ export async function prepareBenchStore(opts: {
             browser: r.browser,
             os: r.os,
             device_type: r.deviceType,
-            device_id: null,
+            device_id: deviceOf(r),
             session_id: null,
             at: r.at,
           })),

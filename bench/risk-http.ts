@@ -5,7 +5,10 @@
 //   (3) the same over HTTP (POST /v1/risk/assess, 50 connections) beside a bare Fastify route in the same run,
 // against a history of ~1M successful logins (generated, loaded into login_attempts of an embedded SQLite store) and
 // 100 active login policies.
-// Run: npm run bench:risk-http   (BENCH_USERS 24000, BENCH_DAYS 50, BENCH_SECONDS 10, BENCH_N 20000)
+// HTTP is measured twice: flat out (50 connections, as fast as it answers) and at a fixed offered rate of
+// BENCH_RATE (5,000) requests/s, whose p99 is the latency at that load.
+// Run: npm run bench:risk-http   (BENCH_USERS 24000, BENCH_DAYS 50, BENCH_SECONDS 10, BENCH_N 20000, BENCH_RATE 5000;
+// BENCH_DIR=<dir> keeps the prepared store there and reuses it in later runs)
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -15,8 +18,7 @@ import autocannon from "autocannon";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { compilePolicySet, evaluatePolicy } from "../src/risk/policy.ts";
-import { RbaHistory } from "../src/risk/rba.ts";
-import { benchPolicy, prepareBenchStore } from "./risk-data.ts";
+import { benchPolicy, deviceOf, prepareBenchStore } from "./risk-data.ts";
 
 export { benchPolicy };
 
@@ -24,6 +26,7 @@ const USERS = Number(process.env.BENCH_USERS ?? 24_000);
 const DAYS = Number(process.env.BENCH_DAYS ?? 50);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const N = Number(process.env.BENCH_N ?? 20_000);
+const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const CONNECTIONS = 50;
 
 async function child(args: string[]): Promise<{ info: Record<string, string | number>; stop: () => void }> {
@@ -62,24 +65,24 @@ if (process.argv[2] === "serve") {
     process.exit(0);
   });
 } else {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-risk-bench-"));
+  const keep = process.env.BENCH_DIR;
+  const dataDir = keep ?? fs.mkdtempSync(path.join(os.tmpdir(), "mamori-risk-bench-"));
   const config = loadConfig({ ...process.env, MAMORI_DATA_DIR: dataDir, MAMORI_DISPATCHER: "off" });
-  const data = await prepareBenchStore({ dataDir, users: USERS, days: DAYS, n: N });
-  const rows = data.rows!;
-  const split = rows.length - N;
+  const data = await prepareBenchStore({ dataDir, users: USERS, days: DAYS, n: N, reuse: keep !== undefined });
   const { generateMs, loadDbMs } = data;
   const users = { length: data.users };
-  let app: Awaited<ReturnType<typeof buildApp>>;
-  let t = performance.now();
   const load1 = () => Number(os.loadavg()[0]!.toFixed(2));
   const loadAt: Record<string, number> = { afterDataPrep: load1() };
 
+  // The app over the store: RBA history rebuilt from login_attempts at start (the engine-alone part uses it too).
+  let t = performance.now();
+  const app = await buildApp(config);
+  const startMs = performance.now() - t;
   loadAt.engine = load1();
   // (1) Engine alone: RBA score + 100 rules, features prepared in memory.
-  const history = new RbaHistory();
-  for (let i = 0; i < split; i++) if (rows[i]!.success) history.add(rows[i]!);
+  const history = app.risk.rba;
   const set = compilePolicySet(benchPolicy(), 2);
-  const queries = rows.slice(split);
+  const queries = data.queries;
   const engineLat = new Float64Array(queries.length);
   let matched = 0;
   const engineOnce = (i: number) => {
@@ -127,11 +130,13 @@ if (process.argv[2] === "serve") {
   }
   const engineMs = performance.now() - t0;
 
-  // (2) Whole decisions in process, over the store (RBA history rebuilt from login_attempts at start).
-  t = performance.now();
-  app = await buildApp(config);
-  const startMs = performance.now() - t;
-  const ctxOf = (r: (typeof rows)[number]) => ({ ip: r.ip, userAgent: r.userAgent, channel: "web" as const });
+  // (2) Whole decisions in process, over the store.
+  const ctxOf = (r: (typeof queries)[number]) => ({
+    ip: r.ip,
+    userAgent: r.userAgent,
+    deviceId: deviceOf(r),
+    channel: "web" as const,
+  });
   for (let i = 0; i < 2000; i++) {
     const r = queries[i % queries.length]!;
     await app.risk.assessEvent({ type: "login", accountId: r.userId, context: ctxOf(r) });
@@ -156,12 +161,18 @@ if (process.argv[2] === "serve") {
   const bodies = queries
     .slice(0, 2000)
     .map((r) => JSON.stringify({ type: "login", accountId: r.userId, context: ctxOf(r) }));
-  const load = async (url: string, headers: Record<string, string>, requests: { body: string }[]) => {
+  const load = async (
+    url: string,
+    headers: Record<string, string>,
+    requests: { body: string }[],
+    rate?: number,
+  ) => {
     const opts = {
       url,
       connections: CONNECTIONS,
       headers,
       requests: requests.map((b) => ({ method: "POST" as const, ...b })),
+      ...(rate ? { overallRate: rate } : {}),
     };
     await autocannon({ ...opts, duration: 3 });
     const r = await autocannon({ ...opts, duration: DURATION });
@@ -178,21 +189,29 @@ if (process.argv[2] === "serve") {
   const bareResult = await load(`http://127.0.0.1:${bare.info.port}/bare`, json, [{ body: "{}" }]);
   bare.stop();
   const m = await child(["bench/risk-http.ts", "serve", dataDir]);
+  const assessUrl = `http://127.0.0.1:${m.info.port}/v1/risk/assess`;
+  const auth = { ...json, authorization: `Bearer ${m.info.key}` };
   const httpResult = await load(
-    `http://127.0.0.1:${m.info.port}/v1/risk/assess`,
-    { ...json, authorization: `Bearer ${m.info.key}` },
+    assessUrl,
+    auth,
     bodies.map((body) => ({ body })),
+  );
+  const atRate = await load(
+    assessUrl,
+    auth,
+    bodies.map((body) => ({ body })),
+    RATE,
   );
   m.stop();
   await new Promise((r) => setTimeout(r, 500));
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
 
   process.stdout.write(
     `${JSON.stringify(
       {
         machine: { cpus: os.cpus().length, node: process.version, store: "sqlite", loadAvg1m: loadAt },
         history: {
-          generated: rows.length,
+          generated: data.generated,
           successfulInStore: rbaSize,
           users: users.length,
           generateMs: Math.round(generateMs),
@@ -215,7 +234,13 @@ if (process.argv[2] === "serve") {
           ...quantiles(inLat),
           byDecision: decisions,
         },
-        http: { connections: CONNECTIONS, durationSeconds: DURATION, bareRoute: bareResult, assessEvent: httpResult },
+        http: {
+          connections: CONNECTIONS,
+          durationSeconds: DURATION,
+          bareRoute: bareResult,
+          assessEvent: httpResult,
+          assessEventAtFixedRate: { offeredPerSec: RATE, ...atRate },
+        },
       },
       null,
       2,

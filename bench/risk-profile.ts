@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { prepareBenchStore } from "./risk-data.ts";
+import { deviceOf, prepareBenchStore } from "./risk-data.ts";
 
 const dataDir = process.env.BENCH_DIR ?? path.join(os.tmpdir(), "mamori-risk-profile");
 const data = await prepareBenchStore({
@@ -27,7 +27,7 @@ const once = (i: number) => {
   return app.risk.assessEvent({
     type: "login",
     accountId: r.userId,
-    context: { ip: r.ip, userAgent: r.userAgent, channel: "web" },
+    context: { ip: r.ip, userAgent: r.userAgent, deviceId: deviceOf(r), channel: "web" },
   });
 };
 for (let i = 0; i < 3000; i++) await once(i);

@@ -55,6 +55,8 @@ export interface DatabaseHandle {
 export const FOREIGN_CHECK_MS = 1;
 /** Prepared statements kept per SQLite connection (see `counting.prepare`). */
 const STATEMENT_CACHE = 500;
+/** Address space the read connection maps (not memory: pages are shared with the OS page cache). */
+const READER_MMAP_BYTES = 1 << 30;
 
 export function openDatabase(config: StoreConfig): DatabaseHandle {
   if (config.databaseUrl?.startsWith("postgres")) {
@@ -149,6 +151,9 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     if (!reader) {
       reader = new SqliteDatabase(filename, { readonly: true, fileMustExist: true });
       reader.pragma("busy_timeout = 5000");
+      // Hot reads walk index pages all over a large file; through mmap they are memory reads, not one pread() per page
+      // (the risk snapshot on the 1M-login benchmark store: 56 → 39 µs). Only this read-only connection maps the file.
+      reader.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
     }
     return reader;
   };

@@ -23,6 +23,8 @@ describe("sign-in with the default risk policy", () => {
   it("new accounts block sign-ins from abroad: the password alone from another country is refused (403)", async () => {
     const { accountId } = await t.signUp("abroad@example.jp");
     assert.deepEqual(await t.app.risk.getAllowedCountries(accountId), ["JP"]);
+    // Attempts are ordered by time: the attacker's must not share the sign-up's millisecond.
+    t.clock.advance(1000);
     const r = await t.signIn("abroad@example.jp", STRONG, ATTACKER);
     assert.equal(r.http, 403);
     assert.equal(r.error.code, "signin_denied");
@@ -39,6 +41,7 @@ describe("sign-in with the default risk policy", () => {
     const set = await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: token });
     assert.equal(set.statusCode, 200, set.body);
     assert.deepEqual(set.json().countries, []);
+    t.clock.advance(1000);
 
     const r = await t.signIn("victim003@example.jp", STRONG, ATTACKER);
     assert.equal(r.http, 200);
@@ -98,6 +101,7 @@ describe("sign-in with the default risk policy", () => {
   it("a challenge no factor can meet (no authenticator, no verified email) is refused", async () => {
     const { accountId, token } = await t.signUp("unverified@example.jp");
     await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: token });
+    t.clock.advance(1000);
     const r = await t.signIn("unverified@example.jp", STRONG, ATTACKER);
     assert.equal(r.http, 403);
     assert.equal(r.error.code, "signin_denied");
