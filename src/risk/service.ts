@@ -11,7 +11,7 @@ import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
-import { newId } from "../shared/crypto.ts";
+import { newId, newTimeOrderedId } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { RiskErrors } from "./errors.ts";
 import { createDbFeatureSource, type FeatureSnapshot, type RiskFeatureSource } from "./features.ts";
@@ -665,7 +665,7 @@ export function createRiskService(deps: RiskServiceDeps) {
       // Counters count every assessed event, whatever the decision: a denied attempt is still an attempt.
       await recordVelocity(sets.shadow ? [sets.active, sets.shadow] : [sets.active], input.type, f, now, base);
 
-      const decisionId = newId();
+      const decisionId = newTimeOrderedId();
       const latencyUs = Number(process.hrtime.bigint() - t0) / 1000;
       logDecision({
         id: decisionId,

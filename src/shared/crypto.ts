@@ -13,6 +13,36 @@ export function newId(): string {
   return crypto.randomUUID();
 }
 
+let lastMs = 0;
+let seqInMs = 0;
+/**
+ * A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then a 12-bit counter within the millisecond (method 1 of §6.2,
+ * started at a random value below 2048), then 62 random bits. Ids made by one process sort in creation order, and rows
+ * keyed by them are appended at the end of their primary-key index instead of at a random page of it (a random UUID
+ * key touched a random leaf of a large table's index per insert: most of a risk decision's cost on a 1M-login store).
+ */
+export function newTimeOrderedId(nowMs: number = Date.now()): string {
+  let ms = Math.max(nowMs, lastMs);
+  if (ms === lastMs) {
+    seqInMs++;
+    if (seqInMs > 0xfff) {
+      // 4,096 ids in one millisecond: borrow the next millisecond rather than repeat or go backwards.
+      ms++;
+      seqInMs = randomInt(0, 0x800);
+    }
+  } else {
+    seqInMs = randomInt(0, 0x800);
+  }
+  lastMs = ms;
+  const b = randomBytes(16);
+  b.writeUIntBE(ms, 0, 6);
+  b[6] = 0x70 | (seqInMs >> 8);
+  b[7] = seqInMs & 0xff;
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 /** An opaque 256-bit secret with a readable prefix, e.g. `mms_…`. */
 export function newToken(prefix: string): string {
   return `${prefix}_${randomBytes(32).toString("base64url")}`;
