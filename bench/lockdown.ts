@@ -166,10 +166,15 @@ async function main() {
 
   await t.app.http.listen({ host: "127.0.0.1", port: 0 });
   const addr = t.app.http.server.address();
-  // Server side: when each node finished writing each response (the first one after the commit is the refusal).
-  const written: { A: number[]; B: number[] } = { A: [], B: [] };
-  const watch = (server: import("node:http").Server, into: number[]) =>
-    server.on("request", (_req, res) => res.on("finish", () => into.push(Number(process.hrtime.bigint()) / 1e6)));
+  // Server side: when each node received and finished writing each response (the first finished after the commit is
+  // the refusal; it may have arrived before the commit, or after it when the client had nothing in flight).
+  const written: { A: [number, number][]; B: [number, number][] } = { A: [], B: [] };
+  const hr = () => Number(process.hrtime.bigint()) / 1e6;
+  const watch = (server: import("node:http").Server, into: [number, number][]) =>
+    server.on("request", (_req, res) => {
+      const arrived = hr();
+      res.on("finish", () => into.push([arrived, hr()]));
+    });
   watch(t.app.http.server, written.A);
   const urlA = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
 
@@ -191,6 +196,8 @@ async function main() {
   const twoNodes: number[] = [];
   const oneNodeServer: number[] = [];
   const twoNodesServer: number[] = [];
+  const oneNodeAnswer: number[] = [];
+  const twoNodesAnswer: number[] = [];
   let polled = 0;
   let acceptedAfterRefusal = 0;
   for (const [i, v] of victims.entries()) {
@@ -212,8 +219,10 @@ async function main() {
     polled += res.requests;
     acceptedAfterRefusal += res.acceptedAfterRefusal;
     (watchB ? twoNodes : oneNode).push(res.refusedAt - commitAt);
-    const firstWritten = (watchB ? written.B : written.A).find((x) => x > commitAt);
-    (watchB ? twoNodesServer : oneNodeServer).push((firstWritten ?? Number.NaN) - commitAt);
+    const first = (watchB ? written.B : written.A).find(([, done]) => done > commitAt);
+    (watchB ? twoNodesServer : oneNodeServer).push(first ? first[1] - commitAt : Number.NaN);
+    // The server's own share: from the later of the commit and the request's arrival to its answer.
+    (watchB ? twoNodesAnswer : oneNodeAnswer).push(first ? first[1] - Math.max(commitAt, first[0]) : Number.NaN);
   }
   const report = await t.app.response.getCase((await t.app.response.listCases({ limit: 1 }))[0]?.id ?? "");
   const out = {
@@ -228,9 +237,21 @@ async function main() {
     },
     lockdownMs: { p50: r2(pct(durations, 50)), p99: r2(pct(durations, 99)), max: r2(Math.max(...durations)) },
     commitToFirstRefusalMs: {
-      oneNode: { ...stats(oneNodeServer, "server"), ...stats(oneNode, "client"), n: oneNode.length },
+      oneNode: {
+        ...stats(oneNodeServer, "server"),
+        ...stats(oneNodeAnswer, "serverAnswer"),
+        ...stats(oneNode, "client"),
+        n: oneNode.length,
+      },
       ...(twoNodes.length
-        ? { twoNodes: { ...stats(twoNodesServer, "server"), ...stats(twoNodes, "client"), n: twoNodes.length } }
+        ? {
+            twoNodes: {
+              ...stats(twoNodesServer, "server"),
+              ...stats(twoNodesAnswer, "serverAnswer"),
+              ...stats(twoNodes, "client"),
+              n: twoNodes.length,
+            },
+          }
         : {}),
     },
     attackerRequests: polled,

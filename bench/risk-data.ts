@@ -16,7 +16,10 @@ const DAY = 86_400_000;
  * queries, so the "device seen before" read runs as it does for a store that sends device ids.
  */
 export function deviceOf(r: GeneratedRow): string {
-  return `d${createHash("sha256").update(`${r.userId}|${r.userAgent}|${r.attacker ?? ""}`).digest("hex").slice(0, 16)}`;
+  return `d${createHash("sha256")
+    .update(`${r.userId}|${r.userAgent}|${r.attacker ?? ""}`)
+    .digest("hex")
+    .slice(0, 16)}`;
 }
 
 /** The default set plus generated login rules, 100 login rules in all, most of them not matching (as in life). */

@@ -75,7 +75,7 @@ if (process.argv[2] === "serve") {
   const loadAt: Record<string, number> = { afterDataPrep: load1() };
 
   // The app over the store: RBA history rebuilt from login_attempts at start (the engine-alone part uses it too).
-  let t = performance.now();
+  const t = performance.now();
   const app = await buildApp(config);
   const startMs = performance.now() - t;
   loadAt.engine = load1();
@@ -161,12 +161,7 @@ if (process.argv[2] === "serve") {
   const bodies = queries
     .slice(0, 2000)
     .map((r) => JSON.stringify({ type: "login", accountId: r.userId, context: ctxOf(r) }));
-  const load = async (
-    url: string,
-    headers: Record<string, string>,
-    requests: { body: string }[],
-    rate?: number,
-  ) => {
+  const load = async (url: string, headers: Record<string, string>, requests: { body: string }[], rate?: number) => {
     const opts = {
       url,
       connections: CONNECTIONS,

@@ -57,6 +57,8 @@ export function eventHash(prevHash: string, e: Omit<StoredEvent, "hash" | "prevH
 export interface EventLog {
   /** Appends to the account's hash chain. Call inside the transaction that makes the change. */
   append(tx: Executor, input: EventInput): Promise<StoredEvent>;
+  /** Appends several, in this order (each account's chain continues in input order), with one insert. */
+  appendMany(tx: Executor, inputs: EventInput[]): Promise<StoredEvent[]>;
   list(accountId: string, opts?: { limit?: number; beforeSeq?: number }): Promise<StoredEvent[]>;
   verify(): Promise<ChainReport>;
 }
@@ -70,34 +72,47 @@ export interface ChainReport {
 
 export function createEventLog(deps: { db: Db; dialect: Dialect; clock: Clock }): EventLog {
   const { db, dialect, clock } = deps;
-  return {
-    async append(tx, input) {
-      // PostgreSQL: the account row lock serialises appends per account, so seq and prev_hash cannot fork.
-      // SQLite: one writer at a time already. The (account_id, seq) unique key is the backstop on both.
+
+  async function appendMany(tx: Executor, inputs: EventInput[]): Promise<StoredEvent[]> {
+    if (inputs.length === 0) return [];
+    // PostgreSQL: the account row lock serialises appends per account, so seq and prev_hash cannot fork; accounts
+    // are locked in id order, so two transactions appending for the same accounts cannot deadlock.
+    // SQLite: one writer at a time already. The (account_id, seq) unique key is the backstop on both.
+    const accounts = [...new Set(inputs.map((i) => i.accountId))].sort();
+    const heads = new Map<string, { seq: number; hash: string }>();
+    for (const accountId of accounts) {
       if (dialect === "postgres") {
-        await sql`select id from accounts where id = ${input.accountId} for update`.execute(tx);
+        await sql`select id from accounts where id = ${accountId} for update`.execute(tx);
       }
       const last = await tx
         .selectFrom("events")
         .select(["seq", "hash"])
-        .where("account_id", "=", input.accountId)
+        .where("account_id", "=", accountId)
         .orderBy("seq", "desc")
         .limit(1)
         .executeTakeFirst();
+      heads.set(accountId, { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS });
+    }
+    const at = clock.now();
+    const out = inputs.map((input) => {
+      const head = heads.get(input.accountId)!;
       const base = {
         accountId: input.accountId,
-        seq: (last?.seq ?? 0) + 1,
+        seq: head.seq + 1,
         type: input.type,
         data: input.data ?? {},
         actor: input.actor,
         ip: input.ip ?? null,
-        at: clock.now(),
+        at,
       };
-      const prevHash = last?.hash ?? GENESIS;
-      const ev: StoredEvent = { id: newId(), ...base, prevHash, hash: eventHash(prevHash, base) };
-      await tx
-        .insertInto("events")
-        .values({
+      const ev: StoredEvent = { id: newId(), ...base, prevHash: head.hash, hash: eventHash(head.hash, base) };
+      heads.set(input.accountId, { seq: ev.seq, hash: ev.hash });
+      return ev;
+    });
+    await tx
+      .insertInto("events")
+      .values(
+        out.map((ev) => ({
           id: ev.id,
           account_id: ev.accountId,
           seq: ev.seq,
@@ -108,10 +123,19 @@ export function createEventLog(deps: { db: Db; dialect: Dialect; clock: Clock })
           at: ev.at,
           prev_hash: ev.prevHash,
           hash: ev.hash,
-        })
-        .execute();
-      return ev;
+        })),
+      )
+      .execute();
+    return out;
+  }
+
+  return {
+    async append(tx, input) {
+      const [ev] = await appendMany(tx, [input]);
+      return ev!;
     },
+
+    appendMany,
 
     async list(accountId, opts = {}) {
       let q = db

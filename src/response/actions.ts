@@ -39,20 +39,28 @@ export async function caseActionDone(
  * makes a second record of the same action fail, rolling back a duplicate change with it.
  */
 export async function recordCaseAction(tx: Executor, a: CaseAction): Promise<void> {
+  await recordCaseActions(tx, [a]);
+}
+
+/** The same for several actions, with one insert (the unique index still refuses any one of them twice). */
+export async function recordCaseActions(tx: Executor, actions: CaseAction[]): Promise<void> {
+  if (actions.length === 0) return;
   await tx
     .insertInto("case_actions")
-    .values({
-      id: newId(),
-      case_id: a.caseId,
-      step: a.step,
-      object_type: a.objectType,
-      object_id: a.objectId,
-      action: a.action,
-      before: a.before === null ? null : JSON.stringify(a.before),
-      after: a.after === null ? null : JSON.stringify(a.after),
-      webhook_id: a.webhookId ?? null,
-      note: a.note ?? null,
-      at: a.at,
-    })
+    .values(
+      actions.map((a) => ({
+        id: newId(),
+        case_id: a.caseId,
+        step: a.step,
+        object_type: a.objectType,
+        object_id: a.objectId,
+        action: a.action,
+        before: a.before === null ? null : JSON.stringify(a.before),
+        after: a.after === null ? null : JSON.stringify(a.after),
+        webhook_id: a.webhookId ?? null,
+        note: a.note ?? null,
+        at: a.at,
+      })),
+    )
     .execute();
 }

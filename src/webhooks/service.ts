@@ -169,11 +169,12 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     return out;
   }
 
-  return {
-    // Runs on the caller's executor: the message and its deliveries exist only if the action commits.
-    async emit(tx: Executor, e: WebhookEvent) {
+  /** Queues several messages in the caller's transaction: one insert of the messages, one of their deliveries. */
+  async function emitMany(tx: Executor, events: WebhookEvent[]): Promise<{ id: string }[]> {
+    if (events.length === 0) return [];
+    const now = clock.now();
+    const rows = events.map((e) => {
       if (!e.type || !e.objectType || !e.objectId) throw new Error("webhook event needs type, objectType and objectId");
-      const now = clock.now();
       const id = `msg_${randomBytes(18).toString("base64url")}`;
       const ids = { objectType: e.objectType, objectId: e.objectId, accountId: e.accountId, caseId: e.caseId ?? null };
       // the identifying fields come first and cannot be overridden by e.data (a repeated key keeps its first position)
@@ -182,34 +183,34 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
         timestamp: new Date(now).toISOString(),
         data: { ...ids, ...e.data, ...ids },
       });
+      return {
+        id,
+        type: e.type,
+        object_type: e.objectType,
+        object_id: e.objectId,
+        account_id: e.accountId,
+        case_id: e.caseId ?? null,
+        payload,
+        created_at: now,
+        confirmed_at: null,
+        confirmed_note: null,
+      };
+    });
+    await tx.insertInto("webhook_messages").values(rows).execute();
+    const endpoints = await tx
+      .selectFrom("webhook_endpoints")
+      .select("id")
+      .where("disabled_at", "is", null)
+      .orderBy("id")
+      .execute();
+    if (endpoints.length > 0) {
       await tx
-        .insertInto("webhook_messages")
-        .values({
-          id,
-          type: e.type,
-          object_type: e.objectType,
-          object_id: e.objectId,
-          account_id: e.accountId,
-          case_id: e.caseId ?? null,
-          payload,
-          created_at: now,
-          confirmed_at: null,
-          confirmed_note: null,
-        })
-        .execute();
-      const endpoints = await tx
-        .selectFrom("webhook_endpoints")
-        .select("id")
-        .where("disabled_at", "is", null)
-        .orderBy("id")
-        .execute();
-      if (endpoints.length > 0) {
-        await tx
-          .insertInto("webhook_deliveries")
-          .values(
+        .insertInto("webhook_deliveries")
+        .values(
+          rows.flatMap((m) =>
             endpoints.map((ep) => ({
               id: newId(),
-              message_id: id,
+              message_id: m.id,
               endpoint_id: ep.id,
               status: "queued",
               attempts: 0,
@@ -219,11 +220,21 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
               last_error: null,
               delivered_at: null,
             })),
-          )
-          .execute();
-      }
-      return { id };
+          ),
+        )
+        .execute();
+    }
+    return rows.map((m) => ({ id: m.id }));
+  }
+
+  return {
+    // Runs on the caller's executor: the message and its deliveries exist only if the action commits.
+    async emit(tx: Executor, e: WebhookEvent) {
+      const [m] = await emitMany(tx, [e]);
+      return m!;
     },
+
+    emitMany,
 
     async createEndpoint(input) {
       const url = validateEndpointUrl(input.url);

@@ -14,6 +14,8 @@ export interface WebhookEvent {
 export interface WebhookEmitter {
   /** Queues the message in the caller's transaction (no action without its message); delivery happens later. */
   emit(tx: Executor, e: WebhookEvent): Promise<{ id: string }>;
+  /** The same for several messages, with one insert each for the messages and their deliveries. */
+  emitMany(tx: Executor, events: WebhookEvent[]): Promise<{ id: string }[]>;
 }
 
 /** delivered: the endpoint answered 2xx; confirmed: the store said it applied it; not_required: no endpoint. */
