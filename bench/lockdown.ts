@@ -2,8 +2,9 @@
 // 5 gift cards, locked down end to end; p50/p99 time to completion. Meanwhile the attacker's session polls
 // introspectSession over HTTP from its own thread (4 requests in flight); measured from the lockdown's first commit
 // (the freeze: a frozen account's sessions are refused from then on) to the first refusal — as the server wrote it
-// (the first response the watched node finished after the commit) and as the attacker's client read it, on the one
-// process-wide monotonic clock. On one node, and (with MAMORI_DATABASE_URL) across two nodes: two apps, each with its
+// (the first answer the watched node handed to its socket after the commit; and, as `serverAnswer`, from the later of
+// the commit and that request's arrival) and as the attacker's client read it, on the one process-wide monotonic
+// clock. On one node, and (with MAMORI_DATABASE_URL) across two nodes: two apps, each with its
 // own connection pool and HTTP server, the lockdown on node A and the attacker on node B. Any acceptance read after
 // the first refusal is counted (it must be 0).
 //
@@ -166,14 +167,20 @@ async function main() {
 
   await t.app.http.listen({ host: "127.0.0.1", port: 0 });
   const addr = t.app.http.server.address();
-  // Server side: when each node received and finished writing each response (the first finished after the commit is
-  // the refusal; it may have arrived before the commit, or after it when the client had nothing in flight).
+  // Server side: when each node received each request and handed its answer to the socket (`res.end`: a small answer
+  // is written to the kernel in that call; 'finish' would wait for the next turn of the loop, which the lockdown may
+  // hold). The first answer after the commit is the refusal; its request may have arrived before the commit, or after
+  // it when the client had nothing in flight.
   const written: { A: [number, number][]; B: [number, number][] } = { A: [], B: [] };
   const hr = () => Number(process.hrtime.bigint()) / 1e6;
   const watch = (server: import("node:http").Server, into: [number, number][]) =>
     server.on("request", (_req, res) => {
       const arrived = hr();
-      res.on("finish", () => into.push([arrived, hr()]));
+      const end = res.end.bind(res) as (...a: unknown[]) => unknown;
+      res.end = ((...a: unknown[]) => {
+        into.push([arrived, hr()]);
+        return end(...a);
+      }) as typeof res.end;
     });
   watch(t.app.http.server, written.A);
   const urlA = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
