@@ -133,6 +133,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const risk = createRiskService({
     db,
     hot: database.hot,
+    ...(database.background ? { background: database.background } : {}),
     clock,
     events,
     notifier,
