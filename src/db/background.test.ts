@@ -61,12 +61,22 @@ describe("background writes on the embedded store", () => {
     const sent: Promise<void>[] = [];
     const txs: Promise<void>[] = [];
     for (let i = 0; i < 20; i++) {
-      sent.push(h.background!(h.db.insertInto("risk_policy_sets").values(policy(100 + i)).compile()));
+      sent.push(
+        h.background!(
+          h.db
+            .insertInto("risk_policy_sets")
+            .values(policy(100 + i))
+            .compile(),
+        ),
+      );
       txs.push(
         h.db.transaction().execute(async (t) => {
           await t.selectFrom("risk_policy_sets").select("version").execute();
           await new Promise((r) => setTimeout(r, 1));
-          await t.insertInto("instance").values({ key: `k${i}`, value: "v" }).execute();
+          await t
+            .insertInto("instance")
+            .values({ key: `k${i}`, value: "v" })
+            .execute();
         }),
       );
     }
