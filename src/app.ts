@@ -133,7 +133,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const risk = createRiskService({
     db,
     hot: database.hot,
-    ...(database.background ? { background: database.background } : {}),
     clock,
     events,
     notifier,

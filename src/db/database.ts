@@ -1,8 +1,6 @@
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { Worker } from "node:worker_threads";
 import SqliteDatabase from "better-sqlite3";
 import { type CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
 import pg from "pg";
@@ -49,12 +47,6 @@ export interface DatabaseHandle {
    * (other nodes write) and in memory (one connection).
    */
   changeCounter?: () => number;
-  /**
-   * SQLite on a file: runs one write statement (its own transaction) on a second connection in a worker thread, so a
-   * large batch insert and its fsync do not hold the event loop. Answers once it committed. Absent on PostgreSQL
-   * (writes there wait on the network, not on the event loop) and in memory (one connection).
-   */
-  background?: (compiled: CompiledQuery) => Promise<void>;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -142,8 +134,8 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     close: () => sqlite.close(),
     prepare: (text: string) => {
       // Kysely begins transactions DEFERRED: such a transaction reads a snapshot, and when it then writes after another
-      // connection (the background writer, the CLI) committed, SQLite refuses at once (SQLITE_BUSY_SNAPSHOT) instead
-      // of waiting. IMMEDIATE takes the write lock first, waiting up to busy_timeout for the other writer to finish.
+      // connection (the CLI, a second process on the file) committed, SQLite refuses at once (SQLITE_BUSY_SNAPSHOT)
+      // instead of waiting. IMMEDIATE takes the write lock first, waiting up to busy_timeout for the other writer to finish.
       // In this process every query already runs one at a time on this connection, so nothing here waits longer.
       const sql = text === "begin" ? "begin immediate" : text;
       const kept = statements.get(sql);
@@ -202,108 +194,15 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
           // Both only grow, so the sum changes whenever either does.
           return localCommits + foreignChanges;
         };
-  const writer = filename === ":memory:" ? null : backgroundWriter(filename);
   return {
     db,
     dialect: "sqlite",
     hot,
     ...(changeCounter ? { changeCounter } : {}),
-    ...(writer ? { background: writer.run } : {}),
     migrate: () => runMigrations(db),
     close: async () => {
-      await writer?.stop();
       reader?.close();
       await db.destroy();
-    },
-  };
-}
-
-/**
- * The worker thread behind `DatabaseHandle.background`, started on first use: its own connection (WAL: one writer at
- * a time across connections, so the main connection's writes wait at most for one such statement, as they waited for
- * the same statement run on the event loop before), statements prepared once by SQL text, FULL sync like the main one.
- */
-function backgroundWriter(filename: string) {
-  const code = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    const Database = require(workerData.module);
-    const db = new Database(workerData.filename, { fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    db.pragma("synchronous = FULL");
-    const statements = new Map();
-    parentPort.on("message", (m) => {
-      if (m.stop) {
-        db.close();
-        parentPort.close();
-        return;
-      }
-      try {
-        let s = statements.get(m.sql);
-        if (!s) {
-          if (statements.size >= 100) statements.clear();
-          s = db.prepare(m.sql);
-          statements.set(m.sql, s);
-        }
-        s.run(m.params);
-        parentPort.postMessage({ id: m.id });
-      } catch (e) {
-        parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
-      }
-    });
-  `;
-  let worker: Worker | null = null;
-  let exited: Promise<void> = Promise.resolve();
-  let next = 0;
-  let stopping = false;
-  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  const failAll = (e: Error) => {
-    for (const w of waiting.values()) w.reject(e);
-    waiting.clear();
-    worker = null;
-  };
-  const start = (): Worker => {
-    const w = new Worker(code, {
-      eval: true,
-      workerData: { filename, module: createRequire(import.meta.url).resolve("better-sqlite3") },
-    });
-    w.unref();
-    exited = new Promise((resolve) => w.once("exit", () => resolve()));
-    w.on("message", (m: { id: number; error?: string }) => {
-      const p = waiting.get(m.id);
-      waiting.delete(m.id);
-      // The thread keeps the process alive only while an answer or its stop is awaited.
-      if (waiting.size === 0 && !stopping) w.unref();
-      if (m.error) p?.reject(new Error(m.error));
-      else p?.resolve();
-    });
-    w.once("error", (e) => failAll(e instanceof Error ? e : new Error(String(e))));
-    w.once("exit", () => {
-      if (waiting.size > 0) failAll(new Error("background writer exited"));
-      if (worker === w) worker = null;
-    });
-    return w;
-  };
-  return {
-    run(compiled: CompiledQuery): Promise<void> {
-      worker ??= start();
-      const w = worker;
-      const id = next++;
-      return new Promise<void>((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        w.ref();
-        w.postMessage({ id, sql: compiled.sql, params: compiled.parameters });
-      });
-    },
-    async stop(): Promise<void> {
-      const w = worker;
-      if (!w) return;
-      // Statements already sent finish first (messages are handled in order), then the connection closes.
-      stopping = true;
-      w.ref();
-      w.postMessage({ stop: true });
-      await exited;
-      worker = null;
-      stopping = false;
     },
   };
 }

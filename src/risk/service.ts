@@ -51,8 +51,6 @@ export interface RiskServiceDeps {
   features?: RiskFeatureSource;
   /** Prepared-statement reads (`DatabaseHandle.hot`) for the default feature source; without it, Kysely per call. */
   hot?: HotQuery;
-  /** Where decision rows are written (`DatabaseHandle.background`: off the event loop); without it, inline. */
-  background?: (compiled: CompiledQuery) => Promise<void>;
   /** The set loaded as version 1 (active) when the store has none. */
   initialPolicy: PolicySetSource;
   /** Starts the response module's lockdown when a deciding rule says so. */
@@ -123,14 +121,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const COUNTRY = /^[A-Z]{2}$/;
 /**
  * Decision rows per INSERT, and the longest a row waits for one: a crash loses at most one batch (≤ 200 rows or
- * 20 ms of decisions). A batch is one statement and one commit: on a SQLite file it runs on the database handle's
- * background thread (`DatabaseHandle.background`; ~10 µs a row and one fsync there, 5–30 ms a batch including WAL
- * checkpoints, measured on the 1M-login benchmark store, which on the event loop was the whole p99 of a decision);
- * in memory and on PostgreSQL, on the caller's connection.
+ * 20 ms of decisions). On SQLite a batch is one synchronous statement and commit on the event loop (better-sqlite3):
+ * ~10 µs a row (a row is ~1.5 kB of features plus three index entries) and one fsync (~1 ms here), so 200 rows block
+ * the loop ~2.5 ms; larger batches save fsyncs but block longer (1000 rows: ~10 ms), which is what tails see.
  */
 const BATCH = 200;
-/** Queued decision rows beyond which assessEvent waits for the log to catch up (memory stays bounded). */
-const MAX_PENDING = 20_000;
 const BATCH_WINDOW_MS = 20;
 
 /** Numeric `…At` fields in event data also appear as `…AgeS`: seconds before the event (policies compare ages). */
@@ -181,10 +176,9 @@ export function createRiskService(deps: RiskServiceDeps) {
   const report = deps.onError ?? (() => {});
   const rba = new RbaHistory();
 
-  // Decision rows are written behind, in batches (one statement per ≤ 20 ms or 200 rows), off the event loop where
-  // the store offers it: a durable write per decision would put an fsync on every answer. The decision is enforced by
-  // its caller whatever happens to its row; a crash can lose at most the last batch of audit rows. Reads of decisions
-  // flush first.
+  // Decision rows are written behind, in batches (one statement per ≤ 20 ms or 200 rows): a durable write per
+  // decision would put an fsync on every answer. The decision is enforced by its caller whatever happens to its row;
+  // a crash can lose at most the last batch of audit rows. Reads of decisions flush first.
   const pending: RiskDecisionsTable[] = [];
   let flushTimer: NodeJS.Timeout | null = null;
   let flushing: Promise<void> = Promise.resolve();
@@ -208,28 +202,16 @@ export function createRiskService(deps: RiskServiceDeps) {
     flushTimer = null;
     flushing = flushing.then(async () => {
       while (pending.length) {
-        const q = insertOf(pending.splice(0, BATCH));
-        const write = deps.background
-          ? deps.background(q).catch((e: unknown) => {
-              // The thread failed: write the batch here instead of losing it.
-              report(e, "decision log (background)");
-              return db.executeQuery(q);
-            })
-          : db.executeQuery(q);
-        await write.catch((e: unknown) => report(e, "decision log"));
+        const rows = pending.splice(0, BATCH);
+        await db.executeQuery(insertOf(rows)).catch((e: unknown) => report(e, "decision log"));
       }
     });
     return flushing;
   }
-  /** Queues a row; answers at once, or once the backlog is written when the store falls MAX_PENDING rows behind. */
-  function logDecision(row: RiskDecisionsTable): Promise<void> | undefined {
+  function logDecision(row: RiskDecisionsTable) {
     pending.push(row);
-    if (pending.length >= BATCH) {
-      const written = flush();
-      // Written off the event loop, rows could pile up faster than a slow disk takes them: past the cap, callers wait.
-      if (pending.length >= MAX_PENDING) return written;
-    } else flushTimer ??= setTimeout(() => void flush(), BATCH_WINDOW_MS);
-    return undefined;
+    if (pending.length >= BATCH) void flush();
+    else flushTimer ??= setTimeout(() => void flush(), BATCH_WINDOW_MS);
   }
 
   const compiled = new Map<number, CompiledPolicySet>();
@@ -685,7 +667,7 @@ export function createRiskService(deps: RiskServiceDeps) {
 
       const decisionId = newTimeOrderedId();
       const latencyUs = Number(process.hrtime.bigint() - t0) / 1000;
-      const backlog = logDecision({
+      logDecision({
         id: decisionId,
         account_id: input.accountId ?? null,
         event_type: input.type,
@@ -706,7 +688,6 @@ export function createRiskService(deps: RiskServiceDeps) {
         at: now,
         latency_us: Math.round(latencyUs),
       });
-      if (backlog) await backlog;
 
       if (active.lockdown && input.accountId && deps.startLockdown) {
         const rule = active.reasons.find((r) => r.lockdown && r.applied !== false);
