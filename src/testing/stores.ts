@@ -86,16 +86,7 @@ export const testStores: TestStore[] = [
     open: async () => {
       const schema = `t_${randomBytes(6).toString("hex")}`;
       const h = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
-      // Kysely's migrator introspects every schema's tables; another test file dropping its schema at that moment
-      // makes the catalog query fail with "schema … does not exist". A test-only race: try again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await h.migrate();
-          break;
-        } catch (e) {
-          if (attempt >= 5 || !/does not exist/.test(String(e))) throw e;
-        }
-      }
+      await migrateAmongTests(h);
       const close = h.close;
       return {
         ...h,
@@ -110,3 +101,19 @@ export const testStores: TestStore[] = [
     },
   },
 ];
+
+/**
+ * Migrates a test's PostgreSQL schema. Kysely's migrator introspects every schema's tables; another test file (or a
+ * test's child process) dropping its schema at that moment makes the catalog query fail with "schema … does not
+ * exist". A test-only race: try again.
+ */
+export async function migrateAmongTests(h: { migrate(): Promise<void> }): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await h.migrate();
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !/does not exist/.test(String(e))) throw e;
+    }
+  }
+}

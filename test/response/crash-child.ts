@@ -3,6 +3,7 @@
 import path from "node:path";
 import { openDatabase } from "../../src/db/database.ts";
 import { APP_STORE, ATTACKER, codeIn, makeTestApp, STRONG, STRONG2, type TestApp } from "../../src/testing/app.ts";
+import { migrateAmongTests } from "../../src/testing/stores.ts";
 import { ADDRESS, shopper } from "../commerce/helpers.ts";
 
 const [mode, dbSpec, nowArg] = process.argv.slice(2);
@@ -86,7 +87,7 @@ async function setup(t: TestApp) {
 }
 
 const db = open();
-await db.migrate();
+await migrateAmongTests(db);
 const t = await makeTestApp(APP_STORE, db, {
   now,
   crashPoint: (name) => {
