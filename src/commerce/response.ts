@@ -93,14 +93,14 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
           .map((id) => byId.get(id))
           .filter((o): o is OrderRow => o !== undefined && !done.has(o.id) && !FINAL.includes(o.status));
       };
-      const todo: { o: OrderRow; settled: Settlement[] }[] = [];
-      for (const o of await open(db)) todo.push({ o, settled: await settleAtGateway(gateway, db, o.id, prefix) });
-      if (todo.length > 0) {
+      const toCancel: { o: OrderRow; settled: Settlement[] }[] = [];
+      for (const o of await open(db)) toCancel.push({ o, settled: await settleAtGateway(gateway, db, o.id, prefix) });
+      if (toCancel.length > 0) {
         await tx(async (t) => {
           // Read again in the transaction: another runner may have cancelled some since.
           const still = new Map((await open(t)).map((o) => [o.id, o]));
           const out: ChunkWrites = { events: [], hooks: [], actions: [] };
-          for (const { o, settled } of todo) {
+          for (const { o, settled } of toCancel) {
             const cur = still.get(o.id);
             if (cur) await cancelSettled(t, ref, cur, settled, opts, out);
           }
@@ -140,17 +140,16 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
     );
   }
 
-  /** One order's part of a chunk's transaction (see cancelOrders); `cur` is the order as read in the transaction. */
+  /** One order's part of a chunk's transaction (see cancelOrders); `o` is the order as read in the transaction. */
   async function cancelSettled(
     t: Executor,
     { caseId, step }: StepRef,
-    cur: OrderRow,
+    o: OrderRow,
     settled: Settlement[],
     opts: { notifyBuyer: { title: string } | null },
     out: ChunkWrites,
   ): Promise<void> {
     const prefix = `case:${caseId}`;
-    const o = cur;
     const now = clock.now();
     const actor = actorOf(caseId);
     let refunded = 0;
@@ -190,12 +189,12 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
     }
     const status = refunded > 0 ? "refunded" : "cancelled";
     if (!(await store.cancelOrderOnce(t, o.id, { status, by: actor, now }))) return;
-    const shipped = cur.status === "shipped" || cur.status === "delivered";
+    const shipped = o.status === "shipped" || o.status === "delivered";
     if (shipped) notes.push("shipped: recall");
     out.events.push({
       accountId: o.account_id,
       type: "order.cancelled",
-      data: { orderId: o.id, before: { status: cur.status }, after: { status }, refunded, caseId },
+      data: { orderId: o.id, before: { status: o.status }, after: { status }, refunded, caseId },
       actor,
     });
     if (opts.notifyBuyer) await tellBuyer(t, o, opts.notifyBuyer.title, refunded > 0);
@@ -205,8 +204,8 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
       objectType: "order",
       objectId: o.id,
       action: "cancel",
-      before: orderSnapshot(cur),
-      after: { ...orderSnapshot(cur), status },
+      before: orderSnapshot(o),
+      after: { ...orderSnapshot(o), status },
       note: notes.length ? notes.join("; ") : null,
       at: now,
       hook:

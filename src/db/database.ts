@@ -115,20 +115,15 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     // A commit is a write outside a transaction, or a statement that closed one (COMMIT, END, RELEASE: SQLite calls
     // those read-only, so they are not told apart by `readonly`; a ROLLBACK counts too, which is merely cautious).
     const writes = !stmt.readonly;
-    return Object.assign(stmt, {
-      run: (...a: unknown[]) => {
+    const counted =
+      <R>(call: (...a: unknown[]) => R) =>
+      (...a: unknown[]): R => {
         const open = sqlite.inTransaction;
-        const r = run(...a);
+        const r = call(...a);
         if (!sqlite.inTransaction && (open || writes)) localCommits++;
         return r;
-      },
-      all: (...a: unknown[]) => {
-        const open = sqlite.inTransaction;
-        const r = all(...a);
-        if (!sqlite.inTransaction && (open || writes)) localCommits++;
-        return r;
-      },
-    });
+      };
+    return Object.assign(stmt, { run: counted(run), all: counted(all) });
   };
   const counting = {
     close: () => sqlite.close(),

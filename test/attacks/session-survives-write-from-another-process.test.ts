@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
-import { FOREIGN_CHECK_MS, openDatabase } from "../../src/db/database.ts";
+import { type DatabaseHandle, FOREIGN_CHECK_MS, openDatabase } from "../../src/db/database.ts";
 import { ATTACKER, makeTestApp, STRONG } from "../../src/testing/app.ts";
 import { testStores } from "../../src/testing/stores.ts";
 
@@ -15,18 +15,24 @@ describe("session-survives-write-from-another-process", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "mamori-counter-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("a session revoked by another connection is refused on the next introspection", async () => {
-    const db = openDatabase({ dataDir: dir });
+  /** An app on a file store, an owner, and an attacker session whose row the service now keeps. */
+  async function keptAttackerSession(db: DatabaseHandle, email: string) {
     await db.migrate();
-    assert.ok(db.changeCounter, "a file store has a change counter");
     const t = await makeTestApp(testStores[0]!, db);
-    const owner = await t.signUp("counter@example.jp");
-    const atk = await t.signIn("counter@example.jp", STRONG, ATTACKER);
+    const owner = await t.signUp(email);
+    const atk = await t.signIn(email, STRONG, ATTACKER);
     const introspect = async (token: string) =>
       (await t.call("POST", "/v1/sessions/introspect", { token })).json().active as boolean;
     // Read it twice: the second answer comes from the kept row.
     assert.equal(await introspect(atk.session.token), true);
-    assert.equal(await introspect(atk.session.token), true);
+    assert.equal(await introspect(atk.session.token), true, "answered from the kept row");
+    return { t, owner, atk, introspect };
+  }
+
+  it("a session revoked by another connection is refused on the next introspection", async () => {
+    const db = openDatabase({ dataDir: dir });
+    assert.ok(db.changeCounter, "a file store has a change counter");
+    const { t, owner, atk, introspect } = await keptAttackerSession(db, "counter@example.jp");
 
     // Another process (the CLI, a second server on the same file) revokes it directly in the file.
     const other = new SqliteDatabase(path.join(dir, "mamori.sqlite"));
@@ -60,15 +66,8 @@ describe("session-survives-write-from-another-process", () => {
     // Other processes' commits are looked for only once a minute here, so only this process's own counting can move
     // the counter: a revocation committed in a transaction must end the session on the very next request.
     const db = openDatabase({ dataDir: dir, sqliteFile: "own.sqlite", foreignCheckMs: 60_000 });
-    await db.migrate();
     const counter = db.changeCounter!;
-    const t = await makeTestApp(testStores[0]!, db);
-    const owner = await t.signUp("own-commit@example.jp");
-    const atk = await t.signIn("own-commit@example.jp", STRONG, ATTACKER);
-    const introspect = async (token: string) =>
-      (await t.call("POST", "/v1/sessions/introspect", { token })).json().active as boolean;
-    assert.equal(await introspect(atk.session.token), true);
-    assert.equal(await introspect(atk.session.token), true, "answered from the kept row");
+    const { t, owner, atk, introspect } = await keptAttackerSession(db, "own-commit@example.jp");
 
     const before = counter();
     await db.db.transaction().execute(async (tx) => {
