@@ -25,6 +25,7 @@ import { createTransportRouter, type Transport } from "./notify/transport.ts";
 import { createRecovery } from "./response/recovery.ts";
 import { createResponseService } from "./response/service.ts";
 import { createUnfinishedSecondFactorSweep } from "./risk/alerts.ts";
+import { createWorkerDecisionLog } from "./risk/decision-log.ts";
 import { DEFAULT_POLICY } from "./risk/default-policy.ts";
 import type { PolicySetSource } from "./risk/policy.ts";
 import { createRiskService } from "./risk/service.ts";
@@ -130,6 +131,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     (config.redisUrl
       ? createRedisVelocityStore(config.redisUrl, { onError: (e) => opts.logger?.warn({ err: e }, "risk velocity") })
       : createMemoryVelocityStore());
+  const riskError = (e: unknown, what: string) => opts.logger?.warn({ err: e }, `risk: ${what}`);
   const risk = createRiskService({
     db,
     hot: database.hot,
@@ -140,7 +142,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     velocity,
     initialPolicy: opts.riskPolicy ?? DEFAULT_POLICY,
     startLockdown: (i) => response.lockdownAccount({ ...i, wait: false }),
-    onError: (e, what) => opts.logger?.warn({ err: e }, `risk: ${what}`),
+    onError: riskError,
+    ...(database.decisionLogFile ? { decisionLog: createWorkerDecisionLog(database.decisionLogFile, riskError) } : {}),
   });
   await risk.start();
   // Seed 003's alert: a second factor left unfinished for 10 minutes. Runs where notices are sent (unref'd timer).

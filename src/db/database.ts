@@ -4,6 +4,7 @@ import { performance } from "node:perf_hooks";
 import SqliteDatabase from "better-sqlite3";
 import { type CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
 import pg from "pg";
+import { decisionLogSchema } from "../risk/migration.ts";
 import { migrationProvider } from "./migrations.ts";
 import type { Database } from "./schema.ts";
 
@@ -47,6 +48,8 @@ export interface DatabaseHandle {
    * (other nodes write) and in memory (one connection).
    */
   changeCounter?: () => number;
+  /** SQLite on a file: the decision log's own file, attached as `decision_log` (written by risk/decision-log.ts). */
+  decisionLogFile?: string;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -100,6 +103,16 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   sqlite.pragma("synchronous = FULL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
+  // The decision log lives in a file of its own, written by a worker thread (risk/decision-log.ts): attached to both
+  // connections as `decision_log`, so an unqualified `risk_decisions` resolves there once the main file has no such
+  // table (SQLite looks in main, then temp, then attached files; migration 0007 moves the table out of main).
+  const decisionLogFile = filename === ":memory:" ? undefined : filename.replace(/(\.sqlite)?$/, ".decisions.sqlite");
+  if (decisionLogFile) {
+    sqlite.prepare("attach database ? as decision_log").run(decisionLogFile);
+    sqlite.pragma("decision_log.journal_mode = WAL");
+    sqlite.pragma("decision_log.synchronous = FULL");
+    sqlite.exec(decisionLogSchema("decision_log"));
+  }
   // Counts this process's commits: after a writing statement, if no transaction is open any more, it committed (an
   // autocommit write, or COMMIT itself). Read by changeCounter below.
   let localCommits = 0;
@@ -151,6 +164,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     if (!reader) {
       reader = new SqliteDatabase(filename, { readonly: true, fileMustExist: true });
       reader.pragma("busy_timeout = 5000");
+      if (decisionLogFile) reader.prepare("attach database ? as decision_log").run(decisionLogFile);
       // Hot reads walk index pages all over a large file; through mmap they are memory reads, not one pread() per page
       // (the risk snapshot on the 1M-login benchmark store: 56 → 39 µs). Only this read-only connection maps the file.
       reader.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
@@ -194,6 +208,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     dialect: "sqlite",
     hot,
     ...(changeCounter ? { changeCounter } : {}),
+    ...(decisionLogFile ? { decisionLogFile } : {}),
     migrate: () => runMigrations(db),
     close: async () => {
       reader?.close();

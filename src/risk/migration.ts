@@ -1,5 +1,4 @@
-import type { Kysely, Migration } from "kysely";
-import { sql } from "kysely";
+import { type Kysely, type Migration, SqliteAdapter, sql } from "kysely";
 
 const ts = "bigint" as const;
 
@@ -93,5 +92,42 @@ export const riskCoveringMigration: Migration = {
     await db.schema.dropIndex("login_attempts_ip").execute();
     // "Time since the last credential change": the newest event of a few types, by seeks instead of the account's log.
     await db.schema.createIndex("events_account_type_at").on("events").columns(["account_id", "type", "at"]).execute();
+  },
+};
+
+/** The decision log's table in the given schema of an embedded store (its own file, see db/database.ts). */
+export function decisionLogSchema(schema: string): string {
+  return `create table if not exists ${schema}.risk_decisions (
+      ${DECISION_COLUMNS_DDL}
+    );
+    create index if not exists ${schema}.risk_decisions_account on risk_decisions (account_id, at);
+    create index if not exists ${schema}.risk_decisions_at on risk_decisions (at);`;
+}
+
+/** As migration 0005 creates risk_decisions, column for column. */
+const DECISION_COLUMNS_DDL = `id text primary key, account_id text, event_type text not null, event text not null,
+      decision text not null, factor text, hold integer not null, reasons text not null,
+      policy_version integer not null, shadow text, scores text not null, at bigint not null,
+      latency_us integer not null`;
+const DECISION_COLUMNS =
+  "id, account_id, event_type, event, decision, factor, hold, reasons, policy_version, shadow, scores, at, latency_us";
+
+/**
+ * The embedded store's decision log moves to its own file (attached as `decision_log` when the store is opened): the
+ * rows so far are copied there and the main file's table is dropped, after which `risk_decisions` names the attached
+ * one. Copying is idempotent (ids are unique), so a crash between the copy and the drop is resumed by running it again.
+ * No change on PostgreSQL or an in-memory store (nothing attached).
+ */
+export const decisionLogFileMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+    const attached = await sql`select 1 from pragma_database_list where name = 'decision_log'`.execute(db);
+    if (attached.rows.length === 0) return;
+    await sql
+      .raw(
+        `insert or ignore into decision_log.risk_decisions (${DECISION_COLUMNS}) select ${DECISION_COLUMNS} from main.risk_decisions`,
+      )
+      .execute(db);
+    await sql`drop table main.risk_decisions`.execute(db);
   },
 };

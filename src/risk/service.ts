@@ -5,7 +5,6 @@
  * declare), decides, records the counters and the decision.
  */
 import type { CelValue } from "@bufbuild/cel";
-import { CompiledQuery } from "kysely";
 import type { Db, HotQuery } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -13,8 +12,9 @@ import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
 import { newId, newTimeOrderedId } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
+import { createStatementDecisionLog, type DecisionLog } from "./decision-log.ts";
 import { RiskErrors } from "./errors.ts";
-import { createDbFeatureSource, type FeatureSnapshot, type RiskFeatureSource } from "./features.ts";
+import { createDbFeatureSource, type RiskFeatureSource } from "./features.ts";
 import {
   type CompiledPolicySet,
   type CompiledVelocity,
@@ -51,6 +51,8 @@ export interface RiskServiceDeps {
   features?: RiskFeatureSource;
   /** Prepared-statement reads (`DatabaseHandle.hot`) for the default feature source; without it, Kysely per call. */
   hot?: HotQuery;
+  /** Where decision rows go (decision-log.ts); default: batched INSERTs on `db`. Closed by `close`. */
+  decisionLog?: DecisionLog;
   /** The set loaded as version 1 (active) when the store has none. */
   initialPolicy: PolicySetSource;
   /** Starts the response module's lockdown when a deciding rule says so. */
@@ -119,14 +121,6 @@ const DAY = 86_400_000;
 const view = ({ source: _source, ...v }: PolicySetView & { source: PolicySetSource }): PolicySetView => v;
 const iso = (ms: number) => new Date(ms).toISOString();
 const COUNTRY = /^[A-Z]{2}$/;
-/**
- * Decision rows per INSERT, and the longest a row waits for one: a crash loses at most one batch (≤ 200 rows or
- * 20 ms of decisions). On SQLite a batch is one synchronous statement and commit on the event loop (better-sqlite3):
- * ~10 µs a row (a row is ~1.5 kB of features plus three index entries) and one fsync (~1 ms here), so 200 rows block
- * the loop ~2.5 ms; larger batches save fsyncs but block longer (1000 rows: ~10 ms), which is what tails see.
- */
-const BATCH = 200;
-const BATCH_WINDOW_MS = 20;
 
 /** Numeric `…At` fields in event data also appear as `…AgeS`: seconds before the event (policies compare ages). */
 function withAges(data: Record<string, unknown>, at: number): Record<string, unknown> {
@@ -135,19 +129,6 @@ function withAges(data: Record<string, unknown>, at: number): Record<string, unk
     if (k.endsWith("At") && typeof v === "number" && Number.isFinite(v)) out[`${k.slice(0, -2)}AgeS`] = (at - v) / 1000;
   }
   return out;
-}
-
-/** A feature source answering from one snapshot (the arguments are the ones the snapshot was taken with). */
-function snapshotSource(snap: FeatureSnapshot, rest: RiskFeatureSource): RiskFeatureSource {
-  return {
-    account: async () => snap.account,
-    firstSeen: async () => snap.firstSeen,
-    deviceSeen: (a, d, b) => rest.deviceSeen(a, d, b),
-    previousLogin: async () => snap.previousLogin,
-    lastCredentialChange: async () => snap.lastCredentialChange,
-    unfinishedSecondFactor: async () => snap.unfinishedSecondFactor,
-    ipActivity: async () => snap.ipActivity,
-  };
 }
 
 function isEnriched(c: RequestContext | EnrichedContext): c is EnrichedContext {
@@ -176,43 +157,11 @@ export function createRiskService(deps: RiskServiceDeps) {
   const report = deps.onError ?? (() => {});
   const rba = new RbaHistory();
 
-  // Decision rows are written behind, in batches (one statement per ≤ 20 ms or 200 rows): a durable write per
-  // decision would put an fsync on every answer. The decision is enforced by its caller whatever happens to its row;
-  // a crash can lose at most the last batch of audit rows. Reads of decisions flush first.
-  const pending: RiskDecisionsTable[] = [];
-  let flushTimer: NodeJS.Timeout | null = null;
-  let flushing: Promise<void> = Promise.resolve();
-  // The multi-row INSERT is compiled by Kysely once per batch size (its SQL only depends on the row count and the
-  // dialect) and then run with the batch's values: compiling 200 rows × 14 columns per batch cost more than the
-  // insert. One statement per batch is one transaction (one fsync on SQLite, one round trip on PostgreSQL).
-  const insertSql = new Map<number, { sql: string; columns: (keyof RiskDecisionsTable)[] }>();
-  function insertOf(rows: RiskDecisionsTable[]): CompiledQuery {
-    let q = insertSql.get(rows.length);
-    if (!q) {
-      const compiled = db.insertInto("risk_decisions").values(rows).compile();
-      q = { sql: compiled.sql, columns: Object.keys(rows[0]!) as (keyof RiskDecisionsTable)[] };
-      insertSql.set(rows.length, q);
-    }
-    const params: unknown[] = [];
-    for (const r of rows) for (const c of q.columns) params.push(r[c]);
-    return CompiledQuery.raw(q.sql, params);
-  }
-  function flush(): Promise<void> {
-    if (flushTimer) clearTimeout(flushTimer);
-    flushTimer = null;
-    flushing = flushing.then(async () => {
-      while (pending.length) {
-        const rows = pending.splice(0, BATCH);
-        await db.executeQuery(insertOf(rows)).catch((e: unknown) => report(e, "decision log"));
-      }
-    });
-    return flushing;
-  }
-  function logDecision(row: RiskDecisionsTable) {
-    pending.push(row);
-    if (pending.length >= BATCH) void flush();
-    else flushTimer ??= setTimeout(() => void flush(), BATCH_WINDOW_MS);
-  }
+  // Decision rows are written behind the answer, in batches (decision-log.ts): a durable write per decision would put
+  // an fsync on every answer. Reads of decisions flush first.
+  const decisionLog = deps.decisionLog ?? createStatementDecisionLog(db, report);
+  const flush = () => decisionLog.flush();
+  const logDecision = (row: RiskDecisionsTable) => decisionLog.append(row);
 
   const compiled = new Map<number, CompiledPolicySet>();
   let live: { active: CompiledPolicySet; shadow: CompiledPolicySet | null; at: number } | null = null;
@@ -334,9 +283,9 @@ export function createRiskService(deps: RiskServiceDeps) {
    * Per-account allowed sign-in countries. With blockAbroadByDefault, an account created after the engine was
    * installed starts with its sign-up country (the first successful sign-in's), the first time it is needed.
    */
-  async function allowedCountries(accountId: string, facts: { allowedCountries: string[] | null; createdAt: number }) {
-    if (facts.allowedCountries !== null) return facts.allowedCountries;
-    if (!blockAbroad || facts.createdAt < installedAt) return [];
+  /** An account without stored allowed countries gets its first sign-in's country, stored (see docs/risk.md). */
+  async function defaultAllowedCountries(accountId: string, createdAt: number): Promise<string[]> {
+    if (!blockAbroad || createdAt < installedAt) return [];
     const first = await db
       .selectFrom("login_attempts")
       .select("country")
@@ -357,6 +306,22 @@ export function createRiskService(deps: RiskServiceDeps) {
       .where("account_id", "=", accountId)
       .executeTakeFirst();
     return row ? (JSON.parse(row.allowed_countries) as string[]) : list;
+  }
+
+  /** The reads `snapshot` answers in one statement, one by one (sources without it, accounts that do not exist). */
+  async function readSeparately(accountId: string | null, ctx: EnrichedContext | null, now: number, login: boolean) {
+    const none = Promise.resolve(null);
+    const [ip, facts, credentialAt, seen, previous, unfinished] = await Promise.all([
+      ctx ? features.ipActivity(ctx.ip, signalConfig.attackIpWindowMs, now) : none,
+      accountId ? features.account(accountId, now) : none,
+      accountId ? features.lastCredentialChange(accountId, now) : none,
+      accountId && ctx ? features.firstSeen(accountId, ctx.deviceId ?? null, ctx.country, now) : none,
+      accountId && ctx && login ? features.previousLogin(accountId, now) : none,
+      accountId && ctx && login
+        ? features.unfinishedSecondFactor(accountId, signalConfig.secondFactorWindowMs, now)
+        : Promise.resolve(0),
+    ]);
+    return { ip, facts, credentialAt, seen, previous, unfinished };
   }
 
   /** Features for one event, as plain JSON-like values (also what the decision row stores). */
@@ -401,7 +366,9 @@ export function createRiskService(deps: RiskServiceDeps) {
       : {};
 
     // The account's and the request's reads in one statement when the source offers it (the default source does);
-    // the separate reads otherwise, and for an account that does not exist. Same values either way.
+    // the separate reads otherwise, and for an account that does not exist. Same values either way. The features are
+    // then computed synchronously from what was read.
+    const login = type === "login";
     const snap =
       accountId && ctx && features.snapshot
         ? await features.snapshot({
@@ -414,78 +381,65 @@ export function createRiskService(deps: RiskServiceDeps) {
             secondFactorWindowMs: signalConfig.secondFactorWindowMs,
           })
         : null;
-    const src = snap ? snapshotSource(snap, features) : features;
-    const jobs: Promise<void>[] = [];
-    if (ctx) {
-      jobs.push(
-        src.ipActivity(ctx.ip, signalConfig.attackIpWindowMs, now).then((a) => {
-          signals.attackIp =
-            a.failedLogins >= signalConfig.attackIpFailures || a.distinctAccounts >= signalConfig.attackIpAccounts;
-          signals.ipFailedLogins = a.failedLogins;
-          signals.ipDistinctAccounts = a.distinctAccounts;
-        }),
-      );
+    const read = snap
+      ? {
+          ip: snap.ipActivity,
+          facts: snap.account,
+          credentialAt: snap.lastCredentialChange,
+          seen: snap.firstSeen,
+          previous: snap.previousLogin,
+          unfinished: snap.unfinishedSecondFactor,
+        }
+      : await readSeparately(accountId, ctx, now, login);
+    if (ctx && read.ip) {
+      const a = read.ip;
+      signals.attackIp =
+        a.failedLogins >= signalConfig.attackIpFailures || a.distinctAccounts >= signalConfig.attackIpAccounts;
+      signals.ipFailedLogins = a.failedLogins;
+      signals.ipDistinctAccounts = a.distinctAccounts;
     }
     if (accountId) {
-      jobs.push(
-        (async () => {
-          const facts = await src.account(accountId, now);
-          if (!facts) return;
-          const [last, prev] = facts.lastSignIns;
-          Object.assign(account, {
-            exists: true,
-            status: facts.status,
-            ageDays: (now - facts.createdAt) / DAY,
-            totpEnabled: facts.totpEnabled,
-            verifiedEmail: facts.verifiedEmail,
-            // How long the account was idle before its current activity: for a sign-in, since the last one; for
-            // anything else (done in a session), between the session's sign-in and the one before it.
-            dormantDays:
-              type === "login"
-                ? last === undefined
-                  ? 0
-                  : (now - last) / DAY
-                : last !== undefined && prev !== undefined
-                  ? (last - prev) / DAY
-                  : 0,
-            lastSignInAgeS: last === undefined ? null : (now - last) / 1000,
-            allowedCountries: await allowedCountries(accountId, facts),
-          });
-        })(),
-      );
-      jobs.push(
-        src.lastCredentialChange(accountId, now).then((t) => {
-          signals.sinceCredentialChangeS = t === null ? null : (now - t) / 1000;
-        }),
-      );
-      if (ctx) {
-        jobs.push(
-          src.firstSeen(accountId, ctx.deviceId ?? null, ctx.country, now).then((seen) => {
-            // A sign-in is new when never seen; anything else happens inside a session whose sign-in already
-            // counted, so there "new" means first seen within the last 24 hours.
-            const fresh = (t: number | null) => t === null || (type !== "login" && now - t < DAY);
-            signals.deviceSeen = ctx.deviceId ? seen.device !== null : null;
-            signals.deviceFirstSeenS = seen.device === null ? null : (now - seen.device) / 1000;
-            signals.countryFirstSeenS = seen.country === null ? null : (now - seen.country) / 1000;
-            signals.newDevice = ctx.deviceId ? fresh(seen.device) : false;
-            signals.newCountry = ctx.country ? fresh(seen.country) : false;
-          }),
-        );
+      const facts = read.facts;
+      if (facts) {
+        const [last, prev] = facts.lastSignIns;
+        Object.assign(account, {
+          exists: true,
+          status: facts.status,
+          ageDays: (now - facts.createdAt) / DAY,
+          totpEnabled: facts.totpEnabled,
+          verifiedEmail: facts.verifiedEmail,
+          // How long the account was idle before its current activity: for a sign-in, since the last one; for
+          // anything else (done in a session), between the session's sign-in and the one before it.
+          dormantDays: login
+            ? last === undefined
+              ? 0
+              : (now - last) / DAY
+            : last !== undefined && prev !== undefined
+              ? (last - prev) / DAY
+              : 0,
+          lastSignInAgeS: last === undefined ? null : (now - last) / 1000,
+          allowedCountries: facts.allowedCountries ?? (await defaultAllowedCountries(accountId, facts.createdAt)),
+        });
       }
-      if (ctx && type === "login") {
-        jobs.push(
-          (async () => {
-            const [previous, unfinished] = await Promise.all([
-              src.previousLogin(accountId, now),
-              src.unfinishedSecondFactor(accountId, signalConfig.secondFactorWindowMs, now),
-            ]);
-            const tr =
-              previous && ctx.country ? travel(previous, { at: now, country: ctx.country }, signalConfig) : null;
-            signals.impossibleTravel = tr?.flagged ?? false;
-            if (tr) signals.travelKmh = Number.isFinite(tr.speedKmh) ? tr.speedKmh : 1e9;
-            signals.unfinishedSecondFactor = unfinished;
-          })(),
-        );
+      const t = read.credentialAt;
+      signals.sinceCredentialChangeS = t === null ? null : (now - t) / 1000;
+      if (ctx && read.seen) {
+        const seen = read.seen;
+        // A sign-in is new when never seen; anything else happens inside a session whose sign-in already counted,
+        // so there "new" means first seen within the last 24 hours.
+        const fresh = (at: number | null) => at === null || (!login && now - at < DAY);
+        signals.deviceSeen = ctx.deviceId ? seen.device !== null : null;
+        signals.deviceFirstSeenS = seen.device === null ? null : (now - seen.device) / 1000;
+        signals.countryFirstSeenS = seen.country === null ? null : (now - seen.country) / 1000;
+        signals.newDevice = ctx.deviceId ? fresh(seen.device) : false;
+        signals.newCountry = ctx.country ? fresh(seen.country) : false;
+      }
+      if (ctx && login) {
+        const previous = read.previous;
+        const tr = previous && ctx.country ? travel(previous, { at: now, country: ctx.country }, signalConfig) : null;
+        signals.impossibleTravel = tr?.flagged ?? false;
+        if (tr) signals.travelKmh = Number.isFinite(tr.speedKmh) ? tr.speedKmh : 1e9;
+        signals.unfinishedSecondFactor = read.unfinished;
       }
       if (ctx) {
         const s = rba.score(rbaLoginOf(accountId, ctx));
@@ -498,15 +452,10 @@ export function createRiskService(deps: RiskServiceDeps) {
     }
     const recipient = typeof data.recipientAccountId === "string" ? data.recipientAccountId : null;
     if (recipient && ctx) {
-      jobs.push(
-        features.firstSeen(recipient, ctx.deviceId ?? null, ctx.country, now).then((seen) => {
-          signals.recipientNewDevice = ctx.deviceId ? seen.device === null : false;
-          signals.recipientNewCountry = ctx.country ? seen.country === null : false;
-        }),
-      );
-    }
-    await Promise.all(jobs);
-    if (!recipient) {
+      const seen = await features.firstSeen(recipient, ctx.deviceId ?? null, ctx.country, now);
+      signals.recipientNewDevice = ctx.deviceId ? seen.device === null : false;
+      signals.recipientNewCountry = ctx.country ? seen.country === null : false;
+    } else if (!recipient) {
       signals.recipientNewDevice = signals.newDevice;
       signals.recipientNewCountry = signals.newCountry;
     }
@@ -837,7 +786,7 @@ export function createRiskService(deps: RiskServiceDeps) {
     flush,
 
     async close(): Promise<void> {
-      await flush();
+      await decisionLog.close();
     },
 
     async listDecisions(accountId: string, limit = 100) {
@@ -868,7 +817,7 @@ export function createRiskService(deps: RiskServiceDeps) {
     async getAllowedCountries(accountId: string): Promise<string[]> {
       const facts = await features.account(accountId, clock.now());
       if (!facts) return [];
-      return allowedCountries(accountId, facts);
+      return facts.allowedCountries ?? defaultAllowedCountries(accountId, facts.createdAt);
     },
 
     /**
@@ -885,7 +834,7 @@ export function createRiskService(deps: RiskServiceDeps) {
       const now = clock.now();
       const facts = await features.account(accountId, now);
       if (!facts) throw CommonErrors.not_found();
-      const before = await allowedCountries(accountId, facts);
+      const before = facts.allowedCountries ?? (await defaultAllowedCountries(accountId, facts.createdAt));
       const stored = await db
         .selectFrom("risk_account_settings")
         .select("account_id")

@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { Migrator, sql } from "kysely";
+import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import { migrationProvider } from "../db/migrations.ts";
+import { testStores } from "../testing/stores.ts";
+import { createStatementDecisionLog, createWorkerDecisionLog, type DecisionLog } from "./decision-log.ts";
+import type { RiskDecisionsTable } from "./tables.ts";
+
+// A decision's row is its audit record and what backtests replay: every row appended must be readable once `flush`
+// resolves, whichever writer the store uses, and a failing batch must be reported without losing the next ones.
+
+const T0 = Date.UTC(2026, 10, 30, 12);
+let n = 0;
+const row = (over: Partial<RiskDecisionsTable> = {}): RiskDecisionsTable => {
+  const i = n++;
+  return {
+    id: `d-${process.pid}-${i}`,
+    account_id: `a${i % 7}`,
+    event_type: "login",
+    event: JSON.stringify({ event: { type: "login", at: T0 + i }, signals: { newDevice: i % 2 === 0 } }),
+    decision: i % 3 === 0 ? "challenge" : "allow",
+    factor: i % 3 === 0 ? "totp" : null,
+    hold: 0,
+    reasons: "[]",
+    policy_version: 1,
+    shadow: null,
+    scores: JSON.stringify({ rba: i / 10 }),
+    at: T0 + i,
+    latency_us: 100 + i,
+    ...over,
+  };
+};
+
+const tmpDirs: string[] = [];
+after(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+const tmpDir = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-dlog-"));
+  tmpDirs.push(d);
+  return d;
+};
+
+interface Backend {
+  name: string;
+  skip: () => Promise<string | null>;
+  open: (report: (e: unknown, what: string) => void) => Promise<{ handle: DatabaseHandle; log: DecisionLog }>;
+}
+
+const backends: Backend[] = [
+  ...testStores.map(
+    (s): Backend => ({
+      name: `statement (${s.name})`,
+      skip: s.skip,
+      open: async (report) => {
+        const handle = await s.open();
+        return { handle, log: createStatementDecisionLog(handle.db, report) };
+      },
+    }),
+  ),
+  {
+    name: "worker thread (sqlite file)",
+    skip: async () => null,
+    open: async (report) => {
+      const handle = openDatabase({ dataDir: tmpDir() });
+      await handle.migrate();
+      assert.ok(handle.decisionLogFile, "an embedded store on a file has a decision-log file");
+      return { handle, log: createWorkerDecisionLog(handle.decisionLogFile, report) };
+    },
+  },
+];
+
+const readAll = (h: DatabaseHandle, ids: string[]) =>
+  h.db.selectFrom("risk_decisions").selectAll().where("id", "in", ids).orderBy("at").execute();
+const normal = (r: RiskDecisionsTable) => ({ ...r, at: Number(r.at), hold: Number(r.hold) });
+
+for (const b of backends) {
+  describe(`DecisionLog contract: ${b.name}`, async () => {
+    const skip = await b.skip();
+    if (skip) console.log(`skipping ${b.name} decision-log tests: ${skip}`);
+    const opts = { skip: skip ?? false };
+
+    it("every row appended is readable, unchanged, once flush resolves (several batches)", opts, async () => {
+      const { handle, log } = await b.open(() => {});
+      try {
+        const rows = Array.from({ length: 450 }, () => row());
+        for (const r of rows) log.append(r);
+        await log.flush();
+        const got = await readAll(
+          handle,
+          rows.map((r) => r.id),
+        );
+        assert.deepEqual(got.map(normal), rows);
+      } finally {
+        await log.close();
+        await handle.close();
+      }
+    });
+
+    it("a lone row is written within the batch window without a flush; close writes the rest", opts, async () => {
+      const { handle, log } = await b.open(() => {});
+      try {
+        const lone = row();
+        log.append(lone);
+        let got: unknown[] = [];
+        for (let i = 0; i < 100 && got.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          got = await readAll(handle, [lone.id]);
+        }
+        assert.equal(got.length, 1);
+        const last = [row(), row()];
+        for (const r of last) log.append(r);
+        await log.close();
+        assert.equal(
+          (
+            await readAll(
+              handle,
+              last.map((r) => r.id),
+            )
+          ).length,
+          2,
+        );
+      } finally {
+        await handle.close();
+      }
+    });
+
+    it("a batch that fails is reported, and the batches after it are written", opts, async () => {
+      const reported: string[] = [];
+      const { handle, log } = await b.open((_e, what) => reported.push(what));
+      try {
+        const bad = row({ event_type: null as unknown as string });
+        log.append(bad);
+        await log.flush();
+        assert.deepEqual(reported, ["decision log"]);
+        const good = row();
+        log.append(good);
+        await log.flush();
+        assert.equal((await readAll(handle, [good.id])).length, 1);
+      } finally {
+        await log.close();
+        await handle.close();
+      }
+    });
+  });
+}
+
+describe("the embedded store's decision log file", () => {
+  it("holds the rows: another connection to the data dir reads them after the writer closed", async () => {
+    const dir = tmpDir();
+    const h = openDatabase({ dataDir: dir });
+    await h.migrate();
+    const log = createWorkerDecisionLog(h.decisionLogFile!, () => {});
+    const rows = [row(), row(), row()];
+    for (const r of rows) log.append(r);
+    await log.close();
+    await h.close();
+    const again = openDatabase({ dataDir: dir });
+    try {
+      assert.deepEqual(
+        (
+          await readAll(
+            again,
+            rows.map((r) => r.id),
+          )
+        ).map(normal),
+        rows,
+      );
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("migration 0007 moves the decisions a store already had into it, and leaves none in the main file", async () => {
+    const dir = tmpDir();
+    const h = openDatabase({ dataDir: dir });
+    const old = [row(), row()];
+    try {
+      await new Migrator({ db: h.db, provider: migrationProvider }).migrateTo("0006_risk_covering_indexes");
+      // Before 0007 the table is the main file's (it shadows the attached one).
+      await h.db.insertInto("risk_decisions").values(old).execute();
+      const inMain = await sql<{ n: number }>`select count(*) as n from main.risk_decisions`.execute(h.db);
+      assert.equal(Number(inMain.rows[0]!.n), 2);
+      await h.migrate();
+      const left = await sql`select name from main.sqlite_master where name = 'risk_decisions'`.execute(h.db);
+      assert.equal(left.rows.length, 0);
+      assert.deepEqual(
+        (
+          await readAll(
+            h,
+            old.map((r) => r.id),
+          )
+        ).map(normal),
+        old,
+      );
+      const moved = await sql<{ n: number }>`select count(*) as n from decision_log.risk_decisions`.execute(h.db);
+      assert.equal(Number(moved.rows[0]!.n), 2);
+    } finally {
+      await h.close();
+    }
+  });
+});
