@@ -144,6 +144,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     startLockdown: (i) => response.lockdownAccount({ ...i, wait: false }),
     onError: riskError,
     ...(database.decisionLogFile ? { decisionLog: createWorkerDecisionLog(database.decisionLogFile, riskError) } : {}),
+    ...(database.decisionsDb ? { decisionsDb: database.decisionsDb } : {}),
   });
   await risk.start();
   // Seed 003's alert: a second factor left unfinished for 10 minutes. Runs where notices are sent (unref'd timer).

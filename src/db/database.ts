@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import SqliteDatabase from "better-sqlite3";
 import { type CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
 import pg from "pg";
-import { decisionLogSchema } from "../risk/migration.ts";
+import { decisionLogPath, decisionLogSchema } from "../risk/migration.ts";
 import { migrationProvider } from "./migrations.ts";
 import type { Database } from "./schema.ts";
 
@@ -48,8 +48,13 @@ export interface DatabaseHandle {
    * (other nodes write) and in memory (one connection).
    */
   changeCounter?: () => number;
-  /** SQLite on a file: the decision log's own file, attached as `decision_log` (written by risk/decision-log.ts). */
+  /** SQLite on a file: the decision log's own file (written by risk/decision-log.ts). */
   decisionLogFile?: string;
+  /**
+   * SQLite on a file: where `risk_decisions` is read (the read connection, which attaches the decision log's file).
+   * Elsewhere absent: the decisions are in `db`.
+   */
+  decisionsDb?: Db;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -103,15 +108,16 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   sqlite.pragma("synchronous = FULL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
-  // The decision log lives in a file of its own, written by a worker thread (risk/decision-log.ts): attached to both
-  // connections as `decision_log`, so an unqualified `risk_decisions` resolves there once the main file has no such
-  // table (SQLite looks in main, then temp, then attached files; migration 0007 moves the table out of main).
-  const decisionLogFile = filename === ":memory:" ? undefined : filename.replace(/(\.sqlite)?$/, ".decisions.sqlite");
+  // The decision log lives in a file of its own, written by a worker thread (risk/decision-log.ts). This connection
+  // never attaches it: BEGIN IMMEDIATE takes the write lock of every attached file, so each store transaction would
+  // wait for the writer thread's commits. Decisions are read on the read connection (`decisionsDb`), which attaches
+  // it; migration 0007 moves an older store's rows there.
+  const decisionLogFile = filename === ":memory:" ? undefined : decisionLogPath(filename);
   if (decisionLogFile) {
-    sqlite.prepare("attach database ? as decision_log").run(decisionLogFile);
-    sqlite.pragma("decision_log.journal_mode = WAL");
-    sqlite.pragma("decision_log.synchronous = FULL");
-    sqlite.exec(decisionLogSchema("decision_log"));
+    const c = new SqliteDatabase(decisionLogFile);
+    c.pragma("journal_mode = WAL");
+    c.exec(decisionLogSchema("main"));
+    c.close();
   }
   // Counts this process's commits: after a writing statement, if no transaction is open any more, it committed (an
   // autocommit write, or COMMIT itself). Read by changeCounter below.
@@ -208,7 +214,12 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     dialect: "sqlite",
     hot,
     ...(changeCounter ? { changeCounter } : {}),
-    ...(decisionLogFile ? { decisionLogFile } : {}),
+    ...(decisionLogFile
+      ? {
+          decisionLogFile,
+          decisionsDb: new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => readerConn() }) }),
+        }
+      : {}),
     migrate: () => runMigrations(db),
     close: async () => {
       reader?.close();

@@ -69,6 +69,7 @@ async function backtestPolicy(
   try {
     csv?.write(`${REPLAY_CSV_HEADER}\n`);
     const summary = await backtestStoredDecisions(database.db, set, {
+      ...(database.decisionsDb ? { decisionsDb: database.decisionsDb } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(until !== undefined ? { until } : {}),
       ...(csv

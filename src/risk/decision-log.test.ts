@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import SqliteDatabase from "better-sqlite3";
 import { Migrator, sql } from "kysely";
 import { type DatabaseHandle, openDatabase } from "../db/database.ts";
 import { migrationProvider } from "../db/migrations.ts";
@@ -75,7 +76,7 @@ const backends: Backend[] = [
 ];
 
 const readAll = (h: DatabaseHandle, ids: string[]) =>
-  h.db.selectFrom("risk_decisions").selectAll().where("id", "in", ids).orderBy("at").execute();
+  (h.decisionsDb ?? h.db).selectFrom("risk_decisions").selectAll().where("id", "in", ids).orderBy("at").execute();
 const normal = (r: RiskDecisionsTable) => ({ ...r, at: Number(r.at), hold: Number(r.hold) });
 
 for (const b of backends) {
@@ -175,6 +176,30 @@ describe("the embedded store's decision log file", () => {
     }
   });
 
+  it("a store transaction does not wait for the decision log's writer (the file is not attached to it)", async () => {
+    const h = openDatabase({ dataDir: tmpDir() });
+    await h.migrate();
+    // Another connection holds the decision-log file's write lock, as the writer thread does while it commits. With
+    // the file attached to the store's connection, BEGIN IMMEDIATE would wait for it (and fail after busy_timeout).
+    const other = new SqliteDatabase(h.decisionLogFile!);
+    try {
+      other.exec("begin immediate");
+      other
+        .prepare(
+          "insert into risk_decisions (id, event_type, event, decision, hold, reasons, policy_version, scores, at, latency_us) values ('x', 'login', '{}', 'allow', 0, '[]', 1, '{}', 0, 0)",
+        )
+        .run();
+      await h.db.transaction().execute(async (tx) => {
+        await tx.insertInto("risk_alerts").values({ subject: "s", account_id: "a", kind: "k", sent_at: 1 }).execute();
+      });
+      assert.equal((await h.db.selectFrom("risk_alerts").select("subject").execute()).length, 1);
+      other.exec("commit");
+    } finally {
+      other.close();
+      await h.close();
+    }
+  });
+
   it("migration 0007 moves the decisions a store already had into it, and leaves none in the main file", async () => {
     const dir = tmpDir();
     const h = openDatabase({ dataDir: dir });
@@ -197,7 +222,7 @@ describe("the embedded store's decision log file", () => {
         ).map(normal),
         old,
       );
-      const moved = await sql<{ n: number }>`select count(*) as n from decision_log.risk_decisions`.execute(h.db);
+      const moved = await sql<{ n: number }>`select count(*) as n from risk_decisions`.execute(h.decisionsDb!);
       assert.equal(Number(moved.rows[0]!.n), 2);
     } finally {
       await h.close();

@@ -7,7 +7,7 @@
  * - `createStatementDecisionLog`: one multi-row INSERT per batch through the store's own connection. PostgreSQL (the
  *   pool's round trip does not block the event loop) and an in-memory SQLite store (one connection, nothing to share).
  * - `createWorkerDecisionLog`: the embedded store on a file. Rows go to a worker thread that owns the only writing
- *   connection to a separate file (attached to the store's connections as `decision_log`, see database.ts). On the event
+ *   connection to a separate file (read through `DatabaseHandle.decisionsDb`, see database.ts). On the event
  *   loop an insert batch with its fsync and the WAL checkpoints it triggered took p50 5.5 ms, max 29 ms per 200 rows
  *   (~44 µs a decision), and the main file's growing WAL slowed every read in between; a worker writing the same file
  *   as the server stalled reads for ~1 s once in ~20k decisions (docs/risk.md), which a file of its own avoids.

@@ -113,21 +113,33 @@ const DECISION_COLUMNS =
   "id, account_id, event_type, event, decision, factor, hold, reasons, policy_version, shadow, scores, at, latency_us";
 
 /**
- * The embedded store's decision log moves to its own file (attached as `decision_log` when the store is opened): the
- * rows so far are copied there and the main file's table is dropped, after which `risk_decisions` names the attached
- * one. Copying is idempotent (ids are unique), so a crash between the copy and the drop is resumed by running it again.
- * No change on PostgreSQL or an in-memory store (nothing attached).
+ * The embedded store's decision log moves to its own file (created when the store is opened): the rows so far are
+ * copied there and the main file's table is dropped; decisions are then read through `DatabaseHandle.decisionsDb`. Copying is idempotent (ids are unique), so a crash between the copy and the drop is resumed by running it again.
+ * No change on PostgreSQL or an in-memory store (no file).
  */
 export const decisionLogFileMigration: Migration = {
   async up(db: Kysely<unknown>) {
     if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
-    const attached = await sql`select 1 from pragma_database_list where name = 'decision_log'`.execute(db);
-    if (attached.rows.length === 0) return;
-    await sql
-      .raw(
-        `insert or ignore into decision_log.risk_decisions (${DECISION_COLUMNS}) select ${DECISION_COLUMNS} from main.risk_decisions`,
-      )
-      .execute(db);
+    const main = await sql<{ file: string }>`select file from pragma_database_list where name = 'main'`.execute(db);
+    const file = main.rows[0]?.file ?? "";
+    if (file === "") return;
+    // Attached only for the move (SQLite migrations run outside a transaction, where ATTACH is allowed); the file and
+    // its table were created when the store was opened (db/database.ts).
+    await sql`attach database ${decisionLogPath(file)} as decision_log`.execute(db);
+    try {
+      await sql
+        .raw(
+          `insert or ignore into decision_log.risk_decisions (${DECISION_COLUMNS}) select ${DECISION_COLUMNS} from main.risk_decisions`,
+        )
+        .execute(db);
+    } finally {
+      await sql`detach database decision_log`.execute(db);
+    }
     await sql`drop table main.risk_decisions`.execute(db);
   },
 };
+
+/** The decision log's file beside the store's: `mamori.sqlite` → `mamori.decisions.sqlite`. */
+export function decisionLogPath(storeFile: string): string {
+  return storeFile.replace(/(\.sqlite)?$/, ".decisions.sqlite");
+}

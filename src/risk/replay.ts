@@ -429,13 +429,13 @@ export async function readLabels(db: Db): Promise<ReplayLabels> {
 export async function backtestStoredDecisions(
   db: Db,
   policy: CompiledPolicySet | unknown,
-  opts: { since?: number; until?: number; onRow?: ReplayOptions["onRow"] } = {},
+  opts: { since?: number; until?: number; onRow?: ReplayOptions["onRow"]; decisionsDb?: Db } = {},
 ): Promise<ReplaySummary> {
   const set = isCompiled(policy) ? policy : compilePolicySet(policy, 0);
   const warm = opts.since === undefined ? undefined : opts.since - maxWindowMs(set);
   const labels = await readLabels(db);
   return replayDecisions(
-    readStoredDecisions(db, { ...(warm !== undefined ? { from: warm } : {}), until: opts.until }),
+    readStoredDecisions(opts.decisionsDb ?? db, { ...(warm !== undefined ? { from: warm } : {}), until: opts.until }),
     set,
     labels,
     {

@@ -53,6 +53,8 @@ export interface RiskServiceDeps {
   hot?: HotQuery;
   /** Where decision rows go (decision-log.ts); default: batched INSERTs on `db`. Closed by `close`. */
   decisionLog?: DecisionLog;
+  /** Where they are read (`DatabaseHandle.decisionsDb`); default `db`. */
+  decisionsDb?: Db;
   /** The set loaded as version 1 (active) when the store has none. */
   initialPolicy: PolicySetSource;
   /** Starts the response module's lockdown when a deciding rule says so. */
@@ -791,7 +793,7 @@ export function createRiskService(deps: RiskServiceDeps) {
 
     async listDecisions(accountId: string, limit = 100) {
       await flush();
-      const rows = await db
+      const rows = await (deps.decisionsDb ?? db)
         .selectFrom("risk_decisions")
         .selectAll()
         .where("account_id", "=", accountId)
