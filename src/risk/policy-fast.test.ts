@@ -37,6 +37,10 @@ const EXPRESSIONS = [
   "signals.newDevice == 1",
   "scores.rba",
   "event.browser < 'M'",
+  // Policy text never becomes code: literals that would break out of generated source are plain constants.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the policy's own text, meant to look like a template
+  "event.country == '\"); throw new Error(\"injected\"); (\"' || event.country == '`${1}`'",
+  "event.data.note == '*/ }; return true; /*'",
 ];
 
 const VELOCITY = [

@@ -146,11 +146,11 @@ export function parseWindow(w: string): number | null {
 /** What a fast plan returns when it cannot answer exactly as CEL would: CEL then evaluates the rule. */
 export const BAIL: unique symbol = Symbol("bail");
 
-type Fast = (f: Features) => unknown;
 // Static kinds: an int (int literal, size()) may be compared but never enters arithmetic (CEL's int and double
 // arithmetic differ; comparisons across int and double are numeric in CEL and exact here for safe integers).
 interface FastNode {
-  run: Fast;
+  /** The variable holding the node's value once `lines` ran. */
+  v: string;
   int: boolean;
 }
 // biome-ignore lint/suspicious/noExplicitAny: the parsed CEL AST (protobuf messages)
@@ -160,25 +160,51 @@ const isMap = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 const scalar = (v: unknown) =>
   v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+const isStringList = (v: unknown) => Array.isArray(v) && v.every((i) => typeof i === "string");
 
-/** Compiles the parsed expression to a fast plan, or null when it has a shape the fast path does not cover. */
-function fastOf(e: AstExpr): FastNode | null {
+/**
+ * A fast plan is generated JavaScript, one function per rule: V8 compiles it like any function, where the earlier
+ * tree of closures (one call per AST node) took most of the rules' time. The generated text holds only names made
+ * here (`v1`, `K[0]`, the helpers) and operators from fixed tables: every value from the policy (literals, field and
+ * variable names) is read from the constants array `K`, so no policy text ever becomes code.
+ */
+interface Gen {
+  k: unknown[];
+  vars: number;
+}
+const constant = (g: Gen, value: unknown) => `K[${g.k.push(value) - 1}]`;
+const fresh = (g: Gen) => `v${++g.vars}`;
+const CMP: Record<string, string> = { "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">=" };
+const ARITH: Record<string, string> = { "_*_": "*", "_+_": "+", "_-_": "-", "_/_": "/" };
+
+/**
+ * Appends to `out` the statements that compute the expression, or returns null when it has a shape the fast path
+ * does not cover. Semantics per node: the value CEL would give, or BAIL wherever CEL might give anything else.
+ */
+function fastOf(e: AstExpr, g: Gen, out: string[]): FastNode | null {
   const k = e?.exprKind?.case;
   const v = e?.exprKind?.value;
   if (k === "constExpr") {
     const c = v.constantKind;
+    const r = fresh(g);
     switch (c.case) {
       case "doubleValue":
-        return Number.isFinite(c.value) ? { run: () => c.value, int: false } : null;
+        if (!Number.isFinite(c.value)) return null;
+        out.push(`${r} = ${constant(g, c.value)};`);
+        return { v: r, int: false };
       case "int64Value": {
         const n = Number(c.value);
-        return Number.isSafeInteger(n) ? { run: () => n, int: true } : null;
+        if (!Number.isSafeInteger(n)) return null;
+        out.push(`${r} = ${constant(g, n)};`);
+        return { v: r, int: true };
       }
       case "stringValue":
       case "boolValue":
-        return { run: () => c.value, int: false };
+        out.push(`${r} = ${constant(g, c.value)};`);
+        return { v: r, int: false };
       case "nullValue":
-        return { run: () => null, int: false };
+        out.push(`${r} = null;`);
+        return { v: r, int: false };
       default:
         return null;
     }
@@ -186,179 +212,124 @@ function fastOf(e: AstExpr): FastNode | null {
   if (k === "identExpr") {
     const name = v.name as string;
     if (!(ROOTS as readonly string[]).includes(name)) return null;
-    return { run: (f) => (f as Record<string, unknown>)[name] ?? BAIL, int: false };
+    const r = fresh(g);
+    out.push(`${r} = f[${constant(g, name)}] ?? BAIL;`);
+    return { v: r, int: false };
   }
   if (k === "selectExpr") {
-    const operand = fastOf(v.operand);
-    if (!operand) return null;
-    const field = v.field as string;
+    const m = fastOf(v.operand, g, out);
+    if (!m) return null;
+    const field = constant(g, v.field as string);
+    const r = fresh(g);
     if (v.testOnly) {
       // has(m.f): an absent key is false, a present value true; a key holding undefined or null is left to CEL.
-      return {
-        run: (f) => {
-          const m = operand.run(f);
-          if (!isMap(m)) return BAIL;
-          if (!Object.hasOwn(m, field)) return false;
-          const x = m[field];
-          return x === undefined || x === null ? BAIL : true;
-        },
-        int: false,
-      };
+      out.push(
+        `if (!isMap(${m.v})) ${r} = BAIL; else if (!hasOwn(${m.v}, ${field})) ${r} = false;`,
+        `else { const x = ${m.v}[${field}]; ${r} = x === undefined || x === null ? BAIL : true; }`,
+      );
+    } else {
+      out.push(
+        `if (!isMap(${m.v}) || !hasOwn(${m.v}, ${field})) ${r} = BAIL;`,
+        `else { const x = ${m.v}[${field}]; ${r} = scalar(x) || isMap(x) || isStringList(x) ? x : BAIL; }`,
+      );
     }
-    return {
-      run: (f) => {
-        const m = operand.run(f);
-        if (!isMap(m) || !Object.hasOwn(m, field)) return BAIL;
-        const x = m[field];
-        if (scalar(x) || isMap(x)) return x;
-        if (Array.isArray(x) && x.every((i) => typeof i === "string")) return x;
-        return BAIL;
-      },
-      int: false,
-    };
+    return { v: r, int: false };
   }
   if (k !== "callExpr" || v.target) return null;
   const fn = v.function as string;
-  const args = (v.args as AstExpr[]).map(fastOf);
-  if (args.some((a) => a === null)) return null;
-  const [a, b, c] = args as FastNode[];
-  const bool = (x: unknown) => typeof x === "boolean";
-  const num = (x: unknown): x is number => typeof x === "number";
-  switch (fn) {
-    case "_&&_":
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          if (!bool(x)) return BAIL;
-          if (!x) return false;
-          const y = b!.run(f);
-          return bool(y) ? y : BAIL;
-        },
-        int: false,
-      };
-    case "_||_":
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          if (!bool(x)) return BAIL;
-          if (x) return true;
-          const y = b!.run(f);
-          return bool(y) ? y : BAIL;
-        },
-        int: false,
-      };
-    case "!_":
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          return bool(x) ? !x : BAIL;
-        },
-        int: false,
-      };
-    case "_?_:_":
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          return bool(x) ? (x ? b!.run(f) : c!.run(f)) : BAIL;
-        },
-        int: b!.int || c!.int,
-      };
-    case "_<_":
-    case "_<=_":
-    case "_>_":
-    case "_>=_": {
-      const cmp = {
-        "_<_": (x: number, y: number) => x < y,
-        "_<=_": (x: number, y: number) => x <= y,
-        "_>_": (x: number, y: number) => x > y,
-        "_>=_": (x: number, y: number) => x >= y,
-      }[fn];
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          const y = b!.run(f);
-          return num(x) && num(y) ? cmp(x, y) : BAIL;
-        },
-        int: false,
-      };
-    }
-    case "_==_":
-    case "_!=_": {
-      const ne = fn === "_!=_";
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          const y = b!.run(f);
-          if (x === BAIL || y === BAIL || !scalar(x) || !scalar(y)) return BAIL;
-          // Same kinds only (CEL's cross-type equality is left to CEL); null == null.
-          if (typeof x !== typeof y) return BAIL;
-          return ne ? x !== y : x === y;
-        },
-        int: false,
-      };
-    }
-    case "@in":
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          const list = b!.run(f);
-          return typeof x === "string" && Array.isArray(list) ? list.includes(x) : BAIL;
-        },
-        int: false,
-      };
-    case "size":
-      if (args.length !== 1) return null;
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          return Array.isArray(x) ? x.length : BAIL;
-        },
-        int: true,
-      };
-    case "_*_":
-    case "_+_":
-    case "_-_":
-    case "_/_": {
-      if (a!.int || b!.int) return null;
-      const op = {
-        "_*_": (x: number, y: number) => x * y,
-        "_+_": (x: number, y: number) => x + y,
-        "_-_": (x: number, y: number) => x - y,
-        "_/_": (x: number, y: number) => x / y,
-      }[fn];
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          const y = b!.run(f);
-          if (!num(x) || !num(y)) return BAIL;
-          const r = op(x, y);
-          return Number.isFinite(r) ? r : BAIL;
-        },
-        int: false,
-      };
-    }
-    case "-_":
-      if (a!.int) return null;
-      return {
-        run: (f) => {
-          const x = a!.run(f);
-          return num(x) ? -x : BAIL;
-        },
-        int: false,
-      };
-    default:
-      return null;
+  const argv = v.args as AstExpr[];
+  const r = fresh(g);
+  // Operands are computed in order; the right side of && || ?: only when CEL's short-circuit would need it.
+  const sub = (e2: AstExpr) => {
+    const lines: string[] = [];
+    const n = fastOf(e2, g, lines);
+    return n ? { n, code: lines.join("\n") } : null;
+  };
+  if (fn === "_&&_" || fn === "_||_") {
+    const a = fastOf(argv[0], g, out);
+    const b = a && sub(argv[1]);
+    if (!a || !b) return null;
+    const decided = fn === "_&&_" ? `!${a.v}` : a.v;
+    out.push(
+      `if (typeof ${a.v} !== "boolean") ${r} = BAIL; else if (${decided}) ${r} = ${fn === "_||_"};`,
+      `else { ${b.code}\n${r} = typeof ${b.n.v} === "boolean" ? ${b.n.v} : BAIL; }`,
+    );
+    return { v: r, int: false };
   }
+  if (fn === "_?_:_") {
+    const a = fastOf(argv[0], g, out);
+    const b = a && sub(argv[1]);
+    const c = b && sub(argv[2]);
+    if (!a || !b || !c) return null;
+    out.push(
+      `if (typeof ${a.v} !== "boolean") ${r} = BAIL;`,
+      `else if (${a.v}) { ${b.code}\n${r} = ${b.n.v}; } else { ${c.code}\n${r} = ${c.n.v}; }`,
+    );
+    return { v: r, int: b.n.int || c.n.int };
+  }
+  const args: FastNode[] = [];
+  for (const a of argv) {
+    const n = fastOf(a, g, out);
+    if (!n) return null;
+    args.push(n);
+  }
+  const [a, b] = args as [FastNode, FastNode | undefined];
+  if (fn in CMP && b) {
+    out.push(`${r} = typeof ${a.v} === "number" && typeof ${b.v} === "number" ? ${a.v} ${CMP[fn]} ${b.v} : BAIL;`);
+    return { v: r, int: false };
+  }
+  if ((fn === "_==_" || fn === "_!=_") && b) {
+    // Same kinds only (CEL's cross-type equality is left to CEL); null == null.
+    out.push(
+      `if (${a.v} === BAIL || ${b.v} === BAIL || !scalar(${a.v}) || !scalar(${b.v}) || typeof ${a.v} !== typeof ${b.v}) ${r} = BAIL;`,
+      `else ${r} = ${a.v} ${fn === "_==_" ? "===" : "!=="} ${b.v};`,
+    );
+    return { v: r, int: false };
+  }
+  if (fn === "@in" && b) {
+    out.push(`${r} = typeof ${a.v} === "string" && Array.isArray(${b.v}) ? ${b.v}.includes(${a.v}) : BAIL;`);
+    return { v: r, int: false };
+  }
+  if (fn === "size" && args.length === 1) {
+    out.push(`${r} = Array.isArray(${a.v}) ? ${a.v}.length : BAIL;`);
+    return { v: r, int: true };
+  }
+  if (fn in ARITH && b) {
+    if (a.int || b.int) return null;
+    out.push(
+      `if (typeof ${a.v} !== "number" || typeof ${b.v} !== "number") ${r} = BAIL;`,
+      `else { ${r} = ${a.v} ${ARITH[fn]} ${b.v}; if (!Number.isFinite(${r})) ${r} = BAIL; }`,
+    );
+    return { v: r, int: false };
+  }
+  if (fn === "!_" && args.length === 1) {
+    out.push(`${r} = typeof ${a.v} === "boolean" ? !${a.v} : BAIL;`);
+    return { v: r, int: false };
+  }
+  if (fn === "-_" && args.length === 1) {
+    if (a.int) return null;
+    out.push(`${r} = typeof ${a.v} === "number" ? -${a.v} : BAIL;`);
+    return { v: r, int: false };
+  }
+  return null;
 }
 
 /** The fast plan of a rule expression: a bool, or BAIL (also for any non-bool result, which CEL reports). */
 export function compileFast(expr: string): ((f: Features) => unknown) | undefined {
-  const node = fastOf(parse(expr).expr);
+  const g: Gen = { k: [], vars: 0 };
+  const body: string[] = [];
+  const node = fastOf(parse(expr).expr, g, body);
   if (!node) return undefined;
-  return (f) => {
-    const r = node.run(f);
-    return typeof r === "boolean" ? r : BAIL;
-  };
+  const vars = Array.from({ length: g.vars }, (_, i) => `v${i + 1}`).join(", ");
+  const source = `return function fastRule(f) {\nlet ${vars};\n${body.join("\n")}\nreturn typeof ${node.v} === "boolean" ? ${node.v} : BAIL;\n};`;
+  return new Function("K", "BAIL", "isMap", "scalar", "isStringList", "hasOwn", source)(
+    g.k,
+    BAIL,
+    isMap,
+    scalar,
+    isStringList,
+    Object.hasOwn,
+  ) as (f: Features) => unknown;
 }
 
 function compileExpr(expr: string): (activation: Record<string, CelValue>) => unknown {

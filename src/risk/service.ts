@@ -282,10 +282,10 @@ export function createRiskService(deps: RiskServiceDeps) {
   }
 
   /**
-   * Per-account allowed sign-in countries. With blockAbroadByDefault, an account created after the engine was
-   * installed starts with its sign-up country (the first successful sign-in's), the first time it is needed.
+   * Allowed sign-in countries of an account that has none stored. With blockAbroadByDefault, an account created after
+   * the engine was installed starts with its sign-up country (the first successful sign-in's), stored the first time
+   * it is needed.
    */
-  /** An account without stored allowed countries gets its first sign-in's country, stored (see docs/risk.md). */
   async function defaultAllowedCountries(accountId: string, createdAt: number): Promise<string[]> {
     if (!blockAbroad || createdAt < installedAt) return [];
     const first = await db
