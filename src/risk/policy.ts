@@ -163,10 +163,11 @@ const scalar = (v: unknown) =>
 const isStringList = (v: unknown) => Array.isArray(v) && v.every((i) => typeof i === "string");
 
 /**
- * A fast plan is generated JavaScript, one function per rule: V8 compiles it like any function, where the earlier
- * tree of closures (one call per AST node) took most of the rules' time. The generated text holds only names made
- * here (`v1`, `K[0]`, the helpers) and operators from fixed tables: every value from the policy (literals, field and
- * variable names) is read from the constants array `K`, so no policy text ever becomes code.
+ * A fast plan is generated JavaScript, one function per rule, which V8 compiles like any other function. The earlier
+ * tree of closures, one call per AST node, took about twice as long on the benchmark's 100 rules (25–28 against
+ * 13–16 µs per evaluation). The generated text holds only names made here (`v1`, `K[0]`, the helpers) and operators
+ * from fixed tables. Every value from the policy (literals, field and variable names) is read from the constants
+ * array `K`, so no policy text ever becomes code.
  */
 interface Gen {
   k: unknown[];
