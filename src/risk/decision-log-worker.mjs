@@ -20,11 +20,6 @@ const insertAll = db.transaction((rows) => {
 });
 
 parentPort.on("message", (m) => {
-  if (m.type === "close") {
-    db.close();
-    parentPort.postMessage({ type: "closed" });
-    return;
-  }
   try {
     insertAll(m.rows);
     parentPort.postMessage({ type: "ack", seq: m.seq });
