@@ -139,6 +139,13 @@ describe("policy fast path", () => {
     assert.ok(answered > 10_000, `the fast path answered ${answered} times`);
   });
 
+  it("a function named like an Object property is left to CEL, not looked up in the operator tables", () => {
+    for (const when of ["constructor(1.0, 2.0)", "toString(scores.rba) == 'x'", "valueOf(1.0, 2.0)"]) {
+      assert.equal(compileFast(when), undefined, when);
+      compilePolicySet({ rules: [{ id: "x", events: ["login"], when, action: "review" }] }, 1);
+    }
+  });
+
   it("the decisions and reasons are the same with and without the fast path", () => {
     const source = {
       ...DEFAULT_POLICY,

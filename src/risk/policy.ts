@@ -275,7 +275,7 @@ function fastOf(e: AstExpr, g: Gen, out: string[]): FastNode | null {
     args.push(n);
   }
   const [a, b] = args as [FastNode, FastNode | undefined];
-  if (fn in CMP && b) {
+  if (Object.hasOwn(CMP, fn) && b) {
     out.push(`${r} = typeof ${a.v} === "number" && typeof ${b.v} === "number" ? ${a.v} ${CMP[fn]} ${b.v} : BAIL;`);
     return { v: r, int: false };
   }
@@ -295,7 +295,7 @@ function fastOf(e: AstExpr, g: Gen, out: string[]): FastNode | null {
     out.push(`${r} = Array.isArray(${a.v}) ? ${a.v}.length : BAIL;`);
     return { v: r, int: true };
   }
-  if (fn in ARITH && b) {
+  if (Object.hasOwn(ARITH, fn) && b) {
     if (a.int || b.int) return null;
     out.push(
       `if (typeof ${a.v} !== "number" || typeof ${b.v} !== "number") ${r} = BAIL;`,
