@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import SqliteDatabase from "better-sqlite3";
 import { type CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
 import pg from "pg";
-import { decisionLogPath, decisionLogSchema } from "../risk/migration.ts";
+import { DECISION_LOG_SCHEMA, decisionLogPath } from "../risk/migration.ts";
 import { migrationProvider } from "./migrations.ts";
 import type { Database } from "./schema.ts";
 
@@ -116,7 +116,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   if (decisionLogFile) {
     const c = new SqliteDatabase(decisionLogFile);
     c.pragma("journal_mode = WAL");
-    c.exec(decisionLogSchema("main"));
+    c.exec(DECISION_LOG_SCHEMA);
     c.close();
   }
   // Counts this process's commits: after a writing statement, if no transaction is open any more, it committed (an

@@ -32,8 +32,8 @@ type Report = (e: unknown, what: string) => void;
 const BATCH = 200;
 const BATCH_WINDOW_MS = 20;
 
-/** Column order of a row as sent to the worker (an array per row clones faster than an object). */
-const COLUMNS: readonly (keyof RiskDecisionsTable)[] = [
+/** Column order of a row as sent to the worker (an array per row clones faster than an object); migration 0007's. */
+export const COLUMNS: readonly (keyof RiskDecisionsTable)[] = [
   "id",
   "account_id",
   "event_type",

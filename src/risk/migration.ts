@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, SqliteAdapter, sql } from "kysely";
+import { COLUMNS } from "./decision-log.ts";
 
 const ts = "bigint" as const;
 
@@ -95,26 +96,25 @@ export const riskCoveringMigration: Migration = {
   },
 };
 
-/** The decision log's table in the given schema of an embedded store (its own file, see db/database.ts). */
-export function decisionLogSchema(schema: string): string {
-  return `create table if not exists ${schema}.risk_decisions (
-      ${DECISION_COLUMNS_DDL}
-    );
-    create index if not exists ${schema}.risk_decisions_account on risk_decisions (account_id, at);
-    create index if not exists ${schema}.risk_decisions_at on risk_decisions (at);`;
-}
-
-/** As migration 0005 creates risk_decisions, column for column. */
-const DECISION_COLUMNS_DDL = `id text primary key, account_id text, event_type text not null, event text not null,
+/**
+ * The decision log's table in its own file (db/database.ts runs this on that file when it opens an embedded store).
+ * Columns as migration 0005 creates risk_decisions.
+ */
+export const DECISION_LOG_SCHEMA = `create table if not exists risk_decisions (
+      id text primary key, account_id text, event_type text not null, event text not null,
       decision text not null, factor text, hold integer not null, reasons text not null,
       policy_version integer not null, shadow text, scores text not null, at bigint not null,
-      latency_us integer not null`;
-const DECISION_COLUMNS =
-  "id, account_id, event_type, event, decision, factor, hold, reasons, policy_version, shadow, scores, at, latency_us";
+      latency_us integer not null
+    );
+    create index if not exists risk_decisions_account on risk_decisions (account_id, at);
+    create index if not exists risk_decisions_at on risk_decisions (at);`;
+
+const DECISION_COLUMNS = COLUMNS.join(", ");
 
 /**
  * The embedded store's decision log moves to its own file (created when the store is opened): the rows so far are
- * copied there and the main file's table is dropped; decisions are then read through `DatabaseHandle.decisionsDb`. Copying is idempotent (ids are unique), so a crash between the copy and the drop is resumed by running it again.
+ * copied there and the main file's table is dropped; decisions are then read through `DatabaseHandle.decisionsDb`.
+ * Copying is idempotent (ids are unique), so a crash between the copy and the drop is resumed by running it again.
  * No change on PostgreSQL or an in-memory store (no file).
  */
 export const decisionLogFileMigration: Migration = {
