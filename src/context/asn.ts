@@ -197,24 +197,12 @@ export interface AsnInfo {
 
 /** Last row whose start ≤ the address (rows are sorted by start), if the address is inside it. */
 export function lookupAsn(ip: ParsedIp): AsnInfo | null {
+  if (ip.version === 4) return lookupAsnV4(ip.value);
   if (!tables) preloadAsn();
-  const { v4, v6, orgs } = tables!;
+  const { v6, orgs } = tables!;
   let lo = 0;
-  let hi: number;
+  let hi = v6.startHi.length - 1;
   let found = -1;
-  if (ip.version === 4) {
-    hi = v4.start.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (v4.start[mid]! <= ip.value) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    if (found === -1 || v4.end[found]! < ip.value) return null;
-    return row(v4.asn[found]!, v4.org[found]!, orgs);
-  }
-  hi = v6.startHi.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
     const sh = v6.startHi[mid]!;
@@ -227,6 +215,25 @@ export function lookupAsn(ip: ParsedIp): AsnInfo | null {
   const eh = v6.endHi[found]!;
   if (eh < ip.hi || (eh === ip.hi && v6.endLo[found]! < ip.lo)) return null;
   return row(v6.asn[found]!, v6.org[found]!, orgs);
+}
+
+/** lookupAsn for an IPv4 address as an unsigned 32-bit number (the enricher's fast path has no ParsedIp). */
+export function lookupAsnV4(value: number): AsnInfo | null {
+  if (!tables) preloadAsn();
+  const { v4, orgs } = tables!;
+  const start = v4.start;
+  let lo = 0;
+  let hi = start.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (start[mid]! <= value) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found === -1 || v4.end[found]! < value) return null;
+  return row(v4.asn[found]!, v4.org[found]!, orgs);
 }
 
 function row(asn: number, org: number, orgs: string[]): AsnInfo | null {

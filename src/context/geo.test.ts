@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { isIPv4 } from "node:net";
+import path from "node:path";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import { Reader, type Response } from "mmdb-lib";
+import { lookupAsn } from "./asn.ts";
 import { lookupIp, preload } from "./geo.ts";
-import { isSpecialIp, parseIp } from "./ip.ts";
+import { isSpecialIp, parseIPv4, parseIp } from "./ip.ts";
 
 const NULLS = { country: null, asn: null, asOrg: null };
 
@@ -117,5 +124,113 @@ describe("parseIp", () => {
       const p = parseIp(ip);
       assert.ok(p && !isSpecialIp(p), ip);
     }
+  });
+});
+
+describe("parseIPv4 (the fast path) accepts exactly what node:net isIPv4 accepts", () => {
+  /** The general parser's v4ToNumber, as it was: split and map. */
+  const slowValue = (s: string) => {
+    const [a = 0, b = 0, c = 0, d = 0] = s.split(".").map(Number);
+    return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+  };
+  const agrees = (s: string) => {
+    const v = parseIPv4(s);
+    assert.equal(v >= 0, isIPv4(s), JSON.stringify(s));
+    if (v >= 0) assert.equal(v, slowValue(s), JSON.stringify(s));
+  };
+
+  it("edge cases", () => {
+    for (const s of [
+      "1.2.3.4",
+      "0.0.0.0",
+      "255.255.255.255",
+      "10.0.0.1",
+      "100.200.250.255",
+      "01.2.3.4",
+      "1.2.3.04",
+      "1.00.3.4",
+      "00.0.0.0",
+      "256.1.1.1",
+      "1.2.3.256",
+      "1.2.3.999",
+      "1.2.3.1000",
+      "1.2.3",
+      "1.2.3.4.5",
+      "1.2.3.",
+      ".1.2.3",
+      "1..2.3",
+      "1.2.3.4.",
+      " 1.2.3.4",
+      "1.2.3.4 ",
+      "1.2.3.4\n",
+      "1.2.3.+4",
+      "1.2.3.-4",
+      "1.2.3.4e0",
+      "0x1.2.3.4",
+      "1.2.3.4/24",
+      "1.2.3.4:80",
+      "::ffff:1.2.3.4",
+      "\uff11.2.3.4", // fullwidth digit one
+      "",
+      "1",
+      "1.2.3.4".repeat(3),
+      "1".repeat(100_000),
+      `${"1.".repeat(5000)}1`,
+    ]) {
+      agrees(s);
+    }
+    assert.equal(parseIPv4("255.255.255.255"), 0xffffffff, "unsigned, not -1");
+    assert.equal(parseIPv4("128.0.0.0"), 2 ** 31);
+  });
+
+  it("random strings over the relevant alphabet, and random valid addresses", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom("0", "1", "2", "5", "9", ".", " ", ":", "a"), maxLength: 18 }),
+        (s) => agrees(s),
+      ),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(fc.ipV4(), (s) => {
+        agrees(s);
+        assert.ok(parseIPv4(s) >= 0, s);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it("parseIp gives the same as before for addresses the fast path takes or leaves", () => {
+    assert.deepEqual(parseIp("8.8.4.4"), { version: 4, value: slowValue("8.8.4.4"), text: "8.8.4.4" });
+    assert.deepEqual(parseIp(" 8.8.4.4 "), { version: 4, value: slowValue("8.8.4.4"), text: "8.8.4.4" });
+    assert.equal(parseIp("08.8.4.4"), null);
+  });
+});
+
+describe("lookupIp's own IPv4 tree walk", () => {
+  it("finds the country mmdb-lib finds, for random public and mapped addresses", () => {
+    preload();
+    const pkg = createRequire(import.meta.url).resolve("@ip-location-db/geo-whois-asn-country-mmdb/package.json");
+    const plain = new Reader<Response>(readFileSync(path.join(path.dirname(pkg), "geo-whois-asn-country.mmdb")));
+    const countryOf = (ip: string) => {
+      const cc = (plain.get(ip) as { country_code?: unknown } | null)?.country_code;
+      return typeof cc === "string" && /^[A-Z]{2}$/.test(cc) ? cc : null;
+    };
+    let checked = 0;
+    let withCountry = 0;
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => {
+        const parsed = parseIp(ip)!;
+        if (isSpecialIp(parsed)) return;
+        const asn = lookupAsn(parsed);
+        const expected = { country: countryOf(ip), asn: asn?.asn ?? null, asOrg: asn?.org ?? null };
+        assert.deepEqual(lookupIp(ip), expected, ip);
+        assert.deepEqual(lookupIp(`::ffff:${ip}`), expected, `::ffff:${ip}`);
+        checked++;
+        if (expected.country) withCountry++;
+      }),
+      { numRuns: 20_000 },
+    );
+    assert.ok(withCountry > checked / 2, `${withCountry} of ${checked} addresses have a country`);
   });
 });

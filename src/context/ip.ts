@@ -37,11 +37,47 @@ function v6Groups(s: string): number[] {
 }
 
 /**
+ * A dotted-quad IPv4 literal as an unsigned 32-bit number, or -1 for anything else. Accepts exactly what node:net
+ * isIPv4 accepts (four decimal octets 0–255 without leading zeros, nothing around them) without its regex and the
+ * split/map of the general parser; the hot path tries this first and falls back to `parseIp` on -1.
+ */
+export function parseIPv4(s: string): number {
+  const n = s.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet; // arithmetic, not <<: stays unsigned past 2^31
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      const d = c - 0x30;
+      if (d < 0 || d > 9) return -1;
+      if (digits === 1 && octet === 0) return -1; // "01": isIPv4 rejects leading zeros (octal ambiguity)
+      octet = octet * 10 + d;
+      if (octet > 255) return -1; // also bounds an octet to 3 digits
+      digits++;
+    }
+  }
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + octet;
+}
+
+/**
  * Parses an IP literal. IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses become the IPv4 address
  * they carry, since that is where the request really comes from. Zone ids (fe80::1%eth0) are dropped.
  */
 export function parseIp(input: string): ParsedIp | null {
   if (input.length > 64) return null;
+  const fast = parseIPv4(input);
+  // Digits and dots only, so trimming would not have changed the text.
+  if (fast >= 0) return { version: 4, value: fast, text: input };
   const s = input.trim();
   if (isIPv4(s)) return { version: 4, value: v4ToNumber(s), text: s };
   const noZone = s.includes("%") ? s.slice(0, s.indexOf("%")) : s;
@@ -85,9 +121,20 @@ const V4_SPECIAL_RANGES = V4_SPECIAL.map(([net, len]) => {
   return [start, (start + 2 ** (32 - len) - 1) >>> 0] as const;
 });
 
+const V4_SPECIAL_STARTS = Uint32Array.from(V4_SPECIAL_RANGES, ([start]) => start);
+const V4_SPECIAL_ENDS = Uint32Array.from(V4_SPECIAL_RANGES, ([, end]) => end);
+
+/** isSpecialIp for an IPv4 address as a number (a plain loop: this runs on every lookup). */
+export function isSpecialV4(value: number): boolean {
+  for (let i = 0; i < V4_SPECIAL_STARTS.length; i++) {
+    if (value >= V4_SPECIAL_STARTS[i]! && value <= V4_SPECIAL_ENDS[i]!) return true;
+  }
+  return false;
+}
+
 /** True for private, loopback, link-local, documentation, multicast and other non-public addresses. */
 export function isSpecialIp(ip: ParsedIp): boolean {
-  if (ip.version === 4) return V4_SPECIAL_RANGES.some(([start, end]) => ip.value >= start && ip.value <= end);
+  if (ip.version === 4) return isSpecialV4(ip.value);
   const top16 = Number(ip.hi >> 48n);
   // Outside global unicast 2000::/3: ::, ::1, fc00::/7 unique local, fe80::/10 link-local, ff00::/8 multicast…
   if ((top16 & 0xe000) !== 0x2000) return true;

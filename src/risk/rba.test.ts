@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RbaHistory, type RbaLogin } from "./rba.ts";
+import { prng } from "./generate.ts";
+import { type RbaHierarchy, RbaHistory, type RbaLogin, REFERENCE_HIERARCHIES } from "./rba.ts";
 
 // The reference's weights (das-group/rba-algorithm `feature_weightings`), named for the arithmetic below.
 const wIP = 0.6;
@@ -165,5 +166,114 @@ describe("Freeman RBA score, as das-group/rba-algorithm computes it", () => {
     const newIp = h.score(login("alice", "1.1.1.3", "100", "JP", 1)).score;
     const allNew = h.score(login("alice", "9.9.9.9", "300", "CN", 3)).score;
     assert.ok(known < newIp && newIp < allNew, `${known} < ${newIp} < ${allNew}`);
+  });
+});
+
+describe("RbaHistory.quickScore", () => {
+  /** Random logins from small pools, so values repeat across users and levels (and some lower levels are shared). */
+  function randomLogins(seed: number, n: number): RbaLogin[] {
+    const r = prng(seed);
+    const pick = (k: number) => Math.floor(r() * k);
+    const out: RbaLogin[] = [];
+    for (let i = 0; i < n; i++) {
+      const ua = pick(8);
+      out.push({
+        userId: `u${pick(25)}`,
+        ip: `10.0.${pick(4)}.${pick(10)}`,
+        asn: String(pick(6)),
+        country: ["JP", "US", "DE", ""][pick(4)]!,
+        userAgent: `UA${ua}`,
+        browser: `B${ua % 4}`,
+        os: `OS${pick(3)}`,
+        deviceType: ["desktop", "mobile", ""][ua % 3]!,
+      });
+    }
+    return out;
+  }
+
+  function assertAgrees(h: RbaHistory, login: RbaLogin) {
+    const full = h.score(login);
+    const quick = h.quickScore(login);
+    const ratio = (f: string) => full.perFeature.find((p) => p.feature === f)?.ratio ?? null;
+    const what = JSON.stringify(login);
+    assert.ok(Object.is(quick.score, full.score), `score ${quick.score} vs ${full.score} for ${what}`);
+    assert.ok(Object.is(quick.ipRatio, ratio("ip")), `ip ratio for ${what}`);
+    assert.ok(Object.is(quick.uaRatio, ratio("userAgent")), `ua ratio for ${what}`);
+    assert.equal(quick.userLogins, full.userLogins);
+  }
+
+  const variants: [string, readonly RbaHierarchy[]][] = [
+    ["reference hierarchies", REFERENCE_HIERARCHIES],
+    [
+      "UA first, exponent 2, no country level",
+      [
+        { ...REFERENCE_HIERARCHIES[1]!, exponent: 2 },
+        { feature: "ip", levels: REFERENCE_HIERARCHIES[0]!.levels.slice(0, 2), exponent: 2 },
+      ],
+    ],
+    ["one hierarchy", [REFERENCE_HIERARCHIES[1]!]],
+  ];
+  for (const [name, hierarchies] of variants) {
+    it(`agrees exactly with score() on random logins over a growing random history (${name})`, () => {
+      const h = new RbaHistory(hierarchies);
+      const logins = randomLogins(7, 3000);
+      const probes = randomLogins(8, 3000);
+      for (let i = 0; i < logins.length; i++) {
+        // Scored before and after each add: empty history, unknown users and values, and every size in between.
+        assertAgrees(h, probes[i]!);
+        h.add(logins[i]!);
+        if (i % 3 === 0) assertAgrees(h, logins[i]!);
+      }
+      assert.equal(h.size, logins.length);
+    });
+  }
+
+  it("reports no ratio for a feature the hierarchies lack", () => {
+    const h = new RbaHistory([REFERENCE_HIERARCHIES[1]!]);
+    const [a] = randomLogins(1, 1);
+    h.add(a!);
+    const q = h.quickScore(a!);
+    assert.equal(q.ipRatio, null);
+    assert.equal(q.uaRatio, h.score(a!).perFeature[0]!.ratio);
+  });
+
+  it("matches the breakdown's counts after many adds (the incremental U and u)", () => {
+    // Counts, U and u recounted from the rows with the reference's definitions must give the same global term.
+    const rows = randomLogins(3, 500);
+    const h = new RbaHistory();
+    for (const l of rows) h.add(l);
+    // Seen and never-seen values, and the other seed's combinations of the same pools.
+    const fresh = { ...rows[0]!, ip: "192.0.2.1", userAgent: "new UA", browser: "new browser" };
+    for (const probe of [rows[0]!, rows[499]!, fresh, ...randomLogins(4, 30)]) checkProbe(probe);
+
+    function checkProbe(probe: RbaLogin) {
+      const r = h.score(probe);
+      for (const [fi, f] of r.perFeature.entries()) {
+        for (const lv of f.levels) {
+          const same = (l: RbaLogin) => l[lv.attribute] === probe[lv.attribute];
+          assert.equal(lv.globalCount, rows.filter(same).length, `${f.feature}/${lv.attribute} global`);
+          assert.equal(
+            lv.userCount,
+            rows.filter((l) => l.userId === probe.userId && same(l)).length,
+            `${f.feature}/${lv.attribute} user`,
+          );
+        }
+        // Recompute the top-level term with U and u counted from scratch (the reference's definitions).
+        const levels = REFERENCE_HIERARCHIES[fi]!.levels;
+        const topAttr = levels[0]!.attribute;
+        let U = 1;
+        for (const l of levels.slice(1)) U += new Set(rows.map((x) => x[l.attribute])).size;
+        let u = 1;
+        for (const l of levels.slice(1))
+          u += new Set(rows.filter((x) => x[topAttr] === probe[topAttr]).map((x) => x[l.attribute])).size;
+        const c = f.levels[0]!.globalCount;
+        const N = rows.length;
+        const top = c > 0 ? (c / c) * (1 - u / (c + u)) * ((c / N) * (1 - U / (N + U))) : 1 / (N + U);
+        let global = levels[0]!.weight * top;
+        for (const [li, l] of levels.entries())
+          if (li > 0) global += l.weight * ((f.levels[li]!.globalCount / N) * (1 - 0 / N));
+        assert.equal(f.global, global, `${f.feature} global`);
+      }
+    }
   });
 });

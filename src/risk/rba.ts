@@ -102,15 +102,65 @@ export interface RbaScore {
   users: number;
 }
 
-interface UserStats {
-  n: number;
-  counts: Map<string, number>[]; // per attribute index
+/**
+ * One value of one level in the whole history. `id` is unique across all levels, so a user's counts can be one map
+ * keyed by small integers (one hash table per user, no string compares) and a top value's lower-level values one set.
+ */
+interface ValueStats {
+  id: number;
+  /** c(v): rows with this value. */
+  count: number;
+  /** Top levels only: ids of the distinct lower-level values seen with it. */
+  below: Set<number> | null;
+  /** Top levels only: A_0's u = below.size + 1, kept here so scoring does not touch the set's table. */
+  u: number;
 }
 
-/** Per top-level value: its count and the distinct lower-level values seen with it (A_0's u). */
-interface TopStats {
-  count: number;
-  below: Set<string>[];
+/** A user's c_u by ValueStats id, and n_u; a Map subclass so scoring reaches the counts with one load less. */
+class UserStats extends Map<number, number> {
+  n = 0;
+}
+
+/** The cheap part of a score, for the decision's hot path (see `quickScore`). */
+export interface RbaQuickScore {
+  /** As RbaScore.score. */
+  score: number;
+  /** The ratio of the first "ip" hierarchy (null when the hierarchies have none). */
+  ipRatio: number | null;
+  /** The ratio of the first "userAgent" hierarchy (null when the hierarchies have none). */
+  uaRatio: number | null;
+  userLogins: number;
+}
+
+// RbaLogin fields by a small integer: `login[attr]` with a variable name is a keyed load, a switch on a precomputed
+// code is a few monomorphic named loads.
+const ATTRIBUTE_CODES: Record<RbaAttribute, number> = {
+  ip: 0,
+  asn: 1,
+  country: 2,
+  userAgent: 3,
+  browser: 4,
+  os: 5,
+  deviceType: 6,
+};
+
+function attributeValue(login: RbaLogin, code: number): string {
+  switch (code) {
+    case 0:
+      return login.ip;
+    case 1:
+      return login.asn;
+    case 2:
+      return login.country;
+    case 3:
+      return login.userAgent;
+    case 4:
+      return login.browser;
+    case 5:
+      return login.os;
+    default:
+      return login.deviceType;
+  }
 }
 
 /**
@@ -119,17 +169,43 @@ interface TopStats {
  */
 export class RbaHistory {
   readonly hierarchies: readonly RbaHierarchy[];
+  // Levels flattened, hierarchy after hierarchy: hierarchy hi owns indices first[hi] .. first[hi + 1] - 1.
   private readonly attributes: RbaAttribute[];
-  private readonly globalCounts: Map<string, number>[];
-  private readonly tops: Map<string, TopStats>[]; // per hierarchy
+  private readonly codes: Int32Array;
+  private readonly weights: Float64Array;
+  private readonly first: Int32Array;
+  private readonly exponents: Float64Array;
+  /** Per level index: value → its stats. */
+  private readonly values: Map<string, ValueStats>[];
+  /** Per hierarchy, U = Σ_{h≥1} |distinct values of h| + 1, kept up to date by `add`. */
+  private readonly unseen: Float64Array;
   private readonly users = new Map<string, UserStats>();
   private total = 0;
+  private nextId = 0;
+  private readonly ipIndex: number;
+  private readonly uaIndex: number;
+  // Scratch for one evaluation (single-threaded, and `evaluate` never re-enters): each level's stats for the login,
+  // and each hierarchy's ratio, so the hot path allocates nothing but its result.
+  private readonly found: (ValueStats | undefined)[];
+  private readonly ratios: Float64Array;
+  private lastUserLogins = 0;
+  private lastUserFactor = 0;
 
   constructor(hierarchies: readonly RbaHierarchy[] = REFERENCE_HIERARCHIES) {
     this.hierarchies = hierarchies;
     this.attributes = hierarchies.flatMap((h) => h.levels.map((l) => l.attribute));
-    this.globalCounts = this.attributes.map(() => new Map());
-    this.tops = hierarchies.map(() => new Map());
+    this.codes = Int32Array.from(this.attributes, (a) => ATTRIBUTE_CODES[a]);
+    this.weights = Float64Array.from(hierarchies.flatMap((h) => h.levels.map((l) => l.weight)));
+    this.first = new Int32Array(hierarchies.length + 1);
+    for (let hi = 0; hi < hierarchies.length; hi++)
+      this.first[hi + 1] = this.first[hi]! + hierarchies[hi]!.levels.length;
+    this.exponents = Float64Array.from(hierarchies, (h) => h.exponent);
+    this.values = this.attributes.map(() => new Map());
+    this.unseen = new Float64Array(hierarchies.length).fill(1);
+    this.ipIndex = hierarchies.findIndex((h) => h.feature === "ip");
+    this.uaIndex = hierarchies.findIndex((h) => h.feature === "userAgent");
+    this.found = this.attributes.map(() => undefined);
+    this.ratios = new Float64Array(hierarchies.length);
   }
 
   get size(): number {
@@ -149,91 +225,149 @@ export class RbaHistory {
   add(login: RbaLogin): void {
     let user = this.users.get(login.userId);
     if (!user) {
-      user = { n: 0, counts: this.attributes.map(() => new Map()) };
+      user = new UserStats();
       this.users.set(login.userId, user);
     }
     user.n++;
     this.total++;
-    this.attributes.forEach((attr, i) => {
-      const v = login[attr];
-      inc(this.globalCounts[i]!, v);
-      inc(user.counts[i]!, v);
-    });
-    this.hierarchies.forEach((h, hi) => {
-      const topValue = login[h.levels[0]!.attribute];
-      const tops = this.tops[hi]!;
-      let t = tops.get(topValue);
-      if (!t) {
-        t = { count: 0, below: h.levels.slice(1).map(() => new Set()) };
-        tops.set(topValue, t);
+    const hierarchyCount = this.hierarchies.length;
+    for (let hi = 0; hi < hierarchyCount; hi++) {
+      const from = this.first[hi]!;
+      const to = this.first[hi + 1]!;
+      let top: ValueStats | undefined;
+      for (let i = from; i < to; i++) {
+        const v = attributeValue(login, this.codes[i]!);
+        const level = this.values[i]!;
+        let s = level.get(v);
+        if (s === undefined) {
+          s = { id: this.nextId++, count: 0, below: i === from ? new Set() : null, u: 1 };
+          level.set(v, s);
+          // A new distinct value below the top grows U (integers: exact in any order).
+          if (i !== from) this.unseen[hi]!++;
+        }
+        s.count++;
+        user.set(s.id, (user.get(s.id) ?? 0) + 1);
+        if (i === from) top = s;
+        else {
+          const below = top!.below!;
+          const before = below.size;
+          below.add(s.id);
+          if (below.size !== before) top!.u++;
+        }
       }
-      t.count++;
-      h.levels.slice(1).forEach((l, li) => {
-        t.below[li]!.add(login[l.attribute]);
-      });
-    });
+    }
   }
 
+  /** The score with its per-feature breakdown (for explanations and the backtest). */
   score(login: RbaLogin): RbaScore {
-    const user = this.users.get(login.userId);
-    const n_u = user?.n ?? 0;
-    const N = this.total;
     const perFeature: RbaFeatureBreakdown[] = [];
+    const score = this.evaluate(login, perFeature);
+    return {
+      score,
+      perFeature,
+      userFactor: this.lastUserFactor,
+      userLogins: this.lastUserLogins,
+      globalLogins: this.total,
+      users: this.users.size,
+    };
+  }
+
+  /**
+   * The same score and ratios as `score` (bit for bit: one shared computation) without building the breakdown; the
+   * login decision's hot path needs no more.
+   */
+  quickScore(login: RbaLogin): RbaQuickScore {
+    const score = this.evaluate(login, null);
+    return {
+      score,
+      ipRatio: this.ipIndex < 0 ? null : this.ratios[this.ipIndex]!,
+      uaRatio: this.uaIndex < 0 ? null : this.ratios[this.uaIndex]!,
+      userLogins: this.lastUserLogins,
+    };
+  }
+
+  /**
+   * The score; leaves each hierarchy's ratio in `ratios`, n_u in `lastUserLogins` and the user factor in
+   * `lastUserFactor`, and fills `breakdown` when given. Operation order is the reference's (see the file header).
+   */
+  private evaluate(login: RbaLogin, breakdown: RbaFeatureBreakdown[] | null): number {
+    const user = this.users.get(login.userId);
+    const counts = user === undefined ? null : user;
+    const n_u = user === undefined ? 0 : user.n;
+    const N = this.total;
+    const found = this.found;
     let risk = 1.0;
-    let attrIndex = 0;
-    this.hierarchies.forEach((h, hi) => {
-      const first = attrIndex;
-      attrIndex += h.levels.length;
-      const levels = h.levels.map((l, li) => ({
-        attribute: l.attribute,
-        userCount: user?.counts[first + li]?.get(login[l.attribute]) ?? 0,
-        globalCount: this.globalCounts[first + li]!.get(login[l.attribute]) ?? 0,
-      }));
+    const hierarchyCount = this.hierarchies.length;
+    for (let hi = 0; hi < hierarchyCount; hi++) {
+      const from = this.first[hi]!;
+      const to = this.first[hi + 1]!;
+      const exponent = this.exponents[hi]!;
 
       // Local: each level's share of the user's logins, unsmoothed (the reference's `smoothing = False` throughout).
+      // A value nobody has used has no stats, and then the user has not used it either.
       let local = 0.0;
-      h.levels.forEach((l, li) => {
-        const c = levels[li]!.userCount;
+      for (let i = from; i < to; i++) {
+        const s = this.values[i]!.get(attributeValue(login, this.codes[i]!));
+        found[i] = s;
+        const c = s === undefined || counts === null ? 0 : (counts.get(s.id) ?? 0);
         // likelihood_user_subfeature (1 if seen, else 0) × likelihood_subfeature (c / n_u · (1 − 0 / n_u)).
         const term = c > 0 ? 1 * likelihood(c, n_u, 0) : 0.0;
-        local += (l.weight * term) ** h.exponent;
-      });
+        local += weighted(this.weights[i]!, term, exponent);
+      }
 
       // Global: the top level smoothed by the number of lower-level values (so a new IP in a known ASN is less rare
       // than one in an unknown ASN); lower levels plain shares of N.
       let global = 0.0;
-      h.levels.forEach((l, li) => {
-        const c = levels[li]!.globalCount;
-        let term: number;
-        if (li === 0) {
-          let U = 1;
-          for (let k = 1; k < h.levels.length; k++) U += this.globalCounts[first + k]!.size;
-          const top = this.tops[hi]!.get(login[l.attribute]);
-          let u = 1;
-          if (top) for (const s of top.below) u += s.size;
-          const withinTop = c > 0 ? likelihood(c, c, u) : 1 / (0 + 1);
-          const overall = c > 0 ? likelihood(c, N, U) : 1 / (N + U);
-          term = withinTop * overall;
-        } else {
-          term = c > 0 ? 1 * likelihood(c, N, 0) : 0.0;
-        }
-        global += (l.weight * term) ** h.exponent;
-      });
+      const top = found[from];
+      const U = this.unseen[hi]!;
+      let topTerm: number;
+      if (top !== undefined) {
+        const c = top.count;
+        const u = top.u;
+        topTerm = likelihood(c, c, u) * likelihood(c, N, U);
+      } else {
+        topTerm = (1 / (0 + 1)) * (1 / (N + U));
+      }
+      global += weighted(this.weights[from]!, topTerm, exponent);
+      for (let i = from + 1; i < to; i++) {
+        const s = found[i];
+        const term = s !== undefined ? 1 * likelihood(s.count, N, 0) : 0.0;
+        global += weighted(this.weights[i]!, term, exponent);
+      }
 
       const unseenByUser = local === 0.0;
       if (unseenByUser) local = global / 4;
       const ratio = global / local;
       risk *= ratio;
-      perFeature.push({ feature: h.feature, local, global, ratio, unseenByUser, levels });
-    });
+      this.ratios[hi] = ratio;
+      if (breakdown !== null) {
+        const levels: RbaFeatureBreakdown["levels"] = [];
+        for (let i = from; i < to; i++) {
+          const s = found[i];
+          levels.push({
+            attribute: this.attributes[i]!,
+            userCount: s === undefined || counts === null ? 0 : (counts.get(s.id) ?? 0),
+            globalCount: s === undefined ? 0 : s.count,
+          });
+        }
+        breakdown.push({ feature: this.hierarchies[hi]!.feature, local, global, ratio, unseenByUser, levels });
+      }
+    }
 
     const users = this.users.size;
     const userLoginLikelihood = n_u / N;
     const attackLikelihood = 1 / users;
     const userFactor = n_u === 0 ? Number.POSITIVE_INFINITY : attackLikelihood / userLoginLikelihood;
-    const score = n_u === 0 ? Number.POSITIVE_INFINITY : risk * userFactor;
-    return { score, perFeature, userFactor, userLogins: n_u, globalLogins: N, users };
+    this.lastUserLogins = n_u;
+    this.lastUserFactor = userFactor;
+    return n_u === 0 ? Number.POSITIVE_INFINITY : risk * userFactor;
   }
+}
+
+/** (weight · term) ^ exponent; x ** 1 is x exactly (IEEE pow), so the usual exponent 1 skips the pow call. */
+function weighted(weight: number, term: number, exponent: number): number {
+  const x = weight * term;
+  return exponent === 1 ? x : x ** exponent;
 }
 
 /** The reference's get_likelihood for a value seen `appearance` times in `numLogs` rows, with `unseen` smoothing. */
@@ -241,8 +375,4 @@ function likelihood(appearance: number, numLogs: number, unseen: number): number
   let l = appearance / numLogs;
   l *= 1 - unseen / (numLogs + unseen);
   return l;
-}
-
-function inc(m: Map<string, number>, k: string): void {
-  m.set(k, (m.get(k) ?? 0) + 1);
 }
