@@ -22,14 +22,9 @@ const data = await prepareBenchStore({
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const app = await buildApp(loadConfig({ ...process.env, MAMORI_DATA_DIR: dataDir, MAMORI_DISPATCHER: "off" }));
 const q = data.queries;
-const once = (i: number) => {
-  const r = q[i % q.length]!;
-  return app.risk.assessEvent({
-    type: "login",
-    accountId: r.userId,
-    context: { ip: r.ip, userAgent: r.userAgent, deviceId: deviceOf(r), channel: "web" },
-  });
-};
+const contexts = q.map((r) => ({ ip: r.ip, userAgent: r.userAgent, deviceId: deviceOf(r), channel: "web" as const }));
+const once = (i: number) =>
+  app.risk.assessEvent({ type: "login", accountId: q[i % q.length]!.userId, context: contexts[i % q.length]! });
 for (let i = 0; i < 3000; i++) await once(i);
 
 const session = new Session();

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { FastifyBaseLogger } from "fastify";
+import { sql } from "kysely";
 import { createAdminService } from "./admin/service.ts";
 import { buildHttp } from "./api/http.ts";
 import type { Http } from "./api/types.ts";
@@ -27,6 +28,7 @@ import { createResponseService } from "./response/service.ts";
 import { createUnfinishedSecondFactorSweep } from "./risk/alerts.ts";
 import { createWorkerDecisionLog } from "./risk/decision-log.ts";
 import { DEFAULT_POLICY } from "./risk/default-policy.ts";
+import { createFactIndex } from "./risk/fact-index.ts";
 import type { PolicySetSource } from "./risk/policy.ts";
 import { createRiskService } from "./risk/service.ts";
 import type { VelocityStore } from "./risk/velocity.ts";
@@ -132,9 +134,22 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       ? createRedisVelocityStore(config.redisUrl, { onError: (e) => opts.logger?.warn({ err: e }, "risk velocity") })
       : createMemoryVelocityStore());
   const riskError = (e: unknown, what: string) => opts.logger?.warn({ err: e }, `risk: ${what}`);
+  // The embedded store on a file keeps the accounts' risk facts in memory, kept exact by the store's change feed.
+  const factIndex =
+    database.readSync && database.changeCounter
+      ? createFactIndex({
+          readSync: database.readSync,
+          changeCounter: database.changeCounter,
+          prune: async (keep) => {
+            await sql`delete from risk_changes where seq <= (select max(seq) from risk_changes) - ${keep}`.execute(db);
+          },
+          onError: riskError,
+        })
+      : undefined;
   const risk = createRiskService({
     db,
     hot: database.hot,
+    ...(factIndex ? { factIndex } : {}),
     clock,
     events,
     notifier,

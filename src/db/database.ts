@@ -29,6 +29,11 @@ export interface StoreConfig {
   foreignCheckMs?: number | undefined;
 }
 
+export interface SyncStatement {
+  all(...params: unknown[]): Record<string, unknown>[];
+  rows(...params: unknown[]): IterableIterator<unknown[]>;
+}
+
 /** A query compiled once and run with new parameters; for the few hot reads (session introspection). */
 export type HotQuery = <R>(compiled: CompiledQuery<R>) => (params: readonly unknown[]) => Promise<R[]>;
 
@@ -48,6 +53,11 @@ export interface DatabaseHandle {
    * (other nodes write) and in memory (one connection).
    */
   changeCounter?: () => number;
+  /**
+   * SQLite on a file: a statement prepared on the read connection and run synchronously (risk/fact-index.ts keeps
+   * facts in memory from it). `all` gives rows as objects; `rows` iterates them as arrays, for large scans.
+   */
+  readSync?: (sql: string) => SyncStatement;
   /** SQLite on a file: the decision log's own file (written by risk/decision-log.ts). */
   decisionLogFile?: string;
   /**
@@ -214,6 +224,18 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     dialect: "sqlite",
     hot,
     ...(changeCounter ? { changeCounter } : {}),
+    ...(filename === ":memory:"
+      ? {}
+      : {
+          readSync: (text: string): SyncStatement => {
+            const objects = readerConn().prepare(text);
+            const arrays = readerConn().prepare(text).raw(true);
+            return {
+              all: (...params) => objects.all(...params) as Record<string, unknown>[],
+              rows: (...params) => arrays.iterate(...params) as IterableIterator<unknown[]>,
+            };
+          },
+        }),
     ...(decisionLogFile
       ? {
           decisionLogFile,

@@ -2,7 +2,12 @@ import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { sql } from "kysely";
 import { commerceMigration } from "../commerce/migration.ts";
 import { responseMigration } from "../response/migration.ts";
-import { decisionLogFileMigration, riskCoveringMigration, riskMigration } from "../risk/migration.ts";
+import {
+  decisionLogFileMigration,
+  riskChangeFeedMigration,
+  riskCoveringMigration,
+  riskMigration,
+} from "../risk/migration.ts";
 import { webhooksMigration } from "../webhooks/migration.ts";
 
 // Migrations are code, portable across SQLite and PostgreSQL: integer-ms timestamps, 0/1 booleans, JSON as text.
@@ -283,6 +288,7 @@ export const migrations: Record<string, Migration> = {
   "0005_risk": riskMigration,
   "0006_risk_covering_indexes": riskCoveringMigration,
   "0007_decision_log_file": decisionLogFileMigration,
+  "0008_risk_change_feed": riskChangeFeedMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -19,11 +19,48 @@ const insertAll = db.transaction((rows) => {
   for (const r of rows) insert.run(r);
 });
 
-parentPort.on("message", (m) => {
+// Messages that arrive while a transaction runs wait and go into the next one together (at most MAX_ROWS rows), so
+// small messages do not mean one fsync each. If that transaction fails, each message is written on its own, so a bad
+// row fails only its own message.
+const MAX_ROWS = 500;
+const queue = [];
+let scheduled = false;
+const ack = (m, error) =>
+  parentPort.postMessage(error ? { type: "ack", seq: m.seq, error } : { type: "ack", seq: m.seq });
+const message = (e) => String(e instanceof Error ? e.message : e);
+
+function drain() {
+  scheduled = false;
+  const batch = [];
+  let rows = 0;
+  while (queue.length && (batch.length === 0 || rows + queue[0].rows.length <= MAX_ROWS)) {
+    const m = queue.shift();
+    batch.push(m);
+    rows += m.rows.length;
+  }
   try {
-    insertAll(m.rows);
-    parentPort.postMessage({ type: "ack", seq: m.seq });
+    insertAll(batch.flatMap((m) => m.rows));
+    for (const m of batch) ack(m);
   } catch (e) {
-    parentPort.postMessage({ type: "ack", seq: m.seq, error: String(e instanceof Error ? e.message : e) });
+    for (const m of batch) {
+      try {
+        insertAll(m.rows);
+        ack(m);
+      } catch (e2) {
+        ack(m, message(batch.length === 1 ? e : e2));
+      }
+    }
+  }
+  if (queue.length && !scheduled) {
+    scheduled = true;
+    setImmediate(drain);
+  }
+}
+
+parentPort.on("message", (m) => {
+  queue.push(m);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(drain);
   }
 });

@@ -4,6 +4,7 @@
  */
 import { type Compilable, sql } from "kysely";
 import type { Db, Executor, HotQuery } from "../db/database.ts";
+import type { FactIndex } from "./fact-index.ts";
 import type { LoginSignalSource, PreviousLogin } from "./signals.ts";
 
 export interface AccountFacts {
@@ -73,7 +74,7 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * SQLite connection, named statements on PostgreSQL), each query is compiled by Kysely once, at creation, and run
  * with new parameters; without it, through Kysely per call (a transaction's executor, tests). Both run the same SQL.
  */
-export function createDbFeatureSource(db: Db, hot?: HotQuery): RiskFeatureSource {
+export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: FactIndex): RiskFeatureSource {
   const ex: Executor = db;
   // Parameters are marked by sentinel strings at compile time and replaced by position at run time, so the prepared
   // SQL is exactly what Kysely would compile for the call (constants like the outcome stay as compiled).
@@ -258,6 +259,9 @@ export function createDbFeatureSource(db: Db, hot?: HotQuery): RiskFeatureSource
 
   return {
     async snapshot(q) {
+      // The in-memory facts answer when they hold the account (the embedded store on a file); the statement otherwise.
+      const held = index?.snapshot(q);
+      if (held) return held;
       const [r] = await readSnapshot({
         account: q.accountId,
         now: q.now,

@@ -143,3 +143,48 @@ export const decisionLogFileMigration: Migration = {
 export function decisionLogPath(storeFile: string): string {
   return storeFile.replace(/(\.sqlite)?$/, ".decisions.sqlite");
 }
+
+/** The tables a risk snapshot reads, with the column naming the account each row belongs to (fact-index.ts). */
+const FACT_TABLES: readonly { table: string; account: string; ip?: string }[] = [
+  // The IP only for failed and denied attempts: those are all an IP's facts count.
+  {
+    table: "login_attempts",
+    account: "account_id",
+    ip: "case when {r}.outcome in ('failed', 'denied') then {r}.ip end",
+  },
+  { table: "accounts", account: "id" },
+  { table: "contact_points", account: "account_id" },
+  { table: "risk_account_settings", account: "account_id" },
+  { table: "events", account: "account_id" },
+  { table: "signin_challenges", account: "account_id" },
+];
+
+/**
+ * SQLite on a file: a change feed for the in-memory risk facts (risk/fact-index.ts). Triggers add one row per changed
+ * row of the tables a snapshot reads, naming its account (and, for sign-in attempts, its IP), in the writing
+ * transaction: whoever writes — this process, the CLI, another server on the file — the feed holds it once committed,
+ * and a process reading the feed forgets exactly what changed. PostgreSQL (several nodes) keeps reading the tables.
+ */
+export const riskChangeFeedMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+    const main = await sql<{ file: string }>`select file from pragma_database_list where name = 'main'`.execute(db);
+    if ((main.rows[0]?.file ?? "") === "") return;
+    await sql`create table risk_changes (seq integer primary key autoincrement, account_id text, ip text)`.execute(db);
+    for (const t of FACT_TABLES) {
+      const row = (r: "old" | "new") => `(${r}.${t.account}, ${t.ip ? t.ip.replaceAll("{r}", r) : "null"})`;
+      const body = {
+        insert: `values ${row("new")}`,
+        update: `values ${row("old")}, ${row("new")}`,
+        delete: `values ${row("old")}`,
+      };
+      for (const [op, values] of Object.entries(body)) {
+        await sql
+          .raw(
+            `create trigger risk_changes_${t.table}_${op} after ${op} on ${t.table} begin insert into risk_changes (account_id, ip) ${values}; end`,
+          )
+          .execute(db);
+      }
+    }
+  },
+};

@@ -14,6 +14,7 @@ import { newId, newTimeOrderedId } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { createStatementDecisionLog, type DecisionLog } from "./decision-log.ts";
 import { RiskErrors } from "./errors.ts";
+import type { FactIndex } from "./fact-index.ts";
 import { createDbFeatureSource, type RiskFeatureSource } from "./features.ts";
 import {
   type CompiledPolicySet,
@@ -53,6 +54,8 @@ export interface RiskServiceDeps {
   hot?: HotQuery;
   /** Where decision rows go (decision-log.ts); default: batched INSERTs on `db`. Closed by `close`. */
   decisionLog?: DecisionLog;
+  /** The account and IP facts in memory (fact-index.ts; the embedded store on a file), loaded by `start`. */
+  factIndex?: FactIndex;
   /** Where they are read (`DatabaseHandle.decisionsDb`); default `db`. */
   decisionsDb?: Db;
   /** The set loaded as version 1 (active) when the store has none. */
@@ -152,7 +155,7 @@ export function rbaLoginOf(accountId: string, ctx: EnrichedContext): RbaLogin {
 
 export function createRiskService(deps: RiskServiceDeps) {
   const { db, clock } = deps;
-  const features = deps.features ?? createDbFeatureSource(db, deps.hot);
+  const features = deps.features ?? createDbFeatureSource(db, deps.hot, deps.factIndex);
   const signalConfig = deps.signalConfig ?? DEFAULT_SIGNAL_CONFIG;
   const refreshMs = deps.policyRefreshMs ?? 5000;
   const blockAbroad = deps.blockAbroadByDefault ?? true;
@@ -207,29 +210,39 @@ export function createRiskService(deps: RiskServiceDeps) {
     specs: CompiledVelocity[],
     f: Features,
     now: number,
-    cache: Map<string, Promise<number | null>>,
+    cache: Map<string, Promise<number | null> | number>,
   ): Promise<Record<string, number | null>> {
     const out: Record<string, number | null> = {};
-    await Promise.all(
-      specs.map(async (v) => {
-        const k = velocityKeyValue(v.key, f as never);
-        if (k === undefined) {
-          out[v.name] = 0;
-          return;
-        }
-        const series = `${v.series}|${k}`;
-        const ck = `${series}|${v.agg}|${v.windowMs}`;
-        let p = cache.get(ck);
-        if (!p) {
-          p = deps.velocity[v.agg](series, v.windowMs, now).catch((e: unknown) => {
-            report(e, "velocity read");
-            return null;
-          });
-          cache.set(ck, p);
-        }
-        out[v.name] = await p;
-      }),
-    );
+    const sync = deps.velocity.sync;
+    const pending: Promise<void>[] = [];
+    for (const v of specs) {
+      const k = velocityKeyValue(v.key, f as never);
+      if (k === undefined) {
+        out[v.name] = 0;
+        continue;
+      }
+      const series = `${v.series}|${k}`;
+      const ck = `${series}|${v.agg}|${v.windowMs}`;
+      let p = cache.get(ck);
+      if (p === undefined) {
+        // In-process counters answer at once; a remote store (Redis) is asked for every counter in parallel.
+        p = sync
+          ? sync.read(v.agg, series, v.windowMs, now)
+          : deps.velocity[v.agg](series, v.windowMs, now).catch((e: unknown) => {
+              report(e, "velocity read");
+              return null;
+            });
+        cache.set(ck, p);
+      }
+      if (typeof p === "number") out[v.name] = p;
+      else
+        pending.push(
+          p.then((x) => {
+            out[v.name] = x;
+          }),
+        );
+    }
+    if (pending.length > 0) await Promise.all(pending);
     return out;
   }
 
@@ -267,18 +280,17 @@ export function createRiskService(deps: RiskServiceDeps) {
           member = String(x);
         }
         done.add(series);
-        writes.push(
-          deps.velocity
-            .record(series, {
-              at: now,
-              ...(value !== undefined ? { value } : {}),
-              ...(member !== undefined ? { member } : {}),
-            })
-            .catch((e: unknown) => report(e, "velocity record")),
-        );
+        const event = {
+          at: now,
+          ...(value !== undefined ? { value } : {}),
+          ...(member !== undefined ? { member } : {}),
+        };
+        const sync = deps.velocity.sync;
+        if (sync) sync.record(series, event);
+        else writes.push(deps.velocity.record(series, event).catch((e: unknown) => report(e, "velocity record")));
       }
     }
-    await Promise.all(writes);
+    if (writes.length > 0) await Promise.all(writes);
   }
 
   /**
@@ -329,7 +341,7 @@ export function createRiskService(deps: RiskServiceDeps) {
   /** Features for one event, as plain JSON-like values (also what the decision row stores). */
   async function gather(input: AssessInput, ctx: EnrichedContext | null, now: number): Promise<Features> {
     const type = input.type;
-    const data = withAges(input.data ?? {}, now);
+    const data = input.data ? withAges(input.data, now) : {};
     const event: Record<string, unknown> = {
       type,
       at: now,
@@ -444,11 +456,11 @@ export function createRiskService(deps: RiskServiceDeps) {
         signals.unfinishedSecondFactor = read.unfinished;
       }
       if (ctx) {
-        const s = rba.score(rbaLoginOf(accountId, ctx));
+        const s = rba.quickScore(rbaLoginOf(accountId, ctx));
         scores.rba = Number.isFinite(s.score) ? s.score : 1e308;
         scores.rbaKnownUser = s.userLogins > 0;
-        scores.rbaIpRatio = s.perFeature[0]?.ratio ?? null;
-        scores.rbaUaRatio = s.perFeature[1]?.ratio ?? null;
+        scores.rbaIpRatio = s.ipRatio;
+        scores.rbaUaRatio = s.uaRatio;
         scores.rbaUserLogins = s.userLogins;
       }
     }
@@ -507,6 +519,7 @@ export function createRiskService(deps: RiskServiceDeps) {
         .executeTakeFirst();
       installedAt = first ? Number(first.created_at) : now;
       await service.rebuildRbaHistory();
+      deps.factIndex?.load();
       await loadLive(true);
     },
 
@@ -580,9 +593,10 @@ export function createRiskService(deps: RiskServiceDeps) {
 
     /** Decides one event with the active set (and the shadow set beside it), records counters and the decision. */
     async assessEvent(input: AssessInput): Promise<RiskDecision> {
-      const t0 = process.hrtime.bigint();
+      const t0 = performance.now();
       if (!RISK_EVENT_TYPES.includes(input.type)) throw RiskErrors.risk_event_invalid({ field: "type" });
-      const sets = await loadLive();
+      // The cached sets are used without a promise while fresh.
+      const sets = live && performance.now() - live.at < refreshMs ? live : await loadLive();
       const now = clock.now();
       const ctx = input.context
         ? isEnriched(input.context)
@@ -591,7 +605,7 @@ export function createRiskService(deps: RiskServiceDeps) {
         : null;
       const f = await gather(input, ctx, now);
 
-      const cache = new Map<string, Promise<number | null>>();
+      const cache = new Map<string, Promise<number | null> | number>();
       // The CEL activation is converted at most once per decision, and only when a rule needs CEL itself (most rules
       // run on the fast path over the plain features); each set gets it with its own counters.
       let baseAct: Record<string, CelValue> | null = null;
@@ -617,7 +631,7 @@ export function createRiskService(deps: RiskServiceDeps) {
       await recordVelocity(sets.shadow ? [sets.active, sets.shadow] : [sets.active], input.type, f, now, base);
 
       const decisionId = newTimeOrderedId();
-      const latencyUs = Number(process.hrtime.bigint() - t0) / 1000;
+      const latencyUs = (performance.now() - t0) * 1000;
       logDecision({
         id: decisionId,
         account_id: input.accountId ?? null,

@@ -1,4 +1,4 @@
-import { DEFAULT_RETENTION_MS, type VelocityStore } from "./velocity.ts";
+import { DEFAULT_RETENTION_MS, type VelocityEvent, type VelocityStore } from "./velocity.ts";
 
 export interface MemoryVelocityOptions {
   /** How long events are kept: the largest window callers ask about. */
@@ -55,46 +55,74 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
     upperBound(s.at, now),
   ];
 
-  return {
-    async record(key, event) {
-      let s = series.get(key);
-      if (!s) {
-        s = { at: [], value: [], member: [] };
-        series.set(key, s);
-      }
-      // Insert in time order (events usually arrive in order, so this is a push).
-      const i = upperBound(s.at, event.at);
+  function record(key: string, event: VelocityEvent): void {
+    let s = series.get(key);
+    if (!s) {
+      s = { at: [], value: [], member: [] };
+      series.set(key, s);
+    }
+    // Insert in time order (events usually arrive in order, so this is a push).
+    const i = upperBound(s.at, event.at);
+    if (i === s.at.length) {
+      s.at.push(event.at);
+      s.value.push(event.value ?? 1);
+      s.member.push(event.member);
+    } else {
       s.at.splice(i, 0, event.at);
       s.value.splice(i, 0, event.value ?? 1);
       s.member.splice(i, 0, event.member);
-      const newest = s.at[s.at.length - 1]!;
-      drop(s, upperBound(s.at, newest - retention));
-      drop(s, s.at.length - maxEvents);
+    }
+    const newest = s.at[s.at.length - 1]!;
+    drop(s, upperBound(s.at, newest - retention));
+    drop(s, s.at.length - maxEvents);
+  }
+  function count(key: string, windowMs: number, now: number): number {
+    const s = series.get(key);
+    if (!s) return 0;
+    const [from, to] = range(s, windowMs, now);
+    return Math.max(0, to - from);
+  }
+  function sum(key: string, windowMs: number, now: number): number {
+    const s = series.get(key);
+    if (!s) return 0;
+    const [from, to] = range(s, windowMs, now);
+    let total = 0;
+    for (let i = from; i < to; i++) total += s.value[i]!;
+    return total;
+  }
+  function distinct(key: string, windowMs: number, now: number): number {
+    const s = series.get(key);
+    if (!s) return 0;
+    const [from, to] = range(s, windowMs, now);
+    const seen = new Set<string>();
+    for (let i = from; i < to; i++) {
+      const m = s.member[i];
+      if (m !== undefined) seen.add(m);
+    }
+    return seen.size;
+  }
+
+  return {
+    async record(key, event) {
+      record(key, event);
     },
     async count(key, windowMs, now) {
-      const s = series.get(key);
-      if (!s) return 0;
-      const [from, to] = range(s, windowMs, now);
-      return Math.max(0, to - from);
+      return count(key, windowMs, now);
     },
     async sum(key, windowMs, now) {
-      const s = series.get(key);
-      if (!s) return 0;
-      const [from, to] = range(s, windowMs, now);
-      let total = 0;
-      for (let i = from; i < to; i++) total += s.value[i]!;
-      return total;
+      return sum(key, windowMs, now);
     },
     async distinct(key, windowMs, now) {
-      const s = series.get(key);
-      if (!s) return 0;
-      const [from, to] = range(s, windowMs, now);
-      const seen = new Set<string>();
-      for (let i = from; i < to; i++) {
-        const m = s.member[i];
-        if (m !== undefined) seen.add(m);
-      }
-      return seen.size;
+      return distinct(key, windowMs, now);
+    },
+    sync: {
+      record,
+      read: (agg, key, windowMs, now) =>
+        agg === "count"
+          ? count(key, windowMs, now)
+          : agg === "sum"
+            ? sum(key, windowMs, now)
+            : distinct(key, windowMs, now),
     },
     async close() {
       series.clear();

@@ -14,6 +14,22 @@ const RETENTION = 30 * DAY;
 const backends: { name: string; skip: () => Promise<string | null>; open: () => VelocityStore }[] = [
   { name: "memory", skip: async () => null, open: () => createMemoryVelocityStore({ retentionMs: RETENTION }) },
   {
+    // The synchronous form the risk service uses when present, run through the same contract.
+    name: "memory, synchronous form",
+    skip: async () => null,
+    open: () => {
+      const m = createMemoryVelocityStore({ retentionMs: RETENTION });
+      const s = m.sync!;
+      return {
+        record: async (k, e) => s.record(k, e),
+        count: async (k, w, now) => s.read("count", k, w, now),
+        sum: async (k, w, now) => s.read("sum", k, w, now),
+        distinct: async (k, w, now) => s.read("distinct", k, w, now),
+        close: () => m.close(),
+      };
+    },
+  },
+  {
     name: "redis",
     skip: redisUnavailable,
     open: () => createRedisVelocityStore(REDIS_URL, { prefix: RUN_PREFIX, retentionMs: RETENTION }),

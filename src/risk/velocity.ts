@@ -17,12 +17,22 @@ export interface VelocityEvent {
   member?: string;
 }
 
+export type VelocityAgg = "count" | "sum" | "distinct";
+
 export interface VelocityStore {
   record(key: string, event: VelocityEvent): Promise<void>;
   count(key: string, windowMs: number, now: number): Promise<number>;
   sum(key: string, windowMs: number, now: number): Promise<number>;
   distinct(key: string, windowMs: number, now: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * The same operations answered synchronously, where the counters are in this process (the memory store): a
+   * decision then reads and records its counters without a promise per counter. Same semantics as the async forms.
+   */
+  sync?: {
+    record(key: string, event: VelocityEvent): void;
+    read(agg: VelocityAgg, key: string, windowMs: number, now: number): number;
+  };
 }
 
 export const MINUTE = 60_000;

@@ -1,0 +1,238 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import SqliteDatabase from "better-sqlite3";
+import { CompiledQuery } from "kysely";
+import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import { createFactIndex, type FactIndexOptions } from "./fact-index.ts";
+import { CREDENTIAL_EVENTS, createDbFeatureSource, type SnapshotQuery } from "./features.ts";
+
+// The risk facts kept in memory must never be staler than the store: an attacker's failed sign-ins, a password just
+// changed, a new device — whoever wrote them (this process, the CLI, another server on the file), the next decision
+// must see them. Each test writes at random and compares the index's answer with the SQL snapshot's, query by query.
+
+const T0 = Date.UTC(2026, 10, 30, 12);
+const HOUR = 3_600_000;
+const ACCOUNTS = ["a1", "a2", "a3", "a4", "a5"];
+const IPS = ["203.0.113.1", "203.0.113.2", "198.51.100.7", "192.0.2.9"];
+const DEVICES = ["d1", "d2", "d3", null];
+const COUNTRIES = ["JP", "US", "CN", null];
+const OUTCOMES = ["succeeded", "failed", "denied", "challenged"];
+const EVENT_TYPES = [...CREDENTIAL_EVENTS.slice(0, 3), "session.created", "email.verified"];
+
+const dirs: string[] = [];
+const handles: DatabaseHandle[] = [];
+after(async () => {
+  for (const h of handles) await h.close();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A small deterministic PRNG, so a failure replays. */
+function prng(seed: number) {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(next() * a.length)]!;
+  return { next, pick, int: (n: number) => Math.floor(next() * n) };
+}
+
+async function setup(opts: FactIndexOptions = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-facts-"));
+  dirs.push(dir);
+  // Other processes' commits are looked for on every answer here (1 ms in production).
+  const h = openDatabase({ dataDir: dir, sqliteFile: "mamori.sqlite", foreignCheckMs: 0 });
+  handles.push(h);
+  await h.migrate();
+  for (const id of ACCOUNTS) {
+    await h.db
+      .insertInto("accounts")
+      .values({
+        id,
+        status: "active",
+        language: "en",
+        credential_epoch: 1,
+        password_hash: null,
+        password_changed_at: null,
+        password_reset_required: 0,
+        totp_secret_enc: null,
+        totp_pending_secret_enc: null,
+        totp_enrolled_at: null,
+        totp_last_step: null,
+        created_at: T0 - 400 * 24 * HOUR,
+        updated_at: T0,
+      })
+      .execute();
+  }
+  const index = createFactIndex({ readSync: h.readSync!, changeCounter: h.changeCounter! }, opts);
+  const sqlOnly = createDbFeatureSource(h.db, h.hot);
+  // Another process writing the same file: a connection the handle does not count.
+  const other = new SqliteDatabase(path.join(dir, "mamori.sqlite"));
+  other.pragma("busy_timeout = 5000");
+  return { h, index, sqlOnly, other };
+}
+
+type Env = Awaited<ReturnType<typeof setup>>;
+let rowId = 0;
+// Each write gets its own millisecond, so "the latest sign-in" has one answer (ties are unordered in SQL too).
+let tick = 0;
+/** Times written so far: queries ask at exactly these too, where "at or before now" and "before now" differ. */
+const written: number[] = [];
+
+/** One random write, through the store's connection or (foreign) another connection on the file. */
+async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
+  const { h, other } = env;
+  const foreign = r.next() < 0.25;
+  const run = async (text: string, params: unknown[]) => {
+    if (foreign) other.prepare(text).run(...params);
+    else await h.db.executeQuery(CompiledQuery.raw(text, params));
+  };
+  const account = r.pick(ACCOUNTS);
+  const at = T0 + (r.int(8) - 4) * HOUR + ++tick;
+  written.push(at);
+  switch (r.int(9)) {
+    case 0:
+    case 1:
+    case 2:
+      await run(
+        "insert into login_attempts (id, account_id, identifier, outcome, reason, channel, ip, country, asn, user_agent, browser, os, device_type, device_id, session_id, at) values (?, ?, ?, ?, null, 'web', ?, ?, null, 'ua', null, null, null, ?, null, ?)",
+        [
+          `l${++rowId}`,
+          account,
+          `${r.pick(["x", "y", "z"])}@example.jp`,
+          r.pick(OUTCOMES),
+          r.pick(IPS),
+          r.pick(COUNTRIES),
+          r.pick(DEVICES),
+          at,
+        ],
+      );
+      break;
+    case 3:
+      await run("update login_attempts set outcome = ? where id = ?", [r.pick(OUTCOMES), `l${1 + r.int(rowId || 1)}`]);
+      break;
+    case 4:
+      await run("delete from login_attempts where id = ?", [`l${1 + r.int(rowId || 1)}`]);
+      break;
+    case 5:
+      await run(
+        "insert into events (id, account_id, seq, type, data, actor, ip, at, prev_hash, hash) values (?, ?, ?, ?, '{}', 'system', null, ?, '', '')",
+        [`e${++rowId}`, account, rowId, r.pick(EVENT_TYPES), at],
+      );
+      break;
+    case 6:
+      if (r.next() < 0.6)
+        await run(
+          "insert into signin_challenges (id, token_hash, account_id, context, created_at, expires_at, completed_at, attempts) values (?, ?, ?, '{}', ?, ?, null, 0)",
+          [`c${++rowId}`, `t${rowId}`, account, at, at + HOUR],
+        );
+      else await run("update signin_challenges set completed_at = ? where account_id = ?", [at, account]);
+      break;
+    case 7:
+      if (r.next() < 0.5)
+        await run(
+          "insert into contact_points (id, account_id, kind, value, verified, verified_at, is_primary, added_at, added_by, removed_at, removed_by, recovery_until) values (?, ?, 'email', ?, ?, null, 0, ?, null, null, null, null)",
+          [`p${++rowId}`, account, `${account}-${rowId}@example.jp`, r.int(2), at],
+        );
+      else await run("update contact_points set removed_at = ? where account_id = ?", [at, account]);
+      break;
+    default: {
+      const k = r.int(4);
+      if (k < 2)
+        await run(
+          "insert into risk_account_settings (account_id, allowed_countries, updated_at) values (?, ?, ?) on conflict (account_id) do update set allowed_countries = excluded.allowed_countries",
+          [account, JSON.stringify([r.pick(["JP", "US"])]), at],
+        );
+      else if (k === 2) await run("delete from risk_account_settings where account_id = ?", [account]);
+      else
+        await run("update accounts set status = ?, totp_enrolled_at = ? where id = ?", [
+          r.pick(["active", "locked"]),
+          r.next() < 0.5 ? null : at,
+          account,
+        ]);
+    }
+  }
+}
+
+function randomQuery(r: ReturnType<typeof prng>, accounts = ACCOUNTS): SnapshotQuery {
+  return {
+    accountId: r.pick([...accounts, "nobody"]),
+    deviceId: r.pick(DEVICES),
+    country: r.pick(COUNTRIES),
+    ip: r.pick(IPS),
+    now: written.length > 0 && r.next() < 0.3 ? r.pick(written) : T0 + (r.int(10) - 5) * HOUR + r.int(HOUR),
+    ipWindowMs: r.pick([HOUR, 6 * HOUR]),
+    secondFactorWindowMs: r.pick([10 * 60_000, 4 * HOUR]),
+  };
+}
+
+async function compare(env: Env, r: ReturnType<typeof prng>, queries: number, label: string) {
+  for (let k = 0; k < queries; k++) {
+    const q = randomQuery(r);
+    const fromStore = await env.sqlOnly.snapshot!(q);
+    const held = env.index.snapshot(q);
+    if (held === undefined) {
+      // Left to the store: only for an account the index cannot hold or that does not exist.
+      if (q.accountId !== "nobody") assert.ok(fromStore === null || label.includes("cap"), `${label}: ${q.accountId}`);
+      continue;
+    }
+    assert.deepEqual(held, fromStore, `${label}: ${JSON.stringify(q)}`);
+  }
+}
+
+describe("risk facts in memory answer what the store answers", () => {
+  for (const [name, opts, loadFirst] of [
+    ["loaded at start", {}, true],
+    ["loaded on demand", {}, false],
+    ["caps: big accounts and IPs left to the store", { maxLoginsPerAccount: 3, maxFailuresPerIp: 2 }, true],
+    ["a reader far behind the feed starts over", { feedCatchUp: 5 }, true],
+  ] as const) {
+    it(`after random writes by this process and another (${name})`, async () => {
+      const env = await setup(opts as FactIndexOptions);
+      const r = prng(name.length * 7919);
+      for (let i = 0; i < 40; i++) await randomWrite(env, r);
+      if (loadFirst) env.index.load();
+      for (let round = 0; round < 60; round++) {
+        const writes = r.int(4);
+        for (let i = 0; i < writes; i++) await randomWrite(env, r);
+        await compare(env, r, 6, `${name}, round ${round}`);
+      }
+    });
+  }
+
+  it("sees another process's failed sign-ins at once (attack IP), and the account's new device after they succeed", async () => {
+    const env = await setup();
+    env.index.load();
+    const q: SnapshotQuery = {
+      accountId: "a1",
+      deviceId: "d9",
+      country: "JP",
+      ip: "203.0.113.50",
+      now: T0,
+      ipWindowMs: HOUR,
+      secondFactorWindowMs: 10 * 60_000,
+    };
+    assert.deepEqual(env.index.snapshot(q)?.ipActivity, { failedLogins: 0, distinctAccounts: 0 });
+    for (let i = 0; i < 3; i++) {
+      env.other
+        .prepare(
+          "insert into login_attempts (id, account_id, identifier, outcome, reason, channel, ip, country, asn, user_agent, browser, os, device_type, device_id, session_id, at) values (?, null, ?, 'failed', null, 'web', '203.0.113.50', 'CN', null, 'ua', null, null, null, null, null, ?)",
+        )
+        .run(`f${i}`, `victim${i}@example.jp`, T0 - 1000 + i);
+    }
+    assert.deepEqual(env.index.snapshot(q)?.ipActivity, { failedLogins: 3, distinctAccounts: 3 });
+    assert.equal(env.index.snapshot(q)?.firstSeen.device, null);
+    env.other
+      .prepare(
+        "insert into login_attempts (id, account_id, identifier, outcome, reason, channel, ip, country, asn, user_agent, browser, os, device_type, device_id, session_id, at) values ('s1', 'a1', 'a1@example.jp', 'succeeded', null, 'web', '203.0.113.50', 'JP', null, 'ua', null, null, null, 'd9', null, ?)",
+      )
+      .run(T0 - 500);
+    assert.equal(env.index.snapshot(q)?.firstSeen.device, T0 - 500);
+  });
+});

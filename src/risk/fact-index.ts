@@ -1,0 +1,389 @@
+/**
+ * The account and IP facts of a risk snapshot (features.ts `snapshot`) kept in this process's memory, for the embedded
+ * store on a file: a decision then reads no table. Loaded at start; an account or IP not loaded is read from the store
+ * the first time it is asked about.
+ *
+ * Exact, not a time-limited cache: every write to the tables these facts come from adds a row naming the account (and
+ * IP) to `risk_changes`, by trigger, in the writing transaction (migration 0008). Before answering, the index reads the
+ * feed rows added since it last looked — whenever the store's change counter moved: this process's commits at once,
+ * other processes' within FOREIGN_CHECK_MS (db/database.ts), the bound session introspection already has — and forgets
+ * the accounts and IPs they name. The facts are kept as rows, not answers, so any `now` is answered as the SQL would
+ * (windows, rows dated after `now`).
+ */
+import type { SyncStatement } from "../db/database.ts";
+import type { FeatureSnapshot, SnapshotQuery } from "./features.ts";
+import { CREDENTIAL_EVENTS } from "./features.ts";
+
+export interface FactIndexDeps {
+  readSync: (sql: string) => SyncStatement;
+  /** DatabaseHandle.changeCounter: moves after every commit to the store. */
+  changeCounter: () => number;
+  /** Deletes feed rows no reader needs any more (the writer connection's job; the index only reads). */
+  prune?: (keepNewest: number) => Promise<void>;
+  onError?: (err: unknown, what: string) => void;
+}
+
+export interface FactIndexOptions {
+  /** Loaded at start only when the store has at most this many successful sign-ins (else accounts load on demand). */
+  maxLoadLogins?: number;
+  /** Accounts held; past it the index starts over (and loads accounts on demand). */
+  maxAccounts?: number;
+  /** An account with more successful sign-ins than this is always read from the store. */
+  maxLoginsPerAccount?: number;
+  /** An IP with more failed sign-ins than this is always read from the store. */
+  maxFailuresPerIp?: number;
+  /** IPs held; past it the IPs start over (and load on demand). */
+  maxIps?: number;
+  /** A reader more than this many feed rows behind starts over instead of reading them (the writer keeps twice as many). */
+  feedCatchUp?: number;
+}
+
+interface AccountEntry {
+  status: string;
+  createdAt: number;
+  totpEnabled: boolean;
+  verifiedEmail: boolean;
+  /** risk_account_settings.allowed_countries as stored (JSON text), or null. */
+  allowed: string | null;
+  /** Successful sign-ins in time order: parallel arrays. */
+  loginAt: number[];
+  loginDevice: (string | null)[];
+  loginCountry: (string | null)[];
+  /** Credential-change events, in time order. */
+  credentialAt: number[];
+  /** Second-factor challenges not completed, by creation time. */
+  openChallengeAt: number[];
+}
+
+/** Failed and denied sign-ins from one IP, in time order. */
+interface IpEntry {
+  at: number[];
+  failed: boolean[];
+  identifier: string[];
+}
+
+/** Too many rows to hold: read from the store on each use, until the feed names it. */
+const TOO_BIG = Symbol("too big");
+/** Changed since loaded (an IP while every failing IP is held, where absence means none): read it again. */
+const STALE = Symbol("stale");
+const EMPTY_IP: IpEntry = { at: [], failed: [], identifier: [] };
+
+/** First index whose value is > t. */
+function upperBound(a: number[], t: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose value is ≥ t. */
+function lowerBound(a: number[], t: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const LOGINS =
+  "select account_id, at, device_id, country from login_attempts where outcome = 'succeeded' and account_id is not null";
+const CREDENTIALS = `select account_id, at from events where type in (${CREDENTIAL_EVENTS.map((t) => `'${t}'`).join(", ")})`;
+const CHALLENGES = "select account_id, created_at from signin_challenges where completed_at is null";
+const FAILURES = "select ip, at, outcome, identifier from login_attempts where outcome in ('failed', 'denied')";
+
+export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}) {
+  const maxLoadLogins = opts.maxLoadLogins ?? 5_000_000;
+  const maxAccounts = opts.maxAccounts ?? 2_000_000;
+  const maxLoginsPerAccount = opts.maxLoginsPerAccount ?? 2000;
+  const maxFailuresPerIp = opts.maxFailuresPerIp ?? 2000;
+  const maxIps = opts.maxIps ?? 2_000_000;
+  const feedCatchUp = opts.feedCatchUp ?? 50_000;
+  const report = deps.onError ?? (() => {});
+  const q = (text: string) => deps.readSync(text);
+
+  const accounts = new Map<string, AccountEntry | typeof TOO_BIG>();
+  const ips = new Map<string, IpEntry | typeof TOO_BIG | typeof STALE>();
+  /** True while every IP with failures is in `ips` (after a full load): an absent IP then has none. */
+  let ipsComplete = false;
+  let cursor = 0;
+  let counterSeen = Number.NaN;
+  let prunedAt = 0;
+
+  const feedMax = q("select coalesce(max(seq), 0) as seq from risk_changes");
+  const feedSince = q(
+    `select seq, account_id, ip from risk_changes where seq > ? order by seq limit ${feedCatchUp + 1}`,
+  );
+  const accountRow = q("select status, created_at, totp_enrolled_at from accounts where id = ?");
+  const emailRow = q(
+    "select 1 from contact_points where account_id = ? and kind = 'email' and verified = 1 and removed_at is null limit 1",
+  );
+  const settingsRow = q("select allowed_countries from risk_account_settings where account_id = ?");
+  const loginRows = q(`${LOGINS} and account_id = ? order by at`);
+  const credentialRows = q(`${CREDENTIALS} and account_id = ? order by at`);
+  const challengeRows = q(`${CHALLENGES} and account_id = ? order by created_at`);
+  const failureRows = q(`${FAILURES} and ip = ? order by at`);
+
+  function forgetAll() {
+    accounts.clear();
+    ips.clear();
+    ipsComplete = false;
+  }
+
+  /** Reads the feed when the store changed, and forgets what it names. */
+  function catchUp() {
+    const c = deps.changeCounter();
+    if (c === counterSeen) return;
+    counterSeen = c;
+    const rows = feedSince.all(cursor) as { seq: number; account_id: string | null; ip: string | null }[];
+    if (rows.length > feedCatchUp) {
+      forgetAll();
+      cursor = Number((feedMax.all()[0] as { seq: number }).seq);
+      return;
+    }
+    for (const r of rows) {
+      if (r.account_id !== null) accounts.delete(r.account_id);
+      // With every failing IP loaded, absence means "none": a changed IP is marked to be read again instead.
+      if (r.ip !== null) {
+        if (ipsComplete) ips.set(r.ip, STALE);
+        else ips.delete(r.ip);
+      }
+      cursor = r.seq;
+    }
+    if (deps.prune && cursor - prunedAt > feedCatchUp) {
+      prunedAt = cursor;
+      deps.prune(2 * feedCatchUp).catch((e: unknown) => report(e, "risk change feed prune"));
+    }
+  }
+
+  function newEntry(status: string, createdAt: unknown, totp: unknown): AccountEntry {
+    return {
+      status,
+      createdAt: Number(createdAt),
+      totpEnabled: totp !== null,
+      verifiedEmail: false,
+      allowed: null,
+      loginAt: [],
+      loginDevice: [],
+      loginCountry: [],
+      credentialAt: [],
+      openChallengeAt: [],
+    };
+  }
+
+  /** One account's rows from the store; null when it does not exist. */
+  function readAccount(id: string): AccountEntry | null | typeof TOO_BIG {
+    const a = accountRow.all(id)[0];
+    if (!a) return null;
+    const e = newEntry(String(a.status), a.created_at, a.totp_enrolled_at);
+    e.verifiedEmail = emailRow.all(id).length > 0;
+    const s = settingsRow.all(id)[0];
+    e.allowed = s ? String(s.allowed_countries) : null;
+    for (const [, at, device, country] of loginRows.rows(id)) {
+      if (e.loginAt.length >= maxLoginsPerAccount) return TOO_BIG;
+      e.loginAt.push(Number(at));
+      e.loginDevice.push(device as string | null);
+      e.loginCountry.push(country as string | null);
+    }
+    for (const [, at] of credentialRows.rows(id)) e.credentialAt.push(Number(at));
+    for (const [, at] of challengeRows.rows(id)) e.openChallengeAt.push(Number(at));
+    return e;
+  }
+
+  function readIp(ip: string): IpEntry | typeof TOO_BIG {
+    const e: IpEntry = { at: [], failed: [], identifier: [] };
+    for (const [, at, outcome, identifier] of failureRows.rows(ip)) {
+      if (e.at.length >= maxFailuresPerIp) return TOO_BIG;
+      e.at.push(Number(at));
+      e.failed.push(outcome === "failed");
+      e.identifier.push(String(identifier));
+    }
+    return e;
+  }
+
+  function ipActivity(ip: string, from: number, now: number) {
+    let e = ips.get(ip);
+    if (e === undefined && ipsComplete) e = EMPTY_IP;
+    if (e === undefined || e === STALE) {
+      e = readIp(ip);
+      if (ips.size >= maxIps) {
+        ips.clear();
+        ipsComplete = false;
+      }
+      ips.set(ip, e);
+    }
+    if (e === TOO_BIG) return ipFromStore(ip, from, now);
+    const lo = upperBound(e.at, from);
+    const hi = upperBound(e.at, now);
+    let failed = 0;
+    let distinct = 0;
+    if (hi > lo) {
+      const seen = new Set<string>();
+      for (let i = lo; i < hi; i++) {
+        if (e.failed[i]) failed++;
+        seen.add(e.identifier[i]!);
+      }
+      distinct = seen.size;
+    }
+    return { failedLogins: failed, distinctAccounts: distinct };
+  }
+
+  /** An IP with too many failures to hold: counted by the store, as the SQL snapshot does. */
+  const ipCount = q(
+    "select coalesce(sum(case when outcome = 'failed' then 1 else 0 end), 0) as failed, count(distinct identifier) as accounts from login_attempts where ip = ? and at > ? and at <= ? and outcome in ('failed', 'denied')",
+  );
+  function ipFromStore(ip: string, from: number, now: number) {
+    const r = ipCount.all(ip, from, now)[0]!;
+    return { failedLogins: Number(r.failed), distinctAccounts: Number(r.accounts) };
+  }
+
+  const index = {
+    /**
+     * Every account, its successful sign-ins, credential changes and open challenges, and every IP's failed sign-ins,
+     * when the store is small enough (`maxLoadLogins`); else accounts and IPs load on demand. Feed rows written during
+     * the load are read at the next answer, so nothing written meanwhile is missed.
+     */
+    load(): { accounts: number; logins: number; ips: number; complete: boolean } {
+      forgetAll();
+      cursor = Number((feedMax.all()[0] as { seq: number }).seq);
+      counterSeen = Number.NaN;
+      const total = Number(
+        (q("select count(*) as n from login_attempts where outcome = 'succeeded'").all()[0] as { n: number }).n,
+      );
+      const nAccounts = Number((q("select count(*) as n from accounts").all()[0] as { n: number }).n);
+      if (total > maxLoadLogins || nAccounts > maxAccounts) return { accounts: 0, logins: 0, ips: 0, complete: false };
+      const loaded = new Map<string, AccountEntry | typeof TOO_BIG>();
+      for (const [id, status, createdAt, totp] of q(
+        "select id, status, created_at, totp_enrolled_at from accounts",
+      ).rows())
+        loaded.set(String(id), newEntry(String(status), createdAt, totp));
+      const entry = (id: unknown) => {
+        const e = loaded.get(String(id));
+        return e === TOO_BIG ? undefined : e;
+      };
+      for (const [id] of q(
+        "select distinct account_id from contact_points where kind = 'email' and verified = 1 and removed_at is null",
+      ).rows()) {
+        const e = entry(id);
+        if (e) e.verifiedEmail = true;
+      }
+      for (const [id, allowed] of q("select account_id, allowed_countries from risk_account_settings").rows()) {
+        const e = entry(id);
+        if (e) e.allowed = String(allowed);
+      }
+      let logins = 0;
+      for (const [id, at, device, country] of q(`${LOGINS} order by account_id, at`).rows()) {
+        const e = entry(id);
+        if (!e) continue;
+        if (e.loginAt.length >= maxLoginsPerAccount) {
+          loaded.set(String(id), TOO_BIG);
+          continue;
+        }
+        e.loginAt.push(Number(at));
+        e.loginDevice.push(device as string | null);
+        e.loginCountry.push(country as string | null);
+        logins++;
+      }
+      for (const [id, at] of q(`${CREDENTIALS} order by account_id, at`).rows())
+        entry(id)?.credentialAt.push(Number(at));
+      for (const [id, at] of q(`${CHALLENGES} order by account_id, created_at`).rows())
+        entry(id)?.openChallengeAt.push(Number(at));
+      for (const [id, e] of loaded) accounts.set(id, e);
+      let current: string | null = null;
+      let e: IpEntry | typeof TOO_BIG = TOO_BIG;
+      for (const [ip, at, outcome, identifier] of q(`${FAILURES} order by ip, at`).rows()) {
+        if (ip !== current) {
+          current = String(ip);
+          e = { at: [], failed: [], identifier: [] };
+          ips.set(current, e);
+        }
+        if (e === TOO_BIG) continue;
+        if (e.at.length >= maxFailuresPerIp) {
+          ips.set(String(ip), TOO_BIG);
+          e = TOO_BIG;
+          continue;
+        }
+        e.at.push(Number(at));
+        e.failed.push(outcome === "failed");
+        e.identifier.push(String(identifier));
+      }
+      ipsComplete = true;
+      return { accounts: accounts.size, logins, ips: ips.size, complete: true };
+    },
+
+    /**
+     * What the SQL snapshot answers for `sq`, from memory; undefined when the store should answer (an account that
+     * does not exist or has too many sign-ins to hold). The same values as the statement (fact-index.test.ts compares
+     * them after random writes).
+     */
+    snapshot(sq: SnapshotQuery): FeatureSnapshot | undefined {
+      catchUp();
+      let e = accounts.get(sq.accountId);
+      if (e === undefined) {
+        const read = readAccount(sq.accountId);
+        // An account that does not exist is left to the store's answer (it has none either).
+        if (read === null) return undefined;
+        if (accounts.size >= maxAccounts) accounts.clear();
+        accounts.set(sq.accountId, read);
+        e = read;
+      }
+      if (e === TOO_BIG) return undefined;
+      const now = sq.now;
+      const upTo = upperBound(e.loginAt, now); // sign-ins at or before now: [0, upTo)
+      const before = lowerBound(e.loginAt, now); // strictly before now: [0, before)
+      const last1 = upTo > 0 ? e.loginAt[upTo - 1]! : null;
+      const last2 = upTo > 1 ? e.loginAt[upTo - 2]! : null;
+      let firstDevice: number | null = null;
+      if (sq.deviceId !== null) {
+        for (let i = 0; i < upTo; i++) {
+          if (e.loginDevice[i] === sq.deviceId) {
+            firstDevice = e.loginAt[i]!;
+            break;
+          }
+        }
+      }
+      let firstCountry: number | null = null;
+      if (sq.country !== null) {
+        for (let i = 0; i < upTo; i++) {
+          if (e.loginCountry[i] === sq.country) {
+            firstCountry = e.loginAt[i]!;
+            break;
+          }
+        }
+      }
+      const prevCountry = before > 0 ? e.loginCountry[before - 1] : null;
+      const c = upperBound(e.credentialAt, now);
+      const openFrom = upperBound(e.openChallengeAt, now - sq.secondFactorWindowMs);
+      const openTo = upperBound(e.openChallengeAt, now);
+      return {
+        account: {
+          id: sq.accountId,
+          status: e.status,
+          createdAt: e.createdAt,
+          totpEnabled: e.totpEnabled,
+          verifiedEmail: e.verifiedEmail,
+          lastSignIns: last1 === null ? [] : last2 === null ? [last1] : [last1, last2],
+          allowedCountries: e.allowed === null ? null : (JSON.parse(e.allowed) as string[]),
+        },
+        firstSeen: { device: firstDevice, country: firstCountry },
+        previousLogin: prevCountry ? { at: e.loginAt[before - 1]!, country: prevCountry } : null,
+        lastCredentialChange: c > 0 ? e.credentialAt[c - 1]! : null,
+        unfinishedSecondFactor: Math.max(0, openTo - openFrom),
+        ipActivity: ipActivity(sq.ip, now - sq.ipWindowMs, now),
+      };
+    },
+
+    get size(): { accounts: number; ips: number } {
+      return { accounts: accounts.size, ips: ips.size };
+    },
+  };
+  return index;
+}
+
+export type FactIndex = ReturnType<typeof createFactIndex>;
