@@ -648,11 +648,8 @@ export function evaluatePolicy(
   /** The CEL activation of `features` (or how to build it): only built when a rule needs CEL itself. */
   activation?: Record<string, CelValue> | (() => Record<string, CelValue>),
 ): PolicyDecision {
+  // Built on the first rule that needs CEL itself (no closure here: this runs for every decision).
   let act: Record<string, CelValue> | null = typeof activation === "object" ? activation : null;
-  const cel = () => {
-    act ??= typeof activation === "function" ? activation() : toActivation(features);
-    return act;
-  };
   const rules = set.rulesByEvent.get(type) ?? [];
   const reasons: MatchReason[] = [];
   let decision: RiskAction = "allow";
@@ -663,7 +660,8 @@ export function evaluatePolicy(
     let out: unknown = c.fast ? c.fast(features) : BAIL;
     if (out === BAIL) {
       try {
-        out = c.run(cel());
+        act ??= typeof activation === "function" ? activation() : toActivation(features);
+        out = c.run(act);
       } catch (e) {
         out = e instanceof Error ? e : new Error(String(e));
       }

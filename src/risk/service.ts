@@ -205,15 +205,29 @@ export function createRiskService(deps: RiskServiceDeps) {
     throw e;
   }
 
+  /** `readVelocity` for counters in this process: answered at once, no promise per counter. */
+  function readVelocitySync(
+    specs: CompiledVelocity[],
+    f: Features,
+    now: number,
+    sync: NonNullable<VelocityStore["sync"]>,
+  ): Record<string, number | null> {
+    const out: Record<string, number | null> = {};
+    for (const v of specs) {
+      const k = velocityKeyValue(v.key, f as never);
+      out[v.name] = k === undefined ? 0 : sync.read(v.agg, `${v.series}|${k}`, v.windowMs, now);
+    }
+    return out;
+  }
+
   /** Velocity values a set's rules read for this event, keyed as `velocity.<name>`; null where the store failed. */
   async function readVelocity(
     specs: CompiledVelocity[],
     f: Features,
     now: number,
-    cache: Map<string, Promise<number | null> | number>,
+    cache: Map<string, Promise<number | null>>,
   ): Promise<Record<string, number | null>> {
     const out: Record<string, number | null> = {};
-    const sync = deps.velocity.sync;
     const pending: Promise<void>[] = [];
     for (const v of specs) {
       const k = velocityKeyValue(v.key, f as never);
@@ -225,24 +239,20 @@ export function createRiskService(deps: RiskServiceDeps) {
       const ck = `${series}|${v.agg}|${v.windowMs}`;
       let p = cache.get(ck);
       if (p === undefined) {
-        // In-process counters answer at once; a remote store (Redis) is asked for every counter in parallel.
-        p = sync
-          ? sync.read(v.agg, series, v.windowMs, now)
-          : deps.velocity[v.agg](series, v.windowMs, now).catch((e: unknown) => {
-              report(e, "velocity read");
-              return null;
-            });
+        // A remote store (Redis) is asked for every counter in parallel.
+        p = deps.velocity[v.agg](series, v.windowMs, now).catch((e: unknown) => {
+          report(e, "velocity read");
+          return null;
+        });
         cache.set(ck, p);
       }
-      if (typeof p === "number") out[v.name] = p;
-      else
-        pending.push(
-          p.then((x) => {
-            out[v.name] = x;
-          }),
-        );
+      pending.push(
+        p.then((x) => {
+          out[v.name] = x;
+        }),
+      );
     }
-    if (pending.length > 0) await Promise.all(pending);
+    await Promise.all(pending);
     return out;
   }
 
@@ -605,7 +615,7 @@ export function createRiskService(deps: RiskServiceDeps) {
         : null;
       const f = await gather(input, ctx, now);
 
-      const cache = new Map<string, Promise<number | null> | number>();
+      const cache = new Map<string, Promise<number | null>>();
       // The CEL activation is converted at most once per decision, and only when a rule needs CEL itself (most rules
       // run on the fast path over the plain features); each set gets it with its own counters.
       let baseAct: Record<string, CelValue> | null = null;
@@ -613,7 +623,11 @@ export function createRiskService(deps: RiskServiceDeps) {
         baseAct ??= toActivation(f);
         return baseAct;
       };
-      const activeVel = await readVelocity(sets.active.readsByEvent.get(input.type) ?? [], f, now, cache);
+      const sync = deps.velocity.sync;
+      const activeSpecs = sets.active.readsByEvent.get(input.type) ?? [];
+      const activeVel = sync
+        ? readVelocitySync(activeSpecs, f, now, sync)
+        : await readVelocity(activeSpecs, f, now, cache);
       const active = evaluatePolicy(sets.active, input.type, { ...f, velocity: activeVel }, () => ({
         ...base(),
         velocity: toCelValue(activeVel),
@@ -621,7 +635,8 @@ export function createRiskService(deps: RiskServiceDeps) {
       let shadow: PolicyDecision | null = null;
       let shadowVel: Record<string, number | null> = {};
       if (sets.shadow) {
-        shadowVel = await readVelocity(sets.shadow.readsByEvent.get(input.type) ?? [], f, now, cache);
+        const shadowSpecs = sets.shadow.readsByEvent.get(input.type) ?? [];
+        shadowVel = sync ? readVelocitySync(shadowSpecs, f, now, sync) : await readVelocity(shadowSpecs, f, now, cache);
         shadow = evaluatePolicy(sets.shadow, input.type, { ...f, velocity: shadowVel }, () => ({
           ...base(),
           velocity: toCelValue(shadowVel),
@@ -641,7 +656,7 @@ export function createRiskService(deps: RiskServiceDeps) {
           account: f.account,
           session: f.session,
           signals: f.signals,
-          velocity: { ...shadowVel, ...activeVel },
+          velocity: sets.shadow ? { ...shadowVel, ...activeVel } : activeVel,
         }),
         decision: active.decision,
         factor: active.factor ?? null,

@@ -15,8 +15,13 @@ export interface MemoryVelocityStore extends VelocityStore {
 interface Series {
   /** Parallel arrays sorted by time: cheaper than an array of objects for large windows. */
   at: number[];
-  value: number[];
-  member: (string | undefined)[];
+  /**
+   * Created on the first event that needs them (most series only count): a series is kept per key for the retention,
+   * and a decision adds several new keys, so three arrays per key were most of what each decision left on the heap.
+   * Absent `value` means every value is 1; absent `member` means no event has a member.
+   */
+  value?: number[];
+  member?: (string | undefined)[];
 }
 
 /** First index whose time is > t. */
@@ -44,33 +49,38 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
   const drop = (s: Series, n: number) => {
     if (n <= 0) return;
     s.at.splice(0, n);
-    s.value.splice(0, n);
-    s.member.splice(0, n);
+    s.value?.splice(0, n);
+    s.member?.splice(0, n);
   };
 
-  /** [from, to) indexes of the events in (now − windowMs, now]. */
+  /** The events in (now − windowMs, now] are [from(…), upperBound(at, now)). */
   // Windows longer than the retention are clamped to it, so reads agree with the Redis store whatever was pruned.
-  const range = (s: Series, windowMs: number, now: number): [number, number] => [
-    upperBound(s.at, now - Math.min(windowMs, retention)),
-    upperBound(s.at, now),
-  ];
+  const from = (s: Series, windowMs: number, now: number) => upperBound(s.at, now - Math.min(windowMs, retention));
 
   function record(key: string, event: VelocityEvent): void {
+    const value = event.value ?? 1;
     let s = series.get(key);
     if (!s) {
-      s = { at: [], value: [], member: [] };
+      // Sized for the one event: most keys see few, and a pushed-to empty array reserves room for 17.
+      s = { at: [event.at] };
+      if (value !== 1) s.value = [value];
+      if (event.member !== undefined) s.member = [event.member];
       series.set(key, s);
+      return;
     }
+    // The optional arrays start filled with the defaults of the events recorded before them.
+    if (value !== 1 && !s.value) s.value = s.at.map(() => 1);
+    if (event.member !== undefined && !s.member) s.member = s.at.map(() => undefined);
     // Insert in time order (events usually arrive in order, so this is a push).
     const i = upperBound(s.at, event.at);
     if (i === s.at.length) {
       s.at.push(event.at);
-      s.value.push(event.value ?? 1);
-      s.member.push(event.member);
+      s.value?.push(value);
+      s.member?.push(event.member);
     } else {
       s.at.splice(i, 0, event.at);
-      s.value.splice(i, 0, event.value ?? 1);
-      s.member.splice(i, 0, event.member);
+      s.value?.splice(i, 0, value);
+      s.member?.splice(i, 0, event.member);
     }
     const newest = s.at[s.at.length - 1]!;
     drop(s, upperBound(s.at, newest - retention));
@@ -79,24 +89,27 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
   function count(key: string, windowMs: number, now: number): number {
     const s = series.get(key);
     if (!s) return 0;
-    const [from, to] = range(s, windowMs, now);
-    return Math.max(0, to - from);
+    return Math.max(0, upperBound(s.at, now) - from(s, windowMs, now));
   }
   function sum(key: string, windowMs: number, now: number): number {
     const s = series.get(key);
     if (!s) return 0;
-    const [from, to] = range(s, windowMs, now);
+    const to = upperBound(s.at, now);
     let total = 0;
-    for (let i = from; i < to; i++) total += s.value[i]!;
+    const lo = from(s, windowMs, now);
+    if (!s.value) return Math.max(0, to - lo);
+    for (let i = lo; i < to; i++) total += s.value[i]!;
     return total;
   }
   function distinct(key: string, windowMs: number, now: number): number {
     const s = series.get(key);
     if (!s) return 0;
-    const [from, to] = range(s, windowMs, now);
+    const members = s.member;
+    if (!members) return 0;
+    const to = upperBound(s.at, now);
     const seen = new Set<string>();
-    for (let i = from; i < to; i++) {
-      const m = s.member[i];
+    for (let i = from(s, windowMs, now); i < to; i++) {
+      const m = members[i];
       if (m !== undefined) seen.add(m);
     }
     return seen.size;

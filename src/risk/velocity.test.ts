@@ -63,6 +63,21 @@ for (const backend of backends) {
       assert.equal(await store!.distinct(k, MINUTE, T0 + 3000), 2, "card-a twice, and the member-less event");
     });
 
+    it("plain counts first, then events with a value and a member (and one arriving late)", opts, async () => {
+      const k = key();
+      await store!.record(k, { at: T0 });
+      await store!.record(k, { at: T0 + 2000 });
+      await store!.record(k, { at: T0 + 3000, value: 5, member: "card-a" });
+      await store!.record(k, { at: T0 + 1000, value: 2.5, member: "card-b" }); // out of order
+      await store!.record(k, { at: T0 + 4000 });
+      assert.equal(await store!.count(k, MINUTE, T0 + 4000), 5);
+      assert.equal(await store!.sum(k, MINUTE, T0 + 4000), 1 + 2.5 + 1 + 5 + 1);
+      assert.equal(await store!.distinct(k, MINUTE, T0 + 4000), 2);
+      // A window that starts after the late event: (T0 + 1000, T0 + 4000].
+      assert.equal(await store!.sum(k, 3000, T0 + 4000), 1 + 5 + 1);
+      assert.equal(await store!.distinct(k, 3000, T0 + 4000), 1);
+    });
+
     it("sliding boundary: an event exactly windowMs old is out, 1 ms younger is in", opts, async () => {
       const k = key();
       await store!.record(k, { at: T0, value: 7, member: "a" });
