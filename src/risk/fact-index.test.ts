@@ -84,6 +84,8 @@ let rowId = 0;
 let tick = 0;
 /** Times written so far: queries ask at exactly these too, where "at or before now" and "before now" differ. */
 const written: number[] = [];
+/** Sign-in attempts written: queries also ask about one exactly (its account, device and country, at its time). */
+const signIns: { account: string; device: string | null; country: string | null; at: number }[] = [];
 
 /** One random write, through the store's connection or (foreign) another connection on the file. */
 async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
@@ -99,7 +101,9 @@ async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
   switch (r.int(9)) {
     case 0:
     case 1:
-    case 2:
+    case 2: {
+      const row = { account, device: r.pick(DEVICES), country: r.pick(COUNTRIES), at };
+      signIns.push(row);
       await run(
         "insert into login_attempts (id, account_id, identifier, outcome, reason, channel, ip, country, asn, user_agent, browser, os, device_type, device_id, session_id, at) values (?, ?, ?, ?, null, 'web', ?, ?, null, 'ua', null, null, null, ?, null, ?)",
         [
@@ -108,12 +112,13 @@ async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
           `${r.pick(["x", "y", "z"])}@example.jp`,
           r.pick(OUTCOMES),
           r.pick(IPS),
-          r.pick(COUNTRIES),
-          r.pick(DEVICES),
+          row.country,
+          row.device,
           at,
         ],
       );
       break;
+    }
     case 3:
       await run("update login_attempts set outcome = ? where id = ?", [r.pick(OUTCOMES), `l${1 + r.int(rowId || 1)}`]);
       break;
@@ -161,6 +166,18 @@ async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
 }
 
 function randomQuery(r: ReturnType<typeof prng>, accounts = ACCOUNTS): SnapshotQuery {
+  if (signIns.length > 0 && r.next() < 0.3) {
+    const s = r.pick(signIns);
+    return {
+      accountId: s.account,
+      deviceId: s.device,
+      country: s.country,
+      ip: r.pick(IPS),
+      now: s.at,
+      ipWindowMs: HOUR,
+      secondFactorWindowMs: 10 * 60_000,
+    };
+  }
   return {
     accountId: r.pick([...accounts, "nobody"]),
     deviceId: r.pick(DEVICES),

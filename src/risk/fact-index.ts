@@ -47,8 +47,13 @@ interface AccountEntry {
   allowed: string | null;
   /** Successful sign-ins in time order: parallel arrays. */
   loginAt: number[];
-  loginDevice: (string | null)[];
   loginCountry: (string | null)[];
+  /**
+   * The first successful sign-in's time per device and per country. "First at or before now" is this time when it is
+   * at or before now, else none: one lookup instead of a scan comparing every sign-in's strings.
+   */
+  firstDevice: Map<string, number>;
+  firstCountry: Map<string, number>;
   /** Credential-change events, in time order. */
   credentialAt: number[];
   /** Second-factor challenges not completed, by creation time. */
@@ -170,11 +175,20 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
       verifiedEmail: false,
       allowed: null,
       loginAt: [],
-      loginDevice: [],
       loginCountry: [],
+      firstDevice: new Map(),
+      firstCountry: new Map(),
       credentialAt: [],
       openChallengeAt: [],
     };
+  }
+
+  /** Appends a successful sign-in; rows come in time order, so the first seen per device or country is its first. */
+  function addLogin(e: AccountEntry, at: number, device: string | null, country: string | null) {
+    e.loginAt.push(at);
+    e.loginCountry.push(country);
+    if (device !== null && !e.firstDevice.has(device)) e.firstDevice.set(device, at);
+    if (country !== null && !e.firstCountry.has(country)) e.firstCountry.set(country, at);
   }
 
   /** One account's rows from the store; null when it does not exist. */
@@ -187,9 +201,7 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
     e.allowed = s ? String(s.allowed_countries) : null;
     for (const [, at, device, country] of loginRows.rows(id)) {
       if (e.loginAt.length >= maxLoginsPerAccount) return TOO_BIG;
-      e.loginAt.push(Number(at));
-      e.loginDevice.push(device as string | null);
-      e.loginCountry.push(country as string | null);
+      addLogin(e, Number(at), device as string | null, country as string | null);
     }
     for (const [, at] of credentialRows.rows(id)) e.credentialAt.push(Number(at));
     for (const [, at] of challengeRows.rows(id)) e.openChallengeAt.push(Number(at));
@@ -285,9 +297,7 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
           loaded.set(String(id), TOO_BIG);
           continue;
         }
-        e.loginAt.push(Number(at));
-        e.loginDevice.push(device as string | null);
-        e.loginCountry.push(country as string | null);
+        addLogin(e, Number(at), device as string | null, country as string | null);
         logins++;
       }
       for (const [id, at] of q(`${CREDENTIALS} order by account_id, at`).rows())
@@ -339,24 +349,10 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
       const before = lowerBound(e.loginAt, now); // strictly before now: [0, before)
       const last1 = upTo > 0 ? e.loginAt[upTo - 1]! : null;
       const last2 = upTo > 1 ? e.loginAt[upTo - 2]! : null;
-      let firstDevice: number | null = null;
-      if (sq.deviceId !== null) {
-        for (let i = 0; i < upTo; i++) {
-          if (e.loginDevice[i] === sq.deviceId) {
-            firstDevice = e.loginAt[i]!;
-            break;
-          }
-        }
-      }
-      let firstCountry: number | null = null;
-      if (sq.country !== null) {
-        for (let i = 0; i < upTo; i++) {
-          if (e.loginCountry[i] === sq.country) {
-            firstCountry = e.loginAt[i]!;
-            break;
-          }
-        }
-      }
+      const fd = sq.deviceId === null ? undefined : e.firstDevice.get(sq.deviceId);
+      const firstDevice = fd !== undefined && fd <= now ? fd : null;
+      const fc = sq.country === null ? undefined : e.firstCountry.get(sq.country);
+      const firstCountry = fc !== undefined && fc <= now ? fc : null;
       const prevCountry = before > 0 ? e.loginCountry[before - 1] : null;
       const c = upperBound(e.credentialAt, now);
       const openFrom = upperBound(e.openChallengeAt, now - sq.secondFactorWindowMs);
