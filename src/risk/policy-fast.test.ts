@@ -7,6 +7,7 @@ import {
   BAIL,
   type CompiledPolicySet,
   compileFast,
+  compileFastSet,
   compilePolicySet,
   evaluatePolicy,
   type Features,
@@ -139,6 +140,23 @@ describe("policy fast path", () => {
     assert.ok(answered > 10_000, `the fast path answered ${answered} times`);
   });
 
+  it("one function for a whole set answers per rule what each rule's own plan answers", () => {
+    const all = compileFastSet(EXPRESSIONS);
+    const one = EXPRESSIONS.map((e) => compileFast(e));
+    const r = prng(13);
+    let answered = 0;
+    for (let i = 0; i < 5000; i++) {
+      const f = randomFeatures(r);
+      const got = all(f);
+      for (const [j, fast] of one.entries()) {
+        const want = fast ? fast(f) : BAIL;
+        if (want !== BAIL) answered++;
+        assert.equal(got[j], want, `${EXPRESSIONS[j]} on ${JSON.stringify(f)}`);
+      }
+    }
+    assert.ok(answered > 20_000, `answered ${answered} times`);
+  });
+
   it("a function named like an Object property is left to CEL, not looked up in the operator tables", () => {
     for (const when of ["constructor(1.0, 2.0)", "toString(scores.rba) == 'x'", "valueOf(1.0, 2.0)"]) {
       assert.equal(compileFast(when), undefined, when);
@@ -161,8 +179,9 @@ describe("policy fast path", () => {
       velocity: VELOCITY,
     };
     const withFast = compilePolicySet(source, 3);
+    const { fastByEvent: _all, ...perRule } = withFast;
     const celOnly: CompiledPolicySet = {
-      ...withFast,
+      ...perRule,
       rulesByEvent: new Map(
         [...withFast.rulesByEvent].map(([k, rules]) => [k, rules.map(({ fast: _fast, ...rule }) => rule)]),
       ),
