@@ -105,10 +105,10 @@ const FAILURES = "select ip, at, outcome, identifier from login_attempts where o
 
 export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}) {
   const maxLoadLogins = opts.maxLoadLogins ?? 5_000_000;
-  const maxAccounts = opts.maxAccounts ?? 2_000_000;
+  const maxAccounts = opts.maxAccounts ?? 1_000_000;
   const maxLoginsPerAccount = opts.maxLoginsPerAccount ?? 2000;
   const maxFailuresPerIp = opts.maxFailuresPerIp ?? 2000;
-  const maxIps = opts.maxIps ?? 2_000_000;
+  const maxIps = opts.maxIps ?? 1_000_000;
   const feedCatchUp = opts.feedCatchUp ?? 50_000;
   const report = deps.onError ?? (() => {});
   const q = (text: string) => deps.readSync(text);
