@@ -1,6 +1,7 @@
 import pino from "pino";
 import { type App, buildApp } from "./app.ts";
 import type { Config } from "./config.ts";
+import { preload as preloadGeo } from "./context/geo.ts";
 
 /** Builds the app, prints first-start credentials, listens, and runs the notification dispatcher. */
 export async function start(config: Config): Promise<App> {
@@ -32,6 +33,10 @@ export async function start(config: Config): Promise<App> {
     app.dispatcher.start(1000);
     app.webhookDispatcher.start(1000);
   }
+  // The GeoIP and ASN tables load on first use (~0.5 s): load them now, so the first decision served is not the one
+  // that waits.
+  const geo = preloadGeo();
+  logger.info({ countryMs: Math.round(geo.countryMs), asnMs: Math.round(geo.asn.ms) }, "geo data loaded");
   await app.http.listen({ host: config.host, port: config.port });
   process.stdout.write(
     `Mamori ${app.http.server.address() && `listening on http://${config.host}:${config.port}`} (store: ${app.database.dialect}${
