@@ -1,3 +1,4 @@
+import { upperBound } from "../shared/sorted.ts";
 import type { CounterStore } from "./counters.ts";
 
 export interface MemoryCounterStore extends CounterStore {
@@ -19,18 +20,6 @@ interface Entry {
   times: number[];
   /** Largest window this key was used with: the sweep must not drop events a caller still counts. */
   windowMs: number;
-}
-
-/** First index whose time is > t. */
-function upperBound(times: number[], t: number): number {
-  let lo = 0;
-  let hi = times.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (times[mid]! <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

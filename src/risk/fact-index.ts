@@ -11,6 +11,7 @@
  * (windows, rows dated after `now`).
  */
 import type { SyncStatement } from "../db/database.ts";
+import { lowerBound, upperBound } from "../shared/sorted.ts";
 import type { FeatureSnapshot, SnapshotQuery } from "./features.ts";
 import { CREDENTIAL_EVENTS } from "./features.ts";
 
@@ -72,30 +73,6 @@ const TOO_BIG = Symbol("too big");
 /** Changed since loaded (an IP while every failing IP is held, where absence means none): read it again. */
 const STALE = Symbol("stale");
 const EMPTY_IP: IpEntry = { at: [], failed: [], identifier: [] };
-
-/** First index whose value is > t. */
-function upperBound(a: number[], t: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index whose value is ≥ t. */
-function lowerBound(a: number[], t: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 const LOGINS =
   "select account_id, at, device_id, country from login_attempts where outcome = 'succeeded' and account_id is not null";

@@ -1,3 +1,4 @@
+import { upperBound } from "../shared/sorted.ts";
 import { DEFAULT_RETENTION_MS, type VelocityEvent, type VelocityStore } from "./velocity.ts";
 
 export interface MemoryVelocityOptions {
@@ -22,18 +23,6 @@ interface Series {
    */
   value?: number[];
   member?: (string | undefined)[];
-}
-
-/** First index whose time is > t. */
-function upperBound(times: number[], t: number): number {
-  let lo = 0;
-  let hi = times.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (times[mid]! <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
