@@ -349,8 +349,17 @@ export function compileFast(expr: string): ((f: Features) => unknown) | undefine
   const body: string[] = [];
   const node = fastOf(parse(expr).expr, g, body);
   if (!node) return undefined;
-  const vars = Array.from({ length: g.vars }, (_, i) => `v${i + 1}`).join(", ");
-  const source = `return function fastRule(f) {\nlet ${vars};\n${body.join("\n")}\nreturn typeof ${node.v} === "boolean" ? ${node.v} : BAIL;\n};`;
+  return instantiate(
+    g,
+    `return function fastRule(f) {\n${declare(g)}\n${body.join("\n")}\nreturn typeof ${node.v} === "boolean" ? ${node.v} : BAIL;\n};`,
+  );
+}
+
+/** `let v1, …, vN;` for the variables `fastOf` made (nothing when it made none). */
+const declare = (g: Gen) => (g.vars ? `let ${Array.from({ length: g.vars }, (_, i) => `v${i + 1}`).join(", ")};` : "");
+
+/** The generated function of `source`, given the constants and the helpers its text refers to. */
+function instantiate<F>(g: Gen, source: string): F {
   return new Function("K", "BAIL", "isMap", "scalar", "isStringList", "hasOwn", source)(
     g.k,
     BAIL,
@@ -358,7 +367,7 @@ export function compileFast(expr: string): ((f: Features) => unknown) | undefine
     scalar,
     isStringList,
     Object.hasOwn,
-  ) as (f: Features) => unknown;
+  ) as F;
 }
 
 /**
@@ -378,16 +387,10 @@ export function compileFastSet(exprs: readonly string[]): (f: Features) => unkno
         : `r[${i}] = BAIL;`,
     );
   });
-  const vars = g.vars ? `let ${Array.from({ length: g.vars }, (_, i) => `v${i + 1}`).join(", ")};` : "";
-  const source = `return function fastRules(f) {\n${vars}\nconst r = new Array(${exprs.length});\n${g.hoist!.head.join("\n")}\n${rules.join("\n")}\nreturn r;\n};`;
-  return new Function("K", "BAIL", "isMap", "scalar", "isStringList", "hasOwn", source)(
-    g.k,
-    BAIL,
-    isMap,
-    scalar,
-    isStringList,
-    Object.hasOwn,
-  ) as (f: Features) => unknown[];
+  return instantiate(
+    g,
+    `return function fastRules(f) {\n${declare(g)}\nconst r = new Array(${exprs.length});\n${g.hoist!.head.join("\n")}\n${rules.join("\n")}\nreturn r;\n};`,
+  );
 }
 
 function compileExpr(expr: string): (activation: Record<string, CelValue>) => unknown {
