@@ -7,6 +7,7 @@ import { loadConfig } from "../src/config.ts";
 import { DEFAULT_POLICY } from "../src/risk/default-policy.ts";
 import { type GeneratedRow, generateLogins } from "../src/risk/generate.ts";
 import type { PolicySetSource } from "../src/risk/policy.ts";
+import { bareAccount } from "../src/testing/stores.ts";
 
 const DAY = 86_400_000;
 
@@ -104,23 +105,7 @@ export async function prepareBenchStore(opts: {
   for (let i = 0; i < users.length; i += 1000) {
     await db
       .insertInto("accounts")
-      .values(
-        users.slice(i, i + 1000).map((id) => ({
-          id,
-          status: "active",
-          language: "en",
-          credential_epoch: 1,
-          password_hash: null,
-          password_changed_at: null,
-          password_reset_required: 0,
-          totp_secret_enc: null,
-          totp_pending_secret_enc: null,
-          totp_enrolled_at: null,
-          totp_last_step: null,
-          created_at: start - 400 * DAY,
-          updated_at: start,
-        })),
-      )
+      .values(users.slice(i, i + 1000).map((id) => bareAccount(id, start - 400 * DAY, start)))
       .execute();
   }
   for (let i = 0; i < split; i += 900) {

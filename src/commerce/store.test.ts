@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { DatabaseHandle } from "../db/database.ts";
 import { ManualClock } from "../shared/clock.ts";
 import { newId } from "../shared/crypto.ts";
-import { testStores } from "../testing/stores.ts";
+import { bareAccount, testStores } from "../testing/stores.ts";
 import { createTestGateway } from "./gateway.ts";
 import { giftCodeHash } from "./service.ts";
 import { cardAccount, ISSUANCE, commerceStore as store, walletAccount } from "./store.ts";
@@ -19,24 +19,7 @@ async function withStore(open: () => Promise<DatabaseHandle>, fn: (h: DatabaseHa
 
 async function account(h: DatabaseHandle, now: number): Promise<string> {
   const id = newId();
-  await h.db
-    .insertInto("accounts")
-    .values({
-      id,
-      status: "active",
-      language: "en",
-      credential_epoch: 1,
-      password_hash: null,
-      password_changed_at: null,
-      password_reset_required: 0,
-      totp_secret_enc: null,
-      totp_pending_secret_enc: null,
-      totp_enrolled_at: null,
-      totp_last_step: null,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
+  await h.db.insertInto("accounts").values(bareAccount(id, now)).execute();
   return id;
 }
 

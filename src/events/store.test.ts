@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../shared/clock.ts";
-import { testStores } from "../testing/stores.ts";
+import { bareAccount, testStores } from "../testing/stores.ts";
 import { createEventLog } from "./store.ts";
 
 for (const store of testStores) {
@@ -13,24 +13,7 @@ for (const store of testStores) {
       const clock = new ManualClock();
       const log = createEventLog({ db: h.db, dialect: h.dialect, clock });
       for (const id of ["a1", "a2"]) {
-        await h.db
-          .insertInto("accounts")
-          .values({
-            id,
-            status: "active",
-            language: "en",
-            credential_epoch: 1,
-            password_hash: null,
-            password_changed_at: null,
-            password_reset_required: 0,
-            totp_secret_enc: null,
-            totp_pending_secret_enc: null,
-            totp_enrolled_at: null,
-            totp_last_step: null,
-            created_at: 0,
-            updated_at: 0,
-          })
-          .execute();
+        await h.db.insertInto("accounts").values(bareAccount(id, 0)).execute();
       }
       return { h, log, clock };
     }

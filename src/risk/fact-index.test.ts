@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
 import { CompiledQuery } from "kysely";
 import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import { bareAccount } from "../testing/stores.ts";
 import { createFactIndex, type FactIndexOptions } from "./fact-index.ts";
 import { CREDENTIAL_EVENTS, createDbFeatureSource, type SnapshotQuery } from "./features.ts";
 
@@ -53,21 +54,7 @@ async function setup(opts: FactIndexOptions = {}) {
   for (const id of ACCOUNTS) {
     await h.db
       .insertInto("accounts")
-      .values({
-        id,
-        status: "active",
-        language: "en",
-        credential_epoch: 1,
-        password_hash: null,
-        password_changed_at: null,
-        password_reset_required: 0,
-        totp_secret_enc: null,
-        totp_pending_secret_enc: null,
-        totp_enrolled_at: null,
-        totp_last_step: null,
-        created_at: T0 - 400 * 24 * HOUR,
-        updated_at: T0,
-      })
+      .values(bareAccount(id, T0 - 400 * 24 * HOUR, T0))
       .execute();
   }
   const index = createFactIndex({ readSync: h.readSync!, changeCounter: h.changeCounter! }, opts);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import type { AccountsTable } from "../db/schema.ts";
 
 /**
  * Test stores: the embedded SQLite store always; PostgreSQL when reachable. Each call gets a fresh, migrated,
@@ -116,4 +117,23 @@ export async function migrateAmongTests(h: { migrate(): Promise<void> }): Promis
       if (attempt >= 5 || !/does not exist/.test(String(e))) throw e;
     }
   }
+}
+
+/** An account row without credentials, for tests and benchmarks that only need the account to exist. */
+export function bareAccount(id: string, createdAt: number, updatedAt = createdAt): AccountsTable {
+  return {
+    id,
+    status: "active",
+    language: "en",
+    credential_epoch: 1,
+    password_hash: null,
+    password_changed_at: null,
+    password_reset_required: 0,
+    totp_secret_enc: null,
+    totp_pending_secret_enc: null,
+    totp_enrolled_at: null,
+    totp_last_step: null,
+    created_at: createdAt,
+    updated_at: updatedAt,
+  };
 }
