@@ -773,22 +773,30 @@ export function velocityKeyValue(
   kind: VelocityKeyKind,
   f: { event: Record<string, unknown>; account: Record<string, unknown> },
 ): string | undefined {
-  const data = (f.event.data ?? {}) as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : typeof v === "number" ? String(v) : undefined);
   switch (kind) {
     case "account":
-      return str(f.account.id);
+      return keyString(f.account.id);
     case "ip":
-      return str(f.event.ip);
+      return keyString(f.event.ip);
     case "device":
-      return str(f.event.deviceId);
+      return keyString(f.event.deviceId);
     case "card":
-      return str(data.cardFingerprint);
+      return keyString(eventData(f).cardFingerprint);
     case "giftcard":
-      return str(data.giftCardId);
+      return keyString(eventData(f).giftCardId);
     case "seller":
-      return str(data.sellerId) ?? str(f.account.id);
+      return keyString(eventData(f).sellerId) ?? keyString(f.account.id);
   }
+}
+
+// Module-level rather than closures inside velocityKeyValue: it runs several times per decision, and under tsx
+// (keepNames) every named closure costs an Object.defineProperty each time it is created.
+function keyString(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : typeof v === "number" ? String(v) : undefined;
+}
+
+function eventData(f: { event: Record<string, unknown> }): Record<string, unknown> {
+  return (f.event.data ?? {}) as Record<string, unknown>;
 }
 
 export function velocityField(field: string, event: Record<string, unknown>): unknown {

@@ -38,7 +38,7 @@ import {
 import { RbaHistory, type RbaLogin } from "./rba.ts";
 import { DEFAULT_SIGNAL_CONFIG, type SignalConfig, travel } from "./signals.ts";
 import type { RiskDecisionsTable } from "./tables.ts";
-import type { VelocityStore } from "./velocity.ts";
+import type { VelocityEvent, VelocityStore } from "./velocity.ts";
 
 export interface RiskServiceDeps {
   db: Db;
@@ -134,6 +134,30 @@ function withAges(data: Record<string, unknown>, at: number): Record<string, unk
     if (k.endsWith("At") && typeof v === "number" && Number.isFinite(v)) out[`${k.slice(0, -2)}AgeS`] = (at - v) / 1000;
   }
   return out;
+}
+
+/**
+ * A sign-in is new when never seen; anything else happens inside a session whose sign-in already counted, so there
+ * "new" means first seen within the last 24 hours.
+ */
+function isFresh(at: number | null, login: boolean, now: number): boolean {
+  return at === null || (!login && now - at < DAY);
+}
+
+/**
+ * `make()` on the first call, its result after. A helper rather than a named closure in assessEvent: under tsx
+ * (keepNames) each named closure costs an Object.defineProperty whenever it is created, once per decision there.
+ */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  let made = false;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value as T;
+  };
 }
 
 function isEnriched(c: RequestContext | EnrichedContext): c is EnrichedContext {
@@ -256,13 +280,14 @@ export function createRiskService(deps: RiskServiceDeps) {
     return out;
   }
 
-  async function recordVelocity(
+  /** Undefined when every write was synchronous (the in-process store): the caller then has nothing to wait for. */
+  function recordVelocity(
     sets: CompiledPolicySet[],
     type: RiskEventType,
     f: Features,
     now: number,
     base: () => Record<string, CelValue>,
-  ) {
+  ): Promise<unknown> | undefined {
     const done = new Set<string>();
     // Filters see the event as recorded, without counters (as before: velocity is empty in the gathered features).
     let activation: Record<string, CelValue> | null = null;
@@ -290,17 +315,15 @@ export function createRiskService(deps: RiskServiceDeps) {
           member = String(x);
         }
         done.add(series);
-        const event = {
-          at: now,
-          ...(value !== undefined ? { value } : {}),
-          ...(member !== undefined ? { member } : {}),
-        };
+        const event: VelocityEvent = { at: now };
+        if (value !== undefined) event.value = value;
+        if (member !== undefined) event.member = member;
         const sync = deps.velocity.sync;
         if (sync) sync.record(series, event);
         else writes.push(deps.velocity.record(series, event).catch((e: unknown) => report(e, "velocity record")));
       }
     }
-    if (writes.length > 0) await Promise.all(writes);
+    return writes.length > 0 ? Promise.all(writes) : undefined;
   }
 
   /**
@@ -449,14 +472,11 @@ export function createRiskService(deps: RiskServiceDeps) {
       signals.sinceCredentialChangeS = t === null ? null : (now - t) / 1000;
       if (ctx && read.seen) {
         const seen = read.seen;
-        // A sign-in is new when never seen; anything else happens inside a session whose sign-in already counted,
-        // so there "new" means first seen within the last 24 hours.
-        const fresh = (at: number | null) => at === null || (!login && now - at < DAY);
         signals.deviceSeen = ctx.deviceId ? seen.device !== null : null;
         signals.deviceFirstSeenS = seen.device === null ? null : (now - seen.device) / 1000;
         signals.countryFirstSeenS = seen.country === null ? null : (now - seen.country) / 1000;
-        signals.newDevice = ctx.deviceId ? fresh(seen.device) : false;
-        signals.newCountry = ctx.country ? fresh(seen.country) : false;
+        signals.newDevice = ctx.deviceId ? isFresh(seen.device, login, now) : false;
+        signals.newCountry = ctx.country ? isFresh(seen.country, login, now) : false;
       }
       if (ctx && login) {
         const previous = read.previous;
@@ -615,19 +635,15 @@ export function createRiskService(deps: RiskServiceDeps) {
         : null;
       const f = await gather(input, ctx, now);
 
-      const cache = new Map<string, Promise<number | null>>();
       // The CEL activation is converted at most once per decision, and only when a rule needs CEL itself (most rules
       // run on the fast path over the plain features); each set gets it with its own counters.
-      let baseAct: Record<string, CelValue> | null = null;
-      const base = () => {
-        baseAct ??= toActivation(f);
-        return baseAct;
-      };
+      const base = once(() => toActivation(f));
       const sync = deps.velocity.sync;
+      const cache = sync ? null : new Map<string, Promise<number | null>>();
       const activeSpecs = sets.active.readsByEvent.get(input.type) ?? [];
       const activeVel = sync
         ? readVelocitySync(activeSpecs, f, now, sync)
-        : await readVelocity(activeSpecs, f, now, cache);
+        : await readVelocity(activeSpecs, f, now, cache!);
       const active = evaluatePolicy(sets.active, input.type, { ...f, velocity: activeVel }, () => ({
         ...base(),
         velocity: toCelValue(activeVel),
@@ -636,14 +652,23 @@ export function createRiskService(deps: RiskServiceDeps) {
       let shadowVel: Record<string, number | null> = {};
       if (sets.shadow) {
         const shadowSpecs = sets.shadow.readsByEvent.get(input.type) ?? [];
-        shadowVel = sync ? readVelocitySync(shadowSpecs, f, now, sync) : await readVelocity(shadowSpecs, f, now, cache);
+        shadowVel = sync
+          ? readVelocitySync(shadowSpecs, f, now, sync)
+          : await readVelocity(shadowSpecs, f, now, cache!);
         shadow = evaluatePolicy(sets.shadow, input.type, { ...f, velocity: shadowVel }, () => ({
           ...base(),
           velocity: toCelValue(shadowVel),
         }));
       }
       // Counters count every assessed event, whatever the decision: a denied attempt is still an attempt.
-      await recordVelocity(sets.shadow ? [sets.active, sets.shadow] : [sets.active], input.type, f, now, base);
+      const recording = recordVelocity(
+        sets.shadow ? [sets.active, sets.shadow] : [sets.active],
+        input.type,
+        f,
+        now,
+        base,
+      );
+      if (recording) await recording;
 
       const decisionId = newTimeOrderedId();
       const latencyUs = (performance.now() - t0) * 1000;
