@@ -4,7 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 
-const { file, columns } = workerData;
+const { file, columns, gatherMs } = workerData;
 const db = new Database(file);
 db.pragma("journal_mode = WAL");
 // FULL: a batch acknowledged as written survives power loss, as the main store's commits do.
@@ -19,25 +19,42 @@ const insertAll = db.transaction((rows) => {
   for (const r of rows) insert.run(r);
 });
 
-// Messages that arrive while a transaction runs wait and go into the next one together (at most MAX_ROWS rows), so
-// small messages do not mean one fsync each. If that transaction fails, each message is written on its own, so a bad
-// row fails only its own message.
-const MAX_ROWS = 500;
+// Rows are gathered into large transactions: a transaction's cost is mostly the pages it dirties, and the index on
+// (account_id, at) takes each row to a random page, so 77 rows dirtied ~77 index pages where 2,000 rows dirty barely
+// more than the index has (bench: 22.6 → 12.4 µs of CPU a row). A transaction starts once TX_ROWS rows wait, TX_WAIT_MS
+// after the first waiting message, or at once on a "drain" message (the main thread's `flush`: a reader is waiting).
+// If a transaction fails, each of its messages is written on its own, so a bad row fails only its own message.
+const TX_ROWS = 2000;
+const TX_WAIT_MS = gatherMs ?? 25;
 const queue = [];
-let scheduled = false;
+let queuedRows = 0;
+let timer = null;
+let immediate = false;
 const ack = (m, error) =>
   parentPort.postMessage(error ? { type: "ack", seq: m.seq, error } : { type: "ack", seq: m.seq });
 const message = (e) => String(e instanceof Error ? e.message : e);
 
+function drainSoon() {
+  if (timer) clearTimeout(timer);
+  timer = null;
+  if (!immediate) {
+    immediate = true;
+    setImmediate(drain);
+  }
+}
+
 function drain() {
-  scheduled = false;
+  immediate = false;
+  if (timer) clearTimeout(timer);
+  timer = null;
   const batch = [];
   let rows = 0;
-  while (queue.length && (batch.length === 0 || rows + queue[0].rows.length <= MAX_ROWS)) {
+  while (queue.length && (batch.length === 0 || rows + queue[0].rows.length <= TX_ROWS)) {
     const m = queue.shift();
     batch.push(m);
     rows += m.rows.length;
   }
+  queuedRows -= rows;
   try {
     insertAll(batch.flatMap((m) => m.rows));
     for (const m of batch) ack(m);
@@ -51,16 +68,18 @@ function drain() {
       }
     }
   }
-  if (queue.length && !scheduled) {
-    scheduled = true;
-    setImmediate(drain);
-  }
+  // What arrived meanwhile, or did not fit: a full transaction's worth goes now, less waits for the window again.
+  if (queuedRows >= TX_ROWS) drainSoon();
+  else if (queue.length) timer = setTimeout(drain, TX_WAIT_MS);
 }
 
 parentPort.on("message", (m) => {
-  queue.push(m);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(drain);
+  if (m.type === "drain") {
+    if (queue.length) drainSoon();
+    return;
   }
+  queue.push(m);
+  queuedRows += m.rows.length;
+  if (queuedRows >= TX_ROWS) drainSoon();
+  else if (!timer && !immediate) timer = setTimeout(drain, TX_WAIT_MS);
 });

@@ -75,6 +75,66 @@ const backends: Backend[] = [
   },
 ];
 
+describe("decision log writer thread: gathering rows into large transactions", () => {
+  const open = async () => {
+    const handle = openDatabase({ dataDir: tmpDir() });
+    await handle.migrate();
+    // A ten-minute window: only a full transaction's worth of rows, or a flush, makes the writer commit.
+    return { handle, log: createWorkerDecisionLog(handle.decisionLogFile!, () => {}, { gatherMs: 600_000 }) };
+  };
+
+  it("flush does not wait for the writer's window: a reader sees the rows at once", { timeout: 20_000 }, async () => {
+    const { handle, log } = await open();
+    try {
+      const rows = Array.from({ length: 40 }, () => row());
+      for (const r of rows) log.append(r);
+      await new Promise((r) => setTimeout(r, 100));
+      // Handed to the writer (one 32-row message went at once), not yet committed: the window is still open.
+      assert.equal(
+        (
+          await readAll(
+            handle,
+            rows.map((r) => r.id),
+          )
+        ).length,
+        0,
+      );
+      await log.flush();
+      assert.equal(
+        (
+          await readAll(
+            handle,
+            rows.map((r) => r.id),
+          )
+        ).length,
+        rows.length,
+      );
+    } finally {
+      await log.close();
+      await handle.close();
+    }
+  });
+
+  it("a full transaction's worth of rows is committed without a flush", { timeout: 20_000 }, async () => {
+    const { handle, log } = await open();
+    try {
+      const rows = Array.from({ length: 2100 }, () => row());
+      for (const r of rows) log.append(r);
+      // Messages go whole into a transaction of at most 2,000 rows: the first 1,984 (62 messages of 32) at least.
+      const first = rows.slice(0, 1900).map((r) => r.id);
+      let got = 0;
+      for (let i = 0; i < 200 && got < first.length; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        got = (await readAll(handle, first)).length;
+      }
+      assert.equal(got, first.length);
+    } finally {
+      await log.close();
+      await handle.close();
+    }
+  });
+});
+
 const readAll = (h: DatabaseHandle, ids: string[]) =>
   (h.decisionsDb ?? h.db).selectFrom("risk_decisions").selectAll().where("id", "in", ids).orderBy("at").execute();
 const normal = (r: RiskDecisionsTable) => ({ ...r, at: Number(r.at), hold: Number(r.hold) });

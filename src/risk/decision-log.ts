@@ -1,7 +1,8 @@
 /**
  * The decision log: every decision's row (features, reasons, versions), written behind the answer in batches. The
  * decision is enforced by its caller whatever happens to its row; a crash loses at most the rows not yet written
- * (≤ BATCH rows or BATCH_WINDOW_MS of decisions). Readers call `flush` first, so they see every decision made before.
+ * (≤ BATCH rows or BATCH_WINDOW_MS of decisions; with the writer thread, also what it gathers for its next transaction:
+ * ≤ 2,000 rows or 25 ms more). Readers call `flush` first, so they see every decision made before.
  *
  * Two writers, one contract (decision-log.test.ts runs it on both):
  * - `createStatementDecisionLog`: one multi-row INSERT per batch through the store's own connection. PostgreSQL (the
@@ -113,13 +114,20 @@ function inColumnOrder(r: RiskDecisionsTable): RiskDecisionsTable {
  * per batch). The worker keeps the process alive only while a batch is unacknowledged. If it dies, the rows of the
  * batches it had not acknowledged are reported lost and a new worker takes the next batches.
  */
-export function createWorkerDecisionLog(file: string, report: Report): DecisionLog {
+export function createWorkerDecisionLog(
+  file: string,
+  report: Report,
+  opts: {
+    /** How long the writer thread gathers rows for one transaction (default 25 ms; tests set it long). */
+    gatherMs?: number;
+  } = {},
+): DecisionLog {
   let worker: Worker | null = null;
   let seq = 0;
   const waiting = new Map<number, () => void>();
   const start = (): Worker => {
     const w = new Worker(new URL("./decision-log-worker.mjs", import.meta.url), {
-      workerData: { file, columns: COLUMNS },
+      workerData: { file, columns: COLUMNS, gatherMs: opts.gatherMs },
     });
     w.unref();
     w.on("message", (m: { type: string; seq?: number; error?: string }) => {
@@ -151,11 +159,17 @@ export function createWorkerDecisionLog(file: string, report: Report): DecisionL
       }),
     WORKER_MESSAGE,
   );
+  // A reader is waiting: the writer thread commits what it holds at once instead of gathering for its window.
+  const flush = (): Promise<void> => {
+    const done = b.flush();
+    if (worker && waiting.size) worker.postMessage({ type: "drain" });
+    return done;
+  };
   return {
     append: b.append,
-    flush: b.flush,
+    flush,
     async close() {
-      await b.flush();
+      await flush();
       const w = worker;
       worker = null;
       if (w) await w.terminate();
