@@ -8,7 +8,8 @@
 // HTTP is measured twice: flat out (autocannon, 50 connections, as fast as it answers) and at a fixed offered rate of
 // BENCH_RATE (5,000) requests/s (bench/paced.ts: open loop, latency from when each request was due), whose p99 is the
 // latency at that load; the bare route is measured the same two ways. A reused BENCH_DIR starts each run with an empty
-// decision log, so runs are compared on the same store.
+// decision log, so runs are compared on the same store. First, bench/hiccup.ts measures what the machine takes from a
+// busy thread, alone and with both cores busy (machine.hiccups).
 // Run: npm run bench:risk-http   (BENCH_USERS 24000, BENCH_DAYS 50, BENCH_SECONDS 10, BENCH_N 20000, BENCH_RATE 5000;
 // BENCH_DIR=<dir> keeps the prepared store there and reuses it in later runs)
 import { spawn } from "node:child_process";
@@ -20,6 +21,7 @@ import autocannon from "autocannon";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { compilePolicySet, evaluatePolicy } from "../src/risk/policy.ts";
+import { measureHiccups } from "./hiccup.ts";
 import { paced } from "./paced.ts";
 import { benchPolicy, deviceOf, prepareBenchStore } from "./risk-data.ts";
 
@@ -77,6 +79,9 @@ if (process.argv[2] === "serve") {
   }
   const { generateMs, loadDbMs } = data;
   const users = { length: data.users };
+  // What the machine itself takes from a busy thread, alone and with both cores busy (bench/hiccup.ts): the figures
+  // below carry these stalls, and the HTTP runs keep both cores busy.
+  const hiccups = { alone: await measureHiccups(1, 3000), bothCoresBusy: await measureHiccups(2, 3000) };
   const load1 = () => Number(os.loadavg()[0]!.toFixed(2));
   const loadAt: Record<string, number> = { afterDataPrep: load1() };
 
@@ -211,7 +216,16 @@ if (process.argv[2] === "serve") {
   process.stdout.write(
     `${JSON.stringify(
       {
-        machine: { cpus: os.cpus().length, node: process.version, store: "sqlite", loadAvg1m: loadAt },
+        machine: {
+          cpus: os.cpus().length,
+          node: process.version,
+          store: "sqlite",
+          loadAvg1m: loadAt,
+          hiccups: {
+            alone: hiccups.alone.perThread,
+            bothCoresBusy: hiccups.bothCoresBusy.perThread,
+          },
+        },
         history: {
           generated: data.generated,
           successfulInStore: rbaSize,
