@@ -30,6 +30,8 @@ const queue = [];
 let queuedRows = 0;
 let timer = null;
 let immediate = false;
+// Set by a "drain" message: everything queued goes now, over as many transactions as it takes.
+let urgent = false;
 const ack = (m, error) =>
   parentPort.postMessage(error ? { type: "ack", seq: m.seq, error } : { type: "ack", seq: m.seq });
 const message = (e) => String(e instanceof Error ? e.message : e);
@@ -68,14 +70,19 @@ function drain() {
       }
     }
   }
-  // What arrived meanwhile, or did not fit: a full transaction's worth goes now, less waits for the window again.
-  if (queuedRows >= TX_ROWS) drainSoon();
+  // What arrived meanwhile, or did not fit: a full transaction's worth goes now, less waits for the window again
+  // (unless a reader is waiting).
+  if (queue.length === 0) urgent = false;
+  if (urgent || queuedRows >= TX_ROWS) drainSoon();
   else if (queue.length) timer = setTimeout(drain, TX_WAIT_MS);
 }
 
 parentPort.on("message", (m) => {
   if (m.type === "drain") {
-    if (queue.length) drainSoon();
+    if (queue.length) {
+      urgent = true;
+      drainSoon();
+    }
     return;
   }
   queue.push(m);

@@ -115,6 +115,30 @@ describe("decision log writer thread: gathering rows into large transactions", (
     }
   });
 
+  it("flush does not wait for the window when more than a transaction's worth is queued", {
+    timeout: 20_000,
+  }, async () => {
+    const { handle, log } = await open();
+    try {
+      // Handed over in one go, so the writer holds them all at once: three transactions, the last one short.
+      const rows = Array.from({ length: 5000 }, () => row());
+      for (const r of rows) log.append(r);
+      await log.flush();
+      assert.equal(
+        (
+          await readAll(
+            handle,
+            rows.map((r) => r.id),
+          )
+        ).length,
+        rows.length,
+      );
+    } finally {
+      await log.close();
+      await handle.close();
+    }
+  });
+
   it("a full transaction's worth of rows is committed without a flush", { timeout: 20_000 }, async () => {
     const { handle, log } = await open();
     try {
