@@ -57,6 +57,7 @@ function drain() {
     rows += m.rows.length;
   }
   queuedRows -= rows;
+  if (batch.length === 0) return;
   try {
     insertAll(batch.flatMap((m) => m.rows));
     for (const m of batch) ack(m);
