@@ -851,7 +851,10 @@ export function createRiskService(deps: RiskServiceDeps) {
         .selectFrom("risk_decisions")
         .selectAll()
         .where("account_id", "=", accountId)
+        // Newest first; decisions in the same millisecond by id (time-ordered, made in creation order). Without it
+        // PostgreSQL returns ties in storage order, which batches inserted side by side on the pool can swap.
         .orderBy("at", "desc")
+        .orderBy("id", "desc")
         .limit(Math.min(Math.max(1, limit), 500))
         .execute();
       return rows.map((r) => ({
