@@ -76,87 +76,65 @@ const backends: Backend[] = [
 ];
 
 describe("decision log writer thread: gathering rows into large transactions", () => {
-  const open = async () => {
+  // A ten-minute window: only a full transaction's worth of rows, or a flush, makes the writer commit.
+  const withGatheringLog = async (test: (h: DatabaseHandle, log: DecisionLog) => Promise<void>) => {
     const handle = openDatabase({ dataDir: tmpDir() });
     await handle.migrate();
-    // A ten-minute window: only a full transaction's worth of rows, or a flush, makes the writer commit.
-    return { handle, log: createWorkerDecisionLog(handle.decisionLogFile!, () => {}, { gatherMs: 600_000 }) };
+    const log = createWorkerDecisionLog(handle.decisionLogFile!, () => {}, { gatherMs: 600_000 });
+    try {
+      await test(handle, log);
+    } finally {
+      await log.close();
+      await handle.close();
+    }
+  };
+  /** How many of `rows` a reader finds written. */
+  const written = async (h: DatabaseHandle, rows: RiskDecisionsTable[]) =>
+    (
+      await readAll(
+        h,
+        rows.map((r) => r.id),
+      )
+    ).length;
+  const appended = (log: DecisionLog, n: number) => {
+    const rows = Array.from({ length: n }, () => row());
+    for (const r of rows) log.append(r);
+    return rows;
   };
 
-  it("flush does not wait for the writer's window: a reader sees the rows at once", { timeout: 20_000 }, async () => {
-    const { handle, log } = await open();
-    try {
-      const rows = Array.from({ length: 40 }, () => row());
-      for (const r of rows) log.append(r);
+  it("flush does not wait for the writer's window: a reader sees the rows at once", { timeout: 20_000 }, () =>
+    withGatheringLog(async (handle, log) => {
+      const rows = appended(log, 40);
       await new Promise((r) => setTimeout(r, 100));
       // Handed to the writer (one 32-row message went at once), not yet committed: the window is still open.
-      assert.equal(
-        (
-          await readAll(
-            handle,
-            rows.map((r) => r.id),
-          )
-        ).length,
-        0,
-      );
+      assert.equal(await written(handle, rows), 0);
       await log.flush();
-      assert.equal(
-        (
-          await readAll(
-            handle,
-            rows.map((r) => r.id),
-          )
-        ).length,
-        rows.length,
-      );
-    } finally {
-      await log.close();
-      await handle.close();
-    }
-  });
+      assert.equal(await written(handle, rows), rows.length);
+    }),
+  );
 
-  it("flush does not wait for the window when more than a transaction's worth is queued", {
-    timeout: 20_000,
-  }, async () => {
-    const { handle, log } = await open();
-    try {
+  it("flush does not wait for the window when more than a transaction's worth is queued", { timeout: 20_000 }, () =>
+    withGatheringLog(async (handle, log) => {
       // Handed over in one go, so the writer holds them all at once: three transactions, the last one short.
-      const rows = Array.from({ length: 5000 }, () => row());
-      for (const r of rows) log.append(r);
+      const rows = appended(log, 5000);
       await log.flush();
-      assert.equal(
-        (
-          await readAll(
-            handle,
-            rows.map((r) => r.id),
-          )
-        ).length,
-        rows.length,
-      );
-    } finally {
-      await log.close();
-      await handle.close();
-    }
-  });
+      assert.equal(await written(handle, rows), rows.length);
+    }),
+  );
 
-  it("a full transaction's worth of rows is committed without a flush", { timeout: 20_000 }, async () => {
-    const { handle, log } = await open();
-    try {
-      const rows = Array.from({ length: 2100 }, () => row());
-      for (const r of rows) log.append(r);
+  it("a full transaction's worth of rows is committed without a flush", { timeout: 20_000 }, () =>
+    withGatheringLog(async (handle, log) => {
+      const rows = appended(log, 2100);
       // Messages go whole into a transaction of at most 2,000 rows: the first 1,984 (62 messages of 32) at least.
-      const first = rows.slice(0, 1900).map((r) => r.id);
+      const first = rows.slice(0, 1900);
       let got = 0;
       for (let i = 0; i < 200 && got < first.length; i++) {
         await new Promise((r) => setTimeout(r, 25));
-        got = (await readAll(handle, first)).length;
+        got = await written(handle, first);
       }
       assert.equal(got, first.length);
-    } finally {
-      await log.close();
-      await handle.close();
-    }
-  });
+    }),
+  );
 });
 
 const readAll = (h: DatabaseHandle, ids: string[]) =>
