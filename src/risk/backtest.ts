@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import readline from "node:readline";
+import { upperBound } from "../shared/sorted.ts";
 import type { LoginRow } from "./generate.ts";
 import { RbaHistory } from "./rba.ts";
 
@@ -274,18 +275,11 @@ function auc(pos: number[], neg: number[]): number {
 /** Up to `points` ROC points at thresholds spread over the legitimate scores' quantiles, plus both ends. */
 function roc(pos: number[], neg: number[], points: number): { threshold: number; fpr: number; tpr: number }[] {
   if (!neg.length) return [];
-  const negSorted = Float64Array.from(neg).sort();
-  const posSorted = Float64Array.from(pos).sort();
-  const countAbove = (xs: Float64Array, t: number) => {
-    let lo = 0;
-    let hi = xs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (xs[mid]! <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    return xs.length - lo;
-  };
+  // Plain arrays, numerically sorted (a Float64Array sort), so the shared binary search sees the element kind its
+  // hot callers (counters, fact index) give it.
+  const negSorted = Array.from(Float64Array.from(neg).sort());
+  const posSorted = Array.from(Float64Array.from(pos).sort());
+  const countAbove = (xs: number[], t: number) => xs.length - upperBound(xs, t);
   const thresholds = new Set<number>([Number.NEGATIVE_INFINITY]);
   for (let i = 0; i < points; i++) thresholds.add(negSorted[Math.floor(((negSorted.length - 1) * i) / (points - 1))]!);
   return [...thresholds]
