@@ -16,6 +16,7 @@ import { CommonErrors } from "../shared/errors.ts";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
 import { errorHandler } from "./errors.ts";
 import { registerLinkPages } from "./links.ts";
+import { registerRequestMetrics } from "./request-metrics.ts";
 import { Context, ErrorBody } from "./schemas.ts";
 import type { Http, RouteDeps } from "./types.ts";
 
@@ -62,11 +63,33 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   // one store is valid on the other. (Raw NUL is invalid JSON; only the \u0000 escape can carry it.)
   const defaultJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
-    if ((body as string).includes("\\u0000")) {
+    const text = body as string;
+    // Fast path: with no \u escape in the text, a "__proto__" or "constructor" key can only appear literally, so
+    // when neither word occurs, the poisoning check (two regular expressions over the body: ~2 µs a request on the
+    // assess route) cannot match and plain JSON.parse gives what the default parser would. Anything else, including
+    // invalid JSON and an empty body, takes the default parser and its errors.
+    if (
+      text.length > 0 &&
+      !text.includes("\\u") &&
+      !text.includes("__proto__") &&
+      !text.includes("constructor") &&
+      text.charCodeAt(0) !== 0xfeff
+    ) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        void defaultJson(req, text, done);
+        return;
+      }
+      done(null, parsed);
+      return;
+    }
+    if (text.includes("\\u0000")) {
       done(CommonErrors.invalid_request({}, "NUL characters are not accepted"), undefined);
       return;
     }
-    void defaultJson(req, body as string, done);
+    void defaultJson(req, text, done);
   });
 
   // Link pages post plain HTML forms.
@@ -108,18 +131,10 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
 
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
-  const requests = new client.Counter({
-    name: "mamori_http_requests_total",
-    help: "HTTP requests by operation and status",
-    labelNames: ["operation", "status"],
-    registers: [registry],
-  });
-  const duration = new client.Histogram({
-    name: "mamori_http_request_duration_seconds",
-    help: "HTTP request duration by operation",
-    labelNames: ["operation"],
+  const requestMetrics = registerRequestMetrics(registry, {
+    requests: "mamori_http_requests_total",
+    duration: "mamori_http_request_duration_seconds",
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
   });
 
   app.addHook("onRoute", (route) => {
@@ -158,18 +173,9 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     );
   });
 
-  // Labelled children are looked up once per (operation, status), not hashed on every request.
-  const children = new Map<string, { count: client.Counter.Internal; time: client.Histogram.Internal<string> }>();
   app.addHook("onResponse", (req, reply, done) => {
     const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? "other";
-    const key = `${op}|${reply.statusCode}`;
-    let c = children.get(key);
-    if (!c) {
-      c = { count: requests.labels(op, String(reply.statusCode)), time: duration.labels(op) };
-      children.set(key, c);
-    }
-    c.count.inc();
-    c.time.observe(reply.elapsedTime / 1000);
+    requestMetrics.observe(op, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 

@@ -128,6 +128,33 @@ describe("malformed input never gets a 5xx", () => {
     assert.equal(form.statusCode, 400);
   });
 
+  it("a __proto__ key is refused with 400, written plainly or with \\u escapes; so are empty and invalid JSON", async () => {
+    const assess = (payload: string) =>
+      t.app.http.inject({
+        method: "POST",
+        url: "/v1/risk/assess",
+        headers: { authorization: `Bearer ${t.apiKey}`, "content-type": "application/json" },
+        payload,
+      });
+    const ctx = '"context":{"ip":"1.1.1.1","userAgent":"x","channel":"web"}';
+    // `data` takes any key of this shape with a scalar value, so only the parser's poisoning check stops these.
+    for (const key of ["__proto__", "\\u005f_proto__", "__pr\\u006fto__"]) {
+      const res = await assess(`{"type":"login","data":{"${key}":1},${ctx}}`);
+      assert.equal(res.statusCode, 400, `${key}: ${res.body}`);
+      assert.equal(res.json().error.code, "invalid_request", key);
+    }
+    for (const payload of ["", '{"type":"login",', "\ufeff{"]) {
+      const res = await assess(payload);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(payload)}: ${res.body}`);
+      assert.equal(typeof res.json().error?.code, "string");
+    }
+    // The same words inside a value are data, not keys.
+    const ok = await assess(
+      '{"type":"login","data":{"note":"constructor __proto__"},"context":{"ip":"1.1.1.1","userAgent":"x","channel":"web"}}',
+    );
+    assert.equal(ok.statusCode, 200, ok.body);
+  });
+
   it("property: random bodies on every operation give no 5xx", async () => {
     const all = await routes(t);
     for (const r of all) {
