@@ -7,9 +7,11 @@
 // 100 active login policies.
 // HTTP is measured twice: flat out (autocannon, 50 connections, as fast as it answers) and at a fixed offered rate of
 // BENCH_RATE (5,000) requests/s (bench/paced.ts: open loop, latency from when each request was due), whose p99 is the
-// latency at that load; the bare route is measured the same two ways. A reused BENCH_DIR starts each run with an empty
-// decision log, so runs are compared on the same store. First, bench/hiccup.ts measures what the machine takes from a
-// busy thread, alone and with both cores busy (machine.hiccups).
+// latency at that load; the bare route is measured the same two ways. Each fixed-rate run also reports the server's
+// CPU per request on its main thread and on its other threads (serverCpuPerRequest, from /proc on Linux: the main
+// thread's share is what decides whether it keeps up). A reused BENCH_DIR starts each run with an empty decision log,
+// so runs are compared on the same store. First, bench/hiccup.ts measures what the machine takes from a busy thread,
+// alone and with both cores busy (machine.hiccups).
 // Run: npm run bench:risk-http   (BENCH_USERS 24000, BENCH_DAYS 50, BENCH_SECONDS 10, BENCH_N 20000, BENCH_RATE 5000;
 // BENCH_DIR=<dir> keeps the prepared store there and reuses it in later runs)
 import { spawn } from "node:child_process";
@@ -34,7 +36,41 @@ const N = Number(process.env.BENCH_N ?? 20_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const CONNECTIONS = 50;
 
-async function child(args: string[]): Promise<{ info: Record<string, string | number>; stop: () => void }> {
+/**
+ * CPU time (ns) each thread of a process has run so far, by thread id (Linux /proc; empty elsewhere). The server's
+ * main thread is the one whose id is the process id.
+ */
+function threadCpuNs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const ns = Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+      if (Number.isFinite(ns)) out.set(Number(t), ns);
+    }
+  } catch {
+    // Not Linux, or the process is gone: no figures.
+  }
+  return out;
+}
+
+/** µs of CPU per request on the server's main thread and on its other threads (GC helpers, the decision-log writer). */
+function cpuPerRequest(pid: number, before: Map<number, number>, requests: number) {
+  const after = threadCpuNs(pid);
+  if (after.size === 0 || requests === 0) return null;
+  let main = 0;
+  let others = 0;
+  for (const [tid, ns] of after) {
+    const d = ns - (before.get(tid) ?? 0);
+    if (tid === pid) main += d;
+    else others += d;
+  }
+  const us = (ns: number) => Number((ns / 1e3 / requests).toFixed(1));
+  return { mainThreadUs: us(main), otherThreadsUs: us(others) };
+}
+
+async function child(
+  args: string[],
+): Promise<{ info: Record<string, string | number>; pid: number; stop: () => void }> {
   const proc = spawn(process.execPath, ["--import", "tsx", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: process.env,
@@ -44,7 +80,7 @@ async function child(args: string[]): Promise<{ info: Record<string, string | nu
     rl.once("line", resolve);
     proc.once("exit", (c) => reject(new Error(`${args.join(" ")} exited ${c}`)));
   });
-  return { info: JSON.parse(line), stop: () => proc.kill("SIGTERM") };
+  return { info: JSON.parse(line), pid: proc.pid!, stop: () => proc.kill("SIGTERM") };
 }
 
 function quantiles(lat: Float64Array | number[]) {
@@ -193,12 +229,15 @@ if (process.argv[2] === "serve") {
   };
   loadAt.http = load1();
   const bare = await child(["bench/server.ts", "bare"]);
-  const atRate = async (url: string, headers: Record<string, string>, requests: string[]) => {
+  // The fixed-rate runs also report the server's CPU per request, by thread (main thread vs the rest).
+  const atRate = async (pid: number, url: string, headers: Record<string, string>, requests: string[]) => {
     await paced({ url, headers, bodies: requests, rate: RATE, seconds: 3 });
-    return paced({ url, headers, bodies: requests, rate: RATE, seconds: DURATION });
+    const before = threadCpuNs(pid);
+    const r = await paced({ url, headers, bodies: requests, rate: RATE, seconds: DURATION });
+    return { ...r, serverCpuPerRequest: cpuPerRequest(pid, before, r.completed) };
   };
   const bareResult = await load(`http://127.0.0.1:${bare.info.port}/bare`, json, [{ body: "{}" }]);
-  const bareAtRate = await atRate(`http://127.0.0.1:${bare.info.port}/bare`, json, ["{}"]);
+  const bareAtRate = await atRate(bare.pid, `http://127.0.0.1:${bare.info.port}/bare`, json, ["{}"]);
   bare.stop();
   const m = await child(["bench/risk-http.ts", "serve", dataDir]);
   const assessUrl = `http://127.0.0.1:${m.info.port}/v1/risk/assess`;
@@ -208,7 +247,7 @@ if (process.argv[2] === "serve") {
     auth,
     bodies.map((body) => ({ body })),
   );
-  const assessAtRate = await atRate(assessUrl, auth, bodies);
+  const assessAtRate = await atRate(m.pid, assessUrl, auth, bodies);
   m.stop();
   await new Promise((r) => setTimeout(r, 500));
   if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
