@@ -21,8 +21,38 @@ interface Series {
    * and a decision adds several new keys, so three arrays per key were most of what each decision left on the heap.
    * Absent `value` means every value is 1; absent `member` means no event has a member.
    */
-  value?: number[];
-  member?: (string | undefined)[];
+  value: number[] | undefined;
+  member: (string | undefined)[] | undefined;
+  /**
+   * Running distinct counts, one per window size read on this key, once a window holds more than RUNNING_FROM events:
+   * the members of events [lo, to) with how often each occurs. The next read with the same window size only adds the
+   * events that entered and removes those that left. Without it, every read hashed every member in the window: under
+   * credential stuffing one IP's "distinct accounts in 1 h" window holds thousands, read on every attempt.
+   */
+  running: RunningDistinct[] | undefined;
+}
+
+interface RunningDistinct {
+  windowMs: number;
+  lo: number;
+  to: number;
+  counts: Map<string, number>;
+}
+
+/** Windows of at most this many events are counted afresh with a Set on each read (cheaper than keeping a map). */
+const RUNNING_FROM = 64;
+/** Running counts kept per key (one per window size read on it). */
+const MAX_RUNNING = 8;
+
+function addMember(counts: Map<string, number>, m: string | undefined) {
+  if (m !== undefined) counts.set(m, (counts.get(m) ?? 0) + 1);
+}
+
+function removeMember(counts: Map<string, number>, m: string | undefined) {
+  if (m === undefined) return;
+  const c = counts.get(m)!;
+  if (c === 1) counts.delete(m);
+  else counts.set(m, c - 1);
 }
 
 /**
@@ -37,6 +67,14 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
 
   const drop = (s: Series, n: number) => {
     if (n <= 0) return;
+    // Running counts move with the indices; dropped events they counted leave their counts first.
+    if (s.running && s.member) {
+      for (const r of s.running) {
+        for (let i = r.lo; i < Math.min(n, r.to); i++) removeMember(r.counts, s.member[i]);
+        r.lo = Math.max(0, r.lo - n);
+        r.to = Math.max(0, r.to - n);
+      }
+    }
     s.at.splice(0, n);
     s.value?.splice(0, n);
     s.member?.splice(0, n);
@@ -51,15 +89,23 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
     let s = series.get(key);
     if (!s) {
       // Sized for the one event: most keys see few, and a pushed-to empty array reserves room for 17.
-      s = { at: [event.at] };
-      if (value !== 1) s.value = [value];
-      if (event.member !== undefined) s.member = [event.member];
+      // Every series has the same four fields from the start (one object shape for every read), the optional ones
+      // undefined until needed.
+      s = {
+        at: [event.at],
+        value: value !== 1 ? [value] : undefined,
+        member: event.member !== undefined ? [event.member] : undefined,
+        running: undefined,
+      };
       series.set(key, s);
       return;
     }
     // The optional arrays start filled with the defaults of the events recorded before them.
     if (value !== 1 && !s.value) s.value = s.at.map(() => 1);
-    if (event.member !== undefined && !s.member) s.member = s.at.map(() => undefined);
+    if (event.member !== undefined && !s.member) {
+      s.member = s.at.map(() => undefined);
+      s.running = undefined;
+    }
     // Insert in time order (events usually arrive in order, so this is a push).
     const i = upperBound(s.at, event.at);
     if (i === s.at.length) {
@@ -67,6 +113,8 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
       s.value?.push(value);
       s.member?.push(event.member);
     } else {
+      // An event inserted before the end shifts the indices the running counts hold: they start again.
+      s.running = undefined;
       s.at.splice(i, 0, event.at);
       s.value?.splice(i, 0, value);
       s.member?.splice(i, 0, event.member);
@@ -96,12 +144,38 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
     const members = s.member;
     if (!members) return 0;
     const to = upperBound(s.at, now);
-    const seen = new Set<string>();
-    for (let i = from(s, windowMs, now); i < to; i++) {
-      const m = members[i];
-      if (m !== undefined) seen.add(m);
+    const lo = from(s, windowMs, now);
+    if (to - lo <= RUNNING_FROM) {
+      const seen = new Set<string>();
+      for (let i = lo; i < to; i++) {
+        const m = members[i];
+        if (m !== undefined) seen.add(m);
+      }
+      return seen.size;
     }
-    return seen.size;
+    s.running ??= [];
+    let r: RunningDistinct | undefined;
+    for (const x of s.running) if (x.windowMs === windowMs) r = x;
+    if (r === undefined || lo < r.lo || to < r.to) {
+      // First read of this window size, or one further back in time than the last: count afresh.
+      const counts = new Map<string, number>();
+      for (let i = lo; i < to; i++) addMember(counts, members[i]);
+      if (r === undefined) {
+        // Policies read a handful of window sizes per key; past MAX_RUNNING the oldest running count is let go.
+        if (s.running.length >= MAX_RUNNING) s.running.shift();
+        s.running.push({ windowMs, lo, to, counts });
+      } else {
+        r.lo = lo;
+        r.to = to;
+        r.counts = counts;
+      }
+      return counts.size;
+    }
+    for (let i = r.to; i < to; i++) addMember(r.counts, members[i]);
+    for (let i = r.lo; i < lo; i++) removeMember(r.counts, members[i]);
+    r.lo = lo;
+    r.to = to;
+    return r.counts.size;
   }
 
   return {
