@@ -1,4 +1,5 @@
 import type { Metric, Registry } from "prom-client";
+import { lowerBound } from "../shared/sorted.ts";
 
 /**
  * HTTP requests by operation and status, and their durations by operation, exposed through a prom-client registry
@@ -70,8 +71,8 @@ export function registerRequestMetrics(
     observe(operation: string, status: number, seconds: number): void {
       const o = opOf(operation);
       o.byStatus.set(status, (o.byStatus.get(status) ?? 0) + 1);
-      let i = 0;
-      while (i < bounds.length && seconds > bounds[i]!) i++;
+      // The first bound ≥ the value, as prom-client's findBound picks it.
+      const i = lowerBound(bounds, seconds);
       o.buckets[i] = o.buckets[i]! + 1;
       o.sum += seconds;
       o.count++;
