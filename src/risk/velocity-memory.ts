@@ -156,21 +156,18 @@ export function createMemoryVelocityStore(opts: MemoryVelocityOptions = {}): Mem
     s.running ??= [];
     let r: RunningDistinct | undefined;
     for (const x of s.running) if (x.windowMs === windowMs) r = x;
-    if (r === undefined || lo < r.lo || to < r.to) {
-      // First read of this window size, or one further back in time than the last: count afresh.
-      const counts = new Map<string, number>();
-      for (let i = lo; i < to; i++) addMember(counts, members[i]);
-      if (r === undefined) {
-        // Policies read a handful of window sizes per key; past MAX_RUNNING the oldest running count is let go.
-        if (s.running.length >= MAX_RUNNING) s.running.shift();
-        s.running.push({ windowMs, lo, to, counts });
-      } else {
-        r.lo = lo;
-        r.to = to;
-        r.counts = counts;
-      }
-      return counts.size;
+    if (r === undefined) {
+      // Policies read a handful of window sizes per key; past MAX_RUNNING the oldest running count is let go.
+      if (s.running.length >= MAX_RUNNING) s.running.shift();
+      r = { windowMs, lo, to: lo, counts: new Map() };
+      s.running.push(r);
+    } else if (lo < r.lo || to < r.to) {
+      // A read further back in time than the last one: count afresh.
+      r.lo = lo;
+      r.to = lo;
+      r.counts = new Map();
     }
+    // From an empty count this adds the whole window and removes nothing.
     for (let i = r.to; i < to; i++) addMember(r.counts, members[i]);
     for (let i = r.lo; i < lo; i++) removeMember(r.counts, members[i]);
     r.lo = lo;
