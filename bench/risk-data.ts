@@ -63,8 +63,6 @@ export function benchPolicy(): PolicySetSource {
 }
 
 export interface BenchData {
-  /** Every generated login (history and queries), oldest first; only when generated in this run. */
-  rows: GeneratedRow[] | null;
   /** The logins to decide (not in the store). */
   queries: GeneratedRow[];
   generated: number;
@@ -87,8 +85,7 @@ export async function prepareBenchStore(opts: {
 }): Promise<BenchData> {
   const marker = path.join(opts.dataDir, "bench-queries.json");
   if (opts.reuse && fs.existsSync(marker)) {
-    const saved = JSON.parse(fs.readFileSync(marker, "utf8")) as Omit<BenchData, "rows">;
-    return { ...saved, rows: null };
+    return JSON.parse(fs.readFileSync(marker, "utf8")) as BenchData;
   }
   const now = Date.now();
   let t = performance.now();
@@ -140,17 +137,16 @@ export async function prepareBenchStore(opts: {
   const policy = await app.risk.putPolicySet(benchPolicy());
   await app.risk.promote(policy.version, "active");
   await app.close();
+  // Only the queries are kept: the ~1M generated rows would otherwise stay on the caller's heap for the whole run,
+  // and every later measurement in that process would pay for marking them (the first run after generating the store
+  // measured 8,712 decisions/s in process, against 20,000+ in later runs over the same store).
   const out: BenchData = {
-    rows,
     queries: rows.slice(split),
     generated: rows.length,
     users: users.length,
     generateMs: Math.round(generateMs),
     loadDbMs: Math.round(loadDbMs),
   };
-  if (opts.reuse) {
-    const { rows: _rows, ...saved } = out;
-    fs.writeFileSync(marker, JSON.stringify(saved));
-  }
+  if (opts.reuse) fs.writeFileSync(marker, JSON.stringify(out));
   return out;
 }

@@ -11,7 +11,9 @@
 // CPU per request on its main thread and on its other threads (serverCpuPerRequest, from /proc on Linux: the main
 // thread's share is what decides whether it keeps up). A reused BENCH_DIR starts each run with an empty decision log,
 // so runs are compared on the same store. First, bench/hiccup.ts measures what the machine takes from a busy thread,
-// alone and with both cores busy (machine.hiccups).
+// alone and with both cores busy (machine.hiccups), and how much slower memory-bound work runs at times
+// (machine.memorySlowdowns). The fixed-rate client runs in a process of its own (bench/paced.ts) and reports its CPU
+// per request (clientCpuUsPerRequest).
 // Run: npm run bench:risk-http   (BENCH_USERS 24000, BENCH_DAYS 50, BENCH_SECONDS 10, BENCH_N 20000, BENCH_RATE 5000;
 // BENCH_DIR=<dir> keeps the prepared store there and reuses it in later runs)
 import { spawn } from "node:child_process";
@@ -23,8 +25,8 @@ import autocannon from "autocannon";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { compilePolicySet, evaluatePolicy } from "../src/risk/policy.ts";
-import { measureHiccups } from "./hiccup.ts";
-import { paced } from "./paced.ts";
+import { measureHiccups, measureSlowdowns } from "./hiccup.ts";
+import { pacedInChild } from "./paced.ts";
 import { benchPolicy, deviceOf, prepareBenchStore } from "./risk-data.ts";
 
 export { benchPolicy };
@@ -118,6 +120,8 @@ if (process.argv[2] === "serve") {
   // What the machine itself takes from a busy thread, alone and with both cores busy (bench/hiccup.ts): the figures
   // below carry these stalls, and the HTTP runs keep both cores busy.
   const hiccups = { alone: await measureHiccups(1, 3000), bothCoresBusy: await measureHiccups(2, 3000) };
+  // And how much slower memory-bound work runs at times, with nothing of ours running (bench/hiccup.ts).
+  const slowdowns = await measureSlowdowns(10_000);
   const load1 = () => Number(os.loadavg()[0]!.toFixed(2));
   const loadAt: Record<string, number> = { afterDataPrep: load1() };
 
@@ -231,9 +235,14 @@ if (process.argv[2] === "serve") {
   const bare = await child(["bench/server.ts", "bare"]);
   // The fixed-rate runs also report the server's CPU per request, by thread (main thread vs the rest).
   const atRate = async (pid: number, url: string, headers: Record<string, string>, requests: string[]) => {
-    await paced({ url, headers, bodies: requests, rate: RATE, seconds: 3 });
-    const before = threadCpuNs(pid);
-    const r = await paced({ url, headers, bodies: requests, rate: RATE, seconds: DURATION });
+    // The server's CPU is counted over the kept run only, not the client's warm-up.
+    let before = new Map<number, number>();
+    const r = await pacedInChild(
+      { url, headers, bodies: requests, rate: RATE, seconds: DURATION, warmUpSeconds: 3 },
+      () => {
+        before = threadCpuNs(pid);
+      },
+    );
     return { ...r, serverCpuPerRequest: cpuPerRequest(pid, before, r.completed) };
   };
   const bareResult = await load(`http://127.0.0.1:${bare.info.port}/bare`, json, [{ body: "{}" }]);
@@ -264,6 +273,7 @@ if (process.argv[2] === "serve") {
             alone: hiccups.alone.perThread,
             bothCoresBusy: hiccups.bothCoresBusy.perThread,
           },
+          memorySlowdowns: slowdowns,
         },
         history: {
           generated: data.generated,
