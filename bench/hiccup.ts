@@ -6,8 +6,8 @@
 //
 // Gaps miss a thread that runs but runs slower. `measureSlowdowns` times memory-bound work (random reads over 256 MB,
 // like hash lookups over a large heap) in 20 ms windows on one thread, with nothing else of ours running, and reports
-// the slowest windows' speed against the median and the stretches below 70 % of it. On the VM here, over 10–20 s, a
-// lone thread had none to four such stretches of 20–80 ms (three of them once 5 s apart). A server at ~70 % of a core
+// the slowest windows' speed against the median and the stretches below 70 % of it. On the VM here, over 10–30 s, a
+// lone thread had none to five such stretches of 20–80 ms (three of them once 5 s apart). A server at ~70 % of a core
 // that slows like that falls behind for several times as long, which is what its p99 at a fixed rate sees
 // (docs/risk.md).
 // Run: npm run bench:hiccup   (prints JSON; HICCUP_MS per measurement, default 3000; SLOWDOWN_MS, default 10000)
