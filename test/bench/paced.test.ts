@@ -15,6 +15,8 @@ before(async () => {
   server = net.createServer((socket) => {
     let buf = "";
     socket.setNoDelay(true);
+    // The client destroys its sockets when its run ends.
+    socket.on("error", () => {});
     socket.on("data", (d) => {
       buf += d.toString("latin1");
       for (;;) {
@@ -29,9 +31,12 @@ before(async () => {
         const head = `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
         if (n % 2 === 0) socket.write(head + body);
         else {
+          // Chained: two timers of different lengths may fire in either order when both are due.
           socket.write(head.slice(0, 20));
-          setTimeout(() => socket.write(head.slice(20)), 1);
-          setTimeout(() => socket.write(body), 2);
+          setTimeout(() => {
+            socket.write(head.slice(20));
+            setTimeout(() => socket.write(body), 1);
+          }, 1);
         }
       }
     });
