@@ -70,16 +70,21 @@ export interface Slowdowns {
   longestSlowMs: number;
 }
 
-/** Memory-bound work on one thread for `ms`, in 20 ms windows (see the top of this file). */
-export async function measureSlowdowns(ms: number): Promise<Slowdowns> {
-  const rates = await new Promise<number[]>((resolve, reject) => {
-    const w = new Worker(MEMORY_LOOP, { eval: true, workerData: { ms } });
-    w.once("message", (m: { rates: number[] }) => {
-      resolve(m.rates);
+/** Runs one of the loops above on a thread of its own for `ms`; resolves with the message it ends with. */
+function runLoop<T>(code: string, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: { ms } });
+    w.once("message", (m: T) => {
+      resolve(m);
       void w.terminate();
     });
     w.once("error", reject);
   });
+}
+
+/** Memory-bound work on one thread for `ms`, in 20 ms windows (see the top of this file). */
+export async function measureSlowdowns(ms: number): Promise<Slowdowns> {
+  const { rates } = await runLoop<{ rates: number[] }>(MEMORY_LOOP, ms);
   const sorted = [...rates].sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1] ?? 1;
   const speed = (q: number) => Number(((sorted[Math.floor(q * sorted.length)] ?? 0) / median).toFixed(2));
@@ -108,17 +113,12 @@ export async function measureSlowdowns(ms: number): Promise<Slowdowns> {
 /** Runs `threads` busy threads at once for `ms` and reports what each lost. */
 export async function measureHiccups(threads: number, ms: number): Promise<Hiccups> {
   const results = await Promise.all(
-    Array.from(
-      { length: threads },
-      () =>
-        new Promise<{ lostPct: number; over1ms: number; maxMs: number }>((resolve, reject) => {
-          const w = new Worker(LOOP, { eval: true, workerData: { ms } });
-          w.once("message", (m: { lostPct: number; over1ms: number; maxMs: number }) => {
-            resolve({ lostPct: m.lostPct, over1ms: m.over1ms, maxMs: m.maxMs });
-            void w.terminate();
-          });
-          w.once("error", reject);
-        }),
+    Array.from({ length: threads }, () =>
+      runLoop<{ lostPct: number; over1ms: number; maxMs: number }>(LOOP, ms).then((m) => ({
+        lostPct: m.lostPct,
+        over1ms: m.over1ms,
+        maxMs: m.maxMs,
+      })),
     ),
   );
   return { threads, perThread: results };
