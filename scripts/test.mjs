@@ -1,4 +1,4 @@
-// Runs every *.test.ts under src/ and test/ with node's test runner (Node 20 has no --test globs).
+// Runs every *.test.ts(x) under src/ and test/ with node's test runner (Node 20 has no --test globs).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -8,7 +8,7 @@ function find(dir, out) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) find(p, out);
-    else if (e.name.endsWith(".test.ts")) out.push(p);
+    else if (/\.test\.tsx?$/.test(e.name)) out.push(p);
   }
   return out;
 }

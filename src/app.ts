@@ -271,6 +271,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     {
       logger: opts.logger ?? false,
       version: VERSION,
+      site: { storeName: "Mamori" },
       health: async () => {
         await db.selectFrom("instance").select("key").limit(1).execute();
         return { store: dialect, ok: true };

@@ -13,8 +13,11 @@ import { registerResponseRoutes } from "../response/routes.ts";
 import { registerRiskRoutes } from "../risk/routes.ts";
 import { registerSessionRoutes } from "../sessions/routes.ts";
 import { CommonErrors } from "../shared/errors.ts";
+import { STYLESHEET } from "../web/assets.ts";
+import { sendErrorPage } from "../web/error-page.tsx";
+import type { Site } from "../web/site.ts";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
-import { errorHandler } from "./errors.ts";
+import { errorHandler, toHttpError } from "./errors.ts";
 import { registerLinkPages } from "./links.ts";
 import { registerRequestMetrics } from "./request-metrics.ts";
 import { Context, ErrorBody } from "./schemas.ts";
@@ -25,6 +28,21 @@ export interface HttpOptions {
   logger: FastifyBaseLogger | false;
   health: () => Promise<{ store: string; ok: boolean }>;
   version: string;
+  /** the store the pages are for (name, logo, contact) */
+  site: Site;
+}
+
+/** Paths served as pages to people, not JSON to programs: every answer there, errors included, is a page. */
+const PAGE_PREFIXES = ["/links/", "/assets/"];
+
+/**
+ * Whether an error or a 404 gets a page: always under the page prefixes, never under /v1/ (the API), and elsewhere
+ * when the client asks for HTML (a browser opening `/` or a mistyped link) rather than JSON.
+ */
+export function wantsPage(url: string, accept: string | undefined): boolean {
+  if (url.startsWith("/v1/")) return false;
+  if (PAGE_PREFIXES.some((p) => url.startsWith(p))) return true;
+  return typeof accept === "string" && accept.includes("text/html");
 }
 
 // A CommonJS module: its default export is the plugin function itself.
@@ -180,9 +198,25 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     done();
   });
 
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((_req, reply) =>
-    reply.status(404).send({ error: { code: "not_found", message: "Not found." } }),
+  app.setErrorHandler((err, req, reply) => {
+    if (!wantsPage(req.url, req.headers.accept)) return errorHandler(err, req, reply);
+    const { status } = toHttpError(err);
+    if (status >= 500) req.log.error({ err }, "request failed");
+    return sendErrorPage(req, reply, status, opts.site);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    wantsPage(req.url, req.headers.accept)
+      ? sendErrorPage(req, reply, 404, opts.site)
+      : reply.status(404).send({ error: { code: "not_found", message: "Not found." } }),
+  );
+
+  // The pages' one stylesheet, named by its hash: cached for a year.
+  app.get(STYLESHEET.path, { config: { auth: "public" }, schema: { hide: true } }, (_req, reply) =>
+    reply
+      .header("content-type", "text/css; charset=utf-8")
+      .header("cache-control", STYLESHEET.cacheControl)
+      .header("x-content-type-options", "nosniff")
+      .send(STYLESHEET.body),
   );
 
   registerSessionRoutes(app, deps);
