@@ -248,6 +248,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       webhooks,
       commerce,
       risk,
+      site: { storeName: "Mamori" },
       findByOrderOrGiftCard: async (q) => {
         const hit = await commerceResponder.findByOrderOrGiftCard(q);
         if (!hit) return [];
@@ -271,7 +272,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     {
       logger: opts.logger ?? false,
       version: VERSION,
-      site: { storeName: "Mamori" },
       health: async () => {
         await db.selectFrom("instance").select("key").limit(1).execute();
         return { store: dialect, ok: true };

@@ -8,6 +8,7 @@ import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
 import { registerAdminRoutes } from "../admin/routes.ts";
 import { registerCommerceRoutes } from "../commerce/routes.ts";
+import { registerLinkPages } from "../identity/pages.tsx";
 import { registerIdentityRoutes } from "../identity/routes.ts";
 import { registerResponseRoutes } from "../response/routes.ts";
 import { registerRiskRoutes } from "../risk/routes.ts";
@@ -15,10 +16,8 @@ import { registerSessionRoutes } from "../sessions/routes.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { STYLESHEET } from "../web/assets.ts";
 import { sendErrorPage } from "../web/error-page.tsx";
-import type { Site } from "../web/site.ts";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
 import { errorHandler, toHttpError } from "./errors.ts";
-import { registerLinkPages } from "./links.ts";
 import { registerRequestMetrics } from "./request-metrics.ts";
 import { Context, ErrorBody } from "./schemas.ts";
 import type { Http, RouteDeps } from "./types.ts";
@@ -28,8 +27,6 @@ export interface HttpOptions {
   logger: FastifyBaseLogger | false;
   health: () => Promise<{ store: string; ok: boolean }>;
   version: string;
-  /** the store the pages are for (name, logo, contact) */
-  site: Site;
 }
 
 /** Paths served as pages to people, not JSON to programs: every answer there, errors included, is a page. */
@@ -202,11 +199,11 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     if (!wantsPage(req.url, req.headers.accept)) return errorHandler(err, req, reply);
     const { status } = toHttpError(err);
     if (status >= 500) req.log.error({ err }, "request failed");
-    return sendErrorPage(req, reply, status, opts.site);
+    return sendErrorPage(req, reply, status, deps.site);
   });
   app.setNotFoundHandler((req, reply) =>
     wantsPage(req.url, req.headers.accept)
-      ? sendErrorPage(req, reply, 404, opts.site)
+      ? sendErrorPage(req, reply, 404, deps.site)
       : reply.status(404).send({ error: { code: "not_found", message: "Not found." } }),
   );
 

@@ -14,6 +14,7 @@ import type { Recovery } from "../response/recovery.ts";
 import type { ResponseService } from "../response/service.ts";
 import type { RiskService } from "../risk/service.ts";
 import type { SessionService } from "../sessions/service.ts";
+import type { Site } from "../web/site.ts";
 import type { WebhookService } from "../webhooks/service.ts";
 
 export type Http = FastifyInstance<
@@ -46,6 +47,8 @@ export interface RouteDeps {
   recovery: Recovery;
   webhooks: WebhookService;
   risk: RiskService;
+  /** the store the pages are for (name, logo, contact) */
+  site: Site;
   /** support lookup of the accounts behind an order id or a gift card code */
   findByOrderOrGiftCard: (q: string) => Promise<{ accountId: string; kind: string; value: string }[]>;
 }

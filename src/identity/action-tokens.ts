@@ -4,6 +4,11 @@ import { hmac, newId, safeEqual, sha256 } from "../shared/crypto.ts";
 
 export type ActionPurpose = "not_me" | "email_revert";
 
+/** What a link's token is now: forged or unknown, or the account's token and whether it can still act. */
+export type TokenPeek =
+  | { state: "invalid" }
+  | { state: "active" | "used" | "expired"; accountId: string; data: Record<string, unknown> };
+
 /**
  * Single-use signed link tokens ("This wasn't me", email-change revert): 256 random bits plus an HMAC under the
  * instance key, so forged links are refused before any lookup; stored only as a hash; consumed by a guarded update.
@@ -38,6 +43,23 @@ export function createActionTokens(key: Buffer) {
         })
         .execute();
       return token;
+    },
+
+    /**
+     * Read-only: the token's state without using it, so the page behind a link can say "already used" before anyone
+     * clicks (mail scanners prefetch GETs: nothing here may change). The signature is checked before any lookup.
+     */
+    async peek(ex: Executor, token: string, purpose: ActionPurpose, now: number): Promise<TokenPeek> {
+      if (typeof token !== "string" || !checkSignature(token)) return { state: "invalid" };
+      const row = await ex
+        .selectFrom("action_tokens")
+        .select(["account_id", "data", "used_at", "expires_at"])
+        .where("token_hash", "=", sha256(token))
+        .where("purpose", "=", purpose)
+        .executeTakeFirst();
+      if (!row) return { state: "invalid" };
+      const state = row.used_at !== null ? "used" : row.expires_at <= now ? "expired" : "active";
+      return { state, accountId: row.account_id, data: JSON.parse(row.data) as Record<string, unknown> };
     },
 
     /** Guarded update on used_at is null: of two clicks racing, exactly one gets the token. */

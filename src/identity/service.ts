@@ -1050,13 +1050,59 @@ export function createIdentityService(deps: IdentityDeps) {
      * The old address's link: puts the old email back, removes the new one, ends every session (the changer's too)
      * and locks the account until a password reset through the restored address.
      */
-    async revertEmailChange(input: { token: string; context?: RequestContext }) {
+    async revertEmailChange(input: { token: string; context?: RequestContext }): Promise<{ restoredEmail: string }> {
       const ip = input.context?.ip ?? null;
-      await tx(async (t) => {
+      return tx(async (t) => {
         const used = await deps.actionTokens.consume(t, input.token, "email_revert", clock.now());
         if (!used) throw IdentityErrors.link_invalid();
-        await restoreEmail(t, used.accountId, (used.data as { oldEmail: string }).oldEmail, "token:email_revert", ip);
+        const oldEmail = (used.data as { oldEmail: string }).oldEmail;
+        await restoreEmail(t, used.accountId, oldEmail, "token:email_revert", ip);
+        return { restoredEmail: oldEmail };
       });
+    },
+
+    /**
+     * Read-only: what an emailed link's token is now, and the account's language and status, for the page behind the
+     * link (GET). Nothing is used or changed: mail scanners open links too.
+     */
+    async peekLink(
+      kind: "not_me" | "email_revert" | "reset_password",
+      token: string,
+    ): Promise<
+      | { state: "invalid" }
+      | {
+          state: "active" | "used" | "expired";
+          language: Language;
+          accountStatus: string;
+          /** email_revert: the address restored and the one removed; reset_password: the address it was sent to */
+          emails: { old?: string; new?: string; sentTo?: string };
+        }
+    > {
+      if (typeof token !== "string" || token.length === 0 || token.length > 200) return { state: "invalid" };
+      const now = clock.now();
+      let peek: { state: "active" | "used" | "expired"; accountId: string; emails: Record<string, string> } | null;
+      if (kind === "reset_password") {
+        const r = await store.peekResetToken(db, sha256(token), now);
+        peek = r && { state: r.state, accountId: r.accountId, emails: { sentTo: r.sentTo } };
+      } else {
+        const r = await deps.actionTokens.peek(db, token, kind, now);
+        const d = r.state === "invalid" ? {} : (r.data as { oldEmail?: unknown; newEmail?: unknown });
+        peek =
+          r.state === "invalid"
+            ? null
+            : {
+                state: r.state,
+                accountId: r.accountId,
+                emails: {
+                  ...(typeof d.oldEmail === "string" ? { old: d.oldEmail } : {}),
+                  ...(typeof d.newEmail === "string" ? { new: d.newEmail } : {}),
+                },
+              };
+      }
+      if (!peek) return { state: "invalid" };
+      const a = await store.getAccount(db, peek.accountId);
+      if (!a) return { state: "invalid" };
+      return { state: peek.state, language: lang(a), accountStatus: a.status, emails: peek.emails };
     },
 
     async addPhone(s: SessionWithAccount, input: { phone: string }) {

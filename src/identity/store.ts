@@ -259,6 +259,38 @@ export const identityStore = {
   },
 
   /**
+   * Read-only: a reset token's state for the page behind the link. A token issued under an older credential epoch
+   * (the password changed, or everyone was signed out, since) reads as used: it can never act again.
+   */
+  async peekResetToken(
+    ex: Executor,
+    tokenHash: string,
+    now: number,
+  ): Promise<{ state: "active" | "used" | "expired"; accountId: string; sentTo: string } | null> {
+    const row = await ex
+      .selectFrom("reset_tokens")
+      .innerJoin("accounts", "accounts.id", "reset_tokens.account_id")
+      .select([
+        "reset_tokens.account_id",
+        "reset_tokens.epoch",
+        "reset_tokens.sent_to",
+        "reset_tokens.used_at",
+        "reset_tokens.expires_at",
+        "accounts.credential_epoch",
+      ])
+      .where("reset_tokens.token_hash", "=", tokenHash)
+      .executeTakeFirst();
+    if (!row) return null;
+    const state =
+      row.used_at !== null || row.epoch !== row.credential_epoch
+        ? "used"
+        : row.expires_at <= now
+          ? "expired"
+          : "active";
+    return { state, accountId: row.account_id, sentTo: row.sent_to };
+  },
+
+  /**
    * Guarded update: unused, unexpired, and issued under the account's current credential epoch, so a token sent
    * before a password change or sign-out-everywhere is dead, and two racing uses cannot both succeed.
    */

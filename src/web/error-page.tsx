@@ -3,7 +3,7 @@ import { Actions, LinkButton } from "./form.tsx";
 import { type Lang, type Msg, pickLang } from "./i18n.ts";
 import { Layout } from "./layout.tsx";
 import { sendPage } from "./render.ts";
-import type { Site } from "./site.ts";
+import { rootFrom, type Site } from "./site.ts";
 
 interface ErrorText {
   title: Msg;
@@ -64,10 +64,10 @@ function textFor(status: number): ErrorText {
 }
 
 /** A page for an HTTP error: what happened in plain words and a way back; never a code, a stack or JSON. */
-export function ErrorPage(props: { status: number; lang: Lang; site: Site }) {
+export function ErrorPage(props: { status: number; lang: Lang; site: Site; root: string }) {
   const t = textFor(props.status);
   return (
-    <Layout lang={props.lang} site={props.site} title={t.title[props.lang]}>
+    <Layout lang={props.lang} site={props.site} root={props.root} title={t.title[props.lang]}>
       <p>{t.body[props.lang]}</p>
       {props.site.storeUrl ? (
         <Actions>
@@ -90,7 +90,7 @@ export function requestLang(req: FastifyRequest): Lang {
 
 export function sendErrorPage(req: FastifyRequest, reply: FastifyReply, status: number, site: Site) {
   const s = status === 405 ? 404 : status;
-  return sendPage(reply, s, <ErrorPage status={s} lang={requestLang(req)} site={site} />, {
+  return sendPage(reply, s, <ErrorPage status={s} lang={requestLang(req)} site={site} root={rootFrom(req.url)} />, {
     imageUrls: site.logoUrl ? [site.logoUrl] : [],
   });
 }

@@ -17,6 +17,8 @@ const T = {
 export interface LayoutProps {
   lang: Lang;
   site: Site;
+  /** relative way to the site's root (see rootFrom) */
+  root: string;
   /** the page's heading, also the document title */
   title: string;
   /** the same page in the other language (GET pages only: a result page cannot be fetched again) */
@@ -25,7 +27,7 @@ export interface LayoutProps {
 }
 
 /** The frame of every page: the store's name (and logo), one h1, the content, the store's contact. */
-export function Layout({ lang, site, title, otherLangHref, children }: LayoutProps) {
+export function Layout({ lang, site, root, title, otherLangHref, children }: LayoutProps) {
   const other: Lang = lang === "ja" ? "en" : "ja";
   const contact = site.supportContact ? supportLink(site.supportContact) : undefined;
   const storeMark = (
@@ -42,7 +44,7 @@ export function Layout({ lang, site, title, otherLangHref, children }: LayoutPro
         <meta name="robots" content="noindex, nofollow" />
         <meta name="referrer" content="no-referrer" />
         <title>{`${title} | ${site.storeName}`}</title>
-        <link rel="stylesheet" href={STYLESHEET.path} />
+        <link rel="stylesheet" href={`${root}${STYLESHEET.path.slice(1)}`} />
       </head>
       <body>
         <a class="skip" href="#main">

@@ -7,6 +7,18 @@ export interface Site {
   storeUrl?: string | undefined;
   /** how to reach the store's support: an email address, an https URL or a line of text */
   supportContact?: string | undefined;
+  /** the store's own account recovery page, when it has one (linked from the lockdown pages) */
+  recoveryUrl?: string | undefined;
+}
+
+/**
+ * The way from a page back to the site's root as a relative URL ("../" from /links/not-me), so pages, forms and the
+ * stylesheet also work when Mamori sits under a path of the store's domain (MAMORI_PUBLIC_URL with a path).
+ */
+export function rootFrom(url: string): string {
+  const path = url.split("?")[0] ?? "/";
+  const depth = path.split("/").length - 2;
+  return depth > 0 ? "../".repeat(depth) : "./";
 }
 
 export type SupportLink = { kind: "email"; href: string; text: string } | { kind: "url"; href: string; text: string };
