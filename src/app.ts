@@ -8,6 +8,7 @@ import type { Http } from "./api/types.ts";
 import { createTestGateway, type PaymentGateway } from "./commerce/gateway.ts";
 import { createCommerceResponder } from "./commerce/response.ts";
 import { createCommerceService } from "./commerce/service.ts";
+import { commerceTemplates } from "./commerce/templates.ts";
 import type { Config } from "./config.ts";
 import { createContextEnricher } from "./context/enricher.ts";
 import { type DatabaseHandle, openDatabase } from "./db/database.ts";
@@ -22,15 +23,18 @@ import { createRedisCounterStore } from "./limits/redis.ts";
 import { createDispatcher } from "./notify/dispatcher.ts";
 import { createNotifier } from "./notify/notifier.ts";
 import { createOutboxStore } from "./notify/store.ts";
+import { coreTemplates, createNoticeTemplates, type NoticeTemplates } from "./notify/templates.ts";
 import { createTransportRouter, type Transport } from "./notify/transport.ts";
 import { createRecovery } from "./response/recovery.ts";
 import { createResponseService } from "./response/service.ts";
+import { responseTemplates } from "./response/templates.ts";
 import { createUnfinishedSecondFactorSweep } from "./risk/alerts.ts";
 import { createWorkerDecisionLog } from "./risk/decision-log.ts";
 import { DEFAULT_POLICY } from "./risk/default-policy.ts";
 import { createFactIndex } from "./risk/fact-index.ts";
 import type { PolicySetSource } from "./risk/policy.ts";
 import { createRiskService } from "./risk/service.ts";
+import { riskTemplates } from "./risk/templates.ts";
 import type { VelocityStore } from "./risk/velocity.ts";
 import { createMemoryVelocityStore } from "./risk/velocity-memory.ts";
 import { createRedisVelocityStore } from "./risk/velocity-redis.ts";
@@ -63,6 +67,21 @@ export interface BuildOptions {
 }
 
 /**
+ * Every module's notices in one registry, with the store's name, contact, time zone and its own texts. Throws (stopping
+ * the start) when an override names an unknown template or placeholder, or leaves out the code or link.
+ */
+export function noticeTemplates(config: Pick<Config, "branding">): NoticeTemplates {
+  const b = config.branding;
+  return createNoticeTemplates({
+    definitions: { ...coreTemplates, ...commerceTemplates, ...responseTemplates, ...riskTemplates },
+    storeName: b.storeName,
+    supportContact: b.supportContact,
+    timeZone: b.timeZone,
+    overrides: b.templates,
+  });
+}
+
+/**
  * The composition root: builds every module from config and hands each the narrow deps it needs.
  * Starts nothing: `start()` in server.ts listens and runs the dispatcher.
  */
@@ -91,8 +110,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const webhooks = createWebhookService({ db, clock, key: keys.webhooks });
   const webhookDispatcher = createWebhookDispatcher({ db, clock, key: keys.webhooks, logger: opts.logger });
 
-  const outbox = createOutboxStore(db, clock);
-  const transport = opts.transport ?? createTransportRouter({ smtpUrl: config.smtpUrl, from: config.mailFrom });
+  const outbox = createOutboxStore(db, clock, { templates: noticeTemplates(config) });
+  const transport =
+    opts.transport ?? createTransportRouter({ smtpUrl: config.smtpUrl, from: config.branding.mailFrom });
   const dispatcher = createDispatcher({ outbox, transport, clock });
   const actionTokens = createActionTokens(keys.links);
   const notifier = createNotifier({
@@ -248,7 +268,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       webhooks,
       commerce,
       risk,
-      site: { storeName: "Mamori" },
+      site: {
+        storeName: config.branding.storeName,
+        logoUrl: config.branding.logoUrl,
+        storeUrl: config.branding.storeUrl,
+        supportContact: config.branding.supportContact,
+        recoveryUrl: config.branding.recoveryUrl,
+      },
       findByOrderOrGiftCard: async (q) => {
         const hit = await commerceResponder.findByOrderOrGiftCard(q);
         if (!hit) return [];

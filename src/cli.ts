@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
-import { buildApp } from "./app.ts";
+import { buildApp, noticeTemplates } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { formatMailbox } from "./notify/mailbox.ts";
+import { SAMPLE_VARS } from "./notify/templates.ts";
 import { formatReport } from "./response/report.ts";
 import { RISK_HELP, riskCli } from "./risk/cli.ts";
 import { start } from "./server.ts";
@@ -17,6 +18,8 @@ const HELP = `mamori — account-takeover defense service
   mamori admin reset-password <username>
   mamori admin list
   mamori mail [--to ADDR] [--limit N]   read the local mailbox (notices when no SMTP is set)
+  mamori mail preview [TEMPLATE] [--lang ja|en]   a notice as the store's branding renders it (sample values);
+                                    without TEMPLATE, the list of templates
   mamori audit verify               check every account's event hash chain
   mamori case list [--limit N]      compromise cases, newest first
   mamori case show <id>             a case's verification report (exit 3 if an action is unconfirmed)
@@ -42,14 +45,53 @@ export async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { to: { type: "string" }, limit: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      to: { type: "string" },
+      limit: { type: "string" },
+      lang: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   const [cmd, sub, arg] = positionals;
   if (!cmd || values.help || cmd === "help") {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const config = loadConfig();
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    process.stderr.write(`mamori: ${(e as Error).message}\n`);
+    return 1;
+  }
+  // The preview needs no store: it checks the branding and renders with sample values.
+  if (cmd === "mail" && sub === "preview") {
+    const out = (x: string) => process.stdout.write(`${x}\n`);
+    try {
+      const templates = noticeTemplates(config);
+      if (!arg) {
+        out(templates.names.join("\n"));
+        return 0;
+      }
+      if (!templates.names.includes(arg)) {
+        process.stderr.write(`mamori mail preview: no template ${arg} (mamori mail preview lists them)\n`);
+        return 2;
+      }
+      const lang = values.lang ?? "ja";
+      if (lang !== "ja" && lang !== "en") {
+        process.stderr.write("mamori mail preview: --lang is ja or en\n");
+        return 2;
+      }
+      const vars = Object.fromEntries(templates.vars(arg).map((v) => [v, SAMPLE_VARS[v] ?? `‹${v}›`]));
+      const m = templates.render(arg, lang, vars);
+      const from = config.branding.mailFrom;
+      out(`From:    ${from.name} <${from.address}>\nSubject: ${m.subject}\n\n${m.body}`);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`mamori mail preview: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
   if (cmd === "start") {
     const app = await start(config);
     const stop = async () => {

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { type Branding, loadBranding } from "./shared/branding.ts";
 import { DAY, MINUTE } from "./shared/clock.ts";
 
 export interface Config {
@@ -9,7 +10,8 @@ export interface Config {
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   smtpUrl: string | undefined;
-  mailFrom: string;
+  /** the store's name, logo, contacts, sender, time zone and mail text overrides (shared/branding.ts) */
+  branding: Branding;
   /** instance secret (hex/base64, ≥ 32 bytes); generated and kept in the store when unset */
   secret: string | undefined;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
@@ -46,7 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databaseUrl: env.MAMORI_DATABASE_URL || undefined,
     redisUrl: env.MAMORI_REDIS_URL || undefined,
     smtpUrl: env.MAMORI_SMTP_URL || undefined,
-    mailFrom: env.MAMORI_MAIL_FROM ?? "Mamori <no-reply@mamori.invalid>",
+    branding: loadBranding(env),
     secret: env.MAMORI_SECRET || undefined,
     // OWASP argon2id m=19 MiB t=2 p=1; MAMORI_FAST_HASH=1 (tests only) keeps argon2id but cheap.
     argon2: fast

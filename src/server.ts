@@ -13,6 +13,11 @@ export async function start(config: Config): Promise<App> {
       "password hashing is below OWASP's argon2id minimum (MAMORI_FAST_HASH is for tests only)",
     );
   }
+  if (!config.branding.storeNamed) {
+    logger.warn(
+      'MAMORI_STORE_NAME is not set: mails and pages are signed "Mamori"; set the store\'s name (and MAMORI_MAIL_FROM) so notices do not read like phishing',
+    );
+  }
   const boot = await app.admin.bootstrap();
   if (boot) {
     // Shown once: only hashes are stored.

@@ -2,7 +2,7 @@ import type { Definition } from "../notify/templates.ts";
 
 const lines = (...l: string[]) => l.join("\n");
 
-/** Notices of the commerce module (ja/en); merged into the one catalog in notify/templates.ts. */
+/** Notices of the commerce module (ja/en); joined into the one registry in app.ts. */
 export const commerceTemplates = {
   address_added: {
     security: true,

@@ -11,7 +11,8 @@ import { createOutboxStore, type NewNotice, type OutboxStore } from "./store.ts"
 import { createTransportRouter, type OutgoingNotice, type Transport } from "./transport.ts";
 
 const NOT_ME = "https://shop.example/links/not-me?t=abc.def";
-const FROM = "Shop Security <security@shop.example>";
+// The store's own name, in Japanese: it must reach the reader's mail client intact.
+const FROM = { name: "ショップ本舗", address: "security@shop.example" };
 
 const notice = (over: Partial<NewNotice> = {}): NewNotice => ({
   accountId: "acc-1",
@@ -158,7 +159,9 @@ for (const store of testStores) {
       assert.deepEqual(m.rcptTo, ["hanako@example.jp"]);
       assert.equal(m.headers.get("to"), "hanako@example.jp");
       assert.match(m.rawHeader, /^Subject: =\?UTF-8\?/im, "the subject goes as RFC 2047 encoded words");
-      assert.equal(m.headers.get("subject"), "新しい端末からのログインがありました");
+      assert.equal(m.headers.get("subject"), "【Mamori】新しい端末からのログインがありました");
+      assert.match(m.rawHeader, /^From: =\?UTF-8\?/im, "a Japanese sender name goes as encoded words");
+      assert.match(m.headers.get("from") ?? "", /^"?ショップ本舗"? ?<security@shop\.example>$/);
       assert.equal(m.headers.get("x-mamori-notification"), id);
       assert.equal(m.headers.get("message-id"), `<${id}@shop.example>`);
       assert.match(m.headers.get("content-type") ?? "", /charset=utf-8/i);
@@ -218,7 +221,7 @@ for (const store of testStores) {
       clock.advance(30_000);
       assert.deepEqual(await d.runOnce(), { sent: 1, failed: 0 });
       assert.equal(smtp.received.length, 1);
-      assert.equal(smtp.received[0]!.headers.get("subject"), "New sign-in to your account");
+      assert.equal(smtp.received[0]!.headers.get("subject"), "[Mamori] New sign-in to your account");
       assert.ok(smtp.received[0]!.body.includes(`If this wasn't you, click here: ${NOT_ME}`));
       row = await outbox.get(id);
       assert.equal(row?.status, "sent");
@@ -245,9 +248,9 @@ for (const store of testStores) {
       assert.ok(text.includes("To:      hanako@example.jp"));
       assert.ok(text.includes("Channel: sms"));
       assert.ok(text.includes("Status:  sent (attempts 0)"));
-      assert.ok(text.includes("Subject: 新しい端末からのログインがありました"));
+      assert.ok(text.includes("Subject: 【Mamori】新しい端末からのログインがありました"));
       assert.ok(text.includes(NOT_ME));
-      assert.ok(text.includes("電話番号の確認コードは 654321 です。"));
+      assert.ok(text.includes("【Mamori】電話番号の確認コードは 654321 です。"));
       assert.ok(text.includes("When:    2026-01-01T00:00:00.000Z"));
       assert.equal(formatMailbox([]), "(no messages)\n");
     });

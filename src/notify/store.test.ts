@@ -87,7 +87,7 @@ for (const store of testStores) {
           assert.equal(row?.status, "queued");
           assert.equal(row?.attempts, 0);
           assert.equal(row?.next_attempt_at, clock.now());
-          assert.equal(row?.subject, "Your password was changed");
+          assert.equal(row?.subject, "[Mamori] Your password was changed");
           assert.match(row?.body ?? "", /not-me\?t=x/);
         }),
     );

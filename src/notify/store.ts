@@ -3,7 +3,13 @@ import type { Db, Executor } from "../db/database.ts";
 import type { NotificationsTable } from "../db/schema.ts";
 import { type Clock, HOUR } from "../shared/clock.ts";
 import { newId } from "../shared/crypto.ts";
-import { type Language, type NoticeTemplate, renderNotice } from "./templates.ts";
+import {
+  coreTemplates,
+  createNoticeTemplates,
+  type Language,
+  type NoticeTemplate,
+  type NoticeTemplates,
+} from "./templates.ts";
 
 export type NotificationRow = Selectable<NotificationsTable>;
 export type NoticeChannel = "email" | "sms";
@@ -53,13 +59,21 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
   return Math.round(base * (0.9 + 0.2 * random()));
 }
 
-export function createOutboxStore(db: Db, clock: Clock, opts: { random?: () => number } = {}): OutboxStore {
+export function createOutboxStore(
+  db: Db,
+  clock: Clock,
+  opts: { random?: () => number; templates?: NoticeTemplates } = {},
+): OutboxStore {
   const random = opts.random ?? Math.random;
+  // app.ts passes the registry of every module's notices with the store's name; alone, the core notices.
+  const templates =
+    opts.templates ??
+    createNoticeTemplates({ definitions: coreTemplates, storeName: "Mamori", timeZone: "Asia/Tokyo" });
 
   return {
     // Atomic with the caller's change: the insert runs on the caller's executor (its transaction).
     async enqueue(executor, n) {
-      const { subject, body } = renderNotice(n.template, n.language, n.vars);
+      const { subject, body } = templates.render(n.template, n.language, n.vars);
       const id = newId();
       const now = clock.now();
       await executor

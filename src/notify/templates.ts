@@ -1,10 +1,10 @@
-import { commerceTemplates } from "../commerce/templates.ts";
-import { responseTemplates } from "../response/templates.ts";
-import { riskTemplates } from "../risk/templates.ts";
+import type { TemplateOverrides } from "../shared/branding.ts";
 
 /**
  * Notice texts, plain text, Japanese and English. Placeholders are `{{name}}`; a template names the vars it needs
  * and rendering throws when one is missing, so a caller's mistake fails the change instead of mailing a broken notice.
+ * Every module keeps its own notices beside its code (commerce/templates.ts, …); app.ts joins them into one registry
+ * with the store's name and overrides (createNoticeTemplates), so this module imports no domain.
  */
 
 export type Language = "ja" | "en";
@@ -14,9 +14,14 @@ export interface Text {
   body: string;
 }
 
+/** A template's name; the registry refuses names it does not hold. */
+export type NoticeTemplate = string;
+
 export interface Definition {
   /** security notices carry the one-click "This wasn't me" link (var notMeUrl) */
   security: boolean;
+  /** a text message (SMS): no footer */
+  short?: boolean;
   vars: readonly string[];
   ja: Text;
   en: Text;
@@ -34,13 +39,16 @@ const NOT_ME: Record<Language, string> = {
 };
 
 const FOOTER: Record<Language, string> = {
-  ja: "※このメッセージは送信専用です。ご返信いただいてもお答えできません。",
-  en: "This is an automated message; replies are not read.",
+  ja: "※このメッセージは送信専用です。ご返信いただいてもお答えできません。\n{{storeName}}",
+  en: "This is an automated message; replies are not read.\n{{storeName}}",
 };
+const SUPPORT: Record<Language, string> = { ja: "お問い合わせ: {{supportContact}}", en: "Contact: {{supportContact}}" };
+const SUBJECT: Record<Language, string> = { ja: "【{{storeName}}】", en: "[{{storeName}}] " };
 
 const lines = (...l: string[]) => l.join("\n");
 
-const CORE_DEFINITIONS = {
+/** The core notices (identity, sessions); other modules keep theirs beside their code. */
+export const coreTemplates = {
   signin_new_device: {
     security: true,
     vars: ["device", "ip", "country", "at"],
@@ -299,11 +307,12 @@ const CORE_DEFINITIONS = {
     },
   },
   phone_verify_code: {
-    // short: it goes by SMS
+    // short: it goes by SMS; the store's name first, so the text says who it is from
     security: false,
+    short: true,
     vars: ["code"],
-    ja: { subject: "確認コード", body: "電話番号の確認コードは {{code}} です。" },
-    en: { subject: "Verification code", body: "Your phone verification code is {{code}}." },
+    ja: { subject: "確認コード", body: "【{{storeName}}】電話番号の確認コードは {{code}} です。" },
+    en: { subject: "Verification code", body: "{{storeName}}: your phone verification code is {{code}}." },
   },
   email_change_code: {
     security: false,
@@ -417,56 +426,138 @@ const CORE_DEFINITIONS = {
   },
 } as const satisfies Record<string, Definition>;
 
-// Each module keeps its own notices beside its code; one catalog here.
-const DEFINITIONS = { ...CORE_DEFINITIONS, ...commerceTemplates, ...responseTemplates, ...riskTemplates };
+/** Vars every template may use: the store's own name and contact. */
+export const STORE_VARS = ["storeName", "supportContact"] as const;
 
-export type NoticeTemplate = keyof typeof DEFINITIONS;
+/** Example values for previews (`mamori mail preview`) and tests; a var without one shows as ‹name›. */
+export const SAMPLE_VARS: Readonly<Record<string, string>> = {
+  device: "Chrome, Windows, desktop",
+  ip: "203.0.113.7",
+  country: "JP",
+  at: "2026-12-03T11:48:52.769Z",
+  since: "2026-12-03T11:48:52.769Z",
+  oldEmail: "hanako@example.jp",
+  newEmail: "new-address@example.com",
+  revertUrl: "https://shop.example/links/email-revert?t=EXAMPLE",
+  phone: "+819012345678",
+  name: "Mail app",
+  code: "482913",
+  resetUrl: "https://shop.example/links/reset-password?t=EXAMPLE",
+  expiresMinutes: "30",
+  reason: "not_me",
+  notMeUrl: "https://shop.example/links/not-me?t=EXAMPLE",
+  city: "Sapporo",
+  brand: "visa",
+  last4: "4242",
+  amount: "2500",
+  title: "Camera X100",
+  orderId: "ord_123",
+  outcome: "No payment will be taken.",
+  summary: "Sessions ended: 2. Orders cancelled: 1.",
+  countries: "JP",
+};
 
-export const NOTICE_TEMPLATES = Object.keys(DEFINITIONS) as NoticeTemplate[];
-
-/** The vars a template needs, notMeUrl included for security notices. */
-export function noticeVars(template: NoticeTemplate): string[] {
-  const def = definition(template);
-  return def.security ? [...def.vars, "notMeUrl"] : [...def.vars];
+export interface TemplateOptions {
+  definitions: Record<string, Definition>;
+  storeName: string;
+  supportContact?: string | undefined;
+  /** IANA zone the times in notices are shown in (accounts have no zone of their own) */
+  timeZone: string;
+  /** the store's own texts, per template and language (checked here: a bad one throws, naming it) */
+  overrides?: TemplateOverrides;
 }
 
-export function isSecurityNotice(template: NoticeTemplate): boolean {
-  return definition(template).security;
+export interface NoticeTemplates {
+  readonly names: readonly string[];
+  /** The vars a template needs, notMeUrl included for security notices. */
+  vars(template: NoticeTemplate): string[];
+  isSecurity(template: NoticeTemplate): boolean;
+  render(template: NoticeTemplate, language: Language, vars: Record<string, string>): Text;
 }
 
-export function renderNotice(
-  template: NoticeTemplate,
-  language: Language,
-  vars: Record<string, string>,
-): { subject: string; body: string } {
-  const def = definition(template);
-  if (language !== "ja" && language !== "en") {
-    throw new Error(`notice ${template}: unsupported language ${String(language)}`);
+/**
+ * The one registry of notices: every module's definitions, the store's name and contact in every notice, times in the
+ * store's zone, and the store's overrides. Overrides are checked now, so a mistake stops the start instead of a mail:
+ * an unknown template or placeholder, or a code or link the override leaves out.
+ */
+export function createNoticeTemplates(opts: TemplateOptions): NoticeTemplates {
+  const defs = opts.definitions;
+  const overrides = opts.overrides ?? {};
+  const store: Record<string, string> = { storeName: opts.storeName, supportContact: opts.supportContact ?? "" };
+
+  function definition(template: NoticeTemplate): Definition {
+    const def = Object.hasOwn(defs, template) ? defs[template] : undefined;
+    if (!def) throw new Error(`unknown notice template: ${String(template)}`);
+    return def;
   }
-  const missing = noticeVars(template).filter((k) => typeof vars[k] !== "string");
-  if (missing.length > 0) throw new Error(`notice ${template}: missing vars ${missing.join(", ")}`);
-  const text = def[language];
-  const parts = [text.body];
-  if (def.security) parts.push(NOT_ME[language]);
-  if (template !== "phone_verify_code") parts.push(FOOTER[language]);
+  const varsOf = (def: Definition) => (def.security ? [...def.vars, "notMeUrl"] : [...def.vars]);
+
+  const problems: string[] = [];
+  for (const [name, byLang] of Object.entries(overrides)) {
+    const def = Object.hasOwn(defs, name) ? defs[name] : undefined;
+    if (!def) {
+      problems.push(`templates.${name}: no such template`);
+      continue;
+    }
+    const allowed = new Set<string>([...def.vars, "storeName", ...(opts.supportContact ? ["supportContact"] : [])]);
+    for (const lang of ["ja", "en"] as const) {
+      const o = byLang[lang];
+      if (!o) continue;
+      for (const [part, text] of Object.entries(o) as ["subject" | "body", string][]) {
+        for (const m of text.matchAll(/\{\{(\w+)\}\}/g)) {
+          const v = m[1]!;
+          if (allowed.has(v)) continue;
+          problems.push(
+            v === "notMeUrl"
+              ? `templates.${name}.${lang}.${part}: {{notMeUrl}} is added to every security notice by Mamori; leave it out`
+              : v === "supportContact"
+                ? `templates.${name}.${lang}.${part}: {{supportContact}} is used but no support contact is configured`
+                : `templates.${name}.${lang}.${part}: {{${v}}} is not a variable of this template (it has: ${[...allowed].join(", ")})`,
+          );
+        }
+      }
+      // The code or the link is what the notice is for: an override may reword everything else.
+      if (o.body) {
+        for (const v of def.vars.filter((x) => x === "code" || x.endsWith("Url"))) {
+          if (!o.body.includes(`{{${v}}}`)) problems.push(`templates.${name}.${lang}.body: must contain {{${v}}}`);
+        }
+      }
+    }
+  }
+  if (problems.length) throw new Error(`branding: bad template overrides:\n  ${problems.join("\n  ")}`);
+
   return {
-    subject: fill(template, text.subject, language, vars),
-    body: fill(template, parts.join("\n\n"), language, vars),
+    names: Object.keys(defs),
+    vars: (template) => varsOf(definition(template)),
+    isSecurity: (template) => definition(template).security,
+    render(template, language, vars) {
+      const def = definition(template);
+      if (language !== "ja" && language !== "en") {
+        throw new Error(`notice ${template}: unsupported language ${String(language)}`);
+      }
+      const missing = varsOf(def).filter((k) => typeof vars[k] !== "string");
+      if (missing.length > 0) throw new Error(`notice ${template}: missing vars ${missing.join(", ")}`);
+      const own = overrides[template]?.[language];
+      const parts = [own?.body ?? def[language].body];
+      if (def.security) parts.push(NOT_ME[language]);
+      if (!def.short) parts.push(opts.supportContact ? `${FOOTER[language]}\n${SUPPORT[language]}` : FOOTER[language]);
+      const all = { ...vars, ...store };
+      const fillIn = (text: string) => fill(template, text, language, all, opts.timeZone);
+      return {
+        subject: own?.subject ? fillIn(own.subject) : fillIn(SUBJECT[language] + def[language].subject),
+        // a var left empty (a summary with nothing to say) must not leave a gap of blank lines
+        body: fillIn(parts.join("\n\n")).replace(/\n{3,}/g, "\n\n"),
+      };
+    },
   };
 }
 
-function definition(template: NoticeTemplate): Definition {
-  const def = (DEFINITIONS as Record<string, Definition>)[template];
-  if (!def) throw new Error(`unknown notice template: ${String(template)}`);
-  return def;
-}
-
 // One pass over the template, so a value that itself contains "{{…}}" is never expanded.
-function fill(template: string, text: string, language: Language, vars: Record<string, string>): string {
+function fill(template: string, text: string, language: Language, vars: Record<string, string>, timeZone: string) {
   return text.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const v = vars[key];
     if (typeof v !== "string") throw new Error(`notice ${template}: missing var ${key}`);
-    return display(key, oneLine(v), language);
+    return display(key, oneLine(v), language, timeZone);
   });
 }
 
@@ -476,21 +567,50 @@ function oneLine(v: string): string {
 }
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/;
+const isTimeVar = (key: string) => key === "at" || key === "since" || key.endsWith("At");
 
-function display(key: string, v: string, language: Language): string {
-  if (key === "at" && ISO_UTC.test(v)) return formatTime(new Date(v), language);
+function display(key: string, v: string, language: Language, timeZone: string): string {
+  if (isTimeVar(key) && ISO_UTC.test(v)) return formatTime(new Date(v), language, timeZone);
   if (key === "country") return countryName(v, language);
   if (key === "reason") return REASONS[v]?.[language] ?? v;
   return v;
 }
 
-// Accounts have a language but no time zone: Japanese notices show Japan time, others UTC, each labelled.
-function formatTime(d: Date, language: Language): string {
-  if (language === "ja") {
-    const f = new Intl.DateTimeFormat("ja-JP", { timeZone: "Asia/Tokyo", dateStyle: "long", timeStyle: "short" });
-    return `${f.format(d)}（日本時間）`;
-  }
-  return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+// Names readers know: 日本時間 / JST rather than GMT+9.
+const ZONE_NAMES: Record<string, Record<Language, string>> = {
+  "Asia/Tokyo": { ja: "日本時間", en: "JST" },
+  UTC: { ja: "協定世界時", en: "UTC" },
+  "Etc/UTC": { ja: "協定世界時", en: "UTC" },
+};
+
+/**
+ * A time as a reader reads it, in the store's zone with the zone named: ja `2026年12月3日 20:48 (日本時間)`,
+ * en `3 Dec 2026, 20:48 JST`.
+ */
+export function formatTime(d: Date, language: Language, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone,
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  ) as Record<string, string>;
+  const zone =
+    ZONE_NAMES[timeZone]?.[language] ??
+    new Intl.DateTimeFormat(language === "ja" ? "ja-JP" : "en-GB", { timeZone, timeZoneName: "short" })
+      .formatToParts(d)
+      .find((p) => p.type === "timeZoneName")?.value ??
+    timeZone;
+  const [y, m, day, h, min] = [parts.year, Number(parts.month), Number(parts.day), parts.hour, parts.minute];
+  if (language === "ja") return `${y}年${m}月${day}日 ${Number(h)}:${min} (${zone})`;
+  const month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m - 1];
+  return `${day} ${month} ${y}, ${h}:${min} ${zone}`;
 }
 
 function countryName(v: string, language: Language): string {

@@ -17,7 +17,12 @@ export interface Transport {
 
 const SECOND = 1000;
 
-export function createSmtpTransport(url: string, from: string): Transport {
+export interface Sender {
+  name: string;
+  address: string;
+}
+
+export function createSmtpTransport(url: string, from: Sender): Transport {
   const mailer = nodemailer.createTransport(
     {
       url,
@@ -29,7 +34,7 @@ export function createSmtpTransport(url: string, from: string): Transport {
     },
     { from },
   );
-  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? "mamori.invalid";
+  const domain = from.address.split("@")[1] ?? "mamori.invalid";
   return {
     name: "smtp",
     async send(msg) {
@@ -53,7 +58,7 @@ export const localMailboxTransport: Transport = {
 };
 
 /** Email goes by SMTP when configured; SMS (no provider yet) and everything without SMTP stay in the local mailbox. */
-export function createTransportRouter(opts: { smtpUrl?: string | undefined; from: string }): Transport {
+export function createTransportRouter(opts: { smtpUrl?: string | undefined; from: Sender }): Transport {
   const smtp = opts.smtpUrl ? createSmtpTransport(opts.smtpUrl, opts.from) : null;
   return {
     name: smtp ? "smtp+local-mailbox" : "local-mailbox",

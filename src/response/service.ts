@@ -339,25 +339,28 @@ export function createResponseService(deps: ResponseDeps) {
           .select(["object_type", "action"])
           .where("case_id", "=", c.id)
           .execute();
-        const count = (type: string) => actions.filter((x) => x.object_type === type).length;
+        const count = (...types: string[]) => actions.filter((x) => types.includes(x.object_type)).length;
+        // What was done, in the owner's words; a kind of action with nothing done is left out.
+        const done: [number, string, string][] = [
+          [count("session"), "端末のログアウト {n}件", "{n} sessions ended"],
+          [count("order"), "注文のキャンセル・返金 {n}件", "{n} orders cancelled or refunded"],
+          [
+            count("contact_point", "password", "second_factor", "address", "payment_instrument", "setting"),
+            "元に戻した変更 {n}件",
+            "{n} changes undone",
+          ],
+          [count("gift_card", "wallet"), "ギフトカードの対応 {n}件", "{n} gift card actions"],
+          [count("listing"), "出品の取り下げ {n}件", "{n} listings taken down"],
+        ];
+        const items = done
+          .filter(([n]) => n > 0)
+          .map(([n, ja, en]) => (language === "ja" ? ja : en).replace("{n}", String(n)));
         const summary =
-          language === "ja"
-            ? `対応内容: 端末のログアウト ${count("session")}件、注文 ${count("order")}件、元に戻した変更 ${
-                count("contact_point") +
-                count("password") +
-                count("second_factor") +
-                count("address") +
-                count("payment_instrument") +
-                count("setting")
-              }件、ギフトカード ${count("gift_card") + count("wallet")}件、出品 ${count("listing")}件`
-            : `What we did: ${count("session")} sessions ended, ${count("order")} orders, ${
-                count("contact_point") +
-                count("password") +
-                count("second_factor") +
-                count("address") +
-                count("payment_instrument") +
-                count("setting")
-              } changes undone, ${count("gift_card") + count("wallet")} gift card actions, ${count("listing")} listings.`;
+          items.length === 0
+            ? ""
+            : language === "ja"
+              ? `対応内容: ${items.join("、")}`
+              : `What we did: ${items.join(", ")}.`;
         const ev = await events.append(t, {
           accountId: c.account_id,
           type: "case.locked_down",

@@ -2,7 +2,7 @@ import type { Definition } from "../notify/templates.ts";
 
 const lines = (...l: string[]) => l.join("\n");
 
-/** Notices of the response module (ja/en); merged into the one catalog in notify/templates.ts. */
+/** Notices of the response module (ja/en); joined into the one registry in app.ts. */
 export const responseTemplates = {
   account_locked_down: {
     security: false,
@@ -18,7 +18,7 @@ export const responseTemplates = {
         "",
         "{{summary}}",
         "",
-        "アカウントを再び使うには、ストアのログイン画面で「アカウントの復旧」を選び、このアドレスを入力してください。確認コードをお送りします。",
+        "アカウントを再び使うには、{{storeName}}のログイン画面で「アカウントの復旧」を選び、このアドレスを入力してください。確認コードをお送りします。",
       ),
     },
     en: {
@@ -32,7 +32,7 @@ export const responseTemplates = {
         "",
         "{{summary}}",
         "",
-        'To use the account again, choose "Recover my account" on the store\'s sign-in page and enter this address; we will send you a code.',
+        'To use the account again, choose "Recover my account" on {{storeName}}\'s sign-in page and enter this address; we will send you a code.',
       ),
     },
   },

@@ -2,7 +2,7 @@ import type { Definition } from "../notify/templates.ts";
 
 const lines = (...l: string[]) => l.join("\n");
 
-/** Notices of the risk module (ja/en); merged into the one catalog in notify/templates.ts. */
+/** Notices of the risk module (ja/en); joined into the one registry in app.ts. */
 export const riskTemplates = {
   // "Block sign-ins from abroad" is a door: opening it is a security change the owner must hear of (seed 004).
   sign_in_countries_changed: {

@@ -63,10 +63,10 @@ export class MailSink {
 
   find(to: string, subject: RegExp, after = 0): Mail[] {
     const addr = to.toLowerCase();
-    return this.messages.filter((m) => m.seq > after && m.to.includes(addr) && subject.test(m.subject));
+    return this.messages.filter((m) => m.seq > after && m.to.includes(addr) && subject.test(withoutStore(m.subject)));
   }
 
-  /** The first message to `to` with a matching subject after `after`; waits for the dispatcher (bounded). */
+  /** The first message to `to` with a matching subject (without the store's 【name】 or [name] in front) after `after`; waits for the dispatcher (bounded). */
   async wait(to: string, subject: RegExp, opts: { after?: number; timeoutMs?: number } = {}): Promise<Mail> {
     const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
     for (;;) {
@@ -160,4 +160,9 @@ function decodeWords(v: string): string {
     );
     return Buffer.concat(parts).toString("utf8");
   });
+}
+
+/** A subject as Mamori wrote it, without the store's name the registry puts in front: "【店】件名", "[Shop] Subject". */
+function withoutStore(subject: string): string {
+  return subject.replace(/^(【[^】]*】|\[[^\]]*\] )/, "");
 }

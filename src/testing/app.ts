@@ -73,13 +73,15 @@ export async function makeTestApp(
      * and orders as before), "default" (risk/default-policy.ts, what production starts with) or a set of its own.
      */
     risk?: "permissive" | "default" | PolicySetSource;
+    /** more environment for loadConfig, e.g. the store's branding (MAMORI_STORE_NAME, …) */
+    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
   const skip = await store.skip();
   if (skip) throw new Error(`MAMORI_TEST_STORE=${store.name} but ${skip}`);
   const db = database ?? (await store.open());
-  const config = loadConfig({ MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test" });
+  const config = loadConfig({ ...opts.env, MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test" });
   const counters =
     store.name === "postgres"
       ? createRedisCounterStore(REDIS_URL, { prefix: `t:${randomBytes(6).toString("hex")}:` })
