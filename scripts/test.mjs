@@ -1,4 +1,5 @@
-// Runs every *.test.ts(x) under src/ and test/ with node's test runner (Node 20 has no --test globs).
+// Runs every *.test.ts(x) under src/ and test/, and the real-browser tests (*.e2e.ts, test/e2e/), with node's test
+// runner (Node 20 has no --test globs). The browser tests skip themselves, saying why, where Chromium is missing.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -8,7 +9,7 @@ function find(dir, out) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) find(p, out);
-    else if (/\.test\.tsx?$/.test(e.name)) out.push(p);
+    else if (/\.(test\.tsx?|e2e\.ts)$/.test(e.name)) out.push(p);
   }
   return out;
 }
