@@ -29,13 +29,13 @@ const T = {
   notMeWill: {
     ja: [
       "すべての端末からログアウトさせます。",
-      "報告された操作以降の変更（メールアドレス、電話番号、パスワード、2段階認証、お届け先、お支払い方法など）を元に戻します。",
+      "お知らせの操作以降に行われた変更（メールアドレス、電話番号、パスワード、2段階認証、お届け先、お支払い方法など）を元に戻します。",
       "その間に行われた注文をキャンセルします（支払い済みのものは返金します）。",
       "アカウントを凍結します。ご本人確認（アカウントの復旧）が終わるまで、誰もログインできなくなります。",
     ],
     en: [
       "Every device is signed out.",
-      "Changes made since the reported activity (email, phone, password, two-step verification, addresses, payment methods, …) are undone.",
+      "Changes made since the activity in the email (email, phone, password, two-step verification, addresses, payment methods, …) are undone.",
       "Orders placed in that time are cancelled (payments already taken are refunded).",
       "The account is frozen: nobody can sign in until you have confirmed it is you (account recovery).",
     ],
@@ -89,7 +89,7 @@ const T = {
 
   usedTitle: { ja: "このリンクはすでに使われています", en: "This link was already used" },
   notMeUsedFrozen: {
-    ja: "このリンクから、すでにアカウントの保護が行われています。アカウントは凍結されたままです。",
+    ja: "このリンクによるアカウントの保護は、すでに完了しています。アカウントは現在も凍結されています。",
     en: "This link has already been used to protect your account. The account is still frozen.",
   },
   notMeUsed: {

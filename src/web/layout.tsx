@@ -9,8 +9,8 @@ const T = {
   otherLangLabel: { ja: "Read this page in English", en: "このページを日本語で表示" },
   support: { ja: "お問い合わせ", en: "Contact" },
   by: {
-    ja: "このページは {store} のアカウント保護サービスです。",
-    en: "This page is {store}'s account protection service.",
+    ja: "{store}のアカウントを守るためのページです。",
+    en: "A page that protects your {store} account.",
   },
 } satisfies Record<string, Msg>;
 

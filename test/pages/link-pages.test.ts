@@ -75,7 +75,7 @@ describe("link pages", () => {
     assert.equal(used.statusCode, 410);
     isPage(used);
     assert.match(used.body, /このリンクはすでに使われています/);
-    assert.match(used.body, /凍結されたままです/);
+    assert.match(used.body, /現在も凍結されています/);
     assert.doesNotMatch(used.body, /<form/);
     // A second post (a double click, a reload) gets the same page, not an error code.
     const again = await post("/links/not-me", { t: v.notMe });
