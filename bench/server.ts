@@ -7,6 +7,7 @@ import path from "node:path";
 import Fastify from "fastify";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { signUpInProcess } from "../src/testing/signup.ts";
 
 const mode = process.argv[2] ?? "mamori";
 
@@ -28,7 +29,7 @@ if (mode === "bare") {
   const { key } = await app.admin.createApiKey("bench");
   const ctx = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", channel: "web" as const };
   const email = `bench-${Date.now()}@example.jp`;
-  const { session } = await app.identity.createAccount({
+  const { session } = await signUpInProcess(app, {
     email,
     password: "correct horse battery staple 47",
     context: ctx,

@@ -15,8 +15,11 @@ import { type DatabaseHandle, openDatabase } from "./db/database.ts";
 import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
 import { createArgon2Hasher, type PasswordHasher } from "./identity/passwords.ts";
-import { createIdentityService } from "./identity/service.ts";
+import { createStoredSecrets } from "./identity/secrets.ts";
+import { identityTemplates } from "./identity/templates.ts";
+import { createIdentityService, type IdentityService } from "./identity/service.ts";
 import type { CounterStore } from "./limits/counters.ts";
+import { PriorityGate } from "./limits/gate.ts";
 import { RateLimiter } from "./limits/limiter.ts";
 import { createMemoryCounterStore } from "./limits/memory.ts";
 import { createRedisCounterStore } from "./limits/redis.ts";
@@ -73,7 +76,7 @@ export interface BuildOptions {
 export function noticeTemplates(config: Pick<Config, "branding">): NoticeTemplates {
   const b = config.branding;
   return createNoticeTemplates({
-    definitions: { ...coreTemplates, ...commerceTemplates, ...responseTemplates, ...riskTemplates },
+    definitions: { ...coreTemplates, ...identityTemplates, ...commerceTemplates, ...responseTemplates, ...riskTemplates },
     storeName: b.storeName,
     supportContact: b.supportContact,
     timeZone: b.timeZone,
@@ -97,6 +100,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     codes: deriveKey(secret, "one-time-codes"),
     links: deriveKey(secret, "action-links"),
     webhooks: deriveKey(secret, "webhook-secrets"),
+    stored: deriveKey(secret, "stored-secrets"),
   };
 
   const hasher = opts.hasher ?? createArgon2Hasher(config.argon2);
@@ -126,6 +130,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     },
   });
 
+  // Sessions ask identity how strong a second factor the account requires; identity is built below and uses sessions.
+  let identity: IdentityService | undefined;
   const sessions = createSessionService({
     db,
     hot: database.hot,
@@ -134,6 +140,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     events,
     notifier,
     config,
+    requiredSecondFactor: (accountId) => identity!.requiredSecondFactor(accountId),
   });
   // Commerce record and the lockdown's commerce primitives; the test gateway keeps its state in this database.
   const gateway = opts.gateway ?? createTestGateway(db, clock);
@@ -227,7 +234,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   });
   const riskAlerts = createUnfinishedSecondFactorSweep({ db, clock, events, notifier, enricher });
   if (config.dispatcher) riskAlerts.start(30_000, (e) => opts.logger?.warn({ err: e }, "risk alerts"));
-  const identity = createIdentityService({
+  identity = createIdentityService({
     db,
     clock,
     config,
@@ -239,6 +246,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     limiter,
     actionTokens,
     keys,
+    secrets: createStoredSecrets(keys.stored),
+    hashGate: new PriorityGate({ slots: config.hashSlots }),
     startLockdown: (i) => response.lockdownAccount(i),
     loginRisk: risk,
   });

@@ -106,9 +106,11 @@ export async function main(argv: string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   try {
     switch (cmd) {
-      case "migrate":
-        out(`migrated (${app.database.dialect})`);
+      case "migrate": {
+        const rewrapped = await app.identity.upgradeStoredSecrets();
+        out(`migrated (${app.database.dialect})${rewrapped ? `; ${rewrapped} stored secrets rewrapped` : ""}`);
         return 0;
+      }
       case "keys":
         if (sub === "create") {
           const k = await app.admin.createApiKey(arg ?? "store");

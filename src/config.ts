@@ -1,6 +1,7 @@
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { type Branding, loadBranding } from "./shared/branding.ts";
-import { DAY, MINUTE } from "./shared/clock.ts";
+import { DAY, HOUR, MINUTE } from "./shared/clock.ts";
 
 export interface Config {
   host: string;
@@ -19,6 +20,12 @@ export interface Config {
   freshAuthMs: number;
   sessionTtlMs: number;
   sessionIdleMs: number;
+  /** live sessions per account; a sign-in past it ends the oldest (with a notice) */
+  maxSessionsPerAccount: number;
+  /** how long a request to remove a lost authenticator waits before it takes effect */
+  factorResetDelayMs: number;
+  /** password hashes run at once (one thread each); one slot is kept for accounts' known devices */
+  hashSlots: number;
   appPasswordSessionTtlMs: number;
   resetTokenTtlMs: number;
   emailRevertTtlMs: number;
@@ -61,6 +68,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     freshAuthMs: int(env.MAMORI_FRESH_AUTH_MINUTES, 10) * MINUTE,
     sessionTtlMs: int(env.MAMORI_SESSION_TTL_DAYS, 30) * DAY,
     sessionIdleMs: int(env.MAMORI_SESSION_IDLE_DAYS, 14) * DAY,
+    maxSessionsPerAccount: Math.max(1, int(env.MAMORI_MAX_SESSIONS, 20)),
+    factorResetDelayMs: int(env.MAMORI_FACTOR_RESET_HOURS, 72) * HOUR,
+    hashSlots: Math.max(2, int(env.MAMORI_HASH_SLOTS, Math.min(availableParallelism(), 8))),
     appPasswordSessionTtlMs: 60 * MINUTE,
     resetTokenTtlMs: 30 * MINUTE,
     emailRevertTtlMs: 30 * DAY,

@@ -31,6 +31,9 @@ export async function start(config: Config): Promise<App> {
       ].join("\n"),
     );
   }
+  const rewrapped = await app.identity.upgradeStoredSecrets();
+  if (rewrapped)
+    logger.info({ rows: rewrapped }, "recovery-code and app-password hashes rewrapped with the instance key");
   // A lockdown a crash interrupted finishes before the node serves anyone.
   const resumed = await app.response.resumeAll();
   if (resumed.length) logger.info({ cases: resumed }, "resumed interrupted lockdowns");

@@ -175,14 +175,16 @@ export function createCommerceService(deps: CommerceDeps) {
     if (!deps.risk) return { held: false, decisionId: null };
     const d = await deps.risk.assess({ type, session: s, data });
     if (d.decision === "deny") throw CommerceErrors.risk_denied({ decisionId: d.decisionId, rules: d.rules });
-    if (d.decision === "challenge") sessions.assertFresh(s, true);
+    // A challenge needs a fresh second factor, and one as strong as the account's strongest.
+    if (d.decision === "challenge")
+      sessions.assertFresh(s, Math.max(1, await sessions.requiredSecondFactor(s.account_id)));
     return { held: d.hold || d.decision === "review", decisionId: d.decisionId };
   }
 
   /** Sensitive change gate (as identity's): active account, fresh sign-in, fresh second factor when enrolled. */
   async function sensitive(s: SessionWithAccount) {
     const a = await active(db, s.account_id);
-    sessions.assertFresh(s, a.totp_enrolled_at !== null);
+    sessions.assertFresh(s, a.totp_enrolled_at !== null ? 2 : 0);
     return a;
   }
 

@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { sql } from "kysely";
 import { commerceMigration } from "../commerce/migration.ts";
+import { identitySigninMigration } from "../identity/migration.ts";
 import { responseMigration } from "../response/migration.ts";
 import {
   decisionLogFileMigration,
@@ -289,6 +290,7 @@ export const migrations: Record<string, Migration> = {
   "0006_risk_covering_indexes": riskCoveringMigration,
   "0007_decision_log_file": decisionLogFileMigration,
   "0008_risk_change_feed": riskChangeFeedMigration,
+  "0009_identity_signin": identitySigninMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,4 +1,5 @@
 import type { CommerceTables } from "../commerce/tables.ts";
+import type { IdentityTables } from "../identity/tables.ts";
 import type { ResponseTables } from "../response/tables.ts";
 import type { RiskTables } from "../risk/tables.ts";
 import type { WebhooksTables } from "../webhooks/tables.ts";
@@ -61,6 +62,8 @@ export interface RecoveryCodesTable {
   code_hash: string;
   created_at: Ms;
   used_at: Ms | null;
+  /** 1: SHA-256 of the code; 2: HMAC (instance secret) of that SHA-256 — see identity/secrets.ts */
+  hash_version: number;
 }
 
 export interface OneTimeCodesTable {
@@ -101,6 +104,8 @@ export interface SessionsTable {
   second_factor_at: Ms | null;
   /** password | password+totp | password+recovery_code | password+email_code | app_password */
   factor: string;
+  /** the kind of the latest second factor (totp, recovery_code, email_code), null when none */
+  second_factor_kind: string | null;
   last_seen_at: Ms;
   expires_at: Ms;
   revoked_at: Ms | null;
@@ -129,6 +134,8 @@ export interface AppPasswordsTable {
   last_used_country: string | null;
   revoked_at: Ms | null;
   revoked_reason: string | null;
+  /** 1: SHA-256 of the secret; 2: HMAC (instance secret) of that SHA-256 — see identity/secrets.ts */
+  hash_version: number;
 }
 
 export interface SigninChallengesTable {
@@ -243,7 +250,7 @@ export interface InstanceTable {
   value: string;
 }
 
-export interface Database extends CommerceTables, WebhooksTables, ResponseTables, RiskTables {
+export interface Database extends CommerceTables, WebhooksTables, ResponseTables, RiskTables, IdentityTables {
   accounts: AccountsTable;
   contact_points: ContactPointsTable;
   password_history: PasswordHistoryTable;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Executor } from "../db/database.ts";
 import { hmac, newId, safeEqual, sha256 } from "../shared/crypto.ts";
 
-export type ActionPurpose = "not_me" | "email_revert";
+export type ActionPurpose = "not_me" | "email_revert" | "factor_reset_cancel";
 
 /** What a link's token is now: forged or unknown, or the account's token and whether it can still act. */
 export type TokenPeek =

@@ -24,6 +24,10 @@ export const IdentityErrors = defineErrors({
   code_expired: { status: 400, message: "The code has expired; ask for a new one." },
   code_replayed: { status: 400, message: "That code was already used." },
   challenge_invalid: { status: 400, message: "The sign-in challenge has expired or was completed." },
+  challenge_failed: {
+    status: 401,
+    message: "The code is wrong, or the password entered before it was. If you are sure of the code, sign in again.",
+  },
   factor_unavailable: { status: 400, message: "That second factor is not set up on this account." },
   totp_not_enrolled: { status: 409, message: "No authenticator app is enrolled." },
   totp_already_enrolled: { status: 409, message: "An authenticator app is already enrolled; disable it first." },

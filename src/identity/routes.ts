@@ -75,7 +75,10 @@ export const LoginAttemptView = Type.Object({
   sessionId: Nullable(Type.String()),
 });
 
-const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String(), { description: "Shown once." }) });
+const RecoveryCodes = Type.Object({
+  recoveryCodes: Type.Array(Type.String(), { description: "Shown once." }),
+  session: SessionRef,
+});
 const strict = { additionalProperties: false } as const;
 
 export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
@@ -90,18 +93,41 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "createAccount",
         ...tag("accounts"),
-        summary: "Create an account and sign it in; a verification code goes to the email.",
+        summary:
+          "Start a sign-up: a code goes to the email (or, if the address has an account, a note saying so). Always 202.",
         body: Type.Object(
           { email: Email, password: Password, language: Type.Optional(Language), context: Context },
           strict,
         ),
-        response: { 201: Type.Object({ accountId: Type.String(), session: SessionRef }), ...errorResponses(409, 422) },
+        response: {
+          202: Type.Object({ signupId: Type.String(), expiresAt: Type.String({ format: "date-time" }) }),
+          ...errorResponses(422),
+        },
       },
     },
     async (req, reply) => {
       checkContext(req.body.context);
-      const r = await identity.createAccount(req.body);
-      return reply.status(201).send(r);
+      return reply.status(202).send(await identity.createAccount(req.body));
+    },
+  );
+
+  app.post(
+    "/v1/accounts/confirm",
+    {
+      schema: {
+        operationId: "confirmSignUp",
+        ...tag("accounts"),
+        summary: "Finish a sign-up with the emailed code: creates the account (address verified) and signs it in.",
+        body: Type.Object(
+          { signupId: Type.String({ minLength: 1, maxLength: 64 }), code: Code, context: Context },
+          strict,
+        ),
+        response: { 201: Type.Object({ accountId: Type.String(), session: SessionRef }), ...errorResponses(409) },
+      },
+    },
+    async (req, reply) => {
+      checkContext(req.body.context);
+      return reply.status(201).send(await identity.confirmSignUp(req.body));
     },
   );
 
@@ -163,9 +189,10 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "signIn",
         ...tag("sign-in"),
-        summary: "Password sign-in. Answers with a session, or a second-factor challenge.",
+        summary:
+          "Password sign-in: a session, or a second-factor challenge. In a risky context the answer is a challenge whether or not the password was right.",
         body: Type.Object({ email: Email, password: Password, context: Context }, strict),
-        response: { 200: SignInResult, ...errorResponses(401, 403) },
+        response: { 200: SignInResult, ...errorResponses(401, 403, 423) },
       },
     },
     async (req) => {
@@ -196,12 +223,49 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
         ...tag("sign-in"),
         summary: "Complete a sign-in with a TOTP code, a recovery code or an emailed code.",
         body: Type.Object({ challengeToken: LinkToken, factor: Factor, code: Code, context: OptCtx }, strict),
-        response: { 200: SignInResult, ...errorResponses(403) },
+        response: { 200: SignInResult, ...errorResponses(401, 403, 423) },
       },
     },
     async (req) => {
       checkContext(req.body.context);
       return identity.completeSignInChallenge(req.body);
+    },
+  );
+
+  app.post(
+    "/v1/sign-in/challenge/factor-reset",
+    {
+      schema: {
+        operationId: "requestFactorReset",
+        ...tag("sign-in"),
+        summary:
+          "Lost the authenticator and its recovery codes: remove it after a waiting period (72 h), told at once to every verified address with a cancel link.",
+        body: Type.Object({ challengeToken: LinkToken, context: OptCtx }, strict),
+        response: { 202: Type.Object({ dueAt: Type.String({ format: "date-time" }) }), ...errorResponses(409) },
+      },
+    },
+    async (req, reply) => {
+      checkContext(req.body.context);
+      return reply.status(202).send(await identity.requestFactorReset(req.body));
+    },
+  );
+
+  app.post(
+    "/v1/factor-reset/cancel",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "cancelFactorReset",
+        ...tag("sign-in"),
+        summary: "The one-click cancel link of a pending authenticator removal.",
+        body: Type.Object({ token: LinkToken, context: OptCtx }, strict),
+        response: { 200: Ok, ...errorResponses() },
+      },
+    },
+    async (req) => {
+      checkContext(req.body.context);
+      await identity.cancelFactorReset(req.body);
+      return ok;
     },
   );
 
@@ -231,16 +295,41 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "reauthenticate",
         ...tag("sign-in"),
-        summary: "Refresh the session's authentication time (and second factor) before a sensitive change.",
+        summary:
+          "Refresh the session's authentication (and second factor) before a sensitive change. Answers a new session token: the old one stops working.",
         headers: SessionHeader,
         body: Type.Object(
-          { password: Password, totpCode: Type.Optional(Code), recoveryCode: Type.Optional(Code) },
+          {
+            password: Password,
+            totpCode: Type.Optional(Code),
+            recoveryCode: Type.Optional(Code),
+            emailCode: Type.Optional(Code),
+          },
           strict,
         ),
-        response: { 200: Type.Object({ secondFactor: Type.Boolean() }), ...errorResponses(401) },
+        response: {
+          200: Type.Object({ secondFactor: Type.Boolean(), session: SessionRef }),
+          ...errorResponses(401, 403),
+        },
       },
     },
     async (req) => identity.reauthenticate(await me(req), req.body),
+  );
+
+  app.post(
+    "/v1/session/reauthenticate/code",
+    {
+      schema: {
+        operationId: "requestStepUpCode",
+        ...tag("sign-in"),
+        summary:
+          "Email a code for re-authentication (accounts without an authenticator); send it as emailCode to reauthenticate.",
+        headers: SessionHeader,
+        body: Type.Object({}, strict),
+        response: { 200: Type.Object({ sentTo: Type.Integer() }), ...errorResponses(401) },
+      },
+    },
+    async (req) => identity.requestStepUpCode(await me(req)),
   );
 
   app.post(
@@ -249,16 +338,20 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "changePassword",
         ...tag("credentials"),
-        summary: "Change the password (fresh sign-in required); ends every other session.",
+        summary:
+          "Change the password (fresh sign-in required); ends every other session and gives this one a new token.",
         headers: SessionHeader,
         body: Type.Object({ currentPassword: Password, newPassword: Password, context: OptCtx }, strict),
-        response: { 200: Ok, ...errorResponses(401, 403, 422) },
+        response: {
+          200: Type.Object({ ok: Type.Literal(true), session: SessionRef }),
+          ...errorResponses(401, 403, 422),
+        },
       },
     },
     async (req) => {
       const ctx = checkContext(req.body.context);
-      await identity.changePassword(await me(req), req.body, ctx?.ip ?? null);
-      return ok;
+      const r = await identity.changePassword(await me(req), req.body, ctx?.ip ?? null);
+      return { ok: true as const, session: r.session };
     },
   );
 
@@ -429,16 +522,20 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "disableTotp",
         ...tag("credentials"),
-        summary: "Remove the authenticator app and recovery codes (fresh sign-in and second factor required).",
+        summary:
+          "Remove the authenticator app and recovery codes: needs a fresh sign-in with the authenticator or a recovery code.",
         headers: SessionHeader,
         body: Type.Object({ context: OptCtx }, strict),
-        response: { 200: Ok, ...errorResponses(401, 403, 409) },
+        response: {
+          200: Type.Object({ ok: Type.Literal(true), session: SessionRef }),
+          ...errorResponses(401, 403, 409),
+        },
       },
     },
     async (req) => {
       const ctx = checkContext(req.body.context);
-      await identity.disableTotp(await me(req), ctx?.ip ?? null);
-      return ok;
+      const r = await identity.disableTotp(await me(req), ctx?.ip ?? null);
+      return { ok: true as const, session: r.session };
     },
   );
 

@@ -1,5 +1,6 @@
 import type { Db } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
+import type { PriorityGate } from "../limits/gate.ts";
 import type { LimitRule, RateLimiter } from "../limits/limiter.ts";
 import { defaultRules } from "../limits/limiter.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -8,32 +9,23 @@ import type { SessionService } from "../sessions/service.ts";
 import type { SessionWithAccount } from "../sessions/store.ts";
 import { sessionStore } from "../sessions/store.ts";
 import type { Clock } from "../shared/clock.ts";
-import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
-import {
-  hmac,
-  humanCode,
-  newId,
-  newToken,
-  normalizeHumanCode,
-  numericCode,
-  open,
-  seal,
-  sha256,
-} from "../shared/crypto.ts";
-import { CommonErrors, defineErrors } from "../shared/errors.ts";
+import type { ContextEnricher, RequestContext } from "../shared/context.ts";
+import { hmac, humanCode, newId, newToken, numericCode, open, seal, sha256 } from "../shared/crypto.ts";
+import { CommonErrors } from "../shared/errors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
 import { checkPasswordStrength, type PasswordHasher } from "./passwords.ts";
+import type { StoredSecrets } from "./secrets.ts";
+import { createSignIn, type Language, type LoginRisk, type SignInConfig } from "./signin.ts";
 import { type AccountRow, identityStore as store } from "./store.ts";
 import { generateTotpSecret, totpUri, verifyTotp } from "./totp.ts";
 
-export interface IdentityConfig {
-  publicUrl: string;
+export type { Language, LoginRisk, SecondFactor, SignInResult } from "./signin.ts";
+
+export interface IdentityConfig extends SignInConfig {
   resetTokenTtlMs: number;
   emailRevertTtlMs: number;
-  codeTtlMs: number;
-  challengeTtlMs: number;
 }
 
 export interface IdentityDeps {
@@ -48,6 +40,10 @@ export interface IdentityDeps {
   limiter: RateLimiter;
   actionTokens: ActionTokens;
   keys: { totp: Buffer; codes: Buffer };
+  /** recovery codes and app passwords, keyed by the instance secret (secrets.ts) */
+  secrets: StoredSecrets;
+  /** admission to password hashing: the account's known devices first (limits/gate.ts) */
+  hashGate: PriorityGate;
   /** the response module's lockdown, started by "This wasn't me" */
   startLockdown(input: {
     accountId: string;
@@ -60,30 +56,14 @@ export interface IdentityDeps {
   loginRisk?: LoginRisk;
 }
 
-/** What identity needs from the risk engine; implemented by risk/service.ts. */
-export interface LoginRisk {
-  assessLogin(input: { accountId: string; context: EnrichedContext }): Promise<{
-    action: "allow" | "challenge" | "review" | "deny";
-    factor?: "totp" | "email_code" | "any";
-    decisionId: string;
-    reasons: string[];
-  }>;
-  loginSucceeded(input: { accountId: string; context: EnrichedContext }): void;
-}
-
-const SignInRiskErrors = defineErrors({
-  signin_denied: { status: 403, message: "This sign-in was refused; use a device or place you usually sign in from." },
-});
-
-export type Language = "ja" | "en";
-export type SecondFactor = "totp" | "recovery_code" | "email_code";
-
-export type SignInResult =
-  | { status: "signed_in"; accountId: string; session: { id: string; token: string; expiresAt: string } }
-  | { status: "challenge"; challengeToken: string; factors: SecondFactor[]; expiresAt: string };
-
 const MAX_CODE_ATTEMPTS = 5;
-const MAX_CHALLENGE_ATTEMPTS = 5;
+const signupRules = {
+  perIp: { name: "signupsPerIp", limit: 30, windowMs: 60 * 60_000 },
+  /** mails per address: sign-up cannot be used to flood someone's mailbox */
+  perAddress: { name: "signupMailsPerAddress", limit: 3, windowMs: 60 * 60_000 },
+} as const satisfies Record<string, LimitRule>;
+/** "No account uses this address" notes per address: a reset request cannot be used to flood a mailbox. */
+const resetNoAccountRule: LimitRule = { name: "resetNoAccountPerAddress", limit: 2, windowMs: 24 * 60 * 60_000 };
 const PASSWORD_HISTORY = 5;
 const RECOVERY_CODES = 10;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -91,15 +71,6 @@ const actorOf = (s: SessionWithAccount) => `session:${s.id}`;
 
 export function createIdentityService(deps: IdentityDeps) {
   const { db, clock, config, events, notifier, sessions, hasher, limiter } = deps;
-  // Burned on unknown accounts so a sign-in for a missing email costs the same as a wrong password.
-  const dummyHash = hasher.hash(newToken("dummy"));
-
-  /** Verifies, or burns the same time on a dummy hash when there is no account (no timing oracle). */
-  async function checkPassword(hash: string | null, password: string): Promise<boolean> {
-    if (hash) return hasher.verify(hash, password);
-    await hasher.verify(await dummyHash, password);
-    return false;
-  }
 
   const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
 
@@ -117,8 +88,6 @@ export function createIdentityService(deps: IdentityDeps) {
   const lang = (a: AccountRow): Language => (a.language === "ja" ? "ja" : "en");
   const codeHash = (accountId: string, purpose: string, code: string) =>
     hmac(deps.keys.codes, `${accountId}:${purpose}:${code}`);
-  const recoveryHash = (code: string) => sha256(`recovery:${normalizeHumanCode(code)}`);
-  const appPasswordHash = (pw: string) => sha256(`app-password:${normalizeHumanCode(pw)}`);
 
   async function checkNewPassword(accountId: string | null, password: string, userInputs: string[]): Promise<void> {
     const s = checkPasswordStrength(password, userInputs);
@@ -183,7 +152,7 @@ export function createIdentityService(deps: IdentityDeps) {
 
   async function newRecoveryCodes(t: Db, accountId: string): Promise<string[]> {
     const codes = Array.from({ length: RECOVERY_CODES }, () => humanCode(16));
-    await store.replaceRecoveryCodes(t, accountId, codes.map(recoveryHash), clock.now());
+    await store.replaceRecoveryCodes(t, accountId, codes.map(deps.secrets.recoveryCodeHash), clock.now());
     return codes;
   }
 
@@ -211,124 +180,15 @@ export function createIdentityService(deps: IdentityDeps) {
     return (await store.liveContacts(t, accountId)).filter((c) => c.kind === "email" && c.verified).map((c) => c.value);
   }
 
-  /** Sensitive change gate: fresh sign-in, plus fresh second factor when one is enrolled. */
+  /**
+   * Sensitive change gate: a fresh sign-in, plus a fresh second factor as strong as the strongest the account has
+   * (an authenticator when one is enrolled: an emailed code does not stand in for it).
+   */
   async function sensitive(s: SessionWithAccount): Promise<AccountRow> {
     const a = await account(db, s.account_id);
     if (a.status === "frozen") throw IdentityErrors.account_frozen();
-    sessions.assertFresh(s, a.totp_enrolled_at !== null);
+    sessions.assertFresh(s, a.totp_enrolled_at !== null ? 2 : 0);
     return a;
-  }
-
-  async function recordAttempt(
-    t: Db,
-    ctx: EnrichedContext,
-    a: {
-      accountId: string | null;
-      identifier: string;
-      outcome: string;
-      reason: string | null;
-      sessionId?: string | null;
-    },
-  ) {
-    await store.recordLoginAttempt(t, {
-      account_id: a.accountId,
-      identifier: a.identifier.slice(0, 254),
-      outcome: a.outcome,
-      reason: a.reason,
-      channel: ctx.channel,
-      ip: ctx.ip,
-      country: ctx.country,
-      asn: ctx.asn,
-      user_agent: ctx.userAgent.slice(0, 512),
-      browser: ctx.browser,
-      os: ctx.os,
-      device_type: ctx.deviceType,
-      device_id: ctx.deviceId ?? null,
-      session_id: a.sessionId ?? null,
-      at: clock.now(),
-    });
-  }
-
-  /** Creates the session, records the success, and tells the owner when the device or country is new. */
-  async function completeSignIn(
-    a: AccountRow,
-    ctx: EnrichedContext,
-    factor: string,
-    secondFactor: boolean,
-    identifier: string,
-    appPasswordId: string | null = null,
-  ): Promise<SignInResult & { status: "signed_in" }> {
-    return tx(async (t) => {
-      const fam = await store.familiarity(t, a.id, {
-        deviceId: ctx.deviceId ?? null,
-        browser: ctx.browser,
-        os: ctx.os,
-        deviceType: ctx.deviceType,
-        country: ctx.country,
-      });
-      const { token, row } = await sessions.create(t, {
-        accountId: a.id,
-        epoch: a.credential_epoch,
-        ctx,
-        factor,
-        secondFactor,
-        appPasswordId,
-      });
-      await recordAttempt(t, ctx, {
-        accountId: a.id,
-        identifier,
-        outcome: "succeeded",
-        reason: null,
-        sessionId: row.id,
-      });
-      const newDevice = fam.anyBefore && !fam.deviceSeen;
-      const newCountry = fam.anyBefore && !fam.countrySeen;
-      const ev = await events.append(t, {
-        accountId: a.id,
-        type: "session.created",
-        data: {
-          sessionId: row.id,
-          channel: row.channel,
-          factor,
-          country: ctx.country,
-          asn: ctx.asn,
-          device: [ctx.browser, ctx.os, ctx.deviceType].filter(Boolean).join(" / "),
-          deviceId: ctx.deviceId ?? null,
-          newDevice,
-          newCountry,
-        },
-        actor: `session:${row.id}`,
-        ip: ctx.ip,
-      });
-      if (newDevice || newCountry) {
-        await notifier.securityNotice(t, {
-          accountId: a.id,
-          eventId: ev.id,
-          template: "signin_new_device",
-          vars: {
-            device: [ctx.browser, ctx.os, ctx.deviceType].filter(Boolean).join(", ") || ctx.userAgent.slice(0, 80),
-            ip: ctx.ip,
-            country: ctx.country ?? "unknown",
-            at: iso(clock.now()),
-          },
-        });
-      }
-      return {
-        status: "signed_in" as const,
-        accountId: a.id,
-        session: { id: row.id, token, expiresAt: iso(row.expires_at) },
-      };
-    }).then((r) => {
-      deps.loginRisk?.loginSucceeded({ accountId: a.id, context: ctx });
-      return r;
-    });
-  }
-
-  /** Password (or app password) matched: is the account allowed to sign in at all? */
-  function assertSignInAllowed(a: AccountRow): void {
-    if (a.status === "frozen") throw IdentityErrors.account_frozen();
-    if (a.status === "locked") throw IdentityErrors.account_locked();
-    if (a.password_reset_required) throw IdentityErrors.password_reset_required();
   }
 
   /**
@@ -386,50 +246,9 @@ export function createIdentityService(deps: IdentityDeps) {
   }
 
   /**
-   * The first factor of every sign-in (password or app password): per-IP and per-account limits, one check, and
-   * every outcome — failed, denied, rate-limited — in the login history.
-   */
-  async function firstFactor<T>(
-    rawEmail: string,
-    ctx: EnrichedContext,
-    check: (a: AccountRow | undefined) => Promise<T | null>,
-  ): Promise<{ a: AccountRow; email: string; proof: T }> {
-    await limit(defaultRules.signinPerIp, ctx.ip);
-    let email: string;
-    try {
-      email = normalizeEmail(rawEmail);
-    } catch {
-      email = String(rawEmail).slice(0, 254);
-    }
-    const accountId = await store.accountIdByEmail(db, email);
-    const a = accountId ? await store.getAccount(db, accountId) : undefined;
-    const record = (outcome: string, reason: string) =>
-      tx((t) => recordAttempt(t, ctx, { accountId: a?.id ?? null, identifier: email, outcome, reason }));
-    if (a) {
-      const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, a.id);
-      if (!lim.allowed) {
-        await record("denied", "rate_limited");
-        throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
-      }
-    }
-    const proof = await check(a);
-    if (!a || proof === null) {
-      if (a) await limiter.consume(defaultRules.signinFailuresPerAccount, a.id);
-      await record("failed", "invalid_credentials");
-      throw IdentityErrors.invalid_credentials();
-    }
-    try {
-      assertSignInAllowed(a);
-    } catch (e) {
-      await record("denied", (e as { code: string }).code);
-      throw e;
-    }
-    return { a, email, proof };
-  }
-
-  /**
    * The fixed tail of a credential change, in the change's transaction: end every other session, app password and
-   * reset token (epoch bump), record the event, and tell every address with a "This wasn't me" link.
+   * reset token (epoch bump), record the event, and tell every address with a "This wasn't me" link. With `rotate`
+   * (password and factor changes) the caller's own session gets a new token too.
    */
   async function credentialChanged(
     t: Db,
@@ -441,8 +260,9 @@ export function createIdentityService(deps: IdentityDeps) {
       template: NoticeTemplate;
       vars: Record<string, string>;
       ip: string | null;
+      rotate?: boolean;
     },
-  ): Promise<void> {
+  ): Promise<{ id: string; token: string; expiresAt: string } | null> {
     const now = clock.now();
     await sessionStore.bumpEpoch(t, s.account_id, { keepSessionId: s.id, reason: c.reason, now });
     const ev = await events.append(t, {
@@ -453,6 +273,7 @@ export function createIdentityService(deps: IdentityDeps) {
       ip: c.ip,
     });
     await notifier.securityNotice(t, { accountId: s.account_id, eventId: ev.id, template: c.template, vars: c.vars });
+    return c.rotate ? sessions.rotate(t, s) : null;
   }
 
   /** Stores a new secret as pending (enrolment finishes when a code from it is confirmed); returns it to show once. */
@@ -516,37 +337,147 @@ export function createIdentityService(deps: IdentityDeps) {
       .execute();
   }
 
-  function factorsOf(a: AccountRow, hasEmail: boolean): SecondFactor[] {
-    const f: SecondFactor[] = [];
-    if (a.totp_enrolled_at !== null) f.push("totp", "recovery_code");
-    if (hasEmail) f.push("email_code");
-    return f;
+  /** Removes the authenticator and its recovery codes, keeping the replaced state for a roll-back. */
+  async function removeTotp(t: Db, a: AccountRow, by: string): Promise<void> {
+    const now = clock.now();
+    await keepTotpState(t, a, now, by);
+    await t
+      .updateTable("accounts")
+      .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enrolled_at: null, updated_at: now })
+      .where("id", "=", a.id)
+      .execute();
+    await store.replaceRecoveryCodes(t, a.id, [], now);
   }
 
+  const signIn = createSignIn(
+    {
+      db,
+      clock,
+      config,
+      events,
+      notifier,
+      sessions,
+      hasher,
+      enricher: deps.enricher,
+      limiter,
+      actionTokens: deps.actionTokens,
+      secrets: deps.secrets,
+      keys: deps.keys,
+      hashGate: deps.hashGate,
+      loginRisk: deps.loginRisk,
+    },
+    { account, lang, codeHash, checkCode, verifiedEmails, removeTotp },
+  );
+
   return {
+    ...signIn,
     enrich: (ctx: RequestContext) => deps.enricher.enrich(ctx),
 
+    /** Rewraps recovery-code and app-password hashes stored before 0009 (secrets.ts); at start and in `migrate`. */
+    upgradeStoredSecrets: () => deps.secrets.upgrade(db),
+
+    /**
+     * Sign-up, step 1: checks the password, hashes it, and mails a code to the address — or, when the address already
+     * has an account, a note saying so. Answers the same either way (status, body, and the same work: a hash, one
+     * transaction with a pending row and a mail), so sign-up tells nobody which addresses have accounts.
+     */
     async createAccount(input: {
       email: string;
       password: string;
       language?: Language;
       context: RequestContext;
-    }): Promise<{ accountId: string; session: { id: string; token: string; expiresAt: string } }> {
+    }): Promise<{ signupId: string; expiresAt: string }> {
       const ctx = deps.enricher.enrich(input.context);
-      await limit(defaultRules.signinPerIp, ctx.ip);
+      await limit(signupRules.perIp, ctx.ip);
       const email = normalizeEmail(input.email);
       await checkNewPassword(null, input.password, [email.split("@")[0] ?? ""]);
       const hash = await hasher.hash(input.password);
       const now = clock.now();
       const id = newId();
+      const language = input.language ?? "en";
+      const mail = (await limiter.consume(signupRules.perAddress, sha256(`signup:${email}`))).allowed;
+      await tx(async (t) => {
+        const taken = (await store.emailHolder(t, email, now)) !== undefined;
+        const code = numericCode(6);
+        await t
+          .insertInto("pending_signups")
+          .values({
+            id,
+            email,
+            password_hash: hash,
+            language,
+            // A taken address's row gets a code nobody is sent: it can never be confirmed.
+            code_hash: taken ? sha256(newToken("none")) : codeHash(id, "signup", code),
+            taken: taken ? 1 : 0,
+            attempts: 0,
+            created_at: now,
+            expires_at: now + config.codeTtlMs,
+            completed_at: null,
+            account_id: null,
+          })
+          .execute();
+        if (!mail) return;
+        await notifier.direct(t, {
+          accountId: null,
+          channel: "email",
+          recipient: email,
+          language,
+          template: taken ? "signup_address_taken" : "signup_code",
+          vars: taken ? { at: iso(now) } : { code, expiresMinutes: String(Math.round(config.codeTtlMs / 60_000)) },
+        });
+      });
+      return { signupId: id, expiresAt: iso(now + config.codeTtlMs) };
+    },
+
+    /**
+     * Sign-up, step 2: the emailed code creates the account, its address verified, and signs it in. At most five
+     * guesses per sign-up (counted before the comparison); a taken address's sign-up can never be confirmed.
+     */
+    async confirmSignUp(input: {
+      signupId: string;
+      code: string;
+      context: RequestContext;
+    }): Promise<{ accountId: string; session: { id: string; token: string; expiresAt: string } }> {
+      const ctx = deps.enricher.enrich(input.context);
+      await limit(defaultRules.codeChecksPerIp, ctx.ip);
+      const row = await db
+        .selectFrom("pending_signups")
+        .selectAll()
+        .where("id", "=", String(input.signupId))
+        .executeTakeFirst();
+      const now = clock.now();
+      if (!row || row.completed_at !== null) throw IdentityErrors.code_invalid();
+      if (row.expires_at <= now) throw IdentityErrors.code_expired();
+      // Guarded: the guess is counted before the comparison, so parallel guesses cannot exceed five.
+      const counted = await db
+        .updateTable("pending_signups")
+        .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+        .where("id", "=", row.id)
+        .where("attempts", "<", MAX_CODE_ATTEMPTS)
+        .where("completed_at", "is", null)
+        .executeTakeFirst();
+      if (Number(counted.numUpdatedRows) !== 1) throw IdentityErrors.code_invalid();
+      if (row.taken || row.code_hash !== codeHash(row.id, "signup", String(input.code).trim())) {
+        throw IdentityErrors.code_invalid();
+      }
+      const id = newId();
       const a = await tx(async (t) => {
-        if (await store.emailHolder(t, email, now)) throw IdentityErrors.email_taken();
+        // Guarded on completed_at is null: one code creates one account.
+        const done = await t
+          .updateTable("pending_signups")
+          .set({ completed_at: now, account_id: id })
+          .where("id", "=", row.id)
+          .where("completed_at", "is", null)
+          .executeTakeFirst();
+        if (Number(done.numUpdatedRows) !== 1) throw IdentityErrors.code_invalid();
+        // The code proves the mailbox; an address taken since step 1 can be said to be taken.
+        if (await store.emailHolder(t, row.email, now)) throw IdentityErrors.email_taken();
         await t
           .insertInto("accounts")
           .values({
             id,
             status: "active",
-            language: input.language ?? "en",
+            language: row.language,
             credential_epoch: 1,
             password_hash: null,
             password_changed_at: null,
@@ -559,13 +490,13 @@ export function createIdentityService(deps: IdentityDeps) {
             updated_at: now,
           })
           .execute();
-        await store.setPassword(t, id, hash, now);
+        await store.setPassword(t, id, row.password_hash, now);
         await store.insertContact(t, {
           account_id: id,
           kind: "email",
-          value: email,
-          verified: 0,
-          verified_at: null,
+          value: row.email,
+          verified: 1,
+          verified_at: now,
           is_primary: 1,
           added_at: now,
           added_by: "system",
@@ -573,20 +504,13 @@ export function createIdentityService(deps: IdentityDeps) {
         await events.append(t, {
           accountId: id,
           type: "account.created",
-          data: { email, language: input.language ?? "en" },
+          data: { email: row.email, language: row.language, verified: true },
           actor: "system",
           ip: ctx.ip,
         });
-        const acc = await account(t, id);
-        await sendCode(t, acc, {
-          purpose: "verify:email",
-          target: email,
-          channel: "email",
-          template: "email_verify_code",
-        });
-        return acc;
+        return account(t, id);
       });
-      const r = await completeSignIn(a, ctx, "password", false, email);
+      const r = await signIn.openSession(a, ctx, row.email);
       return { accountId: id, session: r.session };
     },
 
@@ -661,210 +585,11 @@ export function createIdentityService(deps: IdentityDeps) {
       });
     },
 
-    async signIn(input: { email: string; password: string; context: RequestContext }): Promise<SignInResult> {
-      const ctx = deps.enricher.enrich(input.context);
-      const { a, email } = await firstFactor(input.email, ctx, async (acc) =>
-        (await checkPassword(acc?.password_hash ?? null, input.password)) ? true : null,
-      );
-      // The risk engine: deny refuses; challenge (and review, which a sign-in cannot wait for) asks a second factor.
-      const risk = deps.loginRisk ? await deps.loginRisk.assessLogin({ accountId: a.id, context: ctx }) : null;
-      const deny = async (reason: string, details: Record<string, unknown>) => {
-        await tx((t) => recordAttempt(t, ctx, { accountId: a.id, identifier: email, outcome: "denied", reason }));
-        throw SignInRiskErrors.signin_denied({ decisionId: risk?.decisionId, ...details });
-      };
-      if (risk?.action === "deny") return deny("risk_policy", { rules: risk.reasons });
-      const stepUp = risk?.action === "challenge" || risk?.action === "review";
-      if (a.totp_enrolled_at === null && !stepUp) return completeSignIn(a, ctx, "password", false, email);
-
-      // Second factor enrolled or asked for: hand out a challenge bound to this credential epoch.
-      const challengeToken = newToken("msc");
-      const now = clock.now();
-      const expiresAt = now + config.challengeTtlMs;
-      const hasEmail = (await verifiedEmails(db, a.id)).length > 0;
-      // A challenge no factor can meet (no authenticator, no verified email) is refused rather than waved through.
-      if (!factorsOf(a, hasEmail).length) return deny("risk_no_factor", { reason: "no_second_factor" });
-      await tx(async (t) => {
-        await t
-          .insertInto("signin_challenges")
-          .values({
-            id: newId(),
-            token_hash: sha256(challengeToken),
-            account_id: a.id,
-            context: JSON.stringify({ ...input.context, epoch: a.credential_epoch, identifier: email }),
-            created_at: now,
-            expires_at: expiresAt,
-            completed_at: null,
-            attempts: 0,
-          })
-          .execute();
-        await recordAttempt(t, ctx, {
-          accountId: a.id,
-          identifier: email,
-          outcome: "challenged",
-          reason: stepUp ? "risk_policy" : "second_factor",
-        });
-      });
-      return { status: "challenge", challengeToken, factors: factorsOf(a, hasEmail), expiresAt: iso(expiresAt) };
-    },
-
-    async sendSignInChallengeCode(input: { challengeToken: string }): Promise<{ sentTo: number }> {
-      const ch = await this.openChallenge(input.challengeToken);
-      const a = await account(db, ch.accountId);
-      const emails = await verifiedEmails(db, a.id);
-      if (!emails.length) throw IdentityErrors.factor_unavailable();
-      await limit(defaultRules.codeChecksPerAccount, a.id);
-      await tx(async (t) => {
-        const code = numericCode(6);
-        await store.issueCode(t, {
-          accountId: a.id,
-          purpose: "signin",
-          target: null,
-          challengeId: ch.id,
-          hash: codeHash(a.id, "signin", code),
-          now: clock.now(),
-          ttlMs: config.codeTtlMs,
-        });
-        for (const e of emails) {
-          await notifier.direct(t, {
-            accountId: a.id,
-            channel: "email",
-            recipient: e,
-            language: lang(a),
-            template: "signin_code",
-            vars: { code },
-          });
-        }
-      });
-      return { sentTo: emails.length };
-    },
-
-    async openChallenge(token: string) {
-      if (typeof token !== "string" || token.length > 200) throw IdentityErrors.challenge_invalid();
-      const row = await db
-        .selectFrom("signin_challenges")
-        .selectAll()
-        .where("token_hash", "=", sha256(token))
-        .executeTakeFirst();
-      const now = clock.now();
-      if (!row || row.completed_at !== null || row.expires_at <= now) throw IdentityErrors.challenge_invalid();
-      const c = JSON.parse(row.context) as RequestContext & { epoch: number; identifier: string };
-      const a = await account(db, row.account_id);
-      if (a.credential_epoch !== c.epoch) throw IdentityErrors.challenge_invalid();
-      return { id: row.id, accountId: row.account_id, context: c };
-    },
-
-    async completeSignInChallenge(input: {
-      challengeToken: string;
-      factor: SecondFactor;
-      code: string;
-      context?: RequestContext;
-    }): Promise<SignInResult> {
-      const ch = await this.openChallenge(input.challengeToken);
-      const ctx = deps.enricher.enrich(input.context ?? ch.context);
-      await limit(defaultRules.codeChecksPerAccount, ch.accountId);
-      await limit(defaultRules.codeChecksPerIp, ctx.ip);
-      const counted = await db
-        .updateTable("signin_challenges")
-        .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
-        .where("id", "=", ch.id)
-        .where("attempts", "<", MAX_CHALLENGE_ATTEMPTS)
-        .where("completed_at", "is", null)
-        .executeTakeFirst();
-      if (Number(counted.numUpdatedRows) !== 1) throw IdentityErrors.challenge_invalid();
-      const a = await account(db, ch.accountId);
-      const fail = async (code: "code_invalid" | "code_replayed" | "factor_unavailable") => {
-        await tx((t) =>
-          recordAttempt(t, ctx, {
-            accountId: a.id,
-            identifier: ch.context.identifier,
-            outcome: "failed",
-            reason: `second_factor_${code}`,
-          }),
-        );
-        throw IdentityErrors[code]();
-      };
-      if (input.factor === "totp") {
-        if (!a.totp_secret_enc) return fail("factor_unavailable");
-        const r = verifyTotp({
-          secret: open(deps.keys.totp, a.totp_secret_enc),
-          code: String(input.code),
-          now: clock.now(),
-          lastStep: a.totp_last_step,
-        });
-        if (!r.ok) return fail(r.reason === "replayed" ? "code_replayed" : "code_invalid");
-        if (!(await store.advanceTotpStep(db, a.id, r.step))) return fail("code_replayed");
-      } else if (input.factor === "recovery_code") {
-        if (!a.totp_enrolled_at) return fail("factor_unavailable");
-        if (!(await store.consumeRecoveryCode(db, a.id, recoveryHash(String(input.code)), clock.now())))
-          return fail("code_invalid");
-      } else if (input.factor === "email_code") {
-        const row = await store.latestCode(db, a.id, "signin");
-        if (!row || row.challenge_id !== ch.id) return fail("code_invalid");
-        try {
-          await checkCode(a.id, "signin", String(input.code), ctx.ip);
-        } catch (e) {
-          await tx((t) =>
-            recordAttempt(t, ctx, {
-              accountId: a.id,
-              identifier: ch.context.identifier,
-              outcome: "failed",
-              reason: "second_factor_code_invalid",
-            }),
-          );
-          throw e;
-        }
-      } else {
-        return fail("factor_unavailable");
-      }
-      const done = await db
-        .updateTable("signin_challenges")
-        .set({ completed_at: clock.now() })
-        .where("id", "=", ch.id)
-        .where("completed_at", "is", null)
-        .executeTakeFirst();
-      if (Number(done.numUpdatedRows) !== 1) throw IdentityErrors.challenge_invalid();
-      const fresh = await account(db, a.id);
-      assertSignInAllowed(fresh);
-      if (fresh.credential_epoch !== ch.context.epoch) throw IdentityErrors.challenge_invalid();
-      return completeSignIn(fresh, ctx, `password+${input.factor}`, true, ch.context.identifier);
-    },
-
-    async reauthenticate(s: SessionWithAccount, input: { password: string; totpCode?: string; recoveryCode?: string }) {
-      if (s.channel === "app_password") throw IdentityErrors.invalid_credentials();
-      // Only failures count, so a user who re-authenticates often is never locked out of sign-in.
-      const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, s.account_id);
-      if (!lim.allowed) throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
-      const a = await account(db, s.account_id);
-      if (!a.password_hash || !(await hasher.verify(a.password_hash, input.password))) {
-        await limiter.consume(defaultRules.signinFailuresPerAccount, s.account_id);
-        throw IdentityErrors.invalid_credentials();
-      }
-      let second = false;
-      if (a.totp_secret_enc && input.totpCode) {
-        const r = verifyTotp({
-          secret: open(deps.keys.totp, a.totp_secret_enc),
-          code: input.totpCode,
-          now: clock.now(),
-          lastStep: a.totp_last_step,
-        });
-        if (!r.ok) throw r.reason === "replayed" ? IdentityErrors.code_replayed() : IdentityErrors.code_invalid();
-        if (!(await store.advanceTotpStep(db, a.id, r.step))) throw IdentityErrors.code_replayed();
-        second = true;
-      } else if (a.totp_enrolled_at && input.recoveryCode) {
-        if (!(await store.consumeRecoveryCode(db, a.id, recoveryHash(input.recoveryCode), clock.now()))) {
-          throw IdentityErrors.code_invalid();
-        }
-        second = true;
-      }
-      await sessionStore.markStepUp(db, s.id, clock.now(), second);
-      return { secondFactor: second };
-    },
-
     async changePassword(
       s: SessionWithAccount,
       input: { currentPassword: string; newPassword: string },
       ip: string | null,
-    ) {
+    ): Promise<{ session: { id: string; token: string; expiresAt: string } }> {
       const a = await sensitive(s);
       if (!a.password_hash || !(await hasher.verify(a.password_hash, input.currentPassword))) {
         throw IdentityErrors.current_password_wrong();
@@ -876,21 +601,27 @@ export function createIdentityService(deps: IdentityDeps) {
         emails.map((e) => e.split("@")[0] ?? ""),
       );
       const hash = await hasher.hash(input.newPassword);
-      await tx(async (t) => {
+      return tx(async (t) => {
         const now = clock.now();
         await store.setPassword(t, a.id, hash, now);
-        await credentialChanged(t, s, {
+        const session = await credentialChanged(t, s, {
           reason: "password_changed",
           type: "password.changed",
           data: {},
           template: "password_changed",
           vars: { at: iso(now) },
           ip,
+          rotate: true,
         });
+        return { session: session! };
       });
     },
 
-    /** Always answers the same, whether or not the address is known (no account enumeration). */
+    /**
+     * Always answers the same, whether or not the address is known — and does the same work: one transaction that
+     * writes a mail to the address, a reset link when it may recover an account, otherwise a note that no account
+     * uses it (at most two a day per address). Per-address and per-IP limits are keyed by what was typed.
+     */
     async requestPasswordReset(input: { email: string; context: RequestContext }): Promise<void> {
       const ctx = deps.enricher.enrich(input.context);
       await limit(defaultRules.resetRequestsPerIp, ctx.ip);
@@ -900,11 +631,24 @@ export function createIdentityService(deps: IdentityDeps) {
       } catch {
         return;
       }
+      const key = sha256(`reset:${email}`);
+      if (!(await limiter.consume(defaultRules.resetRequestsPerAccount, key)).allowed) return;
       const c = await store.recoveryContact(db, email, clock.now());
-      if (!c) return;
-      const r = await limiter.consume(defaultRules.resetRequestsPerAccount, c.account_id);
-      if (!r.allowed) return;
+      const tellUnknown = c ? false : (await limiter.consume(resetNoAccountRule, key)).allowed;
       await tx(async (t) => {
+        const now = clock.now();
+        if (!c) {
+          if (!tellUnknown) return;
+          await notifier.direct(t, {
+            accountId: null,
+            channel: "email",
+            recipient: email,
+            language: "ja",
+            template: "password_reset_no_account",
+            vars: { at: iso(now) },
+          });
+          return;
+        }
         const a = await account(t, c.account_id);
         // A frozen account comes back only through recovery, which also reviews devices.
         if (a.status === "frozen") return;
@@ -1190,61 +934,65 @@ export function createIdentityService(deps: IdentityDeps) {
       s: SessionWithAccount,
       input: { code: string },
       ip: string | null,
-    ): Promise<{ recoveryCodes: string[] }> {
+    ): Promise<{ recoveryCodes: string[]; session: { id: string; token: string; expiresAt: string } }> {
       const a = await sensitive(s);
       const step = await pendingTotpStep(a, input.code);
       return tx(async (t) => {
         const codes = await activateTotp(t, a, step, actorOf(s));
-        await sessionStore.markStepUp(t, s.id, clock.now(), true);
-        await credentialChanged(t, s, {
+        await sessionStore.markStepUp(t, s.id, clock.now(), "totp");
+        const session = await credentialChanged(t, s, {
           reason: "second_factor_changed",
           type: "totp.enabled",
           data: {},
           template: "totp_enabled",
           vars: {},
           ip,
+          rotate: true,
         });
-        return { recoveryCodes: codes };
+        return { recoveryCodes: codes, session: session! };
       });
     },
 
-    async disableTotp(s: SessionWithAccount, ip: string | null) {
+    /** Removing the authenticator needs it (or a recovery code) freshly: `sensitive` asks strength 2 while enrolled. */
+    async disableTotp(
+      s: SessionWithAccount,
+      ip: string | null,
+    ): Promise<{ session: { id: string; token: string; expiresAt: string } }> {
       const a = await sensitive(s);
       if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
-      await tx(async (t) => {
-        const now = clock.now();
-        await keepTotpState(t, a, now, actorOf(s));
-        await t
-          .updateTable("accounts")
-          .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enrolled_at: null, updated_at: now })
-          .where("id", "=", a.id)
-          .execute();
-        await store.replaceRecoveryCodes(t, a.id, [], now);
-        await credentialChanged(t, s, {
+      return tx(async (t) => {
+        await removeTotp(t, a, actorOf(s));
+        const session = await credentialChanged(t, s, {
           reason: "second_factor_changed",
           type: "totp.disabled",
           data: {},
           template: "totp_disabled",
           vars: {},
           ip,
+          rotate: true,
         });
+        return { session: session! };
       });
     },
 
-    async regenerateRecoveryCodes(s: SessionWithAccount, ip: string | null): Promise<{ recoveryCodes: string[] }> {
+    async regenerateRecoveryCodes(
+      s: SessionWithAccount,
+      ip: string | null,
+    ): Promise<{ recoveryCodes: string[]; session: { id: string; token: string; expiresAt: string } }> {
       const a = await sensitive(s);
       if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
       return tx(async (t) => {
         const codes = await newRecoveryCodes(t, a.id);
-        await credentialChanged(t, s, {
+        const session = await credentialChanged(t, s, {
           reason: "second_factor_changed",
           type: "recovery_codes.regenerated",
           data: {},
           template: "recovery_codes_regenerated",
           vars: {},
           ip,
+          rotate: true,
         });
-        return { recoveryCodes: codes };
+        return { recoveryCodes: codes, session: session! };
       });
     },
 
@@ -1262,7 +1010,8 @@ export function createIdentityService(deps: IdentityDeps) {
             id,
             account_id: a.id,
             name,
-            secret_hash: appPasswordHash(password),
+            secret_hash: deps.secrets.appPasswordHash(password),
+            hash_version: 2,
             epoch: a.credential_epoch,
             created_at: now,
             created_by_session: s.id,
@@ -1322,37 +1071,6 @@ export function createIdentityService(deps: IdentityDeps) {
           ip,
         });
       });
-    },
-
-    async signInWithAppPassword(input: {
-      email: string;
-      appPassword: string;
-      context: RequestContext;
-    }): Promise<SignInResult> {
-      const ctx = deps.enricher.enrich({ ...input.context, channel: "app-password" });
-      const {
-        a,
-        email,
-        proof: ap,
-      } = await firstFactor(input.email, ctx, (acc) =>
-        acc
-          ? db
-              .selectFrom("app_passwords")
-              .select("id")
-              .where("account_id", "=", acc.id)
-              .where("secret_hash", "=", appPasswordHash(String(input.appPassword)))
-              .where("revoked_at", "is", null)
-              .where("epoch", "=", acc.credential_epoch)
-              .executeTakeFirst()
-              .then((r) => r ?? null)
-          : Promise.resolve(null),
-      );
-      await db
-        .updateTable("app_passwords")
-        .set({ last_used_at: clock.now(), last_used_ip: ctx.ip, last_used_country: ctx.country })
-        .where("id", "=", ap.id)
-        .execute();
-      return completeSignIn(a, ctx, "app_password", false, email, ap.id);
     },
 
     async listLoginHistory(accountId: string, limitN = 100) {

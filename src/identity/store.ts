@@ -147,22 +147,17 @@ export const identityStore = {
       await ex
         .insertInto("recovery_codes")
         .values(
-          hashes.map((h) => ({ id: newId(), account_id: accountId, code_hash: h, created_at: now, used_at: null })),
+          hashes.map((h) => ({
+            id: newId(),
+            account_id: accountId,
+            code_hash: h,
+            created_at: now,
+            used_at: null,
+            hash_version: 2,
+          })),
         )
         .execute();
     }
-  },
-
-  /** Guarded update on used_at is null: a recovery code is spent exactly once, even by two racing requests. */
-  async consumeRecoveryCode(ex: Executor, accountId: string, hash: string, now: number): Promise<boolean> {
-    const r = await ex
-      .updateTable("recovery_codes")
-      .set({ used_at: now })
-      .where("account_id", "=", accountId)
-      .where("code_hash", "=", hash)
-      .where("used_at", "is", null)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
   },
 
   async unusedRecoveryCodes(ex: Executor, accountId: string): Promise<number> {
@@ -355,7 +350,23 @@ export const identityStore = {
       .execute();
   },
 
-  /** Has this account signed in successfully before from this device (cookie id, else browser+OS+type) and country? */
+  /** Has this device (the store's device cookie) signed in to this account successfully before? */
+  async deviceSignedIn(ex: Executor, accountId: string, deviceId: string): Promise<boolean> {
+    const r = await ex
+      .selectFrom("login_attempts")
+      .select("id")
+      .where("account_id", "=", accountId)
+      .where("device_id", "=", deviceId)
+      .where("outcome", "=", "succeeded")
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
+  },
+
+  /**
+   * Has this account signed in successfully before from this device (cookie id, else browser+OS+type), country and
+   * network (ASN)?
+   */
   async familiarity(
     ex: Executor,
     accountId: string,
@@ -365,11 +376,12 @@ export const identityStore = {
       os: string | null;
       deviceType: string | null;
       country: string | null;
+      asn?: number | null;
     },
-  ): Promise<{ anyBefore: boolean; deviceSeen: boolean; countrySeen: boolean }> {
+  ): Promise<{ anyBefore: boolean; deviceSeen: boolean; countrySeen: boolean; asnSeen: boolean }> {
     const rows = await ex
       .selectFrom("login_attempts")
-      .select(["device_id", "browser", "os", "device_type", "country"])
+      .select(["device_id", "browser", "os", "device_type", "country", "asn"])
       .where("account_id", "=", accountId)
       .where("outcome", "=", "succeeded")
       .orderBy("at", "desc")
@@ -381,6 +393,7 @@ export const identityStore = {
         : r.browser === d.browser && r.os === d.os && r.device_type === d.deviceType,
     );
     const countrySeen = rows.some((r) => r.country === d.country);
-    return { anyBefore: rows.length > 0, deviceSeen, countrySeen };
+    const asnSeen = rows.some((r) => r.asn === (d.asn ?? null));
+    return { anyBefore: rows.length > 0, deviceSeen, countrySeen, asnSeen };
   },
 };

@@ -81,7 +81,7 @@ describe("verifyTotp", () => {
   });
 
   it("rejects a code from an earlier step once a later one was used (phished code used late)", () => {
-    const later = verifyTotp({ secret, code: at(step + 1), now, lastStep: null });
+    const later = verifyTotp({ secret, code: at(step + 1), now, lastStep: null, window: 1 });
     assert.deepEqual(later, { ok: true, step: step + 1 });
     assert.deepEqual(verifyTotp({ secret, code: at(step), now, lastStep: step + 1 }), {
       ok: false,
@@ -93,9 +93,18 @@ describe("verifyTotp", () => {
     });
   });
 
-  it("accepts codes one step either side of now, refuses two steps away", () => {
+  it("accepts the current and the previous step only (a code lives 30–60 s), refuses the next and two back", () => {
     assert.deepEqual(verifyTotp({ secret, code: at(step - 1), now, lastStep: null }), { ok: true, step: step - 1 });
-    assert.deepEqual(verifyTotp({ secret, code: at(step + 1), now, lastStep: null }), { ok: true, step: step + 1 });
+    if (at(step + 1) !== at(step) && at(step + 1) !== at(step - 1)) {
+      assert.deepEqual(verifyTotp({ secret, code: at(step + 1), now, lastStep: null }), {
+        ok: false,
+        reason: "invalid",
+      });
+    }
+    assert.deepEqual(verifyTotp({ secret, code: at(step + 1), now, lastStep: null, window: 1 }), {
+      ok: true,
+      step: step + 1,
+    });
     for (const s of [step - 2, step + 2]) {
       if (at(s) === at(step) || at(s) === at(step - 1) || at(s) === at(step + 1)) continue; // 1-in-a-million collision
       assert.deepEqual(verifyTotp({ secret, code: at(s), now, lastStep: null }), { ok: false, reason: "invalid" });
@@ -113,7 +122,7 @@ describe("verifyTotp", () => {
   it("treats a wrong code for another secret as invalid", () => {
     const other = generateTotpSecret();
     const code = totpCodeAt(other, now);
-    const mine = [at(step - 1), at(step), at(step + 1)];
+    const mine = [at(step - 1), at(step)];
     if (!mine.includes(code)) {
       assert.deepEqual(verifyTotp({ secret, code, now, lastStep: null }), { ok: false, reason: "invalid" });
     }

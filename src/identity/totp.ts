@@ -4,8 +4,14 @@ import { HOTP, Secret, TOTP } from "otpauth";
 export const TOTP_ALGORITHM = "SHA1";
 export const TOTP_DIGITS = 6;
 export const TOTP_PERIOD_SECONDS = 30;
-/** Steps accepted either side of now: ±30 s of clock drift plus typing time (RFC 6238 §5.2). */
-export const TOTP_DEFAULT_WINDOW = 1;
+/**
+ * Steps accepted before now: the previous step, for the seconds it takes to type a code that was read just before
+ * its step ended (RFC 6238 §5.2 recommends at most one step back). None after now: a phone whose clock runs ahead
+ * shows the next code only in the last seconds of the current step, and a retry a few seconds later succeeds. So a
+ * code works for 30–60 s, not the ~90 s a window of ±1 gives (ASVS 5.0 V6.5). docs/threat-model.md explains it.
+ */
+export const TOTP_STEPS_BEHIND = 1;
+export const TOTP_STEPS_AHEAD = 0;
 const MAX_WINDOW = 10;
 
 /** 160 random bits (RFC 4226 §4 recommends the HMAC-SHA1 output size), base32 without padding. */
@@ -64,19 +70,23 @@ export function verifyTotp(opts: {
   code: string;
   now: number;
   lastStep: number | null;
+  /** symmetric window (steps either side) instead of the defaults; tests and interop checks */
   window?: number;
 }): TotpResult {
   const secret = Secret.fromBase32(opts.secret);
   const code = normalizeCode(opts.code);
   if (code === null) return { ok: false, reason: "invalid" };
-  const window = Math.min(Math.max(Math.trunc(opts.window ?? TOTP_DEFAULT_WINDOW), 0), MAX_WINDOW);
+  const clamp = (n: number) => Math.min(Math.max(Math.trunc(n), 0), MAX_WINDOW);
+  const behind = clamp(opts.window ?? TOTP_STEPS_BEHIND);
+  const ahead = clamp(opts.window ?? TOTP_STEPS_AHEAD);
   const current = totpStep(opts.now);
   let fresh: number | null = null;
   let replayed = false;
   // Every step in the window is computed, so timing does not reveal which one matched. Nearest to now wins when a
   // code happens to repeat within the window (chance ~1e-6 per pair).
-  for (let d = 0; d <= window; d++) {
-    for (const step of d === 0 ? [current] : [current - d, current + d]) {
+  for (let d = 0; d <= Math.max(behind, ahead); d++) {
+    const steps = d === 0 ? [current] : [...(d <= behind ? [current - d] : []), ...(d <= ahead ? [current + d] : [])];
+    for (const step of steps) {
       if (step < 0 || !constantTimeEqual(codeForStep(secret, step), code)) continue;
       if (opts.lastStep !== null && step <= opts.lastStep) replayed = true;
       else fresh ??= step;

@@ -455,6 +455,10 @@ export const SAMPLE_VARS: Readonly<Record<string, string>> = {
   outcome: "No payment will be taken.",
   summary: "Sessions ended: 2. Orders cancelled: 1.",
   countries: "JP",
+  network: "NTT Communications Corporation (AS4713)",
+  limit: "20",
+  dueAt: "2026-12-06T11:48:52.769Z",
+  cancelUrl: "https://shop.example/links/cancel-factor-reset?t=EXAMPLE",
 };
 
 export interface TemplateOptions {

@@ -275,7 +275,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
     },
     async (req) => {
       const s = await userSession(sessions, req);
-      sessions.assertFresh(s, (await deps.identity.getAccount(s.account_id)).totpEnabled);
+      sessions.assertFresh(s, (await deps.identity.getAccount(s.account_id)).totpEnabled ? 2 : 0);
       return {
         countries: await risk.setAllowedCountries(s.account_id, req.body.countries, { sessionId: s.id, ip: null }),
       };

@@ -721,7 +721,8 @@ export function createRiskService(deps: RiskServiceDeps) {
     },
 
     /** Identity's narrow login interface (see identity/service.ts `LoginRisk`). */
-    async assessLogin(input: { accountId: string; context: EnrichedContext }) {
+    /** Asked before the password is checked, for every attempt; accountId null when no account has the identifier. */
+    async assessLogin(input: { accountId: string | null; context: EnrichedContext }) {
       const d = await service.assessEvent({ type: "login", accountId: input.accountId, context: input.context });
       return {
         action: d.decision,

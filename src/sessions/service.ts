@@ -4,6 +4,7 @@ import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { EnrichedContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
+import { factorStrength } from "../shared/factors.ts";
 import { SessionErrors } from "./errors.ts";
 import { type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
 
@@ -42,6 +43,8 @@ export interface SessionConfig {
   sessionIdleMs: number;
   appPasswordSessionTtlMs: number;
   freshAuthMs: number;
+  /** live sessions an account may hold; a new sign-in past it ends the oldest (app-password sessions not counted) */
+  maxSessionsPerAccount: number;
 }
 
 export interface SessionDeps {
@@ -53,6 +56,11 @@ export interface SessionDeps {
   events: EventLog;
   notifier: Notifier;
   config: SessionConfig;
+  /**
+   * The strength of second factor the account requires (0 none, 1 a mailbox code, 2 an authenticator): identity's
+   * answer, injected so this module does not import identity.
+   */
+  requiredSecondFactor(accountId: string): Promise<number>;
 }
 
 const TOUCH_GAP_MS = 60_000;
@@ -94,6 +102,69 @@ export function createSessionService(deps: SessionDeps) {
     );
   }
 
+  /**
+   * The concurrent-session limit: past it, the oldest live sessions end (reason session_limit), each with an event and
+   * a notice, in the sign-in's transaction. App-password sessions are short and not counted.
+   */
+  async function endOverLimit(tx: Db, row: SessionRow, now: number): Promise<string[]> {
+    const live = (await sessionStore.liveForAccount(tx, row.account_id, row.epoch, now)).filter(
+      (r) => r.channel !== "app_password",
+    );
+    const over = live.length - config.maxSessionsPerAccount;
+    if (over <= 0) return [];
+    const ended: string[] = [];
+    for (const old of live.filter((r) => r.id !== row.id).slice(0, over)) {
+      if (!(await sessionStore.revoke(tx, old.id, row.account_id, "session_limit", now))) continue;
+      ended.push(old.id);
+      const ev = await deps.events.append(tx, {
+        accountId: row.account_id,
+        type: "session.revoked",
+        data: { sessionId: old.id, reason: "session_limit", limit: config.maxSessionsPerAccount },
+        actor: `session:${row.id}`,
+        ip: row.ip,
+      });
+      await deps.notifier.securityNotice(tx, {
+        accountId: row.account_id,
+        eventId: ev.id,
+        template: "session_limit_reached",
+        vars: {
+          device: [old.browser, old.os, old.device_type].filter(Boolean).join(", ") || "unknown",
+          limit: String(config.maxSessionsPerAccount),
+        },
+      });
+    }
+    return ended;
+  }
+
+  /** A fresh authentication: signed in (or re-authenticated) within the freshness window, and not an app password. */
+  function assertFreshAuth(s: SessionWithAccount, now: number): void {
+    if (s.channel === "app_password") throw SessionErrors.reauthentication_required();
+    if (now - s.auth_time > config.freshAuthMs) throw SessionErrors.reauthentication_required();
+  }
+
+  function hasFreshSecondFactor(s: SessionWithAccount, required: number, now: number): boolean {
+    return (
+      s.second_factor_at !== null &&
+      now - s.second_factor_at <= config.freshAuthMs &&
+      factorStrength(s.second_factor_kind) >= required
+    );
+  }
+
+  /**
+   * Ending other sessions is a sensitive change: a fresh sign-in, and when a session older than the caller's would
+   * end, a fresh second factor as strong as the account requires — so an attacker's brand-new session cannot sign
+   * the owner out (the owner's older session can always sign the attacker out after re-entering the password).
+   */
+  async function assertMayEnd(s: SessionWithAccount, targets: { created_at: number }[]): Promise<void> {
+    const now = clock.now();
+    assertFreshAuth(s, now);
+    if (!targets.some((t) => t.created_at < s.created_at)) return;
+    const required = await deps.requiredSecondFactor(s.account_id);
+    if (required > 0 && !hasFreshSecondFactor(s, required, now)) {
+      throw SessionErrors.second_factor_required({ reason: "older_sessions", required });
+    }
+  }
+
   return {
     /** Creates the session row; call inside the sign-in transaction. Returns the token (shown once). */
     async create(
@@ -103,10 +174,11 @@ export function createSessionService(deps: SessionDeps) {
         epoch: number;
         ctx: EnrichedContext;
         factor: string;
-        secondFactor: boolean;
+        /** the second factor's kind (totp, recovery_code, email_code), or null */
+        secondFactor: string | null;
         appPasswordId?: string | null;
       },
-    ): Promise<{ token: string; row: SessionRow }> {
+    ): Promise<{ token: string; row: SessionRow; ended: SessionRow["id"][] }> {
       const now = clock.now();
       const token = newToken("mms");
       const appPw = input.appPasswordId != null;
@@ -120,6 +192,7 @@ export function createSessionService(deps: SessionDeps) {
         created_at: now,
         auth_time: now,
         second_factor_at: input.secondFactor ? now : null,
+        second_factor_kind: input.secondFactor,
         factor: input.factor,
         last_seen_at: now,
         expires_at: now + (appPw ? config.appPasswordSessionTtlMs : config.sessionTtlMs),
@@ -136,7 +209,7 @@ export function createSessionService(deps: SessionDeps) {
         device_id: input.ctx.deviceId ?? null,
       };
       await sessionStore.insert(tx, row);
-      return { token, row };
+      return { token, row, ended: appPw ? [] : await endOverLimit(tx, row, now) };
     },
 
     /**
@@ -175,16 +248,28 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     /**
-     * Sensitive changes need a recent sign-in, and a recent second factor when one is enrolled.
-     * `totpEnrolled` comes from the account row read in the same request.
+     * Sensitive changes need a recent sign-in, and a recent second factor at least as strong as `required` (0: none;
+     * the account's requirement from identity, e.g. 2 when an authenticator is enrolled).
      */
-    assertFresh(s: SessionWithAccount, totpEnrolled: boolean): void {
+    assertFresh(s: SessionWithAccount, required: number): void {
       const now = clock.now();
-      if (s.channel === "app_password") throw SessionErrors.reauthentication_required();
-      if (now - s.auth_time > config.freshAuthMs) throw SessionErrors.reauthentication_required();
-      if (totpEnrolled && (s.second_factor_at === null || now - s.second_factor_at > config.freshAuthMs)) {
-        throw SessionErrors.second_factor_required();
+      assertFreshAuth(s, now);
+      if (required > 0 && !hasFreshSecondFactor(s, required, now)) {
+        throw SessionErrors.second_factor_required({ required });
       }
+    },
+
+    /** The second-factor strength the account requires (identity's answer). */
+    requiredSecondFactor: (accountId: string) => deps.requiredSecondFactor(accountId),
+
+    /**
+     * A new token for the caller's session, in the caller's transaction: after a re-authentication or a change of
+     * factors, a token that leaked before the privilege change is worth nothing. Same session id.
+     */
+    async rotate(tx: Db, s: SessionWithAccount): Promise<{ id: string; token: string; expiresAt: string }> {
+      const token = newToken("mms");
+      if (!(await sessionStore.rotateToken(tx, s.id, sha256(token)))) throw SessionErrors.session_invalid();
+      return { id: s.id, token, expiresAt: iso(s.expires_at) };
     },
 
     async list(s: SessionWithAccount): Promise<SessionView[]> {
@@ -212,6 +297,16 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     async revoke(s: SessionWithAccount, sessionId: string): Promise<void> {
+      if (sessionId !== s.id) {
+        const target = await db
+          .selectFrom("sessions")
+          .select("created_at")
+          .where("id", "=", sessionId)
+          .where("account_id", "=", s.account_id)
+          .executeTakeFirst();
+        if (!target) throw SessionErrors.session_not_found();
+        await assertMayEnd(s, [target]);
+      }
       await db.transaction().execute(async (tx) => {
         const ok = await sessionStore.revoke(tx, sessionId, s.account_id, "revoked_by_user", clock.now());
         if (!ok) throw SessionErrors.session_not_found();
@@ -237,8 +332,13 @@ export function createSessionService(deps: SessionDeps) {
     },
 
     async signOutEverywhere(s: SessionWithAccount, ip: string | null): Promise<void> {
-      // A mail client's app password must not be able to sign the owner out of everything.
-      if (s.channel === "app_password") throw SessionErrors.reauthentication_required();
+      // A mail client's app password must not be able to sign the owner out of everything; nor a new session the
+      // owner's older ones without a second factor.
+      const now0 = clock.now();
+      await assertMayEnd(
+        s,
+        (await sessionStore.liveForAccount(db, s.account_id, s.account_epoch, now0)).filter((r) => r.id !== s.id),
+      );
       await db.transaction().execute(async (tx) => {
         const now = clock.now();
         const epoch = await sessionStore.bumpEpoch(tx, s.account_id, {

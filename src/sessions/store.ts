@@ -14,6 +14,8 @@ export interface SessionWithAccount
     | "factor"
     | "auth_time"
     | "second_factor_at"
+    | "second_factor_kind"
+    | "created_at"
     | "last_seen_at"
     | "expires_at"
     | "revoked_at"
@@ -41,6 +43,8 @@ export const sessionStore = {
         "sessions.factor",
         "sessions.auth_time",
         "sessions.second_factor_at",
+        "sessions.second_factor_kind",
+        "sessions.created_at",
         "sessions.last_seen_at",
         "sessions.expires_at",
         "sessions.revoked_at",
@@ -126,11 +130,43 @@ export const sessionStore = {
       .execute();
   },
 
-  async markStepUp(ex: Executor, id: string, now: number, secondFactor: boolean): Promise<void> {
+  /** A fresh authentication on the session: the password, and the second factor's kind when one was given. */
+  async markStepUp(ex: Executor, id: string, now: number, secondFactor: string | null): Promise<void> {
     await ex
       .updateTable("sessions")
-      .set(secondFactor ? { auth_time: now, second_factor_at: now } : { auth_time: now })
+      .set(
+        secondFactor ? { auth_time: now, second_factor_at: now, second_factor_kind: secondFactor } : { auth_time: now },
+      )
       .where("id", "=", id)
+      .execute();
+  },
+
+  /**
+   * A new token for a live session (after a privilege change). The old token is dead the moment this commits: a
+   * lookup is by token hash, and the row no longer carries the old one. Guarded on revoked_at is null, so an ended
+   * session is not given a new life.
+   */
+  async rotateToken(ex: Executor, id: string, newHash: string): Promise<boolean> {
+    const r = await ex
+      .updateTable("sessions")
+      .set({ token_hash: newHash })
+      .where("id", "=", id)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
+  /** Live sessions of an account under its current epoch, oldest first (for the concurrent-session limit). */
+  liveForAccount(ex: Executor, accountId: string, epoch: number, now: number) {
+    return ex
+      .selectFrom("sessions")
+      .select(["id", "created_at", "channel", "browser", "os", "device_type", "country"])
+      .where("account_id", "=", accountId)
+      .where("revoked_at", "is", null)
+      .where("epoch", "=", epoch)
+      .where("expires_at", ">", now)
+      .orderBy("created_at")
+      .orderBy("id")
       .execute();
   },
 };

@@ -90,6 +90,7 @@ export class MailSink {
 /** Subjects of the notices the stories read, in both languages Mamori writes. */
 export const SUBJECT = {
   verifyCode: /^(メールアドレスの確認コード|Your email verification code)$/,
+  signupCode: /^(アカウント登録の確認コード|Your sign-up code)$/,
   emailChangeCode: /^(メールアドレス変更の確認コード|Confirm your new email address)$/,
   emailChanged: /^(メールアドレスが変更されました|The email address of your account was changed)$/,
   passwordChanged: /^(パスワードが変更されました|Your password was changed)$/,

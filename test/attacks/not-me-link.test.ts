@@ -72,8 +72,8 @@ describe("sign-in-from-new-device-then-not-me", () => {
       language: "ja",
       context: ATTACKER,
     });
-    const m = await t.lastMail("ja@example.jp", "email_verify_code");
-    assert.ok(r.statusCode === 201 && m);
+    const m = await t.lastMail("ja@example.jp", "signup_code");
+    assert.ok(r.statusCode === 202 && m);
     assert.match(m.subject + m.body, /[\u3040-\u30ff\u4e00-\u9fff]/);
   });
 });

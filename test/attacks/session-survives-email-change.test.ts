@@ -37,7 +37,12 @@ describe("session-survives-email-change", () => {
     assert.equal(r.json().error.code, "reauthentication_required");
     const re = await t.call("POST", "/v1/session/reauthenticate", { password: STRONG }, { session: owner.token });
     assert.equal(re.statusCode, 200);
-    const ok = await t.call("POST", "/v1/email/change", { newEmail: "stale2@example.jp" }, { session: owner.token });
+    const ok = await t.call(
+      "POST",
+      "/v1/email/change",
+      { newEmail: "stale2@example.jp" },
+      { session: re.json().session.token },
+    );
     assert.equal(ok.statusCode, 200, ok.body);
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { totpCodeAt } from "../../src/identity/totp.ts";
-import { ATTACKER, makeTestApp, STRONG, type TestApp } from "../../src/testing/app.ts";
+import { ATTACKER, codeIn, makeTestApp, STRONG, type TestApp } from "../../src/testing/app.ts";
 
 async function enroll(t: TestApp, email: string) {
   const a = await t.signUp(email);
@@ -12,7 +12,8 @@ async function enroll(t: TestApp, email: string) {
   const c = await t.call("POST", "/v1/totp/confirm", { code: totpCodeAt(secret, t.clock.now()) }, { session: a.token });
   assert.equal(c.statusCode, 200, c.body);
   t.clock.advance(30_000); // next step, so the enrolment code is not the one under test
-  return { ...a, secret, recoveryCodes: c.json().recoveryCodes as string[] };
+  // Enrolling gives the session a new token.
+  return { ...a, token: c.json().session.token as string, secret, recoveryCodes: c.json().recoveryCodes as string[] };
 }
 
 describe("totp-replay", () => {
@@ -28,7 +29,7 @@ describe("totp-replay", () => {
     const first = await t.signIn("totp@example.jp", STRONG);
     assert.equal(first.http, 200);
     assert.equal(first.session, undefined, "no session before the second factor");
-    assert.deepEqual(first.factors, ["totp", "recovery_code", "email_code"]);
+    assert.deepEqual(first.factors, ["totp", "recovery_code"], "an emailed code never stands in for the authenticator");
     const ok = await t.call("POST", "/v1/sign-in/challenge", {
       challengeToken: first.challengeToken,
       factor: "totp",
@@ -64,16 +65,18 @@ describe("totp-replay", () => {
     t.clock.advance(11 * 60_000);
     const pwOnly = await t.call("POST", "/v1/session/reauthenticate", { password: STRONG }, { session: a.token });
     assert.equal(pwOnly.json().secondFactor, false);
-    const r = await t.call("POST", "/v1/app-passwords", { name: "mail" }, { session: a.token });
+    const token = pwOnly.json().session.token;
+    const r = await t.call("POST", "/v1/app-passwords", { name: "mail" }, { session: token });
     assert.equal(r.json().error.code, "second_factor_required");
     const both = await t.call(
       "POST",
       "/v1/session/reauthenticate",
       { password: STRONG, totpCode: totpCodeAt(a.secret, t.clock.now()) },
-      { session: a.token },
+      { session: token },
     );
     assert.equal(both.json().secondFactor, true);
-    assert.equal((await t.call("POST", "/v1/app-passwords", { name: "mail" }, { session: a.token })).statusCode, 201);
+    const app = await t.call("POST", "/v1/app-passwords", { name: "mail" }, { session: both.json().session.token });
+    assert.equal(app.statusCode, 201, app.body);
   });
 });
 
@@ -104,8 +107,8 @@ describe("recovery-code-reuse", () => {
       factor: "recovery_code",
       code,
     });
-    assert.equal(again.statusCode, 400);
-    assert.equal(again.json().error.code, "code_invalid");
+    assert.equal(again.statusCode, 401);
+    assert.equal(again.json().error.code, "challenge_failed");
   });
 
   it("regenerating recovery codes voids the old ones", async () => {
@@ -118,7 +121,7 @@ describe("recovery-code-reuse", () => {
       factor: "recovery_code",
       code: a.recoveryCodes[1],
     });
-    assert.equal(old.json().error.code, "code_invalid");
+    assert.equal(old.json().error.code, "challenge_failed");
     const fresh = await t.call("POST", "/v1/sign-in/challenge", {
       challengeToken: c.challengeToken,
       factor: "recovery_code",
@@ -126,26 +129,38 @@ describe("recovery-code-reuse", () => {
     });
     assert.equal(fresh.statusCode, 200, fresh.body);
   });
+});
 
-  it("the emailed code is a working fallback and is single-use", async () => {
-    await enroll(t, "fallback@example.jp");
-    const c = await t.signIn("fallback@example.jp", STRONG);
+describe("emailed-sign-in-code-reuse", () => {
+  let t: TestApp;
+  before(async () => {
+    t = await makeTestApp(undefined, undefined, { risk: "default" });
+  });
+  after(() => t.close());
+
+  it("the emailed code is single-use (an account without an authenticator, challenged from somewhere new)", async () => {
+    const a = await t.signUp("fallback@example.jp");
+    await t.call("POST", "/v1/account/sign-in-countries", { countries: [] }, { session: a.token });
+    const c = await t.signIn("fallback@example.jp", STRONG, ATTACKER);
+    assert.deepEqual(c.factors, ["email_code"]);
     const sent = await t.call("POST", "/v1/sign-in/challenge/code", { challengeToken: c.challengeToken });
     assert.equal(sent.json().sentTo, 1);
-    const m = await t.lastMail("fallback@example.jp", "signin_code");
-    const code = m?.body.match(/\b(\d{6})\b/)?.[1];
+    const code = codeIn((await t.lastMail("fallback@example.jp", "signin_code"))?.body);
     const ok = await t.call("POST", "/v1/sign-in/challenge", {
       challengeToken: c.challengeToken,
       factor: "email_code",
       code,
+      context: { ...ATTACKER, deviceId: "dev-2" },
     });
     assert.equal(ok.statusCode, 200, ok.body);
-    const c2 = await t.signIn("fallback@example.jp", STRONG);
+    const c2 = await t.signIn("fallback@example.jp", STRONG, { ...ATTACKER, deviceId: "dev-3", ip: "5.5.5.5" });
+    assert.equal(c2.status, "challenge");
     const again = await t.call("POST", "/v1/sign-in/challenge", {
       challengeToken: c2.challengeToken,
       factor: "email_code",
       code,
     });
-    assert.equal(again.statusCode, 400);
+    assert.equal(again.statusCode, 401);
+    assert.equal(again.json().error.code, "challenge_failed");
   });
 });

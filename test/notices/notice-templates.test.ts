@@ -35,6 +35,10 @@ const SAMPLE: Record<string, string> = {
   since: "2026-01-01T00:00:00.000Z",
   summary: "3 sessions ended",
   countries: "JP",
+  network: "NTT Communications (AS4713)",
+  limit: "20",
+  dueAt: "2026-01-04T00:00:00.000Z",
+  cancelUrl: "https://shop.example/links/cancel-factor-reset?t=cf123",
 };
 
 function varsFor(template: string): Record<string, string> {
@@ -56,7 +60,7 @@ describe("notice templates", () => {
         }
         assert.ok(!subject.includes("\n"), `${t}/${lang} subject spans lines`);
         // the code or link a notice is for must actually be in it
-        for (const k of ["code", "resetUrl", "revertUrl", "newEmail", "phone", "name"]) {
+        for (const k of ["code", "resetUrl", "revertUrl", "newEmail", "phone", "name", "cancelUrl", "network"]) {
           if (noticeVars(t).includes(k)) assert.ok(body.includes(SAMPLE[k]!), `${t}/${lang} lacks ${k}`);
         }
       }

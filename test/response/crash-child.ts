@@ -33,13 +33,14 @@ async function setup(t: TestApp) {
   );
   t.clock.advance(5 * 86_400_000);
   const atk = await t.signIn("crash@example.jp", STRONG, ATTACKER);
-  const s = atk.session.token as string;
+  let s = atk.session.token as string;
   const call = (m: "POST" | "DELETE", url: string, body?: unknown) => t.call(m, url, body, { session: s });
   t.clock.advance(60_000);
   await call("POST", "/v1/email/change", { newEmail: "crash@attacker.example" });
   const ec = codeIn((await t.lastMail("crash@attacker.example", "email_change_code"))?.body);
   await call("POST", "/v1/email/change/confirm", { code: ec });
-  await call("POST", "/v1/password", { currentPassword: STRONG, newPassword: STRONG2 });
+  // A password change gives the changer's session a new token.
+  s = (await call("POST", "/v1/password", { currentPassword: STRONG, newPassword: STRONG2 })).json().session.token;
   await call("POST", "/v1/phones", { phone: "+1 415 555 0100" });
   const addr = (await call("POST", "/v1/commerce/addresses", { ...ADDRESS, name: "Drop" })).json();
   await call("POST", `/v1/commerce/listings/${listing.json().id}`, { price: 1 });
