@@ -33,7 +33,13 @@ const HOME = {
   channel: "web",
 };
 
-async function call(url: string, body: unknown): Promise<{ status: number; json: Record<string, any>; ms: number }> {
+interface Answer {
+  status: number;
+  json: { status?: string; signupId?: string; error?: { code?: string } };
+  ms: number;
+}
+
+async function call(url: string, body: unknown): Promise<Answer> {
   const t0 = performance.now();
   const r = await app.http.inject({
     method: "POST",
@@ -73,10 +79,7 @@ const abroad = (r: number) => ({
   userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
   channel: "web",
 });
-const classes: [
-  keyof typeof samples,
-  (r: number) => Promise<{ status: number; json: Record<string, any>; ms: number }>,
-][] = [
+const classes: [keyof typeof samples, (r: number) => Promise<Answer>][] = [
   ["signin_right_refused", (r) => call("/v1/sign-in", { email: owner, password: PASSWORD, context: abroad(r) })],
   ["signin_wrong", (r) => call("/v1/sign-in", { email: owner, password: `not it ${r} at all`, context: abroad(r) })],
   [

@@ -143,7 +143,7 @@ async function client() {
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
-    const json = (await r.json()) as Record<string, any>;
+    const json = (await r.json()) as { status?: string; error?: { code?: string } };
     return { status: r.status, json };
   };
 

@@ -16,8 +16,8 @@ import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
 import { createArgon2Hasher, type PasswordHasher } from "./identity/passwords.ts";
 import { createStoredSecrets } from "./identity/secrets.ts";
-import { identityTemplates } from "./identity/templates.ts";
 import { createIdentityService, type IdentityService } from "./identity/service.ts";
+import { identityTemplates } from "./identity/templates.ts";
 import type { CounterStore } from "./limits/counters.ts";
 import { PriorityGate } from "./limits/gate.ts";
 import { RateLimiter } from "./limits/limiter.ts";
@@ -76,7 +76,13 @@ export interface BuildOptions {
 export function noticeTemplates(config: Pick<Config, "branding">): NoticeTemplates {
   const b = config.branding;
   return createNoticeTemplates({
-    definitions: { ...coreTemplates, ...identityTemplates, ...commerceTemplates, ...responseTemplates, ...riskTemplates },
+    definitions: {
+      ...coreTemplates,
+      ...identityTemplates,
+      ...commerceTemplates,
+      ...responseTemplates,
+      ...riskTemplates,
+    },
     storeName: b.storeName,
     supportContact: b.supportContact,
     timeZone: b.timeZone,

@@ -16,7 +16,7 @@ import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "./passwords.ts";
  * or what became of the link (already used, expired, not valid) with what to do next. The action is the POST.
  */
 
-type Kind = "not_me" | "email_revert" | "reset_password";
+type Kind = "not_me" | "email_revert" | "reset_password" | "factor_reset_cancel";
 type PageState = "invalid" | "active" | "used" | "expired";
 
 // Every page: the two languages side by side; `{store}` is the store's name.
@@ -204,6 +204,35 @@ const T = {
     ja: "パスワード再設定のリンクの有効期限（30分）が過ぎています。",
     en: "Password reset links are valid for 30 minutes; this one has expired.",
   },
+  cancelResetTitle: { ja: "認証アプリの解除申請を取り消す", en: "Cancel the removal of your authenticator app" },
+  cancelResetIntro: {
+    ja: "お使いのアカウントで、認証アプリ（2段階認証）を解除する申請がありました。ご自身の申請でない場合は、下のボタンを押してください。",
+    en: "Someone asked to remove the authenticator app (two-step verification) from your account. If it was not you, press the button below.",
+  },
+  cancelResetWill: {
+    ja: [
+      "解除の申請を取り消します。認証アプリは、これまでどおりログインに必要です。",
+      "申請した人はパスワードを知っている可能性があります。取り消したあと、パスワードを変更してください。",
+    ],
+    en: [
+      "The request is cancelled: the authenticator app stays required to sign in.",
+      "Whoever asked may know your password: change it after cancelling.",
+    ],
+  },
+  cancelResetButton: { ja: "解除申請を取り消す", en: "Cancel the removal" },
+  cancelResetDoneTitle: { ja: "解除申請を取り消しました", en: "The removal was cancelled" },
+  cancelResetDone: {
+    ja: "認証アプリはこれまでどおり有効です。申請した人はパスワードを知っている可能性があるため、{store}でパスワードを変更してください。",
+    en: "Your authenticator app stays on. Whoever asked may know your password: change it at {store}.",
+  },
+  cancelResetUsed: {
+    ja: "この解除申請は、すでに取り消されたか、完了しています。認証アプリが使えなくなっている場合は、{store}にお問い合わせください。",
+    en: "This request was already cancelled or has taken effect. If your authenticator app no longer works, contact {store}.",
+  },
+  cancelResetExpired: {
+    ja: "このリンクの有効期限が過ぎています。認証アプリが使えなくなっている場合は、{store}にお問い合わせください。",
+    en: "This link has expired. If your authenticator app no longer works, contact {store}.",
+  },
   frozenTitle: { ja: "アカウントは保護されています", en: "Your account is protected" },
   frozenBody: {
     ja: "このアカウントは、身に覚えのない操作の報告により凍結されています。パスワードの再設定ではなく、ご本人確認（アカウントの復旧）で再びお使いいただけます。",
@@ -234,6 +263,7 @@ const PATHS: Record<Kind, string> = {
   not_me: "/links/not-me",
   email_revert: "/links/email-revert",
   reset_password: "/links/reset-password",
+  factor_reset_cancel: "/links/cancel-factor-reset",
 };
 // Pages live at /links/<name>; forms and links are relative so a path prefix in MAMORI_PUBLIC_URL still works.
 const ROOT = "../";
@@ -388,6 +418,14 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
           ),
       });
     }
+    if (kind === "factor_reset_cancel") {
+      return page(reply, status, {
+        lang,
+        title,
+        otherLangHref,
+        children: <p>{s(lang, state === "used" ? T.cancelResetUsed : T.cancelResetExpired)}</p>,
+      });
+    }
     if (kind === "email_revert") {
       return page(reply, status, {
         lang,
@@ -488,6 +526,24 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
       if (peek.accountStatus === "frozen") return deadLink(reply, kind, "frozen", lang, "frozen", other);
       return resetForm(reply, 200, { lang, token, sentTo: peek.emails.sentTo, chosenLang });
     }
+    if (kind === "factor_reset_cancel") {
+      return page(reply, 200, {
+        lang,
+        title: T.cancelResetTitle[lang],
+        otherLangHref: other,
+        children: (
+          <>
+            <p>{T.cancelResetIntro[lang]}</p>
+            {list(lang, T.cancelResetWill)}
+            <PostForm action={relative(kind)} hidden={{ t: token, lang: chosenLang }}>
+              <Actions>
+                <Submit>{T.cancelResetButton[lang]}</Submit>
+              </Actions>
+            </PostForm>
+          </>
+        ),
+      });
+    }
     if (kind === "not_me") {
       return page(reply, 200, {
         lang,
@@ -563,6 +619,21 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
           ),
         });
       }
+      if (kind === "factor_reset_cancel") {
+        await identity.cancelFactorReset({ token, context: ctx });
+        return page(reply, 200, {
+          lang,
+          title: T.cancelResetDoneTitle[lang],
+          children: (
+            <>
+              <Notice tone="ok">
+                <p>{s(lang, T.cancelResetDone)}</p>
+              </Notice>
+              {backToStore(lang)}
+            </>
+          ),
+        });
+      }
       if (kind === "email_revert") {
         const { restoredEmail } = await identity.revertEmailChange({ token, context: ctx });
         return page(reply, 200, {
@@ -614,7 +685,7 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
     }
   }
 
-  for (const kind of ["not_me", "email_revert", "reset_password"] as const) {
+  for (const kind of ["not_me", "email_revert", "reset_password", "factor_reset_cancel"] as const) {
     app.get(PATHS[kind], opts({ querystring: Query }), (req, reply) => show(req, reply, kind));
     app.post(PATHS[kind], opts({ body: Body }), (req, reply) => act(req, reply, kind));
   }

@@ -810,7 +810,7 @@ export function createIdentityService(deps: IdentityDeps) {
      * link (GET). Nothing is used or changed: mail scanners open links too.
      */
     async peekLink(
-      kind: "not_me" | "email_revert" | "reset_password",
+      kind: "not_me" | "email_revert" | "reset_password" | "factor_reset_cancel",
       token: string,
     ): Promise<
       | { state: "invalid" }

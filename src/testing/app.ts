@@ -45,7 +45,12 @@ export interface TestApp {
     template?: string,
   ): Promise<{ template: string; body: string; subject: string } | undefined>;
   mails(recipient: string): Promise<{ template: string; body: string; subject: string }[]>;
-  signUp(email: string, password?: string, ctx?: RequestContext): Promise<{ accountId: string; token: string }>;
+  signUp(
+    email: string,
+    password?: string,
+    ctx?: RequestContext,
+    language?: "ja" | "en",
+  ): Promise<{ accountId: string; token: string }>;
   verifyEmail(token: string, email: string): Promise<void>;
   signIn(email: string, password: string, ctx?: RequestContext): Promise<Record<string, any>>;
   /** The owner's recovery after a lockdown, through the public API: code to `identifier`, new password, devices. */
@@ -126,9 +131,9 @@ export async function makeTestApp(
       const all = await t.mails(recipient);
       return all.find((m) => !template || m.template === template);
     },
-    async signUp(email, password = STRONG, ctx = TOKYO) {
+    async signUp(email, password = STRONG, ctx = TOKYO, language = "en") {
       // Two steps, as a store does it: the code goes to the address, and confirming it creates the account.
-      const r = await t.call("POST", "/v1/accounts", { email, password, language: "en", context: ctx });
+      const r = await t.call("POST", "/v1/accounts", { email, password, language, context: ctx });
       if (r.statusCode !== 202) throw new Error(`signUp ${r.statusCode} ${r.body}`);
       const code = codeIn((await t.lastMail(email, "signup_code"))?.body);
       const c = await t.call("POST", "/v1/accounts/confirm", { signupId: r.json().signupId, code, context: ctx });

@@ -102,14 +102,30 @@ describe("mailbox-reader-disables-totp", () => {
     // Minutes later nothing has changed: the authenticator is still required.
     t.clock.advance(10 * 60_000);
     assert.deepEqual((await t.signIn("lost-phone@example.jp", STRONG2, READER)).factors, ["totp", "recovery_code"]);
-    // The owner cancels with one click.
-    const cancel = await t.call(
-      "POST",
-      "/v1/factor-reset/cancel",
-      { token: linkToken(notice.body, "/links/cancel-factor-reset") },
-      { auth: null },
-    );
+    // The owner opens the link (a page that only asks: mail scanners prefetch links) and cancels with one click.
+    const cancelToken = linkToken(notice.body, "/links/cancel-factor-reset");
+    const page = await t.app.http.inject({
+      method: "GET",
+      url: `/links/cancel-factor-reset?t=${encodeURIComponent(cancelToken)}`,
+    });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /Cancel the removal of your authenticator app/, "in the account's language (en)");
+    assert.match(page.body, /<form method="post"/);
+    const ja = await t.app.http.inject({
+      method: "GET",
+      url: `/links/cancel-factor-reset?t=${encodeURIComponent(cancelToken)}&lang=ja`,
+    });
+    assert.match(ja.body, /認証アプリの解除申請を取り消す/);
+    const cancel = await t.app.http.inject({
+      method: "POST",
+      url: "/links/cancel-factor-reset",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: `t=${encodeURIComponent(cancelToken)}`,
+    });
     assert.equal(cancel.statusCode, 200, cancel.body);
+    assert.match(cancel.body, /The removal was cancelled/);
+    const again = await t.call("POST", "/v1/factor-reset/cancel", { token: cancelToken }, { auth: null });
+    assert.equal(again.json().error.code, "link_invalid", "the link works once");
     assert.ok(await t.lastMail("lost-phone@example.jp", "factor_reset_cancelled"));
     t.clock.advance(73 * 3_600_000);
     assert.deepEqual(

@@ -14,7 +14,7 @@ import {
 } from "./browser.ts";
 
 const skip = browserSkip();
-const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 (iPhone) Safari/604.1", channel: "web" };
+const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 (iPhone) Safari/604.1", channel: "web" as const };
 
 // Seed 002: the attacker changed the email; the owner's old address got the revert link. She undoes the change, then
 // sets a new password from the reset mail, on her phone, in Japanese, with the rules in front of her.
@@ -32,8 +32,7 @@ describe("owner undoes an email change and sets a new password (real browser)", 
 
   it("revert page names both addresses; the reset page shows the rules and refuses a weak password in Japanese", async () => {
     const email = "yuki@example.jp";
-    const r = await m.t.call("POST", "/v1/accounts", { email, password: STRONG, language: "ja", context: CTX });
-    const s = r.json().session.token as string;
+    const s = (await m.t.signUp(email, STRONG, CTX, "ja")).token;
     await m.t.verifyEmail(s, email);
     await m.t.call("POST", "/v1/email/change", { newEmail: "evil@attacker.example" }, { session: s });
     const code = codeIn((await m.t.lastMail("evil@attacker.example", "email_change_code"))?.body);

@@ -161,13 +161,12 @@ describe("branding in a running Mamori", () => {
   after(() => t.close());
 
   it("the lockdown mail names the store, shows Japan time and leaves out what was not done", async () => {
-    const r = await t.call("POST", "/v1/accounts", {
-      email: "hanako@example.jp",
-      password: STRONG,
-      language: "ja",
-      context: { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0.0.0", deviceId: "pc", channel: "web" },
-    });
-    await t.verifyEmail(r.json().session.token, "hanako@example.jp");
+    await t.signUp(
+      "hanako@example.jp",
+      STRONG,
+      { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0.0.0", deviceId: "pc", channel: "web" },
+      "ja",
+    );
     t.clock.advance(3_600_000);
     await t.signIn("hanako@example.jp", STRONG, ATTACKER);
     const notice = await t.lastMail("hanako@example.jp", "signin_new_device");

@@ -28,15 +28,12 @@ describe("link pages", () => {
 
   /** A Japanese account whose new-device notice carries a "This wasn't me" link. */
   async function victim(email: string, language: "ja" | "en" = "ja") {
-    const r = await t.call("POST", "/v1/accounts", {
+    const { token } = await t.signUp(
       email,
-      password: STRONG,
+      STRONG,
+      { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0.0.0", deviceId: "pc", channel: "web" },
       language,
-      context: { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0.0.0", deviceId: "pc", channel: "web" },
-    });
-    assert.equal(r.statusCode, 201, r.body);
-    const token = r.json().session.token as string;
-    await t.verifyEmail(token, email);
+    );
     t.clock.advance(3_600_000);
     const atk = await t.signIn(email, STRONG, ATTACKER);
     const notice = await t.lastMail(email, "signin_new_device");
@@ -160,13 +157,7 @@ describe("link pages", () => {
 
   it("the reset page shows the rules, answers a weak or reused password in Japanese, and uses the link once", async () => {
     const email = "reset@example.jp";
-    const r = await t.call("POST", "/v1/accounts", {
-      email,
-      password: STRONG,
-      language: "ja",
-      context: { ip: "133.0.0.10", userAgent: "x", channel: "web" },
-    });
-    await t.verifyEmail(r.json().session.token, email);
+    await t.signUp(email, STRONG, { ip: "133.0.0.10", userAgent: "x", channel: "web" }, "ja");
     await t.call("POST", "/v1/password/reset-request", {
       email,
       context: { ip: "133.0.0.10", userAgent: "x", channel: "web" },
@@ -214,14 +205,7 @@ describe("link pages", () => {
 
   it("undoing an email change: the page names both addresses, acts on POST only, and says where the reset link went", async () => {
     const email = "yuki@example.jp";
-    const r = await t.call("POST", "/v1/accounts", {
-      email,
-      password: STRONG,
-      language: "ja",
-      context: { ip: "133.0.0.10", userAgent: "x", channel: "web" },
-    });
-    const s = r.json().session.token as string;
-    await t.verifyEmail(s, email);
+    const s = (await t.signUp(email, STRONG, { ip: "133.0.0.10", userAgent: "x", channel: "web" }, "ja")).token;
     await t.call("POST", "/v1/email/change", { newEmail: "evil@attacker.example" }, { session: s });
     const code = codeIn((await t.lastMail("evil@attacker.example", "email_change_code"))?.body);
     await t.call("POST", "/v1/email/change/confirm", { code }, { session: s });
