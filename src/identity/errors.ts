@@ -18,6 +18,11 @@ export const IdentityErrors = defineErrors({
   password_too_short: { status: 422, message: "The password must have at least 8 characters." },
   password_too_long: { status: 422, message: "The password may have at most 256 characters." },
   password_too_weak: { status: 422, message: "The password is too easy to guess." },
+  password_breached: { status: 422, message: "This password appears in lists of leaked passwords; choose another." },
+  password_contains_context: {
+    status: 422,
+    message: "The password is built from your email address, your name, the store's name or a service word.",
+  },
   password_reused: { status: 422, message: "The password was one of the last 5 used on this account." },
   current_password_wrong: { status: 403, message: "The current password is wrong." },
   code_invalid: { status: 400, message: "The code is wrong or has expired." },

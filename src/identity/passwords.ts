@@ -105,25 +105,24 @@ function expandUserInputs(inputs: string[]): string[] {
   return [...out];
 }
 
+/** NIST SP 800-63B length, in code points (each Unicode character counts as one). */
+export function checkPasswordLength(password: string): "password_too_short" | "password_too_long" | null {
+  // Spread is O(n), so bound n first.
+  if (password.length > MAX_PASSWORD_LENGTH * 2) return "password_too_long";
+  const length = [...password].length;
+  if (length > MAX_PASSWORD_LENGTH) return "password_too_long";
+  if (length < MIN_PASSWORD_LENGTH) return "password_too_short";
+  return null;
+}
+
 /**
- * Sign-up / password-change policy: length per NIST SP 800-63B, then a zxcvbn estimate against common passwords,
- * English and Japanese (romaji) words and names, keyboard patterns, and the user's own data (email local part, name).
+ * The zxcvbn estimate alone, of the first ESTIMATED_PREFIX_LENGTH characters, against common passwords, English and
+ * Japanese (romaji) words and names, keyboard patterns, and the user's own data (email local part, name). Callers
+ * check the length first; password-policy.ts is the whole policy.
  */
-export function checkPasswordStrength(password: string, userInputs: string[]): PasswordStrength {
-  // Code points, not UTF-16 units: NIST counts each Unicode character as one. Spread is O(n), so bound n first.
-  if (password.length > MAX_PASSWORD_LENGTH * 2) {
-    return { ok: false, code: "password_too_long", score: 0, warning: null, suggestions: [] };
-  }
-  const chars = [...password];
-  const length = chars.length;
-  if (length > MAX_PASSWORD_LENGTH) {
-    return { ok: false, code: "password_too_long", score: 0, warning: null, suggestions: [] };
-  }
-  if (length < MIN_PASSWORD_LENGTH) {
-    return { ok: false, code: "password_too_short", score: 0, warning: null, suggestions: [] };
-  }
+export function estimatePasswordStrength(password: string, userInputs: string[]): PasswordStrength {
   ensureZxcvbn();
-  const result = zxcvbn(chars.slice(0, ESTIMATED_PREFIX_LENGTH).join(""), expandUserInputs(userInputs));
+  const result = zxcvbn([...password].slice(0, ESTIMATED_PREFIX_LENGTH).join(""), expandUserInputs(userInputs));
   if (result.score >= MIN_PASSWORD_SCORE) return { ok: true, score: result.score };
   return {
     ok: false,
@@ -132,4 +131,11 @@ export function checkPasswordStrength(password: string, userInputs: string[]): P
     warning: result.feedback.warning,
     suggestions: result.feedback.suggestions,
   };
+}
+
+/** Length, then the zxcvbn estimate: the strength part of the policy (password-policy.ts adds lists and context). */
+export function checkPasswordStrength(password: string, userInputs: string[]): PasswordStrength {
+  const length = checkPasswordLength(password);
+  if (length) return { ok: false, code: length, score: 0, warning: null, suggestions: [] };
+  return estimatePasswordStrength(password, userInputs);
 }
