@@ -101,7 +101,7 @@ const ctx = (i: number) => ({
   deviceId: "bench-device",
   channel: "web" as const,
 });
-const password = "correct horse battery staple 47";
+const password = "amber lantern drifts past quiet harbors 47";
 const inprocEmail = `inproc-${Date.now()}@example.jp`;
 const created = await signUpInProcess(app, { email: inprocEmail, password, context: ctx(1) });
 const N = 50_000;

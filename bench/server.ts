@@ -31,7 +31,7 @@ if (mode === "bare") {
   const email = `bench-${Date.now()}@example.jp`;
   const { session } = await signUpInProcess(app, {
     email,
-    password: "correct horse battery staple 47",
+    password: "amber lantern drifts past quiet harbors 47",
     context: ctx,
   });
   await app.http.listen({ host: "127.0.0.1", port: 0 });

@@ -14,7 +14,9 @@ import { createContextEnricher } from "./context/enricher.ts";
 import { type DatabaseHandle, openDatabase } from "./db/database.ts";
 import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
+import { createPasswordPolicy } from "./identity/password-policy.ts";
 import { createArgon2Hasher, type PasswordHasher } from "./identity/passwords.ts";
+import { createPwnedRangeCheck } from "./identity/pwned-range.ts";
 import { createStoredSecrets } from "./identity/secrets.ts";
 import { createIdentityService, type IdentityService } from "./identity/service.ts";
 import { identityTemplates } from "./identity/templates.ts";
@@ -238,6 +240,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       },
     },
   });
+  // One password policy for sign-up, change, reset and recovery.
+  const passwordPolicy = createPasswordPolicy({
+    storeName: config.storeName,
+    storeDomain: config.storeDomain,
+    serviceWords: config.passwordServiceWords,
+    rangeCheck: config.pwnedRangeUrl
+      ? createPwnedRangeCheck({
+          url: config.pwnedRangeUrl,
+          clock,
+          onError: (e) => opts.logger?.warn({ err: e }, "pwned range check failed; password not checked online"),
+        })
+      : undefined,
+  });
   const riskAlerts = createUnfinishedSecondFactorSweep({ db, clock, events, notifier, enricher });
   if (config.dispatcher) riskAlerts.start(30_000, (e) => opts.logger?.warn({ err: e }, "risk alerts"));
   identity = createIdentityService({
@@ -248,6 +263,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     notifier,
     sessions,
     hasher,
+    passwordPolicy,
     enricher,
     limiter,
     actionTokens,
@@ -263,6 +279,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     events,
     notifier,
     hasher,
+    passwordPolicy,
     limiter,
     codeKey: keys.codes,
     totp: {
@@ -342,6 +359,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     riskAlerts,
     velocity,
     limiter,
+    passwordPolicy,
     async close() {
       await http.close();
       await dispatcher.stop();

@@ -35,6 +35,13 @@ export interface Config {
   logLevel: string;
   /** run the notification dispatcher in this process */
   dispatcher: boolean;
+  /** the store's name and domain (MAMORI_STORE_NAME, MAMORI_STORE_DOMAIN): no password may be built from them */
+  storeName: string | undefined;
+  storeDomain: string | undefined;
+  /** MAMORI_PASSWORD_SERVICE_WORDS (comma-separated): more words no password may be built from */
+  passwordServiceWords: string[];
+  /** MAMORI_PWNED_RANGE_URL: a Have-I-Been-Pwned-compatible range endpoint; unset = no online breach check */
+  pwnedRangeUrl: string | undefined;
 }
 
 function int(v: string | undefined, dflt: number): number {
@@ -42,6 +49,13 @@ function int(v: string | undefined, dflt: number): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new Error(`invalid number: ${v}`);
   return n;
+}
+
+function httpUrl(name: string, v: string | undefined): string | undefined {
+  const s = v?.trim();
+  if (!s) return undefined;
+  if (!/^https?:\/\/[^/]/.test(s) || !URL.canParse(s)) throw new Error(`${name} must be an http(s) URL: ${s}`);
+  return s;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -79,6 +93,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     challengeTtlMs: 10 * MINUTE,
     logLevel: env.MAMORI_LOG_LEVEL ?? "info",
     dispatcher: env.MAMORI_DISPATCHER !== "off",
+    storeName: env.MAMORI_STORE_NAME?.trim() || undefined,
+    storeDomain: env.MAMORI_STORE_DOMAIN?.trim() || undefined,
+    passwordServiceWords: (env.MAMORI_PASSWORD_SERVICE_WORDS ?? "")
+      .split(",")
+      .map((w) => w.trim())
+      .filter((w) => w !== ""),
+    pwnedRangeUrl: httpUrl("MAMORI_PWNED_RANGE_URL", env.MAMORI_PWNED_RANGE_URL),
   };
   return { ...cfg, ...overrides };
 }

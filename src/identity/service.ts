@@ -15,7 +15,8 @@ import { CommonErrors } from "../shared/errors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
-import { checkPasswordStrength, type PasswordHasher } from "./passwords.ts";
+import type { PasswordPolicy } from "./password-policy.ts";
+import type { PasswordHasher } from "./passwords.ts";
 import type { StoredSecrets } from "./secrets.ts";
 import { createSignIn, type Language, type LoginRisk, type SignInConfig } from "./signin.ts";
 import { type AccountRow, identityStore as store } from "./store.ts";
@@ -36,6 +37,8 @@ export interface IdentityDeps {
   notifier: Notifier;
   sessions: SessionService;
   hasher: PasswordHasher;
+  /** length, leaked lists, context words, strength: identity/password-policy.ts */
+  passwordPolicy: PasswordPolicy;
   enricher: ContextEnricher;
   limiter: RateLimiter;
   actionTokens: ActionTokens;
@@ -89,11 +92,13 @@ export function createIdentityService(deps: IdentityDeps) {
   const codeHash = (accountId: string, purpose: string, code: string) =>
     hmac(deps.keys.codes, `${accountId}:${purpose}:${code}`);
 
-  async function checkNewPassword(accountId: string | null, password: string, userInputs: string[]): Promise<void> {
-    const s = checkPasswordStrength(password, userInputs);
-    if (!s.ok) {
-      throw IdentityErrors[s.code]({ score: s.score, warning: s.warning, suggestions: s.suggestions });
-    }
+  /** The password policy (identity/password-policy.ts), then the history. `emails`: addresses or local parts. */
+  async function checkNewPassword(accountId: string | null, password: string, emails: string[]): Promise<void> {
+    // Every address on the account, verified or not: the one typed at sign-up is the owner's words either way.
+    const own = accountId
+      ? (await store.liveContacts(db, accountId)).filter((c) => c.kind === "email").map((c) => c.value)
+      : [];
+    await deps.passwordPolicy.assertAcceptable(password, { emails: [...emails, ...own] });
     if (accountId) {
       for (const h of await store.recentPasswordHashes(db, accountId, PASSWORD_HISTORY)) {
         if (await hasher.verify(h, password)) throw IdentityErrors.password_reused();
@@ -390,7 +395,7 @@ export function createIdentityService(deps: IdentityDeps) {
       const ctx = deps.enricher.enrich(input.context);
       await limit(signupRules.perIp, ctx.ip);
       const email = normalizeEmail(input.email);
-      await checkNewPassword(null, input.password, [email.split("@")[0] ?? ""]);
+      await checkNewPassword(null, input.password, [email]);
       const hash = await hasher.hash(input.password);
       const now = clock.now();
       const id = newId();

@@ -2,7 +2,8 @@ import type { Db } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import { IdentityErrors } from "../identity/errors.ts";
 import { normalizeEmail, normalizePhone } from "../identity/normalize.ts";
-import { checkPasswordStrength, type PasswordHasher } from "../identity/passwords.ts";
+import type { PasswordPolicy } from "../identity/password-policy.ts";
+import type { PasswordHasher } from "../identity/passwords.ts";
 import { identityStore } from "../identity/store.ts";
 import { defaultRules, type RateLimiter } from "../limits/limiter.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -18,6 +19,8 @@ export interface RecoveryDeps {
   events: EventLog;
   notifier: Notifier;
   hasher: PasswordHasher;
+  /** identity's password policy, the same one sign-up, change and reset use */
+  passwordPolicy: PasswordPolicy;
   limiter: RateLimiter;
   codeKey: Buffer;
   /** identity's authenticator enrolment, offered before the account is unfrozen */
@@ -228,8 +231,12 @@ export function createRecovery(deps: RecoveryDeps) {
 
     async setPassword(input: { recoveryToken: string; newPassword: string; ip: string | null }): Promise<void> {
       const { r, c } = await byToken(db, input.recoveryToken);
-      const strength = checkPasswordStrength(input.newPassword, [r.contact_value]);
-      if (!strength.ok) throw IdentityErrors[strength.code]({ score: strength.score, warning: strength.warning });
+      // The proven address may have been removed by the attacker; it is the owner's all the same.
+      const emails = (await identityStore.liveContacts(db, r.account_id))
+        .filter((c) => c.kind === "email")
+        .map((c) => c.value);
+      if (r.contact_kind === "email") emails.push(r.contact_value);
+      await deps.passwordPolicy.assertAcceptable(input.newPassword, { emails });
       const since = c.since ?? 0;
       // The last 5, plus every password in force at any time during the window (the attacker knew them).
       const recent = await db

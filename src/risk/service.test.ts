@@ -92,8 +92,8 @@ describe("risk service (default policy)", () => {
     const seller = await t.signUp("dormant-seller@example.jp");
     const active = await t.signUp("active-seller@example.jp");
     t.clock.advance(200 * DAY);
-    assert.equal((await t.signIn("dormant-seller@example.jp", "correct horse battery staple 47")).http, 200);
-    assert.equal((await t.signIn("active-seller@example.jp", "correct horse battery staple 47")).http, 200);
+    assert.equal((await t.signIn("dormant-seller@example.jp", "amber lantern drifts past quiet harbors 47")).http, 200);
+    assert.equal((await t.signIn("active-seller@example.jp", "amber lantern drifts past quiet harbors 47")).http, 200);
     const list = (accountId: string, price: number) =>
       t.app.risk.assessEvent({
         type: "listing_created",
@@ -114,7 +114,7 @@ describe("risk service (default policy)", () => {
     assert.ok((d.reasons[0]?.inputs["account.dormantDays"] as number) >= 180);
     // The other account signed in at sign-up and again now: also 200 days dormant, so we need one that was active.
     t.clock.advance(DAY);
-    assert.equal((await t.signIn("active-seller@example.jp", "correct horse battery staple 47")).http, 200);
+    assert.equal((await t.signIn("active-seller@example.jp", "amber lantern drifts past quiet harbors 47")).http, 200);
     const act = [];
     for (let i = 0; i < 6; i++) act.push((await list(active.accountId, 3000 + i)).decision);
     assert.deepEqual(act, ["allow", "allow", "allow", "allow", "allow", "allow"], "a seller active yesterday");

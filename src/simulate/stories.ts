@@ -22,7 +22,7 @@ import {
 } from "./play.ts";
 
 // Passwords strong enough for Mamori's zxcvbn check; the "stolen" one is the owner's from before the break-in.
-const STOLEN = "correct horse battery staple 47";
+const STOLEN = "plum kettle orbits the sleepy dune 47";
 const ATTACKERS = "violet tractor sings at midnight 93";
 const NEW_PASSWORD = "seven quiet otters juggle lanterns 18";
 const BUYER_PASSWORD = "amber kettles whistle over rivers 52";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { type App, buildApp } from "../app.ts";
-import { loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
 import type { DatabaseHandle } from "../db/database.ts";
 import { fastTestHasher } from "../identity/passwords.ts";
 import { createRedisCounterStore } from "../limits/redis.ts";
@@ -11,7 +11,7 @@ import { ManualClock } from "../shared/clock.ts";
 import type { RequestContext } from "../shared/context.ts";
 import { REDIS_URL, type TestStore, testStores } from "./stores.ts";
 
-export const STRONG = "correct horse battery staple 47";
+export const STRONG = "amber lantern drifts past quiet harbors 47";
 export const STRONG2 = "violet tractor sings at midnight 93";
 export const STRONG3 = "seven quiet otters juggle lanterns 18";
 
@@ -80,13 +80,15 @@ export async function makeTestApp(
     risk?: "permissive" | "default" | PolicySetSource;
     /** more environment for loadConfig, e.g. the store's branding (MAMORI_STORE_NAME, …) */
     env?: NodeJS.ProcessEnv;
+    /** config overrides (store name and domain, service words, the pwned range endpoint, …) */
+    config?: Partial<Config>;
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
   const skip = await store.skip();
   if (skip) throw new Error(`MAMORI_TEST_STORE=${store.name} but ${skip}`);
   const db = database ?? (await store.open());
-  const config = loadConfig({ ...opts.env, MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test" });
+  const config = loadConfig({ ...opts.env, MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test", ...opts.config });
   const counters =
     store.name === "postgres"
       ? createRedisCounterStore(REDIS_URL, { prefix: `t:${randomBytes(6).toString("hex")}:` })

@@ -63,7 +63,9 @@ describe("reset-token-reuse", () => {
     const r = await t.call("POST", "/v1/password/reset", { token, newPassword: STRONG });
     assert.equal(r.statusCode, 422);
     assert.equal(r.json().error.code, "password_reused");
-    const weak = await t.call("POST", "/v1/password/reset", { token, newPassword: "password123" });
+    const listed = await t.call("POST", "/v1/password/reset", { token, newPassword: "password123" });
+    assert.equal(listed.json().error.code, "password_breached");
+    const weak = await t.call("POST", "/v1/password/reset", { token, newPassword: "suzuki1985a" });
     assert.equal(weak.json().error.code, "password_too_weak");
   });
 });

@@ -12,7 +12,7 @@ const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId:
 // owner's browser (an infostealer's copy of the cookie jar, device cookie included) behind a Japanese address,
 // which the policy lets through.
 const ATTACKER = { ip: "126.200.3.4", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId: "owner-pc", channel: "web" };
-const PASSWORD = "correct horse battery staple 47";
+const PASSWORD = "amber lantern drifts past quiet harbors 47";
 
 interface Node {
   proc: ChildProcess;
