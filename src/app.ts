@@ -248,6 +248,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     rangeCheck: config.pwnedRangeUrl
       ? createPwnedRangeCheck({
           url: config.pwnedRangeUrl,
+          timeoutMs: config.pwnedRangeTimeoutMs,
           clock,
           onError: (e) => opts.logger?.warn({ err: e }, "pwned range check failed; password not checked online"),
         })

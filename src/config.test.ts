@@ -9,6 +9,7 @@ describe("config: the password policy's variables", () => {
     assert.equal(c.storeDomain, undefined);
     assert.deepEqual(c.passwordServiceWords, []);
     assert.equal(c.pwnedRangeUrl, undefined, "the online range check is off unless asked for");
+    assert.equal(c.pwnedRangeTimeoutMs, 1500);
   });
 
   it("read the store's name and domain, and a comma-separated list of service words", () => {

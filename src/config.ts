@@ -42,6 +42,8 @@ export interface Config {
   passwordServiceWords: string[];
   /** MAMORI_PWNED_RANGE_URL: a Have-I-Been-Pwned-compatible range endpoint; unset = no online breach check */
   pwnedRangeUrl: string | undefined;
+  /** MAMORI_PWNED_RANGE_TIMEOUT_MS: past this the password counts as not checked online (default 1500) */
+  pwnedRangeTimeoutMs: number;
 }
 
 function int(v: string | undefined, dflt: number): number {
@@ -100,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       .map((w) => w.trim())
       .filter((w) => w !== ""),
     pwnedRangeUrl: httpUrl("MAMORI_PWNED_RANGE_URL", env.MAMORI_PWNED_RANGE_URL),
+    pwnedRangeTimeoutMs: int(env.MAMORI_PWNED_RANGE_TIMEOUT_MS, 1500),
   };
   return { ...cfg, ...overrides };
 }
