@@ -242,8 +242,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   });
   // One password policy for sign-up, change, reset and recovery.
   const passwordPolicy = createPasswordPolicy({
-    storeName: config.storeName,
-    storeDomain: config.storeDomain,
+    // The branding's name only when the store set one ("mamori" is a service word anyway); its domain is its URL's.
+    storeName: config.branding.storeNamed ? config.branding.storeName : undefined,
+    storeDomain: config.branding.storeUrl ? new URL(config.branding.storeUrl).hostname : undefined,
     serviceWords: config.passwordServiceWords,
     rangeCheck: config.pwnedRangeUrl
       ? createPwnedRangeCheck({

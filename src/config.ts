@@ -35,9 +35,6 @@ export interface Config {
   logLevel: string;
   /** run the notification dispatcher in this process */
   dispatcher: boolean;
-  /** the store's name and domain (MAMORI_STORE_NAME, MAMORI_STORE_DOMAIN): no password may be built from them */
-  storeName: string | undefined;
-  storeDomain: string | undefined;
   /** MAMORI_PASSWORD_SERVICE_WORDS (comma-separated): more words no password may be built from */
   passwordServiceWords: string[];
   /** MAMORI_PWNED_RANGE_URL: a Have-I-Been-Pwned-compatible range endpoint; unset = no online breach check */
@@ -95,8 +92,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     challengeTtlMs: 10 * MINUTE,
     logLevel: env.MAMORI_LOG_LEVEL ?? "info",
     dispatcher: env.MAMORI_DISPATCHER !== "off",
-    storeName: env.MAMORI_STORE_NAME?.trim() || undefined,
-    storeDomain: env.MAMORI_STORE_DOMAIN?.trim() || undefined,
     passwordServiceWords: (env.MAMORI_PASSWORD_SERVICE_WORDS ?? "")
       .split(",")
       .map((w) => w.trim())

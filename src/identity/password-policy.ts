@@ -39,9 +39,9 @@ export type PolicyVerdict =
   | { ok: false; code: "password_too_weak"; score: number; warning: string | null; suggestions: string[] };
 
 export interface PasswordPolicyOptions {
-  /** MAMORI_STORE_NAME, e.g. "さくら商店 Sakura Shoten" */
+  /** the store's name (MAMORI_STORE_NAME or the branding file), e.g. "さくら商店 Sakura Shoten" */
   storeName?: string | undefined;
-  /** MAMORI_STORE_DOMAIN, e.g. "sakura-shoten.jp" */
+  /** the store's domain (the host of MAMORI_STORE_URL), e.g. "www.sakura-shoten.co.jp" */
   storeDomain?: string | undefined;
   /** MAMORI_PASSWORD_SERVICE_WORDS, added to DEFAULT_SERVICE_WORDS */
   serviceWords?: readonly string[];

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { type App, buildApp } from "../app.ts";
-import { type Config, loadConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
 import type { DatabaseHandle } from "../db/database.ts";
 import { fastTestHasher } from "../identity/passwords.ts";
 import { createRedisCounterStore } from "../limits/redis.ts";
@@ -80,15 +80,13 @@ export async function makeTestApp(
     risk?: "permissive" | "default" | PolicySetSource;
     /** more environment for loadConfig, e.g. the store's branding (MAMORI_STORE_NAME, …) */
     env?: NodeJS.ProcessEnv;
-    /** config overrides (store name and domain, service words, the pwned range endpoint, …) */
-    config?: Partial<Config>;
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
   const skip = await store.skip();
   if (skip) throw new Error(`MAMORI_TEST_STORE=${store.name} but ${skip}`);
   const db = database ?? (await store.open());
-  const config = loadConfig({ ...opts.env, MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test", ...opts.config });
+  const config = loadConfig({ ...opts.env, MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test" });
   const counters =
     store.name === "postgres"
       ? createRedisCounterStore(REDIS_URL, { prefix: `t:${randomBytes(6).toString("hex")}:` })

@@ -122,10 +122,10 @@ describe("breached-password-accepted: the online range check", () => {
     // A generous timeout where the endpoint answers (a loaded machine must not turn an answer into "not checked"),
     // and an app with a short one for the endpoint that hangs.
     t = await makeTestApp(undefined, undefined, {
-      config: { pwnedRangeUrl: range.url, pwnedRangeTimeoutMs: 10_000 },
+      env: { MAMORI_PWNED_RANGE_URL: range.url, MAMORI_PWNED_RANGE_TIMEOUT_MS: "10000" },
     });
     hurried = await makeTestApp(undefined, undefined, {
-      config: { pwnedRangeUrl: range.url, pwnedRangeTimeoutMs: 300 },
+      env: { MAMORI_PWNED_RANGE_URL: range.url, MAMORI_PWNED_RANGE_TIMEOUT_MS: "300" },
     });
   });
   after(async () => {

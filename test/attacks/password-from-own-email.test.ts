@@ -76,14 +76,14 @@ describe("password-from-own-email", () => {
   });
 });
 
-describe("password-from-own-email: a store's name, domain and service words (MAMORI_STORE_*)", () => {
+describe("password-from-own-email: the store's name and domain (its branding) and service words", () => {
   let t: TestApp;
   before(async () => {
     t = await makeTestApp(undefined, undefined, {
-      config: {
-        storeName: "さくら商店 Sakura Shoten",
-        storeDomain: "sakura-shoten.co.jp",
-        passwordServiceWords: ["SakuraPoint", "hanami"],
+      env: {
+        MAMORI_STORE_NAME: "さくら商店 Sakura Shoten",
+        MAMORI_STORE_URL: "https://www.sakura-shoten.co.jp/",
+        MAMORI_PASSWORD_SERVICE_WORDS: "SakuraPoint, hanami",
       },
     });
   });
