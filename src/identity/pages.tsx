@@ -171,12 +171,14 @@ const T = {
   rules: {
     ja: [
       "8文字以上、256文字以内",
-      "推測されにくいもの（よくある単語や名前、メールアドレスの一部だけのものは使えません）",
+      "過去に流出したパスワードは使えません",
+      "推測されにくいもの（よくある単語や名前、メールアドレスやショップ名から作ったものは使えません）",
       "最近使った5つのパスワードは使えません",
     ],
     en: [
       "8 to 256 characters",
-      "Hard to guess (common words, names or parts of your email address alone are refused)",
+      "No password known from leaks",
+      "Hard to guess (common words, names, or words from your email address or the shop's name are refused)",
       "None of your last 5 passwords",
     ],
   },
@@ -252,6 +254,14 @@ const PASSWORD_ERRORS: Record<string, Msg> = {
   password_too_weak: {
     ja: "このパスワードは推測されやすいため使えません。関係のない単語をいくつか組み合わせた、長めのパスワードにしてください。",
     en: "This password is too easy to guess. Use a longer one, for example several unrelated words.",
+  },
+  password_breached: {
+    ja: "このパスワードは過去に流出したパスワードの一覧にあり、推測されやすいため使えません。別のパスワードにしてください。",
+    en: "This password is on lists of leaked passwords, which attackers try first. Choose another one.",
+  },
+  password_contains_context: {
+    ja: "メールアドレスやお名前、ショップ名などから作ったパスワードは、推測されやすいため使えません。関係のない単語をいくつか組み合わせてください。",
+    en: "A password made from your email address, your name or the shop's name is easy to guess. Use several unrelated words instead.",
   },
   password_reused: {
     ja: "最近使ったパスワードです。別のパスワードにしてください。",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { makeTestApp, STRONG, STRONG2, type TestApp, TOKYO } from "../../src/testing/app.ts";
+import { linkToken, makeTestApp, STRONG, STRONG2, type TestApp, TOKYO } from "../../src/testing/app.ts";
 
 // Issue 19 (ASVS 5.0 6.2.11): on a fresh install `Mamori2026!`, `amazon.co.jp2026`, `onlinestore1`, and
 // `yamadataro88!!` for yamada.taro88@… were accepted. A targeted attacker guesses from what they know of the victim and
@@ -68,6 +68,28 @@ describe("password-from-own-email", () => {
       { session: s.token },
     );
     assert.equal(ok.statusCode, 200, ok.body);
+  });
+
+  it("the reset page refuses them too, saying why in Japanese, and the link still works", async () => {
+    const email = "kobayashi.mei@example.jp";
+    const a = await t.signUp(email);
+    await t.verifyEmail(a.token, email);
+    await t.call("POST", "/v1/password/reset-request", { email, context: TOKYO });
+    const token = linkToken((await t.lastMail(email, "password_reset"))?.body, "/links/reset-password");
+    const post = (password: string) =>
+      t.app.http.inject({
+        method: "POST",
+        url: "/links/reset-password",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+        payload: new URLSearchParams({ t: token, password, lang: "ja" }).toString(),
+      });
+    const r = await post("KobayashiMei2026!");
+    assert.equal(r.statusCode, 422);
+    assert.match(r.body, /メールアドレスやお名前、ショップ名などから作ったパスワードは/);
+    assert.ok(!r.body.includes("KobayashiMei2026!"), "the page never echoes the password");
+    const listed = await post("password1");
+    assert.match(listed.body, /過去に流出したパスワードの一覧にあり/);
+    assert.equal((await post(STRONG2)).statusCode, 200);
   });
 
   it("a long passphrase that only mentions a context word is judged on its strength", async () => {
