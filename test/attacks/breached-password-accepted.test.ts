@@ -45,7 +45,11 @@ describe("breached-password-accepted", () => {
       assert.deepEqual(r.json().error.details, { source: "list" });
       assert.ok(!r.body.includes(pw), "the answer never echoes the password");
     }
-    assert.equal((await signUp("listed-ok@example.jp", STRONG)).statusCode, 201);
+    assert.equal(
+      (await signUp("listed-ok@example.jp", STRONG)).statusCode,
+      202,
+      "sign-up accepts the password (step 1 of 2)",
+    );
   });
 
   it("changePassword refuses a listed password and keeps the old one", async () => {
@@ -167,7 +171,7 @@ describe("breached-password-accepted: the online range check", () => {
     range.mode = "error";
     range.requests.length = 0;
     const r = await signUp(t, "online-500@example.jp", STRONG2);
-    assert.equal(r.statusCode, 201, r.body);
+    assert.equal(r.statusCode, 202, r.body);
     assert.equal(range.requests.length, 1, "the endpoint was asked");
   });
 
@@ -175,10 +179,10 @@ describe("breached-password-accepted: the online range check", () => {
     range.mode = "hang";
     range.requests.length = 0;
     const r = await signUp(hurried, "online-hung@example.jp", STRONG3);
-    assert.equal(r.statusCode, 201, r.body);
+    assert.equal(r.statusCode, 202, r.body);
     assert.equal(range.requests.length, 1, "the endpoint was asked and did not answer");
     const again = await signUp(hurried, "online-hung2@example.jp", STRONG2);
-    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.statusCode, 202, again.body);
     assert.equal(range.requests.length, 1, "within the back-off the endpoint is not asked at all");
   });
 });
