@@ -5,8 +5,10 @@
 //   password reset request: a known address vs an unknown one (both write one mail in one transaction);
 //   sign-up: a taken address vs a free one.
 //
-// Classes are measured interleaved (one of each per round, in a rotating order), in process through the HTTP layer
-// (`inject`, no sockets), on the embedded store in a temp dir. A ManualClock moves 25 h between rounds so no
+// Two Mamoris side by side in the same run: `baseline` answers as soon as it is ready (MAMORI_ANSWER_FLOOR_MS=0), and
+// `floored` holds these answers to the configured floor (default 150 ms, src/api/answer-floor.ts). Classes are
+// measured interleaved (each once per round on each, in a rotating order), in process through the HTTP layer
+// (`inject`, no sockets), each on the embedded store in a temp dir. A ManualClock moves 25 h between rounds so no
 // throttling window carries over. Prints JSON: per class n, median, mean, p10, p90 (ms), and per comparison the
 // difference of medians and of means, and the Mann–Whitney U z-score (|z| < 2: not distinguishable at ~5 %).
 //
@@ -20,11 +22,6 @@ import { loadConfig } from "../src/config.ts";
 import { ManualClock } from "../src/shared/clock.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 150);
-const dir = mkdtempSync(path.join(tmpdir(), "mamori-bench-oracle-"));
-const clock = new ManualClock(Date.UTC(2026, 10, 1, 9, 0, 0));
-const config = loadConfig({ ...process.env, MAMORI_DATA_DIR: dir, MAMORI_DISPATCHER: "off", MAMORI_FAST_HASH: "" });
-const app = await buildApp(config, { clock });
-const { key } = await app.admin.createApiKey("bench");
 const PASSWORD = "violet tractor sings at midnight 93";
 const HOME = {
   ip: "133.0.0.10",
@@ -39,68 +36,111 @@ interface Answer {
   ms: number;
 }
 
-async function call(url: string, body: unknown): Promise<Answer> {
-  const t0 = performance.now();
-  const r = await app.http.inject({
-    method: "POST",
-    url,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    payload: JSON.stringify(body),
+/** One Mamori (its own store and clock) answering with the given floor; `floorMs` 0 is the baseline without one. */
+async function rig(floorMs: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), "mamori-bench-oracle-"));
+  const clock = new ManualClock(Date.UTC(2026, 10, 1, 9, 0, 0));
+  const config = loadConfig({
+    ...process.env,
+    MAMORI_DATA_DIR: dir,
+    MAMORI_DISPATCHER: "off",
+    MAMORI_FAST_HASH: "",
+    MAMORI_ANSWER_FLOOR_MS: String(floorMs),
   });
-  const ms = performance.now() - t0;
-  return { status: r.statusCode, json: r.json(), ms };
+  const app = await buildApp(config, { clock });
+  const { key } = await app.admin.createApiKey("bench");
+  async function call(url: string, body: unknown): Promise<Answer> {
+    const t0 = performance.now();
+    const r = await app.http.inject({
+      method: "POST",
+      url,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      payload: JSON.stringify(body),
+    });
+    const ms = performance.now() - t0;
+    return { status: r.statusCode, json: r.json(), ms };
+  }
+  async function signUp(email: string) {
+    const s = await call("/v1/accounts", { email, password: PASSWORD, context: HOME });
+    const [mail] = await app.outbox.listMailbox({ recipient: email, limit: 1 });
+    const code = mail?.body.match(/\b(\d{6})\b/)?.[1];
+    const c = await call("/v1/accounts/confirm", { signupId: s.json.signupId, code, context: HOME });
+    if (c.status !== 201) throw new Error(`sign-up ${c.status} ${JSON.stringify(c.json)}`);
+  }
+  // A few accounts, each used once per round by each sign-in class (the clock moves a day between rounds).
+  await signUp(owner);
+  await signUp("taken@example.jp");
+  clock.advance(1000);
+  return {
+    config,
+    call,
+    clock,
+    close: async () => {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
-async function signUp(email: string) {
-  const s = await call("/v1/accounts", { email, password: PASSWORD, context: HOME });
-  const [mail] = await app.outbox.listMailbox({ recipient: email, limit: 1 });
-  const code = mail?.body.match(/\b(\d{6})\b/)?.[1];
-  const c = await call("/v1/accounts/confirm", { signupId: s.json.signupId, code, context: HOME });
-  if (c.status !== 201) throw new Error(`sign-up ${c.status} ${JSON.stringify(c.json)}`);
-}
-
-// A few accounts, each used once per round by each sign-in class (the clock moves a day between rounds).
 const owner = "oracle-owner@example.jp";
-await signUp(owner);
-await signUp("taken@example.jp");
-clock.advance(1000);
+const floorMs = loadConfig({ ...process.env, MAMORI_DATA_DIR: tmpdir() }).answerFloorMs;
+const rigs = { baseline: await rig(0), floored: await rig(floorMs) };
+const config = rigs.floored.config;
 
-const samples: Record<string, number[]> = {
-  signin_right_refused: [],
-  signin_wrong: [],
-  signin_unknown: [],
-  reset_known: [],
-  reset_unknown: [],
-  signup_taken: [],
-  signup_free: [],
-};
+const CLASSES = [
+  "signin_right_refused",
+  "signin_wrong",
+  "signin_unknown",
+  "reset_known",
+  "reset_unknown",
+  "signup_taken",
+  "signup_free",
+] as const;
+type Rig = keyof typeof rigs;
+const samples = Object.fromEntries(
+  (Object.keys(rigs) as Rig[]).map((g) => [g, Object.fromEntries(CLASSES.map((c) => [c, [] as number[]]))]),
+) as Record<Rig, Record<(typeof CLASSES)[number], number[]>>;
 const abroad = (r: number) => ({
   ip: `8.8.${(r >> 8) & 255}.${r & 255}`,
   userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
   channel: "web",
 });
-const classes: [keyof typeof samples, (r: number) => Promise<Answer>][] = [
-  ["signin_right_refused", (r) => call("/v1/sign-in", { email: owner, password: PASSWORD, context: abroad(r) })],
-  ["signin_wrong", (r) => call("/v1/sign-in", { email: owner, password: `not it ${r} at all`, context: abroad(r) })],
+type Call = (url: string, body: unknown) => Promise<Answer>;
+const classes: [(typeof CLASSES)[number], (call: Call, r: number) => Promise<Answer>][] = [
+  ["signin_right_refused", (call, r) => call("/v1/sign-in", { email: owner, password: PASSWORD, context: abroad(r) })],
+  [
+    "signin_wrong",
+    (call, r) => call("/v1/sign-in", { email: owner, password: `not it ${r} at all`, context: abroad(r) }),
+  ],
   [
     "signin_unknown",
-    (r) => call("/v1/sign-in", { email: `ghost${r}@example.jp`, password: PASSWORD, context: abroad(r) }),
+    (call, r) => call("/v1/sign-in", { email: `ghost${r}@example.jp`, password: PASSWORD, context: abroad(r) }),
   ],
-  ["reset_known", (r) => call("/v1/password/reset-request", { email: owner, context: abroad(r) })],
-  ["reset_unknown", (r) => call("/v1/password/reset-request", { email: `ghost${r}@example.jp`, context: abroad(r) })],
-  ["signup_taken", (r) => call("/v1/accounts", { email: "taken@example.jp", password: PASSWORD, context: abroad(r) })],
-  ["signup_free", (r) => call("/v1/accounts", { email: `new${r}@example.jp`, password: PASSWORD, context: abroad(r) })],
+  ["reset_known", (call, r) => call("/v1/password/reset-request", { email: owner, context: abroad(r) })],
+  [
+    "reset_unknown",
+    (call, r) => call("/v1/password/reset-request", { email: `ghost${r}@example.jp`, context: abroad(r) }),
+  ],
+  [
+    "signup_taken",
+    (call, r) => call("/v1/accounts", { email: "taken@example.jp", password: PASSWORD, context: abroad(r) }),
+  ],
+  [
+    "signup_free",
+    (call, r) => call("/v1/accounts", { email: `new${r}@example.jp`, password: PASSWORD, context: abroad(r) }),
+  ],
 ];
 
-// Warm-up: one of each, not counted.
-for (const [, f] of classes) await f(0);
+// Warm-up: one of each, not counted. Then rounds: every class on both rigs, in a rotating order.
+for (const g of Object.keys(rigs) as Rig[]) for (const [, f] of classes) await f(rigs[g].call, 0);
 const statuses: Record<string, Record<string, number>> = {};
 for (let r = 1; r <= ROUNDS; r++) {
-  clock.advance(25 * 3_600_000);
-  for (let i = 0; i < classes.length; i++) {
+  for (const g of Object.keys(rigs) as Rig[]) rigs[g].clock.advance(25 * 3_600_000);
+  for (let i = 0; i < classes.length * 2; i++) {
     const [name, f] = classes[(i + r) % classes.length]!;
-    const res = await f(r);
-    samples[name]!.push(res.ms);
+    const g: Rig = (i + r) % 2 ? "baseline" : "floored";
+    const res = await f(rigs[g].call, r);
+    samples[g][name].push(res.ms);
     const k = `${res.status}:${res.json.status ?? res.json.error?.code ?? "ok"}`;
     statuses[name] ??= {};
     statuses[name]![k] = (statuses[name]![k] ?? 0) + 1;
@@ -138,18 +178,25 @@ function mannWhitneyZ(a: number[], b: number[]): number {
   return (u - (n1 * n2) / 2) / sd;
 }
 
-const summary = Object.fromEntries(
-  Object.entries(samples).map(([k, xs]) => [
-    k,
-    { n: xs.length, medianMs: r3(q(xs, 0.5)), meanMs: r3(mean(xs)), p10Ms: r3(q(xs, 0.1)), p90Ms: r3(q(xs, 0.9)) },
-  ]),
-);
-const compare = (a: string, b: string) => ({
+const summarise = (g: Rig) =>
+  Object.fromEntries(
+    Object.entries(samples[g]).map(([k, xs]) => [
+      k,
+      { n: xs.length, medianMs: r3(q(xs, 0.5)), meanMs: r3(mean(xs)), p10Ms: r3(q(xs, 0.1)), p90Ms: r3(q(xs, 0.9)) },
+    ]),
+  );
+const compare = (g: Rig, a: (typeof CLASSES)[number], b: (typeof CLASSES)[number]) => ({
   pair: `${a} vs ${b}`,
-  medianDiffMs: r3(q(samples[a]!, 0.5) - q(samples[b]!, 0.5)),
-  meanDiffMs: r3(mean(samples[a]!) - mean(samples[b]!)),
-  mannWhitneyZ: r3(mannWhitneyZ(samples[a]!, samples[b]!)),
+  medianDiffMs: r3(q(samples[g][a], 0.5) - q(samples[g][b], 0.5)),
+  meanDiffMs: r3(mean(samples[g][a]) - mean(samples[g][b])),
+  mannWhitneyZ: r3(mannWhitneyZ(samples[g][a], samples[g][b])),
 });
+const comparisons = (g: Rig) => [
+  compare(g, "signin_right_refused", "signin_wrong"),
+  compare(g, "signin_unknown", "signin_wrong"),
+  compare(g, "reset_known", "reset_unknown"),
+  compare(g, "signup_taken", "signup_free"),
+];
 process.stdout.write(
   `${JSON.stringify(
     {
@@ -157,18 +204,14 @@ process.stdout.write(
       rounds: ROUNDS,
       argon2: config.argon2,
       node: process.version,
+      answerFloorMs: floorMs,
       answers: statuses,
-      summary,
-      comparisons: [
-        compare("signin_right_refused", "signin_wrong"),
-        compare("signin_unknown", "signin_wrong"),
-        compare("reset_known", "reset_unknown"),
-        compare("signup_taken", "signup_free"),
-      ],
+      baseline: { answerFloorMs: 0, summary: summarise("baseline"), comparisons: comparisons("baseline") },
+      floored: { answerFloorMs: floorMs, summary: summarise("floored"), comparisons: comparisons("floored") },
     },
     null,
     2,
   )}\n`,
 );
-await app.close();
-rmSync(dir, { recursive: true, force: true });
+await rigs.baseline.close();
+await rigs.floored.close();

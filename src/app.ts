@@ -309,6 +309,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
         supportContact: config.branding.supportContact,
         recoveryUrl: config.branding.recoveryUrl,
       },
+      answerFloorMs: config.answerFloorMs,
       findByOrderOrGiftCard: async (q) => {
         const hit = await commerceResponder.findByOrderOrGiftCard(q);
         if (!hit) return [];

@@ -31,6 +31,8 @@ export interface Config {
   emailRevertTtlMs: number;
   notMeTtlMs: number;
   codeTtlMs: number;
+  /** sign-in failures and challenges, sign-up and reset requests answer no sooner than this (ms) */
+  answerFloorMs: number;
   challengeTtlMs: number;
   logLevel: string;
   /** run the notification dispatcher in this process */
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     emailRevertTtlMs: 30 * DAY,
     notMeTtlMs: 30 * DAY,
     codeTtlMs: 10 * MINUTE,
+    answerFloorMs: int(env.MAMORI_ANSWER_FLOOR_MS, 150),
     challengeTtlMs: 10 * MINUTE,
     logLevel: env.MAMORI_LOG_LEVEL ?? "info",
     dispatcher: env.MAMORI_DISPATCHER !== "off",

@@ -49,6 +49,8 @@ export interface RouteDeps {
   risk: RiskService;
   /** the store the pages are for (name, logo, contact) */
   site: Site;
+  /** answers that must not tell by their timing leave no sooner than this after the request (MAMORI_ANSWER_FLOOR_MS) */
+  answerFloorMs: number;
   /** support lookup of the accounts behind an order id or a gift card code */
   findByOrderOrGiftCard: (q: string) => Promise<{ accountId: string; kind: string; value: string }[]>;
 }

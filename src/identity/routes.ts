@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { answerFloor, signedIn } from "../api/answer-floor.ts";
 import { checkContext, userSession } from "../api/context.ts";
 import {
   Code,
@@ -86,10 +87,14 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
   const me = (req: Parameters<typeof userSession>[1]) => userSession(sessions, req);
   const ok = { ok: true as const };
   const tag = (t: string) => ({ tags: [t] });
+  // Answers whose timing must not tell a right password from a wrong one, or a known address from an unknown one.
+  const floored = { onSend: answerFloor(deps.answerFloorMs) };
+  const flooredUnlessSignedIn = { onSend: answerFloor(deps.answerFloorMs, signedIn) };
 
   app.post(
     "/v1/accounts",
     {
+      ...floored,
       schema: {
         operationId: "createAccount",
         ...tag("accounts"),
@@ -186,6 +191,7 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/sign-in",
     {
+      ...flooredUnlessSignedIn,
       schema: {
         operationId: "signIn",
         ...tag("sign-in"),
@@ -204,6 +210,7 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/sign-in/challenge/code",
     {
+      ...floored,
       schema: {
         operationId: "sendSignInChallengeCode",
         ...tag("sign-in"),
@@ -218,6 +225,7 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/sign-in/challenge",
     {
+      ...flooredUnlessSignedIn,
       schema: {
         operationId: "completeSignInChallenge",
         ...tag("sign-in"),
@@ -235,6 +243,7 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/sign-in/challenge/factor-reset",
     {
+      ...floored,
       schema: {
         operationId: "requestFactorReset",
         ...tag("sign-in"),
@@ -272,6 +281,7 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/sign-in/app-password",
     {
+      ...flooredUnlessSignedIn,
       schema: {
         operationId: "signInWithAppPassword",
         ...tag("sign-in"),
@@ -358,6 +368,7 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/password/reset-request",
     {
+      ...floored,
       schema: {
         operationId: "requestPasswordReset",
         ...tag("credentials"),

@@ -86,7 +86,11 @@ export async function makeTestApp(
   const skip = await store.skip();
   if (skip) throw new Error(`MAMORI_TEST_STORE=${store.name} but ${skip}`);
   const db = database ?? (await store.open());
-  const config = loadConfig({ ...opts.env, MAMORI_DISPATCHER: "off" }, { publicUrl: "http://mamori.test" });
+  // No answer floor unless a test asks for one: it only adds waiting (test/attacks/sign-in-answer-reveals-password).
+  const config = loadConfig(
+    { MAMORI_ANSWER_FLOOR_MS: "0", ...opts.env, MAMORI_DISPATCHER: "off" },
+    { publicUrl: "http://mamori.test" },
+  );
   const counters =
     store.name === "postgres"
       ? createRedisCounterStore(REDIS_URL, { prefix: `t:${randomBytes(6).toString("hex")}:` })

@@ -159,7 +159,7 @@ describe("two-nodes-revocation", async () => {
     const email = `shared-${run.toString("hex")}@example.jp`;
     await signUp(a, email);
     // One address guessing one account, alternating between the nodes: five failures in all, then refused.
-    const guesser = { ip: `9.${run[0]}.${run[1]}.${run[2]! % 250 + 1}`, userAgent: "curl/8.0", channel: "web" };
+    const guesser = { ip: `9.${run[0]}.${run[1]}.${(run[2]! % 250) + 1}`, userAgent: "curl/8.0", channel: "web" };
     for (let i = 0; i < 5; i++) {
       const n = i % 2 ? a : b;
       const r = await call(n, "/v1/sign-in", { email, password: `wrong${i}`, context: guesser });
