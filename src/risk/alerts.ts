@@ -82,6 +82,7 @@ export function createUnfinishedSecondFactorSweep(deps: AlertDeps) {
             at: new Date(Number(c.created_at)).toISOString(),
             ip: ctx.ip,
             country: ctx.country ?? "unknown",
+            network: ctx.asOrg ? `${ctx.asOrg} (AS${ctx.asn})` : ctx.asn !== null ? `AS${ctx.asn}` : "unknown",
             device: [ctx.browser, ctx.os, ctx.deviceType].filter(Boolean).join(", ") || ctx.userAgent.slice(0, 80),
           },
         });

@@ -77,6 +77,7 @@ describe("sign-in with the default risk policy", () => {
     assert.ok(alert, "the owner is told");
     assert.match(alert.subject, /Someone may have your password/);
     assert.match(alert.body, /8\.8\.8\.8/);
+    assert.match(alert.body, /Network: (.+\(AS\d+\)|AS\d+|unknown)/, "names the network");
     assert.match(alert.body, /\/links\/not-me\?t=/, "with the 'This wasn't me' link");
 
     // The owner, at home on her own device, signs straight in.

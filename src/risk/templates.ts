@@ -21,15 +21,16 @@ export const riskTemplates = {
   // abandoned second factor means someone else has the password.
   risk_unfinished_second_factor: {
     security: true,
-    vars: ["at", "ip", "country", "device"],
+    vars: ["at", "ip", "country", "network", "device"],
     ja: {
       subject: "【重要】パスワードが第三者に知られている可能性があります",
       body: lines(
         "お使いのアカウントに、正しいパスワードでログインが試みられましたが、2段階認証（確認コードの入力）が完了しませんでした。",
         "",
         "日時: {{at}}",
-        "IPアドレス: {{ip}}",
         "国・地域: {{country}}",
+        "ネットワーク: {{network}}",
+        "IPアドレス: {{ip}}",
         "端末: {{device}}",
         "",
         "ご自身の操作でない場合、パスワードが第三者に知られています。すぐにパスワードを変更してください。",
@@ -43,8 +44,9 @@ export const riskTemplates = {
         "Someone signed in to your account with the correct password but did not complete the second step (the code).",
         "",
         "Time: {{at}}",
-        "IP address: {{ip}}",
         "Country: {{country}}",
+        "Network: {{network}}",
+        "IP address: {{ip}}",
         "Device: {{device}}",
         "",
         "If this was not you, someone else knows your password: change it now, and anywhere else you use it.",
