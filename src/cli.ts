@@ -32,7 +32,7 @@ Store: embedded SQLite in MAMORI_DATA_DIR (./mamori-data), or PostgreSQL with MA
 export async function main(argv: string[]): Promise<number> {
   // Risk commands have their own flags: the generator and the CSV backtest need no store; `backtest --policy` opens
   // the store itself (read only, no engine, no migration).
-  if (argv[0] === "gen" || argv[0] === "backtest") {
+  if (argv[0] === "gen" || argv[0] === "backtest" || argv[0] === "fit") {
     try {
       return await riskCli(argv, (s) => process.stdout.write(`${s}\n`));
     } catch (e) {

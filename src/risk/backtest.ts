@@ -1,13 +1,24 @@
 import fs from "node:fs";
 import readline from "node:readline";
 import { upperBound } from "../shared/sorted.ts";
+import {
+  ATO_MODEL,
+  AtoHistory,
+  type AtoModel,
+  type AtoVector,
+  atoVector,
+  SourceWindow,
+  scoreAto,
+} from "./ato-model.ts";
 import type { LoginRow } from "./generate.ts";
 import { RbaHistory } from "./rba.ts";
+import { DEFAULT_SIGNAL_CONFIG } from "./signals.ts";
 
 /**
- * Replays a login CSV in the RBA data set's layout through the Freeman model: each row is scored against the history
- * as it was at that moment, then (if it was a successful login) added to it. Rows must be in time order, as the data
- * set and the generator write them.
+ * Replays a login CSV in the RBA data set's layout through the login models the live decision uses (Freeman's score
+ * and the takeover model, ato-model.ts): each row is scored against the history as it was at that moment, then added
+ * to it. Rows must be in time order, as the data set and the generator write them. The takeover labels are read only
+ * to grade, never to build the history (unless `oracleHistory`, which says so in the output).
  */
 
 /** RFC 4180 records from a text stream: quoted fields, "" escapes, newlines inside quotes, CRLF or LF. */
@@ -132,21 +143,62 @@ export async function* readLoginCsv(input: AsyncIterable<string | Buffer>): Asyn
   }
 }
 
+/** A labels file from `mamori gen logins --labels`: the attacker kind of each data row (null: legitimate). */
+export async function readLabels(file: string): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  let header = true;
+  for await (const rec of parseCsv(fs.createReadStream(file, { encoding: "utf8" }))) {
+    if (header) {
+      header = false;
+      if (rec[0] !== "row" || rec[1] !== "attacker") throw new Error(`${file}: not a labels file (row,attacker,…)`);
+      continue;
+    }
+    if (rec.length === 1 && rec[0] === "") continue;
+    const i = Number(rec[0]);
+    if (!Number.isInteger(i) || i < 0) throw new Error(`${file}: bad row number ${rec[0]}`);
+    out[i] = rec[1] ? rec[1] : null;
+  }
+  return out;
+}
+
 export interface BacktestOptions {
   /** False-positive rates to report TPR and re-authentication at (default 0.1 %, 1 %, 5 %, 10 %). */
   fprs?: number[];
   /**
-   * Successful account-takeover rows enter the history too, as in the reference (which does not know the labels).
-   * Default false: a takeover the deployment is meant to stop must not teach the model the attacker's context.
+   * Keep successful account-takeover rows out of the history, reading the label to do so. An oracle: a deployment
+   * never knows the label when the row happens, so figures with it are not what a deployment gets. Default false:
+   * the history is built from the CSV's observable columns only (every successful row, every failure).
    */
-  historyIncludesTakeovers?: boolean;
-  /** Called for each row with its score (Infinity: the user had no prior successful login). */
-  onRow?: (row: LoginRow, score: number, index: number) => void | Promise<void>;
+  oracleHistory?: boolean;
+  /** The attacker kind of each row (by row index), for per-kind results; the replay never reads it. */
+  labels?: readonly (string | null)[];
+  /** The login model's numbers (default: the shipped ATO_MODEL). */
+  model?: AtoModel;
+  /** Called for each row with its scores (Infinity / null: the user had no prior successful login). */
+  onRow?: (row: LoginRow, scores: RowScores, index: number) => void | Promise<void>;
+}
+
+export interface RowScores {
+  /** The Freeman RBA score (Infinity without history). */
+  freeman: number;
+  /** The takeover model's log-odds (Infinity without history). */
+  ato: number;
+  /** Its signals, null without history. */
+  vector: AtoVector | null;
+}
+
+export interface KindResult {
+  /** Takeover rows (successful attacker sign-ins) of this kind that were scored. */
+  takeovers: number;
+  caught: number;
+  /** Scored attempts of this kind, failed ones included. */
+  attempts: number;
+  attemptsCaught: number;
 }
 
 export interface OperatingPoint {
   targetFpr: number;
-  /** Rows scoring strictly above it are challenged. */
+  /** Rows scoring strictly above it are challenged (the shipped point: at or above). */
   threshold: number;
   fpr: number;
   /** Share of account-takeover rows challenged. */
@@ -155,6 +207,15 @@ export interface OperatingPoint {
   tprAttackIp: number;
   /** Median over users of the share of their legitimate logins challenged. */
   medianReauthRate: number;
+  /** Per attacker kind, when labels were given. */
+  byKind?: Record<string, KindResult>;
+}
+
+export interface ModelSummary {
+  /** Area under the ROC curve (takeovers against legitimate logins); ties count one half. */
+  auc: number;
+  roc: { threshold: number; fpr: number; tpr: number }[];
+  operatingPoints: OperatingPoint[];
 }
 
 export interface BacktestSummary {
@@ -167,87 +228,179 @@ export interface BacktestSummary {
   positives: number;
   attackIpRows: number;
   outOfOrder: number;
-  /** Area under the ROC curve (takeovers against legitimate logins); ties count one half. */
-  auc: number;
-  roc: { threshold: number; fpr: number; tpr: number }[];
-  operatingPoints: OperatingPoint[];
+  oracleHistory: boolean;
+  /** Freeman's score (the reference), at the target FPRs. */
+  freeman: ModelSummary;
+  /** The takeover model, at the target FPRs and at its shipped threshold (`shipped`). */
+  ato: ModelSummary & { shipped: OperatingPoint };
+  /** Freeman at the legitimate challenge rate the shipped takeover model reached on these rows. */
+  freemanAtAtoFpr: OperatingPoint;
+  /** Scored takeover rows per attacker kind (labels given) whose user had no history, per kind. */
+  unscoredByKind?: Record<string, number>;
 }
 
 export const DEFAULT_FPRS = [0.001, 0.01, 0.05, 0.1];
 
-/** Scores every row in order and summarises how well the score separates takeovers from legitimate logins. */
+/**
+ * Replays logins in time order through the live decision's models: each row is scored against the history as it was
+ * at that moment (Freeman's score and the takeover model's signals, the source's failed attempts across accounts in
+ * the last hour), then a successful row joins the history and a failed one the source window. Reads only the CSV's
+ * observable columns, unless `oracleHistory` (see there).
+ */
+export async function* replayScores(
+  rows: AsyncIterable<LoginRow> | Iterable<LoginRow>,
+  opts: { oracleHistory?: boolean; model?: AtoModel } = {},
+): AsyncGenerator<{ row: LoginRow; scores: RowScores }> {
+  const rba = new RbaHistory();
+  const history = new AtoHistory();
+  const sources = new SourceWindow(DEFAULT_SIGNAL_CONFIG.attackIpWindowMs);
+  for await (const row of rows) {
+    const freeman = rba.score(row).score;
+    const vector = atoVector({
+      login: row,
+      at: row.at,
+      rba,
+      history,
+      previous: history.previous(row.userId),
+      source: sources.activity(row.ip, row.at),
+    });
+    const ato = vector ? scoreAto(vector, opts.model).score : Number.POSITIVE_INFINITY;
+    yield { row, scores: { freeman, ato, vector } };
+    if (row.success) {
+      if (!opts.oracleHistory || !row.takeover) {
+        rba.add(row);
+        history.add(row, row.at);
+      }
+    } else sources.recordFailure(row.ip, row.userId, row.at);
+  }
+}
+
+/** Scores every row in order and summarises how well each model separates takeovers from legitimate logins. */
 export async function backtest(
   rows: AsyncIterable<LoginRow> | Iterable<LoginRow>,
   opts: BacktestOptions = {},
 ): Promise<BacktestSummary> {
-  const history = new RbaHistory();
-  const neg: number[] = [];
-  const negUser: number[] = [];
-  const pos: number[] = [];
-  const atk: number[] = [];
+  const model = opts.model ?? ATO_MODEL;
+  const fprs = opts.fprs ?? DEFAULT_FPRS;
+  const labels = opts.labels;
+  const scored: { freeman: number; ato: number; kind: string | null; success: boolean; user: number; cls: number }[] =
+    [];
   const userIndex = new Map<string, number>();
+  const unscoredByKind: Record<string, number> = {};
   let n = 0;
   let unscored = 0;
   let outOfOrder = 0;
   let last = Number.NEGATIVE_INFINITY;
 
-  for await (const row of rows) {
+  for await (const { row, scores } of replayScores(rows, { oracleHistory: opts.oracleHistory ?? false, model })) {
     if (row.at < last) outOfOrder++;
     last = Math.max(last, row.at);
-    const score = history.score(row).score;
-    await opts.onRow?.(row, score, n);
+    await opts.onRow?.(row, scores, n);
+    const kind = labels?.[n] ?? null;
     n++;
-    if (score === Number.POSITIVE_INFINITY) unscored++;
-    else {
-      if (row.takeover) pos.push(score);
-      if (row.attackIp) atk.push(score);
-      if (row.success && !row.attackIp && !row.takeover) {
-        neg.push(score);
-        let u = userIndex.get(row.userId);
-        if (u === undefined) {
-          u = userIndex.size;
-          userIndex.set(row.userId, u);
-        }
-        negUser.push(u);
-      }
+    if (scores.vector === null) {
+      unscored++;
+      if (kind && row.takeover) unscoredByKind[kind] = (unscoredByKind[kind] ?? 0) + 1;
+      continue;
     }
-    if (row.success && (opts.historyIncludesTakeovers || !row.takeover)) history.add(row);
+    // Classes: 1 takeover, 0 legitimate, 2 other (failed attempts, attack-IP rows that are not takeovers).
+    const legit = row.success && !row.attackIp && !row.takeover;
+    let u = -1;
+    if (legit) {
+      u = userIndex.get(row.userId) ?? userIndex.size;
+      userIndex.set(row.userId, u);
+    }
+    scored.push({
+      freeman: scores.freeman,
+      ato: scores.ato,
+      kind: kind ?? (row.attackIp ? "attack-ip" : null),
+      success: row.success,
+      user: u,
+      cls: row.takeover ? 1 : legit ? 0 : row.attackIp ? 3 : 2,
+    });
   }
 
-  const negSorted = Float64Array.from(neg).sort().reverse(); // descending
-  const above = (xs: number[], t: number) => xs.reduce((c, s) => c + (s > t ? 1 : 0), 0);
-  const operatingPoints = (opts.fprs ?? DEFAULT_FPRS).map((target): OperatingPoint => {
-    // The k-th highest legitimate score, k = ⌊target · negatives⌋: at most k legitimate rows score above it.
-    const k = Math.floor(target * negSorted.length);
-    const threshold = k < negSorted.length ? negSorted[k]! : Number.NEGATIVE_INFINITY;
-    const perUser = new Map<number, [number, number]>();
-    neg.forEach((s, i) => {
-      const e = perUser.get(negUser[i]!) ?? [0, 0];
-      if (s > threshold) e[0]++;
-      e[1]++;
-      perUser.set(negUser[i]!, e);
-    });
-    const rates = [...perUser.values()].map(([flagged, total]) => flagged / total).sort((a, b) => a - b);
-    return {
-      targetFpr: target,
-      threshold,
-      fpr: neg.length ? above(neg, threshold) / neg.length : 0,
-      tpr: pos.length ? above(pos, threshold) / pos.length : 0,
-      tprAttackIp: atk.length ? above(atk, threshold) / atk.length : 0,
-      medianReauthRate: median(rates),
+  type S = (typeof scored)[number];
+  const summarise = (get: (s: S) => number) => {
+    const neg = scored.filter((s) => s.cls === 0).map(get);
+    const pos = scored.filter((s) => s.cls === 1).map(get);
+    const negSorted = Float64Array.from(neg).sort().reverse(); // descending
+    const point = (targetFpr: number, threshold: number, inclusive: boolean): OperatingPoint => {
+      const flagged = (x: number) => (inclusive ? x >= threshold : x > threshold);
+      const perUser = new Map<number, [number, number]>();
+      let fp = 0;
+      let tp = 0;
+      let atk = 0;
+      let atkFlagged = 0;
+      const byKind: Record<string, KindResult> = {};
+      for (const s of scored) {
+        const f = flagged(get(s));
+        if (s.cls === 0) {
+          const e = perUser.get(s.user) ?? [0, 0];
+          if (f) {
+            e[0]++;
+            fp++;
+          }
+          e[1]++;
+          perUser.set(s.user, e);
+        }
+        if (s.cls === 1 && f) tp++;
+        if (s.cls === 1 || s.cls === 3) {
+          atk++;
+          if (f) atkFlagged++;
+        }
+        if (labels && s.kind && s.kind !== "attack-ip") {
+          const k = byKind[s.kind] ?? { takeovers: 0, caught: 0, attempts: 0, attemptsCaught: 0 };
+          byKind[s.kind] = k;
+          k.attempts++;
+          if (f) k.attemptsCaught++;
+          if (s.cls === 1) {
+            k.takeovers++;
+            if (f) k.caught++;
+          }
+        }
+      }
+      const rates = [...perUser.values()].map(([x, t]) => x / t).sort((a, b) => a - b);
+      return {
+        targetFpr,
+        threshold,
+        fpr: neg.length ? fp / neg.length : 0,
+        tpr: pos.length ? tp / pos.length : 0,
+        tprAttackIp: atk ? atkFlagged / atk : 0,
+        medianReauthRate: median(rates),
+        ...(labels ? { byKind } : {}),
+      };
     };
-  });
+    const atFpr = (target: number) => {
+      // The k-th highest legitimate score, k = ⌊target · negatives⌋: at most k legitimate rows score above it.
+      const k = Math.floor(target * negSorted.length);
+      return point(target, k < negSorted.length ? negSorted[k]! : Number.NEGATIVE_INFINITY, false);
+    };
+    return {
+      summary: { auc: auc(pos, neg), roc: roc(pos, neg, 50), operatingPoints: fprs.map(atFpr) } as ModelSummary,
+      point,
+      atFpr,
+      negatives: neg.length,
+      positives: pos.length,
+    };
+  };
 
+  const freeman = summarise((s) => s.freeman);
+  const ato = summarise((s) => s.ato);
+  const shipped = ato.point(Number.NaN, model.threshold, true);
+  shipped.targetFpr = shipped.fpr;
   return {
     rows: n,
     unscored,
-    negatives: neg.length,
-    positives: pos.length,
-    attackIpRows: atk.length,
+    negatives: freeman.negatives,
+    positives: freeman.positives,
+    attackIpRows: scored.filter((s) => s.cls === 1 || s.cls === 3).length,
     outOfOrder,
-    auc: auc(pos, neg),
-    roc: roc(pos, neg, 50),
-    operatingPoints,
+    oracleHistory: opts.oracleHistory ?? false,
+    freeman: freeman.summary,
+    ato: { ...ato.summary, shipped },
+    freemanAtAtoFpr: freeman.atFpr(shipped.fpr),
+    ...(labels ? { unscoredByKind } : {}),
   };
 }
 
@@ -292,8 +445,8 @@ function roc(pos: number[], neg: number[], points: number): { threshold: number;
 }
 
 /**
- * The CLI's backtest: streams `csvPath`, writes per-row scores and, once the thresholds are known, the decision at each
- * operating point to `outPath` (scores go to a temporary file first, so memory stays flat for large inputs).
+ * The CLI's backtest: streams `csvPath`, writes per-row scores and, once the thresholds are known, the decisions to
+ * `outPath` (scores go to a temporary file first, so memory stays flat for large inputs).
  */
 export async function backtestCsvFile(
   csvPath: string,
@@ -309,45 +462,95 @@ export async function backtestCsvFile(
     stream.write(s) ? undefined : new Promise<void>((resolve) => stream.once("drain", () => resolve()));
   const summary = await backtest(readLoginCsv(input), {
     ...opts,
-    onRow: (row, score, i) =>
+    onRow: (row, scores, i) =>
       write(
         tmp,
-        `${i},${new Date(row.at).toISOString()},${row.userId},${row.success},${row.attackIp},${row.takeover},${score}\n`,
+        `${i},${new Date(row.at).toISOString()},${row.userId},${row.success},${row.attackIp},${row.takeover},${scores.freeman},${scores.ato}\n`,
       ),
   });
   await new Promise<void>((resolve, reject) => tmp.end((e?: Error | null) => (e ? reject(e) : resolve())));
 
   const out = fs.createWriteStream(outPath);
-  const points = summary.operatingPoints;
+  const points = summary.freeman.operatingPoints;
+  const shipped = summary.ato.shipped.threshold;
   await write(
     out,
-    `row,timestamp,user_id,login_successful,is_attack_ip,is_account_takeover,score,${points
-      .map((p) => `decision_fpr_${p.targetFpr}`)
+    `row,timestamp,user_id,login_successful,is_attack_ip,is_account_takeover,freeman_score,ato_score,ato_decision,${points
+      .map((p) => `freeman_decision_fpr_${p.targetFpr}`)
       .join(",")}\n`,
   );
   for await (const line of readline.createInterface({ input: fs.createReadStream(tmpPath), crlfDelay: Infinity })) {
-    const score = Number(line.slice(line.lastIndexOf(",") + 1));
-    // No history: the model cannot vouch for the login, so every operating point asks for a second factor.
-    const decisions = points.map((p) => (score > p.threshold ? "challenge" : "allow"));
-    await write(out, `${line},${decisions.join(",")}\n`);
+    const cut = line.lastIndexOf(",");
+    const ato = Number(line.slice(cut + 1));
+    const freeman = Number(line.slice(line.lastIndexOf(",", cut - 1) + 1, cut));
+    // No history: the models cannot vouch for the login, so every operating point asks for a second factor.
+    const decisions = points.map((p) => (freeman > p.threshold ? "challenge" : "allow"));
+    await write(out, `${line},${ato >= shipped ? "challenge" : "allow"},${decisions.join(",")}\n`);
   }
   await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
   await fs.promises.rm(tmpPath, { force: true });
   return summary;
 }
 
+const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+
+function pointLine(p: OperatingPoint, label: string): string {
+  return `${label.padStart(10)}   ${p.threshold.toExponential(4).padStart(11)}  ${pct(p.fpr).padStart(8)}  ${pct(p.tpr).padStart(9)}  ${pct(p.tprAttackIp).padStart(15)}  ${pct(p.medianReauthRate).padStart(14)}`;
+}
+
+function kindTable(points: [string, OperatingPoint][]): string[] {
+  const kinds = [...new Set(points.flatMap(([, p]) => Object.keys(p.byKind ?? {})))].sort();
+  if (!kinds.length) return [];
+  const head = `${"".padEnd(34)}${kinds.map((k) => k.padStart(22)).join("")}`;
+  const cell = (k?: KindResult) => (k ? `${pct(k.takeovers ? k.caught / k.takeovers : 0)} of ${k.takeovers}` : "—");
+  return [
+    "takeovers caught per attacker kind:",
+    head,
+    ...points.map(([name, p]) => `${name.padEnd(34)}${kinds.map((k) => cell(p.byKind?.[k]).padStart(22)).join("")}`),
+  ];
+}
+
 export function formatSummary(s: BacktestSummary): string {
-  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  const header = "target FPR   threshold       FPR       TPR (ATO)  TPR (attack IP)  median re-auth";
+  const shipped = s.ato.shipped;
   const lines = [
+    s.oracleHistory
+      ? "history: ORACLE (--oracle-history): takeover rows kept out of the history by reading the label; not what a deployment gets"
+      : "history: every observed row (labels are read only to grade)",
     `rows ${s.rows} · legitimate ${s.negatives} · takeovers ${s.positives} · attack-IP rows ${s.attackIpRows} · unscored (no history) ${s.unscored}${s.outOfOrder ? ` · OUT OF ORDER ${s.outOfOrder}` : ""}`,
-    `AUC ${s.auc.toFixed(4)}`,
-    "target FPR   threshold       FPR       TPR (ATO)  TPR (attack IP)  median re-auth",
-    ...s.operatingPoints.map(
-      (p) =>
-        `${pct(p.targetFpr).padStart(10)}   ${p.threshold.toExponential(4).padStart(11)}  ${pct(p.fpr).padStart(8)}  ${pct(p.tpr).padStart(9)}  ${pct(p.tprAttackIp).padStart(15)}  ${pct(p.medianReauthRate).padStart(14)}`,
+    `AUC: takeover model ${s.ato.auc.toFixed(4)} · Freeman ${s.freeman.auc.toFixed(4)}`,
+    "",
+    `takeover model at its shipped threshold (score ≥ ${shipped.threshold}) and Freeman at the same legitimate challenge rate:`,
+    header,
+    pointLine(shipped, "ato"),
+    pointLine(s.freemanAtAtoFpr, "Freeman"),
+    ...kindTable([
+      ["takeover model (shipped threshold)", shipped],
+      ["Freeman (same FPR)", s.freemanAtAtoFpr],
+    ]),
+    ...(s.unscoredByKind && Object.keys(s.unscoredByKind).length
+      ? [
+          `takeovers of users with no history (not scored, challenged by any policy): ${Object.entries(s.unscoredByKind)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")}`,
+        ]
+      : []),
+    "",
+    "takeover model at target FPRs:",
+    header,
+    ...s.ato.operatingPoints.map((p) => pointLine(p, pct(p.targetFpr))),
+    "Freeman at target FPRs:",
+    header,
+    ...s.freeman.operatingPoints.map((p) => pointLine(p, pct(p.targetFpr))),
+    ...kindTable(
+      s.ato.operatingPoints.flatMap((p, i): [string, OperatingPoint][] => [
+        [`takeover model @ FPR ${pct(p.targetFpr)}`, p],
+        [`Freeman @ FPR ${pct(p.targetFpr)}`, s.freeman.operatingPoints[i]!],
+      ]),
     ),
-    "ROC (threshold, FPR, TPR):",
-    ...s.roc.map((p) => `  ${p.threshold.toExponential(4)}  ${p.fpr.toFixed(4)}  ${p.tpr.toFixed(4)}`),
+    "",
+    "ROC of the takeover model (threshold, FPR, TPR):",
+    ...s.ato.roc.map((p) => `  ${p.threshold.toExponential(4)}  ${p.fpr.toFixed(4)}  ${p.tpr.toFixed(4)}`),
   ];
   return lines.join("\n");
 }

@@ -1,15 +1,25 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { backtestCsvFile, DEFAULT_FPRS, formatSummary } from "./backtest.ts";
+import { fitAtoModel } from "./ato-fit.ts";
+import { backtestCsvFile, DEFAULT_FPRS, formatSummary, readLabels, readLoginCsv } from "./backtest.ts";
 import { generateLogins, writeCsv } from "./generate.ts";
 import { type CompiledPolicySet, compilePolicySet, PolicyError } from "./policy.ts";
 import { backtestStoredDecisions, formatReplaySummary, REPLAY_CSV_HEADER, replayCsvLine } from "./replay.ts";
 
-export const RISK_HELP = `  mamori gen logins [--users N] [--days D] [--seed S] [--attacked SHARE] [--out file.csv]
-                                    write synthetic logins in the RBA data set's CSV layout (stdout without --out)
-  mamori backtest --csv FILE [--out scores.csv] [--fpr 0.001,0.01,0.05,0.1] [--history-includes-takeovers]
-                                    replay a login CSV through the RBA model; print TPR at fixed FPRs
+export const RISK_HELP = `  mamori gen logins [--users N] [--days D] [--seed S] [--attacked SHARE] [--stuffing-attempts N]
+                    [--out file.csv] [--labels labels.csv]
+                                    write synthetic logins in the RBA data set's CSV layout (stdout without --out);
+                                    --labels: each row's attacker kind (stuffing, naive, vpn, targeted)
+  mamori backtest --csv FILE [--labels labels.csv] [--out scores.csv] [--fpr 0.001,0.01,0.05,0.1] [--oracle-history]
+                                    replay a login CSV through the live login models (takeover model and Freeman);
+                                    print takeovers caught at the shipped threshold and at fixed FPRs, per attacker
+                                    kind with --labels. --oracle-history reads the takeover label to keep takeovers
+                                    out of the history (off by default: no deployment knows the label)
+  mamori fit logins --csv FILE [--max-legit-rate 0.05]
+                                    fit the takeover model's weights and threshold on a labelled CSV; print them
+                                    (threshold: lowest with ≤ that share of legitimate sign-ins challenged and the
+                                    median user's share ≤ 0.5 %)
   mamori backtest --policy FILE.json [--since ISO] [--until ISO] [--out decisions.csv]
                                     replay the stored decisions through a candidate policy set (fresh counters);
                                     print the confusion table against cases and "not me" reports`;
@@ -107,7 +117,10 @@ export async function riskCli(
       out: { type: "string" },
       csv: { type: "string" },
       fpr: { type: "string" },
-      "history-includes-takeovers": { type: "boolean" },
+      "oracle-history": { type: "boolean" },
+      labels: { type: "string" },
+      "stuffing-attempts": { type: "string" },
+      "max-legit-rate": { type: "string" },
       policy: { type: "string" },
       since: { type: "string" },
       until: { type: "string" },
@@ -120,7 +133,17 @@ export async function riskCli(
       days: positiveInt(values.days, 30, "days"),
       seed: positiveInt(values.seed, 1, "seed"),
       attackedShare: values.attacked === undefined ? undefined : Number(values.attacked),
+      ...(values["stuffing-attempts"] === undefined
+        ? {}
+        : { stuffingAttempts: positiveInt(values["stuffing-attempts"], 0, "stuffing-attempts") }),
     });
+    if (values.labels) {
+      // Row numbers as the backtest counts them: data rows from 0, in the CSV's order.
+      fs.writeFileSync(
+        values.labels,
+        `row,attacker,pool\n${rows.map((r, i) => `${i},${r.attacker ?? ""},${r.pool ?? ""}`).join("\n")}\n`,
+      );
+    }
     const stream = values.out ? fs.createWriteStream(values.out) : process.stdout;
     await writeCsv(rows, stream);
     if (values.out) {
@@ -148,10 +171,26 @@ export async function riskCli(
     if (fprs.some((f) => !(f > 0 && f < 1))) throw new Error("--fpr takes rates between 0 and 1");
     const summary = await backtestCsvFile(values.csv, values.out, {
       fprs,
-      historyIncludesTakeovers: values["history-includes-takeovers"] ?? false,
+      oracleHistory: values["oracle-history"] ?? false,
+      ...(values.labels ? { labels: await readLabels(values.labels) } : {}),
     });
     out(formatSummary(summary));
     if (values.out) out(`per-row scores and decisions: ${values.out}`);
+    return 0;
+  }
+  if (cmd === "fit" && sub === "logins") {
+    if (!values.csv) {
+      out(RISK_HELP);
+      return 2;
+    }
+    const rate = values["max-legit-rate"] === undefined ? 0.05 : Number(values["max-legit-rate"]);
+    if (!(rate > 0 && rate < 1)) throw new Error("--max-legit-rate takes a rate between 0 and 1");
+    const model = await fitAtoModel(
+      readLoginCsv(fs.createReadStream(values.csv, { encoding: "utf8", highWaterMark: 1 << 20 })),
+      `mamori fit logins --csv ${path.basename(values.csv)} --max-legit-rate ${rate}`,
+      { maxLegitChallengeRate: rate },
+    );
+    out(JSON.stringify(model, null, 2));
     return 0;
   }
   out(RISK_HELP);

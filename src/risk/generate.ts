@@ -1,15 +1,24 @@
 /**
  * Synthetic login history in the column layout of the public RBA login data set (Wiefling et al., "Pump Up Password
  * Security!", ACM TOPS 2022; das-group/rba-dataset), for tests, the backtest and the benchmark. Deterministic for a
- * seed. Legitimate users have habits (home country and ISP, a work network for some, 1–3 devices, a main one,
- * occasional trips, mobile carrier NAT, some mistyped passwords); three attacker kinds try to take accounts over:
+ * seed. Legitimate users have habits and drift: a home country and ISP whose address changes now and then (and, for
+ * some, a switch of ISP), a work network for some (a few behind a corporate cloud proxy), 1–3 devices with one main
+ * one, browsers that update themselves on the vendors' release cadence (each device with its own lag), new phones,
+ * trips abroad, mobile carrier NAT, cafés and friends' lines, mistyped passwords. Four attacker kinds:
  *
- * - naive: a random attacker country and network, a random user agent;
- * - vpn: a VPN/hosting network in the victim's country, a random user agent;
- * - targeted: a residential network in the victim's country and the victim's own user agent string.
+ * - stuffing: campaigns of leaked credentials over many accounts (most not the store's, most passwords stale), from a
+ *   pool of hosting addresses or a pool of residential proxies in the victim's own country, random browsers;
+ * - naive: one attacker per victim, a network abroad, a random browser;
+ * - vpn: a hosting/VPN exit in the victim's country, a random browser;
+ * - targeted: a consumer ISP in the victim's country, the same browser family and OS as the victim's main device, but
+ *   the attacker's own device (its own version, on its own update lag).
+ *
+ * The generator is not the model's data: the model's weights are fitted on one seed and judged on others
+ * (docs/risk.md).
  */
 
-export type AttackerKind = "naive" | "vpn" | "targeted";
+export type AttackerKind = "stuffing" | "naive" | "vpn" | "targeted";
+export const ATTACKER_KINDS: readonly AttackerKind[] = ["stuffing", "naive", "vpn", "targeted"];
 
 export interface LoginRow {
   /** ms since the epoch, UTC */
@@ -30,6 +39,8 @@ export interface LoginRow {
 /** A row plus the ground truth the CSV does not carry: which attacker kind made it, if any. */
 export interface GeneratedRow extends LoginRow {
   attacker: AttackerKind | null;
+  /** Stuffing only: which pool the address came from. */
+  pool?: "hosting" | "residential";
 }
 
 export interface GenerateOptions {
@@ -38,8 +49,12 @@ export interface GenerateOptions {
   seed: number;
   /** First day (UTC midnight); default 2026-01-01. */
   start?: number;
-  /** Share of users an attacker goes after (default 0.05). */
+  /** Share of users a naive, vpn or targeted attacker goes after (default 0.05). */
   attackedShare?: number;
+  /** Credential-stuffing campaigns (default 2: one from hosting addresses, one from residential proxies). */
+  stuffingCampaigns?: number;
+  /** Attempts per campaign (default 3 × users). */
+  stuffingAttempts?: number;
 }
 
 export const CSV_HEADER = [
@@ -80,7 +95,8 @@ interface Network {
 interface CountryNets {
   residential: Network[];
   mobile: Network;
-  hosting: Network;
+  /** Cloud, datacenter and VPN exits in the country; the last one a small host no curated table knows. */
+  hosting: Network[];
 }
 
 // Realistic-looking ASNs and prefixes per country; the data set's ASNs are integers, so are these.
@@ -88,72 +104,72 @@ const NETWORKS: Record<string, CountryNets> = {
   NO: {
     residential: [net(2119, "84.208"), net(29695, "81.167"), net(41164, "46.212")],
     mobile: net(12929, "77.16", 400),
-    hosting: net(9009, "185.206", 40),
+    hosting: [net(9009, "185.206", 40), net(212238, "149.34", 40), net(64501, "194.71", 20)],
   },
   JP: {
     residential: [net(4713, "153.139"), net(2516, "106.154"), net(17676, "126.0")],
     mobile: net(9605, "49.96", 600),
-    hosting: net(16509, "54.64", 60),
+    hosting: [net(16509, "54.64", 60), net(9009, "138.199", 40), net(64502, "45.76", 20)],
   },
   US: {
     residential: [net(7922, "73.15"), net(7018, "99.12"), net(701, "71.105")],
     mobile: net(21928, "172.58", 900),
-    hosting: net(14061, "159.203", 80),
+    hosting: [net(14061, "159.203", 80), net(16509, "3.80", 80), net(64503, "23.94", 20)],
   },
   DE: {
     residential: [net(3320, "87.161"), net(6805, "95.91"), net(3209, "88.64")],
     mobile: net(12430, "80.187", 500),
-    hosting: net(24940, "88.99", 60),
+    hosting: [net(24940, "88.99", 60), net(9009, "185.104", 40), net(64504, "5.180", 20)],
   },
   GB: {
     residential: [net(2856, "86.128"), net(5089, "82.10"), net(5607, "2.96")],
     mobile: net(12576, "94.197", 500),
-    hosting: net(9009, "146.70", 40),
+    hosting: [net(9009, "146.70", 40), net(16276, "51.89", 60), net(64505, "185.195", 20)],
   },
   FR: {
     residential: [net(3215, "90.24"), net(12322, "82.64"), net(15557, "80.13")],
     mobile: net(51207, "37.164", 500),
-    hosting: net(16276, "51.75", 60),
+    hosting: [net(16276, "51.75", 60), net(212238, "89.187", 40), net(64506, "45.147", 20)],
   },
   SE: {
     residential: [net(3301, "78.67"), net(2119, "90.224")],
     mobile: net(1257, "81.226", 400),
-    hosting: net(42708, "185.65", 40),
+    hosting: [net(42708, "185.65", 40), net(9009, "193.138", 40), net(64507, "45.83", 20)],
   },
   TW: {
     residential: [net(3462, "114.32"), net(4780, "220.132")],
     mobile: net(24158, "39.8", 400),
-    hosting: net(3462, "210.61", 40),
+    hosting: [net(396982, "35.201", 40), net(9009, "103.152", 40), net(64508, "45.136", 20)],
   },
   CN: {
     residential: [net(4134, "115.192"), net(4837, "123.112")],
     mobile: net(9808, "117.136", 600),
-    hosting: net(45090, "129.28", 80),
+    hosting: [net(45090, "129.28", 80), net(37963, "47.92", 80)],
   },
   RU: {
     residential: [net(12389, "95.24"), net(8359, "37.29")],
     mobile: net(31213, "85.140", 500),
-    hosting: net(49505, "91.240", 80),
+    hosting: [net(49505, "91.240", 80), net(9009, "185.159", 40)],
   },
   BR: {
     residential: [net(28573, "177.12"), net(18881, "189.6")],
     mobile: net(26615, "179.240", 500),
-    hosting: net(268624, "45.162", 60),
+    hosting: [net(16509, "18.228", 60), net(20473, "216.238", 40)],
   },
   VN: {
     residential: [net(7552, "113.160"), net(45899, "14.224")],
     mobile: net(24086, "42.112", 500),
-    hosting: net(131414, "103.221", 60),
+    hosting: [net(45102, "47.74", 60), net(14061, "128.199", 40)],
   },
   NG: {
     residential: [net(29465, "105.112")],
     mobile: net(36873, "197.210", 400),
-    hosting: net(37282, "102.89", 40),
+    hosting: [net(16509, "13.245", 40), net(9009, "102.129", 40)],
   },
   IN: {
     residential: [net(24560, "122.170"), net(9829, "117.200")],
     mobile: net(55836, "49.36", 900),
-    hosting: net(14061, "139.59", 80),
+    hosting: [net(14061, "139.59", 80), net(16509, "13.232", 80)],
   },
 };
 
@@ -174,113 +190,11 @@ const HOME_COUNTRIES: [string, number][] = [
 const TRAVEL_COUNTRIES = ["NO", "JP", "US", "DE", "GB", "FR", "SE", "TW"];
 const ATTACKER_COUNTRIES = ["CN", "RU", "BR", "VN", "NG", "IN", "US", "TW"];
 
-interface Device {
-  userAgent: string;
-  browser: string;
-  os: string;
-  deviceType: string;
-}
-
-type DeviceMaker = (r: () => number) => Device;
+// Corporate cloud proxies some workplaces send their staff's traffic through (Zscaler's ASN): a network that is
+// neither a home ISP nor a hosting exit in the classification.
+const CLOUD_PROXY: Network = net(53813, "165.225", 200);
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-
-const DEVICE_MAKERS: [DeviceMaker, number][] = [
-  [
-    (r) => {
-      const v = pick(r, [118, 119, 120, 121, 122]);
-      const win = pick(r, ["10", "11"]);
-      return {
-        userAgent: `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36`,
-        browser: `Chrome ${v}.0.0`,
-        os: `Windows ${win}`,
-        deviceType: "desktop",
-      };
-    },
-    0.3,
-  ],
-  [
-    (r) => {
-      const v = pick(r, [115, 120, 121, 122]);
-      return {
-        userAgent: `Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:${v}.0) Gecko/20100101 Firefox/${v}.0`,
-        browser: `Firefox ${v}.0`,
-        os: "Windows 10",
-        deviceType: "desktop",
-      };
-    },
-    0.08,
-  ],
-  [
-    (r) => {
-      const v = pick(r, [119, 120, 121]);
-      return {
-        userAgent: `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36 Edg/${v}.0.0.0`,
-        browser: `Edge ${v}.0.0`,
-        os: "Windows 10",
-        deviceType: "desktop",
-      };
-    },
-    0.1,
-  ],
-  [
-    (r) => {
-      const v = pick(r, ["16.6", "17.1", "17.2"]);
-      return {
-        userAgent: `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${v} Safari/605.1.15`,
-        browser: `Safari ${v}`,
-        os: "Mac OS X 10.15.7",
-        deviceType: "desktop",
-      };
-    },
-    0.1,
-  ],
-  [
-    (r) => {
-      const [a, b] = pick(r, [
-        [16, 6],
-        [17, 1],
-        [17, 2],
-      ] as const);
-      return {
-        userAgent: `Mozilla/5.0 (iPhone; CPU iPhone OS ${a}_${b} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${a}.${b} Mobile/15E148 Safari/604.1`,
-        browser: `Mobile Safari ${a}.${b}`,
-        os: `iOS ${a}.${b}`,
-        deviceType: "mobile",
-      };
-    },
-    0.22,
-  ],
-  [
-    (r) => {
-      const v = pick(r, [119, 120, 121]);
-      const android = pick(r, [11, 12, 13, 14]);
-      const model = pick(r, ["SM-G991B", "SM-A525F", "Pixel 7", "Pixel 6a", "M2101K6G", "CPH2305"]);
-      return {
-        userAgent: `Mozilla/5.0 (Linux; Android ${android}; ${model}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Mobile Safari/537.36`,
-        browser: `Chrome Mobile ${v}.0.0`,
-        os: `Android ${android}`,
-        deviceType: "mobile",
-      };
-    },
-    0.15,
-  ],
-  [
-    (r) => {
-      const [a, b] = pick(r, [
-        [16, 6],
-        [17, 2],
-      ] as const);
-      return {
-        userAgent: `Mozilla/5.0 (iPad; CPU OS ${a}_${b} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${a}.${b} Mobile/15E148 Safari/604.1`,
-        browser: `Mobile Safari ${a}.${b}`,
-        os: `iOS ${a}.${b}`,
-        deviceType: "tablet",
-      };
-    },
-    0.05,
-  ],
-];
 
 function weighted<T>(r: () => number, xs: readonly [T, number][]): T {
   const total = xs.reduce((s, [, w]) => s + w, 0);
@@ -292,7 +206,147 @@ function weighted<T>(r: () => number, xs: readonly [T, number][]): T {
   return xs[xs.length - 1]![0];
 }
 
-const randomDevice = (r: () => number) => weighted(r, DEVICE_MAKERS)(r);
+const DAY_MS = 86_400_000;
+/** Where the release cadences below start counting (a Chrome-like release lands mid-January 2026). */
+const RELEASE_EPOCH = Date.UTC(2025, 11, 18);
+
+/**
+ * A browser and OS template. `version` is the release number the device runs: browsers update themselves on the
+ * vendor's cadence (a new major every `periodDays`), each device `lagDays` behind the newest release.
+ */
+interface Template {
+  name: string;
+  deviceType: "desktop" | "mobile" | "tablet";
+  base: number;
+  periodDays: number;
+  render(version: number): { userAgent: string; browser: string; os: string };
+}
+
+interface Device {
+  template: Template;
+  lagDays: number;
+}
+
+const TEMPLATES: [Template, number][] = [
+  [
+    {
+      name: "chrome-windows",
+      deviceType: "desktop",
+      base: 120,
+      periodDays: 28,
+      render: (v) => ({
+        userAgent: `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36`,
+        browser: `Chrome ${v}.0.0`,
+        // Windows 11 sends "Windows NT 10.0" too: parsers (and the data set) cannot tell them apart.
+        os: "Windows 10",
+      }),
+    },
+    0.3,
+  ],
+  [
+    {
+      name: "firefox-windows",
+      deviceType: "desktop",
+      base: 121,
+      periodDays: 28,
+      render: (v) => ({
+        userAgent: `Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:${v}.0) Gecko/20100101 Firefox/${v}.0`,
+        browser: `Firefox ${v}.0`,
+        os: "Windows 10",
+      }),
+    },
+    0.08,
+  ],
+  [
+    {
+      name: "edge-windows",
+      deviceType: "desktop",
+      base: 120,
+      periodDays: 28,
+      render: (v) => ({
+        userAgent: `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36 Edg/${v}.0.0.0`,
+        browser: `Edge ${v}.0.0`,
+        os: "Windows 10",
+      }),
+    },
+    0.1,
+  ],
+  [
+    {
+      name: "safari-mac",
+      deviceType: "desktop",
+      base: 2,
+      periodDays: 45,
+      render: (v) => ({
+        userAgent: `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.${v} Safari/605.1.15`,
+        browser: `Safari 17.${v}`,
+        os: "Mac OS X 10.15.7",
+      }),
+    },
+    0.1,
+  ],
+  [
+    {
+      name: "iphone",
+      deviceType: "mobile",
+      base: 2,
+      periodDays: 45,
+      render: (v) => ({
+        userAgent: `Mozilla/5.0 (iPhone; CPU iPhone OS 17_${v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.${v} Mobile/15E148 Safari/604.1`,
+        browser: `Mobile Safari 17.${v}`,
+        os: `iOS 17.${v}`,
+      }),
+    },
+    0.22,
+  ],
+  [
+    {
+      name: "android",
+      deviceType: "mobile",
+      base: 120,
+      periodDays: 28,
+      // Chrome's reduced user agent (since 110): "Android 10; K" whatever the phone, so two phones on one release
+      // send the same string.
+      render: (v) => ({
+        userAgent: `Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Mobile Safari/537.36`,
+        browser: `Chrome Mobile ${v}.0.0`,
+        os: "Android 10",
+      }),
+    },
+    0.15,
+  ],
+  [
+    {
+      name: "ipad",
+      deviceType: "tablet",
+      base: 2,
+      periodDays: 45,
+      render: (v) => ({
+        userAgent: `Mozilla/5.0 (iPad; CPU OS 17_${v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.${v} Mobile/15E148 Safari/604.1`,
+        browser: `Mobile Safari 17.${v}`,
+        os: `iOS 17.${v}`,
+      }),
+    },
+    0.05,
+  ],
+];
+
+/** Most devices update within days of a release; some lag for weeks. */
+const updateLag = (r: () => number) => (r() < 0.75 ? r() * 10 : 10 + r() * 50);
+
+function makeDevice(r: () => number, template: Template = weighted(r, TEMPLATES)): Device {
+  return {
+    template,
+    lagDays: updateLag(r),
+  };
+}
+
+/** The device's user agent at `at`: the newest release `lagDays` before, never below the template's base. */
+function deviceAt(d: Device, at: number) {
+  const t = d.template;
+  const released = Math.floor((at - d.lagDays * DAY_MS - RELEASE_EPOCH) / (t.periodDays * DAY_MS));
+  return { ...t.render(t.base + Math.max(0, released)), deviceType: t.deviceType };
+}
 
 function address(r: () => number, n: Network): string {
   const k = Math.floor(r() * n.pool);
@@ -306,13 +360,14 @@ function userId(r: () => number): string {
   return BigInt.asIntN(64, (hi << 32n) | lo).toString();
 }
 
-const DAY_MS = 86_400_000;
-
 /** A time of day with most sign-ins in the daytime and evening (hours 7–23), some at night. */
 function timeOfDay(r: () => number): number {
   const hour = r() < 0.9 ? 7 + r() * 16 : r() * 7;
   return Math.floor(hour * 3_600_000);
 }
+
+type Place = { country: string; asn: string; ip: string };
+const placeOf = (r: () => number, country: string, n: Network): Place => ({ country, asn: n.asn, ip: address(r, n) });
 
 export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
   const r = prng(opts.seed);
@@ -323,33 +378,45 @@ export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
   interface User {
     id: string;
     country: string;
-    isp: Network;
-    homeIp: string;
-    work: { net: Network; ip: string } | null;
     devices: Device[];
   }
   const users: User[] = [];
+  const inPeriod = () => start + Math.floor(r() * (end - start));
 
   for (let u = 0; u < opts.users; u++) {
     const country = weighted(r, HOME_COUNTRIES);
     const nets = NETWORKS[country]!;
-    const isp = pick(r, nets.residential);
-    const workNet = pick(r, nets.residential);
-    const user: User = {
-      id: userId(r),
-      country,
-      isp,
-      homeIp: address(r, isp),
-      work: r() < 0.3 ? { net: workNet, ip: address(r, workNet) } : null,
-      devices: Array.from({ length: 1 + Math.floor(r() * r() * 3) }, () => randomDevice(r)),
-    };
+    let isp = pick(r, nets.residential);
+    let homeIp = address(r, isp);
+    // Some move to another ISP during the period: a new network and address from then on.
+    const ispSwitch = r() < 0.03 ? { at: inPeriod(), to: pick(r, nets.residential) } : null;
+    const workNet = r() < 0.1 ? CLOUD_PROXY : pick(r, nets.residential);
+    const work = r() < 0.3 ? { net: workNet, ip: address(r, workNet) } : null;
+    const devices = Array.from({ length: 1 + Math.floor(r() * r() * 3) }, () => makeDevice(r));
+    // A new phone: from then on it replaces the old one (usually the same family, sometimes a switch).
+    const phoneIdx = devices.findIndex((d) => d.template.deviceType === "mobile");
+    const newPhone =
+      r() < 0.12
+        ? {
+            at: inPeriod(),
+            device: makeDevice(
+              r,
+              phoneIdx >= 0 && r() < 0.8
+                ? devices[phoneIdx]!.template
+                : pick(
+                    r,
+                    TEMPLATES.map(([t]) => t).filter((t) => t.deviceType === "mobile"),
+                  ),
+            ),
+          }
+        : null;
+    const user: User = { id: userId(r), country, devices };
     users.push(user);
     // Sign-ins per day, log-uniform in [0.1, 3]: a few heavy users, many occasional ones.
     const rate = 0.1 * 30 ** r();
-    const trip =
-      r() < 0.15
-        ? { from: start + Math.floor(r() * (end - start)), days: 3 + r() * 7, country: pick(r, TRAVEL_COUNTRIES) }
-        : null;
+    const trip = r() < 0.15 ? { from: inPeriod(), days: 3 + r() * 7, country: pick(r, TRAVEL_COUNTRIES) } : null;
+    let switched = false;
+    let replaced = false;
     for (let day = 0; day < opts.days; day++) {
       let n = 0;
       // Poisson(rate) by inversion.
@@ -358,78 +425,135 @@ export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
         p *= rate / n;
         s += p;
       }
-      for (let i = 0; i < n; i++) {
-        const at = start + day * DAY_MS + timeOfDay(r);
-        const device = r() < 0.75 ? user.devices[0]! : pick(r, user.devices);
-        let place: { country: string; asn: string; ip: string };
+      const times = Array.from({ length: n }, () => start + day * DAY_MS + timeOfDay(r)).sort((a, b) => a - b);
+      for (const at of times) {
+        if (ispSwitch && !switched && at >= ispSwitch.at) {
+          switched = true;
+          isp = ispSwitch.to;
+          homeIp = address(r, isp);
+        }
+        if (newPhone && !replaced && at >= newPhone.at) {
+          replaced = true;
+          if (phoneIdx >= 0) devices[phoneIdx] = newPhone.device;
+          else devices.push(newPhone.device);
+        }
+        const device = r() < 0.75 ? devices[0]! : pick(r, devices);
+        const mobile = device.template.deviceType === "mobile";
+        let place: Place;
         if (trip && trip.country !== country && at >= trip.from && at < trip.from + trip.days * DAY_MS) {
           const abroad = NETWORKS[trip.country]!;
-          const n2 = r() < 0.5 ? abroad.mobile : pick(r, abroad.residential); // roaming or the hotel's line
-          place = { country: trip.country, asn: n2.asn, ip: address(r, n2) };
-        } else if (device.deviceType === "mobile" && r() < 0.5) {
-          place = { country, asn: nets.mobile.asn, ip: address(r, nets.mobile) };
-        } else if (user.work && r() < 0.35) {
-          place = { country, asn: user.work.net.asn, ip: user.work.ip };
+          // Roaming data goes home through the home carrier; otherwise the hotel's or a café's line.
+          place =
+            mobile && r() < 0.5
+              ? placeOf(r, country, nets.mobile)
+              : placeOf(r, trip.country, r() < 0.3 ? abroad.mobile : pick(r, abroad.residential));
+          if (place.country === country) place.country = trip.country; // geolocated where the user is
+        } else if (mobile && r() < 0.5) {
+          place = placeOf(r, country, nets.mobile);
+        } else if (work && r() < 0.35) {
+          place = { country, asn: work.net.asn, ip: work.ip };
+        } else if (r() < 0.02) {
+          // A café, a friend's line, a hotel at home.
+          place = placeOf(r, country, pick(r, nets.residential));
         } else {
           // Dynamic home addresses change now and then.
-          if (r() < 0.03) user.homeIp = address(r, isp);
-          place = { country, asn: isp.asn, ip: user.homeIp };
+          if (r() < 0.03) homeIp = address(r, isp);
+          place = { country, asn: isp.asn, ip: homeIp };
         }
-        const base = { userId: user.id, ...place, ...device, attackIp: false, takeover: false, attacker: null };
+        const base = { userId: user.id, ...place, attackIp: false, takeover: false, attacker: null };
         // Now and then a mistyped password, then the right one shortly after.
         const typo = r() < 0.06;
-        if (typo) rows.push({ ...base, at, success: false });
-        rows.push({ ...base, at: typo ? at + 20_000 + Math.floor(r() * 40_000) : at, success: true });
+        const retry = typo ? at + 20_000 + Math.floor(r() * 40_000) : at;
+        if (typo) rows.push({ ...base, ...deviceAt(device, at), at, success: false });
+        rows.push({ ...base, ...deviceAt(device, retry), at: retry, success: true });
       }
     }
   }
 
-  // Attackers. Each kind keeps a small pool of IPs reused across victims (credential stuffing), all flagged.
+  // One attacker per victim: naive, vpn or targeted, in the second half of the period (the victim has a history).
   const share = opts.attackedShare ?? 0.05;
-  const kinds: AttackerKind[] = ["naive", "vpn", "targeted"];
-  const naivePool = Array.from({ length: 3 + Math.ceil(opts.users / 200) }, () => {
-    const nets = NETWORKS[pick(r, ATTACKER_COUNTRIES)]!;
-    const n = r() < 0.6 ? nets.hosting : pick(r, nets.residential);
-    return { country: countryOf(n), asn: n.asn, ip: address(r, n) };
-  });
+  const secondHalf = () => start + Math.floor((0.5 + 0.5 * r()) * (end - start));
   for (const victim of users) {
     if (r() >= share) continue;
-    const kind = pick(r, kinds);
-    // In the second half of the period, so the victim has a history to be judged against.
-    let at = start + Math.floor((0.5 + 0.5 * r()) * (end - start));
-    let place: { country: string; asn: string; ip: string };
+    const kind = pick(r, ["naive", "vpn", "targeted"] as const);
+    let at = secondHalf();
+    let place: Place;
     let device: Device;
     if (kind === "naive") {
-      place = pick(r, naivePool);
-      device = randomDevice(r);
+      const c = pick(
+        r,
+        ATTACKER_COUNTRIES.filter((x) => x !== victim.country),
+      );
+      const nets = NETWORKS[c]!;
+      place = placeOf(r, c, r() < 0.5 ? pick(r, nets.hosting) : pick(r, nets.residential));
+      device = makeDevice(r);
     } else if (kind === "vpn") {
-      const vpn = NETWORKS[victim.country]!.hosting;
-      place = { country: victim.country, asn: vpn.asn, ip: address(r, vpn) };
-      device = randomDevice(r);
+      const hosting = NETWORKS[victim.country]!.hosting;
+      place = placeOf(r, victim.country, r() < 0.25 ? hosting[hosting.length - 1]! : pick(r, hosting.slice(0, -1)));
+      device = makeDevice(r);
     } else {
-      const n = pick(r, NETWORKS[victim.country]!.residential);
-      place = { country: victim.country, asn: n.asn, ip: address(r, n) };
-      device = victim.devices[0]!;
+      place = placeOf(r, victim.country, pick(r, NETWORKS[victim.country]!.residential));
+      device = makeDevice(r, victim.devices[0]!.template);
     }
-    const base = { userId: victim.id, ...place, ...device, attackIp: true, attacker: kind };
-    const failures = Math.floor(r() * 4);
+    const base = { userId: victim.id, ...place, attackIp: true, attacker: kind };
+    const failures = kind === "targeted" ? Math.floor(r() * 2) : Math.floor(r() * 4);
     for (let i = 0; i < failures; i++) {
-      rows.push({ ...base, at, success: false, takeover: false });
+      rows.push({ ...base, ...deviceAt(device, at), at, success: false, takeover: false });
       at += 5_000 + Math.floor(r() * 60_000);
     }
     // Leaked passwords are often still valid.
-    if (r() < 0.6) rows.push({ ...base, at, success: true, takeover: true });
+    if (r() < 0.6) rows.push({ ...base, ...deviceAt(device, at), at, success: true, takeover: true });
+  }
+
+  // Credential stuffing: campaigns of a couple of hours, each attempt one leaked credential from the pool, a random
+  // browser per attempt. Most accounts on the list are not the store's (unknown ids), most passwords stale.
+  const campaigns = opts.stuffingCampaigns ?? 2;
+  const attempts = opts.stuffingAttempts ?? 3 * opts.users;
+  for (let c = 0; c < campaigns; c++) {
+    const pool: "hosting" | "residential" = c % 2 === 0 ? "hosting" : "residential";
+    const from = secondHalf();
+    const span = (1 + r() * 3) * 3_600_000;
+    // Hosting: 150 addresses in datacenters worldwide. Residential proxies: 500 exits, in every home country in
+    // proportion, so each victim is tried from a domestic consumer address.
+    const hostingPool = Array.from({ length: 150 }, () => {
+      const cc = pick(r, Object.keys(NETWORKS));
+      return placeOf(r, cc, pick(r, NETWORKS[cc]!.hosting));
+    });
+    const residentialPool = new Map<string, Place[]>();
+    for (const [cc, w] of HOME_COUNTRIES) {
+      const nets = NETWORKS[cc]!;
+      residentialPool.set(
+        cc,
+        Array.from({ length: Math.ceil(500 * w) }, () =>
+          placeOf(r, cc, r() < 0.8 ? pick(r, nets.residential) : nets.mobile),
+        ),
+      );
+    }
+    const tried = new Set<string>();
+    for (let i = 0; i < attempts; i++) {
+      const at = from + Math.floor(r() * span);
+      const existing = r() < 0.3 ? pick(r, users) : null;
+      if (existing && tried.has(existing.id)) continue;
+      if (existing) tried.add(existing.id);
+      const country = existing?.country ?? weighted(r, HOME_COUNTRIES);
+      const place = pool === "hosting" ? pick(r, hostingPool) : pick(r, residentialPool.get(country)!);
+      const valid = existing !== null && r() < 0.05;
+      rows.push({
+        userId: existing?.id ?? userId(r),
+        ...place,
+        ...deviceAt(makeDevice(r), at),
+        at,
+        success: valid,
+        attackIp: true,
+        takeover: valid,
+        attacker: "stuffing",
+        pool,
+      });
+    }
   }
 
   // Stable: equal times keep generation order (a failure before its retry).
   return rows.filter((row) => row.at < end).sort((a, b) => a.at - b.at);
-}
-
-function countryOf(n: Network): string {
-  for (const [c, nets] of Object.entries(NETWORKS)) {
-    if (nets.hosting === n || nets.mobile === n || nets.residential.includes(n)) return c;
-  }
-  throw new Error(`network ${n.asn} has no country`);
 }
 
 /** The data set's timestamp format: "2020-02-03 12:43:30.772" (UTC). */

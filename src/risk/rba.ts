@@ -221,6 +221,22 @@ export class RbaHistory {
     return this.users.get(userId)?.n ?? 0;
   }
 
+  /**
+   * Whether this user signed in before with the login's IP, ASN, country and exact user agent (false for an
+   * attribute no hierarchy holds), and how often in all. A few map lookups; the score is not touched.
+   */
+  userSeen(login: RbaLogin): { logins: number; ip: boolean; asn: boolean; country: boolean; userAgent: boolean } {
+    const user = this.users.get(login.userId);
+    if (user === undefined) return { logins: 0, ip: false, asn: false, country: false, userAgent: false };
+    const has = (attr: RbaAttribute) => {
+      const i = this.attributes.indexOf(attr);
+      if (i < 0) return false;
+      const s = this.values[i]!.get(attributeValue(login, this.codes[i]!));
+      return s !== undefined && (user.get(s.id) ?? 0) > 0;
+    };
+    return { logins: user.n, ip: has("ip"), asn: has("asn"), country: has("country"), userAgent: has("userAgent") };
+  }
+
   /** Records a successful login (the reference's history holds only successful ones). */
   add(login: RbaLogin): void {
     let user = this.users.get(login.userId);
