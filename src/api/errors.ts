@@ -31,6 +31,8 @@ export function toHttpError(err: unknown): {
     return { status, body: { error: { code: "payload_too_large", message: "The request body is too large." } } };
   if (status === 415)
     return { status, body: { error: { code: "unsupported_media_type", message: "Send application/json." } } };
+  if (status === 414)
+    return { status, body: { error: { code: "uri_too_long", message: "The URL or a part of it is too long." } } };
   if (status === 404) return { status, body: { error: { code: "not_found", message: "Not found." } } };
   if (status === 405)
     return { status, body: { error: { code: "method_not_allowed", message: "Method not allowed." } } };

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { Ajv } from "ajv";
 import * as ajvFormats from "ajv-formats";
-import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
 import { registerAdminRoutes } from "../admin/routes.ts";
@@ -58,7 +58,16 @@ function newAjv(coerce: boolean): Ajv {
 }
 
 export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Http> {
+  const onError = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    if (!wantsPage(req.url, req.headers.accept)) return errorHandler(err, req, reply);
+    const { status } = toHttpError(err);
+    if (status >= 500) req.log.error({ err }, "request failed");
+    return sendErrorPage(req, reply, status, deps.site);
+  };
   const app = Fastify({
+    // The router's own refusals (a path parameter over 100 characters: 414, a malformed URL) get the same shape as
+    // every other error, not Fastify's default body.
+    frameworkErrors: onError,
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
@@ -79,6 +88,12 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   const defaultJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     const text = body as string;
+    // An operation without a body, called by a client that always sends `content-type: application/json`: nothing
+    // to parse. Operations that need a body still refuse the missing one (schema validation, 400 invalid_request).
+    if (text === "") {
+      done(null, undefined);
+      return;
+    }
     // Fast path: with no \u escape in the text, a "__proto__" or "constructor" key can only appear literally, so
     // when neither word occurs, the poisoning check (two regular expressions over the body) cannot match and plain
     // JSON.parse gives what the default parser would. Anything else, including invalid JSON and an empty body, takes
@@ -106,6 +121,16 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       return;
     }
     void defaultJson(req, text, done);
+  });
+
+  // Any other content type: an empty body is no body (a bodyless operation called by a client that labels every
+  // request); anything else is not JSON, 415.
+  app.addContentTypeParser("*", { parseAs: "string", bodyLimit: 1024 }, (_req, body, done) => {
+    if (body === "") {
+      done(null, undefined);
+      return;
+    }
+    done(Object.assign(new Error("Send application/json."), { statusCode: 415 }), undefined);
   });
 
   // Link pages post plain HTML forms.
@@ -195,12 +220,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     done();
   });
 
-  app.setErrorHandler((err, req, reply) => {
-    if (!wantsPage(req.url, req.headers.accept)) return errorHandler(err, req, reply);
-    const { status } = toHttpError(err);
-    if (status >= 500) req.log.error({ err }, "request failed");
-    return sendErrorPage(req, reply, status, deps.site);
-  });
+  app.setErrorHandler(onError);
   app.setNotFoundHandler((req, reply) =>
     wantsPage(req.url, req.headers.accept)
       ? sendErrorPage(req, reply, 404, deps.site)
