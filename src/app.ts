@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { FastifyBaseLogger } from "fastify";
 import { sql } from "kysely";
+import { createStaffAudit } from "./admin/audit.ts";
 import { createAdminService } from "./admin/service.ts";
+import { adminTemplates } from "./admin/templates.ts";
 import { buildHttp } from "./api/http.ts";
 import type { Http } from "./api/types.ts";
 import { createTestGateway, type PaymentGateway } from "./commerce/gateway.ts";
@@ -84,6 +86,7 @@ export function noticeTemplates(config: Pick<Config, "branding">): NoticeTemplat
       ...commerceTemplates,
       ...responseTemplates,
       ...riskTemplates,
+      ...adminTemplates,
     },
     storeName: b.storeName,
     supportContact: b.supportContact,
@@ -109,6 +112,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     links: deriveKey(secret, "action-links"),
     webhooks: deriveKey(secret, "webhook-secrets"),
     stored: deriveKey(secret, "stored-secrets"),
+    staffTotp: deriveKey(secret, "staff-totp-seal"),
   };
 
   const hasher = opts.hasher ?? createArgon2Hasher(config.argon2);
@@ -289,7 +293,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       confirm: (id, code, ip) => identity.confirmTotpForRecovery(id, code, ip),
     },
   });
-  const admin = createAdminService({ db, clock, hasher });
+  const staffAudit = createStaffAudit({ db, dialect, clock });
+  const admin = createAdminService({
+    db,
+    clock,
+    hasher,
+    limiter,
+    passwordPolicy,
+    audit: staffAudit,
+    totpKey: keys.staffTotp,
+    config,
+    endUserSessions: (tx, input) => sessions.endAllBySupport(tx, input),
+  });
 
   const http: Http = await buildHttp(
     {
@@ -348,6 +363,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     identity,
     sessions,
     admin,
+    staffAudit,
     events,
     response,
     recovery,

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { STAFF_SETUP_STEPS } from "./admin/setup-steps.ts";
 import { buildApp, noticeTemplates } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { formatMailbox } from "./notify/mailbox.ts";
@@ -14,13 +15,16 @@ const HELP = `mamori — account-takeover defense service
   mamori migrate                    apply store migrations
   mamori keys create [name]         create a store API key (printed once)
   mamori keys list | revoke <id>
-  mamori admin create <username>    create a support login (password printed once)
-  mamori admin reset-password <username>
+  mamori admin create <username>    create a support login (a setup password, printed once; at the first
+                                    sign-in the staff member sets their own password and enrols TOTP)
+  mamori admin reset-password <username>   a new setup password; their sessions end
+  mamori admin reset-totp <username>       a lost authenticator: they enrol again at the next sign-in
   mamori admin list
+  mamori admin log [--limit N]      the staff audit log (sign-ins, failures, throttling, changes), newest first
   mamori mail [--to ADDR] [--limit N]   read the local mailbox (notices when no SMTP is set)
   mamori mail preview [TEMPLATE] [--lang ja|en]   a notice as the store's branding renders it (sample values);
                                     without TEMPLATE, the list of templates
-  mamori audit verify               check every account's event hash chain
+  mamori audit verify               check every account's event hash chain and the staff audit log's
   mamori case list [--limit N]      compromise cases, newest first
   mamori case show <id>             a case's verification report (exit 3 if an action is unconfirmed)
   mamori case resume                finish lockdowns a crash interrupted
@@ -132,11 +136,36 @@ export async function main(argv: string[]): Promise<number> {
       case "admin":
         if (sub === "create" && arg) {
           const u = await app.admin.createAdminUser(arg);
-          out(`admin ${u.username} created; password: ${u.password} (shown once)`);
+          out(`admin ${u.username} created; setup password: ${u.password} (shown once)`);
+          out(STAFF_SETUP_STEPS);
         } else if (sub === "reset-password" && arg) {
-          out(`new password for ${arg}: ${await app.admin.setAdminPassword(arg)} (shown once; their sessions ended)`);
+          out(
+            `new setup password for ${arg}: ${await app.admin.setAdminPassword(arg)} (shown once; their sessions ended)`,
+          );
+          out("At the next sign-in they must set a password of their own before any other admin call.");
+        } else if (sub === "reset-totp" && arg) {
+          await app.admin.resetAdminTotp(arg);
+          out(`authenticator of ${arg} removed; their sessions ended. They enrol a new one at the next sign-in.`);
         } else if (sub === "list") {
-          for (const u of await app.admin.listAdminUsers()) out(`${u.id}  ${u.username}  created ${u.createdAt}`);
+          for (const u of await app.admin.listAdminUsers()) {
+            const owes = [u.passwordChangeRequired ? "password change" : "", u.totpEnrolled ? "" : "TOTP enrolment"]
+              .filter(Boolean)
+              .join(", ");
+            out(
+              `${u.id}  ${u.username}  created ${u.createdAt}${owes ? `  owes: ${owes}` : ""}${u.disabledAt ? "  DISABLED" : ""}`,
+            );
+          }
+        } else if (sub === "log") {
+          const limit = values.limit ? Number(values.limit) : 50;
+          const events = await app.staffAudit.list({ limit: Number.isFinite(limit) ? limit : 50 });
+          if (events.length === 0) out("(the staff log is empty)");
+          for (const e of events) {
+            const who = e.username ?? e.staffId ?? "—";
+            const data = Object.keys(e.data).length ? `  ${JSON.stringify(e.data)}` : "";
+            out(
+              `${String(e.seq).padStart(6)}  ${new Date(e.at).toISOString()}  ${e.type.padEnd(30)} ${who}  ${e.ip ?? "-"}${data}`,
+            );
+          }
         } else {
           out(HELP);
           return 2;
@@ -160,7 +189,15 @@ export async function main(argv: string[]): Promise<number> {
             out(`(checked ${r.events} events on ${r.accounts} accounts up to the break)`);
             return 1;
           }
-          out(`ok: ${r.events} events on ${r.accounts} accounts, every chain intact`);
+          const staff = await app.staffAudit.verify();
+          if (staff.firstBreak) {
+            out(`BROKEN: staff log, event ${staff.firstBreak.seq}: ${staff.firstBreak.reason}`);
+            out(`(accounts ok: ${r.events} events on ${r.accounts} accounts)`);
+            return 1;
+          }
+          out(
+            `ok: ${r.events} events on ${r.accounts} accounts, every chain intact; staff log: ${staff.events} events, intact`,
+          );
           return 0;
         }
       case "case":

@@ -27,3 +27,15 @@ describe("config: the password policy's variables", () => {
     }
   });
 });
+
+describe("config: staff sessions", () => {
+  it("default to 15 idle minutes and 8 hours, and read MAMORI_STAFF_SESSION_IDLE_MINUTES / _TTL_HOURS", () => {
+    const d = loadConfig({});
+    assert.equal(d.staffSessionIdleMs, 15 * 60_000);
+    assert.equal(d.staffSessionTtlMs, 8 * 3_600_000);
+    const c = loadConfig({ MAMORI_STAFF_SESSION_IDLE_MINUTES: "5", MAMORI_STAFF_SESSION_TTL_HOURS: "2" });
+    assert.equal(c.staffSessionIdleMs, 5 * 60_000);
+    assert.equal(c.staffSessionTtlMs, 2 * 3_600_000);
+    assert.throws(() => loadConfig({ MAMORI_STAFF_SESSION_IDLE_MINUTES: "soon" }), /invalid number/);
+  });
+});

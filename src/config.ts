@@ -20,6 +20,10 @@ export interface Config {
   freshAuthMs: number;
   sessionTtlMs: number;
   sessionIdleMs: number;
+  /** staff (admin) sessions end after this long without a request (MAMORI_STAFF_SESSION_IDLE_MINUTES, default 15) */
+  staffSessionIdleMs: number;
+  /** and after this long whatever happens (MAMORI_STAFF_SESSION_TTL_HOURS, default 8) */
+  staffSessionTtlMs: number;
   /** live sessions per account; a sign-in past it ends the oldest (with a notice) */
   maxSessionsPerAccount: number;
   /** how long a request to remove a lost authenticator waits before it takes effect */
@@ -83,6 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     freshAuthMs: int(env.MAMORI_FRESH_AUTH_MINUTES, 10) * MINUTE,
     sessionTtlMs: int(env.MAMORI_SESSION_TTL_DAYS, 30) * DAY,
     sessionIdleMs: int(env.MAMORI_SESSION_IDLE_DAYS, 14) * DAY,
+    staffSessionIdleMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_IDLE_MINUTES, 15)) * MINUTE,
+    staffSessionTtlMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_TTL_HOURS, 8)) * HOUR,
     maxSessionsPerAccount: Math.max(1, int(env.MAMORI_MAX_SESSIONS, 20)),
     factorResetDelayMs: int(env.MAMORI_FACTOR_RESET_HOURS, 72) * HOUR,
     hashSlots: Math.max(2, int(env.MAMORI_HASH_SLOTS, Math.min(availableParallelism(), 8))),

@@ -1,4 +1,5 @@
 import pino from "pino";
+import { STAFF_SETUP_STEPS } from "./admin/setup-steps.ts";
 import { type App, buildApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { preload as preloadGeo } from "./context/geo.ts";
@@ -26,7 +27,9 @@ export async function start(config: Config): Promise<App> {
         "",
         "Mamori first start — save these now, they are not shown again:",
         `  store API key:  ${boot.apiKey}`,
-        `  admin login:    ${boot.admin.username} / ${boot.admin.password}`,
+        `  admin login:    ${boot.admin.username} / ${boot.admin.password}  (a setup password)`,
+        "",
+        STAFF_SETUP_STEPS,
         "",
       ].join("\n"),
     );

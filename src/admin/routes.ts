@@ -2,6 +2,7 @@ import { Type } from "@sinclair/typebox";
 import { errorResponses, Nullable } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { AccountView, LoginAttemptView } from "../identity/routes.ts";
+import { AdminErrors } from "./errors.ts";
 
 const AdminHeader = Type.Object({ authorization: Type.String({ description: "Bearer <admin session token>" }) });
 
@@ -29,6 +30,29 @@ const ContactHistory = Type.Object({
 export function registerAdminRoutes(app: Http, deps: RouteDeps) {
   const { admin, identity, events } = deps;
 
+  const staffOf = (req: { staff?: { adminId: string; username: string; sessionId: string } }) => {
+    if (!req.staff) throw AdminErrors.admin_unauthorized();
+    return req.staff;
+  };
+  const SignInAnswer = Type.Union([
+    Type.Object({
+      status: Type.Literal("signed_in"),
+      token: Type.String(),
+      expiresAt: Type.String({ format: "date-time" }),
+    }),
+    Type.Object({
+      status: Type.Literal("setup_required"),
+      token: Type.String({ description: "A setup session: only the password change and TOTP enrolment accept it." }),
+      expiresAt: Type.String({ format: "date-time" }),
+      required: Type.Array(Type.Union([Type.Literal("password_change"), Type.Literal("totp_enrolment")])),
+    }),
+    Type.Object({
+      status: Type.Literal("totp_required"),
+      challengeId: Type.String(),
+      expiresAt: Type.String({ format: "date-time" }),
+    }),
+  ]);
+
   app.post(
     "/v1/admin/sign-in",
     {
@@ -36,7 +60,10 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "adminSignIn",
         tags: ["admin"],
-        summary: "Support staff sign-in; answers with an admin session token (12 h).",
+        summary:
+          "Support staff sign-in, step 1 (username and password). Enrolled staff get a challenge for their TOTP code; " +
+          "staff who still owe a password change or TOTP enrolment get a setup session. A wrong password and an " +
+          "unknown username both answer 401 invalid_credentials; too many failures 429 rate_limited.",
         body: Type.Object(
           {
             username: Type.String({ minLength: 1, maxLength: 100 }),
@@ -44,13 +71,207 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
           },
           { additionalProperties: false },
         ),
+        response: { 200: SignInAnswer, ...errorResponses(401, 429) },
+      },
+    },
+    (req) => admin.adminSignIn(req.body.username, req.body.password, req.ip),
+  );
+
+  app.post(
+    "/v1/admin/sign-in/verify",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "adminSignInVerify",
+        tags: ["admin"],
+        summary: "Support staff sign-in, step 2: the code from the staff member's authenticator (5 tries, 5 minutes).",
+        body: Type.Object(
+          {
+            challengeId: Type.String({ minLength: 1, maxLength: 200 }),
+            code: Type.String({ minLength: 1, maxLength: 32 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: SignInAnswer, ...errorResponses(401, 429) },
+      },
+    },
+    (req) => admin.adminSignInVerify(req.body.challengeId, req.body.code, req.ip),
+  );
+
+  app.get(
+    "/v1/admin/me",
+    {
+      config: { auth: "admin-setup" },
+      schema: {
+        operationId: "getStaffStatus",
+        tags: ["admin"],
+        summary: "The signed-in staff member and what they still owe (a password change, TOTP enrolment).",
+        headers: AdminHeader,
         response: {
-          200: Type.Object({ token: Type.String(), expiresAt: Type.String({ format: "date-time" }) }),
+          200: Type.Object({
+            username: Type.String(),
+            required: Type.Array(Type.String()),
+            totpEnrolled: Type.Boolean(),
+          }),
           ...errorResponses(401),
         },
       },
     },
-    (req) => admin.adminSignIn(req.body.username, req.body.password),
+    (req) => admin.staffStatus(staffOf(req).adminId),
+  );
+
+  app.post(
+    "/v1/admin/password",
+    {
+      config: { auth: "admin-setup" },
+      schema: {
+        operationId: "changeStaffPassword",
+        tags: ["admin"],
+        summary:
+          "A staff member changes their own password: the current one, and the TOTP code once enrolled. The new " +
+          "one meets the password policy. Ends the staff member's other sessions.",
+        headers: AdminHeader,
+        body: Type.Object(
+          {
+            currentPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+            newPassword: Type.String({ minLength: 1, maxLength: 1024 }),
+            code: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errorResponses(400, 401, 409, 422, 429) },
+      },
+    },
+    async (req) => {
+      await admin.changeStaffPassword(staffOf(req), req.body, req.ip);
+      return { ok: true as const };
+    },
+  );
+
+  app.post(
+    "/v1/admin/totp/setup",
+    {
+      config: { auth: "admin-setup" },
+      schema: {
+        operationId: "setupStaffTotp",
+        tags: ["admin"],
+        summary: "Starts TOTP enrolment: a new secret and its otpauth:// URI (for a QR code). Confirm with a code.",
+        headers: AdminHeader,
+        body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+        response: {
+          200: Type.Object({ secret: Type.String(), uri: Type.String() }),
+          ...errorResponses(401, 409),
+        },
+      },
+    },
+    (req) => admin.setupStaffTotp(staffOf(req)),
+  );
+
+  app.post(
+    "/v1/admin/totp/confirm",
+    {
+      config: { auth: "admin-setup" },
+      schema: {
+        operationId: "confirmStaffTotp",
+        tags: ["admin"],
+        summary: "Finishes TOTP enrolment with a code from the new authenticator.",
+        headers: AdminHeader,
+        body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 32 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errorResponses(401, 409) },
+      },
+    },
+    async (req) => {
+      await admin.confirmStaffTotp(staffOf(req), req.body.code, req.ip);
+      return { ok: true as const };
+    },
+  );
+
+  app.post(
+    "/v1/admin/sign-out",
+    {
+      config: { auth: "admin-setup" },
+      schema: {
+        operationId: "adminSignOut",
+        tags: ["admin"],
+        summary: "Ends the caller's staff session.",
+        headers: AdminHeader,
+        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errorResponses(401) },
+      },
+    },
+    async (req) => {
+      await admin.adminSignOut(staffOf(req), req.ip);
+      return { ok: true as const };
+    },
+  );
+
+  app.get(
+    "/v1/admin/staff-log",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "getStaffLog",
+        tags: ["admin"],
+        summary: "The staff audit log (hash-chained; newest first): sign-ins, failures, throttling, changes.",
+        headers: AdminHeader,
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+        }),
+        response: {
+          200: Type.Object({
+            events: Type.Array(
+              Type.Object({
+                seq: Type.Integer(),
+                type: Type.String(),
+                at: Type.String({ format: "date-time" }),
+                staffId: Nullable(Type.String()),
+                username: Nullable(Type.String()),
+                actor: Type.String(),
+                ip: Nullable(Type.String()),
+                data: Type.Record(Type.String(), Type.Unknown()),
+                hash: Type.String(),
+              }),
+            ),
+          }),
+          ...errorResponses(401),
+        },
+      },
+    },
+    async (req) => ({
+      events: (await admin.audit.list({ limit: req.query.limit ?? 100, beforeSeq: req.query.beforeSeq })).map((e) => ({
+        seq: e.seq,
+        type: e.type,
+        at: new Date(e.at).toISOString(),
+        staffId: e.staffId,
+        username: e.username,
+        actor: e.actor,
+        ip: e.ip,
+        data: e.data,
+        hash: e.hash,
+      })),
+    }),
+  );
+
+  app.post(
+    "/v1/admin/accounts/:accountId/sessions/end",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "endAccountSessions",
+        tags: ["admin"],
+        summary:
+          "Support ends every session and app password of an account without a lockdown (nothing frozen or rolled " +
+          "back). The reason is required; the account's event log and the staff log record it, and the owner is told.",
+        headers: AdminHeader,
+        params: Type.Object({ accountId: Type.String({ maxLength: 64 }) }),
+        body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ sessionsEnded: Type.Integer(), appPasswordsRevoked: Type.Integer() }),
+          ...errorResponses(400, 401, 404),
+        },
+      },
+    },
+    (req) => admin.endUserSessions(staffOf(req), req.params.accountId, req.body?.reason ?? "", req.ip),
   );
 
   app.get(

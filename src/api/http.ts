@@ -185,7 +185,9 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       auth: route.config?.auth ?? (route.url.startsWith("/v1/") ? "store" : "public"),
     };
     if (route.schema && route.config.auth === "public" && route.url.startsWith("/v1/")) route.schema.security = [];
-    if (route.schema && route.config.auth === "admin") route.schema.security = [{ adminSession: [] }];
+    if (route.schema && (route.config.auth === "admin" || route.config.auth === "admin-setup")) {
+      route.schema.security = [{ adminSession: [] }];
+    }
   });
 
   // Callback-style hooks: no promise per request on the hot path.
@@ -205,9 +207,10 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       return;
     }
     if (!token) return done(AdminErrors.admin_unauthorized());
-    deps.admin.requireAdmin(token).then(
+    deps.admin.requireAdmin(token, { setup: auth === "admin-setup" }).then(
       (a) => {
         req.adminId = a.adminId;
+        req.staff = a;
         done();
       },
       (e: Error) => done(e),

@@ -25,8 +25,11 @@ export type Http = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-/** Who may call a route: the store's backend (API key), support staff (admin session), or anyone (link pages). */
-export type AuthKind = "store" | "admin" | "public";
+/**
+ * Who may call a route: the store's backend (API key), support staff (admin session), a staff member whose session
+ * still owes a password change or TOTP enrolment (admin-setup: only the routes that pay those), or anyone.
+ */
+export type AuthKind = "store" | "admin" | "admin-setup" | "public";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -34,6 +37,8 @@ declare module "fastify" {
   }
   interface FastifyRequest {
     adminId?: string;
+    /** the staff member and session behind an admin or admin-setup route */
+    staff?: { adminId: string; username: string; sessionId: string };
   }
 }
 

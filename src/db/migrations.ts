@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { sql } from "kysely";
+import { staffMigration } from "../admin/migration.ts";
 import { commerceMigration } from "../commerce/migration.ts";
 import { identitySigninMigration } from "../identity/migration.ts";
 import { responseMigration } from "../response/migration.ts";
@@ -291,6 +292,7 @@ export const migrations: Record<string, Migration> = {
   "0007_decision_log_file": decisionLogFileMigration,
   "0008_risk_change_feed": riskChangeFeedMigration,
   "0009_identity_signin": identitySigninMigration,
+  "0014_staff": staffMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,3 +1,4 @@
+import type { AdminTables } from "../admin/tables.ts";
 import type { CommerceTables } from "../commerce/tables.ts";
 import type { IdentityTables } from "../identity/tables.ts";
 import type { ResponseTables } from "../response/tables.ts";
@@ -234,6 +235,15 @@ export interface AdminUsersTable {
   password_hash: string;
   created_at: Ms;
   disabled_at: Ms | null;
+  /** 1: the password was set by an operator (create, reset) and must be changed at the next sign-in (0014) */
+  password_change_required: Bool;
+  password_changed_at: Ms | null;
+  /** sealed with the staff-totp-seal key; null until enrolled (0014) */
+  totp_secret_enc: string | null;
+  totp_pending_secret_enc: string | null;
+  totp_enrolled_at: Ms | null;
+  /** highest TOTP step accepted; a code for it or an earlier one is a replay */
+  totp_last_step: number | null;
 }
 
 export interface AdminSessionsTable {
@@ -241,8 +251,15 @@ export interface AdminSessionsTable {
   token_hash: string;
   admin_id: string;
   created_at: Ms;
+  /** absolute end (MAMORI_STAFF_SESSION_TTL_HOURS) */
   expires_at: Ms;
   revoked_at: Ms | null;
+  /** last request; past MAMORI_STAFF_SESSION_IDLE_MINUTES of silence the session is over (0014) */
+  last_seen_at: Ms;
+  revoked_reason: string | null;
+  /** when a second factor was checked for this session (sign-in or enrolment); null: password only (0014) */
+  second_factor_at: Ms | null;
+  ip: string | null;
 }
 
 export interface InstanceTable {
@@ -250,7 +267,13 @@ export interface InstanceTable {
   value: string;
 }
 
-export interface Database extends CommerceTables, WebhooksTables, ResponseTables, RiskTables, IdentityTables {
+export interface Database
+  extends AdminTables,
+    CommerceTables,
+    WebhooksTables,
+    ResponseTables,
+    RiskTables,
+    IdentityTables {
   accounts: AccountsTable;
   contact_points: ContactPointsTable;
   password_history: PasswordHistoryTable;

@@ -331,6 +331,50 @@ export function createSessionService(deps: SessionDeps) {
       });
     },
 
+    /**
+     * Support ends every session and app password of an account, without a lockdown (the account stays active, nothing
+     * is rolled back). In the caller's transaction, with the staff log's event; the owner is told.
+     */
+    async endAllBySupport(
+      tx: Db,
+      input: { accountId: string; staffId: string; staffName: string; reason: string; ip: string | null },
+    ): Promise<{ sessionsEnded: number; appPasswordsRevoked: number }> {
+      const now = clock.now();
+      const live = await tx
+        .selectFrom("sessions")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("account_id", "=", input.accountId)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .executeTakeFirstOrThrow();
+      const apps = await tx
+        .selectFrom("app_passwords")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("account_id", "=", input.accountId)
+        .where("revoked_at", "is", null)
+        .executeTakeFirstOrThrow();
+      const epoch = await sessionStore.bumpEpoch(tx, input.accountId, {
+        keepSessionId: null,
+        reason: "support",
+        now,
+      });
+      const counts = { sessionsEnded: Number(live.n), appPasswordsRevoked: Number(apps.n) };
+      const ev = await deps.events.append(tx, {
+        accountId: input.accountId,
+        type: "sessions.ended_by_support",
+        data: { staffId: input.staffId, staff: input.staffName, reason: input.reason, epoch, ...counts },
+        actor: `admin:${input.staffId}`,
+        ip: input.ip,
+      });
+      await deps.notifier.securityNotice(tx, {
+        accountId: input.accountId,
+        eventId: ev.id,
+        template: "sessions_ended_by_support",
+        vars: { at: iso(now) },
+      });
+      return counts;
+    },
+
     async signOutEverywhere(s: SessionWithAccount, ip: string | null): Promise<void> {
       // A mail client's app password must not be able to sign the owner out of everything; nor a new session the
       // owner's older ones without a second factor.

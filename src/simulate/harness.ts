@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { totpCodeAt, totpStep } from "../identity/totp.ts";
 import { MailSink } from "./mail.ts";
 import { StoreReceiver } from "./receiver.ts";
 
@@ -142,10 +143,17 @@ export function must(a: Answer, status: number | number[], what: string): J {
   return a.body;
 }
 
+export interface StaffLogin {
+  username: string;
+  password: string;
+  totpSecret?: string | undefined;
+}
+
 export interface MamoriTarget {
   url: string;
   apiKey: string;
-  admin: { username: string; password: string };
+  /** support's login; totpSecret once enrolled (a self-started Mamori's login is set up at the first adminToken) */
+  admin: StaffLogin;
   /** what was started (self-started mode), for the printout */
   describe: string;
   stop(): Promise<void>;
@@ -285,13 +293,82 @@ export interface WorldOptions {
   /** An already-running Mamori; omitted: a temporary one is started. */
   url?: string;
   apiKey?: string;
-  admin?: { username: string; password: string };
+  admin?: StaffLogin;
   /** The sink's SMTP port (the running Mamori's MAMORI_SMTP_URL points here); 0 = any free port (self-started). */
   smtpPort?: number;
   webhookPort?: number;
   databaseUrl?: string | undefined;
   out: Out;
   waits?: Partial<World["waits"]>;
+}
+
+/**
+ * Support signs in as a staff member does. A login that still owes its first-sign-in steps (a self-started Mamori's
+ * bootstrap login) sets a password of its own and enrols TOTP, and keeps both in `login`; an enrolled one signs in
+ * with password and code, waiting for the next 30-second step when this step's code was used already.
+ */
+async function staffSignIn(
+  api: Api,
+  login: StaffLogin,
+  used: (step: number) => void,
+  lastStep: number,
+): Promise<string> {
+  const first = must(
+    await api.call("POST", "/v1/admin/sign-in", {
+      body: { username: login.username, password: login.password },
+      noKey: true,
+    }),
+    200,
+    "adminSignIn",
+  );
+  if (first.status === "setup_required") {
+    const token = first.token as string;
+    if ((first.required as string[]).includes("password_change")) {
+      const newPassword = `sim ${randomBytes(12).toString("base64url")} staff`;
+      must(
+        await api.call("POST", "/v1/admin/password", {
+          body: { currentPassword: login.password, newPassword },
+          admin: token,
+        }),
+        200,
+        "changeStaffPassword",
+      );
+      login.password = newPassword;
+    }
+    if ((first.required as string[]).includes("totp_enrolment")) {
+      const { secret } = must(
+        await api.call("POST", "/v1/admin/totp/setup", { body: {}, admin: token }),
+        200,
+        "setupStaffTotp",
+      );
+      const step = totpStep(Date.now());
+      must(
+        await api.call("POST", "/v1/admin/totp/confirm", {
+          body: { code: totpCodeAt(secret, Date.now()) },
+          admin: token,
+        }),
+        200,
+        "confirmStaffTotp",
+      );
+      login.totpSecret = secret;
+      used(step);
+    }
+    return token;
+  }
+  if (!login.totpSecret) throw new Error("the staff login has TOTP enrolled: give its secret (--admin-totp)");
+  // One code per step: wait for the next one when this one was used (a code is never accepted twice).
+  while (totpStep(Date.now()) <= lastStep) await new Promise((r) => setTimeout(r, 1000));
+  const step = totpStep(Date.now());
+  const v = must(
+    await api.call("POST", "/v1/admin/sign-in/verify", {
+      body: { challengeId: first.challengeId, code: totpCodeAt(login.totpSecret, Date.now()) },
+      noKey: true,
+    }),
+    200,
+    "adminSignInVerify",
+  );
+  used(step);
+  return v.token as string;
 }
 
 export async function openWorld(o: WorldOptions): Promise<World & { close(): Promise<void>; target: string }> {
@@ -337,6 +414,8 @@ export async function openWorld(o: WorldOptions): Promise<World & { close(): Pro
     const n = new Narrator(o.out);
     n.out(`Mamori: ${target.describe}; store ${health.body.store}, version ${health.body.version}`);
     n.out(`Mailboxes: SMTP sink on :${mail.port}. Store webhook receiver: ${store.url} (endpoint ${ep.id})`);
+    let staffToken: string | null = null;
+    let lastStep = -1;
     const world: World = {
       api,
       mail,
@@ -346,12 +425,26 @@ export async function openWorld(o: WorldOptions): Promise<World & { close(): Pro
       tag: `s${randomBytes(3).toString("hex")}`,
       waits: { deliveryMs: 15_000, retryMs: 30_000, ...o.waits },
       async adminToken() {
-        const r = must(
-          await api.call("POST", "/v1/admin/sign-in", { body: target.admin, noKey: true }),
-          200,
-          "adminSignIn",
+        if (staffToken) {
+          const me = await api.call("GET", "/v1/admin/me", { admin: staffToken, noKey: true });
+          if (me.status === 200 && me.body.required.length === 0) return staffToken;
+        }
+        const enrolled = target.admin.totpSecret;
+        staffToken = await staffSignIn(
+          api,
+          target.admin,
+          (step) => {
+            lastStep = step;
+          },
+          lastStep,
         );
-        return r.token as string;
+        if (!enrolled && target.admin.totpSecret && o.url) {
+          n.out(
+            `Support login ${target.admin.username}: first sign-in done by the simulator; its password is now ` +
+              `${target.admin.password} and its TOTP secret ${target.admin.totpSecret} (use --admin and --admin-totp next time)`,
+          );
+        }
+        return staffToken;
       },
     };
     return { ...world, close, target: target.describe };

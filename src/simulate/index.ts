@@ -1,10 +1,11 @@
 import { parseArgs } from "node:util";
-import { type Out, openWorld, type WorldOptions } from "./harness.ts";
+import { type Out, openWorld, type StaffLogin, type WorldOptions } from "./harness.ts";
 import { Outcome, type StoryResult } from "./play.ts";
 import { STORIES } from "./stories.ts";
 
-export const SIMULATE_HELP = `  mamori simulate <000|001|002|003|004|all> [--url URL --api-key KEY --admin USER:PASSWORD --smtp PORT]
+export const SIMULATE_HELP = `  mamori simulate <000|001|002|003|004|all> [--url URL --api-key KEY --admin USER:PASSWORD --admin-totp SECRET --smtp PORT]
                                     play the seed stories against Mamori's HTTP API and check the outcome
+                                    (--admin-totp: the base32 TOTP secret of an enrolled staff login)
                                     (without --url: starts a temporary Mamori; MAMORI_DATABASE_URL → PostgreSQL)`;
 
 export interface SimulateOptions extends Omit<WorldOptions, "out"> {
@@ -72,14 +73,18 @@ export async function simulateCli(argv: string[], out: Out): Promise<number> {
     out(SIMULATE_HELP);
     return positionals.length === 0 && !values.help ? 2 : 0;
   }
-  let admin: { username: string; password: string } | undefined;
+  let admin: StaffLogin | undefined;
   if (values.admin) {
     const i = values.admin.indexOf(":");
     if (i < 1) {
       out("mamori simulate: --admin must be user:password");
       return 2;
     }
-    admin = { username: values.admin.slice(0, i), password: values.admin.slice(i + 1) };
+    admin = {
+      username: values.admin.slice(0, i),
+      password: values.admin.slice(i + 1),
+      ...(values["admin-totp"] ? { totpSecret: values["admin-totp"] } : {}),
+    };
   }
   if (values.url && (!values["api-key"] || !admin || !values.smtp)) {
     out("mamori simulate: --url needs --api-key, --admin user:password and --smtp PORT (the sink Mamori mails to)");
@@ -115,6 +120,7 @@ function parse(argv: string[]) {
       url: { type: "string" },
       "api-key": { type: "string" },
       admin: { type: "string" },
+      "admin-totp": { type: "string" },
       smtp: { type: "string" },
       "webhook-port": { type: "string" },
       help: { type: "boolean", short: "h" },

@@ -4,6 +4,7 @@ import { type App, buildApp } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import type { DatabaseHandle } from "../db/database.ts";
 import { fastTestHasher } from "../identity/passwords.ts";
+import { totpCodeAt } from "../identity/totp.ts";
 import { createRedisCounterStore } from "../limits/redis.ts";
 import { DEFAULT_POLICY, PERMISSIVE_POLICY } from "../risk/default-policy.ts";
 import type { PolicySetSource } from "../risk/policy.ts";
@@ -14,6 +15,8 @@ import { REDIS_URL, type TestStore, testStores } from "./stores.ts";
 export const STRONG = "amber lantern drifts past quiet harbors 47";
 export const STRONG2 = "violet tractor sings at midnight 93";
 export const STRONG3 = "seven quiet otters juggle lanterns 18";
+/** The password the test staff login sets for itself at its first sign-in. */
+export const STAFF_PASSWORD = "copper kettles whistle under autumn rain 62";
 
 export const TOKYO: RequestContext = {
   ip: "133.0.0.10",
@@ -37,7 +40,7 @@ export interface TestApp {
     method: "GET" | "POST" | "DELETE",
     url: string,
     body?: unknown,
-    opts?: { session?: string; auth?: string | null },
+    opts?: { session?: string; auth?: string | null; ip?: string },
   ): Promise<LightMyRequestResponse & { json<T = Record<string, any>>(): T }>;
   /** Newest message to a recipient (after running the dispatcher). */
   lastMail(
@@ -59,8 +62,14 @@ export interface TestApp {
     newPassword: string,
     opts?: { claimed?: string[] },
   ): Promise<{ accountId: string; devices: { sessionId: string; role: string }[] }>;
-  /** An admin session token (creates the admin user on first use). */
+  /**
+   * A full admin session token. On first use it creates the staff login "support" and goes through the first sign-in
+   * as a staff member would (setup password → own password → TOTP enrolment); later it signs in with password and
+   * TOTP code whenever the last session is over (tests move the clock past the staff idle timeout).
+   */
   adminToken(): Promise<string>;
+  /** The "support" login adminToken created: its own password and TOTP secret (null before the first adminToken). */
+  staff: { username: string; password: string; totpSecret: string } | null;
   close(): Promise<void>;
 }
 
@@ -122,6 +131,7 @@ export async function makeTestApp(
         method,
         url,
         headers,
+        ...(opts.ip ? { remoteAddress: opts.ip } : {}),
         ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
       });
       return res as never;
@@ -178,21 +188,72 @@ export async function makeTestApp(
       }
       return { accountId, devices };
     },
+    staff: null,
     async adminToken() {
-      // A fresh sign-in each time: tests move the clock past an admin session's 12 hours.
-      const password = "support-desk-passphrase-2026";
-      if (!adminCreated) await app.admin.createAdminUser("support", password);
-      adminCreated = true;
-      const r = await t.call("POST", "/v1/admin/sign-in", { username: "support", password }, { auth: null });
-      if (r.statusCode !== 200) throw new Error(`admin sign-in ${r.statusCode} ${r.body}`);
-      return r.json().token as string;
+      if (staffToken) {
+        const live = await app.admin.requireAdmin(staffToken).then(
+          () => true,
+          () => false,
+        );
+        if (live) return staffToken;
+      }
+      const ok = (r: LightMyRequestResponse, what: string) => {
+        if (r.statusCode !== 200) throw new Error(`${what} ${r.statusCode} ${r.body}`);
+        return r.json() as Record<string, any>;
+      };
+      if (!t.staff) {
+        const setup = "setup-password-from-the-operator";
+        await app.admin.createAdminUser("support", setup);
+        const s = ok(
+          await t.call("POST", "/v1/admin/sign-in", { username: "support", password: setup }, { auth: null }),
+          "admin sign-in",
+        );
+        const token = s.token as string;
+        ok(
+          await t.call(
+            "POST",
+            "/v1/admin/password",
+            { currentPassword: setup, newPassword: STAFF_PASSWORD },
+            { auth: token },
+          ),
+          "staff password",
+        );
+        const { secret } = ok(await t.call("POST", "/v1/admin/totp/setup", {}, { auth: token }), "totp setup");
+        ok(
+          await t.call("POST", "/v1/admin/totp/confirm", { code: totpCodeAt(secret, clock.now()) }, { auth: token }),
+          "totp confirm",
+        );
+        t.staff = { username: "support", password: STAFF_PASSWORD, totpSecret: secret };
+        staffToken = token;
+        return token;
+      }
+      const c = ok(
+        await t.call(
+          "POST",
+          "/v1/admin/sign-in",
+          { username: t.staff.username, password: t.staff.password },
+          { auth: null },
+        ),
+        "admin sign-in",
+      );
+      const v = ok(
+        await t.call(
+          "POST",
+          "/v1/admin/sign-in/verify",
+          { challengeId: c.challengeId, code: totpCodeAt(t.staff.totpSecret, clock.now()) },
+          { auth: null },
+        ),
+        "admin sign-in verify",
+      );
+      staffToken = v.token as string;
+      return staffToken;
     },
     async close() {
       await app.close();
       if (!database) await db.close();
     },
   };
-  let adminCreated = false;
+  let staffToken: string | null = null;
   return t;
 }
 

@@ -35,10 +35,7 @@ describe("attacker-changes-email-then-owner-reverts", () => {
     const revert = linkToken(notice.body, "/links/email-revert");
 
     // Support finds the account under the owner's (now removed) address.
-    const adminCreds = await t.app.admin.createAdminUser("agent1");
-    const adminToken = (
-      await t.call("POST", "/v1/admin/sign-in", { username: "agent1", password: adminCreds.password }, { auth: null })
-    ).json().token;
+    const adminToken = await t.adminToken();
     const found = await t.call("GET", "/v1/admin/accounts?q=yuki@example.jp", undefined, { auth: adminToken });
     assert.equal(found.statusCode, 200, found.body);
     assert.equal(found.json().accounts.length, 1);
@@ -76,14 +73,12 @@ describe("attacker-changes-email-then-owner-reverts", () => {
     assert.equal(back.http, 200);
 
     // Every step is on the record.
-    // (the admin session from before has expired: 12 hours)
+    // (the admin session from before has expired: staff sessions end after 15 idle minutes and 8 hours in all)
     const stale = await t.call("GET", `/v1/admin/accounts/${owner.accountId}/timeline`, undefined, {
       auth: adminToken,
     });
     assert.equal(stale.statusCode, 401);
-    const admin2 = (
-      await t.call("POST", "/v1/admin/sign-in", { username: "agent1", password: adminCreds.password }, { auth: null })
-    ).json().token;
+    const admin2 = await t.adminToken();
     const tl = await t.call("GET", `/v1/admin/accounts/${owner.accountId}/timeline`, undefined, { auth: admin2 });
     const types = tl.json().events.map((e: { type: string }) => e.type);
     for (const ty of ["email.changed", "email.change_reverted", "password.reset"]) assert.ok(types.includes(ty), ty);
