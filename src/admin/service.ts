@@ -168,6 +168,8 @@ export function createAdminService(deps: AdminDeps) {
     async createAdminUser(
       username: string,
       password?: string,
+      /** who created it, for the staff log: the CLI, or the first start */
+      actor: "cli" | "system" = "cli",
     ): Promise<{ id: string; username: string; password: string }> {
       const name = username.trim();
       if (!/^[A-Za-z0-9._@-]{1,100}$/.test(name)) throw AdminErrors.admin_username_invalid();
@@ -194,7 +196,7 @@ export function createAdminService(deps: AdminDeps) {
             totp_last_step: null,
           })
           .execute();
-        await audit.append(tx, { type: "staff.created", staffId: id, username: name, actor: "cli" });
+        await audit.append(tx, { type: "staff.created", staffId: id, username: name, actor });
       });
       return { id, username: name, password: pw };
     },
@@ -686,7 +688,7 @@ export function createAdminService(deps: AdminDeps) {
       const a = await db.selectFrom("admin_users").select("id").limit(1).executeTakeFirst();
       if (k || a) return null;
       const { key } = await this.createApiKey("default");
-      const admin = await this.createAdminUser("admin");
+      const admin = await this.createAdminUser("admin", undefined, "system");
       return { apiKey: key, admin: { username: admin.username, password: admin.password } };
     },
   };
