@@ -85,10 +85,17 @@ export const ATO_MODEL: AtoModel = {
 
 /** "Chrome 120.0.0" → ["Chrome", [120, 0, 0]]; "Mac OS X 10.15.7" → ["Mac OS X", [10, 15, 7]]. */
 export function splitVersion(s: string): [string, number[]] {
-  const m = /^(.*?)\s*(\d+(?:\.\d+)*)\s*$/.exec(s);
-  if (!m) return [s.trim(), []];
-  return [m[1]!, m[2]!.split(".").map(Number)];
+  let v = VERSIONS.get(s);
+  if (v === undefined) {
+    const m = /^(.*?)\s*(\d+(?:\.\d+)*)\s*$/.exec(s);
+    v = m ? [m[1]!, m[2]!.split(".").map(Number)] : [s.trim(), []];
+    // Browser and OS strings repeat endlessly; a bounded memo keeps the regex off the hot path.
+    if (VERSIONS.size >= 10_000) VERSIONS.clear();
+    VERSIONS.set(s, v);
+  }
+  return v;
 }
+const VERSIONS = new Map<string, [string, number[]]>();
 
 /** -1, 0, 1; a missing component counts as 0 ("Chrome 120" equals "Chrome 120.0.0"). */
 function compareVersions(a: number[], b: number[]): number {

@@ -1,3 +1,4 @@
+import { ATO_MODEL } from "./ato-model.ts";
 import type { PolicySetSource } from "./policy.ts";
 
 /**
@@ -54,6 +55,14 @@ export const DEFAULT_POLICY: PolicySetSource = {
       description: "Freeman RBA score high: IP and browser both unlike this user's history (NDSS 2016).",
       events: ["login"],
       when: "scores.rbaKnownUser && scores.rba >= 12.0",
+      action: "challenge",
+    },
+    {
+      id: "takeover_model",
+      description:
+        "Takeover model (ato-model.ts): new network, address and browser for the account, hosting exits, older browser versions, failing sources; threshold fitted on generated logins (docs/risk.md).",
+      events: ["login"],
+      when: `scores.atoKnownUser && scores.ato >= ${ATO_MODEL.threshold}`,
       action: "challenge",
     },
     {

@@ -183,6 +183,8 @@ export class RbaHistory {
   private total = 0;
   private nextId = 0;
   private readonly ipIndex: number;
+  /** Level indices of ip, asn, country and userAgent (−1 when no hierarchy holds one), for `userSeen`. */
+  private readonly seenIndex: number[];
   private readonly uaIndex: number;
   // Scratch for one evaluation (single-threaded, and `evaluate` never re-enters): each level's stats for the login,
   // and each hierarchy's ratio, so the hot path allocates nothing but its result.
@@ -203,6 +205,7 @@ export class RbaHistory {
     this.values = this.attributes.map(() => new Map());
     this.unseen = new Float64Array(hierarchies.length).fill(1);
     this.ipIndex = hierarchies.findIndex((h) => h.feature === "ip");
+    this.seenIndex = (["ip", "asn", "country", "userAgent"] as const).map((a) => this.attributes.indexOf(a));
     this.uaIndex = hierarchies.findIndex((h) => h.feature === "userAgent");
     this.found = this.attributes.map(() => undefined);
     this.ratios = new Float64Array(hierarchies.length);
@@ -228,13 +231,20 @@ export class RbaHistory {
   userSeen(login: RbaLogin): { logins: number; ip: boolean; asn: boolean; country: boolean; userAgent: boolean } {
     const user = this.users.get(login.userId);
     if (user === undefined) return { logins: 0, ip: false, asn: false, country: false, userAgent: false };
-    const has = (attr: RbaAttribute) => {
-      const i = this.attributes.indexOf(attr);
-      if (i < 0) return false;
-      const s = this.values[i]!.get(attributeValue(login, this.codes[i]!));
-      return s !== undefined && (user.get(s.id) ?? 0) > 0;
+    const [ip, asn, country, userAgent] = this.seenIndex;
+    return {
+      logins: user.n,
+      ip: this.userHas(user, login, ip!),
+      asn: this.userHas(user, login, asn!),
+      country: this.userHas(user, login, country!),
+      userAgent: this.userHas(user, login, userAgent!),
     };
-    return { logins: user.n, ip: has("ip"), asn: has("asn"), country: has("country"), userAgent: has("userAgent") };
+  }
+
+  private userHas(user: UserStats, login: RbaLogin, i: number): boolean {
+    if (i < 0) return false;
+    const s = this.values[i]!.get(attributeValue(login, this.codes[i]!));
+    return s !== undefined && (user.get(s.id) ?? 0) > 0;
   }
 
   /** Records a successful login (the reference's history holds only successful ones). */

@@ -12,6 +12,7 @@ import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
 import { newId, newTimeOrderedId } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
+import { AtoHistory, atoVector, scoreAto } from "./ato-model.ts";
 import { createStatementDecisionLog, type DecisionLog } from "./decision-log.ts";
 import { RiskErrors } from "./errors.ts";
 import type { FactIndex } from "./fact-index.ts";
@@ -160,6 +161,17 @@ function once<T>(make: () => T): () => T {
   };
 }
 
+/**
+ * A rule that read the takeover model's score explains it: its reason carries each signal's contribution (ato-model.ts),
+ * so the decision log and the support view say which signals made the score, not only that it was high.
+ */
+function withContributions(reasons: MatchReason[], scores: Record<string, unknown>): void {
+  if (scores.atoContributions === undefined) return;
+  for (const r of reasons) {
+    if (Object.hasOwn(r.inputs, "scores.ato")) r.inputs["scores.atoContributions"] = scores.atoContributions;
+  }
+}
+
 function isEnriched(c: RequestContext | EnrichedContext): c is EnrichedContext {
   return "country" in c && "browser" in c;
 }
@@ -185,6 +197,8 @@ export function createRiskService(deps: RiskServiceDeps) {
   const blockAbroad = deps.blockAbroadByDefault ?? true;
   const report = deps.onError ?? (() => {});
   const rba = new RbaHistory();
+  // The takeover model's history beside Freeman's (ato-model.ts), fed in the same two places.
+  const atoHistory = new AtoHistory();
 
   // Decision rows are written behind the answer, in batches (decision-log.ts): a durable write per decision would put
   // an fsync on every answer. Reads of decisions flush first.
@@ -402,7 +416,7 @@ export function createRiskService(deps: RiskServiceDeps) {
       recipientNewDevice: false,
       recipientNewCountry: false,
     };
-    const scores: Record<string, unknown> = { rba: 0, rbaKnownUser: false };
+    const scores: Record<string, unknown> = { rba: 0, rbaKnownUser: false, ato: 0, atoKnownUser: false };
     const session: Record<string, unknown> = input.session
       ? {
           id: input.session.id,
@@ -492,6 +506,24 @@ export function createRiskService(deps: RiskServiceDeps) {
         scores.rbaIpRatio = s.ipRatio;
         scores.rbaUaRatio = s.uaRatio;
         scores.rbaUserLogins = s.userLogins;
+        if (login) {
+          // The takeover model: the same signals the CSV backtest replays (ato-model.ts), the previous sign-in and
+          // the address's failed attempts from the reads above.
+          const x = atoVector({
+            login: rbaLoginOf(accountId, ctx),
+            at: now,
+            rba,
+            history: atoHistory,
+            previous: read.previous ?? null,
+            source: read.ip ?? { failedLogins: 0, distinctAccounts: 0 },
+          });
+          if (x) {
+            const a = scoreAto(x);
+            scores.ato = a.score;
+            scores.atoKnownUser = true;
+            scores.atoContributions = a.contributions;
+          }
+        }
       }
     }
     const recipient = typeof data.recipientAccountId === "string" ? data.recipientAccountId : null;
@@ -599,7 +631,7 @@ export function createRiskService(deps: RiskServiceDeps) {
           .limit(page)
           .execute();
         for (const r of rows) {
-          rba.add({
+          const login: RbaLogin = {
             userId: r.account_id!,
             ip: r.ip,
             asn: r.asn === null ? "" : String(r.asn),
@@ -608,7 +640,9 @@ export function createRiskService(deps: RiskServiceDeps) {
             browser: r.browser ?? "",
             os: r.os ?? "",
             deviceType: r.device_type ?? "",
-          });
+          };
+          rba.add(login);
+          atoHistory.add(login, Number(r.at));
         }
         added += rows.length;
         const last = rows[rows.length - 1];
@@ -648,6 +682,7 @@ export function createRiskService(deps: RiskServiceDeps) {
         ...base(),
         velocity: toCelValue(activeVel),
       }));
+      withContributions(active.reasons, f.scores);
       let shadow: PolicyDecision | null = null;
       let shadowVel: Record<string, number | null> = {};
       if (sets.shadow) {
@@ -659,6 +694,7 @@ export function createRiskService(deps: RiskServiceDeps) {
           ...base(),
           velocity: toCelValue(shadowVel),
         }));
+        withContributions(shadow.reasons, f.scores);
       }
       // Counters count every assessed event, whatever the decision: a denied attempt is still an attempt.
       const recording = recordVelocity(
@@ -734,7 +770,9 @@ export function createRiskService(deps: RiskServiceDeps) {
 
     /** A sign-in succeeded: it joins the RBA history at once (other nodes see it at their next start). */
     loginSucceeded(input: { accountId: string; context: EnrichedContext }): void {
-      rba.add(rbaLoginOf(input.accountId, input.context));
+      const login = rbaLoginOf(input.accountId, input.context);
+      rba.add(login);
+      atoHistory.add(login, clock.now());
     },
 
     /** Stores a policy set as a draft with the next version, after compiling every expression. */
