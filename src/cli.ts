@@ -19,6 +19,7 @@ const HELP = `mamori — account-takeover defense service
                                     sign-in the staff member sets their own password and enrols TOTP)
   mamori admin reset-password <username>   a new setup password; their sessions end
   mamori admin reset-totp <username>       a lost authenticator: they enrol again at the next sign-in
+  mamori admin disable | enable <username>   a disabled login signs in nowhere; disabling ends its sessions
   mamori admin list
   mamori admin log [--limit N]      the staff audit log (sign-ins, failures, throttling, changes), newest first
   mamori mail [--to ADDR] [--limit N]   read the local mailbox (notices when no SMTP is set)
@@ -143,6 +144,9 @@ export async function main(argv: string[]): Promise<number> {
             `new setup password for ${arg}: ${await app.admin.setAdminPassword(arg)} (shown once; their sessions ended)`,
           );
           out("At the next sign-in they must set a password of their own before any other admin call.");
+        } else if ((sub === "disable" || sub === "enable") && arg) {
+          await app.admin.setAdminDisabled(arg, sub === "disable");
+          out(sub === "disable" ? `admin ${arg} disabled; their sessions ended` : `admin ${arg} enabled`);
         } else if (sub === "reset-totp" && arg) {
           await app.admin.resetAdminTotp(arg);
           out(`authenticator of ${arg} removed; their sessions ended. They enrol a new one at the next sign-in.`);

@@ -219,6 +219,26 @@ export function createAdminService(deps: AdminDeps) {
       return pw;
     },
 
+    /** An operator disables (or re-enables) a staff login: a disabled one signs in nowhere and its sessions end. */
+    async setAdminDisabled(username: string, disabled: boolean): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const u = await tx.selectFrom("admin_users").select("id").where("username", "=", username).executeTakeFirst();
+        if (!u) throw AdminErrors.admin_not_found();
+        await tx
+          .updateTable("admin_users")
+          .set({ disabled_at: disabled ? clock.now() : null })
+          .where("id", "=", u.id)
+          .execute();
+        if (disabled) await endStaffSessions(tx, u.id, "disabled");
+        await audit.append(tx, {
+          type: disabled ? "staff.disabled" : "staff.enabled",
+          staffId: u.id,
+          username,
+          actor: "cli",
+        });
+      });
+    },
+
     /** An operator's reset of a lost authenticator: the staff member enrols again at the next sign-in. */
     async resetAdminTotp(username: string): Promise<void> {
       await db.transaction().execute(async (tx) => {

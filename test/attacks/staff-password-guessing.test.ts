@@ -177,6 +177,26 @@ describe("staff-password-guessing", () => {
     assert.equal(denied.json().error.code, "staff_password_change_required");
   });
 
+  it("a disabled login answers like a wrong password, right password or not, and its sessions are over", async () => {
+    const { secret } = await enrolledStaff(t, "goro");
+    t.clock.advance(30_000);
+    const c = (await signIn(t, "goro", PASSWORD, "10.4.4.4")).json();
+    const token = (
+      await t.call(
+        "POST",
+        "/v1/admin/sign-in/verify",
+        { challengeId: c.challengeId, code: totpCodeAt(secret, t.clock.now()) },
+        { auth: null, ip: "10.4.4.4" },
+      )
+    ).json().token;
+    await t.app.admin.setAdminDisabled("goro", true);
+    assert.equal((await t.call("GET", "/v1/admin/accounts?q=abc", undefined, { auth: token })).statusCode, 401);
+    const right = await signIn(t, "goro", PASSWORD, "10.4.4.5");
+    const wrong = await signIn(t, "goro", "not-it", "10.4.4.6");
+    assert.deepEqual(shape(right), shape(wrong));
+    assert.equal(right.json().error.code, "invalid_credentials");
+  });
+
   it("every failure and refusal is in the staff log, which is hash-chained and intact", async () => {
     const log = await t.app.staffAudit.list({ limit: 1000 });
     const failed = log.filter((e) => e.type === "staff.signin.failed");
@@ -197,6 +217,8 @@ describe("staff-password-guessing", () => {
       );
     }
     assert.ok(log.some((e) => e.type === "staff.signin.succeeded" && e.username === "daichi"));
+    assert.ok(failed.some((e) => e.username === "goro" && e.ip === "10.4.4.5" && e.data.reason === "disabled"));
+    assert.ok(log.some((e) => e.type === "staff.disabled" && e.username === "goro"));
     assert.ok(log.some((e) => e.type === "staff.totp.enrolled" && e.username === "aiko"));
     assert.ok(log.some((e) => e.type === "staff.password.changed" && e.username === "aiko" && e.data.forced === true));
     const report = await t.app.staffAudit.verify();
