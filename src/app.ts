@@ -261,6 +261,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   });
   const riskAlerts = createUnfinishedSecondFactorSweep({ db, clock, events, notifier, enricher });
   if (config.dispatcher) riskAlerts.start(30_000, (e) => opts.logger?.warn({ err: e }, "risk alerts"));
+  const hashGate = new PriorityGate({ slots: config.hashSlots });
   identity = createIdentityService({
     db,
     clock,
@@ -275,7 +276,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     actionTokens,
     keys,
     secrets: createStoredSecrets(keys.stored),
-    hashGate: new PriorityGate({ slots: config.hashSlots }),
+    hashGate,
     startLockdown: (i) => response.lockdownAccount(i),
     loginRisk: risk,
   });
@@ -379,6 +380,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     velocity,
     limiter,
     passwordPolicy,
+    /** the password-hash admission gate (its stats: what ran and what was shed, per class) */
+    hashGate,
+    enricher,
     async close() {
       await http.close();
       await dispatcher.stop();

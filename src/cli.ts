@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { STAFF_SETUP_STEPS } from "./admin/setup-steps.ts";
 import { buildApp, noticeTemplates } from "./app.ts";
 import { loadConfig } from "./config.ts";
+import { ASN_TABLE_HELP, asnTableCli } from "./context/hosting.ts";
 import { formatMailbox } from "./notify/mailbox.ts";
 import { SAMPLE_VARS } from "./notify/templates.ts";
 import { formatReport } from "./response/report.ts";
@@ -30,6 +31,7 @@ const HELP = `mamori — account-takeover defense service
   mamori case show <id>             a case's verification report (exit 3 if an action is unconfirmed)
   mamori case resume                finish lockdowns a crash interrupted
 ${RISK_HELP}
+${ASN_TABLE_HELP}
 ${SIMULATE_HELP}
 
 Store: embedded SQLite in MAMORI_DATA_DIR (./mamori-data), or PostgreSQL with MAMORI_DATABASE_URL.`;
@@ -42,6 +44,14 @@ export async function main(argv: string[]): Promise<number> {
       return await riskCli(argv, (s) => process.stdout.write(`${s}\n`));
     } catch (e) {
       process.stderr.write(`mamori ${argv[0]}: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
+  if (argv[0] === "asn-table") {
+    try {
+      return asnTableCli(argv.slice(1), (s) => process.stdout.write(`${s}\n`));
+    } catch (e) {
+      process.stderr.write(`mamori asn-table: ${(e as Error).message}\n`);
       return 1;
     }
   }

@@ -141,3 +141,17 @@ export function isSpecialIp(ip: ParsedIp): boolean {
   if (Number(ip.hi >> 32n) === 0x20010db8) return true; // 2001:db8::/32 documentation
   return Number(ip.hi >> 44n) === 0x3fff0; // 3fff::/20 documentation (RFC 9637)
 }
+
+/**
+ * The network an address belongs to, as one key: IPv4 /24, IPv6 /48 (what one customer or one small provider holds,
+ * so a home's churning address stays in one network and a proxy pool's addresses spread over many). Null for a
+ * non-IP. Used by the sign-in throttle's counters and by the risk engine's "network the account never used".
+ */
+export function networkOf(ip: string): string | null {
+  const fast = parseIPv4(ip);
+  if (fast >= 0) return `${(fast >>> 8).toString(16)}/24`;
+  const p = parseIp(ip);
+  if (!p) return null;
+  if (p.version === 4) return `${(p.value >>> 8).toString(16)}/24`;
+  return `${(p.hi >> 16n).toString(16)}/48`;
+}

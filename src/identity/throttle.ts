@@ -15,7 +15,7 @@
  *
  * Counters live in the limiter's store: in process on one node, Redis (shared) with MAMORI_REDIS_URL.
  */
-import { parseIp } from "../context/ip.ts";
+import { networkOf } from "../context/ip.ts";
 import type { LimitRule, RateLimiter } from "../limits/limiter.ts";
 import { DAY, HOUR, MINUTE } from "../shared/clock.ts";
 import type { EnrichedContext } from "../shared/context.ts";
@@ -47,12 +47,7 @@ export type ThrottleMode =
   | "refuse";
 
 /** The network an address belongs to, for counting: IPv4 /24, IPv6 /48. Null for a non-IP. */
-export function networkPrefix(ip: string): string | null {
-  const p = parseIp(ip);
-  if (!p) return null;
-  if (p.version === 4) return `${(p.value >>> 8).toString(16)}/24`;
-  return `${(p.hi >> 16n).toString(16)}/48`;
-}
+export const networkPrefix = networkOf;
 
 export class SignInThrottle {
   constructor(private readonly limiter: RateLimiter) {}

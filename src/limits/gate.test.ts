@@ -63,7 +63,12 @@ describe("PriorityGate", () => {
     c.release();
     low.release();
     await Promise.all([pb, pc, pl]);
-    assert.deepEqual(g.stats(), { running: { high: 0, low: 0 }, queued: { high: 0, low: 0 } });
+    assert.deepEqual(g.stats(), {
+      running: { high: 0, low: 0 },
+      queued: { high: 0, low: 0 },
+      admitted: { high: 3, low: 1 },
+      shed: { high: 0, low: 0 },
+    });
   });
 
   it("sheds low-class work when its queue is full, and work that waited too long, without running it", async () => {
@@ -84,6 +89,8 @@ describe("PriorityGate", () => {
     await assert.rejects(q1, (e: unknown) => e instanceof GateShed && e.reason === "waited_too_long");
     await assert.rejects(q2, (e: unknown) => e instanceof GateShed && e.reason === "waited_too_long");
     assert.deepEqual(log, ["start l0", "end l0"], "shed jobs never ran");
+    assert.deepEqual(g.stats().admitted, { high: 0, low: 1 });
+    assert.deepEqual(g.stats().shed, { high: 0, low: 3 });
   });
 
   it("a job that throws frees its slot", async () => {

@@ -44,6 +44,9 @@ interface Waiter {
 
 export class PriorityGate {
   private running = { high: 0, low: 0 };
+  /** jobs run and jobs shed since start, per class */
+  private readonly admitted = { high: 0, low: 0 };
+  private readonly shedCount = { high: 0, low: 0 };
   private readonly queues: { high: Waiter[]; low: Waiter[] } = { high: [], low: [] };
   private readonly opts: GateOptions;
 
@@ -60,6 +63,8 @@ export class PriorityGate {
     return {
       running: { ...this.running },
       queued: { high: this.queues.high.length, low: this.queues.low.length },
+      admitted: { ...this.admitted },
+      shed: { ...this.shedCount },
     };
   }
 
@@ -76,10 +81,14 @@ export class PriorityGate {
       this.running[cls]++;
     } else {
       const max = cls === "high" ? this.opts.maxQueuedHigh : this.opts.maxQueuedLow;
-      if (q.length >= max) throw new GateShed("queue_full");
+      if (q.length >= max) {
+        this.shedCount[cls]++;
+        throw new GateShed("queue_full");
+      }
       // `next` counts the slot for us before it wakes this job, so no other job can take it in between.
       await new Promise<void>((start, shed) => q.push({ start, shed, queuedAt: this.now() }));
     }
+    this.admitted[cls]++;
     try {
       return await job();
     } finally {
@@ -95,6 +104,7 @@ export class PriorityGate {
       while (q.length > 0 && this.canStart(cls)) {
         const w = q.shift()!;
         if (this.now() - w.queuedAt > this.opts.maxWaitMs) {
+          this.shedCount[cls]++;
           w.shed(new GateShed("waited_too_long"));
           continue;
         }

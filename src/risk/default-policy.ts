@@ -8,7 +8,7 @@ import type { PolicySetSource } from "./policy.ts";
  */
 export const DEFAULT_POLICY: PolicySetSource = {
   name: "default",
-  description: "Mamori's shipped policy: stops the seed stories (000, 003, 004) with the least friction.",
+  description: "Mamori's shipped policy: stops the seed stories (000, 002, 003, 004) with the least friction.",
   velocity: [
     { name: "giftcard_purchases_10m", event: "gift_card_purchase", key: "account", window: "10m", agg: "count" },
     {
@@ -40,6 +40,24 @@ export const DEFAULT_POLICY: PolicySetSource = {
       description: "Sign-in from a country and a device this account never signed in from (003).",
       events: ["login"],
       when: "signals.newCountry && signals.newDevice",
+      action: "challenge",
+      factor: "any",
+    },
+    {
+      id: "new_network_unknown_device",
+      description:
+        "Sign-in from a device the account does not know (or without a device cookie) and a network (ASN, or /24 or /48) it never signed in from — in any country: stuffing runs through domestic residential proxies (issue 14).",
+      events: ["login"],
+      when: "signals.unknownDevice && signals.newNetwork",
+      action: "challenge",
+      factor: "any",
+    },
+    {
+      id: "hosting_network_unknown_device",
+      description:
+        "Sign-in through a hosting or VPN network (the curated ASN table, context/hosting-asns.json) from a device the account does not know.",
+      events: ["login"],
+      when: "signals.hostingAsn && signals.unknownDevice",
       action: "challenge",
       factor: "any",
     },
@@ -98,11 +116,24 @@ export const DEFAULT_POLICY: PolicySetSource = {
       hold: true,
     },
     {
-      id: "giftcard_redeemed_abroad_new_device",
+      id: "cheap_listing_burst_new_device",
       description:
-        "Gift card redeemed within 2 h of delivery from a device and country its recipient never used (004).",
+        "Fifth listing under 60 % of market price within a day from a device or network new to the seller, dormant or not (002).",
+      events: ["listing_created", "listing_updated"],
+      when: [
+        "(signals.unknownDevice || signals.newNetwork)",
+        "has(event.data.price) && has(event.data.marketPrice) && event.data.price < 0.6 * event.data.marketPrice",
+        "velocity.cheap_listings_24h >= 4.0",
+      ].join(" && "),
+      action: "review",
+      hold: true,
+    },
+    {
+      id: "giftcard_redeemed_soon_new_device_or_network",
+      description:
+        "Gift card redeemed within 2 h of delivery from a device or network its recipient never used, or by the recipient's account from a device or network new to it (004, also through a domestic proxy).",
       events: ["gift_card_redemption"],
-      when: "has(event.data.deliveredAgeS) && event.data.deliveredAgeS <= 7200.0 && signals.recipientNewDevice && signals.recipientNewCountry",
+      when: "has(event.data.deliveredAgeS) && event.data.deliveredAgeS <= 7200.0 && (signals.recipientNewDevice || signals.recipientNewNetwork)",
       action: "review",
       hold: true,
     },

@@ -5,6 +5,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
 import { CompiledQuery } from "kysely";
+import { networkOf } from "../context/ip.ts";
 import { type DatabaseHandle, openDatabase } from "../db/database.ts";
 import { bareAccount } from "../testing/stores.ts";
 import { createFactIndex, type FactIndexOptions } from "./fact-index.ts";
@@ -20,6 +21,7 @@ const ACCOUNTS = ["a1", "a2", "a3", "a4", "a5"];
 const IPS = ["203.0.113.1", "203.0.113.2", "198.51.100.7", "192.0.2.9"];
 const DEVICES = ["d1", "d2", "d3", null];
 const COUNTRIES = ["JP", "US", "CN", null];
+const ASNS = [4713, 16509, null];
 const OUTCOMES = ["succeeded", "failed", "denied", "challenged"];
 const EVENT_TYPES = [...CREDENTIAL_EVENTS.slice(0, 3), "session.created", "email.verified"];
 
@@ -92,7 +94,7 @@ async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
       const row = { account, device: r.pick(DEVICES), country: r.pick(COUNTRIES), at };
       signIns.push(row);
       await run(
-        "insert into login_attempts (id, account_id, identifier, outcome, reason, channel, ip, country, asn, user_agent, browser, os, device_type, device_id, session_id, at) values (?, ?, ?, ?, null, 'web', ?, ?, null, 'ua', null, null, null, ?, null, ?)",
+        "insert into login_attempts (id, account_id, identifier, outcome, reason, channel, ip, country, asn, user_agent, browser, os, device_type, device_id, session_id, at) values (?, ?, ?, ?, null, 'web', ?, ?, ?, 'ua', null, null, null, ?, null, ?)",
         [
           `l${++rowId}`,
           account,
@@ -100,6 +102,7 @@ async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
           r.pick(OUTCOMES),
           r.pick(IPS),
           row.country,
+          r.pick(ASNS),
           row.device,
           at,
         ],
@@ -187,6 +190,15 @@ async function compare(env: Env, r: ReturnType<typeof prng>, queries: number, la
       continue;
     }
     assert.deepEqual(held, fromStore, `${label}: ${JSON.stringify(q)}`);
+    // The networks signed in from (the /24 of 203.0.113.1 and .2 is one network).
+    const asn = r.pick(ASNS);
+    const network = networkOf(r.pick(IPS));
+    const heldNet = env.index.firstSeenNetwork(q.accountId, asn, network, q.now);
+    assert.deepEqual(
+      heldNet,
+      await env.sqlOnly.firstSeenNetwork(q.accountId, asn, network, q.now),
+      `${label}: network ${asn} ${network} ${JSON.stringify(q)}`,
+    );
   }
 }
 

@@ -10,6 +10,7 @@
  * the accounts and IPs they name. The facts are kept as rows, not answers, so any `now` is answered as the SQL would
  * (windows, rows dated after `now`).
  */
+import { networkOf } from "../context/ip.ts";
 import type { SyncStatement } from "../db/database.ts";
 import { lowerBound, upperBound } from "../shared/sorted.ts";
 import type { FeatureSnapshot, SnapshotQuery } from "./features.ts";
@@ -55,6 +56,9 @@ interface AccountEntry {
    */
   firstDevice: Map<string, number>;
   firstCountry: Map<string, number>;
+  /** The same for the ASN and the network (/24, /48) signed in from (features.ts `firstSeenNetwork`). */
+  firstAsn: Map<number, number>;
+  firstNetwork: Map<string, number>;
   /** Credential-change events, in time order. */
   credentialAt: number[];
   /** Second-factor challenges not completed, by creation time. */
@@ -75,7 +79,7 @@ const STALE = Symbol("stale");
 const EMPTY_IP: IpEntry = { at: [], failed: [], identifier: [] };
 
 const LOGINS =
-  "select account_id, at, device_id, country from login_attempts where outcome = 'succeeded' and account_id is not null";
+  "select account_id, at, device_id, country, ip, asn from login_attempts where outcome = 'succeeded' and account_id is not null";
 const CREDENTIALS = `select account_id, at from events where type in (${CREDENTIAL_EVENTS.map((t) => `'${t}'`).join(", ")})`;
 const CHALLENGES = "select account_id, created_at from signin_challenges where completed_at is null";
 const FAILURES = "select ip, at, outcome, identifier from login_attempts where outcome in ('failed', 'denied')";
@@ -155,17 +159,29 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
       loginCountry: [],
       firstDevice: new Map(),
       firstCountry: new Map(),
+      firstAsn: new Map(),
+      firstNetwork: new Map(),
       credentialAt: [],
       openChallengeAt: [],
     };
   }
 
   /** Appends a successful sign-in; rows come in time order, so the first seen per device or country is its first. */
-  function addLogin(e: AccountEntry, at: number, device: string | null, country: string | null) {
+  function addLogin(
+    e: AccountEntry,
+    at: number,
+    device: string | null,
+    country: string | null,
+    ip: unknown,
+    asn: unknown,
+  ) {
     e.loginAt.push(at);
     e.loginCountry.push(country);
     if (device !== null && !e.firstDevice.has(device)) e.firstDevice.set(device, at);
     if (country !== null && !e.firstCountry.has(country)) e.firstCountry.set(country, at);
+    if (asn !== null && asn !== undefined && !e.firstAsn.has(Number(asn))) e.firstAsn.set(Number(asn), at);
+    const network = networkOf(String(ip));
+    if (network !== null && !e.firstNetwork.has(network)) e.firstNetwork.set(network, at);
   }
 
   /** One account's rows from the store; null when it does not exist. */
@@ -176,9 +192,9 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
     e.verifiedEmail = emailRow.all(id).length > 0;
     const s = settingsRow.all(id)[0];
     e.allowed = s ? String(s.allowed_countries) : null;
-    for (const [, at, device, country] of loginRows.rows(id)) {
+    for (const [, at, device, country, ip, asn] of loginRows.rows(id)) {
       if (e.loginAt.length >= maxLoginsPerAccount) return TOO_BIG;
-      addLogin(e, Number(at), device as string | null, country as string | null);
+      addLogin(e, Number(at), device as string | null, country as string | null, ip, asn);
     }
     for (const [, at] of credentialRows.rows(id)) e.credentialAt.push(Number(at));
     for (const [, at] of challengeRows.rows(id)) e.openChallengeAt.push(Number(at));
@@ -232,6 +248,21 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
     return { failedLogins: Number(r.failed), distinctAccounts: Number(r.accounts) };
   }
 
+  /** The account's entry, read from the store if not held; undefined when it does not exist or is too big to hold. */
+  function held(accountId: string): AccountEntry | undefined {
+    catchUp();
+    let e = accounts.get(accountId);
+    if (e === undefined) {
+      const read = readAccount(accountId);
+      // An account that does not exist is left to the store's answer (it has none either).
+      if (read === null) return undefined;
+      if (accounts.size >= maxAccounts) accounts.clear();
+      accounts.set(accountId, read);
+      e = read;
+    }
+    return e === TOO_BIG ? undefined : e;
+  }
+
   const index = {
     /**
      * Every account, its successful sign-ins, credential changes and open challenges, and every IP's failed sign-ins,
@@ -267,14 +298,14 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
         if (e) e.allowed = String(allowed);
       }
       let logins = 0;
-      for (const [id, at, device, country] of q(`${LOGINS} order by account_id, at`).rows()) {
+      for (const [id, at, device, country, ip, asn] of q(`${LOGINS} order by account_id, at`).rows()) {
         const e = entry(id);
         if (!e) continue;
         if (e.loginAt.length >= maxLoginsPerAccount) {
           loaded.set(String(id), TOO_BIG);
           continue;
         }
-        addLogin(e, Number(at), device as string | null, country as string | null);
+        addLogin(e, Number(at), device as string | null, country as string | null, ip, asn);
         logins++;
       }
       for (const [id, at] of q(`${CREDENTIALS} order by account_id, at`).rows())
@@ -310,17 +341,8 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
      * them after random writes).
      */
     snapshot(sq: SnapshotQuery): FeatureSnapshot | undefined {
-      catchUp();
-      let e = accounts.get(sq.accountId);
-      if (e === undefined) {
-        const read = readAccount(sq.accountId);
-        // An account that does not exist is left to the store's answer (it has none either).
-        if (read === null) return undefined;
-        if (accounts.size >= maxAccounts) accounts.clear();
-        accounts.set(sq.accountId, read);
-        e = read;
-      }
-      if (e === TOO_BIG) return undefined;
+      const e = held(sq.accountId);
+      if (e === undefined) return undefined;
       const now = sq.now;
       const upTo = upperBound(e.loginAt, now); // sign-ins at or before now: [0, upTo)
       const before = lowerBound(e.loginAt, now); // strictly before now: [0, before)
@@ -350,6 +372,20 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
         unfinishedSecondFactor: Math.max(0, openTo - openFrom),
         ipActivity: ipActivity(sq.ip, now - sq.ipWindowMs, now),
       };
+    },
+
+    /** features.ts `firstSeenNetwork` from memory; undefined when the store should answer (as `snapshot`). */
+    firstSeenNetwork(
+      accountId: string,
+      asn: number | null,
+      network: string | null,
+      before: number,
+    ): { asn: number | null; network: number | null } | undefined {
+      const e = held(accountId);
+      if (e === undefined) return undefined;
+      const a = asn === null ? undefined : e.firstAsn.get(asn);
+      const n = network === null ? undefined : e.firstNetwork.get(network);
+      return { asn: a !== undefined && a <= before ? a : null, network: n !== undefined && n <= before ? n : null };
     },
 
     get size(): { accounts: number; ips: number } {

@@ -3,6 +3,7 @@
  * facts a policy may need. Read-only; every query is by an indexed prefix (account_id + at, ip + at).
  */
 import { type Compilable, sql } from "kysely";
+import { networkOf } from "../context/ip.ts";
 import type { Db, Executor, HotQuery } from "../db/database.ts";
 import type { FactIndex } from "./fact-index.ts";
 import type { LoginSignalSource, PreviousLogin } from "./signals.ts";
@@ -27,6 +28,16 @@ export interface RiskFeatureSource extends LoginSignalSource {
     country: string | null,
     before: number,
   ): Promise<{ device: number | null; country: number | null }>;
+  /**
+   * When this ASN and this network (context/ip.ts `networkOf`: the /24 or /48) first signed in to the account
+   * (before `before`), among its newest NETWORK_HISTORY successful sign-ins; null if never.
+   */
+  firstSeenNetwork(
+    accountId: string,
+    asn: number | null,
+    network: string | null,
+    before: number,
+  ): Promise<{ asn: number | null; network: number | null }>;
   /**
    * Optional: every read above for one account and request (`before` = `now`) in one statement. Null when the
    * account does not exist (the caller then asks per signal).
@@ -66,6 +77,28 @@ export const CREDENTIAL_EVENTS = [
   "recovery_codes.regenerated",
   "app_password.created",
 ];
+
+/**
+ * Successful sign-ins a "network the account never used" looks back over (the newest). The network is derived from
+ * the stored IP, so it is computed here rather than matched in SQL; the fact index holds at most this many per
+ * account too, so both answer the same.
+ */
+export const NETWORK_HISTORY = 2000;
+
+/** The first-seen times of an ASN and a network among sign-ins (any order), as `firstSeenNetwork` answers. */
+export function firstOfNetwork(
+  rows: Iterable<{ at: number; ip: string; asn: number | null }>,
+  asn: number | null,
+  network: string | null,
+): { asn: number | null; network: number | null } {
+  let a: number | null = null;
+  let n: number | null = null;
+  for (const r of rows) {
+    if (asn !== null && r.asn === asn && (a === null || r.at < a)) a = r.at;
+    if (network !== null && (n === null || r.at < n) && networkOf(r.ip) === network) n = r.at;
+  }
+  return { asn: a, network: n };
+}
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -124,6 +157,15 @@ export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: FactIndex)
       .where(col, "=", a("value"))
       .orderBy("at", "asc")
       .limit(1);
+  const networkQ = (q: Executor, a: typeof arg) =>
+    q
+      .selectFrom("login_attempts")
+      .select(["at", "ip", "asn"])
+      .where("account_id", "=", a("account"))
+      .where("at", "<=", a("before"))
+      .where("outcome", "=", "succeeded")
+      .orderBy("at", "desc")
+      .limit(NETWORK_HISTORY);
   const previousQ = (q: Executor, a: typeof arg) =>
     q
       .selectFrom("login_attempts")
@@ -252,6 +294,7 @@ export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: FactIndex)
   const readFirstDevice = reader(firstSeenQ("device_id"));
   const readFirstCountry = reader(firstSeenQ("country"));
   const readPrevious = reader(previousQ);
+  const readNetworks = reader(networkQ);
   const readCredential = reader(credentialQ);
   const readUnfinished = reader(unfinishedQ);
   const readIp = reader(ipQ);
@@ -317,6 +360,18 @@ export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: FactIndex)
         country === null ? null : readFirstCountry({ account: accountId, before, value: country }),
       ]);
       return { device: num(device?.[0]?.at), country: num(c?.[0]?.at) };
+    },
+
+    async firstSeenNetwork(accountId, asn, network, before) {
+      if (asn === null && network === null) return { asn: null, network: null };
+      const held = index?.firstSeenNetwork(accountId, asn, network, before);
+      if (held) return held;
+      const rows = await readNetworks({ account: accountId, before });
+      return firstOfNetwork(
+        rows.map((r) => ({ at: Number(r.at), ip: String(r.ip), asn: r.asn === null ? null : Number(r.asn) })),
+        asn,
+        network,
+      );
     },
 
     async deviceSeen(accountId, deviceId, before) {

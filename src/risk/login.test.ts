@@ -217,6 +217,40 @@ describe("risk HTTP API", () => {
     assert.equal(decisions.json().decisions[0].decisionId, last.decisionId);
   });
 
+  it("issue 14: an unknown device on a network the account never used is challenged in the owner's own country", async () => {
+    // The owner signed up at home: NTT OCN, Chrome on Windows, her device cookie.
+    const home = { ...TOKYO, ip: "153.150.10.20", deviceId: "hanako-pc" };
+    const { accountId } = await t.signUp("domestic@example.jp", STRONG, home);
+    t.clock.advance(1000);
+    const decide = async (ctx: typeof TOKYO) => {
+      const r = await t.signIn("domestic@example.jp", STRONG, ctx);
+      const [d] = await t.app.risk.listDecisions(accountId);
+      t.clock.advance(1000);
+      return { status: r.status, rules: d!.reasons.map((x) => x.ruleId) };
+    };
+    const iphone =
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+    // Another Japanese ISP (SoftBank), an iPhone, no device cookie: the report's 4 out of 4.
+    const { deviceId: _, ...noCookie } = { ...home, ip: "126.10.44.5", userAgent: iphone };
+    assert.deepEqual(await decide(noCookie), { status: "challenge", rules: ["new_network_unknown_device"] });
+    // The same ISP as hers, another /24 (a residential proxy of her provider), a made-up cookie.
+    assert.deepEqual(await decide({ ...home, ip: "153.150.200.7", deviceId: "made-up" }), {
+      status: "challenge",
+      rules: ["new_network_unknown_device"],
+    });
+    // A Japanese cloud (AWS Tokyo) is a network she never used and a hosting network.
+    const cloud = await decide({ ...home, ip: "3.112.5.6", deviceId: "made-up" });
+    assert.deepEqual(cloud.rules.sort(), ["hosting_network_unknown_device", "new_network_unknown_device"]);
+    // Her own PC from a café (known device, new network), and a new phone at home (new device, known network): no
+    // friction. Her home again: none.
+    assert.deepEqual(await decide({ ...home, ip: "126.10.44.5" }), { status: "signed_in", rules: [] });
+    assert.deepEqual(await decide({ ...home, deviceId: "hanako-new-phone", userAgent: iphone }), {
+      status: "signed_in",
+      rules: [],
+    });
+    assert.deepEqual(await decide(home), { status: "signed_in", rules: [] });
+  });
+
   it("a session names the account", async () => {
     const { accountId, token } = await t.signUp("http-session@example.jp");
     const r = await t.call(

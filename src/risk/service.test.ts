@@ -135,7 +135,7 @@ describe("risk service (default policy)", () => {
     const d = await redeem(stranger.accountId, TAIPEI);
     assert.equal(d.decision, "review");
     assert.equal(d.hold, true);
-    assert.equal(d.reasons[0]?.ruleId, "giftcard_redeemed_abroad_new_device");
+    assert.equal(d.reasons[0]?.ruleId, "giftcard_redeemed_soon_new_device_or_network");
     assert.equal((await redeem(owner.accountId, TOKYO)).decision, "allow", "the recipient's own device");
     assert.equal(
       (await redeem(stranger.accountId, TAIPEI, t.clock.now() - 3 * 3_600_000)).decision,

@@ -5,6 +5,8 @@
  * declare), decides, records the counters and the decision.
  */
 import type { CelValue } from "@bufbuild/cel";
+import { asnKind } from "../context/hosting.ts";
+import { networkOf } from "../context/ip.ts";
 import type { Db, HotQuery } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -143,6 +145,20 @@ function withAges(data: Record<string, unknown>, at: number): Record<string, unk
  */
 function isFresh(at: number | null, login: boolean, now: number): boolean {
   return at === null || (!login && now - at < DAY);
+}
+
+/** How close to the account's creation a device or network must be first seen to count as the one it started with. */
+const STARTED_WITH_MS = 60_000;
+
+/**
+ * "New" for the device and network signals added for issue 14: for a sign-in, never seen before; for anything else,
+ * first seen within the last 24 hours — unless it is what the account was created on (a shopper who just signed up
+ * is not on a "new" device), which `isFresh` cannot tell.
+ */
+function isNewHere(at: number | null, login: boolean, now: number, createdAt: number | null): boolean {
+  if (at === null) return true;
+  if (login) return false;
+  return now - at < DAY && (createdAt === null || at - createdAt > STARTED_WITH_MS);
 }
 
 /**
@@ -415,6 +431,12 @@ export function createRiskService(deps: RiskServiceDeps) {
       unfinishedSecondFactor: 0,
       recipientNewDevice: false,
       recipientNewCountry: false,
+      unknownDevice: false,
+      newAsn: false,
+      newNetwork: false,
+      hostingAsn: false,
+      vpnAsn: false,
+      recipientNewNetwork: false,
     };
     const scores: Record<string, unknown> = { rba: 0, rbaKnownUser: false, ato: 0, atoKnownUser: false };
     const session: Record<string, unknown> = input.session
@@ -430,6 +452,11 @@ export function createRiskService(deps: RiskServiceDeps) {
     // the separate reads otherwise, and for an account that does not exist. Same values either way. The features are
     // then computed synchronously from what was read.
     const login = type === "login";
+    const network = ctx ? networkOf(ctx.ip) : null;
+    // The networks the account signed in from are derived from stored IPs, so they are a read of their own (in memory
+    // with the fact index), in parallel with the snapshot.
+    const networkSeen =
+      accountId && ctx ? features.firstSeenNetwork(accountId, ctx.asn, network, now) : Promise.resolve(null);
     const snap =
       accountId && ctx && features.snapshot
         ? await features.snapshot({
@@ -452,6 +479,12 @@ export function createRiskService(deps: RiskServiceDeps) {
           unfinished: snap.unfinishedSecondFactor,
         }
       : await readSeparately(accountId, ctx, now, login);
+    const net = await networkSeen;
+    if (ctx) {
+      const kind = asnKind(ctx.asn);
+      signals.hostingAsn = kind !== null;
+      signals.vpnAsn = kind === "vpn";
+    }
     if (ctx && read.ip) {
       const a = read.ip;
       signals.attackIp =
@@ -491,6 +524,16 @@ export function createRiskService(deps: RiskServiceDeps) {
         signals.countryFirstSeenS = seen.country === null ? null : (now - seen.country) / 1000;
         signals.newDevice = ctx.deviceId ? isFresh(seen.device, login, now) : false;
         signals.newCountry = ctx.country ? isFresh(seen.country, login, now) : false;
+        const createdAt = read.facts ? read.facts.createdAt : null;
+        // A sign-in without a device cookie is from a device nobody can vouch for.
+        signals.unknownDevice = login
+          ? !ctx.deviceId || seen.device === null
+          : !!ctx.deviceId && isNewHere(seen.device, login, now, createdAt);
+        if (net) {
+          signals.newAsn = ctx.asn !== null && isNewHere(net.asn, login, now, createdAt);
+          signals.newNetwork =
+            (signals.newAsn as boolean) || (network !== null && isNewHere(net.network, login, now, createdAt));
+        }
       }
       if (ctx && login) {
         const previous = read.previous;
@@ -527,13 +570,25 @@ export function createRiskService(deps: RiskServiceDeps) {
       }
     }
     const recipient = typeof data.recipientAccountId === "string" ? data.recipientAccountId : null;
-    if (recipient && ctx) {
-      const seen = await features.firstSeen(recipient, ctx.deviceId ?? null, ctx.country, now);
+    if (recipient && ctx && recipient !== accountId) {
+      // Someone else's card: is this device, country, network one its recipient ever signed in from?
+      const [seen, rnet] = await Promise.all([
+        features.firstSeen(recipient, ctx.deviceId ?? null, ctx.country, now),
+        features.firstSeenNetwork(recipient, ctx.asn, network, now),
+      ]);
       signals.recipientNewDevice = ctx.deviceId ? seen.device === null : false;
       signals.recipientNewCountry = ctx.country ? seen.country === null : false;
+      signals.recipientNewNetwork =
+        (ctx.asn !== null && rnet.asn === null) || (network !== null && rnet.network === null);
+    } else if (recipient && ctx) {
+      // Into the recipient's own account: new is what this account's session came from lately (a takeover's session).
+      signals.recipientNewDevice = signals.unknownDevice;
+      signals.recipientNewCountry = signals.newCountry;
+      signals.recipientNewNetwork = signals.newNetwork;
     } else if (!recipient) {
       signals.recipientNewDevice = signals.newDevice;
       signals.recipientNewCountry = signals.newCountry;
+      signals.recipientNewNetwork = signals.newNetwork;
     }
     return { event, account, session, scores, velocity: {}, signals };
   }

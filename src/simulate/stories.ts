@@ -847,7 +847,7 @@ const story003: Story = {
 const story004: Story = {
   id: "004",
   title:
-    "A ¥20,000 gift card read from the owner's mailbox: held from abroad; redeemed via a Japanese proxy, then locked and given back",
+    "A ¥20,000 gift card read from the owner's mailbox: held from abroad and through a Japanese proxy; the owner redeems it",
   seed: "004_c5c866ad503a34ef.txt",
   async play(w, o) {
     const { n } = w;
@@ -893,8 +893,8 @@ const story004: Story = {
       first.status === 409 && errorOf(first) === "redemption_held",
       `${first.status} ${errorOf(first) ?? ""}`,
     );
-    // The rule is about the recipient's countries: an attacker who also hides behind a Japanese address is not held.
-    // That is what the lockdown is for.
+    // Issue 14: the rule was about the recipient's countries, so a Japanese proxy passed it. Now a device or network
+    // the recipient never used is enough.
     stranger = new Person("attacker", mail(w, "xiao2", "mule.example"), ATTACKERS, "en", {
       ...CONTEXTS.proxyJp,
       deviceId: "mule-proxy",
@@ -904,83 +904,38 @@ const story004: Story = {
       body: { code },
       session: stranger.session!,
     });
-    must(red, 200, "redeemGiftCard");
-    n.act(
-      "attacker",
-      "retries through a residential proxy in Japan: redeemed into the stranger's account",
-      red,
-      `wallet ${yen(red.body.balance)}`,
+    n.act("attacker", "retries through a residential proxy in Japan, into the stranger's account", red);
+    o.facts.proxyAttempt = errorOf(red) ?? String(red.status);
+    o.expect(
+      "the redemption through a Japanese proxy is held too (a device and network the recipient never used)",
+      red.status === 409 && errorOf(red) === "redemption_held",
+      `${red.status} ${errorOf(red) ?? ""}`,
     );
 
-    n.scene("3. An hour later the owner tries to redeem it.");
+    n.scene("3. An hour later the owner redeems it, from her own PC.");
     const mine = await w.api.call("POST", "/v1/commerce/gift-cards/redeem", {
       body: { code },
       session: owner.session!,
     });
-    n.act("victim", "redeems the code from the friend's mail", mine);
-    o.facts.ownerRedeemFirst = errorOf(mine);
-
-    n.scene("4. The owner reports it; support looks the card up and locks the owner's account down with the reason.");
-    const admin = await w.adminToken();
-    const byCode = await w.api.call("GET", `/v1/admin/accounts?q=${encodeURIComponent(code)}`, { admin });
     n.act(
-      "support",
-      "looks the gift card code up (findAccounts)",
-      byCode,
-      byCode.status === 200
-        ? `${byCode.body.accounts.length} account(s): ${(byCode.body.accounts as J[]).map((a) => `${short(a.id)} ${JSON.stringify(a.matched)}`).join("; ")}`
-        : undefined,
+      "victim",
+      "redeems the code from the friend's mail",
+      mine,
+      mine.status === 200 ? yen(mine.body.balance) : undefined,
     );
-    // The window is what support knows: from the moment the card was sent to the owner.
-    const report = await lockdown(
-      w,
-      admin,
-      owner.accountId,
-      "gift card sent to the owner was redeemed into another account (owner's mail was read)",
-      // Mamori's own time of the gift order: the card was exposed from then on.
-      Date.parse(gift.createdAt) - 1,
-    );
-    o.facts.caseId = report.id;
-    const final = await waitForStore(w, admin, report.id);
-    printReport(w, final);
-    const objs = final.objects as J[];
-    o.expect(
-      "the report lists the stranger's balance locked and the owner's wallet re-credited, confirmed by the store",
-      objs.some((x) => x.action === "lock") && objs.some((x) => x.action === "recredit") && final.flagged === 0,
-      objs.map((x) => `${x.objectType}:${x.action}:${x.storeConfirmation}`).join(", "),
-    );
+    o.facts.ownerRedeemFirst = errorOf(mine) ?? null;
 
-    n.scene("5. The stranger's wallet, and the owner's.");
+    n.scene("4. The stranger's wallet, and the owner's.");
     const sw = must(await w.api.call("GET", "/v1/commerce/wallet", { session: stranger.session! }), 200, "getWallet");
     n.act("attacker", "looks at the stranger's wallet", { status: 200, body: sw }, yen(sw.balance));
-    const spend = await w.api.call("POST", "/v1/commerce/orders", {
-      body: {
-        items: [{ category: "digital", sku: "d-1", title: "Game credits", quantity: 1, unitPrice: 5000 }],
-        payment: { method: "gift_balance" },
-      },
-      session: stranger.session!,
-    });
-    n.act(
-      "attacker",
-      `tries to spend ${yen(5000)} of it`,
-      spend,
-      spend.status === 201 ? `${spend.body.status}` : undefined,
-    );
     o.facts.strangerBalance = sw.balance;
-    o.expect(
-      "the stranger's balance is locked: nothing left to spend",
-      sw.balance === 0 && (spend.status >= 400 || spend.body?.status === "pending_payment"),
-      `balance ${yen(sw.balance)}; spend → ${spend.status} ${spend.body?.status ?? errorOf(spend)}`,
-    );
-    await recover(w, owner, owner.email, NEW_PASSWORD);
-    must((await signIn(w, owner)).answer, 200, "owner sign-in");
     const ow = must(await w.api.call("GET", "/v1/commerce/wallet", { session: owner.session! }), 200, "getWallet");
     n.act("victim", "looks at their wallet (getWallet)", { status: 200, body: ow }, yen(ow.balance));
     o.facts.ownerBalance = ow.balance;
     o.expect(
-      `the gift card's ${yen(20_000)} is back with its owner`,
-      ow.balance === gift.total && gift.total === 20_000,
-      `wallet ${yen(ow.balance)}`,
+      `the gift card's ${yen(20_000)} is with its owner and the stranger has nothing`,
+      ow.balance === gift.total && gift.total === 20_000 && sw.balance === 0,
+      `owner ${yen(ow.balance)}, stranger ${yen(sw.balance)}`,
     );
   },
 };

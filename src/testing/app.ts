@@ -3,7 +3,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { type App, buildApp } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import type { DatabaseHandle } from "../db/database.ts";
-import { fastTestHasher } from "../identity/passwords.ts";
+import { fastTestHasher, type PasswordHasher } from "../identity/passwords.ts";
 import { totpCodeAt } from "../identity/totp.ts";
 import { createRedisCounterStore } from "../limits/redis.ts";
 import { DEFAULT_POLICY, PERMISSIVE_POLICY } from "../risk/default-policy.ts";
@@ -89,6 +89,8 @@ export async function makeTestApp(
     risk?: "permissive" | "default" | PolicySetSource;
     /** more environment for loadConfig, e.g. the store's branding (MAMORI_STORE_NAME, …) */
     env?: NodeJS.ProcessEnv;
+    /** the password hasher (default: argon2id with test parameters); attack tests wrap it to count hashes */
+    hasher?: PasswordHasher;
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
@@ -106,7 +108,7 @@ export async function makeTestApp(
       : undefined;
   const app = await buildApp(config, {
     clock,
-    hasher: fastTestHasher(),
+    hasher: opts.hasher ?? fastTestHasher(),
     database: db,
     ...(counters ? { counters } : {}),
     ...(opts.crashPoint ? { crashPoint: opts.crashPoint } : {}),

@@ -74,7 +74,8 @@ describe("mamori simulate all", () => {
 
     const s4 = by("004");
     assert.equal(s4.facts.firstAttempt, "redemption_held", "the redemption from abroad was held");
-    assert.equal(s4.facts.ownerRedeemFirst, "gift_card_invalid", "the owner found the card already used");
+    assert.equal(s4.facts.proxyAttempt, "redemption_held", "the redemption through a Japanese proxy was held too");
+    assert.equal(s4.facts.ownerRedeemFirst, null, "the owner redeemed her card");
     assert.equal(s4.facts.strangerBalance, 0);
     assert.equal(s4.facts.ownerBalance, 20_000);
   });
