@@ -230,17 +230,20 @@ describe("risk HTTP API", () => {
     };
     const iphone =
       "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-    // Another Japanese ISP (SoftBank), an iPhone, no device cookie: the report's 4 out of 4.
+    // Another Japanese ISP (SoftBank), an iPhone, no device cookie: the report's 4 out of 4. (The takeover model may
+    // name it too; this rule must, whatever the model's threshold.)
+    const challenged = (d: { status: string; rules: string[] }, rule: string) => {
+      assert.equal(d.status, "challenge", JSON.stringify(d));
+      assert.ok(d.rules.includes(rule), JSON.stringify(d));
+    };
     const { deviceId: _, ...noCookie } = { ...home, ip: "126.10.44.5", userAgent: iphone };
-    assert.deepEqual(await decide(noCookie), { status: "challenge", rules: ["new_network_unknown_device"] });
+    challenged(await decide(noCookie), "new_network_unknown_device");
     // The same ISP as hers, another /24 (a residential proxy of her provider), a made-up cookie.
-    assert.deepEqual(await decide({ ...home, ip: "153.150.200.7", deviceId: "made-up" }), {
-      status: "challenge",
-      rules: ["new_network_unknown_device"],
-    });
+    challenged(await decide({ ...home, ip: "153.150.200.7", deviceId: "made-up" }), "new_network_unknown_device");
     // A Japanese cloud (AWS Tokyo) is a network she never used and a hosting network.
     const cloud = await decide({ ...home, ip: "3.112.5.6", deviceId: "made-up" });
-    assert.deepEqual(cloud.rules.sort(), ["hosting_network_unknown_device", "new_network_unknown_device"]);
+    challenged(cloud, "new_network_unknown_device");
+    challenged(cloud, "hosting_network_unknown_device");
     // Her own PC from a café (known device, new network), and a new phone at home (new device, known network): no
     // friction. Her home again: none.
     assert.deepEqual(await decide({ ...home, ip: "126.10.44.5" }), { status: "signed_in", rules: [] });
