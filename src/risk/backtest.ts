@@ -10,9 +10,11 @@ import {
   SourceWindow,
   scoreAto,
 } from "./ato-model.ts";
+import { DEFAULT_POLICY } from "./default-policy.ts";
 import type { LoginRow } from "./generate.ts";
+import { compilePolicySet, evaluatePolicy, type PolicyRule, type PolicySetSource } from "./policy.ts";
 import { RbaHistory } from "./rba.ts";
-import { DEFAULT_SIGNAL_CONFIG } from "./signals.ts";
+import { DEFAULT_SIGNAL_CONFIG, travel } from "./signals.ts";
 
 /**
  * Replays a login CSV in the RBA data set's layout through the login models the live decision uses (Freeman's score
@@ -174,6 +176,8 @@ export interface BacktestOptions {
   labels?: readonly (string | null)[];
   /** The login model's numbers (default: the shipped ATO_MODEL). */
   model?: AtoModel;
+  /** The policy set whose CSV-replayable login rules are replayed (default: the shipped DEFAULT_POLICY). */
+  policy?: PolicySetSource;
   /** Called for each row with its scores (Infinity / null: the user had no prior successful login). */
   onRow?: (row: LoginRow, scores: RowScores, index: number) => void | Promise<void>;
 }
@@ -185,6 +189,54 @@ export interface RowScores {
   ato: number;
   /** Its signals, null without history. */
   vector: AtoVector | null;
+  /** The replayable login rules of the policy (see `replayablePolicy`): matched rule ids; empty = allow. */
+  policy: string[];
+}
+
+/**
+ * Inputs a login CSV can give a rule, as the live decision computes them (service.ts `gather`). The device cookie,
+ * the account's settings and second-factor history are not in a CSV: rules reading them are left out of the replay.
+ */
+const CSV_INPUTS = new Set([
+  "signals.attackIp",
+  "signals.ipFailedLogins",
+  "signals.ipDistinctAccounts",
+  "signals.impossibleTravel",
+  "signals.travelKmh",
+  "signals.newCountry",
+  "scores.rba",
+  "scores.rbaKnownUser",
+  "scores.ato",
+  "scores.atoKnownUser",
+  "event.country",
+  "event.asn",
+  "event.ip",
+  "event.browser",
+  "event.os",
+  "event.deviceType",
+  "event.userAgent",
+]);
+
+/** The login rules of `source` whose every input is in a CSV, and the others (with the inputs a CSV lacks). */
+export function replayablePolicy(source: PolicySetSource = DEFAULT_POLICY): {
+  set: PolicySetSource;
+  replayed: string[];
+  skipped: { id: string; lacks: string[] }[];
+} {
+  const rules: PolicyRule[] = [];
+  const skipped: { id: string; lacks: string[] }[] = [];
+  for (const r of source.rules) {
+    if (!r.events.includes("login")) continue;
+    const paths = r.when.match(/\b(?:event|account|session|scores|velocity|signals)(?:\.[A-Za-z_]\w*)+/g) ?? [];
+    const lacks = [...new Set(paths.filter((p) => !CSV_INPUTS.has(p)))];
+    if (lacks.length) skipped.push({ id: r.id, lacks });
+    else rules.push({ ...r, events: ["login"] });
+  }
+  return {
+    set: { name: `${source.name ?? "policy"} (CSV-replayable login rules)`, rules },
+    replayed: rules.map((r) => r.id),
+    skipped,
+  };
 }
 
 export interface KindResult {
@@ -235,6 +287,11 @@ export interface BacktestSummary {
   ato: ModelSummary & { shipped: OperatingPoint };
   /** Freeman at the legitimate challenge rate the shipped takeover model reached on these rows. */
   freemanAtAtoFpr: OperatingPoint;
+  /**
+   * The policy's login rules that a CSV can feed (`replayablePolicy`), as the live decision evaluates them: challenged
+   * when any matches. `skipped`: the rules left out and the inputs a CSV lacks for them.
+   */
+  policy: OperatingPoint & { replayed: string[]; skipped: { id: string; lacks: string[] }[] };
   /** Scored takeover rows per attacker kind (labels given) whose user had no history, per kind. */
   unscoredByKind?: Record<string, number>;
 }
@@ -249,23 +306,57 @@ export const DEFAULT_FPRS = [0.001, 0.01, 0.05, 0.1];
  */
 export async function* replayScores(
   rows: AsyncIterable<LoginRow> | Iterable<LoginRow>,
-  opts: { oracleHistory?: boolean; model?: AtoModel } = {},
+  opts: { oracleHistory?: boolean; model?: AtoModel; policy?: PolicySetSource } = {},
 ): AsyncGenerator<{ row: LoginRow; scores: RowScores }> {
   const rba = new RbaHistory();
   const history = new AtoHistory();
   const sources = new SourceWindow(DEFAULT_SIGNAL_CONFIG.attackIpWindowMs);
+  const policy = compilePolicySet(replayablePolicy(opts.policy).set, 0);
+  const cfg = DEFAULT_SIGNAL_CONFIG;
   for await (const row of rows) {
     const freeman = rba.score(row).score;
-    const vector = atoVector({
-      login: row,
-      at: row.at,
-      rba,
-      history,
-      previous: history.previous(row.userId),
-      source: sources.activity(row.ip, row.at),
+    const previous = history.previous(row.userId);
+    const source = sources.activity(row.ip, row.at);
+    const vector = atoVector({ login: row, at: row.at, rba, history, previous, source });
+    const scored = vector ? scoreAto(vector, opts.model).score : null;
+    const ato = scored ?? Number.POSITIVE_INFINITY;
+    // The features the live decision gives these rules (service.ts gather), from the row and the replayed history.
+    const tr = previous && row.country ? travel(previous, { at: row.at, country: row.country }, cfg) : null;
+    const known = rba.userLogins(row.userId) > 0;
+    const decision = evaluatePolicy(policy, "login", {
+      event: {
+        type: "login",
+        at: row.at,
+        ip: row.ip,
+        country: row.country || null,
+        asn: Number(row.asn) || null,
+        userAgent: row.userAgent,
+        browser: row.browser,
+        os: row.os,
+        deviceType: row.deviceType,
+        data: {},
+      },
+      account: {},
+      session: {},
+      velocity: {},
+      scores: {
+        rba: Number.isFinite(freeman) ? freeman : 1e308,
+        rbaKnownUser: known,
+        ato: scored ?? 0,
+        atoKnownUser: scored !== null,
+      },
+      signals: {
+        attackIp: source.failedLogins >= cfg.attackIpFailures || source.distinctAccounts >= cfg.attackIpAccounts,
+        ipFailedLogins: source.failedLogins,
+        ipDistinctAccounts: source.distinctAccounts,
+        impossibleTravel: tr?.flagged ?? false,
+        ...(tr ? { travelKmh: Number.isFinite(tr.speedKmh) ? tr.speedKmh : 1e9 } : {}),
+        newCountry: !rba.userSeen(row).country,
+      },
     });
-    const ato = vector ? scoreAto(vector, opts.model).score : Number.POSITIVE_INFINITY;
-    yield { row, scores: { freeman, ato, vector } };
+    const matched =
+      decision.decision === "allow" ? [] : decision.reasons.filter((r) => r.applied !== false).map((r) => r.ruleId);
+    yield { row, scores: { freeman, ato, vector, policy: matched } };
     if (row.success) {
       if (!opts.oracleHistory || !row.takeover) {
         rba.add(row);
@@ -283,8 +374,15 @@ export async function backtest(
   const model = opts.model ?? ATO_MODEL;
   const fprs = opts.fprs ?? DEFAULT_FPRS;
   const labels = opts.labels;
-  const scored: { freeman: number; ato: number; kind: string | null; success: boolean; user: number; cls: number }[] =
-    [];
+  const scored: {
+    freeman: number;
+    ato: number;
+    policy: boolean;
+    kind: string | null;
+    success: boolean;
+    user: number;
+    cls: number;
+  }[] = [];
   const userIndex = new Map<string, number>();
   const unscoredByKind: Record<string, number> = {};
   let n = 0;
@@ -292,7 +390,11 @@ export async function backtest(
   let outOfOrder = 0;
   let last = Number.NEGATIVE_INFINITY;
 
-  for await (const { row, scores } of replayScores(rows, { oracleHistory: opts.oracleHistory ?? false, model })) {
+  for await (const { row, scores } of replayScores(rows, {
+    oracleHistory: opts.oracleHistory ?? false,
+    model,
+    ...(opts.policy ? { policy: opts.policy } : {}),
+  })) {
     if (row.at < last) outOfOrder++;
     last = Math.max(last, row.at);
     await opts.onRow?.(row, scores, n);
@@ -313,6 +415,7 @@ export async function backtest(
     scored.push({
       freeman: scores.freeman,
       ato: scores.ato,
+      policy: scores.policy.length > 0,
       kind: kind ?? (row.attackIp ? "attack-ip" : null),
       success: row.success,
       user: u,
@@ -325,7 +428,12 @@ export async function backtest(
     const neg = scored.filter((s) => s.cls === 0).map(get);
     const pos = scored.filter((s) => s.cls === 1).map(get);
     const negSorted = Float64Array.from(neg).sort().reverse(); // descending
-    const point = (targetFpr: number, threshold: number, inclusive: boolean): OperatingPoint => {
+    const point = (
+      targetFpr: number,
+      threshold: number,
+      inclusive: boolean,
+      flag?: (s: S) => boolean,
+    ): OperatingPoint => {
       const flagged = (x: number) => (inclusive ? x >= threshold : x > threshold);
       const perUser = new Map<number, [number, number]>();
       let fp = 0;
@@ -334,7 +442,7 @@ export async function backtest(
       let atkFlagged = 0;
       const byKind: Record<string, KindResult> = {};
       for (const s of scored) {
-        const f = flagged(get(s));
+        const f = flag ? flag(s) : flagged(get(s));
         if (s.cls === 0) {
           const e = perUser.get(s.user) ?? [0, 0];
           if (f) {
@@ -389,6 +497,9 @@ export async function backtest(
   const ato = summarise((s) => s.ato);
   const shipped = ato.point(Number.NaN, model.threshold, true);
   shipped.targetFpr = shipped.fpr;
+  const policyPoint = ato.point(Number.NaN, Number.NaN, true, (s) => s.policy);
+  policyPoint.targetFpr = policyPoint.fpr;
+  const { replayed, skipped } = replayablePolicy(opts.policy);
   return {
     rows: n,
     unscored,
@@ -400,6 +511,7 @@ export async function backtest(
     freeman: freeman.summary,
     ato: { ...ato.summary, shipped },
     freemanAtAtoFpr: freeman.atFpr(shipped.fpr),
+    policy: { ...policyPoint, replayed, skipped },
     ...(labels ? { unscoredByKind } : {}),
   };
 }
@@ -524,9 +636,14 @@ export function formatSummary(s: BacktestSummary): string {
     header,
     pointLine(shipped, "ato"),
     pointLine(s.freemanAtAtoFpr, "Freeman"),
+    pointLine(s.policy, "policy"),
+    `policy: the shipped set's login rules a CSV can feed (${s.policy.replayed.join(", ")}); left out: ${
+      s.policy.skipped.map((r) => `${r.id} (needs ${r.lacks.join(", ")})`).join("; ") || "none"
+    }`,
     ...kindTable([
       ["takeover model (shipped threshold)", shipped],
       ["Freeman (same FPR)", s.freemanAtAtoFpr],
+      ["policy (replayable rules)", s.policy],
     ]),
     ...(s.unscoredByKind && Object.keys(s.unscoredByKind).length
       ? [
