@@ -32,6 +32,7 @@ import { createNotifier } from "./notify/notifier.ts";
 import { createOutboxStore } from "./notify/store.ts";
 import { coreTemplates, createNoticeTemplates, type NoticeTemplates } from "./notify/templates.ts";
 import { createTransportRouter, type Transport } from "./notify/transport.ts";
+import { createPortalService } from "./portal/service.ts";
 import { createRecovery } from "./response/recovery.ts";
 import { createResponseService } from "./response/service.ts";
 import { responseTemplates } from "./response/templates.ts";
@@ -49,6 +50,7 @@ import { createSessionService } from "./sessions/service.ts";
 import { type Clock, systemClock } from "./shared/clock.ts";
 import type { ContextEnricher } from "./shared/context.ts";
 import { deriveKey } from "./shared/crypto.ts";
+import { createCsrf } from "./web/csrf.ts";
 import { createWebhookDispatcher } from "./webhooks/dispatcher.ts";
 import { createWebhookService } from "./webhooks/service.ts";
 
@@ -113,6 +115,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     webhooks: deriveKey(secret, "webhook-secrets"),
     stored: deriveKey(secret, "stored-secrets"),
     staffTotp: deriveKey(secret, "staff-totp-seal"),
+    csrf: deriveKey(secret, "page-csrf"),
   };
 
   const hasher = opts.hasher ?? createArgon2Hasher(config.argon2);
@@ -306,6 +309,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     config,
     endUserSessions: (tx, input) => sessions.endAllBySupport(tx, input),
   });
+  const portal = createPortalService({
+    db,
+    clock,
+    config: { publicUrl: config.publicUrl, linkTtlMs: 5 * 60_000, pageTtlMs: 30 * 60_000 },
+    sessions,
+    identity,
+  });
 
   const http: Http = await buildHttp(
     {
@@ -324,8 +334,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
         storeUrl: config.branding.storeUrl,
         supportContact: config.branding.supportContact,
         recoveryUrl: config.branding.recoveryUrl,
+        timeZone: config.branding.timeZone,
       },
       answerFloorMs: config.answerFloorMs,
+      portal,
+      csrf: createCsrf({ key: keys.csrf, publicUrl: config.publicUrl }),
+      publicUrl: config.publicUrl,
+      networkOf: (ip) => enricher.enrich({ ip, userAgent: "", channel: "web" }).asOrg ?? null,
       findByOrderOrGiftCard: async (q) => {
         const hit = await commerceResponder.findByOrderOrGiftCard(q);
         if (!hit) return [];

@@ -10,6 +10,8 @@ import { registerAdminRoutes } from "../admin/routes.ts";
 import { registerCommerceRoutes } from "../commerce/routes.ts";
 import { registerLinkPages } from "../identity/pages.tsx";
 import { registerIdentityRoutes } from "../identity/routes.ts";
+import { registerPortalPages } from "../portal/pages.tsx";
+import { registerPortalRoutes } from "../portal/routes.ts";
 import { registerResponseRoutes } from "../response/routes.ts";
 import { registerRiskRoutes } from "../risk/routes.ts";
 import { registerSessionRoutes } from "../sessions/routes.ts";
@@ -247,6 +249,8 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   registerWebhookRoutes(app, deps);
   registerRiskRoutes(app, deps);
   registerLinkPages(app, deps);
+  registerPortalRoutes(app, deps);
+  registerPortalPages(app, deps);
 
   app.get(
     "/health",

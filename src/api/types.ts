@@ -10,10 +10,12 @@ import type { AdminService } from "../admin/service.ts";
 import type { CommerceService } from "../commerce/service.ts";
 import type { EventLog } from "../events/store.ts";
 import type { IdentityService } from "../identity/service.ts";
+import type { PortalService } from "../portal/service.ts";
 import type { Recovery } from "../response/recovery.ts";
 import type { ResponseService } from "../response/service.ts";
 import type { RiskService } from "../risk/service.ts";
 import type { SessionService } from "../sessions/service.ts";
+import type { Csrf } from "../web/csrf.ts";
 import type { Site } from "../web/site.ts";
 import type { WebhookService } from "../webhooks/service.ts";
 
@@ -54,6 +56,14 @@ export interface RouteDeps {
   risk: RiskService;
   /** the store the pages are for (name, logo, contact) */
   site: Site;
+  /** the security center opened from the store (portal sessions) */
+  portal: PortalService;
+  /** CSRF tokens for the pages' forms that act on a cookie session */
+  csrf: Csrf;
+  /** MAMORI_PUBLIC_URL: the pages' own origin (https ⇒ Secure, __Host- cookies) */
+  publicUrl: string;
+  /** the network's name for an address (the ASN database's organisation), for people reading their sign-ins */
+  networkOf: (ip: string) => string | null;
   /** answers that must not tell by their timing leave no sooner than this after the request (MAMORI_ANSWER_FLOOR_MS) */
   answerFloorMs: number;
   /** support lookup of the accounts behind an order id or a gift card code */

@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { staffMigration } from "../admin/migration.ts";
 import { commerceMigration } from "../commerce/migration.ts";
 import { identitySigninMigration } from "../identity/migration.ts";
+import { portalMigration } from "../portal/migration.ts";
 import { responseMigration } from "../response/migration.ts";
 import {
   decisionLogFileMigration,
@@ -293,6 +294,7 @@ export const migrations: Record<string, Migration> = {
   "0008_risk_change_feed": riskChangeFeedMigration,
   "0009_identity_signin": identitySigninMigration,
   "0014_staff": staffMigration,
+  "0017_portal": portalMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,7 @@
 import type { AdminTables } from "../admin/tables.ts";
 import type { CommerceTables } from "../commerce/tables.ts";
 import type { IdentityTables } from "../identity/tables.ts";
+import type { PortalTables } from "../portal/tables.ts";
 import type { ResponseTables } from "../response/tables.ts";
 import type { RiskTables } from "../risk/tables.ts";
 import type { WebhooksTables } from "../webhooks/tables.ts";
@@ -273,7 +274,8 @@ export interface Database
     WebhooksTables,
     ResponseTables,
     RiskTables,
-    IdentityTables {
+    IdentityTables,
+    PortalTables {
   accounts: AccountsTable;
   contact_points: ContactPointsTable;
   password_history: PasswordHistoryTable;

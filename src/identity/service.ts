@@ -1135,6 +1135,38 @@ export function createIdentityService(deps: IdentityDeps) {
       return { accountId, caseId };
     },
 
+    /**
+     * "This wasn't me" from the owner's own security center (a live session of the account, opened by the store):
+     * the same lockdown as the mailed link, in one click. The window opens no later than the reported sign-in.
+     */
+    async reportNotMeFromPortal(input: {
+      accountId: string;
+      sessionId: string;
+      reportedAt: number | null;
+      what: string;
+      ip: string | null;
+    }): Promise<{ caseId: string }> {
+      const now = clock.now();
+      await tx(async (t) => {
+        await account(t, input.accountId);
+        await events.append(t, {
+          accountId: input.accountId,
+          type: "not_me.reported",
+          data: { via: "security_center", reported: input.what.slice(0, 200), sessionId: input.sessionId },
+          actor: `session:${input.sessionId}`,
+          ip: input.ip,
+        });
+      });
+      const reportedAt = input.reportedAt !== null && input.reportedAt <= now ? input.reportedAt : now;
+      return deps.startLockdown({
+        accountId: input.accountId,
+        reason: "not_me",
+        openedBy: `session:${input.sessionId}`,
+        reportedAt,
+        ip: input.ip,
+      });
+    },
+
     /** Support lookup by any email or phone ever attached to an account (the 002 buyer-side failure). */
     async findAccounts(q: string, extra: { accountId: string; kind: string; value: string }[] = []) {
       const query = q.trim().toLowerCase();

@@ -241,6 +241,15 @@ export function createSessionService(deps: SessionDeps) {
       return s;
     },
 
+    /** The live session with this id, or undefined (for the security center, which never holds a token). */
+    async lookupById(id: string): Promise<SessionWithAccount | undefined> {
+      const s = await sessionStore.findById(db, id);
+      const now = clock.now();
+      if (!s || !isLive(s, now)) return undefined;
+      if (s.last_seen_at < now - TOUCH_GAP_MS) await sessionStore.touch(db, s.id, now, TOUCH_GAP_MS);
+      return s;
+    },
+
     async require(token: string | undefined): Promise<SessionWithAccount> {
       const s = token ? await this.lookup(token) : undefined;
       if (!s) throw SessionErrors.session_invalid();

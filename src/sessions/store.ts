@@ -55,6 +55,31 @@ export const sessionStore = {
       .compile();
   },
 
+  /** A session with its account's epoch and status, by id (the security center holds the id, never the token). */
+  async findById(ex: Executor, id: string): Promise<SessionWithAccount | undefined> {
+    return (await ex
+      .selectFrom("sessions")
+      .innerJoin("accounts", "accounts.id", "sessions.account_id")
+      .select([
+        "sessions.id",
+        "sessions.account_id",
+        "sessions.channel",
+        "sessions.epoch",
+        "sessions.factor",
+        "sessions.auth_time",
+        "sessions.second_factor_at",
+        "sessions.second_factor_kind",
+        "sessions.created_at",
+        "sessions.last_seen_at",
+        "sessions.expires_at",
+        "sessions.revoked_at",
+        "accounts.credential_epoch as account_epoch",
+        "accounts.status as account_status",
+      ])
+      .where("sessions.id", "=", id)
+      .executeTakeFirst()) as SessionWithAccount | undefined;
+  },
+
   /** Throttled last-seen write: only when older than `minGapMs`, so introspection is not a write per request. */
   async touch(ex: Executor, id: string, now: number, minGapMs: number): Promise<void> {
     await ex

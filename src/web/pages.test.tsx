@@ -16,7 +16,12 @@ describe("web kit: pages escape by construction and run no script", () => {
       return sendPage(
         reply,
         200,
-        <Layout lang="ja" site={{ storeName: evil, supportContact: evil }} root="./" title={evil}>
+        <Layout
+          lang="ja"
+          site={{ storeName: evil, supportContact: evil, timeZone: "Asia/Tokyo" }}
+          root="./"
+          title={evil}
+        >
           <p title={evil}>{evil}</p>
         </Layout>,
       );

@@ -7,6 +7,8 @@ export interface Site {
   storeUrl?: string | undefined;
   /** how to reach the store's support: an email address, an https URL or a line of text */
   supportContact?: string | undefined;
+  /** IANA zone the pages show times in, named (MAMORI_TIME_ZONE) */
+  timeZone: string;
   /** the store's own account recovery page, when it has one (linked from the lockdown pages) */
   recoveryUrl?: string | undefined;
 }

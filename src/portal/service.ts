@@ -1,0 +1,164 @@
+import type { Db } from "../db/database.ts";
+import type { SessionView } from "../sessions/service.ts";
+import type { SessionWithAccount } from "../sessions/store.ts";
+import type { Clock } from "../shared/clock.ts";
+import { newId, newToken, sha256 } from "../shared/crypto.ts";
+import { portalStore as store } from "./store.ts";
+
+export interface PortalConfig {
+  publicUrl: string;
+  /** how long the one-time URL works (minutes are enough: the store redirects at once) */
+  linkTtlMs: number;
+  /** the longest a portal browser session lives, even while its Mamori session does */
+  pageTtlMs: number;
+}
+
+/** What the security center needs from other domains: narrow ports, so portal owns only its own two tables. */
+export interface PortalDeps {
+  db: Db;
+  clock: Clock;
+  config: PortalConfig;
+  sessions: {
+    require(token: string | undefined): Promise<SessionWithAccount>;
+    lookupById(id: string): Promise<SessionWithAccount | undefined>;
+    list(s: SessionWithAccount): Promise<SessionView[]>;
+    signOut(s: SessionWithAccount): Promise<void>;
+  };
+  identity: {
+    getAccount(accountId: string): Promise<{
+      language: string;
+      emails: { value: string; verified: boolean; primary: boolean }[];
+      phones: { value: string; verified: boolean }[];
+      totpEnabled: boolean;
+      recoveryCodesLeft: number;
+      passwordChangedAt: string | null;
+    }>;
+    listLoginHistory(
+      accountId: string,
+      limit: number,
+    ): Promise<
+      {
+        id: string;
+        at: string;
+        outcome: string;
+        reason: string | null;
+        channel: string;
+        ip: string;
+        country: string | null;
+        asn: number | null;
+        device: { browser: string | null; os: string | null; type: string | null };
+      }[]
+    >;
+    /** "This wasn't me" from the owner's own signed-in page: the same lockdown as the mailed link. */
+    reportNotMeFromPortal(input: {
+      accountId: string;
+      sessionId: string;
+      reportedAt: number | null;
+      what: string;
+      ip: string | null;
+    }): Promise<{ caseId: string }>;
+  };
+}
+
+export type PortalPage = { id: string; session: SessionWithAccount };
+
+export function createPortalService(deps: PortalDeps) {
+  const { db, clock, config } = deps;
+
+  return {
+    /**
+     * The store's backend, for its signed-in user: a one-time URL to the security center, bound to this Mamori
+     * session. Single use, a few minutes; the portal lives no longer than the session.
+     */
+    async createPortalSession(sessionToken: string | undefined): Promise<{ url: string; expiresAt: string }> {
+      const s = await deps.sessions.require(sessionToken);
+      const token = newToken("mpl");
+      const now = clock.now();
+      const expiresAt = now + config.linkTtlMs;
+      await store.insertLink(db, {
+        id: newId(),
+        tokenHash: sha256(token),
+        sessionId: s.id,
+        accountId: s.account_id,
+        now,
+        expiresAt,
+      });
+      return {
+        url: `${config.publicUrl}/portal/enter?t=${encodeURIComponent(token)}`,
+        expiresAt: new Date(expiresAt).toISOString(),
+      };
+    },
+
+    /** Opens the portal from a one-time URL: a browser session (cookie token) for the same Mamori session. */
+    async enter(
+      token: string | undefined,
+    ): Promise<{ cookie: string; maxAgeS: number; accountId: string } | "used" | "expired" | "invalid"> {
+      if (typeof token !== "string" || !/^mpl_[A-Za-z0-9_-]{20,80}$/.test(token)) return "invalid";
+      const now = clock.now();
+      const used = await store.consumePortalLink(db, sha256(token), now);
+      if (typeof used === "string") return used;
+      const s = await deps.sessions.lookupById(used.sessionId);
+      // The Mamori session ended between the store's call and the click: the link is worth nothing.
+      if (!s) return "expired";
+      const cookie = newToken("mps");
+      const expiresAt = Math.min(now + config.pageTtlMs, Number(s.expires_at));
+      await store.insertSession(db, {
+        id: newId(),
+        tokenHash: sha256(cookie),
+        sessionId: s.id,
+        accountId: s.account_id,
+        now,
+        expiresAt,
+      });
+      return { cookie, maxAgeS: Math.max(1, Math.floor((expiresAt - now) / 1000)), accountId: s.account_id };
+    },
+
+    /** The portal session behind a cookie, while its Mamori session lives; ended with it otherwise. */
+    async current(cookie: string | undefined): Promise<PortalPage | undefined> {
+      if (typeof cookie !== "string" || !/^mps_[A-Za-z0-9_-]{20,80}$/.test(cookie)) return undefined;
+      const now = clock.now();
+      const p = await store.findSession(db, sha256(cookie), now);
+      if (!p) return undefined;
+      const s = await deps.sessions.lookupById(p.session_id);
+      if (!s || s.account_id !== p.account_id) {
+        await store.endSession(db, p.id, now);
+        return undefined;
+      }
+      return { id: p.id, session: s };
+    },
+
+    /** Everything the security center shows, read at once. */
+    async view(p: PortalPage) {
+      const [account, sessions, history] = await Promise.all([
+        deps.identity.getAccount(p.session.account_id),
+        deps.sessions.list(p.session),
+        deps.identity.listLoginHistory(p.session.account_id, 30),
+      ]);
+      return { account, sessions, history };
+    },
+
+    /** "Sign out of this device": ends the Mamori session, and with it the portal. */
+    async signOutHere(p: PortalPage): Promise<void> {
+      await deps.sessions.signOut(p.session);
+      await store.endSession(db, p.id, clock.now());
+    },
+
+    /**
+     * "This wasn't me" on a session or a sign-in: the lockdown, in one click, as from a mailed link. The window opens
+     * no later than the reported sign-in.
+     */
+    async notMe(p: PortalPage, what: { kind: "session" | "login"; at: number | null; ref: string }, ip: string | null) {
+      const r = await deps.identity.reportNotMeFromPortal({
+        accountId: p.session.account_id,
+        sessionId: p.session.id,
+        reportedAt: what.at,
+        what: `${what.kind}:${what.ref}`,
+        ip,
+      });
+      await store.endSession(db, p.id, clock.now());
+      return r;
+    },
+  };
+}
+
+export type PortalService = ReturnType<typeof createPortalService>;
