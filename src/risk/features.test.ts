@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { networkOf } from "../context/ip.ts";
 import { makeTestApp, STRONG, type TestApp, TOKYO } from "../testing/app.ts";
 import { createDbFeatureSource, type RiskFeatureSource } from "./features.ts";
 
@@ -44,12 +45,12 @@ describe("risk feature source: hot prepared reads equal Kysely's", () => {
       .insertInto("login_attempts")
       .values([
         attempt(1, now - 30 * DAY, "succeeded"),
-        attempt(2, now - 20 * DAY, "succeeded", { country: "TW", device_id: "dev-b" }),
+        attempt(2, now - 20 * DAY, "succeeded", { country: "TW", device_id: "dev-b", ip: "198.51.100.9", asn: 64501 }),
         attempt(3, now - 10 * DAY, "succeeded", { country: "TW", device_id: "dev-b" }),
         attempt(4, now - 5 * MIN, "failed"),
         attempt(5, now - 4 * MIN, "denied", { identifier: "other@example.jp" }),
         attempt(6, now - 3 * MIN, "failed", { identifier: "third@example.jp" }),
-        attempt(7, now, "succeeded", { country: "US", device_id: "dev-c" }),
+        attempt(7, now, "succeeded", { country: "US", device_id: "dev-c", ip: "203.0.113.99" }),
         attempt(8, now + MIN, "succeeded", { country: "FR", device_id: "dev-d" }),
       ])
       .execute();
@@ -104,6 +105,20 @@ describe("risk feature source: hot prepared reads equal Kysely's", () => {
         ] as const) {
           calls.push([`firstSeen ${who} ${d} ${c} ${at}`, (s) => s.firstSeen(who, d, c, at)]);
           if (d) calls.push([`deviceSeen ${who} ${d} ${at}`, (s) => s.deviceSeen(who, d, at)]);
+        }
+      }
+    }
+    for (const who of [accountId, "no-such-account"]) {
+      for (const at of [now - 25 * DAY, now - 15 * DAY, now]) {
+        for (const [asn, ip] of [
+          [64500, "203.0.113.50"],
+          [64501, "198.51.100.200"],
+          [9999, "192.0.2.1"],
+          [null, "198.51.100.1"],
+          [null, "not an ip"],
+        ] as const) {
+          const net = networkOf(ip);
+          calls.push([`firstSeenNetwork ${who} ${asn} ${net} ${at}`, (s) => s.firstSeenNetwork(who, asn, net, at)]);
         }
       }
     }
@@ -165,6 +180,19 @@ describe("risk feature source: hot prepared reads equal Kysely's", () => {
       country: now - 20 * DAY,
     });
     assert.deepEqual(await hot.previousLogin(accountId, now), { at: now - 10 * DAY, country: "TW" });
+    // The network is the /24 of a stored address: 203.0.113.50 is in the network of the sign-ins from .7 and .99.
+    assert.deepEqual(await hot.firstSeenNetwork(accountId, 64501, networkOf("198.51.100.200"), now), {
+      asn: now - 20 * DAY,
+      network: now - 20 * DAY,
+    });
+    assert.deepEqual(await hot.firstSeenNetwork(accountId, 64500, networkOf("203.0.113.50"), now - 25 * DAY), {
+      asn: now - 30 * DAY,
+      network: now - 30 * DAY,
+    });
+    assert.deepEqual(await hot.firstSeenNetwork(accountId, 9999, networkOf("192.0.2.1"), now), {
+      asn: null,
+      network: null,
+    });
     assert.equal(await hot.unfinishedSecondFactor(accountId, DAY, now), 1);
     assert.deepEqual(await hot.ipActivity("203.0.113.7", 60 * MIN, now), { failedLogins: 2, distinctAccounts: 3 });
     assert.notEqual(await hot.lastCredentialChange(accountId, now), null);
