@@ -12,7 +12,7 @@ export interface FitOptions {
   l2?: number;
   /**
    * The threshold is the lowest score at which at most this share of the training seed's legitimate sign-ins is
-   * challenged (default 0.05) …
+   * challenged (default 0.02) …
    */
   maxLegitChallengeRate?: number;
   /** … and the median user's share of challenged sign-ins is at most this (default 0.005, half the 1 % target). */
@@ -112,7 +112,7 @@ export async function fitAtoModel(
     return rates.length % 2 ? rates[m]! : (rates[m - 1]! + rates[m]!) / 2;
   };
   // Candidates: just above each distinct legitimate score, from the top; the lowest that keeps both budgets.
-  const maxRate = opts.maxLegitChallengeRate ?? 0.05;
+  const maxRate = opts.maxLegitChallengeRate ?? 0.02;
   const maxMedian = opts.maxMedianReauth ?? 0.005;
   let threshold = round((legit[0] ?? 0) + 1e-3);
   for (let k = 0; k < legit.length; k++) {

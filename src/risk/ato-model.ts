@@ -62,7 +62,8 @@ export interface AtoModel {
 // Fitted by `mamori fit logins --csv train.csv` on `mamori gen logins --users 3000 --days 30 --seed 101
 // --attacked 0.15 --out train.csv`; the seeds the targets are reported on were not used.
 export const ATO_MODEL: AtoModel = {
-  fittedWith: "mamori fit logins --csv s101.csv --max-legit-rate 0.02",
+  fittedWith:
+    "mamori fit logins --csv s101.csv --max-legit-rate 0.02 (s101.csv: mamori gen logins --users 3000 --days 30 --seed 101 --attacked 0.15)",
   bias: -10.4395,
   weights: {
     newAsn: 3.068,

@@ -16,7 +16,7 @@ export const RISK_HELP = `  mamori gen logins [--users N] [--days D] [--seed S] 
                                     print takeovers caught at the shipped threshold and at fixed FPRs, per attacker
                                     kind with --labels. --oracle-history reads the takeover label to keep takeovers
                                     out of the history (off by default: no deployment knows the label)
-  mamori fit logins --csv FILE [--max-legit-rate 0.05]
+  mamori fit logins --csv FILE [--max-legit-rate 0.02]
                                     fit the takeover model's weights and threshold on a labelled CSV; print them
                                     (threshold: lowest with ≤ that share of legitimate sign-ins challenged and the
                                     median user's share ≤ 0.5 %)
@@ -183,7 +183,7 @@ export async function riskCli(
       out(RISK_HELP);
       return 2;
     }
-    const rate = values["max-legit-rate"] === undefined ? 0.05 : Number(values["max-legit-rate"]);
+    const rate = values["max-legit-rate"] === undefined ? 0.02 : Number(values["max-legit-rate"]);
     if (!(rate > 0 && rate < 1)) throw new Error("--max-legit-rate takes a rate between 0 and 1");
     const model = await fitAtoModel(
       readLoginCsv(fs.createReadStream(values.csv, { encoding: "utf8", highWaterMark: 1 << 20 })),
