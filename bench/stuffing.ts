@@ -7,8 +7,9 @@
 // without a second factor must be 0; answers by kind).
 //
 // The server is a child process (this file with argument `server`), on the embedded store in a temp dir; the
-// accounts are written through identity's own store code with one argon2id hash per distinct password (a loader, not
-// 1,000 sign-ups: each sign-up would hash too).
+// accounts are written by src/testing/accounts.ts through identity's own store code with one argon2id hash per
+// distinct password (a loader, not 1,000 sign-ups: each sign-up would hash too), each with its owner's first sign-in
+// from home; the attacker's addresses are other /24s of the same ISPs.
 //
 //   npm run bench:stuffing
 import { type ChildProcess, spawn } from "node:child_process";
@@ -37,52 +38,24 @@ const PC = {
 async function server(dir: string) {
   const { buildApp } = await import("../src/app.ts");
   const { loadConfig } = await import("../src/config.ts");
-  const { newId } = await import("../src/shared/crypto.ts");
-  const { identityStore } = await import("../src/identity/store.ts");
   const { signUpInProcess } = await import("../src/testing/signup.ts");
   const config = loadConfig({ ...process.env, MAMORI_DATA_DIR: dir, MAMORI_DISPATCHER: "off", MAMORI_FAST_HASH: "" });
   const app = await buildApp(config);
   const { key } = await app.admin.createApiKey("bench");
   const { createArgon2Hasher } = await import("../src/identity/passwords.ts");
-  const hasher = createArgon2Hasher(config.argon2);
-  const [leakedHash, ownHash] = await Promise.all([hasher.hash(LEAKED), hasher.hash(OWN)]);
-  const db = app.database.db;
-  const now = Date.now();
-  await db.transaction().execute(async (t) => {
-    for (let i = 0; i < ACCOUNTS; i++) {
-      const id = newId();
-      await t
-        .insertInto("accounts")
-        .values({
-          id,
-          status: "active",
-          language: "ja",
-          credential_epoch: 1,
-          password_hash: null,
-          password_changed_at: null,
-          password_reset_required: 0,
-          totp_secret_enc: null,
-          totp_pending_secret_enc: null,
-          totp_enrolled_at: null,
-          totp_last_step: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      // 1 % still use the leaked password.
-      await identityStore.setPassword(t, id, i % 100 === 0 ? leakedHash : ownHash, now);
-      await identityStore.insertContact(t, {
-        account_id: id,
-        kind: "email",
-        value: `user${i}@example.jp`,
-        verified: 1,
-        verified_at: now,
-        is_primary: 1,
-        added_at: now,
-        added_by: "system",
-      });
-    }
-  });
+  const { bulkAccounts } = await import("../src/testing/accounts.ts");
+  // The owners signed up from home (a /24 of a Japanese consumer ISP each, their PC's cookie); 1 % still use the
+  // leaked password.
+  await bulkAccounts(
+    app,
+    createArgon2Hasher(config.argon2),
+    Array.from({ length: ACCOUNTS }, (_, i) => ({
+      email: `user${i}@example.jp`,
+      password: i % 100 === 0 ? LEAKED : OWN,
+      home: { ...PC, ip: `${POOLS[i % POOLS.length]}.${(i >> 4) & 127}.${((i * 37) & 253) + 1}`, deviceId: `pc-${i}` },
+    })),
+    Date.now() - 30 * 86_400_000,
+  );
   await signUpInProcess(app, { email: LEGIT, password: OWN, context: PC, language: "ja" });
   const { preload } = await import("../src/context/geo.ts");
   preload();
@@ -114,7 +87,7 @@ const POOLS = [
   "110.0",
   "36.12",
 ];
-const sourceIp = (i: number) => `${POOLS[i % POOLS.length]}.${(i >> 4) & 255}.${(i * 37) & 255}`;
+const sourceIp = (i: number) => `${POOLS[i % POOLS.length]}.${128 + ((i >> 4) & 127)}.${(i * 37) & 255}`;
 const ATTACKER_UA = [
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
   "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
