@@ -155,12 +155,21 @@ if (process.argv[2] === "serve") {
           },
           account: { id: r.userId, exists: true, ageDays: 400, allowedCountries: [], dormantDays: 1 },
           session: {},
-          scores: { rba: Number.isFinite(s.score) ? s.score : 1e308, rbaKnownUser: s.userLogins > 0 },
+          // The takeover model's score as the live decision gives it (the rule reads it; below its threshold here).
+          scores: {
+            rba: Number.isFinite(s.score) ? s.score : 1e308,
+            rbaKnownUser: s.userLogins > 0,
+            ato: -8,
+            atoKnownUser: s.userLogins > 0,
+          },
           velocity: { logins_ip_1h: i % 7, logins_acct_1d: i % 3, ips_acct_1d: 1 },
           signals: {
             newDevice: i % 5 === 0,
             newCountry: i % 11 === 0,
             deviceSeen: true,
+            unknownDevice: false,
+            newNetwork: false,
+            hostingAsn: false,
             attackIp: false,
             impossibleTravel: false,
             unfinishedSecondFactor: 0,

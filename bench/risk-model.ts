@@ -53,6 +53,13 @@ for (const seed of seeds) {
       auc: Number(s.freeman.auc.toFixed(4)),
       byKind: kinds(freeman),
     },
+    // The shipped set's login rules a CSV can feed (takeover_model among them), as the live decision evaluates them.
+    policyReplayable: {
+      rules: s.policy.replayed,
+      legitChallengePct: pct(s.policy.fpr),
+      medianReauthPct: pct(s.policy.medianReauthRate),
+      byKind: kinds(s.policy),
+    },
     targetsMet: Object.fromEntries(
       Object.entries(TARGETS).map(([k, min]) => {
         const v = ato.byKind?.[k];
