@@ -52,6 +52,7 @@ import type { ContextEnricher } from "./shared/context.ts";
 import { deriveKey } from "./shared/crypto.ts";
 import { createCsrf } from "./web/csrf.ts";
 import { createWebhookDispatcher } from "./webhooks/dispatcher.ts";
+import { securityWebhookHook } from "./webhooks/security.ts";
 import { createWebhookService } from "./webhooks/service.ts";
 
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -123,7 +124,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const counters =
     opts.counters ?? (config.redisUrl ? createRedisCounterStore(config.redisUrl) : createMemoryCounterStore());
   const limiter = new RateLimiter(counters, clock);
-  const events = createEventLog({ db, dialect, clock });
+  // Security events also go to the store as signed webhooks, queued in the transaction that records them.
+  const events = createEventLog({ db, dialect, clock, onAppend: securityWebhookHook(() => webhooks) });
 
   // Signed webhooks to the store's backend: services emit in their own transactions, the dispatcher delivers.
   const webhooks = createWebhookService({ db, clock, key: keys.webhooks });

@@ -70,7 +70,16 @@ export interface ChainReport {
   firstBreak: { accountId: string; seq: number; reason: string } | null;
 }
 
-export function createEventLog(deps: { db: Db; dialect: Dialect; clock: Clock }): EventLog {
+export function createEventLog(deps: {
+  db: Db;
+  dialect: Dialect;
+  clock: Clock;
+  /**
+   * Runs in the appending transaction with the events just written: what must leave with them (the store's security
+   * webhooks) is recorded atomically with them. The log itself knows nothing of who listens.
+   */
+  onAppend?: (tx: Executor, events: readonly StoredEvent[]) => Promise<void>;
+}): EventLog {
   const { db, dialect, clock } = deps;
 
   async function appendMany(tx: Executor, inputs: EventInput[]): Promise<StoredEvent[]> {
@@ -126,6 +135,7 @@ export function createEventLog(deps: { db: Db; dialect: Dialect; clock: Clock })
         })),
       )
       .execute();
+    if (deps.onAppend) await deps.onAppend(tx, out);
     return out;
   }
 
