@@ -146,7 +146,8 @@ describe("two-nodes-revocation", async () => {
     process.stdout.write(
       `two-nodes-revocation: first rejection on node B ${lag.toFixed(2)} ms after node A answered\n`,
     );
-    assert.ok(lag < 100, `revocation reached node B in ${lag} ms`);
+    // How soon is printed, not asserted (speed is measured in bench/): what must hold is above — B's very next
+    // answer after A's is a refusal.
     // The owner's session survives on both nodes.
     assert.equal((await call(b, "/v1/sessions/introspect", { token: owner })).json.active, true);
   });
