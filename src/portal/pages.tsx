@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ComponentChildren } from "preact";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { formatTime } from "../notify/templates.ts";
+import { readCookie } from "../web/cookies.ts";
 import { Actions, LinkButton, Notice, PostForm } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
@@ -112,14 +113,6 @@ const CHANNELS: Record<string, Msg> = {
 const ROOT = "../";
 const COOKIE = (secure: boolean) => (secure ? "__Host-mamori_portal" : "mamori_portal");
 
-function cookieValue(req: FastifyRequest, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
 export function registerPortalPages(app: Http, deps: RouteDeps) {
   const { portal, site, csrf } = deps;
   const secure = deps.publicUrl.startsWith("https:");
@@ -189,7 +182,7 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
   }
 
   async function current(req: FastifyRequest) {
-    return portal.current(cookieValue(req, cookieName));
+    return portal.current(readCookie(req, cookieName, /^mps_[A-Za-z0-9_-]{20,80}$/));
   }
 
   // The store redirects its signed-in user here with the one-time URL: use it, set the cookie, show the center.

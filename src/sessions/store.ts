@@ -25,6 +25,24 @@ export interface SessionWithAccount
 }
 
 /** SQL for sessions and the credential epoch; every method takes the executor so callers choose the transaction. */
+/** The columns of a SessionWithAccount: the session and its account's epoch and status, read in one row. */
+const SESSION_WITH_ACCOUNT = [
+  "sessions.id",
+  "sessions.account_id",
+  "sessions.channel",
+  "sessions.epoch",
+  "sessions.factor",
+  "sessions.auth_time",
+  "sessions.second_factor_at",
+  "sessions.second_factor_kind",
+  "sessions.created_at",
+  "sessions.last_seen_at",
+  "sessions.expires_at",
+  "sessions.revoked_at",
+  "accounts.credential_epoch as account_epoch",
+  "accounts.status as account_status",
+] as const;
+
 export const sessionStore = {
   async insert(ex: Executor, row: SessionRow): Promise<void> {
     await ex.insertInto("sessions").values(row).execute();
@@ -35,22 +53,7 @@ export const sessionStore = {
     return ex
       .selectFrom("sessions")
       .innerJoin("accounts", "accounts.id", "sessions.account_id")
-      .select([
-        "sessions.id",
-        "sessions.account_id",
-        "sessions.channel",
-        "sessions.epoch",
-        "sessions.factor",
-        "sessions.auth_time",
-        "sessions.second_factor_at",
-        "sessions.second_factor_kind",
-        "sessions.created_at",
-        "sessions.last_seen_at",
-        "sessions.expires_at",
-        "sessions.revoked_at",
-        "accounts.credential_epoch as account_epoch",
-        "accounts.status as account_status",
-      ])
+      .select(SESSION_WITH_ACCOUNT)
       .where("sessions.token_hash", "=", "?")
       .compile();
   },
@@ -60,22 +63,7 @@ export const sessionStore = {
     return (await ex
       .selectFrom("sessions")
       .innerJoin("accounts", "accounts.id", "sessions.account_id")
-      .select([
-        "sessions.id",
-        "sessions.account_id",
-        "sessions.channel",
-        "sessions.epoch",
-        "sessions.factor",
-        "sessions.auth_time",
-        "sessions.second_factor_at",
-        "sessions.second_factor_kind",
-        "sessions.created_at",
-        "sessions.last_seen_at",
-        "sessions.expires_at",
-        "sessions.revoked_at",
-        "accounts.credential_epoch as account_epoch",
-        "accounts.status as account_status",
-      ])
+      .select(SESSION_WITH_ACCOUNT)
       .where("sessions.id", "=", id)
       .executeTakeFirst()) as SessionWithAccount | undefined;
   },

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { readCookie } from "./cookies.ts";
 
 /**
  * Cross-site request forgery protection for forms that are not already protected by a single-use token in the link
@@ -15,18 +16,7 @@ export function createCsrf(opts: { key: Buffer; publicUrl: string }) {
   const cookieName = secure ? "__Host-mamori_csrf" : "mamori_csrf";
   const sign = (v: string) => createHmac("sha256", opts.key).update(`csrf:${v}`).digest("base64url");
 
-  function cookieValue(req: FastifyRequest): string | undefined {
-    const header = req.headers.cookie;
-    if (!header) return undefined;
-    for (const part of header.split(";")) {
-      const eq = part.indexOf("=");
-      if (eq > 0 && part.slice(0, eq).trim() === cookieName) {
-        const v = part.slice(eq + 1).trim();
-        return /^[A-Za-z0-9_-]{16,64}$/.test(v) ? v : undefined;
-      }
-    }
-    return undefined;
-  }
+  const cookieValue = (req: FastifyRequest) => readCookie(req, cookieName, /^[A-Za-z0-9_-]{16,64}$/);
 
   return {
     cookieName,
