@@ -8,6 +8,7 @@ import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
 import { registerAdminRoutes } from "../admin/routes.ts";
 import { registerCommerceRoutes } from "../commerce/routes.ts";
+import { registerImportRoutes } from "../identity/import-routes.ts";
 import { registerLinkPages } from "../identity/pages.tsx";
 import { registerIdentityRoutes } from "../identity/routes.ts";
 import { registerPortalPages } from "../portal/pages.tsx";
@@ -270,6 +271,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
 
   registerSessionRoutes(app, deps);
   registerIdentityRoutes(app, deps);
+  registerImportRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerCommerceRoutes(app, deps);
   registerResponseRoutes(app, deps);

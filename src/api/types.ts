@@ -9,6 +9,7 @@ import type {
 import type { AdminService } from "../admin/service.ts";
 import type { CommerceService } from "../commerce/service.ts";
 import type { EventLog } from "../events/store.ts";
+import type { AccountImport } from "../identity/import.ts";
 import type { IdentityService } from "../identity/service.ts";
 import type { PortalService } from "../portal/service.ts";
 import type { Recovery } from "../response/recovery.ts";
@@ -47,6 +48,8 @@ declare module "fastify" {
 export interface RouteDeps {
   commerce: CommerceService;
   identity: IdentityService;
+  /** bulk import of a store's existing users */
+  accountImport: AccountImport;
   sessions: SessionService;
   admin: AdminService;
   events: EventLog;
