@@ -1,6 +1,6 @@
 import { pbkdf2, scrypt, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
-import { verify as bcryptVerify } from "@node-rs/bcrypt";
+import bcrypt from "bcryptjs";
 
 /**
  * Password hashes a store brings from its old system (bulk import). They are kept as they are, verified at the
@@ -97,7 +97,9 @@ export async function verifyLegacy(stored: string, password: string): Promise<bo
   if (p === null || p === "out_of_range" || p.scheme === "argon2") return null;
   if (p.scheme === "bcrypt") {
     // $2y$ (PHP) and $2a$ hashes are the same algorithm for all but a long-fixed 8-bit bug in $2x$, which is refused.
-    return bcryptVerify(password, stored.replace(/^\$2[ay]\$/, "$2b$"));
+    // bcryptjs (pure JS): the native @node-rs/bcrypt's platform packages are not all on every registry mirror, and
+    // npm ci then refuses the lock file; a bcrypt check runs once per imported account, at its first sign-in.
+    return bcrypt.compare(password, stored.replace(/^\$2[ay]\$/, "$2b$"));
   }
   const derived =
     p.scheme === "scrypt"

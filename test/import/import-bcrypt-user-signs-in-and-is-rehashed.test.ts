@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { hashSync } from "@node-rs/bcrypt";
+import bcryptjs from "bcryptjs";
 import { ATTACKER, makeTestApp, type TestApp, TOKYO } from "../../src/testing/app.ts";
 
 /**
@@ -14,7 +14,7 @@ describe("import-bcrypt-user-signs-in-and-is-rehashed", () => {
   const run = randomBytes(4).toString("hex");
   const email = `hanako.${run}@example.jp`;
   const PW = "hanako's old shop password 2019";
-  const bcrypt = hashSync(PW, 6);
+  const bcrypt = bcryptjs.hashSync(PW, 6);
 
   before(async () => {
     t = await makeTestApp(undefined, undefined, { risk: "default" });
@@ -76,7 +76,7 @@ describe("import-bcrypt-user-signs-in-and-is-rehashed", () => {
 
   it("from the attacker's context the right imported password is not rehashed (no timing tell)", async () => {
     const e2 = `taro.${run}@example.jp`;
-    const h = hashSync(PW, 6);
+    const h = bcryptjs.hashSync(PW, 6);
     const r = await t.call("POST", "/v1/accounts/import", {
       accounts: [
         {
