@@ -8,6 +8,7 @@ import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
 import { registerAdminRoutes } from "../admin/routes.ts";
 import { registerCommerceRoutes } from "../commerce/routes.ts";
+import { registerConsolePages } from "../console/pages.tsx";
 import { registerImportRoutes } from "../identity/import-routes.ts";
 import { registerLinkPages } from "../identity/pages.tsx";
 import { registerIdentityRoutes } from "../identity/routes.ts";
@@ -61,6 +62,8 @@ const PAGE_PREFIXES = ["/links/", "/assets/"];
 export function wantsPage(url: string, accept: string | undefined): boolean {
   if (url.startsWith("/v1/")) return false;
   if (PAGE_PREFIXES.some((p) => url.startsWith(p))) return true;
+  // The support console is pages only: a bad form or a stale link there gets a page whatever the client asked for.
+  if (url === "/console" || url.startsWith("/console/") || url.startsWith("/console?")) return true;
   return typeof accept === "string" && accept.includes("text/html");
 }
 
@@ -241,6 +244,8 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       (a) => {
         req.adminId = a.adminId;
         req.staff = a;
+        if (req.routeOptions.config.role === "lead" && a.role !== "lead")
+          return done(AdminErrors.staff_role_required());
         done();
       },
       (e: Error) => done(e),
@@ -280,6 +285,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   registerLinkPages(app, deps);
   registerPortalRoutes(app, deps);
   registerPortalPages(app, deps);
+  registerConsolePages(app, deps);
 
   app.get(
     "/health",
