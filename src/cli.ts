@@ -1,49 +1,68 @@
 import { parseArgs } from "node:util";
-import { isStaffRole } from "./admin/service.ts";
-import { STAFF_SETUP_STEPS } from "./admin/setup-steps.ts";
-import { buildApp, noticeTemplates } from "./app.ts";
-import { loadConfig } from "./config.ts";
-import { ASN_TABLE_HELP, asnTableCli } from "./context/hosting.ts";
-import { formatMailbox } from "./notify/mailbox.ts";
-import { SAMPLE_VARS } from "./notify/templates.ts";
-import { formatReport } from "./response/report.ts";
-import { RISK_HELP, riskCli } from "./risk/cli.ts";
-import { start } from "./server.ts";
-import { SIMULATE_HELP, simulateCli } from "./simulate/index.ts";
+import { ASN_TABLE_HELP } from "./context/hosting-help.ts";
+import { RISK_HELP } from "./risk/help.ts";
+import { SIMULATE_HELP } from "./simulate/help.ts";
 
-const HELP = `mamori — account-takeover defense service
+// Every command's code is imported when it runs (await import below), not here: `mamori --help` and
+// `mamori <command> --help` load this file and three help strings, so they start about as fast as Node itself
+// (bench/cli-start.ts).
 
-  mamori start                      run the service (MAMORI_PORT, default 7300)
-  mamori migrate                    apply store migrations
-  mamori keys create [name]         create a store API key (printed once)
-  mamori keys list | revoke <id>
-  mamori admin create <username> [--role agent|lead]   create a support login (a setup password, printed
-                                    once; at the first sign-in the staff member sets their own password and enrols
-                                    TOTP). An agent views, notes and locks down; a lead also policies, staff, keys
-  mamori admin role <username> agent|lead   change a login's role
+const STORE_LINE = "Store: embedded SQLite in MAMORI_DATA_DIR (./mamori-data), or PostgreSQL with MAMORI_DATABASE_URL.";
+
+/** Each command's lines of the help; `mamori <command> --help` prints its own, `mamori --help` all. */
+const COMMAND_HELP: Record<string, string> = {
+  start: "  mamori start                      run the service (MAMORI_PORT, default 7300)",
+  migrate: "  mamori migrate                    apply store migrations",
+  keys: `  mamori keys create [name]         create a store API key (printed once)
+  mamori keys list | revoke <id>`,
+  admin: `  mamori admin create <username>    create a support login (a setup password, printed once; at the first
+                                    sign-in the staff member sets their own password and enrols TOTP)
   mamori admin reset-password <username>   a new setup password; their sessions end
   mamori admin reset-totp <username>       a lost authenticator: they enrol again at the next sign-in
   mamori admin disable | enable <username>   a disabled login signs in nowhere; disabling ends its sessions
   mamori admin list
-  mamori admin log [--limit N]      the staff audit log (sign-ins, failures, throttling, changes), newest first
-  mamori mail [--to ADDR] [--limit N]   read the local mailbox (notices when no SMTP is set)
+  mamori admin log [--limit N]      the staff audit log (sign-ins, failures, throttling, changes), newest first`,
+  mail: `  mamori mail [--to ADDR] [--limit N] [--json]   read the local mailbox (notices when no SMTP is set)
   mamori mail preview [TEMPLATE] [--lang ja|en]   a notice as the store's branding renders it (sample values);
-                                    without TEMPLATE, the list of templates
-  mamori audit verify               check every account's event hash chain and the staff audit log's
-  mamori case list [--limit N]      compromise cases, newest first
-  mamori case show <id>             a case's verification report (exit 3 if an action is unconfirmed)
-  mamori case resume                finish lockdowns a crash interrupted
-${RISK_HELP}
-${ASN_TABLE_HELP}
-${SIMULATE_HELP}
+                                    without TEMPLATE, the list of templates`,
+  audit: `  mamori audit verify [--json]      check every account's event hash chain and the staff audit log's
+                                    (exit 1 at a break)`,
+  case: `  mamori case list [--limit N]      compromise cases, newest first
+  mamori case show <id> [--json]    a case's verification report (exit 3 if an action is unconfirmed)
+  mamori case resume                finish lockdowns a crash interrupted`,
+  risk: RISK_HELP,
+  "asn-table": ASN_TABLE_HELP,
+  simulate: SIMULATE_HELP,
+};
+const HELP_OF: Record<string, string> = { gen: "risk", backtest: "risk", fit: "risk" };
+const NO_STORE = new Set(["risk", "asn-table", "simulate"]);
 
-Store: embedded SQLite in MAMORI_DATA_DIR (./mamori-data), or PostgreSQL with MAMORI_DATABASE_URL.`;
+const HELP = `mamori — account-takeover defense service
+
+${Object.values(COMMAND_HELP).join("\n")}
+
+${STORE_LINE}
+  --help after any command prints its part of this help.`;
+
+function commandHelp(cmd: string): string | undefined {
+  const key = HELP_OF[cmd] ?? cmd;
+  const text = COMMAND_HELP[key];
+  if (text === undefined) return undefined;
+  return NO_STORE.has(key) ? text : `${text}\n\n${STORE_LINE}`;
+}
 
 export async function main(argv: string[]): Promise<number> {
+  // `--help` anywhere: the command's help (the whole help for an unknown one), before anything is loaded or opened.
+  if (argv.includes("--help") || argv.includes("-h") || argv[0] === "help" || argv.length === 0) {
+    const cmd = argv[0] === "help" ? argv[1] : argv.find((a) => !a.startsWith("-"));
+    process.stdout.write(`${(cmd !== undefined && commandHelp(cmd)) || HELP}\n`);
+    return 0;
+  }
   // Risk commands have their own flags: the generator and the CSV backtest need no store; `backtest --policy` opens
   // the store itself (read only, no engine, no migration).
   if (argv[0] === "gen" || argv[0] === "backtest" || argv[0] === "fit") {
     try {
+      const { riskCli } = await import("./risk/cli.ts");
       return await riskCli(argv, (s) => process.stdout.write(`${s}\n`));
     } catch (e) {
       process.stderr.write(`mamori ${argv[0]}: ${(e as Error).message}\n`);
@@ -52,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (argv[0] === "asn-table") {
     try {
+      const { asnTableCli } = await import("./context/hosting.ts");
       return asnTableCli(argv.slice(1), (s) => process.stdout.write(`${s}\n`));
     } catch (e) {
       process.stderr.write(`mamori asn-table: ${(e as Error).message}\n`);
@@ -59,23 +79,24 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   // The simulator is a client of a Mamori over HTTP (or starts its own): it opens no store here.
-  if (argv[0] === "simulate") return simulateCli(argv.slice(1), (s) => process.stdout.write(`${s}\n`));
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      to: { type: "string" },
-      limit: { type: "string" },
-      lang: { type: "string" },
-      role: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  if (argv[0] === "simulate") {
+    const { simulateCli } = await import("./simulate/index.ts");
+    return simulateCli(argv.slice(1), (s) => process.stdout.write(`${s}\n`));
+  }
+  let parsed: ReturnType<typeof parseStoreArgs>;
+  try {
+    parsed = parseStoreArgs(argv);
+  } catch (e) {
+    process.stderr.write(`mamori: ${(e as Error).message}\n${HELP}\n`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   const [cmd, sub, arg] = positionals;
-  if (!cmd || values.help || cmd === "help") {
+  if (!cmd) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  const { loadConfig } = await import("./config.ts");
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
@@ -87,6 +108,8 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === "mail" && sub === "preview") {
     const out = (x: string) => process.stdout.write(`${x}\n`);
     try {
+      const { noticeTemplates } = await import("./app.ts");
+      const { SAMPLE_VARS } = await import("./notify/templates.ts");
       const templates = noticeTemplates(config);
       if (!arg) {
         out(templates.names.join("\n"));
@@ -112,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (cmd === "start") {
+    const { start } = await import("./server.ts");
     const app = await start(config);
     const stop = async () => {
       await app.close();
@@ -121,6 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     process.once("SIGTERM", () => void stop());
     return -1;
   }
+  const { buildApp } = await import("./app.ts");
   const app = await buildApp({ ...config, dispatcher: false });
   const out = (s: string) => process.stdout.write(`${s}\n`);
   try {
@@ -150,17 +175,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "admin":
         if (sub === "create" && arg) {
-          const role = values.role ?? "agent";
-          if (!isStaffRole(role)) {
-            process.stderr.write("mamori admin create: --role is agent or lead\n");
-            return 2;
-          }
-          const u = await app.admin.createAdminUser(arg, undefined, "cli", role);
-          out(`admin ${u.username} created; setup password: ${u.password} (shown once); role: ${u.role}`);
-          out(STAFF_SETUP_STEPS);
-        } else if (sub === "role" && arg && isStaffRole(positionals[3])) {
-          await app.admin.setAdminRole(arg, positionals[3]);
-          out(`admin ${arg} is now ${positionals[3]}`);
+          const u = await app.admin.createAdminUser(arg);
+          out(`admin ${u.username} created; setup password: ${u.password} (shown once)`);
+          out((await import("./admin/setup-steps.ts")).STAFF_SETUP_STEPS);
         } else if (sub === "reset-password" && arg) {
           out(
             `new setup password for ${arg}: ${await app.admin.setAdminPassword(arg)} (shown once; their sessions ended)`,
@@ -178,7 +195,7 @@ export async function main(argv: string[]): Promise<number> {
               .filter(Boolean)
               .join(", ");
             out(
-              `${u.id}  ${u.username}  ${u.role}  created ${u.createdAt}${owes ? `  owes: ${owes}` : ""}${u.disabledAt ? "  DISABLED" : ""}`,
+              `${u.id}  ${u.username}  created ${u.createdAt}${owes ? `  owes: ${owes}` : ""}${u.disabledAt ? "  DISABLED" : ""}`,
             );
           }
         } else if (sub === "log") {
@@ -200,7 +217,9 @@ export async function main(argv: string[]): Promise<number> {
       case "mail": {
         const limit = values.limit ? Number(values.limit) : 20;
         const rows = await app.outbox.listMailbox({ recipient: values.to, limit: Number.isFinite(limit) ? limit : 20 });
-        out(rows.length ? formatMailbox(rows) : "(the mailbox is empty)");
+        const { formatMailbox, mailboxJson } = await import("./notify/mailbox.ts");
+        if (values.json) out(JSON.stringify(rows.map(mailboxJson), null, 2));
+        else out(rows.length ? formatMailbox(rows) : "(the mailbox is empty)");
         return 0;
       }
       case "audit":
@@ -210,6 +229,13 @@ export async function main(argv: string[]): Promise<number> {
         }
         {
           const r = await app.events.verify();
+          if (values.json) {
+            // both chains, even past a break: a monitor reads one object
+            const staff = await app.staffAudit.verify();
+            const ok = r.firstBreak === null && staff.firstBreak === null;
+            out(JSON.stringify({ ok, accounts: r, staff }, null, 2));
+            return ok ? 0 : 1;
+          }
           if (r.firstBreak) {
             out(`BROKEN: account ${r.firstBreak.accountId}, event ${r.firstBreak.seq}: ${r.firstBreak.reason}`);
             out(`(checked ${r.events} events on ${r.accounts} accounts up to the break)`);
@@ -229,7 +255,7 @@ export async function main(argv: string[]): Promise<number> {
       case "case":
         if (sub === "show" && arg) {
           const r = await app.response.getCase(arg);
-          out(formatReport(r));
+          out(values.json ? JSON.stringify(r, null, 2) : (await import("./response/report.ts")).formatReport(r));
           return r.flagged > 0 ? 3 : 0;
         }
         if (sub === "list") {
@@ -256,4 +282,17 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await app.close();
   }
+}
+
+function parseStoreArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      to: { type: "string" },
+      limit: { type: "string" },
+      lang: { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
 }

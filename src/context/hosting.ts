@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { ASN_TABLE_HELP } from "./hosting-help.ts";
 
 /**
  * Which autonomous systems are servers rather than people: cloud and hosting providers ("hosting") and the networks
@@ -130,11 +131,6 @@ export function mergeAsnList(
   return { table: checkAsnTable({ ...table, updated: opts.updated, asns: sorted }), added, skipped };
 }
 
-export const ASN_TABLE_HELP = `  mamori asn-table show              the hosting/VPN ASN table's size, date and sources
-  mamori asn-table build --list FILE --kind hosting|vpn [--source NAME] [--table FILE] [--out FILE]
-                                    merge a list of ASNs (X4BNet's "AS123 # name" lines, CSV, bare numbers) into
-                                    the table (default: the bundled src/context/hosting-asns.json, rewritten)`;
-
 /** `mamori asn-table …`: needs no store. */
 export function asnTableCli(argv: string[], out: (s: string) => void, now = new Date()): number {
   const { positionals, values } = parseArgs({
@@ -169,7 +165,10 @@ export function asnTableCli(argv: string[], out: (s: string) => void, now = new 
     source: values.source ?? path.basename(values.list),
     updated: now.toISOString().slice(0, 10),
   });
-  const dest = values.out ? path.resolve(values.out) : fileURLToPath(tableUrl);
+  // Run from the build, the bundled table is dist/context/'s copy: rewrite its source in src/ (the build copies it).
+  const dest = values.out
+    ? path.resolve(values.out)
+    : fileURLToPath(tableUrl).replace(/([\\/])dist([\\/]context[\\/]hosting-asns\.json)$/, "$1src$2");
   writeFileSync(dest, `${JSON.stringify(r.table, null, 2)}\n`);
   out(
     `${list.length} ASNs read; ${r.added.length} added as ${values.kind}; ${r.skipped.length} skipped as consumer networks` +

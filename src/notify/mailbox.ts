@@ -23,3 +23,23 @@ function formatMessage(r: NotificationRow): string {
   head.push(`Subject: ${r.subject}`);
   return `${head.join("\n")}\n\n${r.body}\n`;
 }
+
+/** One message for `mamori mail --json`: camelCase, times as ISO strings (a script reads codes and links from it). */
+export function mailboxJson(r: NotificationRow) {
+  const at = (ms: number | null) => (ms === null ? null : iso(Number(ms)));
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    channel: r.channel,
+    recipient: r.recipient,
+    template: r.template,
+    language: r.language,
+    subject: r.subject,
+    body: r.body,
+    status: r.status,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    createdAt: at(r.created_at),
+    sentAt: at(r.sent_at),
+  };
+}

