@@ -16,6 +16,7 @@ import { createContextEnricher } from "./context/enricher.ts";
 import { type DatabaseHandle, openDatabase } from "./db/database.ts";
 import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
+import { createAccountImport } from "./identity/import.ts";
 import { createPasswordPolicy } from "./identity/password-policy.ts";
 import { createArgon2Hasher, type PasswordHasher } from "./identity/passwords.ts";
 import { createPwnedRangeCheck } from "./identity/pwned-range.ts";
@@ -285,6 +286,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     startLockdown: (i) => response.lockdownAccount(i),
     loginRisk: risk,
   });
+  // Bulk import of a store's existing users; allowed countries go through risk/'s port.
+  const accountImport = createAccountImport({
+    db,
+    clock,
+    events,
+    enricher,
+    totpKey: keys.totp,
+    setAllowedCountries: (t, id, countries, now) => risk.importAllowedCountries(t, id, countries, now),
+  });
   const recovery = createRecovery({
     db,
     clock,
@@ -322,6 +332,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const http: Http = await buildHttp(
     {
       identity,
+      accountImport,
       sessions,
       admin,
       events,
@@ -379,6 +390,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     database,
     http,
     identity,
+    accountImport,
     sessions,
     admin,
     staffAudit,

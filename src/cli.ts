@@ -15,8 +15,10 @@ const COMMAND_HELP: Record<string, string> = {
   migrate: "  mamori migrate                    apply store migrations",
   keys: `  mamori keys create [name]         create a store API key (printed once)
   mamori keys list | revoke <id>`,
-  admin: `  mamori admin create <username>    create a support login (a setup password, printed once; at the first
-                                    sign-in the staff member sets their own password and enrols TOTP)
+  admin: `  mamori admin create <username> [--role agent|lead]   create a support login (a setup password, printed
+                                    once; at the first sign-in the staff member sets their own password and enrols
+                                    TOTP). An agent views, notes and locks down; a lead also policies, staff, keys
+  mamori admin role <username> agent|lead   change a login's role
   mamori admin reset-password <username>   a new setup password; their sessions end
   mamori admin reset-totp <username>       a lost authenticator: they enrol again at the next sign-in
   mamori admin disable | enable <username>   a disabled login signs in nowhere; disabling ends its sessions
@@ -173,11 +175,20 @@ export async function main(argv: string[]): Promise<number> {
           return 2;
         }
         return 0;
-      case "admin":
+      case "admin": {
+        const { isStaffRole } = await import("./admin/service.ts");
         if (sub === "create" && arg) {
-          const u = await app.admin.createAdminUser(arg);
-          out(`admin ${u.username} created; setup password: ${u.password} (shown once)`);
+          const role = values.role ?? "agent";
+          if (!isStaffRole(role)) {
+            process.stderr.write("mamori admin create: --role is agent or lead\n");
+            return 2;
+          }
+          const u = await app.admin.createAdminUser(arg, undefined, "cli", role);
+          out(`admin ${u.username} created; setup password: ${u.password} (shown once); role: ${u.role}`);
           out((await import("./admin/setup-steps.ts")).STAFF_SETUP_STEPS);
+        } else if (sub === "role" && arg && isStaffRole(positionals[3])) {
+          await app.admin.setAdminRole(arg, positionals[3]);
+          out(`admin ${arg} is now ${positionals[3]}`);
         } else if (sub === "reset-password" && arg) {
           out(
             `new setup password for ${arg}: ${await app.admin.setAdminPassword(arg)} (shown once; their sessions ended)`,
@@ -195,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
               .filter(Boolean)
               .join(", ");
             out(
-              `${u.id}  ${u.username}  created ${u.createdAt}${owes ? `  owes: ${owes}` : ""}${u.disabledAt ? "  DISABLED" : ""}`,
+              `${u.id}  ${u.username}  ${u.role}  created ${u.createdAt}${owes ? `  owes: ${owes}` : ""}${u.disabledAt ? "  DISABLED" : ""}`,
             );
           }
         } else if (sub === "log") {
@@ -214,6 +225,7 @@ export async function main(argv: string[]): Promise<number> {
           return 2;
         }
         return 0;
+      }
       case "mail": {
         const limit = values.limit ? Number(values.limit) : 20;
         const rows = await app.outbox.listMailbox({ recipient: values.to, limit: Number.isFinite(limit) ? limit : 20 });
@@ -292,6 +304,7 @@ function parseStoreArgs(argv: string[]) {
       to: { type: "string" },
       limit: { type: "string" },
       lang: { type: "string" },
+      role: { type: "string" },
       json: { type: "boolean" },
     },
   });

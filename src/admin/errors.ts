@@ -31,6 +31,8 @@ export const AdminErrors = defineErrors({
   },
   staff_totp_not_started: { status: 409, message: "Start with POST /v1/admin/totp/setup." },
   reason_required: { status: 400, message: "Say why (at least 3 characters)." },
+  staff_role_required: { status: 403, message: "Only a lead may do this (an agent views, notes and locks down)." },
+  staff_role_invalid: { status: 400, message: "A role is agent or lead." },
 });
 
 /** Codes shared with the identity module (one code, one meaning), with the staff wording. */

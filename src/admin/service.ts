@@ -170,7 +170,8 @@ export function createAdminService(deps: AdminDeps) {
       password?: string,
       /** who created it, for the staff log: the CLI, or the first start */
       actor: "cli" | "system" = "cli",
-    ): Promise<{ id: string; username: string; password: string }> {
+      role: StaffRole = "agent",
+    ): Promise<{ id: string; username: string; password: string; role: StaffRole }> {
       const name = username.trim();
       if (!/^[A-Za-z0-9._@-]{1,100}$/.test(name)) throw AdminErrors.admin_username_invalid();
       const pw = password ?? humanCode(20);
@@ -194,11 +195,12 @@ export function createAdminService(deps: AdminDeps) {
             totp_pending_secret_enc: null,
             totp_enrolled_at: null,
             totp_last_step: null,
+            role,
           })
           .execute();
-        await audit.append(tx, { type: "staff.created", staffId: id, username: name, actor });
+        await audit.append(tx, { type: "staff.created", staffId: id, username: name, data: { role }, actor });
       });
-      return { id, username: name, password: pw };
+      return { id, username: name, password: pw, role };
     },
 
     /** An operator's reset: a new setup password, changed at the next sign-in; every session of the staff member ends. */
@@ -219,8 +221,15 @@ export function createAdminService(deps: AdminDeps) {
       return pw;
     },
 
-    /** An operator disables (or re-enables) a staff login: a disabled one signs in nowhere and its sessions end. */
-    async setAdminDisabled(username: string, disabled: boolean): Promise<void> {
+    /**
+     * An operator (the CLI) or a lead (the console) disables or re-enables a staff login: a disabled one signs in
+     * nowhere and its sessions end at once.
+     */
+    async setAdminDisabled(
+      username: string,
+      disabled: boolean,
+      by: { actor: string; staffId?: string; ip?: string | null } = { actor: "cli" },
+    ): Promise<void> {
       await db.transaction().execute(async (tx) => {
         const u = await tx.selectFrom("admin_users").select("id").where("username", "=", username).executeTakeFirst();
         if (!u) throw AdminErrors.admin_not_found();
@@ -234,7 +243,8 @@ export function createAdminService(deps: AdminDeps) {
           type: disabled ? "staff.disabled" : "staff.enabled",
           staffId: u.id,
           username,
-          actor: "cli",
+          actor: by.actor,
+          ip: by.ip ?? null,
         });
       });
     },
@@ -254,10 +264,36 @@ export function createAdminService(deps: AdminDeps) {
       });
     },
 
+    /** An operator or a lead gives a staff login another role; it applies from the login's next request. */
+    async setAdminRole(
+      username: string,
+      role: StaffRole,
+      by: { actor: string; ip?: string | null } = { actor: "cli" },
+    ): Promise<void> {
+      if (!isStaffRole(role)) throw AdminErrors.staff_role_invalid();
+      await db.transaction().execute(async (tx) => {
+        const u = await tx
+          .selectFrom("admin_users")
+          .select(["id", "role"])
+          .where("username", "=", username)
+          .executeTakeFirst();
+        if (!u) throw AdminErrors.admin_not_found();
+        await tx.updateTable("admin_users").set({ role }).where("id", "=", u.id).execute();
+        await audit.append(tx, {
+          type: "staff.role.changed",
+          staffId: u.id,
+          username,
+          data: { before: u.role, after: role },
+          actor: by.actor,
+          ip: by.ip ?? null,
+        });
+      });
+    },
+
     async listAdminUsers() {
       const rows = await db
         .selectFrom("admin_users")
-        .select(["id", "username", "created_at", "disabled_at", "password_change_required", "totp_enrolled_at"])
+        .select(["id", "username", "created_at", "disabled_at", "password_change_required", "totp_enrolled_at", "role"])
         .orderBy("created_at")
         .execute();
       return rows.map((r) => ({
@@ -267,6 +303,7 @@ export function createAdminService(deps: AdminDeps) {
         disabledAt: iso(r.disabled_at),
         passwordChangeRequired: r.password_change_required === 1,
         totpEnrolled: r.totp_enrolled_at !== null,
+        role: asRole(r.role),
       }));
     },
 
@@ -453,10 +490,7 @@ export function createAdminService(deps: AdminDeps) {
      * past their absolute end or idle too long is over. A session whose staff member still owes a password change or
      * a TOTP enrolment passes only where `setup` is allowed.
      */
-    async requireAdmin(
-      token: string | undefined,
-      opts: { setup?: boolean } = {},
-    ): Promise<{ adminId: string; username: string; sessionId: string }> {
+    async requireAdmin(token: string | undefined, opts: { setup?: boolean } = {}): Promise<StaffIdentity> {
       if (!token || token.length > 200) throw AdminErrors.admin_unauthorized();
       const row = await db
         .selectFrom("admin_sessions")
@@ -467,6 +501,7 @@ export function createAdminService(deps: AdminDeps) {
           "admin_users.password_change_required",
           "admin_users.totp_enrolled_at",
           "admin_users.disabled_at",
+          "admin_users.role",
           "admin_sessions.id as session_id",
           "admin_sessions.expires_at",
           "admin_sessions.revoked_at",
@@ -500,7 +535,7 @@ export function createAdminService(deps: AdminDeps) {
         if (row.password_change_required === 1) throw AdminErrors.staff_password_change_required();
         if (row.totp_enrolled_at === null) throw AdminErrors.staff_second_factor_required();
       }
-      return { adminId: row.id, username: row.username, sessionId: row.session_id };
+      return { adminId: row.id, username: row.username, sessionId: row.session_id, role: asRole(row.role) };
     },
 
     /** What a staff member still owes before the admin routes open (setup sessions). */
@@ -708,13 +743,28 @@ export function createAdminService(deps: AdminDeps) {
       const a = await db.selectFrom("admin_users").select("id").limit(1).executeTakeFirst();
       if (k || a) return null;
       const { key } = await this.createApiKey("default");
-      const admin = await this.createAdminUser("admin", undefined, "system");
+      // The first login can do everything (it creates the others); later ones are agents unless said otherwise.
+      const admin = await this.createAdminUser("admin", undefined, "system", "lead");
       return { apiKey: key, admin: { username: admin.username, password: admin.password } };
     },
   };
 }
 
 export type StaffRequirement = "password_change" | "totp_enrolment";
+
+/** agent: view accounts, write notes, start lockdowns. lead: also risk policies, staff and store keys. */
+export type StaffRole = "agent" | "lead";
+export const isStaffRole = (v: unknown): v is StaffRole => v === "agent" || v === "lead";
+/** A role read from the store; anything unknown is the lesser one. */
+const asRole = (v: string): StaffRole => (v === "lead" ? "lead" : "agent");
+
+/** The staff member behind a session, as every admin route and console page sees them. */
+export interface StaffIdentity {
+  adminId: string;
+  username: string;
+  sessionId: string;
+  role: StaffRole;
+}
 
 export type SignInAnswer =
   | { status: "signed_in"; token: string; expiresAt: string }

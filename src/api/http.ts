@@ -8,6 +8,8 @@ import client from "prom-client";
 import { AdminErrors } from "../admin/errors.ts";
 import { registerAdminRoutes } from "../admin/routes.ts";
 import { registerCommerceRoutes } from "../commerce/routes.ts";
+import { registerConsolePages } from "../console/pages.tsx";
+import { registerImportRoutes } from "../identity/import-routes.ts";
 import { registerLinkPages } from "../identity/pages.tsx";
 import { registerIdentityRoutes } from "../identity/routes.ts";
 import { registerPortalPages } from "../portal/pages.tsx";
@@ -21,7 +23,7 @@ import { sendErrorPage } from "../web/error-page.tsx";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
 import { errorHandler, toHttpError } from "./errors.ts";
 import { registerRequestMetrics } from "./request-metrics.ts";
-import { Context, ErrorBody } from "./schemas.ts";
+import { componentSchemas, ErrorBody, ref } from "./schemas.ts";
 import type { Http, RouteDeps } from "./types.ts";
 
 export interface HttpOptions {
@@ -30,6 +32,25 @@ export interface HttpOptions {
   health: () => Promise<{ store: string; ok: boolean }>;
   version: string;
 }
+
+/** The operations' groups, in the order a store meets them. */
+const TAGS = [
+  { name: "accounts", description: "Sign-up, the account, its contacts and language." },
+  { name: "sign-in", description: "Password, challenge and app-password sign-in; step-up." },
+  { name: "sessions", description: "Introspection and ending sessions." },
+  { name: "credentials", description: "Passwords, email, phone, TOTP, recovery codes, app passwords." },
+  {
+    name: "recovery",
+    description: 'Password reset, factor reset, "not me" and the owner\'s way back after a lockdown.',
+  },
+  { name: "commerce", description: "Addresses, cards, listings, orders and gift cards, judged by the risk engine." },
+  { name: "risk", description: "Risk assessment of events and the policy behind it." },
+  { name: "response", description: "Lockdowns and their cases (support)." },
+  { name: "webhooks", description: "The store's webhook endpoints and deliveries." },
+  { name: "admin", description: "Support staff: sign-in, account search, timelines." },
+  { name: "security-center", description: "The end user's own security pages, opened from the store." },
+  { name: "service", description: "Liveness." },
+];
 
 /** Paths served as pages to people, not JSON to programs: every answer there, errors included, is a page. */
 const PAGE_PREFIXES = ["/links/", "/assets/"];
@@ -41,6 +62,8 @@ const PAGE_PREFIXES = ["/links/", "/assets/"];
 export function wantsPage(url: string, accept: string | undefined): boolean {
   if (url.startsWith("/v1/")) return false;
   if (PAGE_PREFIXES.some((p) => url.startsWith(p))) return true;
+  // The support console is pages only: a bad form or a stale link there gets a page whatever the client asked for.
+  if (url === "/console" || url.startsWith("/console/") || url.startsWith("/console?")) return true;
   return typeof accept === "string" && accept.includes("text/html");
 }
 
@@ -154,9 +177,14 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       info: {
         title: "Mamori",
         version: opts.version,
+        summary: "Account-takeover defense for online stores: sign-in, sessions, recorded changes, lockdown.",
         description:
-          "Account-takeover defense beside a store's backend. The store authenticates with its API key (Authorization: Bearer mk_…) and acts for its end users, forwarding their request context and, for signed-in actions, their session token in X-Mamori-Session.",
+          "Account-takeover defense beside a store's backend. The store authenticates with its API key (Authorization: Bearer mk_…) and acts for its end users, forwarding their request context and, for signed-in actions, their session token in X-Mamori-Session. Every error is `{error:{code,message}}` with a stable `code` (the Error schema lists them all).",
+        license: { name: "Apache-2.0", identifier: "Apache-2.0" },
       },
+      // This instance's public origin (MAMORI_PUBLIC_URL), where the API is served.
+      servers: [{ url: deps.publicUrl.replace(/\/+$/, ""), description: "This Mamori instance" }],
+      tags: TAGS,
       components: {
         securitySchemes: {
           storeKey: { type: "http", scheme: "bearer", description: "Store API key (mk_…)" },
@@ -169,8 +197,11 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
     },
   });
-  app.addSchema(ErrorBody);
-  app.addSchema(Context);
+  for (const schema of componentSchemas()) {
+    app.addSchema(schema);
+    strictAjv.addSchema(schema);
+    coercingAjv.addSchema(schema);
+  }
 
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
@@ -213,6 +244,8 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       (a) => {
         req.adminId = a.adminId;
         req.staff = a;
+        if (req.routeOptions.config.role === "lead" && a.role !== "lead")
+          return done(AdminErrors.staff_role_required());
         done();
       },
       (e: Error) => done(e),
@@ -243,6 +276,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
 
   registerSessionRoutes(app, deps);
   registerIdentityRoutes(app, deps);
+  registerImportRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerCommerceRoutes(app, deps);
   registerResponseRoutes(app, deps);
@@ -251,6 +285,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   registerLinkPages(app, deps);
   registerPortalRoutes(app, deps);
   registerPortalPages(app, deps);
+  registerConsolePages(app, deps);
 
   app.get(
     "/health",
@@ -263,6 +298,8 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
         security: [],
         response: {
           200: Type.Object({ status: Type.Literal("ok"), store: Type.String(), version: Type.String() }),
+          // A URL carrying a NUL (%00) is refused before any route runs.
+          400: ref(ErrorBody),
           503: Type.Object({ status: Type.Literal("unavailable"), store: Type.String(), version: Type.String() }),
         },
       },

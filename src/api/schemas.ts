@@ -1,27 +1,56 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { errorCatalog } from "../shared/errors.ts";
 
-export const Context = Type.Object(
-  {
-    ip: Type.String({ minLength: 2, maxLength: 64, description: "The end user's IP address as the store saw it." }),
-    userAgent: Type.String({ maxLength: 1024 }),
-    deviceId: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 128, description: "The store's long-lived device cookie." }),
-    ),
-    channel: Type.Union([Type.Literal("web"), Type.Literal("app"), Type.Literal("app-password")]),
-  },
-  { additionalProperties: false, $id: "RequestContext" },
-);
+/**
+ * Schemas named in the OpenAPI document (components.schemas) rather than inlined into every operation: a generated
+ * client gets one `RequestContext` type, not fifty anonymous copies. http.ts registers each with Fastify (document,
+ * serializers) and both validators; routes use `ref(…)` to point at one.
+ */
+const components: TSchema[] = [];
 
-export const ErrorBody = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String({ description: "Stable machine-readable code; see the README's error catalog." }),
-      message: Type.String(),
-      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    }),
-  },
-  { $id: "Error" },
+export function component<T extends TSchema>(schema: T): T {
+  if (typeof schema.$id !== "string") throw new Error("a component schema needs an $id");
+  components.push(schema);
+  return schema;
+}
+
+export function componentSchemas(): readonly TSchema[] {
+  return components;
+}
+
+/**
+ * A reference to a named schema, typed as the schema itself: the route type provider (TypeBox 1's Static) reads a
+ * plain `$ref` as `unknown`, so the request and reply types would be lost otherwise.
+ */
+export const ref = <T extends TSchema>(schema: T, options?: { description?: string }): T =>
+  Type.Ref(schema.$id as string, options) as unknown as T;
+
+export const RequestContext = component(
+  Type.Object(
+    {
+      ip: Type.String({ minLength: 2, maxLength: 64, description: "The end user's IP address as the store saw it." }),
+      userAgent: Type.String({ maxLength: 1024 }),
+      deviceId: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 128, description: "The store's long-lived device cookie." }),
+      ),
+      channel: Type.Union([Type.Literal("web"), Type.Literal("app"), Type.Literal("app-password")]),
+    },
+    { additionalProperties: false, $id: "RequestContext" },
+  ),
+);
+export const Context = ref(RequestContext);
+
+export const ErrorBody = component(
+  Type.Object(
+    {
+      error: Type.Object({
+        code: Type.String({ description: "Stable machine-readable code; see the README's error catalog." }),
+        message: Type.String(),
+        details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      }),
+    },
+    { $id: "Error" },
+  ),
 );
 
 export const Ok = Type.Object({ ok: Type.Literal(true) });
@@ -55,7 +84,7 @@ export const Nullable = <T extends TSchema & { type: string }>(t: T) =>
 /** Standard error responses every operation may give, referenced by schema id. */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const out: Record<number, unknown> = {};
-  for (const s of [400, 429, 500, ...statuses]) out[s] = Type.Ref(ErrorBody);
+  for (const s of [400, 429, 500, ...statuses]) out[s] = ref(ErrorBody);
   return out;
 }
 

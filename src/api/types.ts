@@ -6,9 +6,10 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from "fastify";
-import type { AdminService } from "../admin/service.ts";
+import type { AdminService, StaffIdentity, StaffRole } from "../admin/service.ts";
 import type { CommerceService } from "../commerce/service.ts";
 import type { EventLog } from "../events/store.ts";
+import type { AccountImport } from "../identity/import.ts";
 import type { IdentityService } from "../identity/service.ts";
 import type { PortalService } from "../portal/service.ts";
 import type { Recovery } from "../response/recovery.ts";
@@ -36,17 +37,21 @@ export type AuthKind = "store" | "admin" | "admin-setup" | "public";
 declare module "fastify" {
   interface FastifyContextConfig {
     auth?: AuthKind;
+    /** admin routes only a lead may call (risk policies, staff, keys); an agent gets 403 staff_role_required */
+    role?: StaffRole;
   }
   interface FastifyRequest {
     adminId?: string;
     /** the staff member and session behind an admin or admin-setup route */
-    staff?: { adminId: string; username: string; sessionId: string };
+    staff?: StaffIdentity;
   }
 }
 
 export interface RouteDeps {
   commerce: CommerceService;
   identity: IdentityService;
+  /** bulk import of a store's existing users */
+  accountImport: AccountImport;
   sessions: SessionService;
   admin: AdminService;
   events: EventLog;

@@ -255,6 +255,8 @@ async function runMigrations(db: Db, schema?: string): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: migrationProvider,
+    // Numbers are reserved per module ahead of time (0010–0020 are gaps), so one may land after a higher one ran.
+    allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();

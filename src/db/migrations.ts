@@ -2,7 +2,8 @@ import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { sql } from "kysely";
 import { staffMigration } from "../admin/migration.ts";
 import { commerceMigration } from "../commerce/migration.ts";
-import { identitySigninMigration } from "../identity/migration.ts";
+import { consoleMigration } from "../console/migration.ts";
+import { identityImportMigration, identitySigninMigration } from "../identity/migration.ts";
 import { portalMigration } from "../portal/migration.ts";
 import { responseMigration } from "../response/migration.ts";
 import {
@@ -295,6 +296,8 @@ export const migrations: Record<string, Migration> = {
   "0009_identity_signin": identitySigninMigration,
   "0014_staff": staffMigration,
   "0017_portal": portalMigration,
+  "0018_console": consoleMigration,
+  "0021_identity_import": identityImportMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -245,6 +245,8 @@ export interface AdminUsersTable {
   totp_enrolled_at: Ms | null;
   /** highest TOTP step accepted; a code for it or an earlier one is a replay */
   totp_last_step: number | null;
+  /** agent | lead (0018): an agent views, notes and locks down; a lead also changes policies, staff and keys */
+  role: string;
 }
 
 export interface AdminSessionsTable {

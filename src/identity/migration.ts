@@ -71,3 +71,15 @@ export const identitySigninMigration: Migration = {
       .execute();
   },
 };
+
+/** 0021: bulk import's map from the store's external ids to accounts (one row per imported account). */
+export const identityImportMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("account_imports")
+      .addColumn("external_id", "text", (c) => c.primaryKey())
+      .addColumn("account_id", "text", (c) => c.notNull())
+      .addColumn("imported_at", ts, (c) => c.notNull())
+      .execute();
+  },
+};

@@ -1,10 +1,13 @@
 import { createRequire } from "node:module";
 import { type Algorithm, hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
 import { zxcvbn, zxcvbnOptions } from "@zxcvbn-ts/core";
+import { isLegacyHash, verifyLegacy } from "./legacy-hashes.ts";
 
 export interface PasswordHasher {
   hash(pw: string): Promise<string>;
   verify(hash: string, pw: string): Promise<boolean>;
+  /** True for a hash the next proven sign-in should replace (an imported bcrypt, scrypt, PBKDF2 or argon2i/d). */
+  needsRehash(hash: string): boolean;
 }
 
 export interface Argon2Options {
@@ -26,12 +29,16 @@ export function createArgon2Hasher(opts: Argon2Options = {}): PasswordHasher {
     // Parameters come from the PHC string, so hashes made with older settings still verify.
     verify: async (hash, pw) => {
       try {
+        // Imported hashes (legacy-hashes.ts) verify with their own scheme until the first sign-in replaces them.
+        const legacy = await verifyLegacy(hash, pw);
+        if (legacy !== null) return legacy;
         return await argon2Verify(hash, pw);
       } catch {
         // A malformed or truncated hash must read as "wrong password", not as a 500 that reveals the row is odd.
         return false;
       }
     },
+    needsRehash: isLegacyHash,
   };
 }
 

@@ -149,6 +149,29 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
     }
   }
 
+  /**
+   * An imported hash (bcrypt, scrypt, PBKDF2, argon2i/d) becomes argon2id at the first sign-in that proves the
+   * password, its history row with it. Guarded on the old hash: a password changed meanwhile is never overwritten.
+   */
+  async function upgradeHash(accountId: string, old: string, password: string): Promise<void> {
+    const fresh = await hasher.hash(password);
+    await tx(async (t) => {
+      const r = await t
+        .updateTable("accounts")
+        .set({ password_hash: fresh })
+        .where("id", "=", accountId)
+        .where("password_hash", "=", old)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return;
+      await t
+        .updateTable("password_history")
+        .set({ hash: fresh })
+        .where("account_id", "=", accountId)
+        .where("hash", "=", old)
+        .execute();
+    });
+  }
+
   function normalizeIdentifier(raw: string): string {
     try {
       return normalizeEmail(raw);
@@ -512,6 +535,9 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
           );
           throw blocked;
         }
+        // The answer says the password was right from here on, so the rehash's cost tells nobody anything new.
+        if (hasher.needsRehash(a.password_hash ?? "$argon2id$"))
+          await upgradeHash(a.id, a.password_hash!, input.password);
         if (a.totp_enrolled_at === null) return completeSignIn(a, ctx, "password", null, identifier);
         return liveChallenge(a, ctx, identifier, await challengeFactors(a), "second_factor");
       }

@@ -57,7 +57,15 @@ export interface FactorResetsTable {
   context: string;
 }
 
+/** Bulk import: which external id became which account (idempotence and resume; 0021). */
+export interface AccountImportsTable {
+  external_id: string;
+  account_id: string;
+  imported_at: Ms;
+}
+
 export interface IdentityTables {
+  account_imports: AccountImportsTable;
   signin_decoys: SigninDecoysTable;
   pending_signups: PendingSignupsTable;
   factor_resets: FactorResetsTable;

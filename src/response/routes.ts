@@ -155,6 +155,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "listCases",
         tags: ["response"],
+        summary: "Lockdown cases, newest first, by account and status (support).",
         headers: AdminHeader,
         querystring: Type.Object({
           accountId: Type.Optional(Type.String({ maxLength: 64 })),
@@ -212,6 +213,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "addCaseNote",
         tags: ["response"],
+        summary: "Add a support note to a case's record.",
         headers: AdminHeader,
         params: CaseId,
         body: Type.Object({ body: Type.String({ minLength: 1, maxLength: 4000 }) }, strict),

@@ -129,7 +129,8 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/admin/risk/policies",
     {
-      config: { auth: "admin" },
+      // Policies change who gets in: a lead's decision, not an agent's.
+      config: { auth: "admin", role: "lead" },
       schema: {
         operationId: "putPolicySet",
         tags: ["admin", "risk"],
@@ -189,7 +190,8 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
   app.post(
     "/v1/admin/risk/policies/:version/promote",
     {
-      config: { auth: "admin" },
+      // Policies change who gets in: a lead's decision, not an agent's.
+      config: { auth: "admin", role: "lead" },
       schema: {
         operationId: "promotePolicySet",
         tags: ["admin", "risk"],

@@ -7,7 +7,7 @@
 import type { CelValue } from "@bufbuild/cel";
 import { asnKind } from "../context/hosting.ts";
 import { networkOf } from "../context/ip.ts";
-import type { Db, HotQuery } from "../db/database.ts";
+import type { Db, Executor, HotQuery } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -964,6 +964,18 @@ export function createRiskService(deps: RiskServiceDeps) {
         shadow: r.shadow === null ? null : (JSON.parse(r.shadow) as ShadowResult),
         latencyUs: Number(r.latency_us),
       }));
+    },
+
+    /**
+     * Bulk import (identity/import.ts): a new account's allowed countries, in the import's transaction. No event of
+     * its own and no notice: nobody changed anything, and the import's account.imported event names the list.
+     */
+    async importAllowedCountries(t: Executor, accountId: string, countries: string[], now: number): Promise<void> {
+      if (countries.length > 50 || countries.some((c) => !COUNTRY.test(c))) throw RiskErrors.country_invalid();
+      await t
+        .insertInto("risk_account_settings")
+        .values({ account_id: accountId, allowed_countries: JSON.stringify(countries), updated_at: now })
+        .execute();
     },
 
     /** Allowed sign-in countries ([] = any). */

@@ -205,7 +205,7 @@ export async function makeTestApp(
       };
       if (!t.staff) {
         const setup = "setup-password-from-the-operator";
-        await app.admin.createAdminUser("support", setup);
+        await app.admin.createAdminUser("support", setup, "cli", "lead");
         const s = ok(
           await t.call("POST", "/v1/admin/sign-in", { username: "support", password: setup }, { auth: null }),
           "admin sign-in",

@@ -123,7 +123,7 @@ describe("web kit in Mamori: a browser never gets JSON, a program never gets a p
     for (const [url, accept] of [
       ["/links/nope", undefined],
       ["/", "text/html,application/xhtml+xml"],
-      ["/console", "text/html"],
+      ["/admin", "text/html"],
     ] as const) {
       const r = await get(url, accept);
       assert.equal(r.statusCode, 404, url);

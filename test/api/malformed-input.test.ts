@@ -6,6 +6,7 @@ import { makeTestApp, type TestApp } from "../../src/testing/app.ts";
 /** Every operation of the API, from the OpenAPI document itself, so a new route is fuzzed without edits here. */
 async function routes(t: TestApp): Promise<{ method: string; path: string; op: any }[]> {
   const doc = (await t.app.http.inject({ method: "GET", url: "/openapi.json" })).json();
+  components = doc.components?.schemas ?? {};
   const out = [];
   for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
     for (const [method, op] of Object.entries(methods)) out.push({ method: method.toUpperCase(), path, op });
@@ -13,8 +14,12 @@ async function routes(t: TestApp): Promise<{ method: string; path: string; op: a
   return out;
 }
 
+/** The document's named schemas, which operations point at with `$ref` (RequestContext, …). */
+let components: Record<string, any> = {};
+
 /** A value shaped roughly like a JSON schema, or deliberately wrong. */
 function arb(schema: any, depth = 0): fc.Arbitrary<unknown> {
+  if (typeof schema?.$ref === "string") schema = components[schema.$ref.replace("#/components/schemas/", "")];
   const wrong = fc.oneof(
     fc.constant(null),
     fc.integer(),

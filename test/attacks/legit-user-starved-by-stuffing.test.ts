@@ -30,6 +30,7 @@ describe("legit-user-starved-by-stuffing", () => {
       verifies++;
       return h.verify(hash, pw);
     },
+    needsRehash: (hash) => h.needsRehash(hash),
   });
 
   before(async () => {
