@@ -12,6 +12,7 @@ import { createCommerceResponder } from "./commerce/response.ts";
 import { createCommerceService } from "./commerce/service.ts";
 import { commerceTemplates } from "./commerce/templates.ts";
 import type { Config } from "./config.ts";
+import { createConsoleService } from "./console/service.ts";
 import { createContextEnricher } from "./context/enricher.ts";
 import { type DatabaseHandle, openDatabase } from "./db/database.ts";
 import { createEventLog } from "./events/store.ts";
@@ -329,6 +330,35 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     identity,
   });
 
+  const findByOrderOrGiftCard = async (q: string) => {
+    const hit = await commerceResponder.findByOrderOrGiftCard(q);
+    if (!hit) return [];
+    if (hit.kind === "order") {
+      return [hit.accountId, hit.sellerAccountId]
+        .filter((x): x is string => x !== null)
+        .map((accountId) => ({ accountId, kind: "order", value: hit.objectId }));
+    }
+    const recipient = await db
+      .selectFrom("gift_cards")
+      .innerJoin("contact_points", "contact_points.value", "gift_cards.recipient_email")
+      .select("contact_points.account_id")
+      .where("gift_cards.id", "=", hit.objectId)
+      .where("contact_points.kind", "=", "email")
+      .execute();
+    return [...new Set([hit.accountId, hit.redeemedIntoAccount, ...recipient.map((r) => r.account_id)])]
+      .filter((x): x is string => x !== null)
+      .map((accountId) => ({ accountId, kind: "gift_card", value: q.trim() }));
+  };
+  const supportConsole = createConsoleService({
+    db,
+    identity,
+    events,
+    response,
+    audit: staffAudit,
+    clock,
+    findByOrderOrGiftCard,
+  });
+
   const http: Http = await buildHttp(
     {
       identity,
@@ -354,25 +384,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       csrf: createCsrf({ key: keys.csrf, publicUrl: config.publicUrl }),
       publicUrl: config.publicUrl,
       networkOf: (ip) => enricher.enrich({ ip, userAgent: "", channel: "web" }).asOrg ?? null,
-      findByOrderOrGiftCard: async (q) => {
-        const hit = await commerceResponder.findByOrderOrGiftCard(q);
-        if (!hit) return [];
-        if (hit.kind === "order") {
-          return [hit.accountId, hit.sellerAccountId]
-            .filter((x): x is string => x !== null)
-            .map((accountId) => ({ accountId, kind: "order", value: hit.objectId }));
-        }
-        const recipient = await db
-          .selectFrom("gift_cards")
-          .innerJoin("contact_points", "contact_points.value", "gift_cards.recipient_email")
-          .select("contact_points.account_id")
-          .where("gift_cards.id", "=", hit.objectId)
-          .where("contact_points.kind", "=", "email")
-          .execute();
-        return [...new Set([hit.accountId, hit.redeemedIntoAccount, ...recipient.map((r) => r.account_id)])]
-          .filter((x): x is string => x !== null)
-          .map((accountId) => ({ accountId, kind: "gift_card", value: q.trim() }));
-      },
+      findByOrderOrGiftCard,
+      console: supportConsole,
     },
     {
       logger: opts.logger ?? false,

@@ -8,6 +8,7 @@ import type {
 } from "fastify";
 import type { AdminService, StaffIdentity, StaffRole } from "../admin/service.ts";
 import type { CommerceService } from "../commerce/service.ts";
+import type { ConsoleService } from "../console/service.ts";
 import type { EventLog } from "../events/store.ts";
 import type { AccountImport } from "../identity/import.ts";
 import type { IdentityService } from "../identity/service.ts";
@@ -63,6 +64,8 @@ export interface RouteDeps {
   site: Site;
   /** the security center opened from the store (portal sessions) */
   portal: PortalService;
+  /** the support console's reads (search, the account's record, reveals) */
+  console: ConsoleService;
   /** CSRF tokens for the pages' forms that act on a cookie session */
   csrf: Csrf;
   /** MAMORI_PUBLIC_URL: the pages' own origin (https ⇒ Secure, __Host- cookies) */

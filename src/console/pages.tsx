@@ -4,6 +4,7 @@ import type { StaffIdentity } from "../admin/service.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { Actions, Field, Notice, PostForm, Submit } from "../web/form.tsx";
 import type { Lang, Msg } from "../web/i18n.ts";
+import { registerAccountPages } from "./account-pages.tsx";
 import { CT, consoleKit, mamoriCode, s } from "./kit.tsx";
 
 /**
@@ -564,6 +565,8 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
     }
     return staffPage(req, reply, who, T.staffChanged[lang]);
   });
+
+  registerAccountPages(app, deps, { kit, signedIn, refused });
 }
 
 export type SignedIn = (
