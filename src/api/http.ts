@@ -35,19 +35,19 @@ export interface HttpOptions {
 
 /** The operations' groups, in the order a store meets them. */
 const TAGS = [
-  { name: "accounts", description: "Sign-up, the account, its contacts and language." },
-  { name: "sign-in", description: "Password, challenge and app-password sign-in; step-up." },
-  { name: "sessions", description: "Introspection and ending sessions." },
-  { name: "credentials", description: "Passwords, email, phone, TOTP, recovery codes, app passwords." },
-  {
-    name: "recovery",
-    description: 'Password reset, factor reset, "not me" and the owner\'s way back after a lockdown.',
-  },
+  { name: "accounts", description: 'Sign-up, the account and its contacts, sign-in countries, "not me".' },
+  { name: "sign-in", description: "Password, challenge and app-password sign-in; step-up; second-factor reset." },
+  { name: "sessions", description: "Introspection, the account's sessions and sign-in history, signing out." },
+  { name: "credentials", description: "Password change and reset, email, phone, TOTP, recovery codes, app passwords." },
   { name: "commerce", description: "Addresses, cards, listings, orders and gift cards, judged by the risk engine." },
-  { name: "risk", description: "Risk assessment of events and the policy behind it." },
+  { name: "risk", description: "Risk assessment of a store's own events." },
   { name: "response", description: "Lockdowns and their cases (support)." },
+  { name: "recovery", description: "The owner's way back into an account after a lockdown." },
   { name: "webhooks", description: "The store's webhook endpoints and deliveries." },
-  { name: "admin", description: "Support staff: sign-in, account search, timelines." },
+  {
+    name: "admin",
+    description: "Support staff: sign-in, account search and timelines, ending sessions, risk policies.",
+  },
   { name: "security-center", description: "The end user's own security pages, opened from the store." },
   { name: "service", description: "Liveness." },
 ];

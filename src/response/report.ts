@@ -3,6 +3,7 @@ import type { ResponseService } from "./service.ts";
 type Report = Awaited<ReturnType<ResponseService["getCase"]>>;
 
 const short = (v: unknown) => (v === null || v === undefined ? "—" : JSON.stringify(v));
+const store = (c: string) => (c === "never_told" ? "never told (no webhook endpoint)" : c);
 
 /** The verification report as text for `mamori case show`: flagged lines first, so the 000 failure cannot hide. */
 export function formatReport(r: Report): string {
@@ -20,14 +21,14 @@ export function formatReport(r: Report): string {
   if (r.flagged > 0) {
     lines.push(`FLAGGED: ${r.flagged} action(s) the store has not confirmed:`);
     for (const o of r.objects.filter((x) => x.flagged)) {
-      lines.push(`  ! ${o.objectType} ${o.objectId}: ${o.action} — store ${o.storeConfirmation}`);
+      lines.push(`  ! ${o.objectType} ${o.objectId}: ${o.action} — store ${store(o.storeConfirmation)}`);
     }
     lines.push("");
   }
   lines.push(`objects (${r.objects.length}):`);
   for (const o of r.objects) {
     lines.push(
-      `  ${o.flagged ? "!" : " "} ${o.objectType.padEnd(18)} ${o.objectId.padEnd(38)} ${o.action.padEnd(10)} store: ${o.storeConfirmation}`,
+      `  ${o.flagged ? "!" : " "} ${o.objectType.padEnd(18)} ${o.objectId.padEnd(38)} ${o.action.padEnd(10)} store: ${store(o.storeConfirmation)}`,
       `      before ${short(o.before)}`,
       `      after  ${short(o.after)}${o.note ? `\n      note   ${o.note}` : ""}`,
     );

@@ -48,7 +48,8 @@ const CaseReport = Type.Composite([
         at: Nullable(Type.String({ format: "date-time" })),
         webhookId: Nullable(Type.String()),
         storeConfirmation: Type.String({
-          description: "mamori_only | not_required | pending | delivered | confirmed | failed",
+          description:
+            "mamori_only | never_told (the store had no webhook endpoint) | pending | delivered | confirmed | failed",
         }),
         flagged: Type.Boolean({ description: "The store has not confirmed this action on its record." }),
       }),

@@ -12,6 +12,12 @@ import { rollbackIdentity } from "./rollback.ts";
 import { type CaseRow, LOCKDOWN_STEPS, type LockdownStep, StepAlreadyDone, responseStore as store } from "./store.ts";
 import { computeWindow, deviceKey, type WindowBasis } from "./window.ts";
 
+/**
+ * What the report says of the store for one action: Mamori's own record, or the state of the webhook message that told
+ * the store — "never_told" when the store had no endpoint to receive it.
+ */
+export type StoreConfirmation = Exclude<WebhookState, "not_required"> | "never_told" | "mamori_only";
+
 /** The commerce side of a lockdown (src/commerce/response.ts). Each call is idempotent per case. */
 export interface CommerceSteps {
   cancelOrdersOfSessions(i: {
@@ -591,8 +597,12 @@ export function createResponseService(deps: ResponseDeps) {
       const hookIds = actions.map((a) => a.webhook_id).filter((x): x is string => x !== null);
       const states = deps.webhookStates && hookIds.length ? await deps.webhookStates(hookIds) : new Map();
       const objects = actions.map((a) => {
-        const store_: WebhookState | "mamori_only" =
+        // An action with a webhook message is one the store must apply to its own record. With no endpoint to send
+        // it to (the message's state "not_required"), the store was never told: that is the 000 failure again, not
+        // a clean line.
+        const state: WebhookState | "mamori_only" =
           a.webhook_id === null ? "mamori_only" : (states.get(a.webhook_id) ?? "pending");
+        const store_: StoreConfirmation = state === "not_required" ? "never_told" : state;
         return {
           objectType: a.object_type,
           objectId: a.object_id,
@@ -605,7 +615,7 @@ export function createResponseService(deps: ResponseDeps) {
           webhookId: a.webhook_id,
           storeConfirmation: store_,
           // Confirmed, or Mamori's own record needs no store: anything else is the 000 failure and must be seen.
-          flagged: store_ !== "mamori_only" && store_ !== "confirmed" && store_ !== "not_required",
+          flagged: store_ !== "mamori_only" && store_ !== "confirmed",
         };
       });
       const order = new Map(LOCKDOWN_STEPS.map((s, i) => [s as string, i]));
