@@ -294,7 +294,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     events,
     enricher,
     totpKey: keys.totp,
-    setAllowedCountries: (t, id, countries, now) => risk.importAllowedCountries(t, id, countries, now),
+    setAllowedCountries: (t, rows, now) => risk.importAllowedCountries(t, rows, now),
   });
   const recovery = createRecovery({
     db,

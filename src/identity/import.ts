@@ -1,11 +1,12 @@
+import type { Insertable } from "kysely";
 import type { Db, Executor } from "../db/database.ts";
-import type { EventLog } from "../events/store.ts";
+import type { Database } from "../db/schema.ts";
+import type { EventInput, EventLog } from "../events/store.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher } from "../shared/context.ts";
 import { newId, seal } from "../shared/crypto.ts";
 import { checkImportedHash } from "./legacy-hashes.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
-import { identityStore as store } from "./store.ts";
 
 /**
  * Bulk import of a store's existing users (`mamori import`, `importAccounts`): verified contacts, language, allowed
@@ -53,8 +54,8 @@ export interface ImportDeps {
   events: EventLog;
   enricher: ContextEnricher;
   totpKey: Buffer;
-  /** risk/: the allowed sign-in countries, written in the import's transaction */
-  setAllowedCountries: (t: Executor, accountId: string, countries: string[], now: number) => Promise<void>;
+  /** risk/: new accounts' allowed sign-in countries, written in the import's transaction */
+  setAllowedCountries: (t: Executor, rows: { accountId: string; countries: string[] }[], now: number) => Promise<void>;
 }
 
 export const MAX_SIGNINS_PER_ROW = 50;
@@ -172,25 +173,116 @@ export function validateImportRow(raw: unknown, now: number): Valid {
   };
 }
 
+/** Rows per multi-row insert: the widest table (accounts, 13 columns) stays far under the parameter limits. */
+const CHUNK = 400;
+
 export function createAccountImport(deps: ImportDeps) {
   const { db, clock, events, enricher } = deps;
+  // Exports repeat the same few browsers: parse each user agent once per process, not once per past sign-in.
+  const uaCache = new Map<string, ReturnType<ContextEnricher["enrich"]>>();
+  const enrich = (ip: string, userAgent: string, channel: string) => {
+    const ua = uaCache.get(userAgent);
+    const geo = enricher.enrich({ ip, userAgent: ua ? "" : userAgent, channel: channel as "web" });
+    if (!ua) {
+      if (uaCache.size > 2000) uaCache.clear();
+      uaCache.set(userAgent, geo);
+      return geo;
+    }
+    return { ...geo, browser: ua.browser, os: ua.os, deviceType: ua.deviceType };
+  };
 
-  /** One row's writes, in the caller's transaction; refuses (before writing) an address another account holds. */
-  async function importOne(t: Executor, v: Valid, now: number): Promise<RowOutcome> {
-    // Idempotent per external id: a second run of the same file (a resume) skips what the first one finished.
-    const seen = await t
-      .selectFrom("account_imports")
-      .select("account_id")
-      .where("external_id", "=", v.externalId)
-      .executeTakeFirst();
-    if (seen) return { status: "skipped", externalId: v.externalId, accountId: seen.account_id };
-    if (await store.emailHolder(t, v.email, now)) throw new Refused("email_taken");
-    if (v.phone && (await store.liveOwner(t, "phone", v.phone))) throw new Refused("phone_taken");
-    const id = newId();
-    const created = v.createdAt ?? now;
-    await t
-      .insertInto("accounts")
-      .values({
+  async function insertChunks<T extends keyof Database>(t: Executor, table: T, rows: Insertable<Database[T]>[]) {
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      // biome-ignore lint/suspicious/noExplicitAny: Kysely cannot narrow a generic table's insert type
+      await t
+        .insertInto(table)
+        .values(rows.slice(i, i + CHUNK) as any)
+        .execute();
+    }
+  }
+
+  /**
+   * A batch's writes, set-based: one query per check (external ids, addresses, phones) and one insert per table
+   * (chunked), in the caller's transaction. Every refusal is decided before the first write, so a refused row
+   * leaves nothing; an address repeated inside the batch is refused like one taken before it.
+   */
+  async function importValid(t: Executor, rows: Valid[], now: number): Promise<Map<Valid, RowOutcome>> {
+    const out = new Map<Valid, RowOutcome>();
+    if (rows.length === 0) return out;
+    const ids = [...new Set(rows.map((r) => r.externalId))];
+    const seen = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const found = await t
+        .selectFrom("account_imports")
+        .select(["external_id", "account_id"])
+        .where("external_id", "in", ids.slice(i, i + CHUNK))
+        .execute();
+      for (const f of found) seen.set(f.external_id, f.account_id);
+    }
+    const held = async (kind: "email" | "phone", values: string[]) => {
+      const taken = new Set<string>();
+      for (let i = 0; i < values.length; i += CHUNK) {
+        const found = await t
+          .selectFrom("contact_points")
+          .select("value")
+          .where("kind", "=", kind)
+          .where("value", "in", values.slice(i, i + CHUNK))
+          // Like emailHolder: an address removed less than its recovery period ago is still reserved.
+          .where((eb) =>
+            kind === "email"
+              ? eb.or([eb("removed_at", "is", null), eb("recovery_until", ">", now)])
+              : eb("removed_at", "is", null),
+          )
+          .execute();
+        for (const f of found) taken.add(f.value);
+      }
+      return taken;
+    };
+    const fresh = rows.filter((r) => !seen.has(r.externalId));
+    const emails = await held("email", [...new Set(fresh.map((r) => r.email))]);
+    const phones = await held("phone", [...new Set(fresh.flatMap((r) => (r.phone ? [r.phone] : [])))]);
+
+    const accounts: Insertable<Database["accounts"]>[] = [];
+    const history: Insertable<Database["password_history"]>[] = [];
+    const contacts: Insertable<Database["contact_points"]>[] = [];
+    const attempts: Insertable<Database["login_attempts"]>[] = [];
+    const imports: Insertable<Database["account_imports"]>[] = [];
+    const countries: { accountId: string; countries: string[] }[] = [];
+    const evs: EventInput[] = [];
+    const contact = (accountId: string, kind: string, value: string, verified: boolean) =>
+      contacts.push({
+        id: newId(),
+        account_id: accountId,
+        kind,
+        value,
+        verified: verified ? 1 : 0,
+        verified_at: verified ? now : null,
+        is_primary: 1,
+        added_at: now,
+        added_by: "import",
+        removed_at: null,
+        removed_by: null,
+        recovery_until: null,
+      });
+    for (const v of rows) {
+      const prior = seen.get(v.externalId);
+      if (prior) {
+        out.set(v, { status: "skipped", externalId: v.externalId, accountId: prior });
+        continue;
+      }
+      if (emails.has(v.email)) {
+        out.set(v, { status: "refused", externalId: v.externalId, reason: "email_taken" });
+        continue;
+      }
+      if (v.phone && phones.has(v.phone)) {
+        out.set(v, { status: "refused", externalId: v.externalId, reason: "phone_taken" });
+        continue;
+      }
+      const id = newId();
+      seen.set(v.externalId, id);
+      emails.add(v.email);
+      if (v.phone) phones.add(v.phone);
+      accounts.push({
         id,
         status: "active",
         language: v.language,
@@ -202,131 +294,100 @@ export function createAccountImport(deps: ImportDeps) {
         totp_pending_secret_enc: null,
         totp_enrolled_at: v.totpSecret ? now : null,
         totp_last_step: null,
-        created_at: created,
+        created_at: v.createdAt ?? now,
         updated_at: now,
-      })
-      .execute();
-    if (v.passwordHash) {
-      await t
-        .insertInto("password_history")
-        .values({ id: newId(), account_id: id, hash: v.passwordHash, created_at: now })
-        .execute();
+      });
+      if (v.passwordHash) history.push({ id: newId(), account_id: id, hash: v.passwordHash, created_at: now });
+      contact(id, "email", v.email, v.emailVerified);
+      if (v.phone) contact(id, "phone", v.phone, v.phoneVerified);
+      if (v.countries) countries.push({ accountId: id, countries: v.countries });
+      for (const s of v.signIns) {
+        const ctx = enrich(s.ip, s.userAgent, s.channel);
+        attempts.push({
+          id: newId(),
+          account_id: id,
+          identifier: v.email,
+          outcome: "succeeded",
+          reason: "imported",
+          channel: s.channel,
+          ip: s.ip,
+          country: ctx.country,
+          asn: ctx.asn,
+          user_agent: s.userAgent,
+          browser: ctx.browser,
+          os: ctx.os,
+          device_type: ctx.deviceType,
+          device_id: s.deviceId,
+          session_id: null,
+          at: s.at,
+        });
+      }
+      imports.push({ external_id: v.externalId, account_id: id, imported_at: now });
+      evs.push({
+        accountId: id,
+        type: "account.imported",
+        data: {
+          externalId: v.externalId,
+          email: v.email,
+          emailVerified: v.emailVerified,
+          phone: v.phone,
+          language: v.language,
+          passwordScheme: v.scheme,
+          totp: v.totpSecret !== null,
+          allowedCountries: v.countries,
+          signIns: v.signIns.length,
+        },
+        actor: "import",
+      });
+      out.set(v, { status: "imported", externalId: v.externalId, accountId: id });
     }
-    const contact = (kind: "email" | "phone", value: string, verified: boolean, primary: boolean) =>
-      store.insertContact(t, {
-        account_id: id,
-        kind,
-        value,
-        verified: verified ? 1 : 0,
-        verified_at: verified ? now : null,
-        is_primary: primary ? 1 : 0,
-        added_at: now,
-        added_by: "import",
-      });
-    await contact("email", v.email, v.emailVerified, true);
-    if (v.phone) await contact("phone", v.phone, v.phoneVerified, true);
-    if (v.countries) await deps.setAllowedCountries(t, id, v.countries, now);
-    for (const s of v.signIns) {
-      const ctx = enricher.enrich({
-        ip: s.ip,
-        userAgent: s.userAgent,
-        deviceId: s.deviceId ?? undefined,
-        channel: s.channel as "web",
-      });
-      await store.recordLoginAttempt(t, {
-        account_id: id,
-        identifier: v.email,
-        outcome: "succeeded",
-        reason: "imported",
-        channel: s.channel,
-        ip: s.ip,
-        country: ctx.country,
-        asn: ctx.asn,
-        user_agent: s.userAgent,
-        browser: ctx.browser,
-        os: ctx.os,
-        device_type: ctx.deviceType,
-        device_id: s.deviceId,
-        session_id: null,
-        at: s.at,
-      });
-    }
-    await t
-      .insertInto("account_imports")
-      .values({ external_id: v.externalId, account_id: id, imported_at: now })
-      .execute();
-    await events.append(t, {
-      accountId: id,
-      type: "account.imported",
-      data: {
-        externalId: v.externalId,
-        email: v.email,
-        emailVerified: v.emailVerified,
-        phone: v.phone,
-        language: v.language,
-        passwordScheme: v.scheme,
-        totp: v.totpSecret !== null,
-        allowedCountries: v.countries,
-        signIns: v.signIns.length,
-      },
-      actor: "import",
-    });
-    return { status: "imported", externalId: v.externalId, accountId: id };
+    await insertChunks(t, "accounts", accounts);
+    await insertChunks(t, "password_history", history);
+    await insertChunks(t, "contact_points", contacts);
+    await insertChunks(t, "login_attempts", attempts);
+    await insertChunks(t, "account_imports", imports);
+    if (countries.length) await deps.setAllowedCountries(t, countries, now);
+    await events.appendFirst(t, evs);
+    return out;
   }
 
   function refusal(raw: unknown, e: unknown): RowOutcome {
     if (!(e instanceof Refused)) throw e;
     const id = (raw as { externalId?: unknown } | null)?.externalId;
-    return {
-      status: "refused",
-      externalId: typeof id === "string" ? id.slice(0, 200) : null,
-      reason: e.reason,
-      ...(e.detail ? { detail: e.detail } : {}),
-    };
+    return { status: "refused", externalId: typeof id === "string" ? id.slice(0, 200) : null, reason: e.reason };
   }
 
   return {
     /**
-     * A batch in one transaction (the import's speed), each row behind a savepoint-free guard: every refusal is
-     * decided before that row's first write, so a refused row needs no rollback. An unexpected error rolls the
-     * batch back and the rows are retried one per transaction, so one bad row never takes its neighbours with it.
+     * A batch in one transaction (the import's speed). Should the store refuse the batch for a reason nobody
+     * validated (a constraint), it is rolled back and its rows retried one per transaction, so one bad row never
+     * takes its neighbours with it and nothing is half-imported.
      */
     async importBatch(rows: unknown[]): Promise<RowOutcome[]> {
       const now = clock.now();
-      type Item = { raw: unknown; v: Valid } | { raw: unknown; out: RowOutcome };
-      const valid = rows.map((raw): Item => {
+      const items = rows.map((raw): { raw: unknown; v: Valid } | { raw: unknown; out: RowOutcome } => {
         try {
           return { raw, v: validateImportRow(raw, now) };
         } catch (e) {
           return { raw, out: refusal(raw, e) };
         }
       });
-      const run = async (t: Executor, item: Item): Promise<RowOutcome> => {
-        if ("out" in item) return item.out;
-        try {
-          return await importOne(t, item.v, now);
-        } catch (e) {
-          return refusal(item.raw, e);
-        }
-      };
+      const valid = items.flatMap((i) => ("v" in i ? [i.v] : []));
+      const collect = (done: Map<Valid, RowOutcome>) => items.map((i) => ("out" in i ? i.out : done.get(i.v)!));
       try {
-        return await db.transaction().execute(async (t) => {
-          const out: RowOutcome[] = [];
-          for (const item of valid) out.push(await run(t, item));
-          return out;
-        });
+        return collect(await db.transaction().execute((t) => importValid(t, valid, now)));
       } catch {
-        const out: RowOutcome[] = [];
-        for (const item of valid) {
+        const done = new Map<Valid, RowOutcome>();
+        for (const v of valid) {
           try {
-            out.push(await db.transaction().execute((t) => run(t, item)));
-          } catch (e) {
+            const one = await db.transaction().execute((t) => importValid(t, [v], now));
+            done.set(v, one.get(v)!);
+          } catch {
             // A row the store itself refuses (a constraint nobody validated): refused, never half-written.
-            void e;
-            out.push({ status: "refused", externalId: "v" in item ? item.v.externalId : null, reason: "row_invalid" });
+            done.set(v, { status: "refused", externalId: v.externalId, reason: "row_invalid" });
           }
         }
-        return out;
+        return collect(done);
       }
     },
   };

@@ -970,12 +970,26 @@ export function createRiskService(deps: RiskServiceDeps) {
      * Bulk import (identity/import.ts): a new account's allowed countries, in the import's transaction. No event of
      * its own and no notice: nobody changed anything, and the import's account.imported event names the list.
      */
-    async importAllowedCountries(t: Executor, accountId: string, countries: string[], now: number): Promise<void> {
-      if (countries.length > 50 || countries.some((c) => !COUNTRY.test(c))) throw RiskErrors.country_invalid();
-      await t
-        .insertInto("risk_account_settings")
-        .values({ account_id: accountId, allowed_countries: JSON.stringify(countries), updated_at: now })
-        .execute();
+    async importAllowedCountries(
+      t: Executor,
+      rows: { accountId: string; countries: string[] }[],
+      now: number,
+    ): Promise<void> {
+      for (const r of rows) {
+        if (r.countries.length > 50 || r.countries.some((c) => !COUNTRY.test(c))) throw RiskErrors.country_invalid();
+      }
+      for (let i = 0; i < rows.length; i += 500) {
+        await t
+          .insertInto("risk_account_settings")
+          .values(
+            rows.slice(i, i + 500).map((r) => ({
+              account_id: r.accountId,
+              allowed_countries: JSON.stringify(r.countries),
+              updated_at: now,
+            })),
+          )
+          .execute();
+      }
     },
 
     /** Allowed sign-in countries ([] = any). */
