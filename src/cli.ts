@@ -32,6 +32,10 @@ const COMMAND_HELP: Record<string, string> = {
   case: `  mamori case list [--limit N]      compromise cases, newest first
   mamori case show <id> [--json]    a case's verification report (exit 3 if an action is unconfirmed)
   mamori case resume                finish lockdowns a crash interrupted`,
+  import: `  mamori import <file.ndjson|-> [--refused FILE] [--batch N] [--json]
+                                    bulk import of existing users, one JSON object per line (docs/import.md);
+                                    idempotent per externalId, so running a file again resumes it; refused rows
+                                    go to FILE (default <file>.refused.ndjson) with their line and reason (exit 3)`,
   risk: RISK_HELP,
   "asn-table": ASN_TABLE_HELP,
   simulate: SIMULATE_HELP,
@@ -264,6 +268,24 @@ export async function main(argv: string[]): Promise<number> {
           );
           return 0;
         }
+      case "import": {
+        if (!sub) {
+          process.stderr.write(`${commandHelp("import")}\n`);
+          return 2;
+        }
+        const { runImport, formatSummary } = await import("./identity/import-cli.ts");
+        const batch = values.batch ? Number(values.batch) : 500;
+        const tty = process.stderr.isTTY === true;
+        const summary = await runImport(app.accountImport, {
+          file: sub,
+          ...(values.refused ? { refusedFile: values.refused } : {}),
+          batch: Number.isFinite(batch) ? batch : 500,
+          ...(tty && !values.json ? { progress: (s: string) => process.stderr.write(`\r${s}   `) } : {}),
+        });
+        if (tty && !values.json) process.stderr.write("\n");
+        out(values.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+        return summary.refused > 0 ? 3 : 0;
+      }
       case "case":
         if (sub === "show" && arg) {
           const r = await app.response.getCase(arg);
@@ -306,6 +328,8 @@ function parseStoreArgs(argv: string[]) {
       lang: { type: "string" },
       role: { type: "string" },
       json: { type: "boolean" },
+      refused: { type: "string" },
+      batch: { type: "string" },
     },
   });
 }

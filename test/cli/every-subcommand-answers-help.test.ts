@@ -33,6 +33,8 @@ describe("mamori <command> --help", () => {
     [["case", "--help"], /mamori case show <id> \[--json\]/],
     [["case", "show", "c_1", "--help"], /mamori case show/],
     [["case", "resume", "--help"], /mamori case resume/],
+    [["import", "--help"], /mamori import <file\.ndjson\|-> \[--refused FILE\]/],
+    [["import", "users.ndjson", "--help"], /mamori import/],
     [["gen", "logins", "--help"], /mamori gen logins/],
     [["backtest", "--policy", "p.json", "--help"], /mamori backtest --policy/],
     [["fit", "logins", "--help"], /mamori fit logins/],
