@@ -1,5 +1,5 @@
-// Runs every *.test.ts(x) under src/ and test/, and the real-browser tests (*.e2e.ts, test/e2e/), with node's test
-// runner (Node 20 has no --test globs). The browser tests skip themselves, saying why, where Chromium is missing.
+// Runs every *.test.ts(x) under src/, test/ and packages/, and the real-browser tests (*.e2e.ts, test/e2e/), with
+// node's test runner (Node 20 has no --test globs). The browser tests skip themselves, saying why, where Chromium is missing.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -8,14 +8,16 @@ function find(dir, out) {
   if (!fs.existsSync(dir)) return out;
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) find(p, out);
-    else if (/\.(test\.tsx?|e2e\.ts)$/.test(e.name)) out.push(p);
+    if (e.isDirectory()) {
+      if (e.name !== "node_modules" && e.name !== "dist") find(p, out);
+    } else if (/\.(test\.tsx?|e2e\.ts)$/.test(e.name)) out.push(p);
   }
   return out;
 }
 
 const filter = process.argv.slice(2);
-let files = [...find("src", []), ...find("test", [])].sort();
+// packages/: the npm workspaces (@mamori/client), tested with the service
+let files = [...find("src", []), ...find("test", []), ...find("packages", [])].sort();
 if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
 const r = spawnSync(
   process.execPath,
