@@ -45,12 +45,52 @@ export function toHttpError(err: unknown): {
   return { status: 500, body: { error: { code: "internal_error", message: "Internal error." } } };
 }
 
+/** How much of a refused body is read and discarded, and for how long, before the answer goes anyway. */
+const DRAIN_BYTES = 32 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/**
+ * A body refused while the client is still sending it (413 too large, 415 not JSON): Fastify closes the connection
+ * after the answer, and a client still writing then meets a reset socket and never reads the answer. Read and discard
+ * the rest first (up to DRAIN_BYTES or DRAIN_MS, the way a web server lingers on close), then answer.
+ */
+export function whenBodyRead(req: FastifyRequest, send: () => void): void {
+  const raw = req.raw;
+  if (raw.complete || raw.readableEnded || raw.destroyed) {
+    send();
+    return;
+  }
+  let seen = 0;
+  let sent = false;
+  const finish = () => {
+    if (sent) return;
+    sent = true;
+    clearTimeout(timer);
+    raw.off("data", onData).off("end", finish).off("error", finish).off("close", finish);
+    send();
+  };
+  const onData = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > DRAIN_BYTES) finish();
+  };
+  const timer = setTimeout(finish, DRAIN_MS);
+  timer.unref();
+  raw.on("data", onData).on("end", finish).on("error", finish).on("close", finish);
+  raw.resume();
+}
+
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const { status, body } = toHttpError(err);
   if (status >= 500) req.log.error({ err }, "request failed");
   if (status === 429) {
     const s = body.error.details?.retryAfterSeconds;
     if (typeof s === "number") void reply.header("retry-after", String(Math.max(1, s)));
+  }
+  if (status === 413 || status === 415) {
+    whenBodyRead(req, () => {
+      if (!reply.sent) void reply.status(status).send(body);
+    });
+    return reply;
   }
   return reply.status(status).send(body);
 }

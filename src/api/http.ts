@@ -22,8 +22,9 @@ import { STYLESHEET } from "../web/assets.ts";
 import { sendErrorPage } from "../web/error-page.tsx";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
 import { errorHandler, toHttpError } from "./errors.ts";
+import { addCommonErrors, finishDocument } from "./openapi.ts";
 import { registerRequestMetrics } from "./request-metrics.ts";
-import { componentSchemas, ErrorBody, ref } from "./schemas.ts";
+import { componentSchemas, errorCodeEnum } from "./schemas.ts";
 import type { Http, RouteDeps } from "./types.ts";
 
 export interface HttpOptions {
@@ -148,14 +149,30 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     void defaultJson(req, text, done);
   });
 
+  // Fastify's own text/plain parser would hand a string to routes that take JSON objects (400 at validation); text
+  // is not JSON, so it gets the 415 below like every other type.
+  app.removeContentTypeParser("text/plain");
+
   // Any other content type: an empty body is no body (a bodyless operation called by a client that labels every
-  // request); anything else is not JSON, 415.
-  app.addContentTypeParser("*", { parseAs: "string", bodyLimit: 1024 }, (_req, body, done) => {
-    if (body === "") {
-      done(null, undefined);
-      return;
-    }
-    done(Object.assign(new Error("Send application/json."), { statusCode: 415 }), undefined);
+  // request); anything else is not JSON, 415 — at the first byte, whatever the body's size (the error handler reads
+  // and discards the rest before answering).
+  app.addContentTypeParser("*", (req, payload, done) => {
+    const length = req.headers["content-length"];
+    const notJson = () => Object.assign(new Error("Send application/json."), { statusCode: 415 });
+    if (length !== undefined && length !== "0") return done(notJson(), undefined);
+    if (length === "0" || req.headers["transfer-encoding"] === undefined) return done(null, undefined);
+    let answered = false;
+    const answer = (e: Error | null) => {
+      if (answered) return;
+      answered = true;
+      payload.off("data", onData).off("end", onEnd).off("error", answer);
+      done(e, undefined);
+    };
+    const onData = (chunk: Buffer) => {
+      if (chunk.length > 0) answer(notJson());
+    };
+    const onEnd = () => answer(null);
+    payload.on("data", onData).on("end", onEnd).on("error", answer);
   });
 
   // Link pages post plain HTML forms.
@@ -193,10 +210,13 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       },
       security: [{ storeKey: [] }],
     },
+    transformObject: (d) =>
+      finishDocument((d as unknown as { openapiObject: Record<string, unknown> }).openapiObject) as never,
     refResolver: {
       buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
     },
   });
+  errorCodeEnum();
   for (const schema of componentSchemas()) {
     app.addSchema(schema);
     strictAjv.addSchema(schema);
@@ -217,6 +237,8 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       ...(route.config ?? {}),
       auth: route.config?.auth ?? (route.url.startsWith("/v1/") ? "store" : "public"),
     };
+    // The statuses every operation of its kind can give, with their codes, beside the route's own (api/openapi.ts).
+    if (route.schema && !route.schema.hide) addCommonErrors(route.schema as never, route.config.auth ?? "public");
     if (route.schema && route.config.auth === "public" && route.url.startsWith("/v1/")) route.schema.security = [];
     if (route.schema && (route.config.auth === "admin" || route.config.auth === "admin-setup")) {
       route.schema.security = [{ adminSession: [] }];
@@ -297,10 +319,14 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
         summary: "Liveness and store reachability.",
         security: [],
         response: {
-          200: Type.Object({ status: Type.Literal("ok"), store: Type.String(), version: Type.String() }),
-          // A URL carrying a NUL (%00) is refused before any route runs.
-          400: ref(ErrorBody),
-          503: Type.Object({ status: Type.Literal("unavailable"), store: Type.String(), version: Type.String() }),
+          200: Type.Object(
+            { status: Type.Literal("ok"), store: Type.String(), version: Type.String() },
+            { description: "Serving, and the store answers." },
+          ),
+          503: Type.Object(
+            { status: Type.Literal("unavailable"), store: Type.String(), version: Type.String() },
+            { description: "The store does not answer." },
+          ),
         },
       },
     },

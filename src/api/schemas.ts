@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { errorCatalog } from "../shared/errors.ts";
+import { errorResponse } from "./openapi.ts";
 
 /**
  * Schemas named in the OpenAPI document (components.schemas) rather than inlined into every operation: a generated
@@ -44,6 +45,7 @@ export const ErrorBody = component(
   Type.Object(
     {
       error: Type.Object({
+        // The enum is filled in by http.ts once every module has declared its codes (errorCodeEnum).
         code: Type.String({ description: "Stable machine-readable code; see the README's error catalog." }),
         message: Type.String(),
         details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -81,10 +83,31 @@ export const Device = Type.Object({
 export const Nullable = <T extends TSchema & { type: string }>(t: T) =>
   Type.Unsafe<Static<T> | null>({ ...t, type: [t.type, "null"] });
 
-/** Standard error responses every operation may give, referenced by schema id. */
+/**
+ * The error responses of an operation's own code paths, by code: each code's status comes from the module catalogs.
+ * The statuses every operation of its kind gives (400, 401, 413, 415, 500) are added by http.ts (api/openapi.ts).
+ */
+export function errors(...codes: string[]): Record<number, unknown> {
+  const byStatus = new Map<number, string[]>();
+  for (const code of codes) {
+    const def = errorCatalog().get(code);
+    if (!def) throw new Error(`unknown error code ${code}`);
+    byStatus.set(def.status, [...(byStatus.get(def.status) ?? []), code]);
+  }
+  return Object.fromEntries([...byStatus].map(([status, cs]) => [status, errorResponse(cs)]));
+}
+
+/**
+ * Error responses by status alone, for routes not yet traced code by code: each status lists every catalog code with
+ * that status. Prefer `errors(…)`.
+ */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const out: Record<number, unknown> = {};
-  for (const s of [400, 429, 500, ...statuses]) out[s] = ref(ErrorBody);
+  for (const s of [429, ...statuses]) {
+    if (s === 400 || s === 500) continue;
+    const codes = [...errorCatalog()].filter(([, d]) => d.status === s).map(([c]) => c);
+    if (codes.length) out[s] = errorResponse(codes);
+  }
   return out;
 }
 
@@ -93,4 +116,10 @@ export function catalogMarkdown(): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([code, d]) => `| \`${code}\` | ${d.status} | ${d.message} |`)
     .join("\n");
+}
+
+/** Makes the Error schema's `code` an enum of every catalogued code (call once every module's catalog is loaded). */
+export function errorCodeEnum(): void {
+  const code = ErrorBody.properties.error.properties.code as unknown as { enum?: string[] };
+  code.enum = [...errorCatalog().keys()].sort();
 }

@@ -55,6 +55,7 @@ export const CommonErrors = defineErrors({
   not_found: { status: 404, message: "Not found." },
   conflict: { status: 409, message: "The request conflicts with the current state." },
   payload_too_large: { status: 413, message: "The request body is too large." },
+  uri_too_long: { status: 414, message: "The URL or a part of it is too long (a path parameter over 100 characters)." },
   unsupported_media_type: { status: 415, message: "Send application/json." },
   rate_limited: { status: 429, message: "Too many attempts; try again later." },
   internal_error: { status: 500, message: "Internal error." },
