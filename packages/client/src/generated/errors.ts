@@ -90,6 +90,7 @@ export const ERRORS = {
   unauthorized: { status: 401, message: "Missing or invalid API credentials." },
   unavailable: { status: 503, message: "A dependency is unavailable." },
   unsupported_media_type: { status: 415, message: "Send application/json." },
+  uri_too_long: { status: 414, message: "The URL or a part of it is too long (a path parameter over 100 characters)." },
   webhook_endpoint_not_found: { status: 404, message: "No webhook endpoint with this id." },
   webhook_message_not_found: { status: 404, message: "No webhook message with this id." },
   window_invalid: { status: 400, message: "The window start must be in the past." },

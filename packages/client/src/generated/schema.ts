@@ -1517,8 +1517,11 @@ export interface components {
         };
         Error: {
             error: {
-                /** @description Stable machine-readable code; see the README's error catalog. */
-                code: string;
+                /**
+                 * @description Stable machine-readable code; see the README's error catalog.
+                 * @enum {string}
+                 */
+                code: "account_frozen" | "account_locked" | "account_not_found" | "address_not_found" | "address_required" | "admin_exists" | "admin_not_found" | "admin_unauthorized" | "admin_username_invalid" | "api_key_not_found" | "app_password_not_found" | "card_number_refused" | "case_closed" | "case_not_found" | "challenge_failed" | "challenge_invalid" | "code_expired" | "code_invalid" | "code_replayed" | "conflict" | "contact_already_verified" | "contact_not_found" | "country_invalid" | "current_password_wrong" | "email_taken" | "factor_unavailable" | "forbidden" | "gift_card_invalid" | "internal_error" | "invalid_code" | "invalid_credentials" | "invalid_email" | "invalid_phone" | "invalid_request" | "last_email" | "link_invalid" | "listing_not_found" | "listing_unavailable" | "no_pending_email_change" | "not_found" | "order_not_found" | "order_state_invalid" | "order_total_out_of_range" | "own_listing" | "password_breached" | "password_contains_context" | "password_reset_required" | "password_reused" | "password_too_long" | "password_too_short" | "password_too_weak" | "password_used_in_window" | "payload_too_large" | "payment_failed" | "payment_instrument_not_found" | "payment_token_invalid" | "phone_taken" | "policy_invalid" | "policy_not_found" | "policy_state_invalid" | "product_not_found" | "rate_limited" | "reason_required" | "reauthentication_required" | "recovery_invalid" | "recovery_step_missing" | "redemption_held" | "reset_token_invalid" | "risk_denied" | "risk_event_invalid" | "second_factor_required" | "session_invalid" | "session_not_found" | "staff_challenge_invalid" | "staff_code_required" | "staff_password_change_required" | "staff_password_unchanged" | "staff_role_invalid" | "staff_role_required" | "staff_second_factor_required" | "staff_totp_enrolled" | "staff_totp_not_started" | "totp_already_enrolled" | "totp_enrollment_not_started" | "totp_not_enrolled" | "unauthorized" | "unavailable" | "unsupported_media_type" | "uri_too_long" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "window_invalid";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -1543,18 +1546,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8"
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "channel": "example",
+                     *       "factor": "example",
+                     *       "authTime": "2026-11-01T09:00:00.000Z",
+                     *       "secondFactorAt": "2026-11-01T09:00:00.000Z",
+                     *       "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         active: boolean;
                         sessionId?: string;
@@ -1570,7 +1590,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1579,7 +1599,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1588,7 +1608,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1597,7 +1635,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1620,12 +1658,41 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "channel": "example",
+                     *           "current": true,
+                     *           "active": true,
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "lastSeenAt": "2026-11-01T09:00:00.000Z",
+                     *           "authTime": "2026-11-01T09:00:00.000Z",
+                     *           "expiresAt": "2026-11-01T09:00:00.000Z",
+                     *           "endedAt": "2026-11-01T09:00:00.000Z",
+                     *           "endedReason": "Owner phoned: the order is not theirs.",
+                     *           "factor": "example",
+                     *           "ip": "133.0.0.10",
+                     *           "country": "JP",
+                     *           "asn": 1,
+                     *           "device": {
+                     *             "browser": "example",
+                     *             "os": "example",
+                     *             "type": "example",
+                     *             "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *           },
+                     *           "appPasswordId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         sessions: {
                             id: string;
@@ -1658,7 +1725,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1667,7 +1734,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1676,7 +1743,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1685,7 +1752,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1710,19 +1777,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1731,7 +1803,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1740,7 +1812,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1749,7 +1821,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1758,7 +1839,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1781,19 +1862,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1802,7 +1888,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1811,7 +1897,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1820,7 +1906,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1843,25 +1929,40 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     context?: components["schemas"]["RequestContext"];
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1870,7 +1971,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1879,7 +1980,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1888,7 +2007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1908,6 +2027,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "hanako@example.jp",
+                 *       "password": "amber lantern drifts past quiet harbors 47",
+                 *       "language": "ja",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     email: string;
                     password: string;
@@ -1917,12 +2049,18 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Accepted: the answer is the same whatever the outcome, or the work goes on after it. */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "signupId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         signupId: string;
                         /** Format: date-time */
@@ -1930,7 +2068,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1939,7 +2077,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1948,7 +2113,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1957,7 +2122,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1977,6 +2142,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "signupId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *       "code": "493817",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     signupId: string;
                     code: string;
@@ -1985,12 +2162,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         accountId: string;
                         session: {
@@ -2003,7 +2190,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2012,7 +2199,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2021,7 +2217,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2030,7 +2244,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2053,12 +2267,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "language": "ja",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "passwordChangedAt": "2026-11-01T09:00:00.000Z",
+                     *       "passwordResetRequired": true,
+                     *       "emails": [
+                     *         {
+                     *           "value": "example",
+                     *           "verified": true,
+                     *           "primary": true,
+                     *           "addedAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "phones": [
+                     *         {
+                     *           "value": "example",
+                     *           "verified": true,
+                     *           "primary": true,
+                     *           "addedAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "totpEnabled": true,
+                     *       "recoveryCodesLeft": 1
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         status: string;
@@ -2087,7 +2329,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2096,7 +2338,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2105,7 +2347,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2114,7 +2356,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2137,6 +2379,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "kind": "email",
+                 *       "value": "example"
+                 *     }
+                 */
                 "application/json": {
                     kind: "email" | "phone";
                     value: string;
@@ -2144,19 +2392,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2165,7 +2418,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2174,7 +2427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2183,7 +2436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2192,7 +2445,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2201,7 +2472,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2224,6 +2495,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "kind": "email",
+                 *       "code": "493817",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     kind: "email" | "phone";
                     code: string;
@@ -2232,19 +2515,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2253,7 +2541,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2262,7 +2550,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2271,7 +2559,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2280,7 +2586,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2300,6 +2606,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "hanako@example.jp",
+                 *       "password": "amber lantern drifts past quiet harbors 47",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     email: string;
                     password: string;
@@ -2308,12 +2626,23 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "signed_in",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "signed_in";
@@ -2335,7 +2664,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2344,7 +2673,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2353,7 +2682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2362,7 +2691,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -2371,7 +2718,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2380,7 +2727,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2400,24 +2747,34 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "challengeToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8"
+                 *     }
+                 */
                 "application/json": {
                     challengeToken: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sentTo": 1
+                     *     }
+                     */
                     "application/json": {
                         sentTo: number;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2426,7 +2783,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2435,7 +2819,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2455,6 +2839,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "challengeToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "factor": "totp",
+                 *       "code": "493817",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     challengeToken: string;
                     factor: "totp" | "recovery_code" | "email_code";
@@ -2464,12 +2861,23 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "signed_in",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "signed_in";
@@ -2491,7 +2899,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2500,7 +2908,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2509,7 +2917,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2518,7 +2926,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -2527,7 +2953,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2536,7 +2962,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2556,6 +2982,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "challengeToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     challengeToken: string;
                     context?: components["schemas"]["RequestContext"];
@@ -2563,19 +3000,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Accepted: the answer is the same whatever the outcome, or the work goes on after it. */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "dueAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         dueAt: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2584,7 +3026,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2593,7 +3044,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2602,7 +3071,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2622,6 +3091,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                     context?: components["schemas"]["RequestContext"];
@@ -2629,19 +3109,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2650,7 +3135,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2659,7 +3162,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2679,6 +3182,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "hanako@example.jp",
+                 *       "appPassword": "amber lantern drifts past quiet harbors 47",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     email: string;
                     appPassword: string;
@@ -2687,12 +3202,23 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "signed_in",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "signed_in";
@@ -2714,7 +3240,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2723,7 +3249,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2732,7 +3258,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2741,7 +3267,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2750,7 +3294,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2773,6 +3317,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "password": "amber lantern drifts past quiet harbors 47",
+                 *       "totpCode": "example",
+                 *       "recoveryCode": "493817",
+                 *       "emailCode": "example"
+                 *     }
+                 */
                 "application/json": {
                     password: string;
                     totpCode?: string;
@@ -2782,12 +3334,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "secondFactor": true,
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         secondFactor: boolean;
                         session: {
@@ -2800,7 +3362,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2809,7 +3371,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2818,7 +3380,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2827,7 +3389,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2836,7 +3416,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2859,22 +3439,28 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": Record<string, never>;
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sentTo": 1
+                     *     }
+                     */
                     "application/json": {
                         sentTo: number;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2883,7 +3469,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2892,7 +3478,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2901,7 +3505,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2924,6 +3528,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "currentPassword": "amber lantern drifts past quiet harbors 47",
+                 *       "newPassword": "amber lantern drifts past quiet harbors 47",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     currentPassword: string;
                     newPassword: string;
@@ -2932,12 +3548,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true,
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
@@ -2951,7 +3577,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2960,7 +3586,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2969,7 +3595,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2978,7 +3604,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2987,7 +3631,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2996,7 +3640,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3016,6 +3660,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "hanako@example.jp",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     email: string;
                     context: components["schemas"]["RequestContext"];
@@ -3023,19 +3678,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Accepted: the answer is the same whatever the outcome, or the work goes on after it. */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3044,7 +3704,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3053,7 +3740,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3073,6 +3760,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "newPassword": "amber lantern drifts past quiet harbors 47",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                     newPassword: string;
@@ -3081,19 +3780,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3102,7 +3806,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3111,7 +3833,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3120,7 +3842,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3143,25 +3865,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "newEmail": "example"
+                 *     }
+                 */
                 "application/json": {
                     newEmail: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3170,7 +3902,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3179,7 +3911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3188,7 +3920,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3197,7 +3929,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3206,7 +3956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3229,6 +3979,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "493817",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     code: string;
                     context?: components["schemas"]["RequestContext"];
@@ -3236,19 +3997,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3257,7 +4023,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3266,7 +4032,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3275,7 +4041,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3284,7 +4050,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3293,7 +4077,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3313,6 +4097,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                     context?: components["schemas"]["RequestContext"];
@@ -3320,19 +4115,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3341,7 +4141,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3350,7 +4168,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3373,25 +4191,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "phone": "+819012345678"
+                 *     }
+                 */
                 "application/json": {
                     phone: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3400,7 +4228,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3409,7 +4237,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3418,7 +4246,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3427,7 +4255,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3436,7 +4282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3459,25 +4305,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "phone": "+819012345678"
+                 *     }
+                 */
                 "application/json": {
                     phone: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3486,7 +4342,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3495,7 +4351,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3504,7 +4360,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3513,7 +4369,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3522,7 +4396,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3545,19 +4419,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "secret": "example",
+                     *       "uri": "example"
+                     *     }
+                     */
                     "application/json": {
                         secret: string;
                         uri: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3566,7 +4446,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3575,7 +4455,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3584,7 +4464,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3593,7 +4473,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3602,7 +4482,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3625,6 +4505,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "493817",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     code: string;
                     context?: components["schemas"]["RequestContext"];
@@ -3632,12 +4523,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "493817"
+                     *       ],
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @description Shown once. */
                         recoveryCodes: string[];
@@ -3651,7 +4554,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3660,7 +4563,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3669,7 +4572,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3678,7 +4581,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3687,7 +4590,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3696,7 +4617,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3719,18 +4640,38 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     context?: components["schemas"]["RequestContext"];
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true,
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
@@ -3744,7 +4685,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3753,7 +4694,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3762,7 +4703,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3771,7 +4712,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3780,7 +4721,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3789,7 +4748,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3812,18 +4771,40 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     context?: components["schemas"]["RequestContext"];
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "493817"
+                     *       ],
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @description Shown once. */
                         recoveryCodes: string[];
@@ -3837,7 +4818,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3846,7 +4827,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3855,7 +4836,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3864,7 +4845,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3873,7 +4854,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3882,7 +4881,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3905,12 +4904,29 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "appPasswords": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "name": "山田 花子",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "active": true,
+                     *           "revokedAt": "2026-11-01T09:00:00.000Z",
+                     *           "revokedReason": "Owner phoned: the order is not theirs.",
+                     *           "lastUsedAt": "2026-11-01T09:00:00.000Z",
+                     *           "lastUsedIp": "example",
+                     *           "lastUsedCountry": "JP"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         appPasswords: {
                             id: string;
@@ -3929,7 +4945,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3938,7 +4954,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3947,7 +4963,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3956,7 +4972,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3979,6 +4995,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "山田 花子",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     context?: components["schemas"]["RequestContext"];
@@ -3986,12 +5013,20 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "name": "山田 花子",
+                     *       "password": "amber lantern drifts past quiet harbors 47",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         name: string;
@@ -4001,7 +5036,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4010,7 +5045,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4019,7 +5054,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4028,7 +5063,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4037,7 +5090,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4062,19 +5115,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4083,7 +5141,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4092,7 +5150,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4101,7 +5159,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4110,7 +5177,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4135,12 +5202,35 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "attempts": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "outcome": "example",
+                     *           "reason": "Owner phoned: the order is not theirs.",
+                     *           "channel": "example",
+                     *           "ip": "133.0.0.10",
+                     *           "country": "JP",
+                     *           "asn": 1,
+                     *           "device": {
+                     *             "browser": "example",
+                     *             "os": "example",
+                     *             "type": "example",
+                     *             "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *           },
+                     *           "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         attempts: {
                             id: string;
@@ -4163,7 +5253,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4172,7 +5262,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4181,7 +5271,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4190,7 +5280,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4210,6 +5300,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                     context?: components["schemas"]["RequestContext"];
@@ -4217,19 +5318,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4238,7 +5344,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4247,7 +5371,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4267,6 +5391,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "accounts": [
+                 *         {
+                 *           "externalId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *           "email": "hanako@example.jp",
+                 *           "emailVerified": true,
+                 *           "phone": "+819012345678",
+                 *           "phoneVerified": true,
+                 *           "language": "example",
+                 *           "allowedCountries": [
+                 *             "JP"
+                 *           ],
+                 *           "totpSecret": "example",
+                 *           "passwordHash": "example",
+                 *           "createdAt": "2026-11-01T09:00:00.000Z",
+                 *           "signIns": [
+                 *             {
+                 *               "at": "2026-11-01T09:00:00.000Z",
+                 *               "ip": "133.0.0.10",
+                 *               "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *               "deviceId": "dev-7f3a9c",
+                 *               "channel": "web"
+                 *             }
+                 *           ]
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     accounts: {
                         /** @description The store's own user id (idempotence key). */
@@ -4300,12 +5453,28 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "imported": 1,
+                     *       "skipped": 1,
+                     *       "refused": 1,
+                     *       "rows": [
+                     *         {
+                     *           "index": 1,
+                     *           "externalId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "imported",
+                     *           "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "reason": "Owner phoned: the order is not theirs."
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         imported: number;
                         skipped: number;
@@ -4320,7 +5489,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4329,7 +5498,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4338,7 +5534,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4358,6 +5554,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "username": "山田 花子",
+                 *       "password": "amber lantern drifts past quiet harbors 47"
+                 *     }
+                 */
                 "application/json": {
                     username: string;
                     password: string;
@@ -4365,12 +5567,19 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "signed_in",
+                     *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *       "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "signed_in";
@@ -4394,7 +5603,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4403,7 +5612,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4412,7 +5621,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4421,7 +5648,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4441,6 +5668,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "challengeId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *       "code": "493817"
+                 *     }
+                 */
                 "application/json": {
                     challengeId: string;
                     code: string;
@@ -4448,12 +5681,19 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "signed_in",
+                     *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *       "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "signed_in";
@@ -4477,7 +5717,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4486,7 +5726,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4495,7 +5735,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4504,7 +5762,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4524,12 +5782,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "username": "山田 花子",
+                     *       "required": [
+                     *         "example"
+                     *       ],
+                     *       "totpEnrolled": true
+                     *     }
+                     */
                     "application/json": {
                         username: string;
                         required: string[];
@@ -4537,7 +5804,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4546,7 +5813,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4555,7 +5822,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4564,7 +5831,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4584,6 +5851,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "currentPassword": "amber lantern drifts past quiet harbors 47",
+                 *       "newPassword": "amber lantern drifts past quiet harbors 47",
+                 *       "code": "493817"
+                 *     }
+                 */
                 "application/json": {
                     currentPassword: string;
                     newPassword: string;
@@ -4592,19 +5866,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4613,7 +5892,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4622,7 +5901,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4631,7 +5910,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4640,7 +5937,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4649,7 +5946,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4669,23 +5966,30 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": Record<string, never>;
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "secret": "example",
+                     *       "uri": "example"
+                     *     }
+                     */
                     "application/json": {
                         secret: string;
                         uri: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4694,7 +5998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4703,7 +6007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4712,7 +6016,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4721,7 +6043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4741,25 +6063,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "493817"
+                 *     }
+                 */
                 "application/json": {
                     code: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4768,7 +6100,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4777,7 +6109,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4786,7 +6118,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4795,7 +6145,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4815,19 +6165,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4836,7 +6191,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4845,7 +6200,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4854,7 +6209,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4877,12 +6232,29 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "seq": 1,
+                     *           "type": "example",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "staffId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "username": "山田 花子",
+                     *           "actor": "example",
+                     *           "ip": "133.0.0.10",
+                     *           "data": {},
+                     *           "hash": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         events: {
                             seq: number;
@@ -4901,7 +6273,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4910,7 +6282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4919,7 +6291,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4928,7 +6309,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4950,25 +6331,36 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "Owner phoned: the order is not theirs."
+                 *     }
+                 */
                 "application/json": {
                     reason?: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sessionsEnded": 1,
+                     *       "appPasswordsRevoked": 1
+                     *     }
+                     */
                     "application/json": {
                         sessionsEnded: number;
                         appPasswordsRevoked: number;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4977,7 +6369,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4986,7 +6378,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4995,7 +6396,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5004,7 +6432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5026,12 +6454,53 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accounts": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "language": "ja",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "passwordChangedAt": "2026-11-01T09:00:00.000Z",
+                     *           "passwordResetRequired": true,
+                     *           "emails": [
+                     *             {
+                     *               "value": "example",
+                     *               "verified": true,
+                     *               "primary": true,
+                     *               "addedAt": "2026-11-01T09:00:00.000Z"
+                     *             }
+                     *           ],
+                     *           "phones": [
+                     *             {
+                     *               "value": "example",
+                     *               "verified": true,
+                     *               "primary": true,
+                     *               "addedAt": "2026-11-01T09:00:00.000Z"
+                     *             }
+                     *           ],
+                     *           "totpEnabled": true,
+                     *           "recoveryCodesLeft": 1,
+                     *           "matched": [
+                     *             {
+                     *               "kind": "example",
+                     *               "value": "example",
+                     *               "current": true,
+                     *               "addedAt": "2026-11-01T09:00:00.000Z",
+                     *               "removedAt": "2026-11-01T09:00:00.000Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         accounts: {
                             id: string;
@@ -5071,7 +6540,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5080,7 +6549,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5089,7 +6558,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5098,7 +6576,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5123,12 +6601,84 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "account": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "status": "example",
+                     *         "language": "ja",
+                     *         "createdAt": "2026-11-01T09:00:00.000Z",
+                     *         "passwordChangedAt": "2026-11-01T09:00:00.000Z",
+                     *         "passwordResetRequired": true,
+                     *         "emails": [
+                     *           {
+                     *             "value": "example",
+                     *             "verified": true,
+                     *             "primary": true,
+                     *             "addedAt": "2026-11-01T09:00:00.000Z"
+                     *           }
+                     *         ],
+                     *         "phones": [
+                     *           {
+                     *             "value": "example",
+                     *             "verified": true,
+                     *             "primary": true,
+                     *             "addedAt": "2026-11-01T09:00:00.000Z"
+                     *           }
+                     *         ],
+                     *         "totpEnabled": true,
+                     *         "recoveryCodesLeft": 1
+                     *       },
+                     *       "contacts": [
+                     *         {
+                     *           "kind": "example",
+                     *           "value": "example",
+                     *           "verified": true,
+                     *           "addedAt": "2026-11-01T09:00:00.000Z",
+                     *           "addedBy": "example",
+                     *           "removedAt": "2026-11-01T09:00:00.000Z",
+                     *           "removedBy": "example",
+                     *           "recoveryUntil": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "events": [
+                     *         {
+                     *           "seq": 1,
+                     *           "type": "example",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "actor": "example",
+                     *           "ip": "133.0.0.10",
+                     *           "data": {},
+                     *           "hash": "example"
+                     *         }
+                     *       ],
+                     *       "loginAttempts": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "outcome": "example",
+                     *           "reason": "Owner phoned: the order is not theirs.",
+                     *           "channel": "example",
+                     *           "ip": "133.0.0.10",
+                     *           "country": "JP",
+                     *           "asn": 1,
+                     *           "device": {
+                     *             "browser": "example",
+                     *             "os": "example",
+                     *             "type": "example",
+                     *             "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *           },
+                     *           "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         account: {
                             id: string;
@@ -5202,7 +6752,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5211,7 +6761,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5220,7 +6770,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5229,7 +6788,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5238,7 +6806,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5261,12 +6829,30 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "addresses": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "name": "山田 花子",
+                     *           "line1": "example",
+                     *           "line2": "example",
+                     *           "city": "example",
+                     *           "region": "example",
+                     *           "postalCode": "example",
+                     *           "country": "JP",
+                     *           "phone": "+819012345678",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         addresses: {
                             id: string;
@@ -5284,7 +6870,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5293,7 +6879,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5302,7 +6888,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5311,7 +6897,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5320,7 +6906,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5343,6 +6929,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "山田 花子",
+                 *       "line1": "example",
+                 *       "line2": "example",
+                 *       "city": "example",
+                 *       "region": "example",
+                 *       "postalCode": "example",
+                 *       "country": "JP",
+                 *       "phone": "+819012345678"
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     line1: string;
@@ -5356,12 +6954,26 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "name": "山田 花子",
+                     *       "line1": "example",
+                     *       "line2": "example",
+                     *       "city": "example",
+                     *       "region": "example",
+                     *       "postalCode": "example",
+                     *       "country": "JP",
+                     *       "phone": "+819012345678",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         name: string;
@@ -5377,7 +6989,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5386,7 +6998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5395,7 +7007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5404,7 +7016,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5413,7 +7043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5422,7 +7052,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5447,19 +7077,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5468,7 +7103,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5477,7 +7112,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5486,7 +7121,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5495,7 +7139,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5504,7 +7148,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5527,12 +7171,27 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "instruments": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "brand": "example",
+                     *           "last4": "example",
+                     *           "funding": "example",
+                     *           "billingCountry": "JP",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "keepCards": true
+                     *     }
+                     */
                     "application/json": {
                         instruments: {
                             id: string;
@@ -5547,7 +7206,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5556,7 +7215,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5565,7 +7224,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5574,7 +7233,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5583,7 +7242,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5606,6 +7265,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "billingCountry": "JP"
+                 *     }
+                 */
                 "application/json": {
                     token: string;
                     billingCountry?: string;
@@ -5613,12 +7278,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "brand": "example",
+                     *       "last4": "example",
+                     *       "funding": "example",
+                     *       "billingCountry": "JP",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         brand: string;
@@ -5630,7 +7305,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5639,7 +7314,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5648,7 +7323,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5657,7 +7332,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5666,7 +7359,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5675,7 +7368,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5700,19 +7393,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5721,7 +7419,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5730,7 +7428,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5739,7 +7437,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5748,7 +7455,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5757,7 +7464,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5780,24 +7487,34 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "keepCards": true
+                 *     }
+                 */
                 "application/json": {
                     keepCards: boolean;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "keepCards": true
+                     *     }
+                     */
                     "application/json": {
                         keepCards: boolean;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5806,7 +7523,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5815,7 +7532,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5824,7 +7559,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5833,7 +7568,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5853,6 +7588,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *       "title": "example",
+                 *       "marketPrice": 2500,
+                 *       "currency": "JPY"
+                 *     }
+                 */
                 "application/json": {
                     id: string;
                     title: string;
@@ -5862,12 +7605,20 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "title": "example",
+                     *       "marketPrice": 2500,
+                     *       "currency": "JPY"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         title: string;
@@ -5876,7 +7627,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5885,7 +7636,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5894,7 +7672,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5917,6 +7695,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "example",
+                 *       "price": 2500,
+                 *       "quantity": 1,
+                 *       "productId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *       "currency": "JPY"
+                 *     }
+                 */
                 "application/json": {
                     title: string;
                     price: number;
@@ -5927,12 +7714,25 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "title": "example",
+                     *       "price": 2500,
+                     *       "currency": "JPY",
+                     *       "quantity": 1,
+                     *       "status": "example",
+                     *       "productId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "updatedAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         title: string;
@@ -5948,7 +7748,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5957,7 +7757,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5966,7 +7766,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5975,7 +7775,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5984,7 +7802,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5993,7 +7811,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6018,6 +7836,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "example",
+                 *       "price": 2500,
+                 *       "quantity": 1,
+                 *       "status": "active"
+                 *     }
+                 */
                 "application/json": {
                     title?: string;
                     price?: number;
@@ -6027,12 +7853,25 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "title": "example",
+                     *       "price": 2500,
+                     *       "currency": "JPY",
+                     *       "quantity": 1,
+                     *       "status": "example",
+                     *       "productId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "updatedAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         title: string;
@@ -6048,7 +7887,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6057,7 +7896,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6066,7 +7905,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6075,7 +7914,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6084,7 +7923,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6093,7 +7959,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6102,7 +7968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6125,12 +7991,37 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "orders": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "total": 2500,
+                     *           "currency": "JPY",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "buyer": {
+                     *             "masked": true,
+                     *             "name": "山田 花子",
+                     *             "line1": "example",
+                     *             "line2": "example",
+                     *             "city": "example",
+                     *             "region": "example",
+                     *             "postalCode": "example",
+                     *             "country": "JP",
+                     *             "phone": "+819012345678"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         orders: {
                             id: string;
@@ -6156,7 +8047,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6165,7 +8056,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6174,7 +8065,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6183,7 +8074,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6192,7 +8083,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6215,12 +8106,63 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "orders": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "kind": "example",
+                     *           "currency": "JPY",
+                     *           "total": 2500,
+                     *           "paymentMethod": "example",
+                     *           "paymentRequired": true,
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "externalRef": "example",
+                     *           "address": {},
+                     *           "items": [
+                     *             {
+                     *               "category": "example",
+                     *               "sku": "example",
+                     *               "title": "example",
+                     *               "quantity": 1,
+                     *               "unitPrice": 2500,
+                     *               "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *               "recipientEmail": "hanako@example.jp"
+                     *             }
+                     *           ],
+                     *           "payments": [
+                     *             {
+                     *               "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *               "status": "example",
+                     *               "amount": 2500,
+                     *               "capturedAmount": 2500,
+                     *               "refundedAmount": 2500,
+                     *               "declineCode": "example"
+                     *             }
+                     *           ],
+                     *           "giftCards": [
+                     *             {
+                     *               "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *               "last4": "example",
+                     *               "amount": 2500,
+                     *               "status": "example"
+                     *             }
+                     *           ],
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "shippedAt": "2026-11-01T09:00:00.000Z",
+                     *           "deliveredAt": "2026-11-01T09:00:00.000Z",
+                     *           "cancelledAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         orders: {
                             id: string;
@@ -6270,7 +8212,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6279,7 +8221,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6288,7 +8230,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6297,7 +8239,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6306,7 +8248,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6329,6 +8271,28 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "items": [
+                 *         {
+                 *           "category": "gift_card",
+                 *           "sku": "example",
+                 *           "title": "example",
+                 *           "quantity": 1,
+                 *           "unitPrice": 2500,
+                 *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *           "recipientEmail": "hanako@example.jp"
+                 *         }
+                 *       ],
+                 *       "addressId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *       "payment": {
+                 *         "method": "instrument",
+                 *         "instrumentId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                 *       },
+                 *       "currency": "JPY",
+                 *       "externalRef": "example"
+                 *     }
+                 */
                 "application/json": {
                     items: {
                         category?: "gift_card" | "digital" | "physical";
@@ -6355,12 +8319,59 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "kind": "example",
+                     *       "currency": "JPY",
+                     *       "total": 2500,
+                     *       "paymentMethod": "example",
+                     *       "paymentRequired": true,
+                     *       "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "externalRef": "example",
+                     *       "address": {},
+                     *       "items": [
+                     *         {
+                     *           "category": "example",
+                     *           "sku": "example",
+                     *           "title": "example",
+                     *           "quantity": 1,
+                     *           "unitPrice": 2500,
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "recipientEmail": "hanako@example.jp"
+                     *         }
+                     *       ],
+                     *       "payments": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "amount": 2500,
+                     *           "capturedAmount": 2500,
+                     *           "refundedAmount": 2500,
+                     *           "declineCode": "example"
+                     *         }
+                     *       ],
+                     *       "giftCards": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "last4": "example",
+                     *           "amount": 2500,
+                     *           "status": "example"
+                     *         }
+                     *       ],
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "shippedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deliveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "cancelledAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         status: string;
@@ -6408,7 +8419,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6417,7 +8428,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6426,7 +8437,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6435,7 +8446,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6444,7 +8455,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6453,7 +8482,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6462,7 +8491,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6487,12 +8516,59 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "kind": "example",
+                     *       "currency": "JPY",
+                     *       "total": 2500,
+                     *       "paymentMethod": "example",
+                     *       "paymentRequired": true,
+                     *       "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "externalRef": "example",
+                     *       "address": {},
+                     *       "items": [
+                     *         {
+                     *           "category": "example",
+                     *           "sku": "example",
+                     *           "title": "example",
+                     *           "quantity": 1,
+                     *           "unitPrice": 2500,
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "recipientEmail": "hanako@example.jp"
+                     *         }
+                     *       ],
+                     *       "payments": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "amount": 2500,
+                     *           "capturedAmount": 2500,
+                     *           "refundedAmount": 2500,
+                     *           "declineCode": "example"
+                     *         }
+                     *       ],
+                     *       "giftCards": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "last4": "example",
+                     *           "amount": 2500,
+                     *           "status": "example"
+                     *         }
+                     *       ],
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "shippedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deliveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "cancelledAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         status: string;
@@ -6540,7 +8616,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6549,7 +8625,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6558,7 +8634,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6567,7 +8643,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6576,7 +8661,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6585,7 +8670,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6607,12 +8692,59 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "kind": "example",
+                     *       "currency": "JPY",
+                     *       "total": 2500,
+                     *       "paymentMethod": "example",
+                     *       "paymentRequired": true,
+                     *       "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "externalRef": "example",
+                     *       "address": {},
+                     *       "items": [
+                     *         {
+                     *           "category": "example",
+                     *           "sku": "example",
+                     *           "title": "example",
+                     *           "quantity": 1,
+                     *           "unitPrice": 2500,
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "recipientEmail": "hanako@example.jp"
+                     *         }
+                     *       ],
+                     *       "payments": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "amount": 2500,
+                     *           "capturedAmount": 2500,
+                     *           "refundedAmount": 2500,
+                     *           "declineCode": "example"
+                     *         }
+                     *       ],
+                     *       "giftCards": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "last4": "example",
+                     *           "amount": 2500,
+                     *           "status": "example"
+                     *         }
+                     *       ],
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "shippedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deliveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "cancelledAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         status: string;
@@ -6660,7 +8792,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6669,7 +8801,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payment_failed`: The payment gateway refused the operation. */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -6678,7 +8819,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6687,7 +8828,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6696,7 +8837,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6705,7 +8855,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6727,12 +8877,59 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "kind": "example",
+                     *       "currency": "JPY",
+                     *       "total": 2500,
+                     *       "paymentMethod": "example",
+                     *       "paymentRequired": true,
+                     *       "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "externalRef": "example",
+                     *       "address": {},
+                     *       "items": [
+                     *         {
+                     *           "category": "example",
+                     *           "sku": "example",
+                     *           "title": "example",
+                     *           "quantity": 1,
+                     *           "unitPrice": 2500,
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "recipientEmail": "hanako@example.jp"
+                     *         }
+                     *       ],
+                     *       "payments": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "amount": 2500,
+                     *           "capturedAmount": 2500,
+                     *           "refundedAmount": 2500,
+                     *           "declineCode": "example"
+                     *         }
+                     *       ],
+                     *       "giftCards": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "last4": "example",
+                     *           "amount": 2500,
+                     *           "status": "example"
+                     *         }
+                     *       ],
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "shippedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deliveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "cancelledAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         status: string;
@@ -6780,7 +8977,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6789,7 +8986,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payment_failed`: The payment gateway refused the operation. */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -6798,7 +9004,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6807,7 +9013,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6816,7 +9022,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6825,7 +9040,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6847,12 +9062,59 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "kind": "example",
+                     *       "currency": "JPY",
+                     *       "total": 2500,
+                     *       "paymentMethod": "example",
+                     *       "paymentRequired": true,
+                     *       "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "externalRef": "example",
+                     *       "address": {},
+                     *       "items": [
+                     *         {
+                     *           "category": "example",
+                     *           "sku": "example",
+                     *           "title": "example",
+                     *           "quantity": 1,
+                     *           "unitPrice": 2500,
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "recipientEmail": "hanako@example.jp"
+                     *         }
+                     *       ],
+                     *       "payments": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "amount": 2500,
+                     *           "capturedAmount": 2500,
+                     *           "refundedAmount": 2500,
+                     *           "declineCode": "example"
+                     *         }
+                     *       ],
+                     *       "giftCards": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "last4": "example",
+                     *           "amount": 2500,
+                     *           "status": "example"
+                     *         }
+                     *       ],
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "shippedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deliveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "cancelledAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         status: string;
@@ -6900,7 +9162,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6909,7 +9171,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payment_failed`: The payment gateway refused the operation. */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -6918,7 +9189,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6927,7 +9198,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6936,7 +9207,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6945,7 +9225,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6970,12 +9250,59 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "kind": "example",
+                     *       "currency": "JPY",
+                     *       "total": 2500,
+                     *       "paymentMethod": "example",
+                     *       "paymentRequired": true,
+                     *       "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "externalRef": "example",
+                     *       "address": {},
+                     *       "items": [
+                     *         {
+                     *           "category": "example",
+                     *           "sku": "example",
+                     *           "title": "example",
+                     *           "quantity": 1,
+                     *           "unitPrice": 2500,
+                     *           "listingId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "recipientEmail": "hanako@example.jp"
+                     *         }
+                     *       ],
+                     *       "payments": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "amount": 2500,
+                     *           "capturedAmount": 2500,
+                     *           "refundedAmount": 2500,
+                     *           "declineCode": "example"
+                     *         }
+                     *       ],
+                     *       "giftCards": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "last4": "example",
+                     *           "amount": 2500,
+                     *           "status": "example"
+                     *         }
+                     *       ],
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "shippedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deliveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "cancelledAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         status: string;
@@ -7023,7 +9350,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7032,7 +9359,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7041,7 +9368,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payment_failed`: The payment gateway refused the operation. */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -7050,7 +9377,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7059,7 +9386,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7068,7 +9395,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -7077,7 +9413,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7086,7 +9422,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7109,18 +9445,31 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "493817"
+                 *     }
+                 */
                 "application/json": {
                     code: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "giftCardId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "amount": 2500,
+                     *       "currency": "JPY",
+                     *       "balance": 2500
+                     *     }
+                     */
                     "application/json": {
                         giftCardId: string;
                         amount: number;
@@ -7129,7 +9478,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7138,7 +9487,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7147,7 +9496,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -7156,7 +9523,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7165,7 +9532,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7188,12 +9555,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 2500,
+                     *       "currency": "JPY",
+                     *       "entries": [
+                     *         {
+                     *           "amount": 2500,
+                     *           "memo": "example",
+                     *           "at": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         balance: number;
                         currency: string;
@@ -7206,7 +9586,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7215,7 +9595,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7224,7 +9604,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -7233,7 +9613,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7242,7 +9622,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7264,6 +9644,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "Owner phoned: the order is not theirs.",
+                 *       "since": "2026-11-01T09:00:00.000Z"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                     /**
@@ -7275,12 +9661,66 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "reason": "Owner phoned: the order is not theirs.",
+                     *       "openedBy": "example",
+                     *       "since": "2026-11-01T09:00:00.000Z",
+                     *       "sinceSource": "example",
+                     *       "windowBasis": {},
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lockedDownAt": "2026-11-01T09:00:00.000Z",
+                     *       "recoveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "steps": [
+                     *         {
+                     *           "step": "example",
+                     *           "status": "example",
+                     *           "attempts": 1,
+                     *           "doneAt": "2026-11-01T09:00:00.000Z",
+                     *           "result": {}
+                     *         }
+                     *       ],
+                     *       "sessions": [
+                     *         {
+                     *           "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "role": "example"
+                     *         }
+                     *       ],
+                     *       "objects": [
+                     *         {
+                     *           "objectType": "example",
+                     *           "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "step": "example",
+                     *           "action": "example",
+                     *           "before": {},
+                     *           "after": {},
+                     *           "note": "Owner phoned: the order is not theirs.",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "webhookId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "storeConfirmation": "example",
+                     *           "flagged": true
+                     *         }
+                     *       ],
+                     *       "flagged": 1,
+                     *       "notes": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "author": "example",
+                     *           "body": "Owner phoned: the order is not theirs.",
+                     *           "at": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         accountId: string;
@@ -7337,7 +9777,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7346,7 +9786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7355,7 +9795,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7364,7 +9813,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7373,7 +9849,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7395,18 +9871,77 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "Owner phoned: the order is not theirs."
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "reason": "Owner phoned: the order is not theirs.",
+                     *       "openedBy": "example",
+                     *       "since": "2026-11-01T09:00:00.000Z",
+                     *       "sinceSource": "example",
+                     *       "windowBasis": {},
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lockedDownAt": "2026-11-01T09:00:00.000Z",
+                     *       "recoveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "steps": [
+                     *         {
+                     *           "step": "example",
+                     *           "status": "example",
+                     *           "attempts": 1,
+                     *           "doneAt": "2026-11-01T09:00:00.000Z",
+                     *           "result": {}
+                     *         }
+                     *       ],
+                     *       "sessions": [
+                     *         {
+                     *           "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "role": "example"
+                     *         }
+                     *       ],
+                     *       "objects": [
+                     *         {
+                     *           "objectType": "example",
+                     *           "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "step": "example",
+                     *           "action": "example",
+                     *           "before": {},
+                     *           "after": {},
+                     *           "note": "Owner phoned: the order is not theirs.",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "webhookId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "storeConfirmation": "example",
+                     *           "flagged": true
+                     *         }
+                     *       ],
+                     *       "flagged": 1,
+                     *       "notes": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "author": "example",
+                     *           "body": "Owner phoned: the order is not theirs.",
+                     *           "at": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         accountId: string;
@@ -7463,7 +9998,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7472,7 +10007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7481,7 +10016,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7490,7 +10034,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7499,7 +10070,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7523,12 +10094,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "cases": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "status": "example",
+                     *           "reason": "Owner phoned: the order is not theirs.",
+                     *           "openedBy": "example",
+                     *           "since": "2026-11-01T09:00:00.000Z",
+                     *           "sinceSource": "example",
+                     *           "windowBasis": {},
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "lockedDownAt": "2026-11-01T09:00:00.000Z",
+                     *           "recoveredAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         cases: {
                             id: string;
@@ -7552,7 +10142,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7561,7 +10151,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7570,7 +10160,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7579,7 +10178,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7601,12 +10200,66 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "reason": "Owner phoned: the order is not theirs.",
+                     *       "openedBy": "example",
+                     *       "since": "2026-11-01T09:00:00.000Z",
+                     *       "sinceSource": "example",
+                     *       "windowBasis": {},
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lockedDownAt": "2026-11-01T09:00:00.000Z",
+                     *       "recoveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "steps": [
+                     *         {
+                     *           "step": "example",
+                     *           "status": "example",
+                     *           "attempts": 1,
+                     *           "doneAt": "2026-11-01T09:00:00.000Z",
+                     *           "result": {}
+                     *         }
+                     *       ],
+                     *       "sessions": [
+                     *         {
+                     *           "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "role": "example"
+                     *         }
+                     *       ],
+                     *       "objects": [
+                     *         {
+                     *           "objectType": "example",
+                     *           "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "step": "example",
+                     *           "action": "example",
+                     *           "before": {},
+                     *           "after": {},
+                     *           "note": "Owner phoned: the order is not theirs.",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "webhookId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "storeConfirmation": "example",
+                     *           "flagged": true
+                     *         }
+                     *       ],
+                     *       "flagged": 1,
+                     *       "notes": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "author": "example",
+                     *           "body": "Owner phoned: the order is not theirs.",
+                     *           "at": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         accountId: string;
@@ -7663,7 +10316,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7672,7 +10325,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7681,7 +10334,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7690,7 +10352,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7699,7 +10370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7721,6 +10392,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "since": "2026-11-01T09:00:00.000Z"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: date-time */
                     since: string;
@@ -7728,12 +10404,66 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "status": "example",
+                     *       "reason": "Owner phoned: the order is not theirs.",
+                     *       "openedBy": "example",
+                     *       "since": "2026-11-01T09:00:00.000Z",
+                     *       "sinceSource": "example",
+                     *       "windowBasis": {},
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lockedDownAt": "2026-11-01T09:00:00.000Z",
+                     *       "recoveredAt": "2026-11-01T09:00:00.000Z",
+                     *       "steps": [
+                     *         {
+                     *           "step": "example",
+                     *           "status": "example",
+                     *           "attempts": 1,
+                     *           "doneAt": "2026-11-01T09:00:00.000Z",
+                     *           "result": {}
+                     *         }
+                     *       ],
+                     *       "sessions": [
+                     *         {
+                     *           "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "role": "example"
+                     *         }
+                     *       ],
+                     *       "objects": [
+                     *         {
+                     *           "objectType": "example",
+                     *           "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "step": "example",
+                     *           "action": "example",
+                     *           "before": {},
+                     *           "after": {},
+                     *           "note": "Owner phoned: the order is not theirs.",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "webhookId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "storeConfirmation": "example",
+                     *           "flagged": true
+                     *         }
+                     *       ],
+                     *       "flagged": 1,
+                     *       "notes": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "author": "example",
+                     *           "body": "Owner phoned: the order is not theirs.",
+                     *           "at": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         accountId: string;
@@ -7790,7 +10520,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7799,7 +10529,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7808,7 +10538,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7817,7 +10556,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7826,7 +10565,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7835,7 +10601,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7857,24 +10623,34 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "body": "Owner phoned: the order is not theirs."
+                 *     }
+                 */
                 "application/json": {
                     body: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7883,7 +10659,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7892,7 +10668,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7901,7 +10686,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7910,7 +10722,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7930,6 +10742,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "identifier": "hanako@example.jp",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     identifier: string;
                     context?: components["schemas"]["RequestContext"];
@@ -7937,18 +10760,23 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Accepted: the answer is the same whatever the outcome, or the work goes on after it. */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *     }
+                     */
                     "application/json": {
                         recoveryId: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7957,7 +10785,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7966,7 +10821,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7986,6 +10841,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "recoveryId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *       "code": "493817",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     recoveryId: string;
                     code: string;
@@ -7994,12 +10861,31 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *       "caseId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "since": "2026-11-01T09:00:00.000Z",
+                     *       "totpEnabled": true,
+                     *       "devices": [
+                     *         {
+                     *           "sessionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "ip": "133.0.0.10",
+                     *           "country": "JP",
+                     *           "device": "example",
+                     *           "channel": "example",
+                     *           "role": "example"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         recoveryToken: string;
                         caseId: string;
@@ -8020,7 +10906,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8029,7 +10915,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8038,7 +10951,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8058,6 +10971,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "newPassword": "amber lantern drifts past quiet harbors 47",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     recoveryToken: string;
                     newPassword: string;
@@ -8066,19 +10991,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8087,7 +11017,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8096,7 +11053,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8105,7 +11062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8125,6 +11082,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "claimed": [
+                 *         "example"
+                 *       ],
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     recoveryToken: string;
                     claimed: string[];
@@ -8133,19 +11104,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8154,7 +11130,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8163,7 +11166,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8183,18 +11186,30 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8"
+                 *     }
+                 */
                 "application/json": {
                     recoveryToken: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "offered": true,
+                     *       "secret": "example",
+                     *       "uri": "example"
+                     *     }
+                     */
                     "application/json": {
                         offered: boolean;
                         secret?: string;
@@ -8202,7 +11217,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8211,7 +11226,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8220,7 +11262,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8240,6 +11282,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "code": "493817",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     recoveryToken: string;
                     code: string;
@@ -8248,18 +11302,25 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recoveryCodes": [
+                     *         "493817"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         recoveryCodes: string[];
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8268,7 +11329,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8277,7 +11347,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8286,7 +11374,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8306,6 +11394,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     recoveryToken: string;
                     context?: components["schemas"]["RequestContext"];
@@ -8313,18 +11412,23 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *     }
+                     */
                     "application/json": {
                         accountId: string;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8333,7 +11437,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8342,7 +11455,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8351,7 +11482,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8371,12 +11502,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoints": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "url": "https://shop.example.jp/hooks/mamori",
+                     *           "description": "Owner phoned: the order is not theirs.",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "disabledAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         endpoints: {
                             id: string;
@@ -8390,7 +11534,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8399,7 +11543,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8408,7 +11561,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8428,6 +11581,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "url": "https://shop.example.jp/hooks/mamori",
+                 *       "description": "Owner phoned: the order is not theirs."
+                 *     }
+                 */
                 "application/json": {
                     /** @description http(s), no credentials. */
                     url: string;
@@ -8436,12 +11595,19 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "url": "https://shop.example.jp/hooks/mamori",
+                     *       "secret": "example"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         url: string;
@@ -8450,7 +11616,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8459,7 +11625,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8468,7 +11661,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8490,12 +11683,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "url": "https://shop.example.jp/hooks/mamori",
+                     *       "description": "Owner phoned: the order is not theirs.",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "disabledAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         url: string;
@@ -8507,7 +11709,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8516,7 +11718,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8525,7 +11736,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8534,7 +11754,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8556,18 +11776,30 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "note": "Owner phoned: the order is not theirs."
+                 *     }
+                 */
                 "application/json": {
                     note?: string;
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "state": "confirmed",
+                     *       "confirmedAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         id: string;
                         /** @enum {string} */
@@ -8577,7 +11809,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8586,7 +11818,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8595,7 +11836,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8604,7 +11872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8630,12 +11898,43 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "messages": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "type": "example",
+                     *           "objectType": "example",
+                     *           "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "caseId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "state": "pending",
+                     *           "confirmedAt": "2026-11-01T09:00:00.000Z",
+                     *           "confirmedNote": "Owner phoned: the order is not theirs.",
+                     *           "payload": {},
+                     *           "deliveries": [
+                     *             {
+                     *               "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *               "endpointId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *               "status": "example",
+                     *               "attempts": 1,
+                     *               "nextAttemptAt": "2026-11-01T09:00:00.000Z",
+                     *               "lastStatus": 1,
+                     *               "lastError": "example",
+                     *               "deliveredAt": "2026-11-01T09:00:00.000Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         messages: {
                             /** @description msg_…; the webhook-id header of every delivery attempt. */
@@ -8672,7 +11971,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8681,7 +11980,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8690,7 +11998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8712,6 +12020,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "type": "login",
+                 *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       },
+                 *       "data": {}
+                 *     }
+                 */
                 "application/json": {
                     type: "login" | "password_reset_request" | "credential_change" | "address_added" | "payment_instrument_added" | "order" | "gift_card_purchase" | "gift_card_redemption" | "listing_created" | "listing_updated";
                     accountId?: string;
@@ -8724,12 +12045,58 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "decisionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "decision": "allow",
+                     *       "factor": "totp",
+                     *       "hold": true,
+                     *       "lockdown": true,
+                     *       "reasons": [
+                     *         {
+                     *           "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "description": "Owner phoned: the order is not theirs.",
+                     *           "action": "allow",
+                     *           "policyVersion": 1,
+                     *           "inputs": {},
+                     *           "factor": "totp",
+                     *           "hold": true,
+                     *           "lockdown": true,
+                     *           "error": "example",
+                     *           "applied": true
+                     *         }
+                     *       ],
+                     *       "scores": {},
+                     *       "policyVersion": 1,
+                     *       "shadow": {
+                     *         "policyVersion": 1,
+                     *         "decision": "allow",
+                     *         "factor": "totp",
+                     *         "hold": true,
+                     *         "reasons": [
+                     *           {
+                     *             "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *             "description": "Owner phoned: the order is not theirs.",
+                     *             "action": "allow",
+                     *             "policyVersion": 1,
+                     *             "inputs": {},
+                     *             "factor": "totp",
+                     *             "hold": true,
+                     *             "lockdown": true,
+                     *             "error": "example",
+                     *             "applied": true
+                     *           }
+                     *         ]
+                     *       },
+                     *       "latencyUs": 1
+                     *     }
+                     */
                     "application/json": {
                         decisionId: string;
                         decision: "allow" | "challenge" | "review" | "deny";
@@ -8778,7 +12145,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8787,7 +12154,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8796,7 +12163,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8805,7 +12190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8814,7 +12199,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `unavailable`: A dependency is unavailable. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8834,12 +12219,26 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "policySets": [
+                     *         {
+                     *           "version": 1,
+                     *           "status": "draft",
+                     *           "name": "山田 花子",
+                     *           "rules": 1,
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "activatedAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         policySets: {
                             version: number;
@@ -8854,7 +12253,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8863,7 +12262,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8872,7 +12271,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8881,7 +12289,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8901,6 +12309,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "山田 花子",
+                 *       "description": "Owner phoned: the order is not theirs.",
+                 *       "velocity": [
+                 *         {}
+                 *       ],
+                 *       "rules": [
+                 *         {}
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     name?: string;
                     description?: string;
@@ -8910,12 +12330,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "version": 1,
+                     *       "status": "draft",
+                     *       "name": "山田 花子",
+                     *       "rules": 1,
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "activatedAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         version: number;
                         status: "draft" | "shadow" | "active" | "retired";
@@ -8928,7 +12358,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8937,7 +12367,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8946,7 +12376,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8955,7 +12412,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8977,12 +12434,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "version": 1,
+                     *       "status": "draft",
+                     *       "name": "山田 花子",
+                     *       "rules": 1,
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "activatedAt": "2026-11-01T09:00:00.000Z",
+                     *       "source": {}
+                     *     }
+                     */
                     "application/json": {
                         version: number;
                         status: "draft" | "shadow" | "active" | "retired";
@@ -8998,7 +12466,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9007,7 +12475,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9016,7 +12484,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9025,7 +12502,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9034,7 +12520,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9056,18 +12542,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "to": "shadow"
+                 *     }
+                 */
                 "application/json": {
                     to: "shadow" | "active";
                 };
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "version": 1,
+                     *       "status": "draft",
+                     *       "name": "山田 花子",
+                     *       "rules": 1,
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "activatedAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         version: number;
                         status: "draft" | "shadow" | "active" | "retired";
@@ -9080,7 +12581,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9089,7 +12590,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9098,7 +12599,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9107,7 +12617,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9116,7 +12626,34 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9125,7 +12662,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9148,12 +12685,63 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "decisions": [
+                     *         {
+                     *           "decisionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "at": "2026-11-01T09:00:00.000Z",
+                     *           "eventType": "example",
+                     *           "decision": "allow",
+                     *           "factor": "example",
+                     *           "hold": true,
+                     *           "policyVersion": 1,
+                     *           "reasons": [
+                     *             {
+                     *               "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *               "description": "Owner phoned: the order is not theirs.",
+                     *               "action": "allow",
+                     *               "policyVersion": 1,
+                     *               "inputs": {},
+                     *               "factor": "totp",
+                     *               "hold": true,
+                     *               "lockdown": true,
+                     *               "error": "example",
+                     *               "applied": true
+                     *             }
+                     *           ],
+                     *           "scores": {},
+                     *           "shadow": {
+                     *             "policyVersion": 1,
+                     *             "decision": "allow",
+                     *             "factor": "totp",
+                     *             "hold": true,
+                     *             "reasons": [
+                     *               {
+                     *                 "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *                 "description": "Owner phoned: the order is not theirs.",
+                     *                 "action": "allow",
+                     *                 "policyVersion": 1,
+                     *                 "inputs": {},
+                     *                 "factor": "totp",
+                     *                 "hold": true,
+                     *                 "lockdown": true,
+                     *                 "error": "example",
+                     *                 "applied": true
+                     *               }
+                     *             ]
+                     *           },
+                     *           "latencyUs": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         decisions: {
                             decisionId: string;
@@ -9206,7 +12794,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9215,7 +12803,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9224,7 +12812,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9233,7 +12830,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9256,19 +12853,26 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "countries": [
+                     *         "JP"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** @description ISO 3166-1 alpha-2 codes; empty: any country. */
                         countries: string[];
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9277,7 +12881,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9286,7 +12890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9295,7 +12899,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9318,6 +12922,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "countries": [
+                 *         "JP"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     /** @description ISO 3166-1 alpha-2 codes; empty: any country. */
                     countries: string[];
@@ -9325,19 +12936,26 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "countries": [
+                     *         "JP"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** @description ISO 3166-1 alpha-2 codes; empty: any country. */
                         countries: string[];
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9346,7 +12964,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9355,7 +12973,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9364,7 +12982,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9373,7 +13009,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9396,12 +13032,18 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Created. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "https://shop.example.jp/hooks/mamori",
+                     *       "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uri */
                         url: string;
@@ -9410,7 +13052,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9419,7 +13061,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9428,7 +13070,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `rate_limited`: Too many attempts; try again later. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9437,7 +13079,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9457,12 +13099,19 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Serving, and the store answers. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "store": "example",
+                     *       "version": "example"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
@@ -9471,7 +13120,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9480,12 +13129,28 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store does not answer. */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "unavailable",
+                     *       "store": "example",
+                     *       "version": "example"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "unavailable";
