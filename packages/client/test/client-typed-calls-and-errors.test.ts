@@ -2,7 +2,21 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { makeTestApp, STRONG, type TestApp, TOKYO } from "../../../src/testing/app.ts";
-import { createMamoriClient, ERRORS, isMamoriError, MamoriApiError, type MamoriClient, unwrap } from "../src/index.ts";
+import {
+  createMamoriClient,
+  ERRORS,
+  type ErrorBody,
+  type ErrorCode,
+  isMamoriError,
+  MamoriApiError,
+  type MamoriClient,
+  unwrap,
+} from "../src/index.ts";
+
+// The codes the client types (from the error catalog) are exactly the ones the API document's Error schema lists:
+// this line does not compile when the two differ.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const codesMatchTheSpec: Same<ErrorCode, ErrorBody["error"]["code"]> = true;
 
 // A store's backend on @mamori/client against a real Mamori over HTTP: the calls and answers are the API's own types,
 // a refusal is a MamoriApiError whose code is one of the catalog's, and a session signed out through the client is
@@ -48,6 +62,7 @@ describe("@mamori/client against a running Mamori", () => {
     });
     assert.equal(answer.response.status, 401);
     assert.equal(answer.error?.error.code, "invalid_credentials");
+    assert.ok(codesMatchTheSpec);
 
     const thrown = await unwrap(
       mamori.POST("/v1/sign-in", { body: { email, password: "still not the password 456", context: TOKYO } }),
