@@ -36,7 +36,7 @@ import { coreTemplates, createNoticeTemplates, type NoticeTemplates } from "./no
 import { createTransportRouter, type Transport } from "./notify/transport.ts";
 import { createPortalService } from "./portal/service.ts";
 import { createRecovery } from "./response/recovery.ts";
-import { createResponseService } from "./response/service.ts";
+import { createResponseService, type ExtraStep } from "./response/service.ts";
 import { responseTemplates } from "./response/templates.ts";
 import { createUnfinishedSecondFactorSweep } from "./risk/alerts.ts";
 import { createWorkerDecisionLog } from "./risk/decision-log.ts";
@@ -68,6 +68,8 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger;
   /** test seam: the crash-resume test kills the process at named lockdown points */
   crashPoint?: (name: string) => void;
+  /** steps added to the lockdown's plan (response/store.ts LOCKDOWN_PLAN holds the built-in ones) */
+  lockdownSteps?: ExtraStep[];
   /** a payment gateway adapter; default: the test gateway over the same database */
   gateway?: PaymentGateway;
   /** an already-open store (tests share one per file) */
@@ -172,6 +174,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     commerce: commerceResponder,
     webhookStates: (ids) => webhooks.states(ids),
     crashPoint: opts.crashPoint,
+    ...(opts.lockdownSteps ? { extraSteps: opts.lockdownSteps } : {}),
   });
   // Risk engine: velocity counters shared by every node through Redis when there is one.
   const velocity =

@@ -9,7 +9,14 @@ import type { WebhookState } from "../webhooks/types.ts";
 import { caseActionDone, recordCaseAction } from "./actions.ts";
 import { ResponseErrors } from "./errors.ts";
 import { rollbackIdentity } from "./rollback.ts";
-import { type CaseRow, LOCKDOWN_STEPS, type LockdownStep, StepAlreadyDone, responseStore as store } from "./store.ts";
+import {
+  type CaseRow,
+  LOCKDOWN_PLAN,
+  type LockdownStep,
+  StepAlreadyDone,
+  type StepSpec,
+  responseStore as store,
+} from "./store.ts";
 import { computeWindow, deviceKey, type WindowBasis } from "./window.ts";
 
 /**
@@ -55,6 +62,16 @@ export interface ResponseDeps {
    * after): the crash-resume test kills its process there, the benchmark timestamps the commits. Unset in production.
    */
   crashPoint?: (name: string) => void;
+  /**
+   * Steps added to the plan, each before the named step: DB-only work run with its completion in one transaction.
+   * The crash-resume test adds one to a case planned by an older version; a new built-in step goes in LOCKDOWN_PLAN.
+   */
+  extraSteps?: ExtraStep[];
+}
+
+export interface ExtraStep extends StepSpec {
+  before: LockdownStep;
+  work(t: Executor, c: CaseRow): Promise<unknown>;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -65,6 +82,16 @@ export function createResponseService(deps: ResponseDeps) {
   const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
   // One runner per case in this process; across processes the guarded step completion settles races.
   const running = new Map<string, Promise<void>>();
+  const plan: readonly StepSpec[] = (deps.extraSteps ?? []).reduce<StepSpec[]>(
+    (p, x) => {
+      const at = p.findIndex((s) => s.name === x.before);
+      p.splice(at < 0 ? p.length : at, 0, x);
+      return p;
+    },
+    [...LOCKDOWN_PLAN],
+  );
+  const stepNames = plan.map((s) => s.name);
+  const windowSteps = plan.filter((s) => s.window).map((s) => s.name);
 
   async function caseOrThrow(ex: Executor, id: string): Promise<CaseRow> {
     const c = await store.getCase(ex, id);
@@ -124,7 +151,7 @@ export function createResponseService(deps: ResponseDeps) {
   const actor = (c: CaseRow) => `case:${c.id}`;
 
   /** Runs one DB-only step and its completion in one transaction: exactly once, or not at all. */
-  async function dbStep(c: CaseRow, step: LockdownStep, work: (t: Db) => Promise<unknown>): Promise<void> {
+  async function dbStep(c: CaseRow, step: string, work: (t: Db) => Promise<unknown>): Promise<void> {
     try {
       await tx(async (t) => {
         const result = await work(t);
@@ -137,7 +164,7 @@ export function createResponseService(deps: ResponseDeps) {
   }
 
   /** A step whose work is idempotent on its own (gateway keys, case actions): run it, then mark it done. */
-  async function idempotentStep(c: CaseRow, step: LockdownStep, work: () => Promise<unknown>): Promise<void> {
+  async function idempotentStep(c: CaseRow, step: string, work: () => Promise<unknown>): Promise<void> {
     const result = await work();
     crash(`${step}:work`);
     try {
@@ -147,7 +174,7 @@ export function createResponseService(deps: ResponseDeps) {
     }
   }
 
-  const STEPS: Record<LockdownStep, (c: CaseRow) => Promise<void>> = {
+  const BUILT_IN: Record<LockdownStep, (c: CaseRow) => Promise<void>> = {
     freeze: (c) =>
       dbStep(c, "freeze", async (t) => {
         const a = await identityStore.getAccount(t, c.account_id);
@@ -345,19 +372,11 @@ export function createResponseService(deps: ResponseDeps) {
           .select(["object_type", "action"])
           .where("case_id", "=", c.id)
           .execute();
-        const count = (...types: string[]) => actions.filter((x) => types.includes(x.object_type)).length;
-        // What was done, in the owner's words; a kind of action with nothing done is left out.
-        const done: [number, string, string][] = [
-          [count("session"), "端末のログアウト {n}件", "{n} sessions ended"],
-          [count("order"), "注文のキャンセル・返金 {n}件", "{n} orders cancelled or refunded"],
-          [
-            count("contact_point", "password", "second_factor", "address", "payment_instrument", "setting"),
-            "元に戻した変更 {n}件",
-            "{n} changes undone",
-          ],
-          [count("gift_card", "wallet"), "ギフトカードの対応 {n}件", "{n} gift card actions"],
-          [count("listing"), "出品の取り下げ {n}件", "{n} listings taken down"],
-        ];
+        const count = (types: readonly string[]) => actions.filter((x) => types.includes(x.object_type)).length;
+        // What was done, in the owner's words, from the step table; a kind of action with nothing done is left out.
+        const done = plan.flatMap((st) =>
+          st.summary ? [[count(st.summary.objects), st.summary.ja, st.summary.en] as const] : [],
+        );
         const items = done
           .filter(([n]) => n > 0)
           .map(([n, ja, en]) => (language === "ja" ? ja : en).replace("{n}", String(n)));
@@ -393,14 +412,19 @@ export function createResponseService(deps: ResponseDeps) {
       }),
   };
 
+  const STEPS: Record<string, (c: CaseRow) => Promise<void>> = { ...BUILT_IN };
+  for (const x of deps.extraSteps ?? []) STEPS[x.name] = (c) => dbStep(c, x.name, (t) => x.work(t, c));
+
   async function runLockdown(caseId: string): Promise<void> {
-    for (const step of LOCKDOWN_STEPS) {
+    // Re-planned on every run: a case planned by an older version gets rows for the steps added since.
+    await store.planSteps(db, caseId, stepNames);
+    for (const step of stepNames) {
       const c = await caseOrThrow(db, caseId);
       const st = (await store.steps(db, caseId)).find((s) => s.step === step);
       if (st?.status === "done") continue;
       await store.startAttempt(db, caseId, step, clock.now());
       crash(`${step}:before`);
-      await STEPS[step](c);
+      await STEPS[step]!(c);
       crash(`${step}:done`);
       // SQLite calls are synchronous: without a turn of the event loop, requests queued on this node would wait for
       // the whole lockdown. Yielding here lets an attacker's pending request see the ended sessions right away.
@@ -445,7 +469,7 @@ export function createResponseService(deps: ResponseDeps) {
         if (!a) throw ResponseErrors.case_not_found({ accountId: input.accountId }, "No such account.");
         const active = await store.activeCase(t, input.accountId);
         if (active && (active.status === "locking" || active.status === "open")) {
-          await store.planSteps(t, active.id);
+          await store.planSteps(t, active.id, stepNames);
           await t
             .updateTable("cases")
             .set({ status: "locking", updated_at: now })
@@ -471,7 +495,7 @@ export function createResponseService(deps: ResponseDeps) {
             recovered_at: null,
           })
           .execute();
-        await store.planSteps(t, id);
+        await store.planSteps(t, id, stepNames);
         await events.append(t, {
           accountId: input.accountId,
           type: "case.opened",
@@ -542,7 +566,7 @@ export function createResponseService(deps: ResponseDeps) {
           .set({ since, since_source: "support", status: "locking", updated_at: now })
           .where("id", "=", caseId)
           .execute();
-        await store.reopenWindowSteps(t, caseId);
+        await store.reopenWindowSteps(t, caseId, windowSteps);
         await events.append(t, {
           accountId: c.account_id,
           type: "case.window_adjusted",
@@ -618,7 +642,7 @@ export function createResponseService(deps: ResponseDeps) {
           flagged: store_ !== "mamori_only" && store_ !== "confirmed",
         };
       });
-      const order = new Map(LOCKDOWN_STEPS.map((s, i) => [s as string, i]));
+      const order = new Map(stepNames.map((s, i) => [s, i]));
       return {
         ...caseView(c),
         steps: steps

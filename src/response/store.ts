@@ -3,18 +3,55 @@ import type { CasesTable } from "./tables.ts";
 
 export type CaseRow = CasesTable;
 
-/** The lockdown steps, in the order they run. Each is idempotent; a resumed lockdown skips the ones marked done. */
-export const LOCKDOWN_STEPS = [
-  "freeze",
-  "end_sessions",
-  "window",
-  "cancel_orders",
-  "rollback",
-  "gift_cards",
-  "listings",
-  "notify_owner",
-] as const;
-export type LockdownStep = (typeof LOCKDOWN_STEPS)[number];
+/**
+ * The lockdown's one step table, in the order the steps run. Each step is idempotent; a resumed lockdown re-plans
+ * (adds rows for steps it has none for: a step added in a newer version while a case was mid-lockdown) and skips the
+ * ones marked done. `window`: the step runs again when support moves the window. `summary`: the line of the owner's
+ * mail counting the case's actions on these object kinds ({n}); a line with nothing counted is left out.
+ */
+export interface StepSpec {
+  name: string;
+  window: boolean;
+  summary: { objects: readonly string[]; ja: string; en: string } | null;
+}
+
+export const LOCKDOWN_PLAN = [
+  { name: "freeze", window: false, summary: null },
+  {
+    name: "end_sessions",
+    window: false,
+    summary: { objects: ["session"], ja: "端末のログアウト {n}件", en: "{n} sessions ended" },
+  },
+  { name: "window", window: true, summary: null },
+  {
+    name: "cancel_orders",
+    window: true,
+    summary: { objects: ["order"], ja: "注文のキャンセル・返金 {n}件", en: "{n} orders cancelled or refunded" },
+  },
+  {
+    name: "rollback",
+    window: true,
+    summary: {
+      objects: ["contact_point", "password", "second_factor", "address", "payment_instrument", "setting"],
+      ja: "元に戻した変更 {n}件",
+      en: "{n} changes undone",
+    },
+  },
+  {
+    name: "gift_cards",
+    window: true,
+    summary: { objects: ["gift_card", "wallet"], ja: "ギフトカードの対応 {n}件", en: "{n} gift card actions" },
+  },
+  {
+    name: "listings",
+    window: true,
+    summary: { objects: ["listing"], ja: "出品の取り下げ {n}件", en: "{n} listings taken down" },
+  },
+  { name: "notify_owner", window: true, summary: null },
+] as const satisfies readonly StepSpec[];
+
+export const LOCKDOWN_STEPS = LOCKDOWN_PLAN.map((s) => s.name);
+export type LockdownStep = (typeof LOCKDOWN_PLAN)[number]["name"];
 
 /** Raised inside a step's transaction when another runner already finished it: rolls the duplicate back. */
 export class StepAlreadyDone extends Error {}
@@ -35,29 +72,28 @@ export const responseStore = {
       .executeTakeFirst();
   },
 
-  /** Steps are written before any of them runs, so a crash at any point leaves a plan to resume. */
-  async planSteps(ex: Executor, caseId: string): Promise<void> {
-    for (const step of LOCKDOWN_STEPS) {
-      const exists = await ex
-        .selectFrom("case_steps")
-        .select("step")
-        .where("case_id", "=", caseId)
-        .where("step", "=", step)
-        .executeTakeFirst();
-      if (!exists) {
-        await ex
-          .insertInto("case_steps")
-          .values({
-            case_id: caseId,
-            step,
-            status: "pending",
-            attempts: 0,
-            started_at: null,
-            done_at: null,
-            result: null,
-          })
-          .execute();
-      }
+  /**
+   * Steps are written before any of them runs, so a crash at any point leaves a plan to resume; called again on every
+   * (re)start of a lockdown, it adds only the steps the case has no row for (insert-if-absent per step).
+   */
+  async planSteps(ex: Executor, caseId: string, names: readonly string[]): Promise<void> {
+    const have = new Set(
+      (await ex.selectFrom("case_steps").select("step").where("case_id", "=", caseId).execute()).map((r) => r.step),
+    );
+    for (const step of names) {
+      if (have.has(step)) continue;
+      await ex
+        .insertInto("case_steps")
+        .values({
+          case_id: caseId,
+          step,
+          status: "pending",
+          attempts: 0,
+          started_at: null,
+          done_at: null,
+          result: null,
+        })
+        .execute();
     }
   },
 
@@ -83,16 +119,26 @@ export const responseStore = {
       .where("step", "=", step)
       .where("status", "=", "pending")
       .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) throw new StepAlreadyDone(step);
+    if (Number(r.numUpdatedRows) === 1) return;
+    const row = await ex
+      .selectFrom("case_steps")
+      .select("status")
+      .where("case_id", "=", caseId)
+      .where("step", "=", step)
+      .executeTakeFirst();
+    // A step without a row would roll its work back silently and the lockdown would move on without it: never quiet.
+    if (!row) throw new Error(`lockdown step ${step} is not in the plan of case ${caseId}`);
+    throw new StepAlreadyDone(step);
   },
 
   /** Re-opens the steps that depend on the window (support moved it); done work stays recorded and is not redone. */
-  async reopenWindowSteps(ex: Executor, caseId: string): Promise<void> {
+  async reopenWindowSteps(ex: Executor, caseId: string, names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
     await ex
       .updateTable("case_steps")
       .set({ status: "pending", done_at: null })
       .where("case_id", "=", caseId)
-      .where("step", "in", ["window", "cancel_orders", "rollback", "gift_cards", "listings", "notify_owner"])
+      .where("step", "in", [...names])
       .execute();
   },
 

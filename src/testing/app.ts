@@ -6,6 +6,7 @@ import type { DatabaseHandle } from "../db/database.ts";
 import { fastTestHasher, type PasswordHasher } from "../identity/passwords.ts";
 import { totpCodeAt } from "../identity/totp.ts";
 import { createRedisCounterStore } from "../limits/redis.ts";
+import type { ExtraStep } from "../response/service.ts";
 import { DEFAULT_POLICY, PERMISSIVE_POLICY } from "../risk/default-policy.ts";
 import type { PolicySetSource } from "../risk/policy.ts";
 import { ManualClock } from "../shared/clock.ts";
@@ -91,6 +92,8 @@ export async function makeTestApp(
     env?: NodeJS.ProcessEnv;
     /** the password hasher (default: argon2id with test parameters); attack tests wrap it to count hashes */
     hasher?: PasswordHasher;
+    /** steps added to the lockdown's plan (a newer version's plan, for the re-plan test) */
+    lockdownSteps?: ExtraStep[];
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
@@ -112,6 +115,7 @@ export async function makeTestApp(
     database: db,
     ...(counters ? { counters } : {}),
     ...(opts.crashPoint ? { crashPoint: opts.crashPoint } : {}),
+    ...(opts.lockdownSteps ? { lockdownSteps: opts.lockdownSteps } : {}),
     riskPolicy:
       opts.risk === "default"
         ? DEFAULT_POLICY
