@@ -2,11 +2,12 @@ import type { Db, Executor } from "../db/database.ts";
 import type { EventInput, EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { type CaseAction, caseActionDone, recordCaseAction, recordCaseActions } from "../response/actions.ts";
+import type { CommercePlan } from "../response/service.ts";
 import { type Clock, pollOnce } from "../shared/clock.ts";
 import type { WebhookEmitter, WebhookEvent } from "../webhooks/types.ts";
 import type { PaymentGateway } from "./gateway.ts";
 import { addressSnapshot, giftCodeHash, instrumentSnapshot, listingSnapshot } from "./service.ts";
-import { applySettlement, type Settlement, settleAtGateway } from "./settle.ts";
+import { applySettlement, type Settlement, settleAtGateway, settlementPlan } from "./settle.ts";
 import {
   cardAccount,
   type GiftCardRow,
@@ -345,6 +346,88 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
     });
   }
 
+  /** Cards sent to any address this account ever had and redeemed into another account since the window opened. */
+  async function stolenCards(ex: Executor, accountId: string, since: number): Promise<GiftCardRow[]> {
+    const emails = (
+      await ex
+        .selectFrom("contact_points")
+        .select("value")
+        .where("account_id", "=", accountId)
+        .where("kind", "=", "email")
+        .execute()
+    ).map((c) => c.value);
+    if (emails.length === 0) return [];
+    return ex
+      .selectFrom("gift_cards")
+      .selectAll()
+      .where("recipient_email", "in", emails)
+      .where("status", "=", "redeemed")
+      .where("redeemed_into_account", "!=", accountId)
+      .where("redeemed_at", ">=", since)
+      .orderBy("redeemed_at")
+      .execute();
+  }
+
+  /** Cards the attacker's sessions redeemed into this account. */
+  async function redeemedHereBy(ex: Executor, accountId: string, sessionIds: string[]): Promise<GiftCardRow[]> {
+    if (sessionIds.length === 0) return [];
+    return ex
+      .selectFrom("gift_cards")
+      .selectAll()
+      .where("redeemed_into_account", "=", accountId)
+      .where("redeemed_by_session", "in", sessionIds)
+      .where("status", "=", "redeemed")
+      .orderBy("redeemed_at")
+      .execute();
+  }
+
+  /** Gift cards bought by these orders. */
+  async function cardsOfOrders(ex: Executor, orderIds: string[]): Promise<GiftCardRow[]> {
+    if (orderIds.length === 0) return [];
+    return ex.selectFrom("gift_cards").selectAll().where("order_id", "in", orderIds).orderBy("created_at").execute();
+  }
+
+  /** Each address, card, setting and listing changed since `since`, with its state before the earliest change. */
+  async function rollbackTargets(ex: Executor, accountId: string, since: number) {
+    const evs = await ex
+      .selectFrom("events")
+      .select(["type", "data", "at", "seq"])
+      .where("account_id", "=", accountId)
+      .where("at", ">=", since)
+      .where("type", "in", ROLLBACK_TYPES)
+      .orderBy("seq")
+      .execute();
+    const earliest = new Map<string, { objectType: string; before: Record<string, unknown> | null }>();
+    for (const e of evs) {
+      const data = JSON.parse(e.data) as { objectId?: string; before?: Record<string, unknown> | null };
+      if (!data.objectId) continue;
+      const objectType = e.type.slice(0, e.type.lastIndexOf("."));
+      const key = `${objectType}|${data.objectId}`;
+      if (!earliest.has(key)) earliest.set(key, { objectType, before: data.before ?? null });
+    }
+    return earliest;
+  }
+
+  /** Listings this seller created or edited since `since`. */
+  const listingsSince = (ex: Executor, accountId: string, since: number) =>
+    ex
+      .selectFrom("listings")
+      .selectAll()
+      .where("seller_account_id", "=", accountId)
+      .where((eb) => eb.or([eb("created_at", ">=", since), eb("updated_at", ">=", since)]))
+      .orderBy("created_at")
+      .execute();
+
+  /** Orders on a listing that are not cancelled or refunded yet. */
+  const openOrdersOfListing = (ex: Executor, listingId: string) =>
+    ex
+      .selectFrom("orders")
+      .selectAll()
+      .where("listing_id", "=", listingId)
+      .where("status", "not in", FINAL)
+      .orderBy("created_at")
+      .execute();
+
   async function ordersOfSessions(ex: Executor, accountId: string, sessionIds: string[]): Promise<OrderRow[]> {
     if (sessionIds.length === 0) return [];
     return ex
@@ -357,6 +440,77 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
   }
 
   return {
+    /**
+     * The lockdown preview: what cancelOrdersOfSessions, recoverGiftCards, rollbackCommerce and takeDownListings would
+     * act on now, through the same selections, without acting.
+     */
+    async plan(r: { accountId: string; since: number; sessionIds: string[] }): Promise<CommercePlan> {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const byAttacker = (await ordersOfSessions(db, r.accountId, r.sessionIds)).filter(
+        (o) => !FINAL.includes(o.status),
+      );
+      const listings = (await listingsSince(db, r.accountId, r.since)).filter((l) => l.status !== "taken_down");
+      const onListings = (await Promise.all(listings.map((l) => openOrdersOfListing(db, l.id)))).flat();
+      const orderRows: [OrderRow, "attacker_session" | "listing"][] = [
+        ...byAttacker.map((o) => [o, "attacker_session"] as [OrderRow, "attacker_session"]),
+        ...onListings
+          .filter((o) => !byAttacker.some((b) => b.id === o.id))
+          .map((o) => [o, "listing"] as [OrderRow, "listing"]),
+      ];
+      const orders = [];
+      for (const [o, why] of orderRows) {
+        const payments = await store.payments(db, o.id);
+        orders.push({
+          id: o.id,
+          status: o.status,
+          total: o.total,
+          currency: o.currency,
+          createdAt: iso(o.created_at),
+          payments: payments.map((p) => ({ status: p.status, ...settlementPlan(p) })),
+          why,
+        });
+      }
+      const card = (c: GiftCardRow, action: "void" | "lock" | "recredit", to: "this_account" | "recipient" | null) => ({
+        id: c.id,
+        last4: c.last4,
+        amount: c.amount,
+        currency: c.currency,
+        action,
+        to,
+      });
+      const giftCards = [
+        ...(
+          await cardsOfOrders(
+            db,
+            byAttacker.map((o) => o.id),
+          )
+        )
+          .filter((c) => c.status !== "void")
+          .map((c) => card(c, c.status === "redeemed" ? "lock" : "void", null)),
+        ...(await stolenCards(db, r.accountId, r.since)).map((c) => card(c, "recredit", "this_account")),
+        ...(await redeemedHereBy(db, r.accountId, r.sessionIds)).map((c) =>
+          card(c, c.recipient_email ? "recredit" : "lock", c.recipient_email ? "recipient" : null),
+        ),
+      ];
+      const rollbacks = [...(await rollbackTargets(db, r.accountId, r.since))].map(([key, v]) => ({
+        objectType: v.objectType,
+        objectId: key.slice(key.indexOf("|") + 1),
+        before: v.before,
+      }));
+      return {
+        orders,
+        giftCards,
+        rollbacks,
+        listings: listings.map((l) => ({
+          id: l.id,
+          title: l.title,
+          price: l.price,
+          currency: l.currency,
+          status: l.status,
+        })),
+      };
+    },
+
     async listOrderIdsOfSessions(q: { accountId: string; sessionIds: string[] }): Promise<string[]> {
       return (await ordersOfSessions(db, q.accountId, q.sessionIds)).map((o) => o.id);
     },
@@ -401,16 +555,10 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
         { notifyBuyer: null },
       );
       if (orders.length === 0) return;
-      const cards = await db
-        .selectFrom("gift_cards")
-        .selectAll()
-        .where(
-          "order_id",
-          "in",
-          orders.map((o) => o.id),
-        )
-        .orderBy("created_at")
-        .execute();
+      const cards = await cardsOfOrders(
+        db,
+        orders.map((o) => o.id),
+      );
       for (const c of cards) {
         await tx(async (t) => {
           if (await done(t, r.caseId, "gift_card", c.id, "void")) return;
@@ -471,26 +619,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
      * account: lock that value here, and re-credit the recipient's account when the card was meant for someone else.
      */
     async recoverGiftCards(r: StepRef & { accountId: string; since: number; sessionIds: string[] }): Promise<void> {
-      const emails = (
-        await db
-          .selectFrom("contact_points")
-          .select("value")
-          .where("account_id", "=", r.accountId)
-          .where("kind", "=", "email")
-          .execute()
-      ).map((c) => c.value);
-      const stolen =
-        emails.length === 0
-          ? []
-          : await db
-              .selectFrom("gift_cards")
-              .selectAll()
-              .where("recipient_email", "in", emails)
-              .where("status", "=", "redeemed")
-              .where("redeemed_into_account", "!=", r.accountId)
-              .where("redeemed_at", ">=", r.since)
-              .orderBy("redeemed_at")
-              .execute();
+      const stolen = await stolenCards(db, r.accountId, r.since);
       for (const c of stolen) {
         await pollOnce();
         await tx(async (t) => {
@@ -500,14 +629,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
         });
       }
       if (r.sessionIds.length === 0) return;
-      const intoHere = await db
-        .selectFrom("gift_cards")
-        .selectAll()
-        .where("redeemed_into_account", "=", r.accountId)
-        .where("redeemed_by_session", "in", r.sessionIds)
-        .where("status", "=", "redeemed")
-        .orderBy("redeemed_at")
-        .execute();
+      const intoHere = await redeemedHereBy(db, r.accountId, r.sessionIds);
       for (const c of intoHere) {
         await pollOnce();
         await tx(async (t) => {
@@ -531,22 +653,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
      * the earliest change in the window. The roll-back is new events; nothing is deleted.
      */
     async rollbackCommerce(r: StepRef & { accountId: string; since: number; actor: string }): Promise<void> {
-      const evs = await db
-        .selectFrom("events")
-        .select(["type", "data", "at", "seq"])
-        .where("account_id", "=", r.accountId)
-        .where("at", ">=", r.since)
-        .where("type", "in", ROLLBACK_TYPES)
-        .orderBy("seq")
-        .execute();
-      const earliest = new Map<string, { objectType: string; before: Record<string, unknown> | null }>();
-      for (const e of evs) {
-        const data = JSON.parse(e.data) as { objectId?: string; before?: Record<string, unknown> | null };
-        if (!data.objectId) continue;
-        const objectType = e.type.slice(0, e.type.lastIndexOf("."));
-        const key = `${objectType}|${data.objectId}`;
-        if (!earliest.has(key)) earliest.set(key, { objectType, before: data.before ?? null });
-      }
+      const earliest = await rollbackTargets(db, r.accountId, r.since);
       for (const [key, { objectType, before }] of earliest) {
         const objectId = key.slice(key.indexOf("|") + 1);
         await pollOnce();
@@ -589,13 +696,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
      * money voided or refunded, and each buyer is told in their language.
      */
     async takeDownListings(r: StepRef & { accountId: string; since: number }): Promise<void> {
-      const listings = await db
-        .selectFrom("listings")
-        .selectAll()
-        .where("seller_account_id", "=", r.accountId)
-        .where((eb) => eb.or([eb("created_at", ">=", r.since), eb("updated_at", ">=", r.since)]))
-        .orderBy("created_at")
-        .execute();
+      const listings = await listingsSince(db, r.accountId, r.since);
       for (const l of listings) {
         await tx(async (t) => {
           if (await done(t, r.caseId, "listing", l.id, "take_down")) return;
@@ -637,13 +738,7 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
             at: now,
           });
         });
-        const orders = await db
-          .selectFrom("orders")
-          .select("id")
-          .where("listing_id", "=", l.id)
-          .where("status", "not in", FINAL)
-          .orderBy("created_at")
-          .execute();
+        const orders = await openOrdersOfListing(db, l.id);
         await cancelOrders(
           r,
           orders.map((o) => o.id),

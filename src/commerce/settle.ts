@@ -17,6 +17,26 @@ export interface Settlement {
  * sends the same keys and gets the same answers without a second effect. Gift-balance payments are settled later,
  * in the ledger, inside the caller's transaction (`applySettlement`).
  */
+/**
+ * What settling a payment asks for: an authorisation is voided, captured money refunded in full, gift balance
+ * given back in the ledger; nothing for the rest. (settleAtGateway acts on it; the lockdown preview shows it.)
+ */
+export function settlementPlan(p: {
+  gateway: string;
+  gateway_ref: string | null;
+  status: string;
+  amount: number;
+  captured_amount: number;
+  refunded_amount: number;
+}): { action: "void" | "refund" | "none"; amount: number } {
+  const refundable = p.captured_amount - p.refunded_amount;
+  if (p.gateway === "wallet") return { action: refundable > 0 ? "refund" : "none", amount: refundable };
+  if (!p.gateway_ref) return { action: "none", amount: 0 };
+  if (p.status === "authorized") return { action: "void", amount: p.amount };
+  if (p.status === "captured" && refundable > 0) return { action: "refund", amount: refundable };
+  return { action: "none", amount: 0 };
+}
+
 export async function settleAtGateway(
   gateway: PaymentGateway,
   ex: Executor,
@@ -25,52 +45,31 @@ export async function settleAtGateway(
 ): Promise<Settlement[]> {
   const out: Settlement[] = [];
   for (const p of await store.payments(ex, orderId)) {
-    const refundable = p.captured_amount - p.refunded_amount;
-    if (p.gateway === "wallet") {
-      out.push({
-        payment: p,
-        action: refundable > 0 ? "refund" : "none",
-        amount: refundable,
-        ok: true,
-        declineCode: null,
-      });
+    const plan = settlementPlan(p);
+    if (p.gateway === "wallet" || plan.action === "none") {
+      out.push({ payment: p, action: plan.action, amount: plan.amount, ok: true, declineCode: null });
       continue;
     }
-    if (!p.gateway_ref) {
-      out.push({ payment: p, action: "none", amount: 0, ok: true, declineCode: null });
-      continue;
-    }
-    if (p.status === "authorized") {
-      const r = await gateway.void({ ref: p.gateway_ref, idempotencyKey: `${prefix}:void:${p.id}` });
+    const ref = p.gateway_ref as string;
+    if (plan.action === "void") {
+      const r = await gateway.void({ ref, idempotencyKey: `${prefix}:void:${p.id}` });
       if (r.ok) {
         out.push({ payment: p, action: "void", amount: p.amount, ok: true, declineCode: null });
         continue;
       }
       // A capture raced us at the gateway: the money was taken, so give all of it back instead.
-      const f = await gateway.refund({
-        ref: p.gateway_ref,
-        amount: p.amount,
-        idempotencyKey: `${prefix}:refund:${p.id}`,
-      });
+      const f = await gateway.refund({ ref, amount: p.amount, idempotencyKey: `${prefix}:refund:${p.id}` });
       out.push({ payment: p, action: "refund", amount: p.amount, ok: f.ok, declineCode: f.ok ? null : f.declineCode });
       continue;
     }
-    if (p.status === "captured" && refundable > 0) {
-      const r = await gateway.refund({
-        ref: p.gateway_ref,
-        amount: refundable,
-        idempotencyKey: `${prefix}:refund:${p.id}`,
-      });
-      out.push({
-        payment: p,
-        action: "refund",
-        amount: refundable,
-        ok: r.ok,
-        declineCode: r.ok ? null : r.declineCode,
-      });
-      continue;
-    }
-    out.push({ payment: p, action: "none", amount: 0, ok: true, declineCode: null });
+    const r = await gateway.refund({ ref, amount: plan.amount, idempotencyKey: `${prefix}:refund:${p.id}` });
+    out.push({
+      payment: p,
+      action: "refund",
+      amount: plan.amount,
+      ok: r.ok,
+      declineCode: r.ok ? null : r.declineCode,
+    });
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { Actions, Field, Notice, PostForm, Submit } from "../web/form.tsx";
 import type { Lang, Msg } from "../web/i18n.ts";
 import { registerAccountPages } from "./account-pages.tsx";
 import { CT, consoleKit, mamoriCode, s } from "./kit.tsx";
+import { registerLockdownPages } from "./lockdown-pages.tsx";
 
 /**
  * The support console (issue 15 item 2): staff sign in with a password and then the code of their authenticator
@@ -567,6 +568,7 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
   });
 
   registerAccountPages(app, deps, { kit, signedIn, refused });
+  registerLockdownPages(app, deps, { kit, signedIn, refused });
 }
 
 export type SignedIn = (

@@ -6,6 +6,106 @@ import { caseActionDone, recordCaseAction } from "./actions.ts";
 
 const mask = (kind: string, v: string) => ({ kind, value: v });
 
+type ContactRow = { kind: string; value: string; added_at: number; removed_at: number | null };
+/** A contact point the window added and that is still there: the roll-back removes it. */
+const addedInWindow = (ct: ContactRow, since: number) => ct.removed_at === null && ct.added_at >= since;
+/** A contact point the owner had before the window and lost in it: the roll-back brings it back. */
+const removedInWindow = (ct: ContactRow, since: number) =>
+  ct.removed_at !== null && ct.removed_at >= since && ct.added_at < since;
+
+/** The password hash in force just before `since`, when the password changed in the window. */
+async function passwordBefore(t: Executor, accountId: string, changedAt: number | null, since: number) {
+  if (changedAt === null || changedAt < since) return undefined;
+  return t
+    .selectFrom("password_history")
+    .select(["hash", "created_at"])
+    .where("account_id", "=", accountId)
+    .where("created_at", "<", since)
+    .orderBy("created_at", "desc")
+    .executeTakeFirst();
+}
+
+/** The authenticator state just before the window: the earliest one replaced inside it. */
+const totpBeforeWindow = (t: Executor, accountId: string, since: number) =>
+  t
+    .selectFrom("totp_history")
+    .selectAll()
+    .where("account_id", "=", accountId)
+    .where("replaced_at", ">=", since)
+    .orderBy("replaced_at", "asc")
+    .orderBy("id")
+    .executeTakeFirst();
+
+/** The first change of the allowed sign-in countries in the window. */
+const countriesChangeInWindow = (t: Executor, accountId: string, since: number) =>
+  t
+    .selectFrom("events")
+    .select(["data"])
+    .where("account_id", "=", accountId)
+    .where("type", "=", "sign_in_countries.changed")
+    .where("at", ">=", since)
+    .orderBy("seq", "asc")
+    .executeTakeFirst();
+
+/**
+ * What rollbackIdentity would do now, read with the same predicates and without writing (the lockdown preview).
+ */
+export async function planIdentityRollback(t: Executor, c: { accountId: string; since: number }) {
+  const { accountId, since } = c;
+  const all = await store.allContacts(t, accountId);
+  const remove = all.filter((ct) => addedInWindow(ct, since));
+  const liveAfter = all.filter((ct) => ct.removed_at === null && !addedInWindow(ct, since));
+  const seen = new Set<string>();
+  const restore = all.filter((ct) => {
+    const key = `${ct.kind}:${ct.value}`;
+    if (!removedInWindow(ct, since) || seen.has(key)) return false;
+    seen.add(key);
+    return !liveAfter.some((l) => l.kind === ct.kind && l.value === ct.value);
+  });
+  const a = await store.getAccount(t, accountId);
+  const password = a ? await passwordBefore(t, accountId, a.password_changed_at, since) : undefined;
+  const totp = await totpBeforeWindow(t, accountId, since);
+  const totpChanged =
+    a !== undefined &&
+    totp !== undefined &&
+    (totp.secret_enc !== a.totp_secret_enc || totp.enrolled_at !== a.totp_enrolled_at);
+  const codes = await t
+    .selectFrom("recovery_codes")
+    .select(["created_at", "used_at"])
+    .where("account_id", "=", accountId)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb("created_at", "<", since), eb("used_at", ">=", since)]),
+        eb.and([eb("created_at", ">=", since), eb("used_at", "is", null)]),
+      ]),
+    )
+    .execute();
+  const countries = await countriesChangeInWindow(t, accountId, since);
+  return {
+    contactsRemoved: remove.map((ct) => ({
+      kind: ct.kind,
+      value: ct.value,
+      addedAt: new Date(ct.added_at).toISOString(),
+    })),
+    contactsRestored: restore.map((ct) => ({ kind: ct.kind, value: ct.value })),
+    passwordRestored: password ? { changedAt: new Date(a!.password_changed_at!).toISOString() } : null,
+    totpRestored: totpChanged
+      ? { enabledNow: a!.totp_enrolled_at !== null, enabledBefore: totp!.enrolled_at !== null }
+      : null,
+    recoveryCodes: codes.length
+      ? {
+          revived: codes.filter((x) => x.created_at < since).length,
+          voided: codes.filter((x) => x.created_at >= since).length,
+        }
+      : null,
+    signInCountries: countries
+      ? ((JSON.parse(countries.data) as { before: { countries: string[] } }).before.countries ?? [])
+      : null,
+  };
+}
+
+export type IdentityRollbackPlan = Awaited<ReturnType<typeof planIdentityRollback>>;
+
 /**
  * Puts the account's identity back as it was just before `since`: addresses added in the window go, addresses removed
  * in it come back, and the password, authenticator and recovery codes return to their pre-window values. Runs in one
@@ -45,7 +145,7 @@ export async function rollbackIdentity(
   // Contact points: their history rows are the record of what the account had.
   const all = await store.allContacts(t, accountId);
   for (const ct of all) {
-    if (ct.removed_at === null && ct.added_at >= since) {
+    if (addedInWindow(ct, since)) {
       await store.removeContact(t, ct.id, actor, now, null);
       await act("contact_point", ct.id, "removed", mask(ct.kind, ct.value), null, "added during the window");
     }
@@ -54,7 +154,7 @@ export async function rollbackIdentity(
   const restored = new Set<string>();
   for (const ct of all) {
     const key = `${ct.kind}:${ct.value}`;
-    if (ct.removed_at === null || ct.removed_at < since || ct.added_at >= since || restored.has(key)) continue;
+    if (!removedInWindow(ct, since) || restored.has(key)) continue;
     restored.add(key);
     if (live.some((l) => l.kind === ct.kind && l.value === ct.value)) continue;
     const owner = await store.liveOwner(t, ct.kind as "email" | "phone", ct.value);
@@ -89,13 +189,7 @@ export async function rollbackIdentity(
   // Password: back to the hash in force at `since`. Recovery must still set a new one (the old one was known to the
   // attacker), so the account also requires a reset.
   if (a.password_changed_at !== null && a.password_changed_at >= since) {
-    const prev = await t
-      .selectFrom("password_history")
-      .select(["hash", "created_at"])
-      .where("account_id", "=", accountId)
-      .where("created_at", "<", since)
-      .orderBy("created_at", "desc")
-      .executeTakeFirst();
+    const prev = await passwordBefore(t, accountId, a.password_changed_at, since);
     if (prev) {
       await t
         .updateTable("accounts")
@@ -113,14 +207,7 @@ export async function rollbackIdentity(
   }
 
   // Authenticator: the earliest state replaced inside the window is the state just before it.
-  const totpBefore = await t
-    .selectFrom("totp_history")
-    .selectAll()
-    .where("account_id", "=", accountId)
-    .where("replaced_at", ">=", since)
-    .orderBy("replaced_at", "asc")
-    .orderBy("id")
-    .executeTakeFirst();
+  const totpBefore = await totpBeforeWindow(t, accountId, since);
   if (totpBefore && (totpBefore.secret_enc !== a.totp_secret_enc || totpBefore.enrolled_at !== a.totp_enrolled_at)) {
     await t
       .insertInto("totp_history")
@@ -180,14 +267,7 @@ export async function rollbackIdentity(
   }
 
   // Sign-in countries ("block sign-ins from abroad"): an attacker who opened the door has it shut again.
-  const countryChange = await t
-    .selectFrom("events")
-    .select(["data"])
-    .where("account_id", "=", accountId)
-    .where("type", "=", "sign_in_countries.changed")
-    .where("at", ">=", since)
-    .orderBy("seq", "asc")
-    .executeTakeFirst();
+  const countryChange = await countriesChangeInWindow(t, accountId, since);
   if (countryChange) {
     const d = JSON.parse(countryChange.data) as {
       before: { countries: string[]; stored: boolean };

@@ -8,7 +8,7 @@ import { newId } from "../shared/crypto.ts";
 import type { WebhookState } from "../webhooks/types.ts";
 import { caseActionDone, recordCaseAction } from "./actions.ts";
 import { ResponseErrors } from "./errors.ts";
-import { rollbackIdentity } from "./rollback.ts";
+import { planIdentityRollback, rollbackIdentity } from "./rollback.ts";
 import {
   type CaseRow,
   LOCKDOWN_PLAN,
@@ -48,6 +48,34 @@ export interface CommerceSteps {
     sessionIds: string[];
   }): Promise<unknown>;
   takeDownListings(i: { caseId: string; step: string; accountId: string; since: number }): Promise<unknown>;
+  /** What the four steps above would act on now, read with the same selections they use (the lockdown preview). */
+  plan(i: { accountId: string; since: number; sessionIds: string[] }): Promise<CommercePlan>;
+}
+
+/** The commerce part of a lockdown preview (src/commerce/response.ts planCommerce). */
+export interface CommercePlan {
+  orders: {
+    id: string;
+    status: string;
+    total: number;
+    currency: string;
+    createdAt: string;
+    /** void: an authorisation is dropped; refund: money taken goes back */
+    payments: { status: string; amount: number; action: "void" | "refund" | "none" }[];
+    /** attacker_session: placed by a session in the window; listing: bought from a listing taken down */
+    why: "attacker_session" | "listing";
+  }[];
+  giftCards: {
+    id: string;
+    last4: string;
+    amount: number;
+    currency: string;
+    /** void: bought by the attacker; lock: value redeemed by the attacker is held; recredit: value goes back */
+    action: "void" | "lock" | "recredit";
+    to: "this_account" | "recipient" | null;
+  }[];
+  rollbacks: { objectType: string; objectId: string; before: Record<string, unknown> | null }[];
+  listings: { id: string; title: string; price: number; currency: string; status: string }[];
 }
 
 export interface ResponseDeps {
@@ -150,6 +178,54 @@ export function createResponseService(deps: ResponseDeps) {
 
   const actor = (c: CaseRow) => `case:${c.id}`;
 
+  /** Sessions a lockdown ends: every one still live. */
+  const liveSessions = (ex: Executor, accountId: string, now: number) =>
+    ex
+      .selectFrom("sessions")
+      .select(["id", "channel", "ip", "country", "created_at", "browser", "os", "asn"])
+      .where("account_id", "=", accountId)
+      .where("revoked_at", "is", null)
+      .where("expires_at", ">", now)
+      .execute();
+
+  /** Sessions a lockdown counts as the attacker's: every one opened since the window's start. */
+  const sessionsSince = (ex: Executor, accountId: string, since: number) =>
+    ex
+      .selectFrom("sessions")
+      .select(["id", "created_at", "ip", "country", "browser", "os", "asn", "channel"])
+      .where("account_id", "=", accountId)
+      .where("created_at", ">=", since)
+      .execute();
+
+  /**
+   * Where the compromise window starts: the start support gave (never before the account existed), else the window
+   * rule over the account's sessions (and the owner's report, when there is one). `caseId` is the case being locked
+   * down (its own marks do not count as earlier knowledge); null for a preview.
+   */
+  async function planWindow(
+    ex: Executor,
+    accountId: string,
+    caseId: string | null,
+    input: { since: number | null; sinceSource: string | null; reportedAt: number | null },
+  ): Promise<WindowBasis> {
+    const good = await knownGood(ex, accountId, caseId ?? "");
+    if (input.sinceSource === "support" && input.since !== null) {
+      return {
+        // The account's own creation (its sign-up address and password) is never inside the window: a window
+        // reaching before it would roll back the owner's only address and leave no way to recover.
+        since: Math.max(input.since, good.createdAt + 1),
+        source: "support",
+        firstUnfamiliarSessionId: null,
+        reason: "set by support",
+        knownGoodUntil: input.since,
+      };
+    }
+    return computeWindow(await sessionFacts(ex, accountId), good.until, input.reportedAt, {
+      owner: good.owner,
+      attacker: good.attacker,
+    });
+  }
+
   /** Runs one DB-only step and its completion in one transaction: exactly once, or not at all. */
   async function dbStep(c: CaseRow, step: string, work: (t: Db) => Promise<unknown>): Promise<void> {
     try {
@@ -209,13 +285,7 @@ export function createResponseService(deps: ResponseDeps) {
     end_sessions: (c) =>
       dbStep(c, "end_sessions", async (t) => {
         const now = clock.now();
-        const live = await t
-          .selectFrom("sessions")
-          .select(["id", "channel", "ip", "country", "created_at"])
-          .where("account_id", "=", c.account_id)
-          .where("revoked_at", "is", null)
-          .where("expires_at", ">", now)
-          .execute();
+        const live = await liveSessions(t, c.account_id, now);
         await sessionStore.bumpEpoch(t, c.account_id, { keepSessionId: null, reason: "lockdown", now });
         for (const s of live) {
           await recordCaseAction(t, {
@@ -242,25 +312,11 @@ export function createResponseService(deps: ResponseDeps) {
       dbStep(c, "window", async (t) => {
         const now = clock.now();
         const fresh = await caseOrThrow(t, c.id);
-        const good = await knownGood(t, c.account_id, c.id);
-        let basis: WindowBasis;
-        if (fresh.since_source === "support" && fresh.since !== null) {
-          basis = {
-            // The account's own creation (its sign-up address and password) is never inside the window: a window
-            // reaching before it would roll back the owner's only address and leave no way to recover.
-            since: Math.max(fresh.since, good.createdAt + 1),
-            source: "support",
-            firstUnfamiliarSessionId: null,
-            reason: "set by support",
-            knownGoodUntil: fresh.since,
-          };
-        } else {
-          const reportedAt = fresh.window_basis ? (JSON.parse(fresh.window_basis).reportedAt ?? null) : null;
-          basis = computeWindow(await sessionFacts(t, c.account_id), good.until, reportedAt, {
-            owner: good.owner,
-            attacker: good.attacker,
-          });
-        }
+        const basis = await planWindow(t, c.account_id, c.id, {
+          since: fresh.since,
+          sinceSource: fresh.since_source,
+          reportedAt: fresh.window_basis ? (JSON.parse(fresh.window_basis).reportedAt ?? null) : null,
+        });
         const since = basis.since ?? now;
         await t
           .updateTable("cases")
@@ -272,12 +328,7 @@ export function createResponseService(deps: ResponseDeps) {
           })
           .where("id", "=", c.id)
           .execute();
-        const inWindow = await t
-          .selectFrom("sessions")
-          .select("id")
-          .where("account_id", "=", c.account_id)
-          .where("created_at", ">=", since)
-          .execute();
+        const inWindow = await sessionsSince(t, c.account_id, since);
         for (const s of inWindow) await store.markSession(t, c.id, s.id, "attacker", now);
         await events.append(t, {
           accountId: c.account_id,
@@ -359,9 +410,7 @@ export function createResponseService(deps: ResponseDeps) {
         const language = a?.language === "ja" ? "ja" : "en";
         // Every verified address the owner had before the window: live ones (restored by the roll-back), and any
         // removed during the window that could not be restored. Never an address added in the window.
-        const contacts = (await identityStore.allContacts(t, c.account_id)).filter(
-          (ct) => ct.verified === 1 && ct.added_at < since && (ct.removed_at === null || ct.removed_at >= since),
-        );
+        const contacts = (await identityStore.allContacts(t, c.account_id)).filter((ct) => ownersBefore(ct, since));
         const restoredNow = (await identityStore.liveContacts(t, c.account_id)).filter(
           (ct) => ct.verified === 1 && ct.added_by === actor(c),
         );
@@ -447,6 +496,57 @@ export function createResponseService(deps: ResponseDeps) {
 
   return {
     lockdown,
+
+    /**
+     * What a lockdown of this account would do if started now, step by step, without doing any of it: the sessions
+     * it ends, the window it fixes (the same rule and inputs as the window step), the changes it rolls back, the
+     * orders it cancels with their money voided or refunded, the gift card value it voids, holds or re-credits, the
+     * listings it takes down and who it tells. `since` is a start support would give (as in lockdownAccount).
+     */
+    async previewLockdown(accountId: string, input: { since?: number | null } = {}) {
+      const now = clock.now();
+      if (input.since !== undefined && input.since !== null && input.since > now) throw ResponseErrors.window_invalid();
+      const a = await identityStore.getAccount(db, accountId);
+      if (!a) throw ResponseErrors.case_not_found({ accountId }, "No such account.");
+      const active = await store.activeCase(db, accountId);
+      const support = input.since !== undefined && input.since !== null;
+      const basis = await planWindow(db, accountId, null, {
+        since: support ? (input.since as number) : null,
+        sinceSource: support ? "support" : null,
+        reportedAt: null,
+      });
+      const since = basis.since ?? now;
+      const [live, attacker, identity, contacts] = await Promise.all([
+        liveSessions(db, accountId, now),
+        sessionsSince(db, accountId, since),
+        planIdentityRollback(db, { accountId, since }),
+        identityStore.allContacts(db, accountId),
+      ]);
+      const commerce = deps.commerce
+        ? await deps.commerce.plan({ accountId, since, sessionIds: attacker.map((x) => x.id) })
+        : null;
+      const session = (x: (typeof live)[number]) => ({
+        id: x.id,
+        createdAt: iso(x.created_at) as string,
+        ip: x.ip,
+        country: x.country,
+        asn: x.asn,
+        browser: x.browser,
+        os: x.os,
+        channel: x.channel,
+      });
+      return {
+        accountId,
+        accountStatus: a.status,
+        activeCase: active ? { id: active.id, status: active.status } : null,
+        window: { ...basis, since: iso(since) as string, knownGoodUntil: iso(basis.knownGoodUntil) },
+        endSessions: live.map(session),
+        attackerSessions: attacker.map(session),
+        identity,
+        commerce,
+        notify: [...new Set(contacts.filter((ct) => ownersBefore(ct, since)).map((ct) => ct.value))],
+      };
+    },
 
     /**
      * Opens a case and records its lockdown plan in one transaction (recorded first), then runs it.
@@ -662,6 +762,13 @@ export function createResponseService(deps: ResponseDeps) {
     },
   };
 }
+
+/** A verified address the owner had before the window (and did not lose before it): the lockdown tells it. */
+function ownersBefore(ct: { verified: number; added_at: number; removed_at: number | null }, since: number): boolean {
+  return ct.verified === 1 && ct.added_at < since && (ct.removed_at === null || ct.removed_at >= since);
+}
+
+export type LockdownPreview = Awaited<ReturnType<ResponseService["previewLockdown"]>>;
 
 function caseView(c: CaseRow) {
   return {
