@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { answerFloor } from "../api/answer-floor.ts";
-import { errorResponses, Nullable } from "../api/schemas.ts";
+import { errors, Nullable } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { AccountView, LoginAttemptView } from "../identity/routes.ts";
 import { AdminErrors } from "./errors.ts";
@@ -75,7 +75,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
           },
           { additionalProperties: false },
         ),
-        response: { 200: SignInAnswer, ...errorResponses(401, 429) },
+        response: { 200: SignInAnswer, ...errors("code_invalid", "invalid_credentials", "rate_limited") },
       },
     },
     (req) => admin.adminSignIn(req.body.username, req.body.password, req.ip),
@@ -96,7 +96,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
           },
           { additionalProperties: false },
         ),
-        response: { 200: SignInAnswer, ...errorResponses(401, 429) },
+        response: { 200: SignInAnswer, ...errors("invalid_code", "rate_limited", "staff_challenge_invalid") },
       },
     },
     (req) => admin.adminSignInVerify(req.body.challengeId, req.body.code, req.ip),
@@ -117,7 +117,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
             required: Type.Array(Type.String()),
             totpEnrolled: Type.Boolean(),
           }),
-          ...errorResponses(401),
+          ...errors("admin_unauthorized"),
         },
       },
     },
@@ -143,7 +143,21 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errorResponses(400, 401, 409, 422, 429) },
+        response: {
+          200: Type.Object({ ok: Type.Literal(true) }),
+          ...errors(
+            "admin_unauthorized",
+            "code_invalid",
+            "invalid_code",
+            "invalid_credentials",
+            "password_breached",
+            "password_contains_context",
+            "password_too_weak",
+            "rate_limited",
+            "staff_code_required",
+            "staff_password_unchanged",
+          ),
+        },
       },
     },
     async (req) => {
@@ -164,7 +178,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
         body: Type.Optional(Type.Object({}, { additionalProperties: false })),
         response: {
           200: Type.Object({ secret: Type.String(), uri: Type.String() }),
-          ...errorResponses(401, 409),
+          ...errors("admin_unauthorized", "staff_totp_enrolled"),
         },
       },
     },
@@ -181,7 +195,16 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
         summary: "Finishes TOTP enrolment with a code from the new authenticator.",
         headers: AdminHeader,
         body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 32 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errorResponses(401, 409) },
+        response: {
+          200: Type.Object({ ok: Type.Literal(true) }),
+          ...errors(
+            "admin_unauthorized",
+            "invalid_code",
+            "rate_limited",
+            "staff_totp_enrolled",
+            "staff_totp_not_started",
+          ),
+        },
       },
     },
     async (req) => {
@@ -199,7 +222,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
         tags: ["admin"],
         summary: "Ends the caller's staff session.",
         headers: AdminHeader,
-        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errorResponses(401) },
+        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errors("admin_unauthorized", "rate_limited") },
       },
     },
     async (req) => {
@@ -237,7 +260,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
               }),
             ),
           }),
-          ...errorResponses(401),
+          ...errors("rate_limited"),
         },
       },
     },
@@ -271,7 +294,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
         body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
         response: {
           200: Type.Object({ sessionsEnded: Type.Integer(), appPasswordsRevoked: Type.Integer() }),
-          ...errorResponses(400, 401, 404),
+          ...errors("account_not_found", "admin_unauthorized", "rate_limited", "reason_required"),
         },
       },
     },
@@ -309,7 +332,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
               ]),
             ),
           }),
-          ...errorResponses(401),
+          ...errors("account_not_found", "invalid_phone", "rate_limited"),
         },
       },
     },
@@ -339,7 +362,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
             events: Type.Array(EventView),
             loginAttempts: Type.Array(LoginAttemptView),
           }),
-          ...errorResponses(401, 404),
+          ...errors("account_not_found", "rate_limited"),
         },
       },
     },

@@ -97,20 +97,6 @@ export function errors(...codes: string[]): Record<number, unknown> {
   return Object.fromEntries([...byStatus].map(([status, cs]) => [status, errorResponse(cs)]));
 }
 
-/**
- * Error responses by status alone, for routes not yet traced code by code: each status lists every catalog code with
- * that status. Prefer `errors(…)`.
- */
-export function errorResponses(...statuses: number[]): Record<number, unknown> {
-  const out: Record<number, unknown> = {};
-  for (const s of [429, ...statuses]) {
-    if (s === 400 || s === 500) continue;
-    const codes = [...errorCatalog()].filter(([, d]) => d.status === s).map(([c]) => c);
-    if (codes.length) out[s] = errorResponse(codes);
-  }
-  return out;
-}
-
 export function catalogMarkdown(): string {
   return [...errorCatalog().entries()]
     .sort(([a], [b]) => a.localeCompare(b))

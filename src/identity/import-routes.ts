@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { errorResponses } from "../api/schemas.ts";
+import { errors } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 
 const SignInRecord = Type.Object({
@@ -70,7 +70,14 @@ export function registerImportRoutes(app: Http, deps: Pick<RouteDeps, "accountIm
             refused: Type.Integer(),
             rows: Type.Array(Outcome),
           }),
-          ...errorResponses(),
+          ...errors(
+            "account_not_found",
+            "country_invalid",
+            "invalid_email",
+            "invalid_phone",
+            "not_found",
+            "rate_limited",
+          ),
         },
       },
     },

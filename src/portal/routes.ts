@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { errorResponses } from "../api/schemas.ts";
+import { errors } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 
 export function registerPortalRoutes(app: Http, deps: RouteDeps) {
@@ -14,7 +14,7 @@ export function registerPortalRoutes(app: Http, deps: RouteDeps) {
         headers: Type.Object({ "x-mamori-session": Type.String({ description: "The end user's session token." }) }),
         response: {
           201: Type.Object({ url: Type.String({ format: "uri" }), expiresAt: Type.String({ format: "date-time" }) }),
-          ...errorResponses(401),
+          ...errors("session_invalid"),
         },
       },
     },

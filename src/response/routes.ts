@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { checkContext } from "../api/context.ts";
-import { Code, Context, errorResponses, Nullable, Ok, Password } from "../api/schemas.ts";
+import { Code, Context, errors, Nullable, Ok, Password } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { CommonErrors } from "../shared/errors.ts";
 
@@ -108,7 +108,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
           },
           strict,
         ),
-        response: { 200: CaseReport, ...errorResponses(401, 404) },
+        response: { 200: CaseReport, ...errors("case_not_found", "invalid_request", "window_invalid") },
       },
     },
     async (req) => {
@@ -136,7 +136,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
         headers: AdminHeader,
         params: Type.Object({ accountId: Type.String({ maxLength: 64 }) }),
         body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, strict),
-        response: { 200: CaseReport, ...errorResponses(401, 404) },
+        response: { 200: CaseReport, ...errors("case_not_found") },
       },
     },
     async (req) => {
@@ -163,7 +163,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
           status: Type.Optional(Type.String({ maxLength: 20 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
         }),
-        response: { 200: Type.Object({ cases: Type.Array(CaseSummary) }), ...errorResponses(401) },
+        response: { 200: Type.Object({ cases: Type.Array(CaseSummary) }), ...errors("rate_limited") },
       },
     },
     async (req) => ({ cases: await response.listCases(req.query) }),
@@ -181,7 +181,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
           "the store confirmed it (unconfirmed actions on store objects are flagged).",
         headers: AdminHeader,
         params: CaseId,
-        response: { 200: CaseReport, ...errorResponses(401, 404) },
+        response: { 200: CaseReport, ...errors("case_not_found") },
       },
     },
     (req) => response.getCase(req.params.caseId),
@@ -198,7 +198,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
         headers: AdminHeader,
         params: CaseId,
         body: Type.Object({ since: Type.String({ format: "date-time" }) }, strict),
-        response: { 200: CaseReport, ...errorResponses(401, 404, 409) },
+        response: { 200: CaseReport, ...errors("case_closed", "case_not_found", "invalid_request", "window_invalid") },
       },
     },
     async (req) => {
@@ -218,7 +218,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
         headers: AdminHeader,
         params: CaseId,
         body: Type.Object({ body: Type.String({ minLength: 1, maxLength: 4000 }) }, strict),
-        response: { 200: Type.Object({ id: Type.String() }), ...errorResponses(401, 404) },
+        response: { 200: Type.Object({ id: Type.String() }), ...errors("case_not_found") },
       },
     },
     (req) => response.addNote(req.params.caseId, req.body.body, agent(req)),
@@ -240,7 +240,10 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
           { identifier: Type.String({ minLength: 3, maxLength: 254 }), context: Type.Optional(Context) },
           strict,
         ),
-        response: { 202: Type.Object({ recoveryId: Type.String() }), ...errorResponses() },
+        response: {
+          202: Type.Object({ recoveryId: Type.String() }),
+          ...errors("invalid_email", "invalid_phone", "invalid_request", "rate_limited"),
+        },
       },
     },
     async (req, reply) => {
@@ -264,7 +267,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
         ),
         response: {
           200: Type.Composite([Type.Object({ recoveryToken: Type.String() }), Devices]),
-          ...errorResponses(),
+          ...errors("code_invalid", "invalid_request", "rate_limited", "recovery_invalid"),
         },
       },
     },
@@ -288,7 +291,20 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
           { recoveryToken: RecoveryToken, newPassword: Password, context: Type.Optional(Context) },
           strict,
         ),
-        response: { 200: Ok, ...errorResponses(422) },
+        response: {
+          200: Ok,
+          ...errors(
+            "code_invalid",
+            "invalid_request",
+            "password_breached",
+            "password_contains_context",
+            "password_reused",
+            "password_too_weak",
+            "password_used_in_window",
+            "rate_limited",
+            "recovery_invalid",
+          ),
+        },
       },
     },
     async (req) => {
@@ -317,7 +333,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
           },
           strict,
         ),
-        response: { 200: Ok, ...errorResponses() },
+        response: { 200: Ok, ...errors("invalid_request", "recovery_invalid") },
       },
     },
     async (req) => {
@@ -347,7 +363,7 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
             secret: Type.Optional(Type.String()),
             uri: Type.Optional(Type.String()),
           }),
-          ...errorResponses(),
+          ...errors("account_not_found", "recovery_invalid"),
         },
       },
     },
@@ -365,7 +381,15 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
         body: Type.Object({ recoveryToken: RecoveryToken, code: Code, context: Type.Optional(Context) }, strict),
         response: {
           200: Type.Object({ recoveryCodes: Type.Array(Type.String()) }),
-          ...errorResponses(409),
+          ...errors(
+            "account_not_found",
+            "code_invalid",
+            "invalid_request",
+            "rate_limited",
+            "recovery_invalid",
+            "totp_already_enrolled",
+            "totp_enrollment_not_started",
+          ),
         },
       },
     },
@@ -386,7 +410,10 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
         tags: ["recovery"],
         summary: "Unfreeze the account once the password is new and the devices were reviewed.",
         body: Type.Object({ recoveryToken: RecoveryToken, context: Type.Optional(Context) }, strict),
-        response: { 200: Type.Object({ accountId: Type.String() }), ...errorResponses(409) },
+        response: {
+          200: Type.Object({ accountId: Type.String() }),
+          ...errors("invalid_request", "recovery_invalid", "recovery_step_missing"),
+        },
       },
     },
     (req) =>

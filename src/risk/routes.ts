@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { checkContext, SESSION_HEADER, userSession } from "../api/context.ts";
-import { Context, errorResponses, Nullable } from "../api/schemas.ts";
+import { Context, errors, Nullable } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { RISK_ACTIONS, RISK_EVENT_TYPES, RISK_FACTORS, type RiskEventType } from "./policy.ts";
@@ -95,7 +95,14 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
             shadow: Type.Optional(Shadow),
             latencyUs: Type.Number(),
           }),
-          ...errorResponses(401, 503),
+          ...errors(
+            "account_not_found",
+            "invalid_request",
+            "rate_limited",
+            "risk_event_invalid",
+            "session_invalid",
+            "unavailable",
+          ),
         },
       },
     },
@@ -144,7 +151,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
           velocity: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 200 })),
           rules: Type.Array(Type.Unknown(), { maxItems: 500 }),
         }),
-        response: { 201: PolicySetView, ...errorResponses(401) },
+        response: { 201: PolicySetView, ...errors("policy_invalid", "policy_not_found") },
       },
     },
     async (req, reply) => {
@@ -162,7 +169,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
         tags: ["admin", "risk"],
         summary: "Policy sets, newest version first.",
         headers: AdminHeader,
-        response: { 200: Type.Object({ policySets: Type.Array(PolicySetView) }), ...errorResponses(401) },
+        response: { 200: Type.Object({ policySets: Type.Array(PolicySetView) }), ...errors("rate_limited") },
       },
     },
     async () => ({ policySets: await risk.listPolicySets() }),
@@ -180,7 +187,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
         params: Type.Object({ version: Type.Integer({ minimum: 1 }) }),
         response: {
           200: Type.Composite([PolicySetView, Type.Object({ source: Type.Record(Type.String(), Type.Unknown()) })]),
-          ...errorResponses(401, 404),
+          ...errors("policy_not_found"),
         },
       },
     },
@@ -201,7 +208,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
         headers: AdminHeader,
         params: Type.Object({ version: Type.Integer({ minimum: 1 }) }),
         body: Type.Object({ to: lit(["shadow", "active"] as const) }, strict),
-        response: { 200: PolicySetView, ...errorResponses(401, 404, 409) },
+        response: { 200: PolicySetView, ...errors("policy_invalid", "policy_not_found", "policy_state_invalid") },
       },
     },
     async (req) => {
@@ -240,7 +247,14 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
               }),
             ),
           }),
-          ...errorResponses(401),
+          ...errors(
+            "account_not_found",
+            "country_invalid",
+            "invalid_email",
+            "invalid_phone",
+            "not_found",
+            "rate_limited",
+          ),
         },
       },
     },
@@ -255,7 +269,7 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
         tags: ["accounts", "risk"],
         summary: "Countries this account may be signed in from (empty: any).",
         headers: SessionHeader,
-        response: { 200: Countries, ...errorResponses(401) },
+        response: { 200: Countries, ...errors("account_not_found", "rate_limited", "session_invalid") },
       },
     },
     async (req) => ({ countries: await risk.getAllowedCountries((await userSession(sessions, req)).account_id) }),
@@ -272,7 +286,18 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
           "factor when enrolled), so an attacker in a stale session cannot open the door.",
         headers: SessionHeader,
         body: Type.Object({ countries: Countries.properties.countries }, strict),
-        response: { 200: Countries, ...errorResponses(401, 403) },
+        response: {
+          200: Countries,
+          ...errors(
+            "account_not_found",
+            "country_invalid",
+            "not_found",
+            "rate_limited",
+            "reauthentication_required",
+            "second_factor_required",
+            "session_invalid",
+          ),
+        },
       },
     },
     async (req) => {

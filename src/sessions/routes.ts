@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { checkContext, userSession } from "../api/context.ts";
-import { Context, Device, errorResponses, Nullable, Ok } from "../api/schemas.ts";
+import { Context, Device, errors, Nullable, Ok } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 
 const SessionHeader = Type.Object({
@@ -48,7 +48,7 @@ export function registerSessionRoutes(app: Http, deps: RouteDeps) {
             secondFactorAt: Type.Optional(Nullable(Type.String({ format: "date-time" }))),
             expiresAt: Type.Optional(Type.String({ format: "date-time" })),
           }),
-          ...errorResponses(401),
+          ...errors(),
         },
       },
     },
@@ -63,7 +63,10 @@ export function registerSessionRoutes(app: Http, deps: RouteDeps) {
         tags: ["sessions"],
         summary: "The user's sessions (active, and ended in the last 30 days).",
         headers: SessionHeader,
-        response: { 200: Type.Object({ sessions: Type.Array(SessionView) }), ...errorResponses(401) },
+        response: {
+          200: Type.Object({ sessions: Type.Array(SessionView) }),
+          ...errors("rate_limited", "session_invalid"),
+        },
       },
     },
     async (req) => ({ sessions: await sessions.list(await userSession(sessions, req)) }),
@@ -78,7 +81,17 @@ export function registerSessionRoutes(app: Http, deps: RouteDeps) {
         summary: "End one of the user's sessions.",
         headers: SessionHeader,
         params: Type.Object({ sessionId: Type.String({ maxLength: 64 }) }),
-        response: { 200: Ok, ...errorResponses(401, 404) },
+        response: {
+          200: Ok,
+          ...errors(
+            "account_not_found",
+            "rate_limited",
+            "reauthentication_required",
+            "second_factor_required",
+            "session_invalid",
+            "session_not_found",
+          ),
+        },
       },
     },
     async (req) => {
@@ -95,7 +108,7 @@ export function registerSessionRoutes(app: Http, deps: RouteDeps) {
         tags: ["sessions"],
         summary: "End the current session.",
         headers: SessionHeader,
-        response: { 200: Ok, ...errorResponses(401) },
+        response: { 200: Ok, ...errors("session_invalid") },
       },
     },
     async (req) => {
@@ -113,7 +126,17 @@ export function registerSessionRoutes(app: Http, deps: RouteDeps) {
         summary: "End every other session and every app password; bumps the credential epoch.",
         headers: SessionHeader,
         body: Type.Object({ context: Type.Optional(Context) }, { additionalProperties: false }),
-        response: { 200: Ok, ...errorResponses(401) },
+        response: {
+          200: Ok,
+          ...errors(
+            "account_not_found",
+            "invalid_request",
+            "rate_limited",
+            "reauthentication_required",
+            "second_factor_required",
+            "session_invalid",
+          ),
+        },
       },
     },
     async (req) => {

@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { errorResponses, Nullable } from "../api/schemas.ts";
+import { errors, Nullable } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { CommonErrors } from "../shared/errors.ts";
 
@@ -78,7 +78,7 @@ export function registerWebhookRoutes(app: Http, deps: RouteDeps) {
             url: Type.String(),
             secret: Type.String({ description: "whsec_…: verify webhook-signature with it. Shown once." }),
           }),
-          ...errorResponses(),
+          ...errors("invalid_request"),
         },
       },
     },
@@ -93,7 +93,7 @@ export function registerWebhookRoutes(app: Http, deps: RouteDeps) {
         operationId: "listWebhookEndpoints",
         tags,
         summary: "The registered webhook endpoints, disabled ones included.",
-        response: { 200: Type.Object({ endpoints: Type.Array(Endpoint) }), ...errorResponses() },
+        response: { 200: Type.Object({ endpoints: Type.Array(Endpoint) }), ...errors() },
       },
     },
     async () => ({ endpoints: await webhooks.listEndpoints() }),
@@ -108,7 +108,7 @@ export function registerWebhookRoutes(app: Http, deps: RouteDeps) {
         tags,
         summary: "Stop sending to an endpoint; its queued deliveries are abandoned.",
         params: Type.Object({ id: Id }),
-        response: { 200: Endpoint, ...errorResponses(404) },
+        response: { 200: Endpoint, ...errors("webhook_endpoint_not_found") },
       },
     },
     (req) => webhooks.disableEndpoint(req.params.id),
@@ -132,7 +132,7 @@ export function registerWebhookRoutes(app: Http, deps: RouteDeps) {
         body: Type.Object({ note: Type.Optional(Type.String({ maxLength: 1000 })) }, strict),
         response: {
           200: Type.Object({ id: Type.String(), state: Type.Literal("confirmed"), confirmedAt: Time }),
-          ...errorResponses(404),
+          ...errors("webhook_message_not_found"),
         },
       },
     },
@@ -157,7 +157,7 @@ export function registerWebhookRoutes(app: Http, deps: RouteDeps) {
           },
           strict,
         ),
-        response: { 200: Type.Object({ messages: Type.Array(Message) }), ...errorResponses() },
+        response: { 200: Type.Object({ messages: Type.Array(Message) }), ...errors("invalid_request", "rate_limited") },
       },
     },
     async (req) => {

@@ -1599,7 +1599,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1619,15 +1619,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1734,7 +1725,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1803,7 +1794,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1812,7 +1803,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `session_not_found`: No such session on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1888,17 +1888,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1971,8 +1962,26 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2068,7 +2077,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2104,7 +2113,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_weak`: The password is too easy to guess. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2190,7 +2199,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2208,7 +2217,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `email_taken`: That email address belongs to another account. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2338,7 +2356,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2347,8 +2365,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2409,7 +2427,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_email`: Not a valid email address. `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2418,7 +2436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2427,7 +2445,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. `contact_not_found`: No such address on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2436,7 +2454,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `contact_already_verified`: That address is already verified. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2456,15 +2474,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2532,7 +2541,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2541,7 +2550,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2550,7 +2559,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `contact_not_found`: No such address on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2664,7 +2673,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2673,7 +2682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `invalid_credentials`: Email or password is wrong. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2682,8 +2691,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2736,6 +2754,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     sendSignInChallengeCode: {
@@ -2774,7 +2801,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `challenge_invalid`: The sign-in challenge has expired or was completed. `factor_unavailable`: That second factor is not set up on this account. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2785,6 +2812,15 @@ export interface operations {
             };
             /** @description `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2899,7 +2935,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `challenge_invalid`: The sign-in challenge has expired or was completed. `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `factor_unavailable`: That second factor is not set up on this account. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2908,7 +2944,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2917,8 +2953,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3017,7 +3062,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `challenge_invalid`: The sign-in challenge has expired or was completed. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3035,7 +3080,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3126,7 +3180,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `link_invalid`: The link is invalid, expired or was already used. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3146,15 +3200,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3240,7 +3285,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3249,7 +3294,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `invalid_credentials`: Email or password is wrong. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3258,8 +3303,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
-            403: {
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3296,6 +3341,15 @@ export interface operations {
             };
             /** @description `internal_error`: Internal error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3362,7 +3416,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `factor_unavailable`: That second factor is not set up on this account. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3371,7 +3425,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3380,8 +3434,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
-            403: {
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3460,7 +3514,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `factor_unavailable`: That second factor is not set up on this account. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3469,8 +3523,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3577,7 +3640,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3586,7 +3649,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3595,8 +3658,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `current_password_wrong`: The current password is wrong. `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3622,8 +3694,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_weak`: The password is too easy to guess. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3695,7 +3776,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3706,6 +3787,15 @@ export interface operations {
             };
             /** @description `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3797,8 +3887,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. `reset_token_invalid`: The reset link is invalid, expired or was already used. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3824,8 +3923,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_weak`: The password is too easy to guess. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3893,7 +4001,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3902,7 +4010,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3911,7 +4019,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3920,7 +4028,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `email_taken`: That email address belongs to another account. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3947,8 +4064,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4014,7 +4131,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4023,7 +4140,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4032,7 +4149,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4041,7 +4158,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `email_taken`: That email address belongs to another account. `no_pending_email_change`: There is no pending email change. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4061,6 +4187,15 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4132,8 +4267,26 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `link_invalid`: The link is invalid, expired or was already used. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conflict`: The request conflicts with the current state. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4152,15 +4305,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4219,7 +4363,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4228,7 +4372,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4237,7 +4381,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4246,7 +4390,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `phone_taken`: That phone number belongs to another account. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4273,8 +4426,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4333,7 +4486,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4342,7 +4495,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4351,7 +4504,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4360,7 +4513,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. `contact_not_found`: No such address on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4387,8 +4540,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4446,7 +4599,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4455,7 +4608,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4464,7 +4617,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4473,8 +4635,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4554,7 +4716,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4563,7 +4725,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4572,7 +4734,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4581,7 +4743,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4601,6 +4772,15 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4694,7 +4874,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4703,7 +4883,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4712,7 +4892,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4739,8 +4928,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4827,7 +5016,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4836,7 +5025,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4845,7 +5034,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `totp_not_enrolled`: No authenticator app is enrolled. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4872,8 +5070,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4954,17 +5152,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5045,7 +5234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5054,8 +5243,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5081,8 +5279,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5141,7 +5339,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5150,7 +5348,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `app_password_not_found`: No such app password on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5161,15 +5359,6 @@ export interface operations {
             };
             /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
             414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5262,7 +5451,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5335,8 +5524,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `link_invalid`: The link is invalid, expired or was already used. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5355,15 +5553,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5489,7 +5678,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `country_invalid`: Countries are ISO 3166-1 alpha-2 codes, like JP. `invalid_email`: Not a valid email address. `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5500,6 +5689,15 @@ export interface operations {
             };
             /** @description `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `not_found`: Not found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5603,7 +5801,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5612,7 +5810,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `invalid_credentials`: Email or password is wrong. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5726,7 +5924,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `invalid_code`: The code is wrong or was already used. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5813,17 +6011,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5883,7 +6072,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. `staff_code_required`: Send the code from your authenticator with the change. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5892,17 +6081,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5928,7 +6108,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_too_weak`: The password is too easy to guess. `staff_password_unchanged`: The new password is the current one. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5998,7 +6178,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6007,7 +6187,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6027,15 +6207,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6100,7 +6271,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `invalid_code`: The code is wrong or was already used. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6109,7 +6280,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6191,7 +6362,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6282,7 +6453,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6360,7 +6531,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `reason_required`: Say why (at least 3 characters). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6369,7 +6540,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6387,7 +6558,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6540,7 +6711,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6549,7 +6720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6560,6 +6731,15 @@ export interface operations {
             };
             /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6761,7 +6941,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6779,7 +6959,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6879,8 +7059,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6890,15 +7079,6 @@ export interface operations {
             };
             /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6989,7 +7169,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `card_number_refused`: Card numbers are never accepted; send the gateway's token for the card instead. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6998,7 +7178,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7007,8 +7187,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7061,6 +7250,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     removeAddress: {
@@ -7103,7 +7301,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7112,7 +7310,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7132,15 +7330,6 @@ export interface operations {
             };
             /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7215,8 +7404,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7226,15 +7424,6 @@ export interface operations {
             };
             /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7305,7 +7494,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `card_number_refused`: Card numbers are never accepted; send the gateway's token for the card instead. `invalid_request`: The request is malformed. `payment_token_invalid`: The gateway does not know that payment token. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7314,7 +7503,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7323,8 +7512,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7377,6 +7575,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     removePaymentInstrument: {
@@ -7419,7 +7626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7428,7 +7635,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. `payment_instrument_not_found`: No such payment method on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7448,15 +7655,6 @@ export interface operations {
             };
             /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7523,8 +7721,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7552,15 +7759,6 @@ export interface operations {
             };
             /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7663,15 +7861,6 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
             /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
@@ -7757,7 +7946,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7766,7 +7955,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `product_not_found`: No such product. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7813,6 +8011,15 @@ export interface operations {
             };
             /** @description `internal_error`: Internal error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7896,7 +8103,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7905,7 +8112,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `listing_not_found`: No such listing. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7914,7 +8130,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `listing_unavailable`: The listing is not available in that quantity. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7970,6 +8186,15 @@ export interface operations {
             };
             /** @description `internal_error`: Internal error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8056,8 +8281,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8221,8 +8455,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8419,7 +8662,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `address_required`: An order with physical items needs a shipping address. `invalid_request`: The request is malformed. `order_total_out_of_range`: The order total is out of range. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8428,7 +8671,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8437,7 +8680,25 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `payment_failed`: The payment gateway refused the operation. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `listing_not_found`: No such listing. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8446,7 +8707,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `listing_unavailable`: The listing is not available in that quantity. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8493,6 +8754,15 @@ export interface operations {
             };
             /** @description `internal_error`: Internal error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8625,7 +8895,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8634,7 +8904,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. `order_not_found`: No such order. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8654,15 +8924,6 @@ export interface operations {
             };
             /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8819,7 +9080,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `order_not_found`: No such order. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8828,7 +9089,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `order_state_invalid`: The order is not in a state that allows this. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8839,15 +9100,6 @@ export interface operations {
             };
             /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
             414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9004,7 +9256,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `order_not_found`: No such order. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9013,7 +9265,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `order_state_invalid`: The order is not in a state that allows this. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9024,15 +9276,6 @@ export interface operations {
             };
             /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
             414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9189,7 +9432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `order_not_found`: No such order. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9198,7 +9441,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `order_state_invalid`: The order is not in a state that allows this. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9209,15 +9452,6 @@ export interface operations {
             };
             /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
             414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9359,7 +9593,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9377,7 +9611,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `account_not_found`: No such account. `order_not_found`: No such order. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9386,7 +9620,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `order_state_invalid`: The order is not in a state that allows this. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9406,15 +9640,6 @@ export interface operations {
             };
             /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
             423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9478,7 +9703,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `gift_card_invalid`: The gift card code is wrong or was already used. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9487,8 +9712,35 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9534,6 +9786,15 @@ export interface operations {
             };
             /** @description `internal_error`: Internal error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9595,8 +9856,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9777,7 +10047,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `window_invalid`: The window start must be in the past. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9786,7 +10056,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9804,7 +10074,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `case_not_found`: No such case. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9833,15 +10103,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10007,7 +10268,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10025,7 +10286,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `case_not_found`: No such case. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10054,15 +10315,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10151,7 +10403,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10325,7 +10577,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10343,7 +10595,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `case_not_found`: No such case. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10354,15 +10606,6 @@ export interface operations {
             };
             /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
             414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10520,7 +10763,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `window_invalid`: The window start must be in the past. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10529,7 +10772,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10547,7 +10790,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `case_not_found`: No such case. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10556,7 +10799,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `case_closed`: The case is closed. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10585,15 +10828,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10659,7 +10893,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10677,7 +10911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `case_not_found`: No such case. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10706,15 +10940,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10776,7 +11001,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_email`: Not a valid email address. `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10906,7 +11131,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11008,7 +11233,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11044,7 +11269,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_long`: The password may have at most 256 characters. `password_too_short`: The password must have at least 8 characters. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. `staff_password_unchanged`: The new password is the current one. */
+            /** @description `password_breached`: This password appears in lists of leaked passwords; choose another. `password_contains_context`: The password is built from your email address, your name, the store's name or a service word. `password_reused`: The password was one of the last 5 used on this account. `password_too_weak`: The password is too easy to guess. `password_used_in_window`: That password was in use while the account was compromised; choose a new one. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11121,7 +11346,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11150,15 +11375,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11217,7 +11433,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11228,6 +11444,15 @@ export interface operations {
             };
             /** @description `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11246,15 +11471,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11320,7 +11536,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11338,7 +11554,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11428,7 +11653,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11446,7 +11671,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `recovery_step_missing`: Finish the earlier recovery steps first. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11466,15 +11691,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11545,15 +11761,6 @@ export interface operations {
             };
             /** @description `unauthorized`: Missing or invalid API credentials. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11652,15 +11859,6 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
             /** @description `internal_error`: Internal error. */
             500: {
                 headers: {
@@ -11727,7 +11925,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `webhook_endpoint_not_found`: No webhook endpoint with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11738,15 +11936,6 @@ export interface operations {
             };
             /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
             414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11827,7 +12016,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `webhook_message_not_found`: No webhook message with this id. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11856,15 +12045,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12145,7 +12325,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `risk_event_invalid`: The risk event is invalid. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12154,8 +12334,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12262,7 +12451,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12358,7 +12547,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `policy_invalid`: The policy set is invalid; see details.problems. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12367,7 +12556,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12378,6 +12567,15 @@ export interface operations {
             };
             /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `policy_not_found`: No policy set with that version. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12396,15 +12594,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12475,7 +12664,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12493,7 +12682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `policy_not_found`: No policy set with that version. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12504,15 +12693,6 @@ export interface operations {
             };
             /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
             414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12581,7 +12761,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `invalid_request`: The request is malformed. `policy_invalid`: The policy set is invalid; see details.problems. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12590,7 +12770,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12608,7 +12788,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_not_found`: No such account. `address_not_found`: No such address on this account. `admin_not_found`: No admin user with that name. `api_key_not_found`: No such API key. `app_password_not_found`: No such app password on this account. `case_not_found`: No such case. `contact_not_found`: No such address on this account. `listing_not_found`: No such listing. `not_found`: Not found. `order_not_found`: No such order. `payment_instrument_not_found`: No such payment method on this account. `policy_not_found`: No policy set with that version. `product_not_found`: No such product. `session_not_found`: No such session on this account. `webhook_endpoint_not_found`: No webhook endpoint with this id. `webhook_message_not_found`: No webhook message with this id. */
+            /** @description `policy_not_found`: No policy set with that version. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12617,7 +12797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_exists`: An admin user with that name exists. `case_closed`: The case is closed. `conflict`: The request conflicts with the current state. `contact_already_verified`: That address is already verified. `email_taken`: That email address belongs to another account. `last_email`: An account needs at least one email address. `listing_unavailable`: The listing is not available in that quantity. `no_pending_email_change`: There is no pending email change. `order_state_invalid`: The order is not in a state that allows this. `own_listing`: Sellers cannot buy from their own listing. `phone_taken`: That phone number belongs to another account. `policy_state_invalid`: The policy set cannot move to that state. `recovery_step_missing`: Finish the earlier recovery steps first. `redemption_held`: This redemption is held for review; the card stays valid for its rightful recipient. `staff_totp_enrolled`: An authenticator is enrolled; an operator resets it (mamori admin reset-totp). `staff_totp_not_started`: Start with POST /v1/admin/totp/setup. `totp_already_enrolled`: An authenticator app is already enrolled; disable it first. `totp_enrollment_not_started`: Start the authenticator enrolment first. `totp_not_enrolled`: No authenticator app is enrolled. */
+            /** @description `policy_state_invalid`: The policy set cannot move to that state. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12646,15 +12826,6 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: Send application/json. */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12794,7 +12965,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `country_invalid`: Countries are ISO 3166-1 alpha-2 codes, like JP. `invalid_email`: Not a valid email address. `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12803,7 +12974,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12814,6 +12985,15 @@ export interface operations {
             };
             /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `not_found`: Not found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12881,8 +13061,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12955,7 +13144,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`: The request is malformed. */
+            /** @description `country_invalid`: Countries are ISO 3166-1 alpha-2 codes, like JP. `invalid_request`: The request is malformed. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12964,7 +13153,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12973,8 +13162,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `current_password_wrong`: The current password is wrong. `forbidden`: Not allowed. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. `reauthentication_required`: Sign in again (password) to make this change. `risk_denied`: The store's risk policy refused this action. `second_factor_required`: Confirm with your second factor to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_role_required`: Only a lead may do this (an agent views, notes and locks down). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `not_found`: Not found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13061,17 +13259,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `admin_unauthorized`: Missing or invalid admin session. `challenge_failed`: The code is wrong, or the password entered before it was. If you are sure of the code, sign in again. `invalid_code`: The code is wrong or was already used. `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `staff_challenge_invalid`: The sign-in step is unknown, expired, finished or out of attempts; sign in again. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `rate_limited`: Too many attempts; try again later. */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
