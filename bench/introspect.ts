@@ -1,7 +1,10 @@
 // bench/introspect.ts — prints JSON:
 //   HTTP introspectSession vs a bare Fastify route (same run, same load: 50 connections, 3 s warm-up each, then
 //   BENCH_ROUNDS alternating rounds of BENCH_SECONDS/BENCH_ROUNDS s per target; each target in its own process;
-//   req/s are means over the rounds, p50/p99 the worst round's),
+//   req/s are means over the rounds, p50/p99 the worst round's). Sessions as a store's users make them: each request
+//   checks one of BENCH_SESSIONS distinct live sessions (default 10,000; 100000 and 1000000 for the scale runs),
+//   picked uniformly, or by a Zipf law (s = 1: a few users very active, most rarely); and, for comparison, one hot
+//   token (what earlier runs measured).
 //   in-process introspection ops/s, and sign-in latency with production argon2id parameters.
 // Run: npm run bench   (MAMORI_DATABASE_URL=postgres://… for the PostgreSQL store; BENCH_SECONDS to change 10)
 import { spawn, spawnSync } from "node:child_process";
@@ -42,14 +45,62 @@ async function child(mode: string): Promise<{ info: Record<string, string | numb
 
 type Run = { reqPerSec: number; p50ms: number; p99ms: number; non2xx: number; errors: number };
 
-async function measure(url: string, headers: Record<string, string>, body: string, seconds: number): Promise<Run> {
-  const r = await autocannon({ url, method: "POST", connections: CONNECTIONS, duration: seconds, headers, body });
+/** A token per request: fixed (hot), or drawn from the list uniformly or by a Zipf law. */
+type Pick = (() => string) | null;
+
+async function measure(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  seconds: number,
+  pick: Pick = null,
+): Promise<Run> {
+  const r = await autocannon({
+    url,
+    method: "POST",
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers,
+    body,
+    ...(pick
+      ? {
+          requests: [
+            {
+              method: "POST",
+              setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ token: pick() }) }),
+            },
+          ],
+        }
+      : {}),
+  } as autocannon.Options);
   return {
     reqPerSec: r.requests.average,
     p50ms: r.latency.p50,
     p99ms: r.latency.p99,
     non2xx: r.non2xx,
     errors: r.errors,
+  };
+}
+
+/** Zipf (s = 1) over n ranks: the cumulative weights once, then a binary search per draw. */
+function zipfPicker(tokens: string[]): () => string {
+  const n = tokens.length;
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += 1 / (i + 1);
+    cdf[i] = sum;
+  }
+  return () => {
+    const u = Math.random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return tokens[lo]!;
   };
 }
 
@@ -68,14 +119,28 @@ const mamoriTarget = [
   { ...json, authorization: `Bearer ${m.info.key}` },
   JSON.stringify({ token: m.info.token }),
 ] as const;
-// Warm-up (JIT, connection setup) is not measured, for either target.
+const tokens = fs.readFileSync(String(m.info.tokensFile), "utf8").trim().split("\n");
+const uniform: Pick = () => tokens[Math.floor(Math.random() * tokens.length)]!;
+const zipf: Pick = zipfPicker(tokens);
+// {"active":false} is a 200 too: make sure the loaded sessions are live, or the figures measure refusals.
+for (let i = 0; i < 20; i++) {
+  const r = await fetch(mamoriTarget[0], {
+    method: "POST",
+    headers: mamoriTarget[1],
+    body: JSON.stringify({ token: uniform() }),
+  });
+  if (!((await r.json()) as { active?: boolean }).active) throw new Error("a loaded session is not active");
+}
+// Warm-up (JIT, connection setup) is not measured, for any target.
 await measure(...bareTarget, 3);
-await measure(...mamoriTarget, 3);
-const rounds: { bare: Run; introspect: Run }[] = [];
+await measure(...mamoriTarget, 3, uniform);
+const rounds: { bare: Run; uniform: Run; zipf: Run; hot: Run }[] = [];
 for (let i = 0; i < ROUNDS; i++) {
   rounds.push({
     bare: await measure(...bareTarget, ROUND_SECONDS),
-    introspect: await measure(...mamoriTarget, ROUND_SECONDS),
+    uniform: await measure(...mamoriTarget, ROUND_SECONDS, uniform),
+    zipf: await measure(...mamoriTarget, ROUND_SECONDS, zipf),
+    hot: await measure(...mamoriTarget, ROUND_SECONDS),
   });
 }
 bare.stop();
@@ -88,8 +153,15 @@ const summarize = (runs: Run[]) => ({
   errors: runs.reduce((a, r) => a + r.errors, 0),
 });
 const bareResult = summarize(rounds.map((r) => r.bare));
-const introspect = summarize(rounds.map((r) => r.introspect));
-const roundRatios = rounds.map((r) => Number((r.introspect.reqPerSec / r.bare.reqPerSec).toFixed(3)));
+const distinct = (k: "uniform" | "zipf" | "hot") => {
+  const runs = rounds.map((r) => r[k]);
+  const sum = summarize(runs);
+  return {
+    ...sum,
+    ratioOfBare: Number((sum.reqPerSec / bareResult.reqPerSec).toFixed(3)),
+    roundRatios: rounds.map((r) => Number((r[k].reqPerSec / r.bare.reqPerSec).toFixed(3))),
+  };
+};
 
 // In process: the service call without HTTP.
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-bench-"));
@@ -126,10 +198,16 @@ fs.rmSync(dataDir, { recursive: true, force: true });
 const result = {
   machine: { cpus: os.cpus().length, node: process.version, store: String(m.info.store), pinned: PIN },
   load: { connections: CONNECTIONS, rounds: ROUNDS, secondsPerRoundPerTarget: ROUND_SECONDS },
+  sessions: {
+    distinct: m.info.sessions,
+    loadSeconds: m.info.loadSeconds,
+    diskBytesPerAccountWithSession: m.info.diskBytesPerAccountWithSession,
+    serverRssGrowthMiB: m.info.rssGrowthMiB,
+  },
   bareRoute: bareResult,
-  introspectSession: introspect,
-  ratioOfBare: Number((introspect.reqPerSec / bareResult.reqPerSec).toFixed(3)),
-  roundRatios,
+  introspectUniform: distinct("uniform"),
+  introspectZipf: distinct("zipf"),
+  introspectOneHotToken: distinct("hot"),
   inProcessIntrospectionOpsPerSec: inProcessOpsPerSec,
   signInLatencyMs: { n: lat.length, p50: q(0.5), p99: q(0.99), argon2: "argon2id m=19456 t=2 p=1" },
 };

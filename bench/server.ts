@@ -1,5 +1,6 @@
 // A benchmark target in its own process, so the load generator does not share its event loop.
-//   mamori: the full app (embedded SQLite in a temp dir, or MAMORI_DATABASE_URL), one account signed in.
+//   mamori: the full app (embedded SQLite in a temp dir, or MAMORI_DATABASE_URL), one account signed in, and
+//           BENCH_SESSIONS more accounts with a live session each (default 10,000), their tokens in a file.
 //   bare:   Fastify with one route returning a constant — the ceiling on this machine.
 import fs from "node:fs";
 import os from "node:os";
@@ -8,6 +9,7 @@ import Fastify from "fastify";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { signUpInProcess } from "../src/testing/signup.ts";
+import { loadSessions, storeBytes } from "./session-loader.ts";
 
 const mode = process.argv[2] ?? "mamori";
 
@@ -34,9 +36,27 @@ if (mode === "bare") {
     password: "amber lantern drifts past quiet harbors 47",
     context: ctx,
   });
+  const sessions = Number(process.env.BENCH_SESSIONS ?? 10_000);
+  const rssBefore = process.memoryUsage().rss;
+  const bytesBefore = app.database.dialect === "sqlite" ? storeBytes(dataDir) : 0;
+  const loaded = await loadSessions(app, sessions, dataDir);
+  const perAccount =
+    app.database.dialect === "sqlite" ? Math.round((storeBytes(dataDir) - bytesBefore) / sessions) : null;
   await app.http.listen({ host: "127.0.0.1", port: 0 });
   const port = (app.http.server.address() as { port: number }).port;
-  process.stdout.write(`${JSON.stringify({ port, key, token: session.token, store: app.database.dialect })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      port,
+      key,
+      token: session.token,
+      store: app.database.dialect,
+      sessions,
+      tokensFile: loaded.tokensFile,
+      loadSeconds: loaded.loadSeconds,
+      diskBytesPerAccountWithSession: perAccount,
+      rssGrowthMiB: Math.round((process.memoryUsage().rss - rssBefore) / 1048576),
+    })}\n`,
+  );
   process.once("SIGTERM", async () => {
     await app.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
