@@ -80,6 +80,25 @@ const T = {
   other: { ja: "別のアカウント", en: "another account" },
 } satisfies Record<string, Msg>;
 
+const GIFT_STATUS: Record<string, Msg> = {
+  active: { ja: "未使用", en: "active" },
+  redeemed: { ja: "使用済み", en: "redeemed" },
+  void: { ja: "無効", en: "void" },
+};
+const LISTING_STATUS: Record<string, Msg> = {
+  active: { ja: "出品中", en: "active" },
+  held: { ja: "保留", en: "held" },
+  taken_down: { ja: "取り下げ済み", en: "taken down" },
+  sold_out: { ja: "売り切れ", en: "sold out" },
+};
+const ENDED_WHY: Record<string, Msg> = {
+  lockdown: { ja: "ロックダウン", en: "lockdown" },
+  signed_out: { ja: "ログアウト", en: "signed out" },
+  email_changed: { ja: "メール変更", en: "email changed" },
+  password_changed: { ja: "パスワード変更", en: "password changed" },
+  idle: { ja: "時間切れ", en: "idle" },
+  support: { ja: "サポート", en: "support" },
+};
 const STATUS: Record<string, Msg> = {
   active: { ja: "利用中", en: "active" },
   frozen: { ja: "凍結中", en: "frozen" },
@@ -100,7 +119,7 @@ const ORDER_STATUS: Record<string, Msg> = {
   cancelled: { ja: "キャンセル", en: "cancelled" },
   refunded: { ja: "返金済み", en: "refunded" },
 };
-const CASE_STATUS: Record<string, Msg> = {
+export const CASE_STATUS: Record<string, Msg> = {
   open: { ja: "対応中", en: "open" },
   locking: { ja: "ロックダウン実行中", en: "locking down" },
   locked_down: { ja: "ロックダウン済み（本人の復旧待ち）", en: "locked down (awaiting recovery)" },
@@ -183,6 +202,7 @@ export function registerAccountPages(
             <label for="q">{CT.home[lang]}</label>
             <input id="q" name="q" type="search" value={q} required minLength={2} maxLength={254} />
           </div>
+          <button type="submit">{CT.home[lang]}</button>
         </form>,
         r.tooShort ? <p key="short">{T.tooShort[lang]}</p> : null,
         !r.tooShort && r.hits.length === 0 ? <p key="none">{T.noHits[lang]}</p> : null,
@@ -420,7 +440,8 @@ export function registerAccountPages(
                       <span class="tag ok">{T.active[lang]}</span>
                     ) : (
                       <span class="tag">
-                        {T.ended[lang]} {x.revoked_reason ?? ""}
+                        {T.ended[lang]}
+                        {x.revoked_reason ? `（${label(ENDED_WHY, x.revoked_reason, lang)}）` : ""}
                       </span>
                     )}
                     {rec.attackerSessions.has(x.id) ? <span class="tag danger">{T.attacker[lang]}</span> : null}
@@ -541,7 +562,7 @@ export function registerAccountPages(
                 {rec.giftCards.map((g) => (
                   <tr key={g.id}>
                     <td class="code">••••{g.last4}</td>
-                    <td>{g.status}</td>
+                    <td>{label(GIFT_STATUS, g.status, lang)}</td>
                     <td>{formatAmount(g.amount, g.currency)}</td>
                     <td>{g.recipient_email ?? "—"}</td>
                     <td>
@@ -566,8 +587,8 @@ export function registerAccountPages(
           <ul key="li">
             {rec.listings.map((l) => (
               <li key={l.id}>
-                {l.title} — {formatAmount(l.price, l.currency)} × {l.quantity} <span class="tag">{l.status}</span>{" "}
-                {kit.when(l.created_at, lang)}
+                {l.title} — {formatAmount(l.price, l.currency)} × {l.quantity}{" "}
+                <span class="tag">{label(LISTING_STATUS, l.status, lang)}</span> {kit.when(l.created_at, lang)}
               </li>
             ))}
           </ul>

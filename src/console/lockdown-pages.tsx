@@ -5,7 +5,7 @@ import { formatAmount } from "../commerce/templates.ts";
 import type { LockdownPreview } from "../response/service.ts";
 import { Actions, Notice, PostForm } from "../web/form.tsx";
 import type { Msg } from "../web/i18n.ts";
-import { label } from "./account-pages.tsx";
+import { CASE_STATUS, label } from "./account-pages.tsx";
 import { type ConsoleKit, CT, mamoriCode, s } from "./kit.tsx";
 import type { SignedIn } from "./pages.tsx";
 import { shown } from "./timeline.ts";
@@ -123,7 +123,33 @@ const CARD_ACTION: Record<string, Msg> = {
   lock: { ja: "使われた残高を保留", en: "redeemed value held" },
   recredit: { ja: "残高を保留し、正しい持ち主へ再入金", en: "value held and re-credited to its owner" },
 };
+const ACTION: Record<string, Msg> = {
+  frozen: { ja: "凍結", en: "frozen" },
+  ended: { ja: "ログアウト", en: "ended" },
+  cancel: { ja: "キャンセル", en: "cancelled" },
+  refund: { ja: "返金", en: "refunded" },
+  void: { ja: "取り消し・無効化", en: "voided" },
+  removed: { ja: "削除", en: "removed" },
+  restored: { ja: "復元", en: "restored" },
+  not_restored: { ja: "復元できず", en: "not restored" },
+  rollback: { ja: "元に戻した", en: "rolled back" },
+  take_down: { ja: "取り下げ", en: "taken down" },
+  lock: { ja: "残高を保留", en: "held" },
+  recredit: { ja: "再入金", en: "re-credited" },
+};
+const NOTES: Record<string, Msg> = {
+  "added during the window": { ja: "期間中に追加されたもの", en: "added during the window" },
+  "removed during the window": { ja: "期間中に削除されたもの", en: "removed during the window" },
+  "now held by another account": { ja: "別のアカウントが使用中", en: "now held by another account" },
+};
+const STEP_STATUS: Record<string, Msg> = {
+  done: { ja: "完了", en: "done" },
+  pending: { ja: "未実行", en: "pending" },
+  running: { ja: "実行中", en: "running" },
+  failed: { ja: "失敗（再実行します）", en: "failed (retried)" },
+};
 const OBJECT: Record<string, Msg> = {
+  payment: { ja: "決済", en: "payment" },
   account: { ja: "アカウント", en: "account" },
   session: { ja: "端末", en: "session" },
   order: { ja: "注文", en: "order" },
@@ -476,6 +502,8 @@ export function registerLockdownPages(
       return u ? `${lang === "ja" ? "サポート" : "Support"}: ${u.username}` : actor;
     };
     const openedBy = await staffName(c.openedBy);
+    const acc = await deps.identity.getAccount(c.accountId).catch(() => null);
+    const accountName = acc?.emails.find((e) => e.primary)?.value ?? acc?.emails[0]?.value ?? c.accountId;
     const notes = await Promise.all(c.notes.map(async (n) => ({ ...n, by: await staffName(n.author) })));
     const done = (req.query as { done?: unknown }).done === "1";
     const flag = (o: (typeof c.objects)[number]) => o.flagged;
@@ -505,10 +533,10 @@ export function registerLockdownPages(
         ) : null,
         <dl key="f" class="facts">
           <dt>{T.status[lang]}</dt>
-          <dd>{c.status}</dd>
+          <dd>{label(CASE_STATUS, c.status, lang)}</dd>
           <dt>{T.account[lang]}</dt>
           <dd>
-            <a href={`${root}accounts/${encodeURIComponent(c.accountId)}`}>{c.accountId}</a>
+            <a href={`${root}accounts/${encodeURIComponent(c.accountId)}`}>{accountName}</a>
           </dd>
           <dt>{T.openedBy[lang]}</dt>
           <dd>
@@ -523,7 +551,8 @@ export function registerLockdownPages(
         <ol key="st">
           {c.steps.map((x) => (
             <li key={x.step}>
-              {label(STEP_NAMES, x.step, lang)}: <span class={x.status === "done" ? "tag ok" : "tag"}>{x.status}</span>
+              {label(STEP_NAMES, x.step, lang)}:{" "}
+              <span class={x.status === "done" ? "tag ok" : "tag"}>{label(STEP_STATUS, x.status, lang)}</span>
               {x.doneAt ? ` ${kit.when(x.doneAt, lang)}` : ""}
             </li>
           ))}
@@ -546,8 +575,8 @@ export function registerLockdownPages(
                     {label(OBJECT, o.objectType, lang)} <span class="code">{o.objectId.slice(0, 12)}</span>
                   </td>
                   <td>
-                    {o.action}
-                    {o.note ? <div class="code">{o.note}</div> : null}
+                    {label(ACTION, o.action, lang)}
+                    {o.note ? <div class="code">{label(NOTES, o.note, lang)}</div> : null}
                   </td>
                   <td class="change">
                     <del>{shown("before", o.before)}</del> → <ins>{shown("after", o.after)}</ins>
