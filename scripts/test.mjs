@@ -21,7 +21,15 @@ let files = [...find("src", []), ...find("test", []), ...find("packages", [])].s
 if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
 const r = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--conditions=@mamori/source", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  [
+    "--import",
+    "tsx",
+    "--conditions=@mamori/source",
+    "--test",
+    "--test-concurrency=2",
+    "--test-reporter=spec",
+    ...files,
+  ],
   { stdio: "inherit", env: { MAMORI_FAST_HASH: "1", ...process.env } },
 );
 process.exit(r.status ?? 1);

@@ -15,10 +15,13 @@ import { mamoriOf as fastifyState, mamoriFastify } from "../src/fastify.ts";
 import { mamoriOf as honoState, mamoriHono } from "../src/hono.ts";
 import type { MamoriMiddlewareOptions, MamoriRequestState, RequestContext } from "../src/index.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests read answers loosely, as JSON
+export type Loose = Record<string, any>;
+
 export interface Answer {
   status: number;
   header(name: string): string | null;
-  json: Record<string, any>;
+  json: Loose;
 }
 
 export interface StoreBackend {
@@ -123,7 +126,7 @@ const expressStore: Framework = {
           headers: { ...(opts.body === undefined ? {} : { "content-type": "application/json" }), ...opts.headers },
           ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
         });
-        return { status: r.status, header: (n) => r.headers.get(n), json: (await r.json()) as Record<string, any> };
+        return { status: r.status, header: (n) => r.headers.get(n), json: (await r.json()) as Loose };
       },
       async close() {
         server.closeAllConnections();
@@ -158,7 +161,7 @@ const hono: Framework = {
         });
         // what @hono/node-server passes as c.env
         const r = await app.fetch(req, { incoming: { socket: { remoteAddress: PEER } } });
-        return { status: r.status, header: (n) => r.headers.get(n), json: (await r.json()) as Record<string, any> };
+        return { status: r.status, header: (n) => r.headers.get(n), json: (await r.json()) as Loose };
       },
       close: async () => {},
     };
