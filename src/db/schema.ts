@@ -15,10 +15,15 @@ import type { WebhooksTables } from "../webhooks/tables.ts";
 type Ms = number;
 type Bool = 0 | 1;
 
+/**
+ * active; locked (only a password reset through a recovery contact unlocks it); frozen (a lockdown: nothing signs in
+ * until recovery).
+ */
+export type AccountStatus = "active" | "locked" | "frozen";
+
 export interface AccountsTable {
   id: string;
-  /** active | locked (locked: only password reset via a recovery contact unlocks it) */
-  status: string;
+  status: AccountStatus;
   language: string;
   credential_epoch: number;
   password_hash: string | null;
