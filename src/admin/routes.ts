@@ -1,21 +1,25 @@
 import { Type } from "@sinclair/typebox";
 import { answerFloor } from "../api/answer-floor.ts";
-import { errors, Nullable } from "../api/schemas.ts";
+import { errors, Nullable, named } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
-import { AccountView, LoginAttemptView } from "../identity/routes.ts";
+import { AccountFields, AccountView, LoginAttemptView } from "../identity/routes.ts";
 import { AdminErrors } from "./errors.ts";
 
 const AdminHeader = Type.Object({ authorization: Type.String({ description: "Bearer <admin session token>" }) });
 
-const EventView = Type.Object({
-  seq: Type.Integer(),
-  type: Type.String(),
-  at: Type.String({ format: "date-time" }),
-  actor: Type.String(),
-  ip: Nullable(Type.String()),
-  data: Type.Record(Type.String(), Type.Unknown()),
-  hash: Type.String(),
-});
+const EventView = named(
+  "AccountEvent",
+  Type.Object({
+    seq: Type.Integer(),
+    type: Type.String(),
+    at: Type.String({ format: "date-time" }),
+    actor: Type.String(),
+    ip: Nullable(Type.String()),
+    data: Type.Record(Type.String(), Type.Unknown()),
+    hash: Type.String(),
+  }),
+  "An event on the account's hash-chained log.",
+);
 
 const ContactHistory = Type.Object({
   kind: Type.String(),
@@ -317,7 +321,7 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
           200: Type.Object({
             accounts: Type.Array(
               Type.Composite([
-                AccountView,
+                AccountFields,
                 Type.Object({
                   matched: Type.Array(
                     Type.Object({

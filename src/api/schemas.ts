@@ -26,6 +26,14 @@ export function componentSchemas(): readonly TSchema[] {
 export const ref = <T extends TSchema>(schema: T, options?: { description?: string }): T =>
   Type.Ref(schema.$id as string, options) as unknown as T;
 
+/**
+ * A named schema: registered under `id` (a copy, so the original can still be spread into a Type.Composite) and
+ * referenced wherever it is used.
+ */
+export function named<T extends TSchema>(id: string, schema: T, description?: string): T {
+  return ref(component({ ...schema, $id: id, ...(description ? { description } : {}) } as T));
+}
+
 export const RequestContext = component(
   Type.Object(
     {
@@ -55,13 +63,17 @@ export const ErrorBody = component(
   ),
 );
 
-export const Ok = Type.Object({ ok: Type.Literal(true) });
+export const Ok = named("Ok", Type.Object({ ok: Type.Literal(true) }));
 
-export const SessionRef = Type.Object({
-  id: Type.String(),
-  token: Type.String({ description: "Opaque 256-bit session token; shown once. Send it as X-Mamori-Session." }),
-  expiresAt: Type.String({ format: "date-time" }),
-});
+export const SessionRef = named(
+  "Session",
+  Type.Object({
+    id: Type.String(),
+    token: Type.String({ description: "Opaque 256-bit session token; shown once. Send it as X-Mamori-Session." }),
+    expiresAt: Type.String({ format: "date-time" }),
+  }),
+  "A new session for the end user.",
+);
 
 export const Email = Type.String({ minLength: 3, maxLength: 254 });
 export const Password = Type.String({ minLength: 1, maxLength: 1024 });
@@ -69,12 +81,16 @@ export const Code = Type.String({ minLength: 1, maxLength: 64 });
 export const LinkToken = Type.String({ minLength: 1, maxLength: 256 });
 export const Language = Type.Union([Type.Literal("ja"), Type.Literal("en")]);
 
-export const Device = Type.Object({
-  browser: Type.Union([Type.String(), Type.Null()]),
-  os: Type.Union([Type.String(), Type.Null()]),
-  type: Type.Union([Type.String(), Type.Null()]),
-  id: Type.Union([Type.String(), Type.Null()]),
-});
+export const Device = named(
+  "Device",
+  Type.Object({
+    browser: Type.Union([Type.String(), Type.Null()]),
+    os: Type.Union([Type.String(), Type.Null()]),
+    type: Type.Union([Type.String(), Type.Null()]),
+    id: Type.Union([Type.String(), Type.Null()]),
+  }),
+  "The device a session or sign-in came from, as read from its user agent and device cookie.",
+);
 
 /**
  * A nullable primitive as `type: [T, "null"]` (JSON Schema 2020-12 / OpenAPI 3.1) rather than anyOf: the response

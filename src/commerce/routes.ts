@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyRequest } from "fastify";
 import { SESSION_HEADER, userSession } from "../api/context.ts";
-import { errors, Nullable, Ok } from "../api/schemas.ts";
+import { errors, Nullable, named, Ok } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { IdentityErrors } from "../identity/errors.ts";
 import type { MamoriError } from "../shared/errors.ts";
@@ -33,99 +33,119 @@ const AddressBody = Type.Object(
   },
   strict,
 );
-const AddressView = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  line1: Type.String(),
-  line2: Nullable(Type.String()),
-  city: Type.String(),
-  region: Nullable(Type.String()),
-  postalCode: Type.String(),
-  country: Type.String(),
-  phone: Nullable(Type.String()),
-  createdAt: Time,
-});
-const InstrumentView = Type.Object({
-  id: Type.String(),
-  brand: Type.String(),
-  last4: Type.String(),
-  funding: Type.String(),
-  billingCountry: Nullable(Type.String()),
-  createdAt: Time,
-});
-const ListingView = Type.Object({
-  id: Type.String(),
-  title: Type.String(),
-  price: Type.Integer(),
-  currency: Type.String(),
-  quantity: Type.Integer(),
-  status: Type.String(),
-  productId: Nullable(Type.String()),
-  createdAt: Time,
-  updatedAt: Time,
-});
-const OrderView = Type.Object({
-  id: Type.String(),
-  status: Type.String(),
-  kind: Type.String(),
-  currency: Type.String(),
-  total: Type.Integer(),
-  paymentMethod: Type.String(),
-  paymentRequired: Type.Boolean(),
-  listingId: Nullable(Type.String()),
-  externalRef: Nullable(Type.String()),
-  address: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-  items: Type.Array(
-    Type.Object({
-      category: Type.String(),
-      sku: Type.String(),
-      title: Type.String(),
-      quantity: Type.Integer(),
-      unitPrice: Type.Integer(),
-      listingId: Nullable(Type.String()),
-      recipientEmail: Nullable(Type.String()),
-    }),
-  ),
-  payments: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      status: Type.String(),
-      amount: Type.Integer(),
-      capturedAmount: Type.Integer(),
-      refundedAmount: Type.Integer(),
-      declineCode: Nullable(Type.String()),
-    }),
-  ),
-  giftCards: Type.Array(
-    Type.Object({ id: Type.String(), last4: Type.String(), amount: Type.Integer(), status: Type.String() }),
-  ),
-  createdAt: Time,
-  shippedAt: Nullable(Type.String({ format: "date-time" })),
-  deliveredAt: Nullable(Type.String({ format: "date-time" })),
-  cancelledAt: Nullable(Type.String({ format: "date-time" })),
-});
-const SellerOrderView = Type.Object({
-  id: Type.String(),
-  listingId: Nullable(Type.String()),
-  status: Type.String(),
-  total: Type.Integer(),
-  currency: Type.String(),
-  createdAt: Time,
-  buyer: Type.Union([
-    Type.Object({
-      masked: Type.Boolean({ description: "true until the order ships: family name, city and phone's last 4 only" }),
-      name: Type.String(),
-      line1: Nullable(Type.String()),
-      line2: Nullable(Type.String()),
-      city: Nullable(Type.String()),
-      region: Nullable(Type.String()),
-      postalCode: Nullable(Type.String()),
-      country: Nullable(Type.String()),
-      phone: Nullable(Type.String()),
-    }),
-    Type.Null(),
-  ]),
-});
+const AddressView = named(
+  "Address",
+  Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    line1: Type.String(),
+    line2: Nullable(Type.String()),
+    city: Type.String(),
+    region: Nullable(Type.String()),
+    postalCode: Type.String(),
+    country: Type.String(),
+    phone: Nullable(Type.String()),
+    createdAt: Time,
+  }),
+  "A saved shipping address.",
+);
+const InstrumentView = named(
+  "PaymentInstrument",
+  Type.Object({
+    id: Type.String(),
+    brand: Type.String(),
+    last4: Type.String(),
+    funding: Type.String(),
+    billingCountry: Nullable(Type.String()),
+    createdAt: Time,
+  }),
+  "A saved payment method (the gateway's token, never a card number).",
+);
+const ListingView = named(
+  "Listing",
+  Type.Object({
+    id: Type.String(),
+    title: Type.String(),
+    price: Type.Integer(),
+    currency: Type.String(),
+    quantity: Type.Integer(),
+    status: Type.String(),
+    productId: Nullable(Type.String()),
+    createdAt: Time,
+    updatedAt: Time,
+  }),
+  "A seller's listing.",
+);
+const OrderView = named(
+  "Order",
+  Type.Object({
+    id: Type.String(),
+    status: Type.String(),
+    kind: Type.String(),
+    currency: Type.String(),
+    total: Type.Integer(),
+    paymentMethod: Type.String(),
+    paymentRequired: Type.Boolean(),
+    listingId: Nullable(Type.String()),
+    externalRef: Nullable(Type.String()),
+    address: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    items: Type.Array(
+      Type.Object({
+        category: Type.String(),
+        sku: Type.String(),
+        title: Type.String(),
+        quantity: Type.Integer(),
+        unitPrice: Type.Integer(),
+        listingId: Nullable(Type.String()),
+        recipientEmail: Nullable(Type.String()),
+      }),
+    ),
+    payments: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        status: Type.String(),
+        amount: Type.Integer(),
+        capturedAmount: Type.Integer(),
+        refundedAmount: Type.Integer(),
+        declineCode: Nullable(Type.String()),
+      }),
+    ),
+    giftCards: Type.Array(
+      Type.Object({ id: Type.String(), last4: Type.String(), amount: Type.Integer(), status: Type.String() }),
+    ),
+    createdAt: Time,
+    shippedAt: Nullable(Type.String({ format: "date-time" })),
+    deliveredAt: Nullable(Type.String({ format: "date-time" })),
+    cancelledAt: Nullable(Type.String({ format: "date-time" })),
+  }),
+  "An order as its buyer sees it.",
+);
+const SellerOrderView = named(
+  "SellerOrder",
+  Type.Object({
+    id: Type.String(),
+    listingId: Nullable(Type.String()),
+    status: Type.String(),
+    total: Type.Integer(),
+    currency: Type.String(),
+    createdAt: Time,
+    buyer: Type.Union([
+      Type.Object({
+        masked: Type.Boolean({ description: "true until the order ships: family name, city and phone's last 4 only" }),
+        name: Type.String(),
+        line1: Nullable(Type.String()),
+        line2: Nullable(Type.String()),
+        city: Nullable(Type.String()),
+        region: Nullable(Type.String()),
+        postalCode: Nullable(Type.String()),
+        country: Nullable(Type.String()),
+        phone: Nullable(Type.String()),
+      }),
+      Type.Null(),
+    ]),
+  }),
+  "An order as its seller sees it.",
+);
 const Item = Type.Object(
   {
     category: Type.Optional(Type.Union([Type.Literal("gift_card"), Type.Literal("digital"), Type.Literal("physical")])),

@@ -10,6 +10,7 @@ import {
   Language,
   LinkToken,
   Nullable,
+  named,
   Ok,
   Password,
   SessionRef,
@@ -22,23 +23,31 @@ const SessionHeader = Type.Object({
 const OptCtx = Type.Optional(Context);
 const Factor = Type.Union([Type.Literal("totp"), Type.Literal("recovery_code"), Type.Literal("email_code")]);
 
-const SignInResult = Type.Union([
-  Type.Object({ status: Type.Literal("signed_in"), accountId: Type.String(), session: SessionRef }),
-  Type.Object({
-    status: Type.Literal("challenge"),
-    challengeToken: Type.String(),
-    factors: Type.Array(Factor),
-    expiresAt: Type.String({ format: "date-time" }),
-  }),
-]);
+const SignInResult = named(
+  "SignInResult",
+  Type.Union([
+    Type.Object({ status: Type.Literal("signed_in"), accountId: Type.String(), session: SessionRef }),
+    Type.Object({
+      status: Type.Literal("challenge"),
+      challengeToken: Type.String(),
+      factors: Type.Array(Factor),
+      expiresAt: Type.String({ format: "date-time" }),
+    }),
+  ]),
+  "A session, or a second-factor challenge to complete.",
+);
 
-const ContactView = Type.Object({
-  value: Type.String(),
-  verified: Type.Boolean(),
-  primary: Type.Boolean(),
-  addedAt: Type.String({ format: "date-time" }),
-});
-export const AccountView = Type.Object({
+const ContactView = named(
+  "Contact",
+  Type.Object({
+    value: Type.String(),
+    verified: Type.Boolean(),
+    primary: Type.Boolean(),
+    addedAt: Type.String({ format: "date-time" }),
+  }),
+  "An email address or phone number on the account.",
+);
+export const AccountFields = Type.Object({
   id: Type.String(),
   status: Type.String(),
   language: Language,
@@ -50,36 +59,49 @@ export const AccountView = Type.Object({
   totpEnabled: Type.Boolean(),
   recoveryCodesLeft: Type.Integer(),
 });
+export const AccountView = named("Account", AccountFields, "The account as its owner sees it.");
 
-const AppPasswordView = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  createdAt: Type.String({ format: "date-time" }),
-  active: Type.Boolean(),
-  revokedAt: Nullable(Type.String({ format: "date-time" })),
-  revokedReason: Nullable(Type.String()),
-  lastUsedAt: Nullable(Type.String({ format: "date-time" })),
-  lastUsedIp: Nullable(Type.String()),
-  lastUsedCountry: Nullable(Type.String()),
-});
+const AppPasswordView = named(
+  "AppPassword",
+  Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    createdAt: Type.String({ format: "date-time" }),
+    active: Type.Boolean(),
+    revokedAt: Nullable(Type.String({ format: "date-time" })),
+    revokedReason: Nullable(Type.String()),
+    lastUsedAt: Nullable(Type.String({ format: "date-time" })),
+    lastUsedIp: Nullable(Type.String()),
+    lastUsedCountry: Nullable(Type.String()),
+  }),
+  "A password for one app, usable only with the app-password channel.",
+);
 
-export const LoginAttemptView = Type.Object({
-  id: Type.String(),
-  at: Type.String({ format: "date-time" }),
-  outcome: Type.String(),
-  reason: Nullable(Type.String()),
-  channel: Type.String(),
-  ip: Type.String(),
-  country: Nullable(Type.String()),
-  asn: Nullable(Type.Integer()),
-  device: Device,
-  sessionId: Nullable(Type.String()),
-});
+export const LoginAttemptView = named(
+  "LoginAttempt",
+  Type.Object({
+    id: Type.String(),
+    at: Type.String({ format: "date-time" }),
+    outcome: Type.String(),
+    reason: Nullable(Type.String()),
+    channel: Type.String(),
+    ip: Type.String(),
+    country: Nullable(Type.String()),
+    asn: Nullable(Type.Integer()),
+    device: Device,
+    sessionId: Nullable(Type.String()),
+  }),
+  "One sign-in attempt, with where and what it came from.",
+);
 
-const RecoveryCodes = Type.Object({
-  recoveryCodes: Type.Array(Type.String(), { description: "Shown once." }),
-  session: SessionRef,
-});
+const RecoveryCodes = named(
+  "RecoveryCodes",
+  Type.Object({
+    recoveryCodes: Type.Array(Type.String(), { description: "Shown once." }),
+    session: SessionRef,
+  }),
+  "One-time recovery codes (shown once) and the session that replaces the current one.",
+);
 const strict = { additionalProperties: false } as const;
 
 export function registerIdentityRoutes(app: Http, deps: RouteDeps) {

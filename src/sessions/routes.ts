@@ -1,30 +1,34 @@
 import { Type } from "@sinclair/typebox";
 import { checkContext, userSession } from "../api/context.ts";
-import { Context, Device, errors, Nullable, Ok } from "../api/schemas.ts";
+import { Context, Device, errors, Nullable, named, Ok } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 
 const SessionHeader = Type.Object({
   "x-mamori-session": Type.String({ description: "The end user's session token." }),
 });
 
-const SessionView = Type.Object({
-  id: Type.String(),
-  channel: Type.String(),
-  current: Type.Boolean(),
-  active: Type.Boolean(),
-  createdAt: Type.String({ format: "date-time" }),
-  lastSeenAt: Type.String({ format: "date-time" }),
-  authTime: Type.String({ format: "date-time" }),
-  expiresAt: Type.String({ format: "date-time" }),
-  endedAt: Nullable(Type.String({ format: "date-time" })),
-  endedReason: Nullable(Type.String()),
-  factor: Type.String(),
-  ip: Type.String(),
-  country: Nullable(Type.String()),
-  asn: Nullable(Type.Integer()),
-  device: Device,
-  appPasswordId: Nullable(Type.String()),
-});
+const SessionView = named(
+  "ActiveSession",
+  Type.Object({
+    id: Type.String(),
+    channel: Type.String(),
+    current: Type.Boolean(),
+    active: Type.Boolean(),
+    createdAt: Type.String({ format: "date-time" }),
+    lastSeenAt: Type.String({ format: "date-time" }),
+    authTime: Type.String({ format: "date-time" }),
+    expiresAt: Type.String({ format: "date-time" }),
+    endedAt: Nullable(Type.String({ format: "date-time" })),
+    endedReason: Nullable(Type.String()),
+    factor: Type.String(),
+    ip: Type.String(),
+    country: Nullable(Type.String()),
+    asn: Nullable(Type.Integer()),
+    device: Device,
+    appPasswordId: Nullable(Type.String()),
+  }),
+  "A live session of the account, with where it came from.",
+);
 
 export function registerSessionRoutes(app: Http, deps: RouteDeps) {
   const { sessions } = deps;

@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { errors, Nullable } from "../api/schemas.ts";
+import { errors, Nullable, named } from "../api/schemas.ts";
 import type { Http, RouteDeps } from "../api/types.ts";
 import { CommonErrors } from "../shared/errors.ts";
 
@@ -17,13 +17,17 @@ const WebhookStateSchema = Type.Union(
   { description: "delivered: an endpoint answered 2xx; confirmed: the store applied it; not_required: no endpoint." },
 );
 
-const Endpoint = Type.Object({
-  id: Type.String(),
-  url: Type.String(),
-  description: Nullable(Type.String()),
-  createdAt: Time,
-  disabledAt: Nullable(Type.String({ format: "date-time" })),
-});
+const Endpoint = named(
+  "WebhookEndpoint",
+  Type.Object({
+    id: Type.String(),
+    url: Type.String(),
+    description: Nullable(Type.String()),
+    createdAt: Time,
+    disabledAt: Nullable(Type.String({ format: "date-time" })),
+  }),
+  "A store endpoint that receives Mamori's signed webhooks.",
+);
 
 const Delivery = Type.Object({
   id: Type.String(),
@@ -36,20 +40,24 @@ const Delivery = Type.Object({
   deliveredAt: Nullable(Type.String({ format: "date-time" })),
 });
 
-const Message = Type.Object({
-  id: Type.String({ description: "msg_…; the webhook-id header of every delivery attempt." }),
-  type: Type.String(),
-  objectType: Type.String(),
-  objectId: Type.String(),
-  accountId: Nullable(Type.String()),
-  caseId: Nullable(Type.String()),
-  createdAt: Time,
-  state: WebhookStateSchema,
-  confirmedAt: Nullable(Type.String({ format: "date-time" })),
-  confirmedNote: Nullable(Type.String()),
-  payload: Type.Unknown({ description: "The JSON body the store receives." }),
-  deliveries: Type.Array(Delivery),
-});
+const Message = named(
+  "WebhookMessage",
+  Type.Object({
+    id: Type.String({ description: "msg_…; the webhook-id header of every delivery attempt." }),
+    type: Type.String(),
+    objectType: Type.String(),
+    objectId: Type.String(),
+    accountId: Nullable(Type.String()),
+    caseId: Nullable(Type.String()),
+    createdAt: Time,
+    state: WebhookStateSchema,
+    confirmedAt: Nullable(Type.String({ format: "date-time" })),
+    confirmedNote: Nullable(Type.String()),
+    payload: Type.Unknown({ description: "The JSON body the store receives." }),
+    deliveries: Type.Array(Delivery),
+  }),
+  "A webhook message, its state and its deliveries.",
+);
 
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 

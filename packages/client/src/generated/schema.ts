@@ -1528,6 +1528,283 @@ export interface components {
                 };
             };
         };
+        Ok: {
+            /** @enum {boolean} */
+            ok: true;
+        };
+        /** @description A new session for the end user. */
+        Session: {
+            id: string;
+            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
+            token: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        /** @description The device a session or sign-in came from, as read from its user agent and device cookie. */
+        Device: {
+            browser: string | null;
+            os: string | null;
+            type: string | null;
+            id: string | null;
+        };
+        /** @description A session, or a second-factor challenge to complete. */
+        SignInResult: {
+            /** @enum {string} */
+            status: "signed_in";
+            accountId: string;
+            session: components["schemas"]["Session"];
+        } | {
+            /** @enum {string} */
+            status: "challenge";
+            challengeToken: string;
+            factors: ("totp" | "recovery_code" | "email_code")[];
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        /** @description An email address or phone number on the account. */
+        Contact: {
+            value: string;
+            verified: boolean;
+            primary: boolean;
+            /** Format: date-time */
+            addedAt: string;
+        };
+        /** @description The account as its owner sees it. */
+        Account: {
+            id: string;
+            status: string;
+            language: "ja" | "en";
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            passwordChangedAt: string | null;
+            passwordResetRequired: boolean;
+            emails: components["schemas"]["Contact"][];
+            phones: components["schemas"]["Contact"][];
+            totpEnabled: boolean;
+            recoveryCodesLeft: number;
+        };
+        /** @description A password for one app, usable only with the app-password channel. */
+        AppPassword: {
+            id: string;
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+            active: boolean;
+            /** Format: date-time */
+            revokedAt: string | null;
+            revokedReason: string | null;
+            /** Format: date-time */
+            lastUsedAt: string | null;
+            lastUsedIp: string | null;
+            lastUsedCountry: string | null;
+        };
+        /** @description One sign-in attempt, with where and what it came from. */
+        LoginAttempt: {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            outcome: string;
+            reason: string | null;
+            channel: string;
+            ip: string;
+            country: string | null;
+            asn: number | null;
+            device: components["schemas"]["Device"];
+            sessionId: string | null;
+        };
+        /** @description One-time recovery codes (shown once) and the session that replaces the current one. */
+        RecoveryCodes: {
+            /** @description Shown once. */
+            recoveryCodes: string[];
+            session: components["schemas"]["Session"];
+        };
+        /** @description An event on the account's hash-chained log. */
+        AccountEvent: {
+            seq: number;
+            type: string;
+            /** Format: date-time */
+            at: string;
+            actor: string;
+            ip: string | null;
+            data: {
+                [key: string]: unknown;
+            };
+            hash: string;
+        };
+        /** @description A saved shipping address. */
+        Address: {
+            id: string;
+            name: string;
+            line1: string;
+            line2: string | null;
+            city: string;
+            region: string | null;
+            postalCode: string;
+            country: string;
+            phone: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description A saved payment method (the gateway's token, never a card number). */
+        PaymentInstrument: {
+            id: string;
+            brand: string;
+            last4: string;
+            funding: string;
+            billingCountry: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description A seller's listing. */
+        Listing: {
+            id: string;
+            title: string;
+            price: number;
+            currency: string;
+            quantity: number;
+            status: string;
+            productId: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description An order as its buyer sees it. */
+        Order: {
+            id: string;
+            status: string;
+            kind: string;
+            currency: string;
+            total: number;
+            paymentMethod: string;
+            paymentRequired: boolean;
+            listingId: string | null;
+            externalRef: string | null;
+            address: {
+                [key: string]: unknown;
+            } | null;
+            items: {
+                category: string;
+                sku: string;
+                title: string;
+                quantity: number;
+                unitPrice: number;
+                listingId: string | null;
+                recipientEmail: string | null;
+            }[];
+            payments: {
+                id: string;
+                status: string;
+                amount: number;
+                capturedAmount: number;
+                refundedAmount: number;
+                declineCode: string | null;
+            }[];
+            giftCards: {
+                id: string;
+                last4: string;
+                amount: number;
+                status: string;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            shippedAt: string | null;
+            /** Format: date-time */
+            deliveredAt: string | null;
+            /** Format: date-time */
+            cancelledAt: string | null;
+        };
+        /** @description An order as its seller sees it. */
+        SellerOrder: {
+            id: string;
+            listingId: string | null;
+            status: string;
+            total: number;
+            currency: string;
+            /** Format: date-time */
+            createdAt: string;
+            buyer: {
+                /** @description true until the order ships: family name, city and phone's last 4 only */
+                masked: boolean;
+                name: string;
+                line1: string | null;
+                line2: string | null;
+                city: string | null;
+                region: string | null;
+                postalCode: string | null;
+                country: string | null;
+                phone: string | null;
+            } | null;
+        };
+        /** @description A live session of the account, with where it came from. */
+        ActiveSession: {
+            id: string;
+            channel: string;
+            current: boolean;
+            active: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastSeenAt: string;
+            /** Format: date-time */
+            authTime: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** Format: date-time */
+            endedAt: string | null;
+            endedReason: string | null;
+            factor: string;
+            ip: string;
+            country: string | null;
+            asn: number | null;
+            device: components["schemas"]["Device"];
+            appPasswordId: string | null;
+        };
+        /** @description A store endpoint that receives Mamori's signed webhooks. */
+        WebhookEndpoint: {
+            id: string;
+            url: string;
+            description: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            disabledAt: string | null;
+        };
+        /** @description A webhook message, its state and its deliveries. */
+        WebhookMessage: {
+            /** @description msg_…; the webhook-id header of every delivery attempt. */
+            id: string;
+            type: string;
+            objectType: string;
+            objectId: string;
+            accountId: string | null;
+            caseId: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description delivered: an endpoint answered 2xx; confirmed: the store applied it; not_required: no endpoint. */
+            state: "pending" | "delivered" | "confirmed" | "failed" | "not_required";
+            /** Format: date-time */
+            confirmedAt: string | null;
+            confirmedNote: string | null;
+            /** @description The JSON body the store receives. */
+            payload: unknown;
+            deliveries: {
+                id: string;
+                endpointId: string;
+                /** @description queued | sending | delivered | abandoned */
+                status: string;
+                /** @description Failed attempts so far. */
+                attempts: number;
+                /** Format: date-time */
+                nextAttemptAt: string | null;
+                lastStatus: number | null;
+                lastError: string | null;
+                /** Format: date-time */
+                deliveredAt: string | null;
+            }[];
+        };
     };
     responses: never;
     parameters: never;
@@ -1685,34 +1962,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        sessions: {
-                            id: string;
-                            channel: string;
-                            current: boolean;
-                            active: boolean;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** Format: date-time */
-                            lastSeenAt: string;
-                            /** Format: date-time */
-                            authTime: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                            /** Format: date-time */
-                            endedAt: string | null;
-                            endedReason: string | null;
-                            factor: string;
-                            ip: string;
-                            country: string | null;
-                            asn: number | null;
-                            device: {
-                                browser: string | null;
-                                os: string | null;
-                                type: string | null;
-                                id: string | null;
-                            };
-                            appPasswordId: string | null;
-                        }[];
+                        sessions: components["schemas"]["ActiveSession"][];
                     };
                 };
             };
@@ -1779,10 +2029,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -1873,10 +2120,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -1947,10 +2191,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -2189,13 +2430,7 @@ export interface operations {
                      */
                     "application/json": {
                         accountId: string;
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
+                        session: components["schemas"]["Session"];
                     };
                 };
             };
@@ -2285,7 +2520,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK. */
+            /** @description The account as its owner sees it. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2319,32 +2554,7 @@ export interface operations {
                      *       "recoveryCodesLeft": 1
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        status: string;
-                        language: "ja" | "en";
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        passwordChangedAt: string | null;
-                        passwordResetRequired: boolean;
-                        emails: {
-                            value: string;
-                            verified: boolean;
-                            primary: boolean;
-                            /** Format: date-time */
-                            addedAt: string;
-                        }[];
-                        phones: {
-                            value: string;
-                            verified: boolean;
-                            primary: boolean;
-                            /** Format: date-time */
-                            addedAt: string;
-                        }[];
-                        totpEnabled: boolean;
-                        recoveryCodesLeft: number;
-                    };
+                    "application/json": components["schemas"]["Account"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -2421,10 +2631,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_email`: Not a valid email address. `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
@@ -2535,10 +2742,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `invalid_request`: The request is malformed. */
@@ -2635,7 +2839,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK. */
+            /** @description A session, or a second-factor challenge to complete. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2652,25 +2856,7 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "signed_in";
-                        accountId: string;
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
-                    } | {
-                        /** @enum {string} */
-                        status: "challenge";
-                        challengeToken: string;
-                        factors: ("totp" | "recovery_code" | "email_code")[];
-                        /** Format: date-time */
-                        expiresAt: string;
-                    };
+                    "application/json": components["schemas"]["SignInResult"];
                 };
             };
             /** @description `code_invalid`: The code is wrong or has expired. `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
@@ -2897,7 +3083,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK. */
+            /** @description A session, or a second-factor challenge to complete. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2914,25 +3100,7 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "signed_in";
-                        accountId: string;
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
-                    } | {
-                        /** @enum {string} */
-                        status: "challenge";
-                        challengeToken: string;
-                        factors: ("totp" | "recovery_code" | "email_code")[];
-                        /** Format: date-time */
-                        expiresAt: string;
-                    };
+                    "application/json": components["schemas"]["SignInResult"];
                 };
             };
             /** @description `challenge_invalid`: The sign-in challenge has expired or was completed. `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `factor_unavailable`: That second factor is not set up on this account. `invalid_request`: The request is malformed. */
@@ -3174,10 +3342,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. `link_invalid`: The link is invalid, expired or was already used. */
@@ -3247,7 +3412,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK. */
+            /** @description A session, or a second-factor challenge to complete. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3264,25 +3429,7 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "signed_in";
-                        accountId: string;
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
-                    } | {
-                        /** @enum {string} */
-                        status: "challenge";
-                        challengeToken: string;
-                        factors: ("totp" | "recovery_code" | "email_code")[];
-                        /** Format: date-time */
-                        expiresAt: string;
-                    };
+                    "application/json": components["schemas"]["SignInResult"];
                 };
             };
             /** @description `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
@@ -3406,13 +3553,7 @@ export interface operations {
                      */
                     "application/json": {
                         secondFactor: boolean;
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
+                        session: components["schemas"]["Session"];
                     };
                 };
             };
@@ -3630,13 +3771,7 @@ export interface operations {
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
+                        session: components["schemas"]["Session"];
                     };
                 };
             };
@@ -3770,10 +3905,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
@@ -3881,10 +4013,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. `reset_token_invalid`: The reset link is invalid, expired or was already used. */
@@ -3995,10 +4124,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_email`: Not a valid email address. `invalid_request`: The request is malformed. */
@@ -4125,10 +4251,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `invalid_request`: The request is malformed. */
@@ -4261,10 +4384,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. `link_invalid`: The link is invalid, expired or was already used. */
@@ -4357,10 +4477,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
@@ -4480,10 +4597,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_phone`: Not a valid phone number; use international format (+81…). `invalid_request`: The request is malformed. */
@@ -4685,7 +4799,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK. */
+            /** @description One-time recovery codes (shown once) and the session that replaces the current one. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4703,17 +4817,7 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": {
-                        /** @description Shown once. */
-                        recoveryCodes: string[];
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
             /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. */
@@ -4855,13 +4959,7 @@ export interface operations {
                     "application/json": {
                         /** @enum {boolean} */
                         ok: true;
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
+                        session: components["schemas"]["Session"];
                     };
                 };
             };
@@ -4976,7 +5074,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK. */
+            /** @description One-time recovery codes (shown once) and the session that replaces the current one. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4994,17 +5092,7 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": {
-                        /** @description Shown once. */
-                        recoveryCodes: string[];
-                        session: {
-                            id: string;
-                            /** @description Opaque 256-bit session token; shown once. Send it as X-Mamori-Session. */
-                            token: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -5126,20 +5214,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        appPasswords: {
-                            id: string;
-                            name: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            active: boolean;
-                            /** Format: date-time */
-                            revokedAt: string | null;
-                            revokedReason: string | null;
-                            /** Format: date-time */
-                            lastUsedAt: string | null;
-                            lastUsedIp: string | null;
-                            lastUsedCountry: string | null;
-                        }[];
+                        appPasswords: components["schemas"]["AppPassword"][];
                     };
                 };
             };
@@ -5324,10 +5399,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -5421,24 +5493,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        attempts: {
-                            id: string;
-                            /** Format: date-time */
-                            at: string;
-                            outcome: string;
-                            reason: string | null;
-                            channel: string;
-                            ip: string;
-                            country: string | null;
-                            asn: number | null;
-                            device: {
-                                browser: string | null;
-                                os: string | null;
-                                type: string | null;
-                                id: string | null;
-                            };
-                            sessionId: string | null;
-                        }[];
+                        attempts: components["schemas"]["LoginAttempt"][];
                     };
                 };
             };
@@ -5518,10 +5573,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. `link_invalid`: The link is invalid, expired or was already used. */
@@ -6682,20 +6734,8 @@ export interface operations {
                             /** Format: date-time */
                             passwordChangedAt: string | null;
                             passwordResetRequired: boolean;
-                            emails: {
-                                value: string;
-                                verified: boolean;
-                                primary: boolean;
-                                /** Format: date-time */
-                                addedAt: string;
-                            }[];
-                            phones: {
-                                value: string;
-                                verified: boolean;
-                                primary: boolean;
-                                /** Format: date-time */
-                                addedAt: string;
-                            }[];
+                            emails: components["schemas"]["Contact"][];
+                            phones: components["schemas"]["Contact"][];
                             totpEnabled: boolean;
                             recoveryCodesLeft: number;
                             matched: {
@@ -6860,32 +6900,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        account: {
-                            id: string;
-                            status: string;
-                            language: "ja" | "en";
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** Format: date-time */
-                            passwordChangedAt: string | null;
-                            passwordResetRequired: boolean;
-                            emails: {
-                                value: string;
-                                verified: boolean;
-                                primary: boolean;
-                                /** Format: date-time */
-                                addedAt: string;
-                            }[];
-                            phones: {
-                                value: string;
-                                verified: boolean;
-                                primary: boolean;
-                                /** Format: date-time */
-                                addedAt: string;
-                            }[];
-                            totpEnabled: boolean;
-                            recoveryCodesLeft: number;
-                        };
+                        account: components["schemas"]["Account"];
                         contacts: {
                             kind: string;
                             value: string;
@@ -6899,36 +6914,8 @@ export interface operations {
                             /** Format: date-time */
                             recoveryUntil: string | null;
                         }[];
-                        events: {
-                            seq: number;
-                            type: string;
-                            /** Format: date-time */
-                            at: string;
-                            actor: string;
-                            ip: string | null;
-                            data: {
-                                [key: string]: unknown;
-                            };
-                            hash: string;
-                        }[];
-                        loginAttempts: {
-                            id: string;
-                            /** Format: date-time */
-                            at: string;
-                            outcome: string;
-                            reason: string | null;
-                            channel: string;
-                            ip: string;
-                            country: string | null;
-                            asn: number | null;
-                            device: {
-                                browser: string | null;
-                                os: string | null;
-                                type: string | null;
-                                id: string | null;
-                            };
-                            sessionId: string | null;
-                        }[];
+                        events: components["schemas"]["AccountEvent"][];
+                        loginAttempts: components["schemas"]["LoginAttempt"][];
                     };
                 };
             };
@@ -7034,19 +7021,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        addresses: {
-                            id: string;
-                            name: string;
-                            line1: string;
-                            line2: string | null;
-                            city: string;
-                            region: string | null;
-                            postalCode: string;
-                            country: string;
-                            phone: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                        }[];
+                        addresses: components["schemas"]["Address"][];
                     };
                 };
             };
@@ -7134,7 +7109,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description A saved shipping address. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7154,19 +7129,7 @@ export interface operations {
                      *       "createdAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        name: string;
-                        line1: string;
-                        line2: string | null;
-                        city: string;
-                        region: string | null;
-                        postalCode: string;
-                        country: string;
-                        phone: string | null;
-                        /** Format: date-time */
-                        createdAt: string;
-                    };
+                    "application/json": components["schemas"]["Address"];
                 };
             };
             /** @description `card_number_refused`: Card numbers are never accepted; send the gateway's token for the card instead. `invalid_request`: The request is malformed. */
@@ -7286,10 +7249,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -7382,15 +7342,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        instruments: {
-                            id: string;
-                            brand: string;
-                            last4: string;
-                            funding: string;
-                            billingCountry: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                        }[];
+                        instruments: components["schemas"]["PaymentInstrument"][];
                         keepCards: boolean;
                     };
                 };
@@ -7467,7 +7419,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description A saved payment method (the gateway's token, never a card number). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7483,15 +7435,7 @@ export interface operations {
                      *       "createdAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        brand: string;
-                        last4: string;
-                        funding: string;
-                        billingCountry: string | null;
-                        /** Format: date-time */
-                        createdAt: string;
-                    };
+                    "application/json": components["schemas"]["PaymentInstrument"];
                 };
             };
             /** @description `card_number_refused`: Card numbers are never accepted; send the gateway's token for the card instead. `invalid_request`: The request is malformed. `payment_token_invalid`: The gateway does not know that payment token. */
@@ -7611,10 +7555,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -7903,7 +7844,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description A seller's listing. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7922,19 +7863,7 @@ export interface operations {
                      *       "updatedAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        title: string;
-                        price: number;
-                        currency: string;
-                        quantity: number;
-                        status: string;
-                        productId: string | null;
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                    };
+                    "application/json": components["schemas"]["Listing"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -8060,7 +7989,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK. */
+            /** @description A seller's listing. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8079,19 +8008,7 @@ export interface operations {
                      *       "updatedAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        title: string;
-                        price: number;
-                        currency: string;
-                        quantity: number;
-                        status: string;
-                        productId: string | null;
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                    };
+                    "application/json": components["schemas"]["Listing"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -8248,27 +8165,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        orders: {
-                            id: string;
-                            listingId: string | null;
-                            status: string;
-                            total: number;
-                            currency: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            buyer: {
-                                /** @description true until the order ships: family name, city and phone's last 4 only */
-                                masked: boolean;
-                                name: string;
-                                line1: string | null;
-                                line2: string | null;
-                                city: string | null;
-                                region: string | null;
-                                postalCode: string | null;
-                                country: string | null;
-                                phone: string | null;
-                            } | null;
-                        }[];
+                        orders: components["schemas"]["SellerOrder"][];
                     };
                 };
             };
@@ -8398,51 +8295,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        orders: {
-                            id: string;
-                            status: string;
-                            kind: string;
-                            currency: string;
-                            total: number;
-                            paymentMethod: string;
-                            paymentRequired: boolean;
-                            listingId: string | null;
-                            externalRef: string | null;
-                            address: {
-                                [key: string]: unknown;
-                            } | null;
-                            items: {
-                                category: string;
-                                sku: string;
-                                title: string;
-                                quantity: number;
-                                unitPrice: number;
-                                listingId: string | null;
-                                recipientEmail: string | null;
-                            }[];
-                            payments: {
-                                id: string;
-                                status: string;
-                                amount: number;
-                                capturedAmount: number;
-                                refundedAmount: number;
-                                declineCode: string | null;
-                            }[];
-                            giftCards: {
-                                id: string;
-                                last4: string;
-                                amount: number;
-                                status: string;
-                            }[];
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** Format: date-time */
-                            shippedAt: string | null;
-                            /** Format: date-time */
-                            deliveredAt: string | null;
-                            /** Format: date-time */
-                            cancelledAt: string | null;
-                        }[];
+                        orders: components["schemas"]["Order"][];
                     };
                 };
             };
@@ -8562,7 +8415,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description An order as its buyer sees it. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -8615,51 +8468,7 @@ export interface operations {
                      *       "cancelledAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        status: string;
-                        kind: string;
-                        currency: string;
-                        total: number;
-                        paymentMethod: string;
-                        paymentRequired: boolean;
-                        listingId: string | null;
-                        externalRef: string | null;
-                        address: {
-                            [key: string]: unknown;
-                        } | null;
-                        items: {
-                            category: string;
-                            sku: string;
-                            title: string;
-                            quantity: number;
-                            unitPrice: number;
-                            listingId: string | null;
-                            recipientEmail: string | null;
-                        }[];
-                        payments: {
-                            id: string;
-                            status: string;
-                            amount: number;
-                            capturedAmount: number;
-                            refundedAmount: number;
-                            declineCode: string | null;
-                        }[];
-                        giftCards: {
-                            id: string;
-                            last4: string;
-                            amount: number;
-                            status: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        shippedAt: string | null;
-                        /** Format: date-time */
-                        deliveredAt: string | null;
-                        /** Format: date-time */
-                        cancelledAt: string | null;
-                    };
+                    "application/json": components["schemas"]["Order"];
                 };
             };
             /** @description `address_required`: An order with physical items needs a shipping address. `invalid_request`: The request is malformed. `order_total_out_of_range`: The order total is out of range. */
@@ -8786,7 +8595,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK. */
+            /** @description An order as its buyer sees it. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8839,51 +8648,7 @@ export interface operations {
                      *       "cancelledAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        status: string;
-                        kind: string;
-                        currency: string;
-                        total: number;
-                        paymentMethod: string;
-                        paymentRequired: boolean;
-                        listingId: string | null;
-                        externalRef: string | null;
-                        address: {
-                            [key: string]: unknown;
-                        } | null;
-                        items: {
-                            category: string;
-                            sku: string;
-                            title: string;
-                            quantity: number;
-                            unitPrice: number;
-                            listingId: string | null;
-                            recipientEmail: string | null;
-                        }[];
-                        payments: {
-                            id: string;
-                            status: string;
-                            amount: number;
-                            capturedAmount: number;
-                            refundedAmount: number;
-                            declineCode: string | null;
-                        }[];
-                        giftCards: {
-                            id: string;
-                            last4: string;
-                            amount: number;
-                            status: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        shippedAt: string | null;
-                        /** Format: date-time */
-                        deliveredAt: string | null;
-                        /** Format: date-time */
-                        cancelledAt: string | null;
-                    };
+                    "application/json": components["schemas"]["Order"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -8953,7 +8718,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK. */
+            /** @description An order as its buyer sees it. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9006,51 +8771,7 @@ export interface operations {
                      *       "cancelledAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        status: string;
-                        kind: string;
-                        currency: string;
-                        total: number;
-                        paymentMethod: string;
-                        paymentRequired: boolean;
-                        listingId: string | null;
-                        externalRef: string | null;
-                        address: {
-                            [key: string]: unknown;
-                        } | null;
-                        items: {
-                            category: string;
-                            sku: string;
-                            title: string;
-                            quantity: number;
-                            unitPrice: number;
-                            listingId: string | null;
-                            recipientEmail: string | null;
-                        }[];
-                        payments: {
-                            id: string;
-                            status: string;
-                            amount: number;
-                            capturedAmount: number;
-                            refundedAmount: number;
-                            declineCode: string | null;
-                        }[];
-                        giftCards: {
-                            id: string;
-                            last4: string;
-                            amount: number;
-                            status: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        shippedAt: string | null;
-                        /** Format: date-time */
-                        deliveredAt: string | null;
-                        /** Format: date-time */
-                        cancelledAt: string | null;
-                    };
+                    "application/json": components["schemas"]["Order"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -9129,7 +8850,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK. */
+            /** @description An order as its buyer sees it. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9182,51 +8903,7 @@ export interface operations {
                      *       "cancelledAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        status: string;
-                        kind: string;
-                        currency: string;
-                        total: number;
-                        paymentMethod: string;
-                        paymentRequired: boolean;
-                        listingId: string | null;
-                        externalRef: string | null;
-                        address: {
-                            [key: string]: unknown;
-                        } | null;
-                        items: {
-                            category: string;
-                            sku: string;
-                            title: string;
-                            quantity: number;
-                            unitPrice: number;
-                            listingId: string | null;
-                            recipientEmail: string | null;
-                        }[];
-                        payments: {
-                            id: string;
-                            status: string;
-                            amount: number;
-                            capturedAmount: number;
-                            refundedAmount: number;
-                            declineCode: string | null;
-                        }[];
-                        giftCards: {
-                            id: string;
-                            last4: string;
-                            amount: number;
-                            status: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        shippedAt: string | null;
-                        /** Format: date-time */
-                        deliveredAt: string | null;
-                        /** Format: date-time */
-                        cancelledAt: string | null;
-                    };
+                    "application/json": components["schemas"]["Order"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -9305,7 +8982,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK. */
+            /** @description An order as its buyer sees it. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9358,51 +9035,7 @@ export interface operations {
                      *       "cancelledAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        status: string;
-                        kind: string;
-                        currency: string;
-                        total: number;
-                        paymentMethod: string;
-                        paymentRequired: boolean;
-                        listingId: string | null;
-                        externalRef: string | null;
-                        address: {
-                            [key: string]: unknown;
-                        } | null;
-                        items: {
-                            category: string;
-                            sku: string;
-                            title: string;
-                            quantity: number;
-                            unitPrice: number;
-                            listingId: string | null;
-                            recipientEmail: string | null;
-                        }[];
-                        payments: {
-                            id: string;
-                            status: string;
-                            amount: number;
-                            capturedAmount: number;
-                            refundedAmount: number;
-                            declineCode: string | null;
-                        }[];
-                        giftCards: {
-                            id: string;
-                            last4: string;
-                            amount: number;
-                            status: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        shippedAt: string | null;
-                        /** Format: date-time */
-                        deliveredAt: string | null;
-                        /** Format: date-time */
-                        cancelledAt: string | null;
-                    };
+                    "application/json": components["schemas"]["Order"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -9484,7 +9117,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK. */
+            /** @description An order as its buyer sees it. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9537,51 +9170,7 @@ export interface operations {
                      *       "cancelledAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        status: string;
-                        kind: string;
-                        currency: string;
-                        total: number;
-                        paymentMethod: string;
-                        paymentRequired: boolean;
-                        listingId: string | null;
-                        externalRef: string | null;
-                        address: {
-                            [key: string]: unknown;
-                        } | null;
-                        items: {
-                            category: string;
-                            sku: string;
-                            title: string;
-                            quantity: number;
-                            unitPrice: number;
-                            listingId: string | null;
-                            recipientEmail: string | null;
-                        }[];
-                        payments: {
-                            id: string;
-                            status: string;
-                            amount: number;
-                            capturedAmount: number;
-                            refundedAmount: number;
-                            declineCode: string | null;
-                        }[];
-                        giftCards: {
-                            id: string;
-                            last4: string;
-                            amount: number;
-                            status: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        shippedAt: string | null;
-                        /** Format: date-time */
-                        deliveredAt: string | null;
-                        /** Format: date-time */
-                        cancelledAt: string | null;
-                    };
+                    "application/json": components["schemas"]["Order"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -11227,10 +10816,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `code_invalid`: The code is wrong or has expired. `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
@@ -11340,10 +10926,7 @@ export interface operations {
                      *       "ok": true
                      *     }
                      */
-                    "application/json": {
-                        /** @enum {boolean} */
-                        ok: true;
-                    };
+                    "application/json": components["schemas"]["Ok"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
@@ -11738,15 +11321,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        endpoints: {
-                            id: string;
-                            url: string;
-                            description: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** Format: date-time */
-                            disabledAt: string | null;
-                        }[];
+                        endpoints: components["schemas"]["WebhookEndpoint"][];
                     };
                 };
             };
@@ -11881,7 +11456,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK. */
+            /** @description A store endpoint that receives Mamori's signed webhooks. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -11896,15 +11471,7 @@ export interface operations {
                      *       "disabledAt": "2026-11-01T09:00:00.000Z"
                      *     }
                      */
-                    "application/json": {
-                        id: string;
-                        url: string;
-                        description: string | null;
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        disabledAt: string | null;
-                    };
+                    "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
             /** @description `invalid_request`: The request is malformed. */
@@ -12116,38 +11683,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        messages: {
-                            /** @description msg_…; the webhook-id header of every delivery attempt. */
-                            id: string;
-                            type: string;
-                            objectType: string;
-                            objectId: string;
-                            accountId: string | null;
-                            caseId: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** @description delivered: an endpoint answered 2xx; confirmed: the store applied it; not_required: no endpoint. */
-                            state: "pending" | "delivered" | "confirmed" | "failed" | "not_required";
-                            /** Format: date-time */
-                            confirmedAt: string | null;
-                            confirmedNote: string | null;
-                            /** @description The JSON body the store receives. */
-                            payload: unknown;
-                            deliveries: {
-                                id: string;
-                                endpointId: string;
-                                /** @description queued | sending | delivered | abandoned */
-                                status: string;
-                                /** @description Failed attempts so far. */
-                                attempts: number;
-                                /** Format: date-time */
-                                nextAttemptAt: string | null;
-                                lastStatus: number | null;
-                                lastError: string | null;
-                                /** Format: date-time */
-                                deliveredAt: string | null;
-                            }[];
-                        }[];
+                        messages: components["schemas"]["WebhookMessage"][];
                     };
                 };
             };
