@@ -63,6 +63,37 @@ describe("openapi.json", () => {
     assert.ok(doc.components.schemas.Error, "the error body schema is a component");
   });
 
+  it("every body has an example, every response a description of its own, every 4xx the Error shape with its codes", async () => {
+    const doc = (await t.app.http.inject({ method: "GET", url: "/openapi.json" })).json();
+    const problems: string[] = [];
+    type Media = { schema?: { $ref?: string }; example?: unknown; examples?: Record<string, unknown> };
+    type Op = {
+      operationId: string;
+      requestBody?: { content: Record<string, Media> };
+      responses: Record<string, { description: string; content?: Record<string, Media> }>;
+    };
+    for (const methods of Object.values(doc.paths as Record<string, Record<string, Op>>)) {
+      for (const op of Object.values(methods)) {
+        for (const m of Object.values(op.requestBody?.content ?? {}))
+          if (m.example === undefined && !m.examples) problems.push(`${op.operationId}: request body without example`);
+        for (const [status, r] of Object.entries(op.responses)) {
+          if (r.description === "Default Response") problems.push(`${op.operationId} ${status}: "Default Response"`);
+          for (const m of Object.values(r.content ?? {})) {
+            if (m.example === undefined && !m.examples) problems.push(`${op.operationId} ${status}: no example`);
+            if (status.startsWith("4")) {
+              if (m.schema?.$ref !== "#/components/schemas/Error")
+                problems.push(`${op.operationId} ${status}: not Error`);
+              if (!Object.keys(m.examples ?? {}).length) problems.push(`${op.operationId} ${status}: no codes`);
+            }
+          }
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    const codes = doc.components.schemas.Error.properties.error.properties.code.enum as string[];
+    assert.deepEqual(codes, [...errorCatalog().keys()].sort(), "Error.code is an enum of the catalog");
+  });
+
   it("health answers without credentials", async () => {
     const r = await t.call("GET", "/health", undefined, { auth: null });
     assert.equal(r.statusCode, 200);
