@@ -21,6 +21,7 @@ import { CommonErrors } from "../shared/errors.ts";
 import { STYLESHEET } from "../web/assets.ts";
 import { sendErrorPage } from "../web/error-page.tsx";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
+import { webhookDocs } from "../webhooks/spec.ts";
 import { errorHandler, toHttpError } from "./errors.ts";
 import { addCommonErrors, finishDocument } from "./openapi.ts";
 import { registerRequestMetrics } from "./request-metrics.ts";
@@ -209,7 +210,9 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
         },
       },
       security: [{ storeKey: [] }],
-    },
+      // What Mamori sends to the store (OpenAPI 3.1 webhooks): the event types are part of the contract.
+      webhooks: webhookDocs(),
+    } as never,
     transformObject: (d) =>
       finishDocument((d as unknown as { openapiObject: Record<string, unknown> }).openapiObject) as never,
     refResolver: {

@@ -1504,7 +1504,48 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    commerceAction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mamori acted on a commerce object the store must update in its own record.
+         * @description An order cancelled, a payment voided or refunded, a gift card locked or voided, a wallet re-credited, a listing taken down, or an attacker's change rolled back.
+         */
+        post: operations["commerceActionWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    securityEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Something happened to an account's security: the store should know (no action needed unless it keeps its own copy).
+         * @description A lockdown started or completed, 'not me' reported, sessions ended, password, email, phone or second factor changed, a right password's challenge abandoned, recovery completed.
+         */
+        post: operations["securityEventWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         RequestContext: {
@@ -12883,6 +12924,119 @@ export interface operations {
                         version: string;
                     };
                 };
+            };
+        };
+    };
+    commerceActionWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "order.cancelled",
+                 *       "timestamp": "2026-12-03T10:00:00.000Z",
+                 *       "data": {
+                 *         "objectType": "order",
+                 *         "objectId": "ord_1",
+                 *         "accountId": "acc_1",
+                 *         "caseId": "case_1",
+                 *         "reason": "lockdown"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    type: "order.cancelled" | "gift_card.locked" | "gift_card.voided" | "wallet.locked" | "wallet.recredited" | "listing.taken_down" | "address.rolled_back" | "payment_instrument.rolled_back" | "listing.rolled_back" | "setting.rolled_back";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description An order cancelled, a payment voided or refunded, a gift card locked or voided, a wallet re-credited, a listing taken down, or an attacker's change rolled back. Always: objectType, objectId, accountId, caseId (or null); then the action's own fields. */
+                    data: {
+                        objectType: string;
+                        objectId: string;
+                        accountId: string | null;
+                        caseId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Answer {"status":"applied"} once the store has applied the action (or call confirmWebhook later). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused (signature, timestamp or body): Mamori retries with backoff. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    securityEventWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "security.sessions.ended",
+                 *       "timestamp": "2026-12-03T10:00:00.000Z",
+                 *       "data": {
+                 *         "objectType": "account",
+                 *         "objectId": "acc_1",
+                 *         "accountId": "acc_1",
+                 *         "caseId": null,
+                 *         "event": "sessions.signed_out_everywhere",
+                 *         "at": "2026-12-03T10:00:00.000Z"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    type: "security.email.changed" | "security.factor.changed" | "security.lockdown.completed" | "security.lockdown.started" | "security.not_me.reported" | "security.password.changed" | "security.phone.changed" | "security.recovery.completed" | "security.sessions.ended" | "security.signin.challenge_abandoned";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description A lockdown started or completed, 'not me' reported, sessions ended, password, email, phone or second factor changed, a right password's challenge abandoned, recovery completed. Always: objectType, objectId, accountId, caseId (or null); then the action's own fields. */
+                    data: {
+                        objectType: string;
+                        objectId: string;
+                        accountId: string | null;
+                        caseId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Answer {"status":"applied"} once the store has applied the action (or call confirmWebhook later). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused (signature, timestamp or body): Mamori retries with backoff. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
