@@ -8,7 +8,7 @@
 //   BENCH_ACCOUNTS=100000 npm run bench:import
 //   MAMORI_DATABASE_URL=postgres://127.0.0.1/test npm run bench:import   PostgreSQL (a fresh schema, dropped after)
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -17,6 +17,7 @@ import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/database.ts";
 import { validateImportRow } from "../src/identity/import.ts";
 import { runImport } from "../src/identity/import-cli.ts";
+import { storeBytes } from "./session-loader.ts";
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 1_000_000);
 const pgUrl = process.env.MAMORI_DATABASE_URL;
@@ -80,12 +81,6 @@ async function parseOnly(): Promise<{ seconds: number; rowsPerSecond: number; va
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
-function diskBytes(): number {
-  return readdirSync(dir)
-    .filter((f) => f.startsWith("bench.sqlite") || f.startsWith("bench.decisions"))
-    .reduce((s, f) => s + statSync(path.join(dir, f)).size, 0);
-}
-
 async function main() {
   const fileBytes = await writeFile();
   const floor = await parseOnly();
@@ -119,7 +114,7 @@ async function main() {
     pgBytes = Number(r.rows[0].b);
     await c.end();
   }
-  const disk = pgUrl ? pgBytes! : diskBytes();
+  const disk = pgUrl ? pgBytes! : storeBytes(dir);
   const out = {
     bench: "import",
     store: pgUrl ? "postgres" : "sqlite",
