@@ -26,6 +26,11 @@ export interface Config {
   staffSessionTtlMs: number;
   /** live sessions per account; a sign-in past it ends the oldest (with a notice) */
   maxSessionsPerAccount: number;
+  /**
+   * MAMORI_SECOND_FACTOR: `risk` (default) asks for a second factor when the account has an authenticator or the
+   * context is risky; `always` asks on every password sign-in (the authenticator, or else an emailed code).
+   */
+  secondFactor: "risk" | "always";
   /** how long a request to remove a lost authenticator waits before it takes effect */
   factorResetDelayMs: number;
   /** password hashes run at once (one thread each); one slot is kept for accounts' known devices */
@@ -63,6 +68,12 @@ function httpUrl(name: string, v: string | undefined): string | undefined {
   return s;
 }
 
+function secondFactorMode(v: string | undefined): Config["secondFactor"] {
+  const s = (v ?? "").trim() || "risk";
+  if (s !== "risk" && s !== "always") throw new Error(`MAMORI_SECOND_FACTOR must be risk or always: ${v}`);
+  return s;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const port = int(env.MAMORI_PORT, 7300);
   const fast = env.MAMORI_FAST_HASH === "1";
@@ -90,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     staffSessionIdleMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_IDLE_MINUTES, 15)) * MINUTE,
     staffSessionTtlMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_TTL_HOURS, 8)) * HOUR,
     maxSessionsPerAccount: Math.max(1, int(env.MAMORI_MAX_SESSIONS, 20)),
+    secondFactor: secondFactorMode(env.MAMORI_SECOND_FACTOR),
     factorResetDelayMs: int(env.MAMORI_FACTOR_RESET_HOURS, 72) * HOUR,
     hashSlots: Math.max(2, int(env.MAMORI_HASH_SLOTS, Math.min(availableParallelism(), 8))),
     appPasswordSessionTtlMs: 60 * MINUTE,

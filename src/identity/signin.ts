@@ -64,6 +64,8 @@ export interface SignInConfig {
   challengeTtlMs: number;
   /** how long a request to remove a lost authenticator waits (default 72 h) */
   factorResetDelayMs: number;
+  /** `always`: every password sign-in needs a second factor, from anywhere (ASVS 6.3.3) */
+  secondFactor?: "risk" | "always";
 }
 
 /** Pieces of the identity service the sign-in flows share (service.ts builds them). */
@@ -506,7 +508,10 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       const mode: ThrottleMode = await throttle.before({ identifier, ctx, knownDevice });
       const risk = deps.loginRisk ? await deps.loginRisk.assessLogin({ accountId: a?.id ?? null, context: ctx }) : null;
       const riskAsks = risk !== null && risk.action !== "allow";
-      const risky = !a || mode !== "normal" || riskAsks;
+      // With a second factor always required, the owner's own device gets the challenge too, answered whatever the
+      // password (the risky path), so the always-on challenge is no oracle either.
+      const always = config.secondFactor === "always";
+      const risky = !a || mode !== "normal" || riskAsks || always;
 
       // 2. The hash (skipped only when the identifier is refused outright, which does not depend on the account).
       const right =
@@ -546,14 +551,19 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       //    that the engine (or the throttle) asked to challenge, with a factor that can meet it.
       const factors = a ? await challengeFactors(a, risk?.factor) : [];
       const active = a !== undefined && a.status === "active" && !a.password_reset_required;
-      const wantsChallenge = mode === "challenge" || risk?.action === "challenge" || risk?.action === "review";
+      const wantsChallenge =
+        always || mode === "challenge" || risk?.action === "challenge" || risk?.action === "review";
       if (a && right && active && mode !== "refuse" && risk?.action !== "deny" && wantsChallenge && factors.length) {
         return liveChallenge(
           a,
           ctx,
           identifier,
           factors,
-          mode === "challenge" && !riskAsks ? "under_attack" : "risk_policy",
+          mode === "challenge" && !riskAsks
+            ? "under_attack"
+            : riskAsks || mode !== "normal"
+              ? "risk_policy"
+              : "second_factor",
         );
       }
       if (!a) {
