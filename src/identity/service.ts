@@ -10,14 +10,14 @@ import type { SessionWithAccount } from "../sessions/store.ts";
 import { sessionStore } from "../sessions/store.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, RequestContext } from "../shared/context.ts";
-import { hmac, humanCode, newId, newToken, numericCode, open, seal, sha256 } from "../shared/crypto.ts";
+import { hmac, newId, newToken, numericCode, open, seal, sha256 } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
 import type { PasswordPolicy } from "./password-policy.ts";
 import type { PasswordHasher } from "./passwords.ts";
-import type { StoredSecrets } from "./secrets.ts";
+import { newLookupSecret, SECRET_HASH_VERSION, type StoredSecrets } from "./secrets.ts";
 import { createSignIn, type Language, type LoginRisk, type SignInConfig } from "./signin.ts";
 import { type AccountRow, identityStore as store } from "./store.ts";
 import { generateTotpSecret, totpUri, verifyTotp } from "./totp.ts";
@@ -156,7 +156,7 @@ export function createIdentityService(deps: IdentityDeps) {
   }
 
   async function newRecoveryCodes(t: Db, accountId: string): Promise<string[]> {
-    const codes = Array.from({ length: RECOVERY_CODES }, () => humanCode(16));
+    const codes = Array.from({ length: RECOVERY_CODES }, () => newLookupSecret());
     await store.replaceRecoveryCodes(t, accountId, codes.map(deps.secrets.recoveryCodeHash), clock.now());
     return codes;
   }
@@ -1005,7 +1005,7 @@ export function createIdentityService(deps: IdentityDeps) {
       const a = await sensitive(s);
       const name = input.name.trim().slice(0, 64);
       if (!name) throw CommonErrors.invalid_request({ field: "name" });
-      const password = humanCode(16).toLowerCase();
+      const password = newLookupSecret().toLowerCase();
       return tx(async (t) => {
         const now = clock.now();
         const id = newId();
@@ -1016,7 +1016,7 @@ export function createIdentityService(deps: IdentityDeps) {
             account_id: a.id,
             name,
             secret_hash: deps.secrets.appPasswordHash(password),
-            hash_version: 2,
+            hash_version: SECRET_HASH_VERSION,
             epoch: a.credential_epoch,
             created_at: now,
             created_by_session: s.id,

@@ -1,6 +1,7 @@
 import type { Executor } from "../db/database.ts";
 import type { AccountsTable, AppPasswordsTable, ContactPointsTable, LoginAttemptsTable } from "../db/schema.ts";
 import { newId } from "../shared/crypto.ts";
+import { SECRET_HASH_VERSION } from "./secrets.ts";
 
 export type AccountRow = AccountsTable;
 export type ContactRow = ContactPointsTable;
@@ -153,7 +154,7 @@ export const identityStore = {
             code_hash: h,
             created_at: now,
             used_at: null,
-            hash_version: 2,
+            hash_version: SECRET_HASH_VERSION,
           })),
         )
         .execute();
