@@ -17,6 +17,7 @@ import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { signUpInProcess } from "../src/testing/signup.ts";
 
+const loadAverageAtStart = os.loadavg().map((x) => Number(x.toFixed(2)));
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
 
@@ -196,10 +197,20 @@ await app.close();
 fs.rmSync(dataDir, { recursive: true, force: true });
 
 const result = {
-  machine: { cpus: os.cpus().length, node: process.version, store: String(m.info.store), pinned: PIN },
+  machine: {
+    cpus: os.cpus().length,
+    node: process.version,
+    store: String(m.info.store),
+    pinned: PIN,
+    // 1/5/15-minute load averages: on a shared machine, what else was running
+    loadAverage: { atStart: loadAverageAtStart, atEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
+  },
   load: { connections: CONNECTIONS, rounds: ROUNDS, secondsPerRoundPerTarget: ROUND_SECONDS },
   sessions: {
     distinct: m.info.sessions,
+    // last-seen times spread over the minute before the run (session-loader.ts): sessions cross the once-a-minute
+    // last-seen threshold throughout the measurement, as in a store's steady state
+    lastSeenSpreadSeconds: 60,
     loadSeconds: m.info.loadSeconds,
     diskBytesPerAccountWithSession: m.info.diskBytesPerAccountWithSession,
     serverRssGrowthMiB: m.info.rssGrowthMiB,

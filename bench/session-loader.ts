@@ -1,6 +1,10 @@
 // Builds a store that looks like a store's: N accounts (through the bulk import, src/identity/import.ts) and one live
 // session each (through the session service's own create, in batched transactions), and writes the N session tokens
 // to a file, one per line. Used by bench/server.ts; nothing here writes a table by hand.
+// `backdate(ms)` (optional) moves the app's clock back by ms before each session is created: the bench spreads the
+// sessions' last-seen times over the last minute, as in a store whose users come back every few seconds to minutes,
+// so that during the measurement sessions keep crossing the once-a-minute last-seen threshold (the steady state)
+// instead of all having been seen a second ago.
 import { createWriteStream, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type { App } from "../src/app.ts";
@@ -12,6 +16,7 @@ export async function loadSessions(
   app: App,
   n: number,
   dir: string,
+  backdate?: (ms: number) => void,
 ): Promise<{ tokensFile: string; loadSeconds: number; accounts: number }> {
   const t0 = performance.now();
   // A run's own ids: on a shared PostgreSQL database earlier runs' accounts are there too.
@@ -40,10 +45,12 @@ export async function loadSessions(
       const list: string[] = [];
       for (const [j, accountId] of chunk.entries()) {
         const ip = `153.${150 + ((i + j) % 50)}.${((i + j) >> 8) % 256}.${((i + j) % 250) + 1}`;
+        backdate?.(((i + j) * 7919) % 60_000);
         const ctx = app.enricher.enrich({ ip, userAgent: UA, deviceId: `d${i + j}`, channel: "web" });
         const s = await app.sessions.create(t, { accountId, epoch: 1, ctx, factor: "password", secondFactor: null });
         list.push(s.token);
       }
+      backdate?.(0);
       return list;
     });
     if (!tokens.write(`${made.join("\n")}\n`)) await new Promise<void>((r) => tokens.once("drain", () => r()));
