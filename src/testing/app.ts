@@ -103,7 +103,8 @@ export async function makeTestApp(
   // No answer floor unless a test asks for one: it only adds waiting (test/attacks/sign-in-answer-reveals-password).
   const config = loadConfig(
     { MAMORI_ANSWER_FLOOR_MS: "0", ...opts.env, MAMORI_DISPATCHER: "off" },
-    { publicUrl: "http://mamori.test" },
+    // a test whose browser must follow Mamori's own links (the demo store's redirect) names where it listens
+    { publicUrl: opts.env?.MAMORI_PUBLIC_URL?.replace(/\/$/, "") ?? "http://mamori.test" },
   );
   const counters =
     store.name === "postgres"

@@ -47,10 +47,13 @@ export interface LiveMamori {
   close(): Promise<void>;
 }
 
-/** Mamori listening on 127.0.0.1, port chosen by the system, with the store's branding of the screenshots. */
-export async function liveMamori(env: NodeJS.ProcessEnv = {}): Promise<LiveMamori> {
+/**
+ * Mamori listening on 127.0.0.1, on `port` (default: chosen by the system), with the store's branding of the
+ * screenshots. A test that passes a port can also pass MAMORI_PUBLIC_URL on it, so Mamori's own redirects are followed.
+ */
+export async function liveMamori(env: NodeJS.ProcessEnv = {}, port = 0): Promise<LiveMamori> {
   const t = await makeTestApp(undefined, undefined, { env });
-  await t.app.http.listen({ host: "127.0.0.1", port: 0 });
+  await t.app.http.listen({ host: "127.0.0.1", port });
   const addr = t.app.http.server.address();
   if (!addr || typeof addr === "string") throw new Error("no port");
   const base = `http://127.0.0.1:${addr.port}`;
