@@ -157,6 +157,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     db,
     hot: database.hot,
     changeCounter: database.changeCounter,
+    uncountedTransaction: database.uncountedTransaction,
+    onError: (e) => opts.logger?.warn({ err: e }, "sessions: last-seen write failed (retried)"),
     clock,
     events,
     notifier,
@@ -430,6 +432,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     enricher,
     async close() {
       await http.close();
+      await sessions.close();
       await dispatcher.stop();
       await webhookDispatcher.stop();
       await counters.close();

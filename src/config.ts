@@ -20,6 +20,11 @@ export interface Config {
   freshAuthMs: number;
   sessionTtlMs: number;
   sessionIdleMs: number;
+  /**
+   * how long a session's last-seen time may wait in memory before it is written, in one batch with others
+   * (MAMORI_SESSION_LAST_SEEN_FLUSH_MS, default 1000; sessions/last-seen.ts): what a crash can lose
+   */
+  sessionLastSeenFlushMs: number;
   /** staff (admin) sessions end after this long without a request (MAMORI_STAFF_SESSION_IDLE_MINUTES, default 15) */
   staffSessionIdleMs: number;
   /** and after this long whatever happens (MAMORI_STAFF_SESSION_TTL_HOURS, default 8) */
@@ -98,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     freshAuthMs: int(env.MAMORI_FRESH_AUTH_MINUTES, 10) * MINUTE,
     sessionTtlMs: int(env.MAMORI_SESSION_TTL_DAYS, 30) * DAY,
     sessionIdleMs: int(env.MAMORI_SESSION_IDLE_DAYS, 14) * DAY,
+    sessionLastSeenFlushMs: Math.max(10, int(env.MAMORI_SESSION_LAST_SEEN_FLUSH_MS, 1000)),
     staffSessionIdleMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_IDLE_MINUTES, 15)) * MINUTE,
     staffSessionTtlMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_TTL_HOURS, 8)) * HOUR,
     maxSessionsPerAccount: Math.max(1, int(env.MAMORI_MAX_SESSIONS, 20)),

@@ -6,6 +6,7 @@ import type { EnrichedContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
 import { factorStrength } from "../shared/factors.ts";
 import { SessionErrors } from "./errors.ts";
+import { createLastSeenWriter } from "./last-seen.ts";
 import { type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
 
 export interface SessionView {
@@ -41,6 +42,8 @@ export interface Introspection {
 export interface SessionConfig {
   sessionTtlMs: number;
   sessionIdleMs: number;
+  /** how long a last-seen time may wait before it is written (ms; last-seen.ts LAST_SEEN_FLUSH_MS when absent) */
+  sessionLastSeenFlushMs?: number | undefined;
   appPasswordSessionTtlMs: number;
   freshAuthMs: number;
   /** live sessions an account may hold; a new sign-in past it ends the oldest (app-password sessions not counted) */
@@ -52,6 +55,10 @@ export interface SessionDeps {
   hot: HotQuery;
   /** see DatabaseHandle.changeCounter: when present, session rows are kept while the store is unchanged */
   changeCounter?: (() => number) | undefined;
+  /** DatabaseHandle.uncountedTransaction: last-seen batches are written without dropping the kept rows */
+  uncountedTransaction?: (<T>(fn: (tx: Db) => Promise<T>) => Promise<T>) | undefined;
+  /** a failed last-seen write (retried at the next interval) */
+  onError?: ((e: unknown) => void) | undefined;
   clock: Clock;
   events: EventLog;
   notifier: Notifier;
@@ -63,6 +70,7 @@ export interface SessionDeps {
   requiredSecondFactor(accountId: string): Promise<number>;
 }
 
+/** A session's last-seen is written when older than this: at most once a minute per session, whatever the rate. */
 const TOUCH_GAP_MS = 60_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -76,6 +84,17 @@ export function createSessionService(deps: SessionDeps) {
   const rows = new Map<string, SessionWithAccount>();
   let rowsAt = -1;
   const MAX_ROWS = 10_000;
+  // Last-seen writes leave the request path (last-seen.ts): a check notes the time and answers; a timer writes the
+  // batch. On SQLite that write does not move the change counter, so it no longer empties `rows` once per session
+  // per minute; the rows it makes stale only show an older last-seen, which `seenAt` corrects from what was noted.
+  const lastSeen = createLastSeenWriter({
+    write: (seen) =>
+      (deps.uncountedTransaction ?? ((fn) => db.transaction().execute(fn)))((tx) =>
+        sessionStore.advanceLastSeen(tx, seen),
+      ),
+    flushMs: config.sessionLastSeenFlushMs,
+    onError: deps.onError,
+  });
 
   async function find(hash: string): Promise<SessionWithAccount | undefined> {
     if (!changeCounter) return (await findByTokenHash([hash]))[0] as SessionWithAccount | undefined;
@@ -92,11 +111,16 @@ export function createSessionService(deps: SessionDeps) {
     return s;
   }
 
+  /** The latest request this node knows of: the stored time, or a later one noted and not written yet. */
+  function seenAt(s: { id: string; last_seen_at: number }): number {
+    return Math.max(s.last_seen_at, lastSeen.pending(s.id));
+  }
+
   function isLive(s: SessionWithAccount, now: number): boolean {
     return (
       s.revoked_at === null &&
       s.expires_at > now &&
-      s.last_seen_at + config.sessionIdleMs > now &&
+      seenAt(s) + config.sessionIdleMs > now &&
       s.epoch === s.account_epoch &&
       s.account_status === "active"
     );
@@ -134,6 +158,21 @@ export function createSessionService(deps: SessionDeps) {
       });
     }
     return ended;
+  }
+
+  /**
+   * The session if it is live now. When its last-seen is older than the touch gap, this request's time is noted (and
+   * written later, off the request path) and the kept row replaced by one showing it, so the next checks neither note
+   * it again nor see it as more idle than it is.
+   */
+  function checked(s: SessionWithAccount | undefined, now: number, hash?: string): SessionWithAccount | undefined {
+    if (!s || !isLive(s, now)) return undefined;
+    if (seenAt(s) >= now - TOUCH_GAP_MS) return s;
+    lastSeen.note(s.id, now);
+    const touched = { ...s, last_seen_at: now };
+    // Still the row kept for this hash: a newer read (or an emptied map) is left alone.
+    if (hash !== undefined && rows.get(hash) === s) rows.set(hash, touched);
+    return touched;
   }
 
   /** A fresh authentication: signed in (or re-authenticated) within the freshness window, and not an app password. */
@@ -234,20 +273,13 @@ export function createSessionService(deps: SessionDeps) {
     /** The live session for a token, or undefined. */
     async lookup(token: string): Promise<SessionWithAccount | undefined> {
       if (typeof token !== "string" || token.length < 10 || token.length > 200) return undefined;
-      const s = await find(sha256(token));
-      const now = clock.now();
-      if (!s || !isLive(s, now)) return undefined;
-      if (s.last_seen_at < now - TOUCH_GAP_MS) await sessionStore.touch(db, s.id, now, TOUCH_GAP_MS);
-      return s;
+      const hash = sha256(token);
+      return checked(await find(hash), clock.now(), hash);
     },
 
     /** The live session with this id, or undefined (for the security center, which never holds a token). */
     async lookupById(id: string): Promise<SessionWithAccount | undefined> {
-      const s = await sessionStore.findById(db, id);
-      const now = clock.now();
-      if (!s || !isLive(s, now)) return undefined;
-      if (s.last_seen_at < now - TOUCH_GAP_MS) await sessionStore.touch(db, s.id, now, TOUCH_GAP_MS);
-      return s;
+      return checked(await sessionStore.findById(db, id), clock.now());
     },
 
     async require(token: string | undefined): Promise<SessionWithAccount> {
@@ -267,6 +299,12 @@ export function createSessionService(deps: SessionDeps) {
         throw SessionErrors.second_factor_required({ required });
       }
     },
+
+    /** Writes the last-seen times noted so far (a timer does it every LAST_SEEN_FLUSH_MS; tests call it). */
+    flushLastSeen: () => lastSeen.flush(),
+
+    /** At shutdown: writes what is noted, then stops the timer. */
+    close: () => lastSeen.close(),
 
     /** The second-factor strength the account requires (identity's answer). */
     requiredSecondFactor: (accountId: string) => deps.requiredSecondFactor(accountId),
@@ -291,7 +329,7 @@ export function createSessionService(deps: SessionDeps) {
         current: r.id === s.id,
         active: isLive({ ...r, ...account }, now),
         createdAt: iso(r.created_at),
-        lastSeenAt: iso(r.last_seen_at),
+        lastSeenAt: iso(seenAt(r)),
         authTime: iso(r.auth_time),
         expiresAt: iso(r.expires_at),
         endedAt: r.revoked_at === null ? null : iso(r.revoked_at),

@@ -1,3 +1,4 @@
+import { PostgresAdapter, sql } from "kysely";
 import type { Executor } from "../db/database.ts";
 import type { SessionsTable } from "../db/schema.ts";
 
@@ -68,14 +69,30 @@ export const sessionStore = {
       .executeTakeFirst()) as SessionWithAccount | undefined;
   },
 
-  /** Throttled last-seen write: only when older than `minGapMs`, so introspection is not a write per request. */
-  async touch(ex: Executor, id: string, now: number, minGapMs: number): Promise<void> {
-    await ex
-      .updateTable("sessions")
-      .set({ last_seen_at: now })
-      .where("id", "=", id)
-      .where("last_seen_at", "<", now - minGapMs)
-      .execute();
+  /**
+   * A batch of last-seen times (sessions/last-seen.ts). Guarded on `last_seen_at < t`: a time only moves forward, so a
+   * batch landing after a later one (another node's, or a retry) cannot make a session look idle longer or shorter
+   * than its latest recorded request. Sets nothing else, so it cannot revive an ended session. PostgreSQL: one
+   * statement for the batch.
+   */
+  async advanceLastSeen(ex: Executor, seen: readonly (readonly [string, number])[]): Promise<void> {
+    if (seen.length === 0) return;
+    if (ex.getExecutor().adapter instanceof PostgresAdapter) {
+      const ids = seen.map(([id]) => id);
+      const times = seen.map(([, t]) => t);
+      await sql`update sessions set last_seen_at = u.t
+        from unnest(${ids}::text[], ${times}::int8[]) as u(id, t)
+        where sessions.id = u.id and sessions.last_seen_at < u.t`.execute(ex);
+      return;
+    }
+    for (const [id, t] of seen) {
+      await ex
+        .updateTable("sessions")
+        .set({ last_seen_at: t })
+        .where("id", "=", id)
+        .where("last_seen_at", "<", t)
+        .execute();
+    }
   },
 
   /** Guarded on revoked_at is null: ending a session twice records the first reason only. */

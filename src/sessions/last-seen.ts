@@ -1,0 +1,96 @@
+// Sessions' last-seen times, written in batches off the request path (issue 18). A check that finds a session's
+// last-seen older than the touch gap notes the time of that request here (a map write) and answers; a timer writes
+// everything noted, at most every `flushMs`, in one transaction (SQLite) or one statement (PostgreSQL).
+//
+// What it may cost, and why that is safe:
+// - The time written is the noted request's own time, never the flush's: a session is never recorded as seen later
+//   than it was, so batching cannot keep an idle session alive (the idle limit still counts from a real request).
+// - Until written, the time is known only to this process; the session service merges it (`pending`), so this node
+//   judges idleness from the latest request it served. Another node sees the older stored time: the session looks
+//   more idle there, never less (a refusal, never an acceptance), for at most `flushMs` beyond the touch gap.
+// - A crash loses what was noted in the last `flushMs` (by default 1 s): those sessions look idle since the time
+//   written before, at most touch gap + `flushMs` earlier than their real last request. Again only toward a refusal.
+// - A failed write (the database away) keeps the times and retries; past MAX_PENDING sessions new notes are dropped,
+//   which again only makes sessions look more idle.
+// - Revocation does not pass through here: it is its own committed write, and a late last-seen write cannot undo it
+//   (it sets only last_seen_at, and only forward).
+
+/** How long a noted last-seen time may wait before it is written, by default (ms). */
+export const LAST_SEEN_FLUSH_MS = 1000;
+/** Sessions whose time may wait at once; past it a note is dropped (the session then only looks more idle). */
+const MAX_PENDING = 200_000;
+/** Sessions per write (one SQLite transaction or one PostgreSQL statement each). */
+const CHUNK = 1000;
+
+export interface LastSeenWriter {
+  /** Session `id` was seen live at `at`. Never waits. */
+  note(id: string, at: number): void;
+  /** The time noted for `id` and not yet written, or 0. */
+  pending(id: string): number;
+  /** Writes everything noted so far (the timer's job; tests and shutdown call it too). */
+  flush(): Promise<void>;
+  /** Stops the timer after a last flush. */
+  close(): Promise<void>;
+}
+
+export function createLastSeenWriter(deps: {
+  /** Writes the batch, each session's time only moved forward (sessionStore.advanceLastSeen). */
+  write: (seen: readonly (readonly [string, number])[]) => Promise<void>;
+  flushMs?: number | undefined;
+  onError?: ((e: unknown) => void) | undefined;
+}): LastSeenWriter {
+  const flushMs = deps.flushMs ?? LAST_SEEN_FLUSH_MS;
+  const noted = new Map<string, number>();
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let closed = false;
+
+  const schedule = () => {
+    if (timer || closed || noted.size === 0) return;
+    timer = setTimeout(() => {
+      timer = null;
+      flush().catch((e) => deps.onError?.(e));
+    }, flushMs);
+    // A pending write does not keep a process alive; close() writes what is left.
+    timer.unref();
+  };
+
+  async function writeAll(): Promise<void> {
+    const batch = [...noted];
+    for (let i = 0; i < batch.length; i += CHUNK) await deps.write(batch.slice(i, i + CHUNK));
+    // Forget only what was written and not noted again meanwhile. A failed write (thrown above) keeps every time for
+    // the retry; writing a chunk twice is harmless, as a time only moves forward.
+    for (const [id, at] of batch) if (noted.get(id) === at) noted.delete(id);
+  }
+
+  async function flush(): Promise<void> {
+    // One write at a time: a second flush waits for the first, then writes what came after.
+    while (running) await running.catch(() => {});
+    if (noted.size === 0) return;
+    running = writeAll().finally(() => {
+      running = null;
+      schedule();
+    });
+    await running;
+  }
+
+  return {
+    note(id, at) {
+      const was = noted.get(id);
+      if (was === undefined && noted.size >= MAX_PENDING) return;
+      if (was === undefined || at > was) noted.set(id, at);
+      schedule();
+    },
+    pending: (id) => noted.get(id) ?? 0,
+    flush,
+    async close() {
+      try {
+        await flush();
+      } finally {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        timer = null;
+      }
+    },
+  };
+}
