@@ -170,6 +170,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const commerceResponder = createCommerceResponder({ db, clock, events, notifier, webhooks, gateway });
   const response = createResponseService({
     db,
+    // The store's own recovery page when it has one; else Mamori's hosted recovery, in the lockdown mail.
+    recoveryUrl: config.branding.recoveryUrl ?? `${config.publicUrl}/recover/`,
     clock,
     events,
     notifier,

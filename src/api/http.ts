@@ -14,11 +14,12 @@ import { registerLinkPages } from "../identity/pages.tsx";
 import { registerIdentityRoutes } from "../identity/routes.ts";
 import { registerPortalPages } from "../portal/pages.tsx";
 import { registerPortalRoutes } from "../portal/routes.ts";
+import { registerRecoveryPages } from "../response/pages.tsx";
 import { registerResponseRoutes } from "../response/routes.ts";
 import { registerRiskRoutes } from "../risk/routes.ts";
 import { registerSessionRoutes } from "../sessions/routes.ts";
 import { CommonErrors } from "../shared/errors.ts";
-import { STYLESHEET } from "../web/assets.ts";
+import { PASSWORD_SCRIPT, STYLESHEET } from "../web/assets.ts";
 import { sendErrorPage } from "../web/error-page.tsx";
 import { registerWebhookRoutes } from "../webhooks/routes.ts";
 import { webhookDocs } from "../webhooks/spec.ts";
@@ -55,7 +56,7 @@ const TAGS = [
 ];
 
 /** Paths served as pages to people, not JSON to programs: every answer there, errors included, is a page. */
-const PAGE_PREFIXES = ["/links/", "/assets/"];
+const PAGE_PREFIXES = ["/links/", "/assets/", "/recover/"];
 
 /**
  * Whether an error or a 404 gets a page: always under the page prefixes, never under /v1/ (the API), and elsewhere
@@ -299,6 +300,15 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       .send(STYLESHEET.body),
   );
 
+  // The hosted recovery's one script (the password rules as you type), named by its hash like the stylesheet.
+  app.get(PASSWORD_SCRIPT.path, { config: { auth: "public" }, schema: { hide: true } }, (_req, reply) =>
+    reply
+      .header("content-type", "text/javascript; charset=utf-8")
+      .header("cache-control", PASSWORD_SCRIPT.cacheControl)
+      .header("x-content-type-options", "nosniff")
+      .send(PASSWORD_SCRIPT.body),
+  );
+
   registerSessionRoutes(app, deps);
   registerIdentityRoutes(app, deps);
   registerImportRoutes(app, deps);
@@ -310,6 +320,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
   registerLinkPages(app, deps);
   registerPortalRoutes(app, deps);
   registerPortalPages(app, deps);
+  registerRecoveryPages(app, deps);
   registerConsolePages(app, deps);
 
   app.get(

@@ -81,6 +81,18 @@ const T = {
       "Enter the code, set a new password and confirm which devices are yours: the account is then unfrozen.",
     ],
   },
+  hostedSteps: {
+    ja: [
+      "下の「アカウントの復旧へ進む」を押します。",
+      "以前から登録しているメールアドレスか電話番号を入力します。確認コードをお送りします。",
+      "確認コードを入力し、新しいパスワードを設定して、ご自身の端末を確認すると、凍結が解除されます。",
+    ],
+    en: [
+      'Press "Go to account recovery" below.',
+      "Enter an email address or phone number you registered before this happened. We will send you a code.",
+      "Enter the code, set a new password and confirm which devices are yours: the account is then unfrozen.",
+    ],
+  },
   recoveryButton: { ja: "アカウントの復旧へ進む", en: "Go to account recovery" },
   samePassword: {
     ja: "同じパスワードを他のサービスでもお使いの場合は、そちらも変更してください。",
@@ -318,22 +330,24 @@ export function registerLinkPages(app: Http, deps: RouteDeps) {
     </ul>
   );
 
-  /** The way back after a lockdown. The hosted recovery flow will link here when it lands (issue 15, Deliver 1). */
+  /**
+   * The way back after a lockdown: the store's own recovery page when it has one (MAMORI_STORE_RECOVERY_URL), else
+   * Mamori's hosted recovery (/recover/, response/pages.tsx) in the page's language.
+   */
   function recoveryBlock(lang: Lang) {
+    const steps = site.recoveryUrl ? T.recoverySteps : T.hostedSteps;
     return (
       <>
         <h2>{T.nextTitle[lang]}</h2>
         <p>{T.recoveryIntro[lang]}</p>
         <ol>
-          {T.recoverySteps[lang].map((line) => (
+          {steps[lang].map((line) => (
             <li key={line}>{fmt(line, { store: site.storeName })}</li>
           ))}
         </ol>
-        {site.recoveryUrl ? (
-          <Actions>
-            <LinkButton href={site.recoveryUrl}>{T.recoveryButton[lang]}</LinkButton>
-          </Actions>
-        ) : null}
+        <Actions>
+          <LinkButton href={site.recoveryUrl ?? `${ROOT}recover/?lang=${lang}`}>{T.recoveryButton[lang]}</LinkButton>
+        </Actions>
         <p>{T.samePassword[lang]}</p>
       </>
     );

@@ -446,6 +446,7 @@ export const SAMPLE_VARS: Readonly<Record<string, string>> = {
   expiresMinutes: "30",
   reason: "not_me",
   notMeUrl: "https://shop.example/links/not-me?t=EXAMPLE",
+  recoveryUrl: "https://shop.example/recover/",
   city: "Sapporo",
   brand: "visa",
   last4: "4242",

@@ -74,6 +74,10 @@ const T = {
     ja: "アカウントを取り戻すには、{store}のログイン画面の「アカウントの復旧」から、凍結の前から登録されているメールアドレスで手続きしてください。パスワード再設定のメールは届きません。",
     en: "To get the account back, use “Account recovery” on {store}'s sign-in page with an email address registered before this happened. No password reset mail will arrive.",
   },
+  lockedNextHosted: {
+    ja: "アカウントを取り戻すには、下の「アカウントの復旧へ」から、凍結の前から登録されているメールアドレスか電話番号で手続きしてください。パスワード再設定のメールは届きません。",
+    en: "To get the account back, press “Go to account recovery” below and use an email address or phone registered before this happened. No password reset mail will arrive.",
+  },
   recoveryButton: { ja: "アカウントの復旧へ", en: "Go to account recovery" },
   toStore: { ja: "{store}に戻る", en: "Back to {store}" },
   csrfTitle: { ja: "もう一度お試しください", en: "Please try again" },
@@ -347,12 +351,11 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
           ))}
         </ul>
       </Notice>,
-      <p key="next">{s(lang, T.lockedNext)}</p>,
-      site.recoveryUrl ? (
-        <Actions key="r">
-          <LinkButton href={site.recoveryUrl}>{T.recoveryButton[lang]}</LinkButton>
-        </Actions>
-      ) : null,
+      <p key="next">{s(lang, site.recoveryUrl ? T.lockedNext : T.lockedNextHosted)}</p>,
+      // The store's recovery page when it has one, else Mamori's hosted recovery.
+      <Actions key="r">
+        <LinkButton href={site.recoveryUrl ?? `${ROOT}recover/?lang=${lang}`}>{T.recoveryButton[lang]}</LinkButton>
+      </Actions>,
       backToStore(lang),
     ]);
   });

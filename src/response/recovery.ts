@@ -229,6 +229,20 @@ export function createRecovery(deps: RecoveryDeps) {
       };
     },
 
+    /** Where a recovery stands, for the hosted pages: which steps are done, and the account's language. */
+    async progress(token: string) {
+      const { r } = await byToken(db, token);
+      const a = await identityStore.getAccount(db, r.account_id);
+      return {
+        passwordSet: r.password_set_at !== null,
+        devicesReviewed: r.devices_reviewed_at !== null,
+        totpEnabled: a?.totp_enrolled_at !== null && a?.totp_enrolled_at !== undefined,
+        language: a?.language ?? null,
+        contactKind: r.contact_kind,
+        contactValue: r.contact_value,
+      };
+    },
+
     async setPassword(input: { recoveryToken: string; newPassword: string; ip: string | null }): Promise<void> {
       const { r, c } = await byToken(db, input.recoveryToken);
       // The proven address may have been removed by the attacker; it is the owner's all the same.

@@ -80,6 +80,8 @@ export interface CommercePlan {
 
 export interface ResponseDeps {
   db: Db;
+  /** where the lockdown mail sends the owner: the store's recovery page, else Mamori's hosted one (/recover/) */
+  recoveryUrl: string;
   clock: Clock;
   events: EventLog;
   notifier: Notifier;
@@ -448,7 +450,7 @@ export function createResponseService(deps: ResponseDeps) {
             recipient,
             language,
             template: "account_locked_down",
-            vars: { since: iso(since) ?? "", summary },
+            vars: { since: iso(since) ?? "", summary, recoveryUrl: deps.recoveryUrl },
             eventId: ev.id,
           });
         }

@@ -6,7 +6,7 @@ const lines = (...l: string[]) => l.join("\n");
 export const responseTemplates = {
   account_locked_down: {
     security: false,
-    vars: ["since", "summary"],
+    vars: ["since", "summary", "recoveryUrl"],
     ja: {
       subject: "アカウントを保護しました",
       body: lines(
@@ -18,7 +18,8 @@ export const responseTemplates = {
         "",
         "{{summary}}",
         "",
-        "アカウントを再び使うには、{{storeName}}のログイン画面で「アカウントの復旧」を選び、このアドレスを入力してください。確認コードをお送りします。",
+        "アカウントを再び使うには、次の「アカウントの復旧」ページを開き、このアドレスを入力してください。確認コードをお送りします。パスワード再設定のメールは届きません。",
+        "{{recoveryUrl}}",
       ),
     },
     en: {
@@ -32,7 +33,8 @@ export const responseTemplates = {
         "",
         "{{summary}}",
         "",
-        'To use the account again, choose "Recover my account" on {{storeName}}\'s sign-in page and enter this address; we will send you a code.',
+        "To use the account again, open this account recovery page and enter this address; we will send you a code. No password reset mail will come.",
+        "{{recoveryUrl}}",
       ),
     },
   },

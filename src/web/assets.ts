@@ -11,3 +11,16 @@ export const STYLESHEET = {
   /** immutable: the name changes whenever the content does */
   cacheControl: "public, max-age=31536000, immutable",
 } as const;
+
+/**
+ * The one script: the password rules checked as the owner types (length, counted in code points as the server does).
+ * The server checks every rule again; the page works without it.
+ */
+const js = readFileSync(new URL("./password-rules.js", import.meta.url));
+const jsHash = createHash("sha256").update(js).digest("hex").slice(0, 12);
+
+export const PASSWORD_SCRIPT = {
+  path: `/assets/password-rules-${jsHash}.js`,
+  body: js,
+  cacheControl: "public, max-age=31536000, immutable",
+} as const;

@@ -27,6 +27,15 @@ export interface FieldProps {
   required?: boolean;
   minLength?: number;
   maxLength?: number;
+  /** what the field held when the form comes back with an error (never a password) */
+  value?: string | undefined;
+  /** "numeric" brings up the number pad on phones (codes) */
+  inputMode?: "numeric" | "email" | "tel" | undefined;
+  /**
+   * For the script that checks the rules as you type (web/password-rules.js): the id of the rules' list, of the line
+   * it writes to, and the length bounds. Without the script, nothing.
+   */
+  rules?: { list: string; live: string; min: number; max: number };
 }
 
 /** A labelled input; its hint and error are read out with it (aria-describedby), and an error marks it invalid. */
@@ -55,6 +64,12 @@ export function Field(p: FieldProps) {
         required={p.required}
         minLength={p.minLength}
         maxLength={p.maxLength}
+        value={p.type === "password" ? undefined : p.value}
+        inputMode={p.inputMode}
+        data-rules={p.rules?.list}
+        data-live={p.rules?.live}
+        data-min={p.rules?.min}
+        data-max={p.rules?.max}
         aria-invalid={p.error ? "true" : undefined}
         aria-describedby={described || undefined}
       />

@@ -7,11 +7,12 @@ import { renderToString } from "preact-render-to-string";
  * attribute cannot run even if escaping ever failed; styles only the stylesheet from our own origin; images our own,
  * plus the store's logo by its exact URL; forms post only to our own origin; no framing.
  */
-export function contentSecurityPolicy(opts: { imageUrls?: readonly string[] } = {}): string {
+export function contentSecurityPolicy(opts: { imageUrls?: readonly string[]; ownScript?: boolean } = {}): string {
   const img = ["'self'", ...(opts.imageUrls ?? []).map(cspSource)].join(" ");
   return [
     "default-src 'none'",
-    "script-src 'none'",
+    // A page that shows rules as you type loads Mamori's own script file; inline script and handlers stay refused.
+    opts.ownScript ? "script-src 'self'" : "script-src 'none'",
     "style-src 'self'",
     `img-src ${img}`,
     "form-action 'self'",
@@ -28,6 +29,8 @@ function cspSource(url: string): string {
 
 export interface SendPageOptions {
   imageUrls?: readonly string[];
+  /** the page loads a script from /assets/ (progressive enhancement only: it works without it) */
+  ownScript?: boolean;
 }
 
 /**

@@ -75,7 +75,12 @@ describe("owner signs the attacker out from the security center (real browser)",
       await card.getByRole("button", { name: "私ではない" }).click();
       await page.waitForLoadState();
       assert.equal(await page.textContent("h1"), "アカウントを保護しました");
-      assert.match((await page.textContent("main")) ?? "", /ショップ本舗のログイン画面の「アカウントの復旧」/);
+      assert.match((await page.textContent("main")) ?? "", /下の「アカウントの復旧へ」から/);
+      // No recovery page of the store's own (MAMORI_STORE_RECOVERY_URL unset): the button opens Mamori's hosted one.
+      assert.match(
+        (await page.getByRole("link", { name: "アカウントの復旧へ" }).getAttribute("href")) ?? "",
+        /^\.\.\/recover\/\?lang=ja$/,
+      );
       assert.deepEqual(await seriousA11yViolations(page), []);
       await screenshot(page, "security-center-protected-ja");
       const out = await m.t.call("POST", "/v1/sessions/introspect", { token: atk.session.token });

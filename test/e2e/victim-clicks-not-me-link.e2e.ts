@@ -76,7 +76,7 @@ describe("victim clicks the 'This wasn't me' link (real browser)", { skip }, () 
       const text = (await page.textContent("main")) ?? "";
       assert.match(text, /アカウントを凍結しました/);
       assert.match(text, /パスワード再設定のメールは届きません/);
-      assert.match(text, /ショップ本舗のログイン画面で「アカウントの復旧」/);
+      assert.match(text, /下の「アカウントの復旧へ進む」を押します/);
       assert.deepEqual(await seriousA11yViolations(page), []);
       await screenshot(page, "not-me-done-ja");
       assert.equal((await m.t.call("POST", "/v1/sessions/introspect", { token: attacker })).json().active, false);

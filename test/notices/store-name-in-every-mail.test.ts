@@ -135,7 +135,7 @@ describe("branding: loaded and checked at start", () => {
       r.stdout,
       /^From: {4}ショップ本舗 <info@shop\.example>\nSubject: 【ショップ本舗】アカウントを保護しました\n/,
     );
-    assert.match(r.stdout, /ショップ本舗のログイン画面で「アカウントの復旧」/);
+    assert.match(r.stdout, /「アカウントの復旧」ページを開き/);
     const bad = run(["password_reset"], {
       MAMORI_BRANDING_FILE: file("bad-override.json", {
         templates: { password_reset: { ja: { body: "リンクなし" } } },
@@ -193,6 +193,6 @@ describe("branding in a running Mamori", () => {
     // Two sessions ended (the owner's and the attacker's); nothing else happened, so nothing else is listed.
     assert.match(m.body, /対応内容: 端末のログアウト 2件\n/);
     assert.doesNotMatch(m.body, / 0件/);
-    assert.match(m.body, /ショップ本舗のログイン画面で「アカウントの復旧」/);
+    assert.match(m.body, /「アカウントの復旧」ページを開き、このアドレスを入力してください/);
   });
 });
