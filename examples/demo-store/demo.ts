@@ -34,6 +34,9 @@ const env: NodeJS.ProcessEnv = {
 const mamoriBin = path.join(root, "bin", "mamori.js");
 const say = (s: string) => process.stdout.write(`[demo] ${s}\n`);
 
+/** The store key `mamori start` printed on a first start (README quick start), if this start was the first. */
+let firstStartKey: string | undefined;
+
 /** `mamori start` as its own process; resolves once it listens. Its output (first-start credentials) is shown. */
 function startMamori(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [mamoriBin, "start"], { env, stdio: ["ignore", "pipe", "inherit"] });
@@ -43,6 +46,7 @@ function startMamori(): Promise<ChildProcess> {
       process.stdout.write(b);
       if (seen !== "up") {
         seen += b.toString("utf8");
+        firstStartKey ??= /store API key:\s+(mk_\S+)/.exec(seen)?.[1];
         if (seen.includes("Mamori listening on")) {
           seen = "up";
           resolve(child);
@@ -81,9 +85,14 @@ async function setUp(): Promise<Required<Secrets>> {
   let mamori = s && createMamoriClient({ baseUrl: mamoriUrl, apiKey: s.apiKey });
   // a key from another data directory, or revoked: make a new one
   if (!s || !mamori || !(await mamori.GET("/v1/webhooks/endpoints")).response.ok) {
-    s = { apiKey: createKey() };
+    // a fresh data directory: the key Mamori's first start printed; else one more, as `mamori keys create` makes it
+    s = { apiKey: firstStartKey ?? createKey() };
     mamori = createMamoriClient({ baseUrl: mamoriUrl, apiKey: s.apiKey });
-    say("made a store API key for the shop (mamori keys create demo-store)");
+    say(
+      firstStartKey
+        ? "the shop uses the store API key printed above"
+        : "made a store API key for the shop (mamori keys create demo-store)",
+    );
   }
   const known: Secrets = s;
   const hookUrl = `http://127.0.0.1:${shopPort}/mamori/webhooks`;

@@ -170,7 +170,10 @@ export function SignUpCode({ signupId, email, error }: { signupId: string; email
   return (
     <>
       <Err message={error} />
-      <p>{email} に6桁の確認コードを送りました。メールに書かれたコードを入力してください。</p>
+      <p>
+        {email}{" "}
+        に6桁の確認コードを送りました。メールに書かれたコードを入力してください（すでに登録済みのアドレスには、コードの代わりにその旨のお知らせが届きます）。
+      </p>
       <DemoMailHint email={email} />
       <form method="post" action="/signup/confirm" class="stack">
         <input type="hidden" name="signupId" value={signupId} />
@@ -186,7 +189,7 @@ export function SignUpCode({ signupId, email, error }: { signupId: string; email
 function DemoMailHint({ email }: { email: string }) {
   return (
     <p class="hint">
-      デモではメールは送信されず、Mamoriのメールボックスに入ります。別の端末画面で{" "}
+      デモではメールは送信されず、Mamoriのメールボックスに入ります。別のターミナルで{" "}
       <code>npx mamori mail --to {email} --limit 1</code> を実行すると読めます。
     </p>
   );
@@ -495,6 +498,15 @@ export function Orders({ orders, flash }: { orders: OrderRow[]; flash?: string }
   );
 }
 
+/** The ledger's memos (English, for support) as the shopper reads them. */
+function memoLabel(memo: string | null, amount: number): string {
+  if (memo === "gift card redeemed") return "ギフト券の登録";
+  if (memo?.startsWith("order ")) return "お支払い";
+  if (memo && /^(locked|voided) by case/.test(memo)) return "不正利用の調査による取り消し";
+  if (memo?.startsWith("re-credited by case")) return "不正利用の調査による返還";
+  return amount > 0 ? "入金" : "出金";
+}
+
 export function GiftCards({
   balance,
   entries,
@@ -526,8 +538,7 @@ export function GiftCards({
             {entries.map((e) => (
               <li key={e.at}>
                 {new Date(e.at).toLocaleString("ja-JP", { timeZone: "Asia/Tokyo" })}　{e.amount > 0 ? "+" : ""}
-                {yen(e.amount)}
-                {e.memo ? `（${e.memo}）` : ""}
+                {yen(e.amount)}（{memoLabel(e.memo, e.amount)}）
               </li>
             ))}
           </ul>
