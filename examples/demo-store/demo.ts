@@ -135,6 +135,7 @@ try {
   const secrets = await setUp();
   const shop = await createShop({
     mamoriUrl,
+    mamoriPublicUrl: env.MAMORI_PUBLIC_URL ?? `http://localhost:${mamoriPort}`,
     apiKey: secrets.apiKey,
     webhookSecret: secrets.webhookSecret,
     stateFile: path.join(dataDir, "demo-store-shop.json"),

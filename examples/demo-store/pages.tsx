@@ -195,7 +195,26 @@ function DemoMailHint({ email }: { email: string }) {
   );
 }
 
-export function SignInForm({ email, error, next }: { email?: string; error?: string; next?: string }) {
+/** Mamori's hosted recovery (README "Hosted recovery"): a frozen account is opened again there, not in the shop. */
+function RecoverLink({ href }: { href: string }) {
+  return (
+    <p>
+      アカウントが保護（凍結）された方は <a href={href}>アカウントの復旧</a>
+    </p>
+  );
+}
+
+export function SignInForm({
+  email,
+  error,
+  next,
+  recoverUrl,
+}: {
+  email?: string;
+  error?: string;
+  next?: string;
+  recoverUrl: string;
+}) {
   return (
     <>
       <Err message={error} />
@@ -210,6 +229,7 @@ export function SignInForm({ email, error, next }: { email?: string; error?: str
       <p>
         はじめての方は <a href="/signup">新規登録</a>
       </p>
+      <RecoverLink href={recoverUrl} />
     </>
   );
 }
@@ -226,12 +246,14 @@ export function Challenge({
   email,
   next,
   error,
+  recoverUrl,
 }: {
   challengeToken: string;
   factors: string[];
   email: string;
   next: string;
   error?: string;
+  recoverUrl: string;
 }) {
   return (
     <>
@@ -244,6 +266,7 @@ export function Challenge({
           <p class="hint">
             コードが届かないときは、「アカウントを保護しました」というお知らせメールが届いていないかご確認ください。保護中のアカウントには、復旧が済むまでログインできません。
           </p>
+          <RecoverLink href={recoverUrl} />
           <DemoMailHint email={email} />
         </>
       ) : null}

@@ -33,6 +33,8 @@ export interface ShopOptions {
   mamoriUrl: string;
   /** the store API key (mk_…) */
   apiKey: string;
+  /** Mamori's public URL, as browsers reach its pages (MAMORI_PUBLIC_URL): the hosted recovery is linked there */
+  mamoriPublicUrl?: string;
   /** the webhook endpoint's secret (whsec_…); unset: webhooks are refused */
   webhookSecret?: string;
   /** the load balancers in front of the shop (§4); none for the demo, which browsers reach directly */
@@ -116,6 +118,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
     cacheMs: 0,
   });
   const state = new ShopState(o.stateFile);
+  const recoverUrl = `${(o.mamoriPublicUrl ?? o.mamoriUrl).replace(/\/$/, "")}/recover/`;
   const css = readFileSync(new URL("./style.css", import.meta.url), "utf8");
   const secure = o.secureCookies ? "; Secure" : "";
   const cookie = (name: string, value: string, maxAge?: number) =>
@@ -338,7 +341,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
 
   // §3 sign-in: a session, or a challenge (the emailed code is sent when it is the only factor)
   app.get("/signin", { preHandler: signedIn("normal", false) }, async (req, reply) =>
-    html(reply, req, "ログイン", <SignInForm next={safeNext((req.query as Form).next)} />),
+    html(reply, req, "ログイン", <SignInForm recoverUrl={recoverUrl} next={safeNext((req.query as Form).next)} />),
   );
   app.post("/signin", { preHandler: signedIn("normal", false) }, async (req, reply) => {
     const f = req.body as Form;
@@ -356,7 +359,13 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
           reply,
           req,
           "本人確認",
-          <Challenge challengeToken={r.challengeToken} factors={r.factors} email={email} next={next} />,
+          <Challenge
+            recoverUrl={recoverUrl}
+            challengeToken={r.challengeToken}
+            factors={r.factors}
+            email={email}
+            next={next}
+          />,
         );
       }
       void reply.header("set-cookie", cookie(SESSION_COOKIE, r.session.token));
@@ -368,7 +377,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
           reply,
           req,
           "ログイン",
-          <SignInForm email={email} next={next} error={messageFor(e.code)} />,
+          <SignInForm recoverUrl={recoverUrl} email={email} next={next} error={messageFor(e.code)} />,
           e.status,
         );
       throw e;
@@ -395,7 +404,13 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
           reply,
           req,
           "本人確認",
-          <Challenge challengeToken={r.challengeToken} factors={r.factors} email={email} next={next} />,
+          <Challenge
+            recoverUrl={recoverUrl}
+            challengeToken={r.challengeToken}
+            factors={r.factors}
+            email={email}
+            next={next}
+          />,
         );
       void reply.header("set-cookie", cookie(SESSION_COOKIE, r.session.token));
       return reply.redirect(next, 303);
@@ -405,7 +420,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
           reply,
           req,
           "ログイン",
-          <SignInForm email={email} next={next} error={messageFor(e.code)} />,
+          <SignInForm recoverUrl={recoverUrl} email={email} next={next} error={messageFor(e.code)} />,
           e.status,
         );
       throw e;

@@ -64,6 +64,7 @@ describe("shopper buys and opens the security center from the demo store (real b
     assert.equal(ep.statusCode, 201);
     shop = await createShop({
       mamoriUrl: m.base,
+      mamoriPublicUrl: m.base,
       apiKey: m.t.apiKey,
       webhookSecret: ep.json().secret,
       mamori: createMamoriClient({ baseUrl: m.base, apiKey: m.t.apiKey }),
@@ -216,6 +217,12 @@ describe("shopper buys and opens the security center from the demo store (real b
       await page.getByLabel("コード", { exact: true }).fill("123456");
       await page.getByRole("button", { name: "確認してログイン" }).click();
       assert.match((await page.textContent("main")) ?? "", /コードが違うか、有効期限が切れています/);
+
+      // The way back is Mamori's hosted recovery, linked from the shop's sign-in page.
+      await page.getByRole("link", { name: "アカウントの復旧" }).click();
+      await page.waitForLoadState();
+      assert.equal(new URL(page.url()).pathname, "/recover/");
+      assert.equal(new URL(page.url()).origin, m.base);
     } finally {
       await ctx.close();
     }
