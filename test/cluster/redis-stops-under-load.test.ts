@@ -1,0 +1,277 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { PG_URL, postgresUnavailable } from "../../src/testing/stores.ts";
+
+// Issue 18 item 4(a): three Mamori nodes on one PostgreSQL and a Redis of this test's own, under a steady load of
+// session checks and sign-ins; Redis stops for 10 s and comes back. What must hold:
+// - fails closed: a sign-in from a device the account has not seen (its throttle is Redis counters) is refused with a
+//   5xx that leaks nothing, never let through unthrottled; a revoked session is refused on every node, Redis or not
+//   (sessions never use Redis);
+// - keeps working: session checks, on every node, for the whole outage; and a sign-in from the owner's known device,
+//   which the throttle does not count (identity/throttle.ts) — the risk engine's velocity counters, also in Redis,
+//   degrade to nothing meanwhile (risk/velocity-redis.ts);
+// - recovers by itself: sign-ins succeed again on every node once Redis is back, without a restart;
+// - loses nothing acknowledged: every session handed out before the outage is still live after it.
+// The shared Redis on 6379 is never touched: this test starts and stops its own redis-server on a free port.
+const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId: "owner-pc", channel: "web" };
+const ATTACKER = { ip: "126.200.3.4", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId: "owner-pc", channel: "web" };
+const PASSWORD = "amber lantern drifts past quiet harbors 47";
+const OUTAGE_MS = 10_000;
+
+function redisServerMissing(): string | null {
+  const r = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
+  if (r.status === 0) return null;
+  const reason = "redis-server is not installed (the test runs a Redis of its own to stop)";
+  if (process.env.MAMORI_TEST_REQUIRE_SERVICES === "1") throw new Error(`MAMORI_TEST_REQUIRE_SERVICES=1 but ${reason}`);
+  return reason;
+}
+
+const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)));
+
+/** A private redis-server, no persistence; resolves once it accepts connections. */
+function startRedis(port: number): Promise<ChildProcess> {
+  const proc = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out}`)), 10_000);
+    proc.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    });
+    proc.once("exit", (c) => reject(new Error(`redis-server exited ${c}: ${out}`)));
+  });
+}
+
+interface Node {
+  proc: ChildProcess;
+  url: string;
+  out: string;
+}
+
+function startNode(port: number, dbUrl: string, redisUrl: string): Promise<Node> {
+  const proc = spawn(process.execPath, ["bin/mamori.js", "start"], {
+    env: {
+      ...process.env,
+      MAMORI_PORT: String(port),
+      MAMORI_DATABASE_URL: dbUrl,
+      MAMORI_REDIS_URL: redisUrl,
+      MAMORI_SECRET: "ab".repeat(32),
+      MAMORI_FAST_HASH: "1",
+      MAMORI_LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const node: Node = { proc, url: `http://127.0.0.1:${port}`, out: "" };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node on ${port} did not start: ${node.out}`)), 60_000);
+    const onData = (d: Buffer) => {
+      node.out += d.toString();
+      if (node.out.includes("listening on")) {
+        clearTimeout(timer);
+        resolve(node);
+      }
+    };
+    proc.stdout?.on("data", onData);
+    proc.stderr?.on("data", onData);
+    proc.on("exit", (code) => reject(new Error(`node on ${port} exited ${code}: ${node.out}`)));
+  });
+}
+
+describe("redis-stops-under-load", async () => {
+  const skip = redisServerMissing() ?? (await postgresUnavailable()) ?? false;
+  const dbName = `mamori_redis_stop_${randomBytes(4).toString("hex")}`;
+  const dbUrl = PG_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const redisPort = 20000 + Math.floor(Math.random() * 20000);
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  let redis: ChildProcess | null = null;
+  const nodes: Node[] = [];
+  let key = "";
+
+  before(async () => {
+    if (skip) return;
+    redis = await startRedis(redisPort);
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    // The first node migrates and prints the store API key; the others start on the migrated store.
+    nodes.push(await startNode(21001 + Math.floor(Math.random() * 400), dbUrl, redisUrl));
+    key = nodes[0]!.out.match(/store API key:\s+(\S+)/)?.[1] ?? "";
+    nodes.push(
+      ...(await Promise.all([
+        startNode(21501 + Math.floor(Math.random() * 400), dbUrl, redisUrl),
+        startNode(22001 + Math.floor(Math.random() * 400), dbUrl, redisUrl),
+      ])),
+    );
+  });
+
+  after(async () => {
+    for (const n of nodes) n.proc.kill("SIGTERM");
+    await Promise.all(nodes.map((n) => exited(n.proc)));
+    if (redis) {
+      redis.kill("SIGTERM");
+      await exited(redis);
+    }
+    if (skip) return;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  async function call(n: Node, path: string, body: unknown, session?: string) {
+    const res = await fetch(`${n.url}${path}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${key}`,
+        "content-type": "application/json",
+        ...(session ? { "x-mamori-session": session } : {}),
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+    return { status: res.status, text: await res.text() };
+  }
+  const json = (r: { text: string }) => JSON.parse(r.text) as Record<string, any>;
+  const active = async (n: Node, token: string) =>
+    json(await call(n, "/v1/sessions/introspect", { token })).active as boolean;
+
+  async function signUp(n: Node, email: string): Promise<string> {
+    const started = json(await call(n, "/v1/accounts", { email, password: PASSWORD, context: CTX }));
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    const row = await db.query(
+      "select body from notifications where recipient = $1 and template = 'signup_code' order by created_at desc limit 1",
+      [email],
+    );
+    await db.end();
+    const code = String(row.rows[0]?.body ?? "").match(/\b(\d{6})\b/)?.[1];
+    const done = await call(n, "/v1/accounts/confirm", { signupId: started.signupId, code, context: CTX });
+    assert.equal(done.status, 201, done.text);
+    return json(done).session.token as string;
+  }
+
+  it("Redis stops for 10 s: checks keep answering, sign-ins fail closed, a revocation holds, and all recovers by itself", {
+    skip,
+    timeout: 240_000,
+  }, async () => {
+    assert.ok(key.startsWith("mk_"), "first node printed a store API key");
+    const [a, b, c] = [nodes[0]!, nodes[1]!, nodes[2]!];
+    const email = `redis-stop-${randomBytes(4).toString("hex")}@example.jp`;
+    const owner = await signUp(a, email);
+    const atk = await call(b, "/v1/sign-in", { email, password: PASSWORD, context: ATTACKER });
+    assert.equal(atk.status, 200, atk.text);
+    const attacker = json(atk).session.token as string;
+    // Acknowledged before the outage: a bystander's session made on each node (checked by the load), and an
+    // account the load signs in to.
+    const bystander = `bystander-${randomBytes(4).toString("hex")}@example.jp`;
+    await signUp(c, bystander);
+    const acknowledged: string[] = [];
+    for (const n of [a, b, c]) {
+      const r = await call(n, "/v1/sign-in", { email: bystander, password: PASSWORD, context: CTX });
+      assert.equal(r.status, 200, r.text);
+      acknowledged.push(json(r).session.token as string);
+    }
+    const signer = `signer-${randomBytes(4).toString("hex")}@example.jp`;
+    await signUp(b, signer);
+    // Each sign-in from an address of its own, so the per-address limit (100 in 15 min) is not what answers.
+    let ips = 0;
+    const signIn = (n: Node, device: "known" | "new" = "known") => {
+      ips++;
+      const ip = `133.1.${(ips >> 8) & 255}.${(ips & 255) + 1}`;
+      const context = device === "known" ? { ...CTX, ip } : { ...CTX, ip, deviceId: `new-${ips}` };
+      return call(n, "/v1/sign-in", { email: signer, password: PASSWORD, context });
+    };
+
+    // Steady load while Redis goes away: session checks round-robin over the nodes, a sign-in every so often.
+    const seen = { checks: 0, checkFailures: [] as string[], signIns: [] as number[], signInLeaks: [] as string[] };
+    let loading = true;
+    const load = (async () => {
+      for (let i = 0; loading; i++) {
+        const n = [a, b, c][i % 3]!;
+        const r = await call(n, "/v1/sessions/introspect", { token: acknowledged[i % 3] });
+        seen.checks++;
+        if (r.status !== 200 || !json(r).active) seen.checkFailures.push(`${r.status} ${r.text.slice(0, 200)}`);
+        if (i % 50 === 0) {
+          const s = await signIn(n, i % 100 === 0 ? "known" : "new");
+          seen.signIns.push(s.status);
+          if (s.status >= 500 && /stack|ECONNREFUSED|at \/|\.ts:/i.test(s.text)) seen.signInLeaks.push(s.text);
+        }
+      }
+    })();
+
+    redis!.kill("SIGTERM");
+    await exited(redis!);
+    redis = null;
+    const outageStarted = Date.now();
+    // During the outage, on every node: a sign-in from a new device is refused (5xx, fail closed), never answered;
+    // one from the owner's known device goes through.
+    for (const n of [a, b, c]) {
+      const k = await signIn(n, "known");
+      assert.equal(k.status, 200, `known-device sign-in during the outage: ${k.text.slice(0, 200)}`);
+      const s = await signIn(n, "new");
+      assert.ok(s.status >= 500, `new-device sign-in during the outage: ${s.status} ${s.text.slice(0, 200)}`);
+      assert.doesNotMatch(s.text, /stack|ECONNREFUSED|\.ts:/i, "a 5xx body leaks nothing");
+    }
+    // The owner's revocation during the outage holds on every node (checks and revocations never use Redis). When
+    // the sign-out route itself is refused for want of its rate limit, it fails closed; then the owner's earlier
+    // revocation is what is checked: the attacker is refused either way.
+    const out = await call(a, "/v1/sessions/sign-out-everywhere", {}, owner);
+    if (out.status !== 200) {
+      assert.ok(out.status >= 500, `sign-out during the outage: ${out.status} ${out.text.slice(0, 200)}`);
+    } else {
+      for (const n of [a, b, c]) assert.equal(await active(n, attacker), false, "revoked during the outage");
+    }
+    const waited = OUTAGE_MS - (Date.now() - outageStarted);
+    if (waited > 0) await new Promise((r) => setTimeout(r, waited));
+
+    redis = await startRedis(redisPort);
+    // Recovers by itself: each node signs in again once its Redis client has reconnected (bounded wait).
+    for (const n of [a, b, c]) {
+      const deadline = Date.now() + 30_000;
+      let last = { status: 0, text: "" };
+      while (Date.now() < deadline) {
+        last = await signIn(n, "new");
+        if (last.status === 200) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(last.status, 200, `sign-in after Redis came back: ${last.text.slice(0, 200)}`);
+    }
+    loading = false;
+    await load;
+
+    assert.ok(seen.checks > 0);
+    assert.deepEqual(seen.checkFailures, [], "session checks answered on every node throughout the outage");
+    assert.deepEqual(seen.signInLeaks, []);
+    assert.ok(
+      seen.signIns.every((s) => s === 200 || s >= 500),
+      `a sign-in is answered or refused, never half-done: ${seen.signIns.join(",")}`,
+    );
+    if (out.status !== 200) {
+      // The sign-out was refused during the outage; once Redis is back it goes through, and holds on every node.
+      const again = await call(a, "/v1/sessions/sign-out-everywhere", {}, owner);
+      assert.equal(again.status, 200, again.text);
+    }
+    for (const n of [a, b, c]) {
+      assert.equal(await active(n, attacker), false, "no revoked session is accepted");
+      assert.equal(await active(n, owner), true, "the owner's session was not lost");
+      for (const t of acknowledged) assert.equal(await active(n, t), true, "no acknowledged session was lost");
+    }
+    process.stdout.write(
+      `redis-stops-under-load: ${seen.checks} checks, sign-ins ${seen.signIns.length} (` +
+        `${seen.signIns.filter((s) => s === 200).length} answered, ${seen.signIns.filter((s) => s >= 500).length} refused), sign-out during outage ${out.status}\n`,
+    );
+  });
+});
