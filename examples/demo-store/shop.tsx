@@ -91,6 +91,13 @@ export const messageFor = (code: string) => MESSAGES[code] ?? `処理できま�
 
 type Form = Record<string, string>;
 
+/** A form's fields: strings only, whatever was posted (no body, JSON, repeated fields), so bad input is a 4xx page. */
+function form(req: FastifyRequest): Form {
+  const b = req.body;
+  if (!b || typeof b !== "object") return {};
+  return Object.fromEntries(Object.entries(b).filter((e): e is [string, string] => typeof e[1] === "string"));
+}
+
 function parseCart(raw: string | undefined): Map<string, number> {
   const cart = new Map<string, number>();
   for (const part of (raw ?? "").split(".")) {
@@ -262,6 +269,11 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
         (err as { statusCode: number }).statusCode,
       );
     }
+    // Mamori unreachable (the client's fetch failed): the shop cannot ask, so it says so — a 503, never "signed out"
+    if (err instanceof TypeError && err.message === "fetch failed") {
+      void reply.header("retry-after", "5");
+      return html(reply, req, "エラー", <Message text={messageFor("mamori_unavailable")} />, 503);
+    }
     req.log.error(err);
     return html(
       reply,
@@ -299,7 +311,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
     html(reply, req, "新規登録", <SignUpForm />),
   );
   app.post("/signup", { preHandler: signedIn("normal", false) }, async (req, reply) => {
-    const f = req.body as Form;
+    const f = form(req);
     const email = (f.email ?? "").trim();
     try {
       const started = await unwrap(
@@ -315,7 +327,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
     }
   });
   app.post("/signup/confirm", { preHandler: signedIn("normal", false) }, async (req, reply) => {
-    const f = req.body as Form;
+    const f = form(req);
     const signupId = f.signupId ?? "";
     const email = f.email ?? "";
     try {
@@ -344,7 +356,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
     html(reply, req, "ログイン", <SignInForm recoverUrl={recoverUrl} next={safeNext((req.query as Form).next)} />),
   );
   app.post("/signin", { preHandler: signedIn("normal", false) }, async (req, reply) => {
-    const f = req.body as Form;
+    const f = form(req);
     const email = (f.email ?? "").trim();
     const next = safeNext(f.next);
     try {
@@ -384,7 +396,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
     }
   });
   app.post("/signin/challenge", { preHandler: signedIn("normal", false) }, async (req, reply) => {
-    const f = req.body as Form;
+    const f = form(req);
     const factor = f.factor === "totp" || f.factor === "recovery_code" ? f.factor : "email_code";
     const next = safeNext(f.next);
     const email = f.email ?? "";
@@ -447,7 +459,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
     return html(reply, req, "カート", <Cart lines={lines} />);
   });
   app.post("/cart/add", async (req, reply) => {
-    const sku = (req.body as Form).sku ?? "";
+    const sku = form(req).sku ?? "";
     const cart = cartOf(req);
     if (productById(sku)) cart.set(sku, Math.min(20, (cart.get(sku) ?? 0) + 1));
     void reply.header("set-cookie", cookie(CART_COOKIE, cartCookie(cart)));
@@ -455,7 +467,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
   });
   app.post("/cart/remove", async (req, reply) => {
     const cart = cartOf(req);
-    cart.delete((req.body as Form).sku ?? "");
+    cart.delete(form(req).sku ?? "");
     void reply.header("set-cookie", cookie(CART_COOKIE, cartCookie(cart)));
     return reply.redirect("/cart", 303);
   });
@@ -522,7 +534,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
   });
   app.post("/checkout", { preHandler: signedIn("money") }, async (req, reply) => {
     const { token } = stateOf(req);
-    const f = req.body as Form;
+    const f = form(req);
     const listingId = f.listing || undefined;
     const h = { params: sessionHeader(token) };
     const again = async (error: string, status = 400) => {
@@ -622,11 +634,11 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
   app.post("/reauth/code", { preHandler: signedIn("credential") }, async (req, reply) => {
     const { token } = stateOf(req);
     await unwrap(mamori.POST("/v1/session/reauthenticate/code", { params: sessionHeader(token), body: {} }));
-    return html(reply, req, "本人確認", <StepUp next={safeNext((req.body as Form).next)} codeSent />);
+    return html(reply, req, "本人確認", <StepUp next={safeNext(form(req).next)} codeSent />);
   });
   app.post("/reauth", { preHandler: signedIn("credential") }, async (req, reply) => {
     const { token } = stateOf(req);
-    const f = req.body as Form;
+    const f = form(req);
     const next = safeNext(f.next);
     try {
       const r = await unwrap(
@@ -723,7 +735,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
       const r = await unwrap(
         mamori.POST("/v1/commerce/gift-cards/redeem", {
           params: sessionHeader(token),
-          body: { code: ((req.body as Form).code ?? "").trim() },
+          body: { code: (form(req).code ?? "").trim() },
         }),
       );
       return giftPage(req, reply, { flash: `${yen(r.amount)}を残高に追加しました。` });
@@ -765,7 +777,7 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
   app.get("/sell", { preHandler: signedIn("normal") }, async (req, reply) => sellPage(req, reply));
   app.post("/sell", { preHandler: signedIn("money") }, async (req, reply) => {
     const { token, accountId } = stateOf(req);
-    const f = req.body as Form;
+    const f = form(req);
     const price = Number(f.price);
     const quantity = Number(f.quantity);
     if (!f.title?.trim() || !Number.isInteger(price) || price < 1 || !Number.isInteger(quantity) || quantity < 1)
