@@ -1,3 +1,4 @@
+import { createPoller, type Poller } from "../outbox/poller.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { OutboxStore } from "./store.ts";
 import type { Transport } from "./transport.ts";
@@ -13,26 +14,11 @@ export interface DispatcherDeps {
   leaseMs?: number;
 }
 
-export interface Dispatcher {
-  /** Claims one batch and sends it; runs never overlap (a call waits for the run in flight). */
-  runOnce(): Promise<{ sent: number; failed: number }>;
-  /** Polls every intervalMs (and runs now). */
-  start(intervalMs: number): void;
-  /** Stops polling and waits for the run in flight. */
-  stop(): Promise<void>;
-  /** Runs as soon as possible; kicks during a run coalesce into one more run. */
-  kick(): void;
-}
+export type Dispatcher = Poller<{ sent: number; failed: number }>;
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const batch = deps.batch ?? 20;
   const leaseMs = deps.leaseMs ?? 5 * 60_000;
-  let chain: Promise<unknown> = Promise.resolve();
-  let loop: Promise<void> | null = null;
-  let again = false;
-  let kickPending = false;
-  let interval: NodeJS.Timeout | null = null;
-  let stopped = false;
 
   async function dispatch(): Promise<{ sent: number; failed: number }> {
     const rows = await deps.outbox.claimDue(batch, leaseMs);
@@ -65,60 +51,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return { sent, failed };
   }
 
-  function runOnce(): Promise<{ sent: number; failed: number }> {
-    const run = chain.then(dispatch);
-    chain = run.catch(() => {});
-    return run;
-  }
-
-  // One loop at a time; a kick while it runs asks for one more pass, and a full batch means more may be due.
-  function trigger(): void {
-    if (stopped) return;
-    if (loop) {
-      again = true;
-      return;
-    }
-    loop = (async () => {
-      do {
-        again = false;
-        try {
-          const r = await runOnce();
-          if (r.sent + r.failed >= batch) again = true;
-        } catch (e) {
-          deps.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, "notification dispatcher run failed");
-        }
-      } while (again && !stopped);
-    })().finally(() => {
-      loop = null;
-    });
-  }
-
-  function kick(): void {
-    if (stopped || kickPending) return;
-    kickPending = true;
-    setImmediate(() => {
-      kickPending = false;
-      trigger();
-    }).unref();
-  }
-
-  return {
-    runOnce,
-    kick,
-    start(intervalMs) {
-      stopped = false;
-      if (interval) clearInterval(interval);
-      interval = setInterval(trigger, intervalMs);
-      // the outbox is durable: pending rows wait for the next start, so the poll must not keep the process alive
-      interval.unref();
-      kick();
-    },
-    async stop() {
-      stopped = true;
-      if (interval) clearInterval(interval);
-      interval = null;
-      await loop;
-      await chain;
-    },
-  };
+  // the poll loop is the outbox's, shared with the webhook dispatcher
+  return createPoller({
+    dispatch,
+    handled: (r) => r.sent + r.failed,
+    batch,
+    failureMessage: "notification dispatcher run failed",
+    logger: deps.logger,
+  });
 }

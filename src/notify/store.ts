@@ -1,6 +1,7 @@
 import type { Selectable } from "kysely";
 import type { Db, Executor } from "../db/database.ts";
 import type { NotificationsTable } from "../db/schema.ts";
+import { claimDue, heldRows } from "../outbox/lease.ts";
 import { type Clock, HOUR } from "../shared/clock.ts";
 import { newId } from "../shared/crypto.ts";
 import {
@@ -39,8 +40,8 @@ export interface OutboxStore {
   /** Renders and queues a notice; pass the change's transaction so the notice exists only if the change commits. */
   enqueue(executor: Executor, n: NewNotice): Promise<string>;
   /**
-   * Claims up to `limit` due rows (queued and due, or 'sending' with an expired lease) for `leaseMs`; each row is
-   * claimed by a guarded update, so concurrent dispatchers never get the same row.
+   * Claims up to `limit` due rows (queued and due, or 'sending' with an expired lease) for `leaseMs`, the earliest
+   * due first and then by id; each row is claimed by a guarded update, so concurrent dispatchers never get the same row.
    */
   claimDue(limit: number, leaseMs: number): Promise<NotificationRow[]>;
   /** Records delivery; false if the row was not 'sending' (already settled by another dispatcher). */
@@ -100,39 +101,12 @@ export function createOutboxStore(
       return id;
     },
 
-    // Race closed: two dispatchers reading the same due rows. Each claim is an update guarded on the state that was
-    // read (status, attempts, and the due time or the expired lease), so only one update can match.
+    // Race closed: two dispatchers reading the same due rows — the outbox's guarded claim (outbox/lease.ts).
     async claimDue(limit, leaseMs) {
-      const now = clock.now();
-      const candidates = await db
-        .selectFrom("notifications")
-        .select(["id", "status", "attempts", "locked_until"])
-        .where((eb) =>
-          eb.or([
-            eb.and([eb("status", "=", "queued"), eb("next_attempt_at", "<=", now)]),
-            eb.and([eb("status", "=", "sending"), eb("locked_until", "<=", now)]),
-          ]),
-        )
-        .orderBy("next_attempt_at")
-        .limit(limit)
-        .execute();
-      const claimed: NotificationRow[] = [];
-      for (const c of candidates) {
-        let q = db
-          .updateTable("notifications")
-          .set({ status: "sending", locked_until: now + leaseMs })
-          .where("id", "=", c.id)
-          .where("status", "=", c.status)
-          .where("attempts", "=", c.attempts);
-        q =
-          c.status === "queued"
-            ? q.where("next_attempt_at", "<=", now)
-            : // the expired lease itself is the guard: a second re-claimer finds the new locked_until
-              q.where("locked_until", "=", c.locked_until ?? -1);
-        const row = await q.returningAll().executeTakeFirst();
-        if (row) claimed.push(row);
-      }
-      return claimed;
+      const claim = await claimDue(db, "notifications", { limit, leaseMs, now: clock.now() });
+      if (claim.ids.length === 0) return [];
+      const rows = await db.selectFrom("notifications").selectAll().where("id", "in", claim.ids).execute();
+      return heldRows(claim, rows);
     },
 
     // Race closed: a late result from a dispatcher whose row was already settled; guarded on 'sending'.

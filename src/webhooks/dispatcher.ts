@@ -1,5 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import type { Db } from "../db/database.ts";
+import { createPoller, type Poller } from "../outbox/poller.ts";
 import type { Clock } from "../shared/clock.ts";
 import { open } from "../shared/crypto.ts";
 import { type ClaimedDelivery, createDeliveryStore, type DeliveryStore } from "./store.ts";
@@ -24,16 +25,8 @@ export interface WebhookDispatcherDeps {
   fetch?: typeof fetch;
 }
 
-export interface WebhookDispatcher {
+export interface WebhookDispatcher extends Poller<{ delivered: number; failed: number }> {
   store: DeliveryStore;
-  /** Claims one batch and sends it; runs never overlap (a call waits for the run in flight). */
-  runOnce(): Promise<{ delivered: number; failed: number }>;
-  /** Polls every intervalMs (and runs now). */
-  start(intervalMs: number): void;
-  /** Stops polling and waits for the run in flight. */
-  stop(): Promise<void>;
-  /** Runs as soon as possible; kicks during a run coalesce into one more run. */
-  kick(): void;
 }
 
 /** What is kept of a response body in last_error. */
@@ -52,12 +45,6 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   const concurrency = Math.max(1, deps.concurrency ?? 4);
   const doFetch = deps.fetch ?? fetch;
   const store = createDeliveryStore(deps.db, deps.clock, deps.random ? { random: deps.random } : {});
-  let chain: Promise<unknown> = Promise.resolve();
-  let loop: Promise<void> | null = null;
-  let again = false;
-  let kickPending = false;
-  let interval: NodeJS.Timeout | null = null;
-  let stopped = false;
 
   async function send(d: ClaimedDelivery): Promise<Outcome> {
     if (d.endpoint_disabled_at !== null)
@@ -136,63 +123,15 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     return { delivered, failed };
   }
 
-  function runOnce(): Promise<{ delivered: number; failed: number }> {
-    const run = chain.then(dispatch);
-    chain = run.catch(() => {});
-    return run;
-  }
-
-  // One loop at a time; a kick while it runs asks for one more pass, and a full batch means more may be due.
-  function trigger(): void {
-    if (stopped) return;
-    if (loop) {
-      again = true;
-      return;
-    }
-    loop = (async () => {
-      do {
-        again = false;
-        try {
-          const r = await runOnce();
-          if (r.delivered + r.failed >= batch) again = true;
-        } catch (e) {
-          deps.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, "webhook dispatcher run failed");
-        }
-      } while (again && !stopped);
-    })().finally(() => {
-      loop = null;
-    });
-  }
-
-  function kick(): void {
-    if (stopped || kickPending) return;
-    kickPending = true;
-    setImmediate(() => {
-      kickPending = false;
-      trigger();
-    }).unref();
-  }
-
-  return {
-    store,
-    runOnce,
-    kick,
-    start(intervalMs) {
-      stopped = false;
-      if (interval) clearInterval(interval);
-      interval = setInterval(trigger, intervalMs);
-      // deliveries are durable: pending ones wait for the next start, so the poll must not keep the process alive
-      interval.unref();
-      kick();
-    },
-    async stop() {
-      stopped = true;
-      if (interval) clearInterval(interval);
-      interval = null;
-      await loop;
-      await chain;
-    },
-  };
+  // the poll loop is the outbox's, shared with the notification dispatcher
+  const poller = createPoller({
+    dispatch,
+    handled: (r) => r.delivered + r.failed,
+    batch,
+    failureMessage: "webhook dispatcher run failed",
+    logger: deps.logger,
+  });
+  return { store, ...poller };
 }
 
 /** Reads at most `max` bytes of the body, then drops the rest (an endpoint may answer with anything). */

@@ -1,4 +1,5 @@
 import type { Db } from "../db/database.ts";
+import { claimDue, heldRows } from "../outbox/lease.ts";
 import { type Clock, HOUR } from "../shared/clock.ts";
 import type { WebhookDeliveryRow } from "./service.ts";
 
@@ -49,51 +50,20 @@ export function createDeliveryStore(db: Db, clock: Clock, opts: { random?: () =>
   const random = opts.random ?? Math.random;
 
   return {
-    // Race closed: two dispatchers reading the same due rows. The update is guarded on status and attempts plus the
-    // due time (queued) or the expired lease itself (sending), so only one claimer's update matches.
+    // Race closed: two dispatchers reading the same due rows — the outbox's guarded claim (outbox/lease.ts).
     async claimDue(limit, leaseMs) {
-      const now = clock.now();
-      const candidates = await db
-        .selectFrom("webhook_deliveries")
-        .select(["id", "status", "attempts", "locked_until"])
-        .where((eb) =>
-          eb.or([
-            eb.and([eb("status", "=", "queued"), eb("next_attempt_at", "<=", now)]),
-            eb.and([eb("status", "=", "sending"), eb("locked_until", "<=", now)]),
-          ]),
-        )
-        .orderBy("next_attempt_at")
-        .orderBy("id")
-        .limit(limit)
-        .execute();
-      const claimedIds: string[] = [];
-      for (const c of candidates) {
-        let q = db
-          .updateTable("webhook_deliveries")
-          .set({ status: "sending", locked_until: now + leaseMs })
-          .where("id", "=", c.id)
-          .where("status", "=", c.status)
-          .where("attempts", "=", c.attempts);
-        q =
-          c.status === "queued"
-            ? q.where("next_attempt_at", "<=", now)
-            : q.where("locked_until", "=", c.locked_until ?? -1);
-        const r = await q.executeTakeFirst();
-        if (Number(r.numUpdatedRows) > 0) claimedIds.push(c.id);
-      }
-      if (claimedIds.length === 0) return [];
+      const claim = await claimDue(db, "webhook_deliveries", { limit, leaseMs, now: clock.now() });
+      if (claim.ids.length === 0) return [];
       const rows = await db
         .selectFrom("webhook_deliveries as d")
         .innerJoin("webhook_messages as m", "m.id", "d.message_id")
         .innerJoin("webhook_endpoints as e", "e.id", "d.endpoint_id")
         .selectAll("d")
         .select(["m.payload", "e.url", "e.secret_enc", "e.disabled_at as endpoint_disabled_at"])
-        .where("d.id", "in", claimedIds)
-        .orderBy("d.next_attempt_at")
-        .orderBy("d.id")
+        .where("d.id", "in", claim.ids)
         .execute();
-      // locked_until is the lease just written; a row whose lease differs was re-claimed meanwhile (not ours)
-      return rows.filter((r): r is ClaimedDelivery => r.status === "sending" && r.locked_until === now + leaseMs);
+      // a row whose lease differs from this claim's was re-claimed meanwhile (not ours)
+      return heldRows(claim, rows);
     },
 
     // A late success still happened, so only 'sending' is required (not our lease): the store has the message.
