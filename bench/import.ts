@@ -14,9 +14,9 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { openDatabase } from "../src/db/database.ts";
 import { validateImportRow } from "../src/identity/import.ts";
 import { runImport } from "../src/identity/import-cli.ts";
+import { openStore } from "../src/store.ts";
 import { storeBytes } from "./session-loader.ts";
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 1_000_000);
@@ -85,8 +85,8 @@ async function main() {
   const fileBytes = await writeFile();
   const floor = await parseOnly();
   const database = pgUrl
-    ? openDatabase({ dataDir: "", databaseUrl: pgUrl, pgSchema: schema })
-    : openDatabase({ dataDir: dir, sqliteFile: "bench.sqlite" });
+    ? openStore({ dataDir: "", databaseUrl: pgUrl, pgSchema: schema })
+    : openStore({ dataDir: dir, sqliteFile: "bench.sqlite" });
   await database.migrate();
   const config = loadConfig({ MAMORI_DISPATCHER: "off", MAMORI_DATA_DIR: dir });
   const app = await buildApp(config, { database });

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import { openDatabase } from "../src/db/database.ts";
+import { openStore as openStoreWith } from "../src/store.ts";
 import { ATTACKER, codeIn, makeTestApp, STRONG, STRONG2, type TestApp } from "../src/testing/app.ts";
 import { testStores } from "../src/testing/stores.ts";
 
@@ -29,8 +29,8 @@ const schema = `bench_${randomBytes(4).toString("hex")}`;
 
 function openStore() {
   return pgUrl
-    ? openDatabase({ dataDir: "", databaseUrl: pgUrl, pgSchema: schema })
-    : openDatabase({ dataDir: dir, sqliteFile: "bench.sqlite" });
+    ? openStoreWith({ dataDir: "", databaseUrl: pgUrl, pgSchema: schema })
+    : openStoreWith({ dataDir: dir, sqliteFile: "bench.sqlite" });
 }
 
 const ADDRESS = { name: "X", line1: "1 Drop St", city: "Osaka", postalCode: "530-0001", country: "JP" };
@@ -187,10 +187,10 @@ async function main() {
 
   // Node B: a second app on the same store with its own pool and server (PostgreSQL only: SQLite is one process).
   let nodeB: TestApp | undefined;
-  let dbB: ReturnType<typeof openDatabase> | undefined;
+  let dbB: ReturnType<typeof openStoreWith> | undefined;
   let urlB: string | undefined;
   if (pgUrl) {
-    dbB = openDatabase({ dataDir: "", databaseUrl: pgUrl, pgSchema: schema });
+    dbB = openStoreWith({ dataDir: "", databaseUrl: pgUrl, pgSchema: schema });
     nodeB = await makeTestApp(store, dbB, { now: t.clock.now() });
     await nodeB.app.http.listen({ host: "127.0.0.1", port: 0 });
     watch(nodeB.app.http.server, written.B);

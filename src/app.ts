@@ -14,7 +14,7 @@ import { commerceTemplates } from "./commerce/templates.ts";
 import type { Config } from "./config.ts";
 import { createConsoleService } from "./console/service.ts";
 import { createContextEnricher } from "./context/enricher.ts";
-import { type DatabaseHandle, openDatabase } from "./db/database.ts";
+import type { DatabaseHandle } from "./db/database.ts";
 import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
 import { createAccountImport } from "./identity/import.ts";
@@ -52,6 +52,7 @@ import { createSessionService } from "./sessions/service.ts";
 import { type Clock, systemClock } from "./shared/clock.ts";
 import type { ContextEnricher } from "./shared/context.ts";
 import { deriveKey } from "./shared/crypto.ts";
+import { openStore } from "./store.ts";
 import { createCsrf } from "./web/csrf.ts";
 import { createWebhookDispatcher } from "./webhooks/dispatcher.ts";
 import { securityWebhookHook } from "./webhooks/security.ts";
@@ -108,7 +109,7 @@ export function noticeTemplates(config: Pick<Config, "branding">): NoticeTemplat
  */
 export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const clock = opts.clock ?? systemClock;
-  const database = opts.database ?? openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = opts.database ?? openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   if (!opts.database) await database.migrate();
   const { db, dialect } = database;
 
@@ -187,6 +188,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       ? createRedisVelocityStore(config.redisUrl, { onError: (e) => opts.logger?.warn({ err: e }, "risk velocity") })
       : createMemoryVelocityStore());
   const riskError = (e: unknown, what: string) => opts.logger?.warn({ err: e }, `risk: ${what}`);
+  // risk's decision log, a side file the embedded store opened through risk's hook (risk/migration.ts)
+  const decisionLogFile = database.sideFiles?.decision_log;
   // The embedded store on a file keeps the accounts' risk facts in memory, kept exact by the store's change feed.
   const factIndex =
     database.readSync && database.changeCounter
@@ -211,8 +214,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     initialPolicy: opts.riskPolicy ?? DEFAULT_POLICY,
     startLockdown: (i) => response.lockdownAccount({ ...i, wait: false }),
     onError: riskError,
-    ...(database.decisionLogFile ? { decisionLog: createWorkerDecisionLog(database.decisionLogFile, riskError) } : {}),
-    ...(database.decisionsDb ? { decisionsDb: database.decisionsDb } : {}),
+    ...(decisionLogFile ? { decisionLog: createWorkerDecisionLog(decisionLogFile, riskError) } : {}),
+    ...(database.attachedDb ? { decisionsDb: database.attachedDb } : {}),
   });
   await risk.start();
   // Seed 003's alert: a second factor left unfinished for 10 minutes. Runs where notices are sent (unref'd timer).

@@ -40,3 +40,8 @@ export interface AdminTables {
   staff_events: StaffEventsTable;
   staff_challenges: StaffChallengesTable;
 }
+
+// The store's schema is every module's tables: this adds admin's to db/schema.ts's Database (db/ names no module).
+declare module "../db/schema.ts" {
+  interface Database extends AdminTables {}
+}

@@ -227,3 +227,8 @@ export interface CommerceTables {
   gateway_charges: GatewayChargesTable;
   gateway_requests: GatewayRequestsTable;
 }
+
+// The store's schema is every module's tables: this adds commerce's to db/schema.ts's Database (db/ names no module).
+declare module "../db/schema.ts" {
+  interface Database extends CommerceTables {}
+}

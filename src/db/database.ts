@@ -2,10 +2,17 @@ import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import SqliteDatabase from "better-sqlite3";
-import { type CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from "kysely";
+import {
+  type CompiledQuery,
+  Kysely,
+  type Migration,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type Transaction,
+} from "kysely";
 import pg from "pg";
-import { DECISION_LOG_SCHEMA, decisionLogPath } from "../risk/migration.ts";
-import { migrationProvider } from "./migrations.ts";
+import { coreMigrations } from "./migrations.ts";
 import type { Database } from "./schema.ts";
 
 // int8 (bigint) columns hold millisecond timestamps, well inside Number.MAX_SAFE_INTEGER.
@@ -27,6 +34,25 @@ export interface StoreConfig {
   sqliteFile?: string | undefined;
   /** How often the embedded store reads data_version for other processes' commits (ms; default FOREIGN_CHECK_MS). */
   foreignCheckMs?: number | undefined;
+}
+
+/**
+ * A file of its own beside the embedded store's, which a module keeps (risk: the decision log, written by a worker
+ * thread). The store creates it with `schema` when it opens and attaches it on the read connection under `alias`;
+ * the main connection never attaches it (see openDatabase).
+ */
+export interface SideFile {
+  alias: string;
+  /** its path, from the store's file: `mamori.sqlite` → `mamori.decisions.sqlite` */
+  path(storeFile: string): string;
+  schema: string;
+}
+
+/** What the modules bring to the store; the composition root (src/store.ts) assembles it, db/ names no module. */
+export interface StoreModules {
+  /** every module's migrations by name, beside db/'s own 0001_core */
+  migrations: Record<string, Migration>;
+  sideFiles?: readonly SideFile[];
 }
 
 export interface SyncStatement {
@@ -65,13 +91,13 @@ export interface DatabaseHandle {
    * facts in memory from it). `all` gives rows as objects; `rows` iterates them as arrays, for large scans.
    */
   readSync?: (sql: string) => SyncStatement;
-  /** SQLite on a file: the decision log's own file (written by risk/decision-log.ts). */
-  decisionLogFile?: string;
+  /** SQLite on a file: each module's side file by its alias (risk's decision log: `decision_log`). */
+  sideFiles?: Readonly<Record<string, string>>;
   /**
-   * SQLite on a file: where `risk_decisions` is read (the read connection, which attaches the decision log's file).
-   * Elsewhere absent: the decisions are in `db`.
+   * SQLite on a file with side files: the read connection, which attaches them, so their tables are read here (risk
+   * reads `risk_decisions` through it). Elsewhere absent: those tables are in `db`.
    */
-  decisionsDb?: Db;
+  attachedDb?: Db;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -83,7 +109,8 @@ const STATEMENT_CACHE = 500;
 /** Address space the read connection maps (not memory: pages are shared with the OS page cache). */
 const READER_MMAP_BYTES = 1 << 30;
 
-export function openDatabase(config: StoreConfig): DatabaseHandle {
+export function openDatabase(config: StoreConfig, modules: StoreModules): DatabaseHandle {
+  const migrations = { ...coreMigrations, ...modules.migrations };
   if (config.databaseUrl?.startsWith("postgres")) {
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
@@ -109,7 +136,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
         // URL's search_path may name one), or it finds another schema's lock table and fails.
         const schema =
           config.pgSchema ?? ((await pool.query("select current_schema() as s")).rows[0] as { s: string }).s;
-        await runMigrations(db, schema);
+        await runMigrations(db, migrations, schema);
       },
       close: () => db.destroy(),
     };
@@ -129,15 +156,15 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   // 64 MiB of page cache for the writer (SQLite's default is 2 MiB): with a million accounts the indexes an insert
   // walks no longer fit in 2 MiB, and every write paid page reads (bench/import.ts).
   sqlite.pragma("cache_size = -65536");
-  // The decision log lives in a file of its own, written by a worker thread (risk/decision-log.ts). This connection
-  // never attaches it: BEGIN IMMEDIATE takes the write lock of every attached file, so each store transaction would
-  // wait for the writer thread's commits. Decisions are read on the read connection (`decisionsDb`), which attaches
-  // it; migration 0007 moves an older store's rows there.
-  const decisionLogFile = filename === ":memory:" ? undefined : decisionLogPath(filename);
-  if (decisionLogFile) {
-    const c = new SqliteDatabase(decisionLogFile);
+  // A module's side file (risk's decision log, written by a worker thread) is created here. This connection never
+  // attaches it: BEGIN IMMEDIATE takes the write lock of every attached file, so each store transaction would wait
+  // for the writer thread's commits. Its tables are read on the read connection (`attachedDb`), which attaches it.
+  const sideFiles =
+    filename === ":memory:" ? [] : (modules.sideFiles ?? []).map((f) => ({ alias: f.alias, file: f.path(filename) }));
+  for (const [i, f] of sideFiles.entries()) {
+    const c = new SqliteDatabase(f.file);
     c.pragma("journal_mode = WAL");
-    c.exec(DECISION_LOG_SCHEMA);
+    c.exec(modules.sideFiles![i]!.schema);
     c.close();
   }
   // Counts this process's commits: after a writing statement, if no transaction is open any more, it committed (an
@@ -194,7 +221,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
     if (!reader) {
       reader = new SqliteDatabase(filename, { readonly: true, fileMustExist: true });
       reader.pragma("busy_timeout = 5000");
-      if (decisionLogFile) reader.prepare("attach database ? as decision_log").run(decisionLogFile);
+      for (const f of sideFiles) reader.prepare(`attach database ? as "${f.alias}"`).run(f.file);
       // Hot reads walk index pages all over a large file; through mmap they are memory reads, not one pread() per page
       // (the risk snapshot on the 1M-login benchmark store: 56 → 39 µs). Only this read-only connection maps the file.
       reader.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
@@ -253,10 +280,10 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
             };
           },
         }),
-    ...(decisionLogFile
+    ...(sideFiles.length > 0
       ? {
-          decisionLogFile,
-          decisionsDb: new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => readerConn() }) }),
+          sideFiles: Object.fromEntries(sideFiles.map((f) => [f.alias, f.file])),
+          attachedDb: new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => readerConn() }) }),
         }
       : {}),
     uncountedTransaction: (fn) =>
@@ -268,7 +295,7 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
           uncounted = false;
         }
       }),
-    migrate: () => runMigrations(db),
+    migrate: () => runMigrations(db, migrations),
     close: async () => {
       reader?.close();
       await db.destroy();
@@ -276,11 +303,11 @@ export function openDatabase(config: StoreConfig): DatabaseHandle {
   };
 }
 
-async function runMigrations(db: Db, schema?: string): Promise<void> {
+async function runMigrations(db: Db, migrations: Record<string, Migration>, schema?: string): Promise<void> {
   // Kysely looks for its bookkeeping tables in every schema; name ours so parallel schemas do not see each other's.
   const migrator = new Migrator({
     db,
-    provider: migrationProvider,
+    provider: { getMigrations: async () => migrations },
     // Numbers are reserved per module ahead of time (0010–0020 are gaps), so one may land after a higher one ran.
     allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),

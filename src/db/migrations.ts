@@ -1,18 +1,5 @@
-import type { Kysely, Migration, MigrationProvider } from "kysely";
+import type { Kysely, Migration } from "kysely";
 import { sql } from "kysely";
-import { staffMigration } from "../admin/migration.ts";
-import { commerceMigration } from "../commerce/migration.ts";
-import { consoleMigration } from "../console/migration.ts";
-import { identityImportMigration, identitySigninMigration } from "../identity/migration.ts";
-import { portalMigration } from "../portal/migration.ts";
-import { responseMigration } from "../response/migration.ts";
-import {
-  decisionLogFileMigration,
-  riskChangeFeedMigration,
-  riskCoveringMigration,
-  riskMigration,
-} from "../risk/migration.ts";
-import { webhooksMigration } from "../webhooks/migration.ts";
 
 // Migrations are code, portable across SQLite and PostgreSQL: integer-ms timestamps, 0/1 booleans, JSON as text.
 // Never edit a released migration; add a new one.
@@ -284,24 +271,8 @@ const m0001: Migration = {
   },
 };
 
-export const migrations: Record<string, Migration> = {
-  "0001_core": m0001,
-  "0002_commerce": commerceMigration,
-  "0003_webhooks": webhooksMigration,
-  "0004_response": responseMigration,
-  "0005_risk": riskMigration,
-  "0006_risk_covering_indexes": riskCoveringMigration,
-  "0007_decision_log_file": decisionLogFileMigration,
-  "0008_risk_change_feed": riskChangeFeedMigration,
-  "0009_identity_signin": identitySigninMigration,
-  "0014_staff": staffMigration,
-  "0017_portal": portalMigration,
-  "0018_console": consoleMigration,
-  "0021_identity_import": identityImportMigration,
-};
-
-export const migrationProvider: MigrationProvider = {
-  async getMigrations() {
-    return migrations;
-  },
-};
+/**
+ * db/'s own migration: the first tables, from before modules kept their own. Every later one lives in its module
+ * (identity/migration.ts, …) and the composition root lists them (src/store.ts).
+ */
+export const coreMigrations: Record<string, Migration> = { "0001_core": m0001 };

@@ -1,11 +1,3 @@
-import type { AdminTables } from "../admin/tables.ts";
-import type { CommerceTables } from "../commerce/tables.ts";
-import type { IdentityTables } from "../identity/tables.ts";
-import type { PortalTables } from "../portal/tables.ts";
-import type { ResponseTables } from "../response/tables.ts";
-import type { RiskTables } from "../risk/tables.ts";
-import type { WebhooksTables } from "../webhooks/tables.ts";
-
 /**
  * Portable column conventions (same on SQLite and PostgreSQL):
  * - timestamps are integer milliseconds since the epoch (`bigint` in PostgreSQL, parsed back to number);
@@ -275,14 +267,11 @@ export interface InstanceTable {
   value: string;
 }
 
-export interface Database
-  extends AdminTables,
-    CommerceTables,
-    WebhooksTables,
-    ResponseTables,
-    RiskTables,
-    IdentityTables,
-    PortalTables {
+/**
+ * The store's schema. The tables above are db/'s own (from before modules kept theirs); every module adds its tables
+ * from its tables.ts by module augmentation (`declare module "../db/schema.ts"`), so db/ imports no module.
+ */
+export interface Database {
   accounts: AccountsTable;
   contact_points: ContactPointsTable;
   password_history: PasswordHistoryTable;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
-import { openDatabase } from "./database.ts";
+import { openStore } from "../store.ts";
 
 // The embedded store shares its file with other processes (the CLI, a second server). A transaction of the server
 // that reads and then writes must not fail because one of them committed in between.
@@ -17,7 +17,7 @@ describe("a second writer on the embedded store's file", () => {
     timeout: 30_000,
   }, async () => {
     const file = path.join(dir, "race.sqlite");
-    const h = openDatabase({ dataDir: dir, sqliteFile: "race.sqlite" });
+    const h = openStore({ dataDir: dir, sqliteFile: "race.sqlite" });
     await h.migrate();
     // The other writer: its own connection on another thread, committing small writes back to back until told.
     const other = new Worker(

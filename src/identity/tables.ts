@@ -70,3 +70,8 @@ export interface IdentityTables {
   pending_signups: PendingSignupsTable;
   factor_resets: FactorResetsTable;
 }
+
+// The store's schema is every module's tables: this adds identity's to db/schema.ts's Database (db/ names no module).
+declare module "../db/schema.ts" {
+  interface Database extends IdentityTables {}
+}

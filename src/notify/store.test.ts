@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sql } from "kysely";
-import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import type { DatabaseHandle } from "../db/database.ts";
 import { HOUR, ManualClock } from "../shared/clock.ts";
+import { openStore } from "../store.ts";
 import { PG_URL, testStores } from "../testing/stores.ts";
 import { backoffMs, createOutboxStore, MAX_ATTEMPTS, type NewNotice } from "./store.ts";
 
@@ -107,7 +108,7 @@ for (const store of testStores) {
         let second: DatabaseHandle | null = null;
         if (h.dialect === "postgres") {
           const { rows } = await sql<{ s: string }>`select current_schema() as s`.execute(h.db);
-          second = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: rows[0]!.s });
+          second = openStore({ dataDir: "", databaseUrl: PG_URL, pgSchema: rows[0]!.s });
         }
         try {
           const a = createOutboxStore(h.db, clock);

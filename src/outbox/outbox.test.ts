@@ -18,6 +18,8 @@ import { createPoller } from "./poller.ts";
  */
 
 const TABLE = "outbox_contract";
+/** the contract needs none of the modules' tables: its table is made here */
+const NO_MODULES = { migrations: {} };
 const LEASE = 60_000;
 const T0 = 1_800_000_000_000;
 
@@ -33,9 +35,9 @@ const stores: { name: string; skip: () => Promise<string | null>; open: () => Pr
     skip: async () => null,
     open: async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-outbox-"));
-      const a = openDatabase({ dataDir: dir, sqliteFile: "outbox.sqlite" });
+      const a = openDatabase({ dataDir: dir, sqliteFile: "outbox.sqlite" }, NO_MODULES);
       await createTable(a);
-      const b = openDatabase({ dataDir: dir, sqliteFile: "outbox.sqlite" });
+      const b = openDatabase({ dataDir: dir, sqliteFile: "outbox.sqlite" }, NO_MODULES);
       return {
         a,
         b,
@@ -55,9 +57,9 @@ const stores: { name: string; skip: () => Promise<string | null>; open: () => Pr
       const admin = new pg.Client({ connectionString: PG_URL });
       await admin.connect();
       await admin.query(`CREATE SCHEMA "${schema}"`);
-      const a = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
+      const a = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema }, NO_MODULES);
       await createTable(a);
-      const b = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
+      const b = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema }, NO_MODULES);
       return {
         a,
         b,

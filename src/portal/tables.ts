@@ -30,3 +30,8 @@ export interface PortalTables {
   portal_links: PortalLinksTable;
   portal_sessions: PortalSessionsTable;
 }
+
+// The store's schema is every module's tables: this adds portal's to db/schema.ts's Database (db/ names no module).
+declare module "../db/schema.ts" {
+  interface Database extends PortalTables {}
+}

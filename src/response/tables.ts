@@ -111,3 +111,8 @@ export interface ResponseTables {
   case_sessions: CaseSessionsTable;
   case_notes: CaseNotesTable;
 }
+
+// The store's schema is every module's tables: this adds response's to db/schema.ts's Database (db/ names no module).
+declare module "../db/schema.ts" {
+  interface Database extends ResponseTables {}
+}

@@ -53,17 +53,17 @@ async function backtestPolicy(
     return 2;
   }
   const { loadConfig } = await import("../config.ts");
-  const { openDatabase } = await import("../db/database.ts");
+  const { openStore } = await import("../store.ts");
   const config = loadConfig();
   if (!config.databaseUrl && !fs.existsSync(path.join(config.dataDir, "mamori.sqlite"))) {
     throw new Error(`no store in ${config.dataDir} (set MAMORI_DATA_DIR or MAMORI_DATABASE_URL)`);
   }
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const csv = opts.out ? fs.createWriteStream(opts.out) : null;
   try {
     csv?.write(`${REPLAY_CSV_HEADER}\n`);
     const summary = await backtestStoredDecisions(database.db, set, {
-      ...(database.decisionsDb ? { decisionsDb: database.decisionsDb } : {}),
+      ...(database.attachedDb ? { decisionsDb: database.attachedDb } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(until !== undefined ? { until } : {}),
       ...(csv

@@ -5,8 +5,9 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
 import { Migrator, sql } from "kysely";
-import { type DatabaseHandle, openDatabase } from "../db/database.ts";
-import { migrationProvider } from "../db/migrations.ts";
+import type { DatabaseHandle } from "../db/database.ts";
+import { coreMigrations } from "../db/migrations.ts";
+import { openStore, storeModules } from "../store.ts";
 import { testStores } from "../testing/stores.ts";
 import { createStatementDecisionLog, createWorkerDecisionLog, type DecisionLog } from "./decision-log.ts";
 import type { RiskDecisionsTable } from "./tables.ts";
@@ -67,10 +68,10 @@ const backends: Backend[] = [
     name: "worker thread (sqlite file)",
     skip: async () => null,
     open: async (report) => {
-      const handle = openDatabase({ dataDir: tmpDir() });
+      const handle = openStore({ dataDir: tmpDir() });
       await handle.migrate();
-      assert.ok(handle.decisionLogFile, "an embedded store on a file has a decision-log file");
-      return { handle, log: createWorkerDecisionLog(handle.decisionLogFile, report) };
+      assert.ok(handle.sideFiles?.decision_log, "an embedded store on a file has a decision-log file");
+      return { handle, log: createWorkerDecisionLog(handle.sideFiles?.decision_log, report) };
     },
   },
 ];
@@ -78,9 +79,9 @@ const backends: Backend[] = [
 describe("decision log writer thread: gathering rows into large transactions", () => {
   // A ten-minute window: only a full transaction's worth of rows, or a flush, makes the writer commit.
   const withGatheringLog = async (test: (h: DatabaseHandle, log: DecisionLog) => Promise<void>) => {
-    const handle = openDatabase({ dataDir: tmpDir() });
+    const handle = openStore({ dataDir: tmpDir() });
     await handle.migrate();
-    const log = createWorkerDecisionLog(handle.decisionLogFile!, () => {}, { gatherMs: 600_000 });
+    const log = createWorkerDecisionLog(handle.sideFiles!.decision_log!, () => {}, { gatherMs: 600_000 });
     try {
       await test(handle, log);
     } finally {
@@ -138,7 +139,7 @@ describe("decision log writer thread: gathering rows into large transactions", (
 });
 
 const readAll = (h: DatabaseHandle, ids: string[]) =>
-  (h.decisionsDb ?? h.db).selectFrom("risk_decisions").selectAll().where("id", "in", ids).orderBy("at").execute();
+  (h.attachedDb ?? h.db).selectFrom("risk_decisions").selectAll().where("id", "in", ids).orderBy("at").execute();
 const normal = (r: RiskDecisionsTable) => ({ ...r, at: Number(r.at), hold: Number(r.hold) });
 
 for (const b of backends) {
@@ -215,14 +216,14 @@ for (const b of backends) {
 describe("the embedded store's decision log file", () => {
   it("holds the rows: another connection to the data dir reads them after the writer closed", async () => {
     const dir = tmpDir();
-    const h = openDatabase({ dataDir: dir });
+    const h = openStore({ dataDir: dir });
     await h.migrate();
-    const log = createWorkerDecisionLog(h.decisionLogFile!, () => {});
+    const log = createWorkerDecisionLog(h.sideFiles!.decision_log!, () => {});
     const rows = [row(), row(), row()];
     for (const r of rows) log.append(r);
     await log.close();
     await h.close();
-    const again = openDatabase({ dataDir: dir });
+    const again = openStore({ dataDir: dir });
     try {
       assert.deepEqual(
         (
@@ -239,11 +240,11 @@ describe("the embedded store's decision log file", () => {
   });
 
   it("a store transaction does not wait for the decision log's writer (the file is not attached to it)", async () => {
-    const h = openDatabase({ dataDir: tmpDir() });
+    const h = openStore({ dataDir: tmpDir() });
     await h.migrate();
     // Another connection holds the decision-log file's write lock, as the writer thread does while it commits. With
     // the file attached to the store's connection, BEGIN IMMEDIATE would wait for it (and fail after busy_timeout).
-    const other = new SqliteDatabase(h.decisionLogFile!);
+    const other = new SqliteDatabase(h.sideFiles!.decision_log!);
     try {
       other.exec("begin immediate");
       other
@@ -264,10 +265,13 @@ describe("the embedded store's decision log file", () => {
 
   it("migration 0007 moves the decisions a store already had into it, and leaves none in the main file", async () => {
     const dir = tmpDir();
-    const h = openDatabase({ dataDir: dir });
+    const h = openStore({ dataDir: dir });
     const old = [row(), row()];
     try {
-      await new Migrator({ db: h.db, provider: migrationProvider }).migrateTo("0006_risk_covering_indexes");
+      await new Migrator({
+        db: h.db,
+        provider: { getMigrations: async () => ({ ...coreMigrations, ...storeModules.migrations }) },
+      }).migrateTo("0006_risk_covering_indexes");
       // Before 0007 the table is the main file's (it shadows the attached one).
       await h.db.insertInto("risk_decisions").values(old).execute();
       const inMain = await sql<{ n: number }>`select count(*) as n from main.risk_decisions`.execute(h.db);
@@ -284,7 +288,7 @@ describe("the embedded store's decision log file", () => {
         ).map(normal),
         old,
       );
-      const moved = await sql<{ n: number }>`select count(*) as n from risk_decisions`.execute(h.decisionsDb!);
+      const moved = await sql<{ n: number }>`select count(*) as n from risk_decisions`.execute(h.attachedDb!);
       assert.equal(Number(moved.rows[0]!.n), 2);
     } finally {
       await h.close();

@@ -6,7 +6,8 @@ import { after, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
 import { CompiledQuery } from "kysely";
 import { networkOf } from "../context/ip.ts";
-import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import type { DatabaseHandle } from "../db/database.ts";
+import { openStore } from "../store.ts";
 import { bareAccount } from "../testing/stores.ts";
 import { createFactIndex, type FactIndexOptions } from "./fact-index.ts";
 import { CREDENTIAL_EVENTS, createDbFeatureSource, type SnapshotQuery } from "./features.ts";
@@ -50,7 +51,7 @@ async function setup(opts: FactIndexOptions = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-facts-"));
   dirs.push(dir);
   // Other processes' commits are looked for on every answer here (1 ms in production).
-  const h = openDatabase({ dataDir: dir, sqliteFile: "mamori.sqlite", foreignCheckMs: 0 });
+  const h = openStore({ dataDir: dir, sqliteFile: "mamori.sqlite", foreignCheckMs: 0 });
   handles.push(h);
   await h.migrate();
   for (const id of ACCOUNTS) {

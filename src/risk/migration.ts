@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, SqliteAdapter, sql } from "kysely";
+import type { SideFile } from "../db/database.ts";
 import { COLUMNS } from "./decision-log.ts";
 
 const ts = "bigint" as const;
@@ -97,7 +98,7 @@ export const riskCoveringMigration: Migration = {
 };
 
 /**
- * The decision log's table in its own file (db/database.ts runs this on that file when it opens an embedded store).
+ * The decision log's table in its own file (the store runs this on that file when it opens, see decisionLogSideFile).
  * Columns as migration 0005 creates risk_decisions.
  */
 export const DECISION_LOG_SCHEMA = `create table if not exists risk_decisions (
@@ -113,7 +114,7 @@ const DECISION_COLUMNS = COLUMNS.join(", ");
 
 /**
  * The embedded store's decision log moves to its own file (created when the store is opened): the rows so far are
- * copied there and the main file's table is dropped; decisions are then read through `DatabaseHandle.decisionsDb`.
+ * copied there and the main file's table is dropped; decisions are then read through `DatabaseHandle.attachedDb`.
  * Copying is idempotent (ids are unique), so a crash between the copy and the drop is resumed by running it again.
  * No change on PostgreSQL or an in-memory store (no file).
  */
@@ -124,7 +125,7 @@ export const decisionLogFileMigration: Migration = {
     const file = main.rows[0]?.file ?? "";
     if (file === "") return;
     // Attached only for the move (SQLite migrations run outside a transaction, where ATTACH is allowed); the file and
-    // its table were created when the store was opened (db/database.ts).
+    // its table were created when the store was opened (decisionLogSideFile).
     await sql`attach database ${decisionLogPath(file)} as decision_log`.execute(db);
     try {
       await sql
@@ -137,6 +138,17 @@ export const decisionLogFileMigration: Migration = {
     }
     await sql`drop table main.risk_decisions`.execute(db);
   },
+};
+
+/**
+ * The decision log's file, which the embedded store opens beside its own through this hook (db/ names no module):
+ * created with DECISION_LOG_SCHEMA and read through `DatabaseHandle.attachedDb`; its path is
+ * `DatabaseHandle.sideFiles.decision_log`.
+ */
+export const decisionLogSideFile: SideFile = {
+  alias: "decision_log",
+  path: (storeFile) => decisionLogPath(storeFile),
+  schema: DECISION_LOG_SCHEMA,
 };
 
 /** The decision log's file beside the store's: `mamori.sqlite` → `mamori.decisions.sqlite`. */

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { shopper } from "../../test/commerce/helpers.ts";
-import { openDatabase } from "../db/database.ts";
+import { openStore } from "../store.ts";
 import { ATTACKER, makeTestApp, STRONG, type TestApp, TOKYO } from "../testing/app.ts";
 import { testStores } from "../testing/stores.ts";
 import { PolicyError, type PolicySetSource } from "./policy.ts";
@@ -319,7 +319,7 @@ describe("mamori backtest --policy (CLI on a SQLite data dir)", () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("prints the confusion table and writes one CSV line per decision; a broken policy exits 2", async () => {
-    const db = openDatabase({ dataDir: path.join(dir, "data") });
+    const db = openStore({ dataDir: path.join(dir, "data") });
     await db.migrate();
     const t = await makeTestApp(testStores[0]!, db, { risk: LIVE });
     await buildHistory(t);

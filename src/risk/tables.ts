@@ -57,3 +57,8 @@ export interface RiskTables {
   risk_account_settings: RiskAccountSettingsTable;
   risk_alerts: RiskAlertsTable;
 }
+
+// The store's schema is every module's tables: this adds risk's to db/schema.ts's Database (db/ names no module).
+declare module "../db/schema.ts" {
+  interface Database extends RiskTables {}
+}

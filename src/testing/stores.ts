@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import type { DatabaseHandle } from "../db/database.ts";
 import type { AccountsTable } from "../db/schema.ts";
+import { openStore } from "../store.ts";
 
 /**
  * Test stores: the embedded SQLite store always; PostgreSQL when reachable. Each call gets a fresh, migrated,
@@ -76,7 +77,7 @@ export const testStores: TestStore[] = [
     name: "sqlite",
     skip: async () => null,
     open: async () => {
-      const h = openDatabase({ dataDir: "", sqliteFile: ":memory:" });
+      const h = openStore({ dataDir: "", sqliteFile: ":memory:" });
       await h.migrate();
       return h;
     },
@@ -86,7 +87,7 @@ export const testStores: TestStore[] = [
     skip: postgresUnavailable,
     open: async () => {
       const schema = `t_${randomBytes(6).toString("hex")}`;
-      const h = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
+      const h = openStore({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
       await migrateAmongTests(h);
       const close = h.close;
       return {

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { sql } from "kysely";
-import { type DatabaseHandle, openDatabase } from "../db/database.ts";
+import type { DatabaseHandle } from "../db/database.ts";
 import { HOUR, ManualClock } from "../shared/clock.ts";
 import { open } from "../shared/crypto.ts";
 import { MamoriError } from "../shared/errors.ts";
+import { openStore } from "../store.ts";
 import { PG_URL, testStores } from "../testing/stores.ts";
 import { createWebhookService, messageState, type WebhookService } from "./service.ts";
 import { backoffMs, createDeliveryStore, MAX_ATTEMPTS } from "./store.ts";
@@ -182,7 +183,7 @@ for (const store of testStores) {
         let second: DatabaseHandle | null = null;
         if (h.dialect === "postgres") {
           const { rows } = await sql<{ s: string }>`select current_schema() as s`.execute(h.db);
-          second = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: rows[0]!.s });
+          second = openStore({ dataDir: "", databaseUrl: PG_URL, pgSchema: rows[0]!.s });
         }
         try {
           const { webhooks } = setup(h, clock);

@@ -51,3 +51,8 @@ export interface WebhooksTables {
   webhook_messages: WebhookMessagesTable;
   webhook_deliveries: WebhookDeliveriesTable;
 }
+
+// The store's schema is every module's tables: this adds webhooks's to db/schema.ts's Database (db/ names no module).
+declare module "../db/schema.ts" {
+  interface Database extends WebhooksTables {}
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { openDatabase } from "../../src/db/database.ts";
+import { openStore } from "../../src/store.ts";
 
 const BIN = path.join(import.meta.dirname, "..", "..", "bin", "mamori.js");
 
@@ -39,7 +39,7 @@ describe("mamori admin (staff logins)", () => {
   });
 
   it("audit verify exits 1 naming the staff log's first edited event", async () => {
-    const h = openDatabase({ dataDir: dir });
+    const h = openStore({ dataDir: dir });
     await h.db.updateTable("staff_events").set({ actor: "someone-else" }).where("seq", "=", 1).execute();
     await h.close();
     const r = run("audit", "verify");

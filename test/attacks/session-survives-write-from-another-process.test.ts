@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
-import { type DatabaseHandle, FOREIGN_CHECK_MS, openDatabase } from "../../src/db/database.ts";
+import { type DatabaseHandle, FOREIGN_CHECK_MS } from "../../src/db/database.ts";
+import { openStore } from "../../src/store.ts";
 import { ATTACKER, makeTestApp, STRONG } from "../../src/testing/app.ts";
 import { testStores } from "../../src/testing/stores.ts";
 
@@ -30,7 +31,7 @@ describe("session-survives-write-from-another-process", () => {
   }
 
   it("a session revoked by another connection is refused on the next introspection", async () => {
-    const db = openDatabase({ dataDir: dir });
+    const db = openStore({ dataDir: dir });
     assert.ok(db.changeCounter, "a file store has a change counter");
     const { t, owner, atk, introspect } = await keptAttackerSession(db, "counter@example.jp");
 
@@ -65,7 +66,7 @@ describe("session-survives-write-from-another-process", () => {
   it("this process's commit counts at once, in a transaction too (COMMIT is a read-only statement to SQLite)", async () => {
     // Other processes' commits are looked for only once a minute here, so only this process's own counting can move
     // the counter: a revocation committed in a transaction must end the session on the very next request.
-    const db = openDatabase({ dataDir: dir, sqliteFile: "own.sqlite", foreignCheckMs: 60_000 });
+    const db = openStore({ dataDir: dir, sqliteFile: "own.sqlite", foreignCheckMs: 60_000 });
     const counter = db.changeCounter!;
     const { t, owner, atk, introspect } = await keptAttackerSession(db, "own-commit@example.jp");
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { openDatabase } from "../../src/db/database.ts";
+import { openStore } from "../../src/store.ts";
 import { ATTACKER, makeTestApp, STRONG } from "../../src/testing/app.ts";
 import { testStores } from "../../src/testing/stores.ts";
 
@@ -20,7 +20,7 @@ describe("mamori --json", () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env, encoding: "utf8" });
 
   it("mail, case show and audit verify print JSON; a broken chain is ok:false with exit 1", async () => {
-    const db = openDatabase({ dataDir: dir });
+    const db = openStore({ dataDir: dir });
     await db.migrate();
     const t = await makeTestApp(testStores[0]!, db);
     const owner = await t.signUp("json-cli@example.jp");

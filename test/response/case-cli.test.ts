@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { openDatabase } from "../../src/db/database.ts";
+import { openStore } from "../../src/store.ts";
 import { ATTACKER, makeTestApp, STRONG } from "../../src/testing/app.ts";
 import { testStores } from "../../src/testing/stores.ts";
 
@@ -16,7 +16,7 @@ describe("mamori case show", () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("prints the report, flagged actions first, and exits 3 while the store has not confirmed", async () => {
-    const db = openDatabase({ dataDir: dir });
+    const db = openStore({ dataDir: dir });
     await db.migrate();
     const t = await makeTestApp(testStores[0]!, db);
     const owner = await t.signUp("cli@example.jp");

@@ -1,7 +1,7 @@
 // Child process of lockdown-crash-resume.test.ts: sets up a taken-over account in a store on disk, runs a lockdown
 // that kills itself (SIGKILL) at a named point, or resumes whatever a killed run left. Prints JSON on stdout.
 import path from "node:path";
-import { openDatabase } from "../../src/db/database.ts";
+import { openStore } from "../../src/store.ts";
 import { APP_STORE, ATTACKER, codeIn, makeTestApp, STRONG, STRONG2, type TestApp } from "../../src/testing/app.ts";
 import { migrateAmongTests } from "../../src/testing/stores.ts";
 import { ADDRESS, shopper } from "../commerce/helpers.ts";
@@ -13,12 +13,12 @@ const now = Number(nowArg);
 function open() {
   if (!dbSpec) throw new Error("db spec");
   return dbSpec.startsWith("pg:")
-    ? openDatabase({
+    ? openStore({
         dataDir: "",
         databaseUrl: process.env.MAMORI_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",
         pgSchema: dbSpec.slice(3),
       })
-    : openDatabase({ dataDir: path.dirname(dbSpec), sqliteFile: path.basename(dbSpec) });
+    : openStore({ dataDir: path.dirname(dbSpec), sqliteFile: path.basename(dbSpec) });
 }
 
 /** The owner's account with a card, then an attacker session that changes what it can and buys what it can. */
