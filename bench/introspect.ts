@@ -16,7 +16,7 @@ import autocannon from "autocannon";
 import { sql } from "kysely";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { openDatabase } from "../src/db/database.ts";
+import { openStore } from "../src/store.ts";
 import { signUpInProcess } from "../src/testing/signup.ts";
 
 const loadAverageAtStart = os.loadavg().map((x) => Number(x.toFixed(2)));
@@ -173,7 +173,7 @@ const inprocConfig = loadConfig({ ...process.env, MAMORI_DATA_DIR: dataDir, MAMO
 // and other benchmarks' sign-ins) made this account's second sign-in look unlike its history, and it was challenged.
 const inprocSchema = `bench_${Math.random().toString(36).slice(2, 10)}`;
 const inprocDb = inprocConfig.databaseUrl
-  ? openDatabase({ dataDir, databaseUrl: inprocConfig.databaseUrl, pgSchema: inprocSchema })
+  ? openStore({ dataDir, databaseUrl: inprocConfig.databaseUrl, pgSchema: inprocSchema })
   : undefined;
 await inprocDb?.migrate();
 const app = await buildApp(inprocConfig, inprocDb ? { database: inprocDb } : {});

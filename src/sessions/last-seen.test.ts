@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import SqliteDatabase from "better-sqlite3";
-import { openDatabase } from "../db/database.ts";
+import { openStore } from "../store.ts";
 import { makeTestApp } from "../testing/app.ts";
 import { testStores } from "../testing/stores.ts";
 import { createLastSeenWriter } from "./last-seen.ts";
@@ -17,7 +17,7 @@ describe("last-seen batches", () => {
   it("a batch's commit leaves the kept session rows; any other commit, here or in another process, still drops them", async () => {
     // Regression (issue 18): every last-seen write moved the change counter, so with many distinct sessions the kept
     // rows were dropped many times a second and each check went back to the store.
-    const h = openDatabase({ dataDir: dir, foreignCheckMs: 0 });
+    const h = openStore({ dataDir: dir, foreignCheckMs: 0 });
     await h.migrate();
     const t = await makeTestApp(testStores[0]!, h, { env: { MAMORI_SESSION_LAST_SEEN_FLUSH_MS: "3600000" } });
     const owner = await t.signUp("batch@example.jp");

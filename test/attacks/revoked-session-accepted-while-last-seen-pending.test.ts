@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { type DatabaseHandle, openDatabase } from "../../src/db/database.ts";
+import type { DatabaseHandle } from "../../src/db/database.ts";
 import { HOUR, MINUTE } from "../../src/shared/clock.ts";
+import { openStore } from "../../src/store.ts";
 import { APP_STORE, ATTACKER, makeTestApp, STRONG, type TestApp } from "../../src/testing/app.ts";
 import { migrateAmongTests, PG_URL } from "../../src/testing/stores.ts";
 
@@ -20,19 +21,19 @@ describe("revoked-session-accepted-while-last-seen-pending", () => {
   /** Two handles on one store: the same SQLite file (as two processes), or the same PostgreSQL schema. */
   async function twoNodes(): Promise<[DatabaseHandle, DatabaseHandle, () => Promise<void>]> {
     if (APP_STORE.name === "sqlite") {
-      const a = openDatabase({ dataDir: dir });
+      const a = openStore({ dataDir: dir });
       await a.migrate();
       // Node B looks for other processes' commits on every request (default: at most once a millisecond), so "the
       // very next request" is exact here rather than a millisecond later.
-      const b = openDatabase({ dataDir: dir, foreignCheckMs: 0 });
+      const b = openStore({ dataDir: dir, foreignCheckMs: 0 });
       return [a, b, async () => {}];
     }
     const skip = await APP_STORE.skip();
     if (skip) throw new Error(skip);
     const schema = `t_${randomBytes(6).toString("hex")}`;
-    const a = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
+    const a = openStore({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
     await migrateAmongTests(a);
-    const b = openDatabase({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
+    const b = openStore({ dataDir: "", databaseUrl: PG_URL, pgSchema: schema });
     return [
       a,
       b,
