@@ -64,17 +64,11 @@ const T = {
   code: { ja: "確認コード（6桁）", en: "Code (6 digits)" },
   codeHint: { ja: "コードの有効期限は15分です。", en: "The code is valid for 15 minutes." },
   codeWrong: {
-    ja: "確認コードが違います。届いたメールまたはSMSのコードを、もう一度入力してください。5回間違えると、このコードは使えなくなります。",
-    en: "That code is not right. Enter the code from the email or text again. After 5 wrong tries the code stops working.",
+    ja: "確認コードが違うか、有効期限（15分）が切れています。届いたメールまたはSMSのコードを確かめて入力してください。5回間違えたときや期限が切れたときは、「最初からやり直す」から新しいコードを受け取ってください。",
+    en: "The code is wrong or has expired (15 minutes). Check the code in the email or text. After 5 wrong tries, or once it has expired, get a new code with “Start again”.",
   },
   codeFailed: { ja: "確認できませんでした。", en: "The code was not accepted." },
   codeButton: { ja: "確認する", en: "Confirm" },
-  otherAddress: { ja: "別の連絡先で試す", en: "Try another address" },
-  codeDeadTitle: { ja: "この確認コードは使えません", en: "This code can no longer be used" },
-  codeDead: {
-    ja: "確認コードの有効期限（15分）が切れたか、使用済みか、5回間違えたため使えなくなりました。最初から、もう一度お試しください。",
-    en: "The code has expired (15 minutes), was used already, or was entered wrong 5 times. Please start again.",
-  },
   startAgain: { ja: "最初からやり直す", en: "Start again" },
 
   progress: { ja: "手順 {n} / 5", en: "Step {n} of 5" },
@@ -534,7 +528,7 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
             <Actions>
               <Submit>{T.codeButton[lang]}</Submit>
               <LinkButton href={step("", lang)} secondary>
-                {T.otherAddress[lang]}
+                {T.startAgain[lang]}
               </LinkButton>
             </Actions>
           </PostForm>
@@ -582,20 +576,11 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
       setToken(reply, v.recoveryToken, COOKIE_MAX_AGE_S);
       return reply.redirect(step("password", lang), 303);
     } catch (e) {
-      if (e instanceof MamoriError && e.code === "code_invalid") {
+      // A wrong code and a recovery that is not there (the decoy id of an address on no locked-down account, an
+      // expired, used or killed code) get one answer: telling them apart would tell a stranger which addresses are
+      // locked down, which the start page is careful not to.
+      if (e instanceof MamoriError && (e.code === "code_invalid" || e.code === "recovery_invalid")) {
         return codeForm(req, reply, 422, { recoveryId, error: T.codeWrong[lang] });
-      }
-      if (e instanceof MamoriError && e.code === "recovery_invalid") {
-        return page(reply, 410, {
-          lang,
-          title: T.codeDeadTitle[lang],
-          children: (
-            <>
-              <p>{T.codeDead[lang]}</p>
-              {startAgain(lang)}
-            </>
-          ),
-        });
       }
       return otherwise(req, reply, e);
     }

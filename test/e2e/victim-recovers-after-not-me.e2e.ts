@@ -84,7 +84,7 @@ describe("victim recovers her account after 'This wasn't me' (real browser)", { 
       const code = codeIn((await m.t.lastMail(email, "recovery_code"))?.body);
       await page.getByLabel("確認コード（6桁）").fill(code === "000000" ? "111111" : "000000");
       await page.getByRole("button", { name: "確認する" }).click();
-      assert.match((await page.textContent("main")) ?? "", /確認コードが違います/);
+      assert.match((await page.textContent("main")) ?? "", /確認コードが違うか、有効期限（15分）が切れています/);
       await check(page, "確認コードを入力してください", "recovery-code-wrong-ja");
       await page.getByLabel("確認コード（6桁）").fill(code);
       await page.getByRole("button", { name: "確認する" }).click();
@@ -170,5 +170,31 @@ describe("victim recovers her account after 'This wasn't me' (real browser)", { 
     assert.equal(sessions.statusCode, 200, sessions.body);
     const live = sessions.json().sessions.filter((s: { active?: boolean }) => s.active !== false);
     assert.equal(live.length, 1, "only the session she just opened");
+  });
+  it("works with JavaScript off, and in English for the reader who switches", async () => {
+    const ctx = await phone(browser, { javaScriptEnabled: false });
+    const page = await ctx.newPage();
+    try {
+      await page.goto(`${m.base}/recover/`);
+      assert.equal(await page.getAttribute("html", "lang"), "ja");
+      await page.getByRole("link", { name: "Read this page in English" }).click();
+      assert.equal(await page.getAttribute("html", "lang"), "en");
+      assert.equal(await page.textContent("h1"), "Recover your account");
+      // (axe needs JavaScript in the page: it ran on every step of the Japanese path above.)
+      await screenshot(page, "recovery-start-en");
+      // An address on no locked-down account: the same next page as for one, in the chosen language.
+      await page.getByLabel("Email address or phone number").fill("nobody-here@example.com");
+      await page.getByRole("button", { name: "Send the code" }).click();
+      assert.equal(await page.getAttribute("html", "lang"), "en");
+      assert.equal(await page.textContent("h1"), "Enter the code");
+      await page.getByLabel("Code (6 digits)").fill("123456");
+      await page.getByRole("button", { name: "Confirm" }).click();
+      // A decoy id was never a recovery: refused as a wrong code would be (no oracle), with the way back.
+      assert.equal(await page.textContent("h1"), "Enter the code");
+      assert.match((await page.textContent("main")) ?? "", /The code is wrong or has expired/);
+      assert.equal(await page.getByRole("link", { name: "Start again" }).count(), 1);
+    } finally {
+      await ctx.close();
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
   STRONG2,
   STRONG3,
   type TestApp,
+  TOKYO,
 } from "../../src/testing/app.ts";
 
 // Hosted recovery (/recover/) as a browser meets it: every refusal a Japanese page with a way back, never JSON; the
@@ -134,7 +135,7 @@ describe("hosted recovery pages", () => {
     assert.match(junk.body, /role="alert"/);
   });
 
-  it("a wrong code is refused on the form; the fifth wrong one kills it and the page says to start again", async () => {
+  it("a wrong code is refused on the form; after five the right one is refused too, the same way as a decoy's", async () => {
     await lockedDown("wrongcode@example.jp");
     const b = browser("133.0.0.21");
     await b.get("/recover/");
@@ -146,18 +147,25 @@ describe("hosted recovery pages", () => {
       const w = await b.post("/recover/verify", { r, code: bad });
       assert.equal(w.statusCode, 422);
       isPage(w);
-      assert.match(w.body, /確認コードが違います/);
+      assert.match(w.body, /確認コードが違うか、有効期限（15分）が切れています/);
       assert.equal(b.jar.has("mamori_recovery"), false, "no recovery cookie for a wrong code");
     }
     // Now even the right code is refused: five tries per code, as the API.
     const dead = await b.post("/recover/verify", { r, code: good });
-    assert.equal(dead.statusCode, 410);
+    assert.equal(dead.statusCode, 422);
     isPage(dead);
-    assert.match(dead.body, /この確認コードは使えません/);
+    assert.equal(b.jar.has("mamori_recovery"), false);
     assert.match(dead.body, /最初からやり直す/);
-    // A garbled id gets the same page, not a 5xx or JSON.
+    // A decoy's id (an address on no locked-down account) and a garbled one get that same page: no oracle.
+    const decoy = await b.post("/recover/start", { identifier: "no-such-owner@example.jp" });
+    const decoyId = decoy.body.match(/name="r" value="([^"]+)"/)?.[1] ?? "";
+    const onDecoy = await b.post("/recover/verify", { r: decoyId, code: bad });
+    const onReal = await b.post("/recover/verify", { r, code: bad });
+    const shape = (body: string) => body.replace(/value="[^"]*"/g, 'value=""');
+    assert.equal(onDecoy.statusCode, onReal.statusCode);
+    assert.equal(shape(onDecoy.body), shape(onReal.body));
     const garbled = await b.post("/recover/verify", { r: "x".repeat(500), code: good });
-    assert.equal(garbled.statusCode, 410);
+    assert.equal(garbled.statusCode, 422);
     isPage(garbled);
   });
 
@@ -243,6 +251,29 @@ describe("hosted recovery pages", () => {
     const nowhere = await stale.get("/recover/nothing-here");
     assert.equal(nowhere.statusCode, 404);
     isPage(nowhere);
+  });
+
+  it("the pages and the API share one throttle: an address that used up the API's starts gets the wait page", async () => {
+    const ip = "198.51.100.77";
+    // The API's per-address limit on starts, used up by a store's own screen (or a script) from this address.
+    let api = 0;
+    for (; api < 100; api++) {
+      const r = await t.call("POST", "/v1/recovery/start", {
+        identifier: `nobody${api}@example.jp`,
+        context: { ...TOKYO, ip },
+      });
+      if (r.statusCode === 429) break;
+      assert.equal(r.statusCode, 202, r.body);
+    }
+    assert.ok(api > 0 && api < 100, `the API throttled after ${api}`);
+    const b = browser(ip);
+    await b.get("/recover/");
+    const page = await b.post("/recover/start", { identifier: "someone@example.jp" });
+    assert.equal(page.statusCode, 429);
+    isPage(page);
+    assert.match(page.body, /しばらくお待ちください/);
+    assert.match(page.body, /\d+分ほど待ってから/);
+    assert.match(page.body, /最初からやり直す/);
   });
 
   it("the not-me page, the security center's and the lockdown mail lead to the hosted recovery when the store has none", async () => {
