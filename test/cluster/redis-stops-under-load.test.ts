@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { PG_URL, postgresUnavailable } from "../../src/testing/stores.ts";
+import { CTX, client, exited, type Node, PASSWORD, redisServerMissing, startNode, startRedis } from "./nodes.ts";
 
 // Issue 18 item 4(a): three Mamori nodes on one PostgreSQL and a Redis of this test's own, under a steady load of
 // session checks and sign-ins; Redis stops for 10 s and comes back. What must hold:
@@ -16,78 +17,8 @@ import { PG_URL, postgresUnavailable } from "../../src/testing/stores.ts";
 // - recovers by itself: sign-ins succeed again on every node once Redis is back, without a restart;
 // - loses nothing acknowledged: every session handed out before the outage is still live after it.
 // The shared Redis on 6379 is never touched: this test starts and stops its own redis-server on a free port.
-const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId: "owner-pc", channel: "web" };
 const ATTACKER = { ip: "126.200.3.4", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId: "owner-pc", channel: "web" };
-const PASSWORD = "amber lantern drifts past quiet harbors 47";
 const OUTAGE_MS = 10_000;
-
-function redisServerMissing(): string | null {
-  const r = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
-  if (r.status === 0) return null;
-  const reason = "redis-server is not installed (the test runs a Redis of its own to stop)";
-  if (process.env.MAMORI_TEST_REQUIRE_SERVICES === "1") throw new Error(`MAMORI_TEST_REQUIRE_SERVICES=1 but ${reason}`);
-  return reason;
-}
-
-const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)));
-
-/** A private redis-server, no persistence; resolves once it accepts connections. */
-function startRedis(port: number): Promise<ChildProcess> {
-  const proc = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out}`)), 10_000);
-    proc.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("Ready to accept connections")) {
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-    proc.once("exit", (c) => reject(new Error(`redis-server exited ${c}: ${out}`)));
-  });
-}
-
-interface Node {
-  proc: ChildProcess;
-  url: string;
-  out: string;
-}
-
-function startNode(port: number, dbUrl: string, redisUrl: string): Promise<Node> {
-  const proc = spawn(process.execPath, ["bin/mamori.js", "start"], {
-    env: {
-      ...process.env,
-      MAMORI_PORT: String(port),
-      MAMORI_DATABASE_URL: dbUrl,
-      MAMORI_REDIS_URL: redisUrl,
-      MAMORI_SECRET: "ab".repeat(32),
-      MAMORI_FAST_HASH: "1",
-      MAMORI_LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const node: Node = { proc, url: `http://127.0.0.1:${port}`, out: "" };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node on ${port} did not start: ${node.out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      node.out += d.toString();
-      if (node.out.includes("listening on")) {
-        clearTimeout(timer);
-        resolve(node);
-      }
-    };
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
-    proc.on("exit", (code) => reject(new Error(`node on ${port} exited ${code}: ${node.out}`)));
-  });
-}
 
 describe("redis-stops-under-load", async () => {
   const skip = redisServerMissing() ?? (await postgresUnavailable()) ?? false;
@@ -131,37 +62,7 @@ describe("redis-stops-under-load", async () => {
     await admin.end();
   });
 
-  async function call(n: Node, path: string, body: unknown, session?: string) {
-    const res = await fetch(`${n.url}${path}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${key}`,
-        "content-type": "application/json",
-        ...(session ? { "x-mamori-session": session } : {}),
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-    return { status: res.status, text: await res.text() };
-  }
-  const json = (r: { text: string }) => JSON.parse(r.text) as Record<string, any>;
-  const active = async (n: Node, token: string) =>
-    json(await call(n, "/v1/sessions/introspect", { token })).active as boolean;
-
-  async function signUp(n: Node, email: string): Promise<string> {
-    const started = json(await call(n, "/v1/accounts", { email, password: PASSWORD, context: CTX }));
-    const db = new pg.Client({ connectionString: dbUrl });
-    await db.connect();
-    const row = await db.query(
-      "select body from notifications where recipient = $1 and template = 'signup_code' order by created_at desc limit 1",
-      [email],
-    );
-    await db.end();
-    const code = String(row.rows[0]?.body ?? "").match(/\b(\d{6})\b/)?.[1];
-    const done = await call(n, "/v1/accounts/confirm", { signupId: started.signupId, code, context: CTX });
-    assert.equal(done.status, 201, done.text);
-    return json(done).session.token as string;
-  }
+  const { call, json, active, signUp } = client(dbUrl, () => key);
 
   it("Redis stops for 10 s: checks keep answering, sign-ins fail closed, a revocation holds, and all recovers by itself", {
     skip,
