@@ -1,26 +1,32 @@
-import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { FastifyBaseLogger } from "fastify";
-import { sql } from "kysely";
 import { createStaffAudit } from "./admin/audit.ts";
+import { createHttpAuth } from "./admin/http-auth.ts";
+import { registerAdminRoutes } from "./admin/routes.ts";
 import { createAdminService } from "./admin/service.ts";
 import { adminTemplates } from "./admin/templates.ts";
 import { buildHttp } from "./api/http.ts";
 import type { Http } from "./api/types.ts";
 import { createTestGateway, type PaymentGateway } from "./commerce/gateway.ts";
 import { createCommerceResponder } from "./commerce/response.ts";
+import { registerCommerceRoutes } from "./commerce/routes.ts";
 import { createCommerceService } from "./commerce/service.ts";
 import { commerceTemplates } from "./commerce/templates.ts";
 import type { Config } from "./config.ts";
+import { registerConsolePages } from "./console/pages.tsx";
 import { createConsoleService } from "./console/service.ts";
 import { createContextEnricher } from "./context/enricher.ts";
 import type { DatabaseHandle } from "./db/database.ts";
+import { instanceSecret, storeAnswers } from "./db/instance.ts";
 import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
 import { createAccountImport } from "./identity/import.ts";
+import { registerImportRoutes } from "./identity/import-routes.ts";
+import { registerLinkPages } from "./identity/pages.tsx";
 import { createPasswordPolicy } from "./identity/password-policy.ts";
 import { createArgon2Hasher, type PasswordHasher } from "./identity/passwords.ts";
 import { createPwnedRangeCheck } from "./identity/pwned-range.ts";
+import { registerIdentityRoutes } from "./identity/routes.ts";
 import { createStoredSecrets } from "./identity/secrets.ts";
 import { createIdentityService, type IdentityService } from "./identity/service.ts";
 import { identityTemplates } from "./identity/templates.ts";
@@ -34,29 +40,39 @@ import { createNotifier } from "./notify/notifier.ts";
 import { createOutboxStore } from "./notify/store.ts";
 import { coreTemplates, createNoticeTemplates, type NoticeTemplates } from "./notify/templates.ts";
 import { createTransportRouter, type Transport } from "./notify/transport.ts";
+import { registerPortalPages } from "./portal/pages.tsx";
+import { registerPortalRoutes } from "./portal/routes.ts";
 import { createPortalService } from "./portal/service.ts";
+import { registerRecoveryPages } from "./response/pages.tsx";
 import { createRecovery } from "./response/recovery.ts";
+import { registerResponseRoutes } from "./response/routes.ts";
 import { createResponseService, type ExtraStep } from "./response/service.ts";
 import { responseTemplates } from "./response/templates.ts";
 import { createUnfinishedSecondFactorSweep } from "./risk/alerts.ts";
 import { createWorkerDecisionLog } from "./risk/decision-log.ts";
 import { DEFAULT_POLICY } from "./risk/default-policy.ts";
-import { createFactIndex } from "./risk/fact-index.ts";
+import { createFactIndex, pruneChangeFeed } from "./risk/fact-index.ts";
 import type { PolicySetSource } from "./risk/policy.ts";
+import { registerRiskRoutes } from "./risk/routes.ts";
 import { createRiskService } from "./risk/service.ts";
 import { riskTemplates } from "./risk/templates.ts";
 import type { VelocityStore } from "./risk/velocity.ts";
 import { createMemoryVelocityStore } from "./risk/velocity-memory.ts";
 import { createRedisVelocityStore } from "./risk/velocity-redis.ts";
+import type { RouteDeps } from "./route-deps.ts";
+import { registerSessionRoutes } from "./sessions/routes.ts";
 import { createSessionService } from "./sessions/service.ts";
+import { sessionStore } from "./sessions/store.ts";
 import { type Clock, systemClock } from "./shared/clock.ts";
 import type { ContextEnricher } from "./shared/context.ts";
 import { deriveKey } from "./shared/crypto.ts";
 import { openStore } from "./store.ts";
 import { createCsrf } from "./web/csrf.ts";
 import { createWebhookDispatcher } from "./webhooks/dispatcher.ts";
+import { registerWebhookRoutes } from "./webhooks/routes.ts";
 import { securityWebhookHook } from "./webhooks/security.ts";
 import { createWebhookService } from "./webhooks/service.ts";
+import { webhookDocs } from "./webhooks/spec.ts";
 
 export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
@@ -105,7 +121,8 @@ export function noticeTemplates(config: Pick<Config, "branding">): NoticeTemplat
 
 /**
  * The composition root: builds every module from config and hands each the narrow deps it needs.
- * Starts nothing: `start()` in server.ts listens and runs the dispatcher.
+ * Wires only: it runs no SQL of its own and starts no timer. `start()` in server.ts listens and starts the dispatchers
+ * and the risk alert sweep.
  */
 export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const clock = opts.clock ?? systemClock;
@@ -113,7 +130,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   if (!opts.database) await database.migrate();
   const { db, dialect } = database;
 
-  const secret = await instanceSecret(database, config.secret);
+  const secret = await instanceSecret(db, config.secret);
   const keys = {
     totp: deriveKey(secret, "totp-seal"),
     codes: deriveKey(secret, "one-time-codes"),
@@ -196,9 +213,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       ? createFactIndex({
           readSync: database.readSync,
           changeCounter: database.changeCounter,
-          prune: async (keep) => {
-            await sql`delete from risk_changes where seq <= (select max(seq) from risk_changes) - ${keep}`.execute(db);
-          },
+          prune: (keep) => pruneChangeFeed(db, keep),
           onError: riskError,
         })
       : undefined;
@@ -218,7 +233,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     ...(database.attachedDb ? { decisionsDb: database.attachedDb } : {}),
   });
   await risk.start();
-  // Seed 003's alert: a second factor left unfinished for 10 minutes. Runs where notices are sent (unref'd timer).
   const commerce = createCommerceService({
     db,
     clock,
@@ -231,11 +245,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     // from), which is the attacker's in a takeover.
     risk: {
       async assess({ type, session, data }) {
-        const row = await db
-          .selectFrom("sessions")
-          .select(["ip", "user_agent", "device_id", "channel"])
-          .where("id", "=", session.id)
-          .executeTakeFirst();
+        const row = await sessionStore.requestContext(db, session.id);
         const d = await risk.assessEvent({
           type,
           accountId: session.account_id,
@@ -276,8 +286,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
         })
       : undefined,
   });
+  // Seed 003's alert (a second factor left unfinished for 10 minutes); server.ts starts its sweep.
   const riskAlerts = createUnfinishedSecondFactorSweep({ db, clock, events, notifier, enricher });
-  if (config.dispatcher) riskAlerts.start(30_000, (e) => opts.logger?.warn({ err: e }, "risk alerts"));
   const hashGate = new PriorityGate({ slots: config.hashSlots });
   identity = createIdentityService({
     db,
@@ -348,14 +358,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
         .filter((x): x is string => x !== null)
         .map((accountId) => ({ accountId, kind: "order", value: hit.objectId }));
     }
-    const recipient = await db
-      .selectFrom("gift_cards")
-      .innerJoin("contact_points", "contact_points.value", "gift_cards.recipient_email")
-      .select("contact_points.account_id")
-      .where("gift_cards.id", "=", hit.objectId)
-      .where("contact_points.kind", "=", "email")
-      .execute();
-    return [...new Set([hit.accountId, hit.redeemedIntoAccount, ...recipient.map((r) => r.account_id)])]
+    const recipient = await commerceResponder.giftCardRecipientAccounts(hit.objectId);
+    return [...new Set([hit.accountId, hit.redeemedIntoAccount, ...recipient])]
       .filter((x): x is string => x !== null)
       .map((accountId) => ({ accountId, kind: "gift_card", value: q.trim() }));
   };
@@ -369,39 +373,61 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     findByOrderOrGiftCard,
   });
 
+  const routeDeps: RouteDeps = {
+    identity,
+    accountImport,
+    sessions,
+    admin,
+    events,
+    response,
+    recovery,
+    webhooks,
+    commerce,
+    risk,
+    site: {
+      storeName: config.branding.storeName,
+      logoUrl: config.branding.logoUrl,
+      storeUrl: config.branding.storeUrl,
+      supportContact: config.branding.supportContact,
+      recoveryUrl: config.branding.recoveryUrl,
+      timeZone: config.branding.timeZone,
+    },
+    answerFloorMs: config.answerFloorMs,
+    portal,
+    csrf: createCsrf({ key: keys.csrf, publicUrl: config.publicUrl }),
+    publicUrl: config.publicUrl,
+    networkOf: (ip) => enricher.enrich({ ip, userAgent: "", channel: "web" }).asOrg ?? null,
+    findByOrderOrGiftCard,
+    console: supportConsole,
+  };
   const http: Http = await buildHttp(
     {
-      identity,
-      accountImport,
-      sessions,
-      admin,
-      events,
-      response,
-      recovery,
-      webhooks,
-      commerce,
-      risk,
-      site: {
-        storeName: config.branding.storeName,
-        logoUrl: config.branding.logoUrl,
-        storeUrl: config.branding.storeUrl,
-        supportContact: config.branding.supportContact,
-        recoveryUrl: config.branding.recoveryUrl,
-        timeZone: config.branding.timeZone,
-      },
-      answerFloorMs: config.answerFloorMs,
-      portal,
-      csrf: createCsrf({ key: keys.csrf, publicUrl: config.publicUrl }),
+      site: routeDeps.site,
       publicUrl: config.publicUrl,
-      networkOf: (ip) => enricher.enrich({ ip, userAgent: "", channel: "web" }).asOrg ?? null,
-      findByOrderOrGiftCard,
-      console: supportConsole,
+      auth: createHttpAuth(admin),
+      webhookDocs: webhookDocs(),
+      // every module's routes and pages
+      routes: (app) => {
+        registerSessionRoutes(app, routeDeps);
+        registerIdentityRoutes(app, routeDeps);
+        registerImportRoutes(app, routeDeps);
+        registerAdminRoutes(app, routeDeps);
+        registerCommerceRoutes(app, routeDeps);
+        registerResponseRoutes(app, routeDeps);
+        registerWebhookRoutes(app, routeDeps);
+        registerRiskRoutes(app, routeDeps);
+        registerLinkPages(app, routeDeps);
+        registerPortalRoutes(app, routeDeps);
+        registerPortalPages(app, routeDeps);
+        registerRecoveryPages(app, routeDeps);
+        registerConsolePages(app, routeDeps);
+      },
     },
     {
       logger: opts.logger ?? false,
       version: VERSION,
       health: async () => {
-        await db.selectFrom("instance").select("key").limit(1).execute();
+        await storeAnswers(db);
         return { store: dialect, ok: true };
       },
     },
@@ -450,20 +476,3 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;
-
-/** MAMORI_SECRET if set; otherwise one generated on first start and kept in the store (shared by every node). */
-async function instanceSecret(database: DatabaseHandle, configured: string | undefined): Promise<Buffer> {
-  if (configured) {
-    const b = /^[0-9a-f]+$/i.test(configured) ? Buffer.from(configured, "hex") : Buffer.from(configured, "base64");
-    if (b.length < 32) throw new Error("MAMORI_SECRET must hold at least 32 bytes (64 hex characters)");
-    return b;
-  }
-  const { db } = database;
-  await db
-    .insertInto("instance")
-    .values({ key: "secret", value: randomBytes(32).toString("hex") })
-    .onConflict((oc) => oc.column("key").doNothing())
-    .execute();
-  const row = await db.selectFrom("instance").select("value").where("key", "=", "secret").executeTakeFirstOrThrow();
-  return Buffer.from(row.value, "hex");
-}

@@ -4,7 +4,7 @@ import { type App, buildApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { preload as preloadGeo } from "./context/geo.ts";
 
-/** Builds the app, prints first-start credentials, listens, and runs the notification dispatcher. */
+/** Builds the app, prints first-start credentials, listens, and starts the timers: the dispatchers and the risk alert sweep. */
 export async function start(config: Config): Promise<App> {
   const logger = pino({ level: config.logLevel });
   const app = await buildApp(config, { logger });
@@ -43,6 +43,8 @@ export async function start(config: Config): Promise<App> {
   if (config.dispatcher) {
     app.dispatcher.start(1000);
     app.webhookDispatcher.start(1000);
+    // Seed 003's alert: a second factor left unfinished for 10 minutes (unref'd timer).
+    app.riskAlerts.start(30_000, (e) => logger.warn({ err: e }, "risk alerts"));
   }
   // The GeoIP and ASN tables load on first use (~0.5 s): load them now, so the first decision served is not the one
   // that waits.

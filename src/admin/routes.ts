@@ -1,8 +1,9 @@
 import { Type } from "@sinclair/typebox";
 import { answerFloor } from "../api/answer-floor.ts";
 import { errors, Nullable, named } from "../api/schemas.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
 import { AccountFields, AccountView, LoginAttemptView } from "../identity/routes.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { AdminErrors } from "./errors.ts";
 
 const AdminHeader = Type.Object({ authorization: Type.String({ description: "Bearer <admin session token>" }) });

@@ -1,7 +1,5 @@
 import { isIP } from "node:net";
 import type { FastifyRequest } from "fastify";
-import type { SessionService } from "../sessions/service.ts";
-import type { SessionWithAccount } from "../sessions/store.ts";
 import type { RequestContext } from "../shared/context.ts";
 import { CommonErrors } from "../shared/errors.ts";
 
@@ -14,8 +12,11 @@ export function checkContext<T extends RequestContext | undefined>(ctx: T): T {
 
 export const SESSION_HEADER = "x-mamori-session";
 
-/** The end user's session from X-Mamori-Session, checked against the store (never a cache). */
-export function userSession(sessions: SessionService, req: FastifyRequest): Promise<SessionWithAccount> {
+/** The end user's session from X-Mamori-Session, checked against the store (never a cache) by the sessions module. */
+export function userSession<S>(
+  sessions: { require(token: string | undefined): Promise<S> },
+  req: FastifyRequest,
+): Promise<S> {
   const h = req.headers[SESSION_HEADER];
   return sessions.require(typeof h === "string" ? h : undefined);
 }

@@ -5,29 +5,41 @@ import { Ajv } from "ajv";
 import * as ajvFormats from "ajv-formats";
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import client from "prom-client";
-import { AdminErrors } from "../admin/errors.ts";
-import { registerAdminRoutes } from "../admin/routes.ts";
-import { registerCommerceRoutes } from "../commerce/routes.ts";
-import { registerConsolePages } from "../console/pages.tsx";
-import { registerImportRoutes } from "../identity/import-routes.ts";
-import { registerLinkPages } from "../identity/pages.tsx";
-import { registerIdentityRoutes } from "../identity/routes.ts";
-import { registerPortalPages } from "../portal/pages.tsx";
-import { registerPortalRoutes } from "../portal/routes.ts";
-import { registerRecoveryPages } from "../response/pages.tsx";
-import { registerResponseRoutes } from "../response/routes.ts";
-import { registerRiskRoutes } from "../risk/routes.ts";
-import { registerSessionRoutes } from "../sessions/routes.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { PASSWORD_SCRIPT, STYLESHEET } from "../web/assets.ts";
 import { sendErrorPage } from "../web/error-page.tsx";
-import { registerWebhookRoutes } from "../webhooks/routes.ts";
-import { webhookDocs } from "../webhooks/spec.ts";
+import type { Site } from "../web/site.ts";
 import { errorHandler, toHttpError } from "./errors.ts";
 import { addCommonErrors, finishDocument } from "./openapi.ts";
 import { registerRequestMetrics } from "./request-metrics.ts";
 import { componentSchemas, errorCodeEnum } from "./schemas.ts";
-import type { Http, RouteDeps } from "./types.ts";
+import type { Http } from "./types.ts";
+
+/** Who is calling, answered by the admin module (its keys and staff sessions) through this port. */
+export interface HttpAuth {
+  /** a store API key verified recently, from memory: the hot path, no promise */
+  cachedApiKey(token: string | undefined): boolean;
+  /** a store API key checked against the store; falsy when it is not one */
+  verifyApiKey(token: string | undefined): Promise<unknown>;
+  /**
+   * A staff session for this route (setup-only routes, the route's role): records who on the request
+   * (`req.adminId`), or throws the refusal with its code.
+   */
+  requireStaff(token: string | undefined, req: FastifyRequest, opts: { setup: boolean }): Promise<void>;
+}
+
+/** What the HTTP kit is given: it names no module; app.ts passes every module's routes in `routes`. */
+export interface HttpKit {
+  /** the store the pages are for (error pages) */
+  site: Site;
+  /** MAMORI_PUBLIC_URL: the OpenAPI document's server */
+  publicUrl: string;
+  auth: HttpAuth;
+  /** the OpenAPI 3.1 `webhooks`: what Mamori sends to the store */
+  webhookDocs: Record<string, unknown>;
+  /** registers every module's routes and pages on the instance */
+  routes: (app: Http) => void;
+}
 
 export interface HttpOptions {
   /** a pino logger, or false for none */
@@ -85,7 +97,7 @@ function newAjv(coerce: boolean): Ajv {
   return ajv;
 }
 
-export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Http> {
+export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http> {
   const onError = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     if (!wantsPage(req.url, req.headers.accept)) return errorHandler(err, req, reply);
     const { status } = toHttpError(err);
@@ -212,7 +224,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       },
       security: [{ storeKey: [] }],
       // What Mamori sends to the store (OpenAPI 3.1 webhooks): the event types are part of the contract.
-      webhooks: webhookDocs(),
+      webhooks: deps.webhookDocs,
     } as never,
     transformObject: (d) =>
       finishDocument((d as unknown as { openapiObject: Record<string, unknown> }).openapiObject) as never,
@@ -258,22 +270,15 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
     const h = req.headers.authorization;
     const token = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
     if (auth === "store") {
-      if (deps.admin.cachedApiKey(token)) return done();
-      deps.admin.verifyApiKey(token).then(
+      if (deps.auth.cachedApiKey(token)) return done();
+      deps.auth.verifyApiKey(token).then(
         (id) => done(id ? undefined : CommonErrors.unauthorized()),
         (e: Error) => done(e),
       );
       return;
     }
-    if (!token) return done(AdminErrors.admin_unauthorized());
-    deps.admin.requireAdmin(token, { setup: auth === "admin-setup" }).then(
-      (a) => {
-        req.adminId = a.adminId;
-        req.staff = a;
-        if (req.routeOptions.config.role === "lead" && a.role !== "lead")
-          return done(AdminErrors.staff_role_required());
-        done();
-      },
+    deps.auth.requireStaff(token, req, { setup: auth === "admin-setup" }).then(
+      () => done(),
       (e: Error) => done(e),
     );
   });
@@ -309,19 +314,7 @@ export async function buildHttp(deps: RouteDeps, opts: HttpOptions): Promise<Htt
       .send(PASSWORD_SCRIPT.body),
   );
 
-  registerSessionRoutes(app, deps);
-  registerIdentityRoutes(app, deps);
-  registerImportRoutes(app, deps);
-  registerAdminRoutes(app, deps);
-  registerCommerceRoutes(app, deps);
-  registerResponseRoutes(app, deps);
-  registerWebhookRoutes(app, deps);
-  registerRiskRoutes(app, deps);
-  registerLinkPages(app, deps);
-  registerPortalRoutes(app, deps);
-  registerPortalPages(app, deps);
-  registerRecoveryPages(app, deps);
-  registerConsolePages(app, deps);
+  deps.routes(app);
 
   app.get(
     "/health",

@@ -516,6 +516,18 @@ export function createCommerceResponder(deps: CommerceResponderDeps) {
     },
 
     /** Support lookup: the account behind an order id or a gift card code (hash lookup). */
+    /** The accounts whose email is a gift card's recipient address (support lookup by gift card code). */
+    async giftCardRecipientAccounts(giftCardId: string): Promise<string[]> {
+      const rows = await db
+        .selectFrom("gift_cards")
+        .innerJoin("contact_points", "contact_points.value", "gift_cards.recipient_email")
+        .select("contact_points.account_id")
+        .where("gift_cards.id", "=", giftCardId)
+        .where("contact_points.kind", "=", "email")
+        .execute();
+      return rows.map((r) => r.account_id);
+    },
+
     async findByOrderOrGiftCard(
       q: string,
     ): Promise<

@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ComponentChildren } from "preact";
 import type { StaffIdentity } from "../admin/service.ts";
-import type { RouteDeps } from "../api/types.ts";
 import { formatTime } from "../notify/templates.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { MamoriError } from "../shared/errors.ts";
 import { STYLESHEET } from "../web/assets.ts";
 import { readCookie } from "../web/cookies.ts";
@@ -211,3 +211,10 @@ export function mamoriCode(e: unknown): { code: string; status: number; retryAft
 }
 
 export const s = (lang: Lang, m: Msg, vars: Record<string, string | number> = {}) => fmt(m[lang], vars);
+
+/** The staff member behind a console request, or null once the refusal page was sent (pages.tsx makes it). */
+export type SignedIn = (
+  req: FastifyRequest,
+  reply: FastifyReply,
+  o?: { lead?: boolean },
+) => Promise<StaffIdentity | null>;

@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { StaffIdentity } from "../admin/service.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
 import { formatAmount } from "../commerce/templates.ts";
 import type { LockdownPreview } from "../response/service.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { Actions, Notice, PostForm } from "../web/form.tsx";
 import type { Msg } from "../web/i18n.ts";
 import { CASE_STATUS, label } from "./account-pages.tsx";
-import { type ConsoleKit, CT, mamoriCode, s } from "./kit.tsx";
-import type { SignedIn } from "./pages.tsx";
+import { type ConsoleKit, CT, mamoriCode, type SignedIn, s } from "./kit.tsx";
 import { shown } from "./timeline.ts";
 
 /**

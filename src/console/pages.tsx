@@ -1,7 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { StaffIdentity } from "../admin/service.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { Actions, Field, Notice, PostForm, Submit } from "../web/form.tsx";
 import type { Lang, Msg } from "../web/i18n.ts";
 import { registerAccountPages } from "./account-pages.tsx";
@@ -570,9 +571,3 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
   registerAccountPages(app, deps, { kit, signedIn, refused });
   registerLockdownPages(app, deps, { kit, signedIn, refused });
 }
-
-export type SignedIn = (
-  req: FastifyRequest,
-  reply: FastifyReply,
-  o?: { lead?: boolean },
-) => Promise<StaffIdentity | null>;

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { errors } from "../api/schemas.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 
 const SignInRecord = Type.Object({
   at: Type.String({ format: "date-time" }),

@@ -1,7 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ComponentChildren } from "preact";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { MamoriError } from "../shared/errors.ts";
 import { sendErrorPage } from "../web/error-page.tsx";
 import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";

@@ -15,7 +15,8 @@ import {
   Password,
   SessionRef,
 } from "../api/schemas.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 
 const SessionHeader = Type.Object({
   "x-mamori-session": Type.String({ description: "The end user's session token." }),

@@ -1,12 +1,19 @@
 import type { Executor } from "../db/database.ts";
-import type { ActionTokens } from "../identity/action-tokens.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { OutboxStore } from "./store.ts";
 import type { NoticeTemplate } from "./templates.ts";
 
+/** Issues the single-use "This wasn't me" token a security notice carries (identity's action tokens). */
+export interface NotMeTokens {
+  issue(
+    ex: Executor,
+    input: { accountId: string; purpose: "not_me"; data: Record<string, unknown>; now: number; ttlMs: number },
+  ): Promise<string>;
+}
+
 export interface NotifierDeps {
   outbox: OutboxStore;
-  actionTokens: ActionTokens;
+  actionTokens: NotMeTokens;
   clock: Clock;
   publicUrl: string;
   notMeTtlMs: number;

@@ -1,8 +1,9 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ComponentChildren } from "preact";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
 import { formatTime } from "../notify/templates.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { readCookie } from "../web/cookies.ts";
 import { Actions, LinkButton, Notice, PostForm } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";

@@ -1,7 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { checkContext } from "../api/context.ts";
 import { Code, Context, errors, Nullable, Ok, Password } from "../api/schemas.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { CommonErrors } from "../shared/errors.ts";
 
 const AdminHeader = Type.Object({ authorization: Type.String({ description: "Bearer <admin session token>" }) });

@@ -10,8 +10,10 @@
  * the accounts and IPs they name. The facts are kept as rows, not answers, so any `now` is answered as the SQL would
  * (windows, rows dated after `now`).
  */
+
+import { sql } from "kysely";
 import { networkOf } from "../context/ip.ts";
-import type { SyncStatement } from "../db/database.ts";
+import type { Db, SyncStatement } from "../db/database.ts";
 import { lowerBound, upperBound } from "../shared/sorted.ts";
 import type { FeatureSnapshot, SnapshotQuery } from "./features.ts";
 import { CREDENTIAL_EVENTS } from "./features.ts";
@@ -396,3 +398,8 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
 }
 
 export type FactIndex = ReturnType<typeof createFactIndex>;
+
+/** Deletes change-feed rows older than the newest `keep` (FactIndexDeps.prune: the writer connection's job). */
+export async function pruneChangeFeed(db: Db, keep: number): Promise<void> {
+  await sql`delete from risk_changes where seq <= (select max(seq) from risk_changes) - ${keep}`.execute(db);
+}

@@ -5,7 +5,6 @@
 import { type Compilable, sql } from "kysely";
 import { networkOf } from "../context/ip.ts";
 import type { Db, Executor, HotQuery } from "../db/database.ts";
-import type { FactIndex } from "./fact-index.ts";
 import type { LoginSignalSource, PreviousLogin } from "./signals.ts";
 
 export interface AccountFacts {
@@ -107,7 +106,21 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * SQLite connection, named statements on PostgreSQL), each query is compiled by Kysely once, at creation, and run
  * with new parameters; without it, through Kysely per call (a transaction's executor, tests). Both run the same SQL.
  */
-export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: FactIndex): RiskFeatureSource {
+/**
+ * The facts held in memory (fact-index.ts's FactIndex), asked first; undefined when an account is not held. Declared
+ * here, not imported, because the index reads this module's queries (no import cycle).
+ */
+export interface HeldFacts {
+  snapshot(q: SnapshotQuery): FeatureSnapshot | undefined;
+  firstSeenNetwork(
+    accountId: string,
+    asn: number | null,
+    network: string | null,
+    before: number,
+  ): { asn: number | null; network: number | null } | undefined;
+}
+
+export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: HeldFacts): RiskFeatureSource {
   const ex: Executor = db;
   // Parameters are marked by sentinel strings at compile time and replaced by position at run time, so the prepared
   // SQL is exactly what Kysely would compile for the call (constants like the outcome stay as compiled).

@@ -1,7 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { checkContext, SESSION_HEADER, userSession } from "../api/context.ts";
 import { Context, errors, Nullable } from "../api/schemas.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { RISK_ACTIONS, RISK_EVENT_TYPES, RISK_FACTORS, type RiskEventType } from "./policy.ts";
 

@@ -1,7 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { checkContext, userSession } from "../api/context.ts";
 import { Context, Device, errors, Nullable, named, Ok } from "../api/schemas.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 
 const SessionHeader = Type.Object({
   "x-mamori-session": Type.String({ description: "The end user's session token." }),

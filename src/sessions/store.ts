@@ -45,6 +45,15 @@ const SESSION_WITH_ACCOUNT = [
 ] as const;
 
 export const sessionStore = {
+  /** Where and how a session signed in: the context a later event of the session is judged in (risk). */
+  async requestContext(ex: Executor, sessionId: string) {
+    return ex
+      .selectFrom("sessions")
+      .select(["ip", "user_agent", "device_id", "channel"])
+      .where("id", "=", sessionId)
+      .executeTakeFirst();
+  },
+
   async insert(ex: Executor, row: SessionRow): Promise<void> {
     await ex.insertInto("sessions").values(row).execute();
   },

@@ -1,6 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import { errors, Nullable, named } from "../api/schemas.ts";
-import type { Http, RouteDeps } from "../api/types.ts";
+import type { Http } from "../api/types.ts";
+import type { RouteDeps } from "../route-deps.ts";
 import { CommonErrors } from "../shared/errors.ts";
 
 const strict = { additionalProperties: false } as const;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { FastifyReply } from "fastify";
-import type { RouteDeps } from "../../src/api/types.ts";
 import { consoleKit } from "../../src/console/kit.tsx";
 import { totpCodeAt } from "../../src/identity/totp.ts";
+import type { RouteDeps } from "../../src/route-deps.ts";
 import { makeTestApp, type TestApp } from "../../src/testing/app.ts";
 import { ConsoleBrowser } from "./client.ts";
 import { consoleSignIn, enrolStaff } from "./helpers.ts";
