@@ -22,6 +22,7 @@ const SAMPLE: Record<string, string> = {
   name: "Mail app",
   code: "482913",
   resetUrl: "https://shop.example/reset?t=res456",
+  recoveryUrl: "https://mamori.example/recover/?lang=ja",
   expiresMinutes: "30",
   reason: "email_change_reverted",
   notMeUrl: "https://shop.example/links/not-me?t=nm789",
