@@ -3,6 +3,8 @@
  * per seed, takeovers caught per attacker kind at the model's shipped threshold, and Freeman at the same legitimate
  * challenge rate, in the same run. Prints JSON. Run: npm run bench:risk-model
  * (BENCH_SEEDS=404,505 BENCH_USERS=3000 BENCH_DAYS=30 BENCH_ATTACKED=0.15; the model was fitted on seed 101).
+ * BENCH_DEVICE_IDS=0 drops the store's device ids from every row: what a store that sends none (or the public data
+ * set) gets from the same model.
  */
 import { ATO_MODEL } from "../src/risk/ato-model.ts";
 import { backtest, type OperatingPoint } from "../src/risk/backtest.ts";
@@ -12,6 +14,7 @@ const seeds = (process.env.BENCH_SEEDS ?? "404,505").split(",").map(Number);
 const users = Number(process.env.BENCH_USERS ?? 3000);
 const days = Number(process.env.BENCH_DAYS ?? 30);
 const attackedShare = Number(process.env.BENCH_ATTACKED ?? 0.15);
+const deviceIds = process.env.BENCH_DEVICE_IDS !== "0";
 const TARGETS: Record<string, number> = { targeted: 0.6, vpn: 0.95, naive: 0.99, stuffing: 0.99 };
 
 const pct = (x: number) => Math.round(x * 10_000) / 100;
@@ -26,7 +29,8 @@ function kinds(p: OperatingPoint) {
 
 const results = [];
 for (const seed of seeds) {
-  const rows = generateLogins({ users, days, seed, attackedShare });
+  const generated = generateLogins({ users, days, seed, attackedShare });
+  const rows = deviceIds ? generated : generated.map((r) => ({ ...r, deviceId: "" }));
   const t = performance.now();
   const s = await backtest(rows, { labels: rows.map((r) => r.attacker) });
   const ms = performance.now() - t;
@@ -74,7 +78,7 @@ console.log(
       bench: "risk-model-detection",
       node: process.version,
       model: ATO_MODEL.fittedWith,
-      generator: { users, days, attackedShare, seeds },
+      generator: { users, days, attackedShare, seeds, deviceIds },
       targets: TARGETS,
       results,
     },

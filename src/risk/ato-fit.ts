@@ -17,6 +17,12 @@ export interface FitOptions {
   maxLegitChallengeRate?: number;
   /** … and the median user's share of challenged sign-ins is at most this (default 0.005, half the 1 % target). */
   maxMedianReauth?: number;
+  /** Fit as if the rows carried no device id (ATO_MODEL_NO_DEVICE: stores that send none, the public data set). */
+  withoutDeviceIds?: boolean;
+}
+
+async function* withoutDeviceIds(rows: AsyncIterable<LoginRow> | Iterable<LoginRow>): AsyncGenerator<LoginRow> {
+  for await (const row of rows) yield { ...row, deviceId: "" };
 }
 
 /** Solves A x = b (A symmetric positive definite, small) by Gaussian elimination with partial pivoting. */
@@ -85,7 +91,7 @@ export async function fitAtoModel(
   const xs: number[][] = [];
   const ys: number[] = [];
   const users: string[] = [];
-  for await (const { row, scores } of replayScores(rows)) {
+  for await (const { row, scores } of replayScores(opts.withoutDeviceIds ? withoutDeviceIds(rows) : rows)) {
     if (!scores.vector) continue;
     const legit = row.success && !row.attackIp && !row.takeover;
     if (!row.takeover && !legit) continue;

@@ -53,6 +53,28 @@ describe("takeover model signals", () => {
     assert.equal(other.newDeviceKind, 1);
   });
 
+  it("device binding: a stranger's device, or none, on an account whose sign-ins carry the store's cookie", () => {
+    // A store (or a data set) that sends no device id: the signal never fires.
+    assert.equal(vectorOf(histories([home, home]), { ...home, deviceId: "atk" })!.unknownDevice, 0);
+    const bound = histories([
+      { ...home, deviceId: "pc" },
+      { ...home, deviceId: "pc" },
+    ]);
+    assert.equal(vectorOf(bound, { ...home, deviceId: "pc" })!.unknownDevice, 0, "the owner's own device");
+    assert.equal(vectorOf(bound, { ...home, deviceId: "atk" })!.unknownDevice, 1, "another device");
+    assert.equal(vectorOf(bound, { ...home, deviceId: "" })!.unknownDevice, 1, "leaving the cookie out does not help");
+    assert.equal(vectorOf(bound, home)!.unknownDevice, 1);
+    // Bound per channel: web cookies say nothing about the app, where the store may send no install id.
+    assert.equal(vectorOf(bound, { ...home, channel: "app" })!.unknownDevice, 0);
+    const both = histories([
+      { ...home, deviceId: "pc", channel: "web" },
+      { ...home, deviceId: "phone-app", channel: "app" },
+    ]);
+    assert.equal(vectorOf(both, { ...home, deviceId: "pc", channel: "app" })!.unknownDevice, 1);
+    assert.equal(vectorOf(both, { ...home, deviceId: "phone-app", channel: "app" })!.unknownDevice, 0);
+    assert.ok(ATO_MODEL.weights.unknownDevice > 0, "the fitted weight counts a stranger's device against the login");
+  });
+
   it("a new address on a steady home line counts; on a carrier's NAT pool it does not", () => {
     const steady = histories(Array.from({ length: 6 }, () => home));
     assert.equal(vectorOf(steady, { ...home, ip: "153.139.9.9" })!.newIpSteadyNetwork, 1);

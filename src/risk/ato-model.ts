@@ -6,7 +6,9 @@
  *
  * Everything here is derivable from a login CSV in the RBA data set's layout, so `mamori backtest --csv` replays
  * exactly what the live decision computes (service.ts): the same `atoVector` over the same history, fed the same way.
- * The store's device cookie is not in the CSV and so not in the score; the policy's device rules use it.
+ * The store's device cookie is an optional column ("Device ID", written by `mamori gen logins`, absent from the public
+ * data set): `unknownDevice` reads it only for accounts whose sign-ins have carried one, so a store (or a data set)
+ * that sends none scores as before.
  */
 import { isHostingAsn } from "../context/hosting.ts";
 import type { RbaHistory, RbaLogin } from "./rba.ts";
@@ -21,6 +23,7 @@ export const ATO_SIGNALS = [
   "newUserAgent",
   "newDeviceKind",
   "versionRegression",
+  "unknownDevice",
   "newIpAndUserAgent",
   "newAsnAndUserAgent",
   "impossibleTravel",
@@ -42,6 +45,8 @@ export const ATO_SIGNAL_DESCRIPTIONS: Record<AtoSignal, string> = {
   newUserAgent: "the account never signed in with this exact user agent",
   newDeviceKind: "the account never used this browser family on this OS family and device type",
   versionRegression: "a browser or OS version older than one this account already used on that kind of device",
+  unknownDevice:
+    "the account's sign-ins carry the store's device cookie, and this one carries none or one the account never signed in with",
   newIpAndUserAgent: "a new address and a new user agent together",
   newAsnAndUserAgent: "a new network and a new user agent together",
   impossibleTravel: "faster than an airliner since the previous sign-in (signals.ts)",
@@ -59,11 +64,39 @@ export interface AtoModel {
   threshold: number;
 }
 
-// Fitted by `mamori fit logins --csv train.csv` on `mamori gen logins --users 3000 --days 30 --seed 101
-// --attacked 0.15 --out train.csv`; the seeds the targets are reported on were not used.
+// Two fits on the same training seed (`mamori gen logins --users 3000 --days 30 --seed 101 --attacked 0.15 --out
+// s101.csv`); the seeds the targets are reported on were not used. ATO_MODEL scores accounts whose sign-ins carry the
+// store's device id (the `unknownDevice` signal can speak); ATO_MODEL_NO_DEVICE, fitted on the same rows without the
+// "Device ID" column, scores the rest — a store that sends none, the public data set — as well as before the signal.
+
+/** For accounts bound to their devices (their sign-ins on this channel carried a device id). */
 export const ATO_MODEL: AtoModel = {
   fittedWith:
     "mamori fit logins --csv s101.csv --max-legit-rate 0.02 (s101.csv: mamori gen logins --users 3000 --days 30 --seed 101 --attacked 0.15)",
+  bias: -12.6241,
+  weights: {
+    newAsn: 2.8199,
+    newIp: 3.1808,
+    newIpSteadyNetwork: 2.4107,
+    newCountry: 1.3905,
+    hostingAsn: 3.6071,
+    newUserAgent: 0.743,
+    newDeviceKind: -1.0502,
+    versionRegression: 1.3229,
+    unknownDevice: 5.0628,
+    newIpAndUserAgent: 0.8793,
+    newAsnAndUserAgent: -0.9375,
+    impossibleTravel: -0.0817,
+    sourceAccounts: 1.4741,
+    sourceFailures: 2.5127,
+    fewLogins: -1.0986,
+  },
+  threshold: -4.7969,
+};
+
+/** For accounts with no device id to bind to: the same seed, fitted without the "Device ID" column. */
+export const ATO_MODEL_NO_DEVICE: AtoModel = {
+  fittedWith: "mamori fit logins --csv s101.csv --max-legit-rate 0.02 --without-device-ids (s101.csv as for ATO_MODEL)",
   bias: -10.4395,
   weights: {
     newAsn: 3.068,
@@ -74,6 +107,7 @@ export const ATO_MODEL: AtoModel = {
     newUserAgent: 1.1882,
     newDeviceKind: 0.709,
     versionRegression: 2.2856,
+    unknownDevice: 0,
     newIpAndUserAgent: 1.2374,
     newAsnAndUserAgent: -0.9026,
     impossibleTravel: 0.3905,
@@ -83,6 +117,20 @@ export const ATO_MODEL: AtoModel = {
   },
   threshold: -4.279,
 };
+
+/**
+ * A model moved onto another threshold: the bias shifts by the difference, so "score ≥ threshold" decides exactly as
+ * before and the contributions are unchanged. One policy rule (`scores.ato >= ATO_MODEL.threshold`) then serves both.
+ */
+export function alignedTo(model: AtoModel, threshold: number): AtoModel {
+  return { ...model, bias: model.bias + (threshold - model.threshold), threshold };
+}
+
+/** The model for a login: the device-bound one when the account's history on this channel carries device ids. */
+export const SHIPPED_ATO_MODELS = {
+  bound: ATO_MODEL,
+  unbound: alignedTo(ATO_MODEL_NO_DEVICE, ATO_MODEL.threshold),
+} as const;
 
 /** "Chrome 120.0.0" → ["Chrome", [120, 0, 0]]; "Mac OS X 10.15.7" → ["Mac OS X", [10, 15, 7]]. */
 export function splitVersion(s: string): [string, number[]] {
@@ -120,6 +168,11 @@ interface KindStats {
 export class AtoHistory {
   private readonly kinds = new Map<string, Map<string, KindStats>>();
   private readonly last = new Map<string, PreviousLogin>();
+  /**
+   * Per account and channel: the device ids its successful sign-ins carried (the newest 64). Per channel, so a store
+   * that sends its web cookie but no app install id does not make every app sign-in look like a stranger's device.
+   */
+  private readonly devices = new Map<string, Set<string>>();
   /** Per account and ASN: sign-ins and distinct addresses (how often the address changes on that network). */
   private readonly networks = new Map<string, Map<string, { logins: number; ips: Set<string> }>>();
 
@@ -151,6 +204,18 @@ export class AtoHistory {
     }
     net.logins++;
     if (net.ips.size < 64) net.ips.add(login.ip);
+    if (login.deviceId) {
+      const key = `${login.userId}|${login.channel ?? ""}`;
+      let ds = this.devices.get(key);
+      if (!ds) {
+        ds = new Set();
+        this.devices.set(key, ds);
+      }
+      ds.delete(login.deviceId);
+      ds.add(login.deviceId);
+      // Insertion order is recency: drop the stalest past 64 (a cookie cleared daily should not grow without end).
+      if (ds.size > 64) ds.delete(ds.values().next().value!);
+    }
     const prev = this.last.get(login.userId);
     if (!prev || prev.at <= at) this.last.set(login.userId, { at, country: login.country });
   }
@@ -162,6 +227,21 @@ export class AtoHistory {
     const k = this.kinds.get(login.userId)?.get(`${bf}|${of}|${login.deviceType}`);
     if (!k) return { kindSeen: false, regression: false };
     return { kindSeen: true, regression: compareVersions(bv, k.browser) < 0 || compareVersions(ov, k.os) < 0 };
+  }
+
+  /**
+   * Device binding: true when the account's sign-ins have carried a device cookie and this one carries none or an
+   * unknown one; false when the account has never carried one (nothing to bind to).
+   */
+  unknownDevice(login: RbaLogin): boolean {
+    const ds = this.devices.get(`${login.userId}|${login.channel ?? ""}`);
+    if (!ds) return false;
+    return !login.deviceId || !ds.has(login.deviceId);
+  }
+
+  /** Has the account signed in on this channel with a device id (so `unknownDevice` can speak)? */
+  deviceBound(login: RbaLogin): boolean {
+    return this.devices.has(`${login.userId}|${login.channel ?? ""}`);
   }
 
   /**
@@ -229,6 +309,11 @@ export interface AtoInput {
   source: { failedLogins: number; distinctAccounts: number };
 }
 
+/** The shipped model for this login (SHIPPED_ATO_MODELS): bound to devices or not. */
+export function shippedModelFor(history: AtoHistory, login: RbaLogin): AtoModel {
+  return history.deviceBound(login) ? SHIPPED_ATO_MODELS.bound : SHIPPED_ATO_MODELS.unbound;
+}
+
 /** The signals of one login; null when the account has no successful sign-in yet (nothing to compare with). */
 export function atoVector(input: AtoInput): AtoVector | null {
   const { login } = input;
@@ -249,6 +334,7 @@ export function atoVector(input: AtoInput): AtoVector | null {
     newUserAgent: b(newUa),
     newDeviceKind: b(!device.kindSeen),
     versionRegression: b(device.regression),
+    unknownDevice: b(input.history.unknownDevice(login)),
     newIpAndUserAgent: b(newIp && newUa),
     newAsnAndUserAgent: b(newAsn && newUa),
     impossibleTravel: b(tr?.flagged ?? false),

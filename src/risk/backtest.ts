@@ -9,6 +9,7 @@ import {
   atoVector,
   SourceWindow,
   scoreAto,
+  shippedModelFor,
 } from "./ato-model.ts";
 import { DEFAULT_POLICY } from "./default-policy.ts";
 import type { LoginRow } from "./generate.ts";
@@ -108,6 +109,8 @@ const truthy = (s: string) => /^(true|1|yes)$/i.test(s.trim());
  */
 export async function* readLoginCsv(input: AsyncIterable<string | Buffer>): AsyncGenerator<LoginRow> {
   let idx: Record<keyof typeof COLUMNS, number> | null = null;
+  /** The optional "Device ID" column (the store's device cookie; the public data set has none): -1 when absent. */
+  let deviceIdx = -1;
   let line = 0;
   for await (const rec of parseCsv(input)) {
     line++;
@@ -120,6 +123,7 @@ export async function* readLoginCsv(input: AsyncIterable<string | Buffer>): Asyn
         found[k] = i;
       }
       idx = found;
+      deviceIdx = header.indexOf("Device ID");
       continue;
     }
     if (rec.length === 1 && rec[0] === "") continue; // blank line
@@ -141,6 +145,7 @@ export async function* readLoginCsv(input: AsyncIterable<string | Buffer>): Asyn
       success: truthy(get("success")),
       attackIp: truthy(get("attackIp")),
       takeover: truthy(get("takeover")),
+      deviceId: deviceIdx >= 0 ? (rec[deviceIdx] ?? "") : "",
     };
   }
 }
@@ -174,7 +179,7 @@ export interface BacktestOptions {
   oracleHistory?: boolean;
   /** The attacker kind of each row (by row index), for per-kind results; the replay never reads it. */
   labels?: readonly (string | null)[];
-  /** The login model's numbers (default: the shipped ATO_MODEL). */
+  /** The login model's numbers for every row (default: the shipped pair, SHIPPED_ATO_MODELS, chosen per row). */
   model?: AtoModel;
   /** The policy set whose CSV-replayable login rules are replayed (default: the shipped DEFAULT_POLICY). */
   policy?: PolicySetSource;
@@ -318,7 +323,7 @@ export async function* replayScores(
     const previous = history.previous(row.userId);
     const source = sources.activity(row.ip, row.at);
     const vector = atoVector({ login: row, at: row.at, rba, history, previous, source });
-    const scored = vector ? scoreAto(vector, opts.model).score : null;
+    const scored = vector ? scoreAto(vector, opts.model ?? shippedModelFor(history, row)).score : null;
     const ato = scored ?? Number.POSITIVE_INFINITY;
     // The features the live decision gives these rules (service.ts gather), from the row and the replayed history.
     const tr = previous && row.country ? travel(previous, { at: row.at, country: row.country }, cfg) : null;
@@ -371,7 +376,8 @@ export async function backtest(
   rows: AsyncIterable<LoginRow> | Iterable<LoginRow>,
   opts: BacktestOptions = {},
 ): Promise<BacktestSummary> {
-  const model = opts.model ?? ATO_MODEL;
+  const model = opts.model;
+  const threshold = (opts.model ?? ATO_MODEL).threshold;
   const fprs = opts.fprs ?? DEFAULT_FPRS;
   const labels = opts.labels;
   const scored: {
@@ -392,7 +398,7 @@ export async function backtest(
 
   for await (const { row, scores } of replayScores(rows, {
     oracleHistory: opts.oracleHistory ?? false,
-    model,
+    ...(model ? { model } : {}),
     ...(opts.policy ? { policy: opts.policy } : {}),
   })) {
     if (row.at < last) outOfOrder++;
@@ -495,7 +501,7 @@ export async function backtest(
 
   const freeman = summarise((s) => s.freeman);
   const ato = summarise((s) => s.ato);
-  const shipped = ato.point(Number.NaN, model.threshold, true);
+  const shipped = ato.point(Number.NaN, threshold, true);
   shipped.targetFpr = shipped.fpr;
   const policyPoint = ato.point(Number.NaN, Number.NaN, true, (s) => s.policy);
   policyPoint.targetFpr = policyPoint.fpr;

@@ -105,6 +105,7 @@ export async function riskCli(
       labels: { type: "string" },
       "stuffing-attempts": { type: "string" },
       "max-legit-rate": { type: "string" },
+      "without-device-ids": { type: "boolean" },
       policy: { type: "string" },
       since: { type: "string" },
       until: { type: "string" },
@@ -169,10 +170,11 @@ export async function riskCli(
     }
     const rate = values["max-legit-rate"] === undefined ? 0.02 : Number(values["max-legit-rate"]);
     if (!(rate > 0 && rate < 1)) throw new Error("--max-legit-rate takes a rate between 0 and 1");
+    const noDevice = values["without-device-ids"] === true;
     const model = await fitAtoModel(
       readLoginCsv(fs.createReadStream(values.csv, { encoding: "utf8", highWaterMark: 1 << 20 })),
-      `mamori fit logins --csv ${path.basename(values.csv)} --max-legit-rate ${rate}`,
-      { maxLegitChallengeRate: rate },
+      `mamori fit logins --csv ${path.basename(values.csv)} --max-legit-rate ${rate}${noDevice ? " --without-device-ids" : ""}`,
+      { maxLegitChallengeRate: rate, withoutDeviceIds: noDevice },
     );
     out(JSON.stringify(model, null, 2));
     return 0;

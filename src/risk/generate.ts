@@ -13,6 +13,12 @@
  * - targeted: a consumer ISP in the victim's country, the same browser family and OS as the victim's main device, but
  *   the attacker's own device (its own version, on its own update lag).
  *
+ * Device cookies (the "Device ID" column, which the public data set lacks) come from a stream of their own, so every
+ * other column is what it was before the column existed: each device keeps its cookie until it is lost (most users
+ * lose it rarely, some often — cleaners, tracking prevention — a few never keep one, and a few send none at all); a
+ * new phone brings a new one. Attackers bring their own device (targeted, naive, vpn: one cookie each); stuffing
+ * tools send none or a fresh one per attempt.
+ *
  * The generator is not the model's data: the model's weights are fitted on one seed and judged on others
  * (docs/risk.md).
  */
@@ -31,6 +37,8 @@ export interface LoginRow {
   browser: string;
   os: string;
   deviceType: string;
+  /** The store's device cookie; "" when none was sent. */
+  deviceId: string;
   success: boolean;
   attackIp: boolean;
   takeover: boolean;
@@ -70,6 +78,7 @@ export const CSV_HEADER = [
   "Login Successful",
   "Is Attack IP",
   "Is Account Takeover",
+  "Device ID",
 ] as const;
 
 /** mulberry32: tiny, fast, good enough for simulation; not for anything secret. */
@@ -371,6 +380,19 @@ const placeOf = (r: () => number, country: string, n: Network): Place => ({ coun
 
 export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
   const r = prng(opts.seed);
+  // Device cookies draw from their own stream: adding them left every other column of every seed as it was.
+  const rd = prng(opts.seed ^ 0x5bd1e995);
+  const cookie = () => `d${Math.floor(rd() * 2 ** 32).toString(36)}${Math.floor(rd() * 2 ** 32).toString(36)}`;
+  const cookies = new WeakMap<Device, string>();
+  /** The device's cookie for this sign-in: kept, or (at the user's loss rate) a new one from now on. */
+  const cookieOf = (d: Device, lossRate: number) => {
+    let c = cookies.get(d);
+    if (c === undefined || rd() < lossRate) {
+      c = cookie();
+      cookies.set(d, c);
+    }
+    return c;
+  };
   const start = opts.start ?? Date.UTC(2026, 0, 1);
   const end = start + opts.days * DAY_MS;
   const rows: GeneratedRow[] = [];
@@ -412,6 +434,10 @@ export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
         : null;
     const user: User = { id: userId(r), country, devices };
     users.push(user);
+    // How well this user's browsers keep the store's cookie, per sign-in: most lose it rarely, some often (cleaners,
+    // tracking prevention), a few never keep one (private windows), a few send none (cookies blocked).
+    const keep = rd();
+    const loss = keep < 0.8 ? 0.01 : keep < 0.95 ? 0.08 : keep < 0.98 ? 1 : -1;
     // Sign-ins per day, log-uniform in [0.1, 3]: a few heavy users, many occasional ones.
     const rate = 0.1 * 30 ** r();
     const trip = r() < 0.15 ? { from: inPeriod(), days: 3 + r() * 7, country: pick(r, TRAVEL_COUNTRIES) } : null;
@@ -464,8 +490,9 @@ export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
         // Now and then a mistyped password, then the right one shortly after.
         const typo = r() < 0.06;
         const retry = typo ? at + 20_000 + Math.floor(r() * 40_000) : at;
-        if (typo) rows.push({ ...base, ...deviceAt(device, at), at, success: false });
-        rows.push({ ...base, ...deviceAt(device, retry), at: retry, success: true });
+        const deviceId = loss < 0 ? "" : cookieOf(device, loss);
+        if (typo) rows.push({ ...base, ...deviceAt(device, at), deviceId, at, success: false });
+        rows.push({ ...base, ...deviceAt(device, retry), deviceId, at: retry, success: true });
       }
     }
   }
@@ -495,7 +522,7 @@ export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
       place = placeOf(r, victim.country, pick(r, NETWORKS[victim.country]!.residential));
       device = makeDevice(r, victim.devices[0]!.template);
     }
-    const base = { userId: victim.id, ...place, attackIp: true, attacker: kind };
+    const base = { userId: victim.id, ...place, attackIp: true, attacker: kind, deviceId: cookie() };
     const failures = kind === "targeted" ? Math.floor(r() * 2) : Math.floor(r() * 4);
     for (let i = 0; i < failures; i++) {
       rows.push({ ...base, ...deviceAt(device, at), at, success: false, takeover: false });
@@ -542,6 +569,7 @@ export function generateLogins(opts: GenerateOptions): GeneratedRow[] {
         userId: existing?.id ?? userId(r),
         ...place,
         ...deviceAt(makeDevice(r), at),
+        deviceId: rd() < 0.5 ? "" : cookie(),
         at,
         success: valid,
         attackIp: true,
@@ -581,6 +609,7 @@ export function csvLine(row: LoginRow): string {
     bool(row.success),
     bool(row.attackIp),
     bool(row.takeover),
+    row.deviceId,
   ]
     .map(csvField)
     .join(",");

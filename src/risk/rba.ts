@@ -38,6 +38,10 @@ export interface RbaLogin {
   os: string;
   /** desktop | mobile | tablet | bot | unknown */
   deviceType: string;
+  /** The store's device cookie ("" or absent: none sent). Not in the public data set; Freeman's score ignores it. */
+  deviceId?: string;
+  /** web | app | app-password (live only; a CSV has none): device cookies are bound per channel. */
+  channel?: string;
 }
 
 export type RbaAttribute = "ip" | "asn" | "country" | "userAgent" | "browser" | "os" | "deviceType";

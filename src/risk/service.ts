@@ -14,7 +14,7 @@ import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
 import { newId, newTimeOrderedId } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
-import { AtoHistory, atoVector, scoreAto } from "./ato-model.ts";
+import { AtoHistory, atoVector, scoreAto, shippedModelFor } from "./ato-model.ts";
 import { createStatementDecisionLog, type DecisionLog } from "./decision-log.ts";
 import { RiskErrors } from "./errors.ts";
 import type { FactIndex } from "./fact-index.ts";
@@ -202,6 +202,8 @@ export function rbaLoginOf(accountId: string, ctx: EnrichedContext): RbaLogin {
     browser: ctx.browser ?? "",
     os: ctx.os ?? "",
     deviceType: ctx.deviceType ?? "",
+    deviceId: ctx.deviceId ?? "",
+    channel: ctx.channel,
   };
 }
 
@@ -552,8 +554,9 @@ export function createRiskService(deps: RiskServiceDeps) {
         if (login) {
           // The takeover model: the same signals the CSV backtest replays (ato-model.ts), the previous sign-in and
           // the address's failed attempts from the reads above.
+          const atoLogin = rbaLoginOf(accountId, ctx);
           const x = atoVector({
-            login: rbaLoginOf(accountId, ctx),
+            login: atoLogin,
             at: now,
             rba,
             history: atoHistory,
@@ -561,7 +564,7 @@ export function createRiskService(deps: RiskServiceDeps) {
             source: read.ip ?? { failedLogins: 0, distinctAccounts: 0 },
           });
           if (x) {
-            const a = scoreAto(x);
+            const a = scoreAto(x, shippedModelFor(atoHistory, atoLogin));
             scores.ato = a.score;
             scores.atoKnownUser = true;
             scores.atoContributions = a.contributions;
@@ -675,7 +678,20 @@ export function createRiskService(deps: RiskServiceDeps) {
       for (;;) {
         const from = cursor;
         const rows = await base
-          .select(["id", "at", "account_id", "ip", "asn", "country", "user_agent", "browser", "os", "device_type"])
+          .select([
+            "id",
+            "at",
+            "account_id",
+            "ip",
+            "asn",
+            "country",
+            "user_agent",
+            "browser",
+            "os",
+            "device_type",
+            "device_id",
+            "channel",
+          ])
           .$if(from !== null, (q) =>
             q.where((eb) =>
               eb.or([eb("at", ">", from!.at), eb.and([eb("at", "=", from!.at), eb("id", ">", from!.id)])]),
@@ -695,6 +711,8 @@ export function createRiskService(deps: RiskServiceDeps) {
             browser: r.browser ?? "",
             os: r.os ?? "",
             deviceType: r.device_type ?? "",
+            deviceId: r.device_id ?? "",
+            channel: r.channel,
           };
           rba.add(login);
           atoHistory.add(login, Number(r.at));
