@@ -38,6 +38,8 @@ export const TEST_CARDS = [
   { token: "tok_visa", label: "Visa •••• 4242（テスト）" },
   { token: "tok_jcb", label: "JCB •••• 0000（テスト）" },
   { token: "tok_declined", label: "Visa •••• 0002（テスト・拒否されるカード）" },
+  // a prepaid card with 3,000円 left: a larger order waits for another payment method (seed 000's 「お支払い方法の変更が必要です」)
+  { token: "tok_prepaid_low", label: "Visa •••• 5556（テスト・残高3,000円のプリペイド）" },
 ] as const;
 
 export const yen = (n: number) => `${n.toLocaleString("ja-JP")}円`;
