@@ -8,6 +8,7 @@ import { adminTemplates } from "./admin/templates.ts";
 import { buildHttp } from "./api/http.ts";
 import type { Http } from "./api/types.ts";
 import { createTestGateway, type PaymentGateway } from "./commerce/gateway.ts";
+import { createCommerceReads } from "./commerce/reads.ts";
 import { createCommerceResponder } from "./commerce/response.ts";
 import { registerCommerceRoutes } from "./commerce/routes.ts";
 import { createCommerceService } from "./commerce/service.ts";
@@ -348,6 +349,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     config: { publicUrl: config.publicUrl, linkTtlMs: 5 * 60_000, pageTtlMs: 30 * 60_000 },
     sessions,
     identity,
+    commerce: createCommerceReads(db),
   });
 
   const findByOrderOrGiftCard = async (q: string) => {

@@ -9,7 +9,7 @@ import { Actions, LinkButton, Notice, PostForm } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
 import { sendPage } from "../web/render.ts";
-import type { PortalPage } from "./service.ts";
+import type { NotMeKind, PortalPage } from "./service.ts";
 
 /**
  * The security center (issue 15): the owner's own page, opened from the store through a one-time URL
@@ -81,6 +81,26 @@ const T = {
   },
   recoveryButton: { ja: "アカウントの復旧へ", en: "Go to account recovery" },
   toStore: { ja: "{store}に戻る", en: "Back to {store}" },
+  ordersTitle: { ja: "注文（すべて）", en: "Orders (all of them)" },
+  ordersIntro: {
+    ja: "確認中・支払い待ち・キャンセル済みを含め、このアカウントのすべての注文です。心当たりのない注文があれば「私ではない」を押してください。",
+    en: "Every order of this account, including held, unpaid and cancelled ones. If you did not place one, press “Not me”.",
+  },
+  noOrders: { ja: "注文はありません。", en: "No orders." },
+  orderedAt: { ja: "注文日時", en: "Ordered" },
+  orderTotal: { ja: "金額", en: "Amount" },
+  orderItems: { ja: "内容", en: "Items" },
+  orderFrom: { ja: "注文した端末", en: "Placed from" },
+  orderGiftCards: { ja: "発行されたギフト券", en: "Gift cards issued" },
+  orderNoGiftCards: { ja: "まだ発行されていません", en: "none issued" },
+  orderTo: { ja: "送り先: {to}", en: "to {to}" },
+  orderId: { ja: "注文番号", en: "Order number" },
+  refunded: { ja: "返金額", en: "Refunded" },
+  cancelledByCase: {
+    ja: "アカウント保護の手続きで取り消されました。",
+    en: "Cancelled by the account protection.",
+  },
+  navTitle: { ja: "このページの内容", en: "On this page" },
   csrfTitle: { ja: "もう一度お試しください", en: "Please try again" },
   csrfBody: {
     ja: "このページを開き直してから、もう一度押してください。",
@@ -113,6 +133,55 @@ const CHANNELS: Record<string, Msg> = {
   web: { ja: "ウェブ", en: "Web" },
   app: { ja: "アプリ", en: "App" },
   app_password: { ja: "アプリ用パスワード", en: "App password" },
+};
+
+/** Each order state in plain words: what it means for her money and her gift cards. */
+const ORDER_STATES: Record<string, { label: Msg; means: Msg }> = {
+  pending_payment: {
+    label: { ja: "支払い待ち", en: "Awaiting payment" },
+    means: {
+      ja: "まだ請求されていません。支払いが済むまで発送もギフト券の発行もされません。",
+      en: "Not charged yet. Nothing ships and no gift card is issued until it is paid.",
+    },
+  },
+  placed: {
+    label: { ja: "注文済み", en: "Ordered" },
+    means: { ja: "注文を受け付けました。", en: "The order was accepted." },
+  },
+  on_hold: {
+    label: { ja: "確認中", en: "Held for review" },
+    means: {
+      ja: "不正利用のおそれがあるため止めています。まだ請求されておらず、ギフト券も発行されていません。",
+      en: "Stopped because it may not be yours. Not charged yet, and no gift card has been issued.",
+    },
+  },
+  shipped: {
+    label: { ja: "発送済み", en: "Shipped" },
+    means: { ja: "商品は発送されました。", en: "The goods have been sent." },
+  },
+  delivered: {
+    label: { ja: "お届け済み", en: "Delivered" },
+    means: { ja: "商品はお届け済みです。", en: "The goods were delivered." },
+  },
+  cancelled: {
+    label: { ja: "キャンセル済み", en: "Cancelled" },
+    means: {
+      ja: "この注文は取り消されました。代金は請求されません。",
+      en: "This order was cancelled. You are not charged for it.",
+    },
+  },
+  refunded: {
+    label: { ja: "返金済み", en: "Refunded" },
+    means: {
+      ja: "この注文は取り消され、支払われた代金は返金されました。",
+      en: "This order was cancelled and what was paid has been refunded.",
+    },
+  },
+};
+const GIFT_CARD_STATES: Record<string, Msg> = {
+  active: { ja: "未使用", en: "not used" },
+  redeemed: { ja: "使用済み", en: "redeemed" },
+  void: { ja: "無効化済み", en: "voided" },
 };
 
 const ROOT = "../";
@@ -163,6 +232,11 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
   };
   const deviceText = (d: { browser: string | null; os: string | null; type: string | null }, lang: Lang) =>
     [d.browser, d.os].filter(Boolean).join(" / ") || T.unknown[lang];
+  const money = (n: number, currency: string, lang: Lang) =>
+    currency === "JPY" && lang === "ja"
+      ? `${n.toLocaleString("ja-JP")}円`
+      : new Intl.NumberFormat(lang === "ja" ? "ja-JP" : "en-US", { style: "currency", currency }).format(n);
+  const paren = (x: string, lang: Lang) => (lang === "ja" ? `（${x}）` : ` (${x})`);
   const backToStore = (lang: Lang) =>
     site.storeUrl ? (
       <Actions>
@@ -220,7 +294,13 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     const live = v.sessions
       .filter((x) => x.active && x.appPasswordId === null)
       .sort((a, b) => Number(b.current) - Number(a.current) || b.createdAt.localeCompare(a.createdAt));
-    const notMeForm = (kind: "session" | "login", ref: string, at: string) => (
+    // Where each order was placed from: its session (live or ended) or, for older ones, the sign-in that opened it.
+    const from = new Map<string, { device: string; place: string }>();
+    for (const h of v.history) {
+      if (h.sessionId) from.set(h.sessionId, { device: deviceText(h.device, lang), place: country(h.country, lang) });
+    }
+    for (const x of v.sessions) from.set(x.id, { device: deviceText(x.device, lang), place: country(x.country, lang) });
+    const notMeForm = (kind: NotMeKind, ref: string, at: string) => (
       <PostForm action="./not-me" hidden={{ csrf: token, kind, ref, at, lang }}>
         <button type="submit" class="danger">
           {T.notMe[lang]}
@@ -267,6 +347,60 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
           </li>
         ))}
       </ul>,
+      <h2 key="oh" id="orders">
+        {T.ordersTitle[lang]}
+      </h2>,
+      <p key="oi">{T.ordersIntro[lang]}</p>,
+      v.orders.length === 0 ? <p key="no">{T.noOrders[lang]}</p> : null,
+      <ul key="orders" class="cards orders">
+        {v.orders.map((o) => {
+          const st = ORDER_STATES[o.status];
+          const placed = o.sessionId ? from.get(o.sessionId) : undefined;
+          const refunded = o.payments.reduce((n, p) => n + p.refundedAmount, 0);
+          return (
+            <li key={o.id} class={`card order status-${o.status}`}>
+              <p class="card-title">
+                {o.items.map((i) => `${i.title} × ${i.quantity}`).join("、")}
+                <span class={`badge state-${o.status}`}>{st?.label[lang] ?? o.status}</span>
+              </p>
+              <p class="means">{st?.means[lang] ?? ""}</p>
+              {o.cancelledBy?.startsWith("case:") ? <p class="means">{T.cancelledByCase[lang]}</p> : null}
+              <dl class="facts">
+                <dt>{T.orderTotal[lang]}</dt>
+                <dd>{money(o.total, o.currency, lang)}</dd>
+                {refunded > 0 ? (
+                  <>
+                    <dt>{T.refunded[lang]}</dt>
+                    <dd>{money(refunded, o.currency, lang)}</dd>
+                  </>
+                ) : null}
+                <dt>{T.orderedAt[lang]}</dt>
+                <dd>{when(o.createdAt, lang)}</dd>
+                <dt>{T.orderFrom[lang]}</dt>
+                <dd>{placed ? `${placed.device} · ${placed.place}` : T.unknown[lang]}</dd>
+                {o.items.some((i) => i.category === "gift_card") ? (
+                  <>
+                    <dt>{T.orderGiftCards[lang]}</dt>
+                    <dd>
+                      {o.giftCards.length === 0
+                        ? T.orderNoGiftCards[lang]
+                        : o.giftCards
+                            .map(
+                              (c) =>
+                                `•••• ${c.last4} ${money(c.amount, o.currency, lang)}${paren(GIFT_CARD_STATES[c.status]?.[lang] ?? c.status, lang)}${c.recipientEmail ? ` ${s(lang, T.orderTo, { to: c.recipientEmail })}` : ""}`,
+                            )
+                            .join(" / ")}
+                    </dd>
+                  </>
+                ) : null}
+                <dt>{T.orderId[lang]}</dt>
+                <dd class="code">{o.id}</dd>
+              </dl>
+              {notMeForm("order", o.id, o.createdAt)}
+            </li>
+          );
+        })}
+      </ul>,
       <h2 key="hh">{T.historyTitle[lang]}</h2>,
       v.history.length === 0 ? <p key="nh">{T.noHistory[lang]}</p> : null,
       <ul key="history" class="history">
@@ -275,14 +409,14 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
             <div>
               <p class="card-title">
                 {OUTCOMES[h.outcome]?.[lang] ?? h.outcome}
-                {h.channel !== "web" ? `（${CHANNELS[h.channel]?.[lang] ?? h.channel}）` : ""}
+                {h.channel !== "web" ? paren(CHANNELS[h.channel]?.[lang] ?? h.channel, lang) : ""}
                 <span class="when">{when(h.at, lang)}</span>
               </p>
               <p class="meta">
                 {[country(h.country, lang), network(h.ip, h.asn, lang), deviceText(h.device, lang)].join(" · ")}
               </p>
             </div>
-            {h.outcome === "succeeded" ? notMeForm("login", h.id, h.at) : null}
+            {notMeForm("login", h.id, h.at)}
           </li>
         ))}
       </ul>,
@@ -332,7 +466,7 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     if (!csrf.check(req, body.csrf)) return refused(req, reply);
     const p: PortalPage | undefined = await current(req);
     if (!p) return gone(req, reply);
-    const kind = body.kind === "login" ? "login" : "session";
+    const kind: NotMeKind = body.kind === "login" || body.kind === "order" ? body.kind : "session";
     const at = body.at ? Date.parse(body.at) : Number.NaN;
     await portal.notMe(
       p,

@@ -1,3 +1,4 @@
+import type { CommerceReads } from "../commerce/reads.ts";
 import type { Db } from "../db/database.ts";
 import type { SessionView } from "../sessions/service.ts";
 import type { SessionWithAccount } from "../sessions/store.ts";
@@ -47,6 +48,7 @@ export interface PortalDeps {
         country: string | null;
         asn: number | null;
         device: { browser: string | null; os: string | null; type: string | null };
+        sessionId: string | null;
       }[]
     >;
     /** "This wasn't me" from the owner's own signed-in page: the same lockdown as the mailed link. */
@@ -58,7 +60,11 @@ export interface PortalDeps {
       ip: string | null;
     }): Promise<{ caseId: string }>;
   };
+  /** Every order of the account, held and cancelled ones too (commerce's read port). */
+  commerce: Pick<CommerceReads, "ordersOfAccount">;
 }
+
+export type NotMeKind = "session" | "login" | "order";
 
 export type PortalPage = { id: string; session: SessionWithAccount };
 
@@ -129,12 +135,13 @@ export function createPortalService(deps: PortalDeps) {
 
     /** Everything the security center shows, read at once. */
     async view(p: PortalPage) {
-      const [account, sessions, history] = await Promise.all([
+      const [account, sessions, history, orders] = await Promise.all([
         deps.identity.getAccount(p.session.account_id),
         deps.sessions.list(p.session),
         deps.identity.listLoginHistory(p.session.account_id, 30),
+        deps.commerce.ordersOfAccount(p.session.account_id, 200),
       ]);
-      return { account, sessions, history };
+      return { account, sessions, history, orders };
     },
 
     /** "Sign out of this device": ends the Mamori session, and with it the portal. */
@@ -147,7 +154,7 @@ export function createPortalService(deps: PortalDeps) {
      * "This wasn't me" on a session or a sign-in: the lockdown, in one click, as from a mailed link. The window opens
      * no later than the reported sign-in.
      */
-    async notMe(p: PortalPage, what: { kind: "session" | "login"; at: number | null; ref: string }, ip: string | null) {
+    async notMe(p: PortalPage, what: { kind: NotMeKind; at: number | null; ref: string }, ip: string | null) {
       const r = await deps.identity.reportNotMeFromPortal({
         accountId: p.session.account_id,
         sessionId: p.session.id,
