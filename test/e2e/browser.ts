@@ -50,9 +50,14 @@ export interface LiveMamori {
 /**
  * Mamori listening on 127.0.0.1, on `port` (default: chosen by the system), with the store's branding of the
  * screenshots. A test that passes a port can also pass MAMORI_PUBLIC_URL on it, so Mamori's own redirects are followed.
+ * `risk`: the tests' permissive policy, or "default", the one production starts with (the seed stories face it).
  */
-export async function liveMamori(env: NodeJS.ProcessEnv = {}, port = 0): Promise<LiveMamori> {
-  const t = await makeTestApp(undefined, undefined, { env });
+export async function liveMamori(
+  env: NodeJS.ProcessEnv = {},
+  port = 0,
+  risk: "permissive" | "default" = "permissive",
+): Promise<LiveMamori> {
+  const t = await makeTestApp(undefined, undefined, { env, risk });
   await t.app.http.listen({ host: "127.0.0.1", port });
   const addr = t.app.http.server.address();
   if (!addr || typeof addr === "string") throw new Error("no port");

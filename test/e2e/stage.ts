@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createMamoriClient } from "@mamori/client";
 import type { FastifyInstance } from "fastify";
+import { PRODUCTS } from "../../examples/demo-store/catalogue.ts";
 import { createShop } from "../../examples/demo-store/shop.tsx";
 import { totpCodeAt } from "../../src/identity/totp.ts";
 import { freePort } from "../../src/simulate/harness.ts";
@@ -21,7 +22,7 @@ import {
 /**
  * The set-up the seed stories share: Mamori on a port of its own (its public URL there, so its redirects are
  * followed), the demo store (examples/demo-store) in front of it as a store integrates it — store key, signed webhooks
- * — and one Chromium. The shop trusts the loopback as its load balancer, so each person's browser context says where
+ * — and one Chromium. Mamori runs the default risk policy, the one production starts with. The shop trusts the loopback as its load balancer, so each person's browser context says where
  * it is with X-Forwarded-For: the owner in Tokyo and the attacker abroad are different networks and devices to Mamori,
  * as they are in the stories.
  */
@@ -95,9 +96,21 @@ export async function openStage(env: NodeJS.ProcessEnv = {}): Promise<Stage> {
       ...env,
     },
     mamoriPort,
+    // the policy production starts with: the stories meet Mamori's real challenges and holds
+    "default",
   );
   const ep = await m.t.call("POST", "/v1/webhooks/endpoints", { url: `${shopUrl}/mamori/webhooks` });
   assert.equal(ep.statusCode, 201);
+  // the shop's catalogue with its market prices, as `npm run demo` records it (a listing far below one is judged)
+  for (const p of PRODUCTS.filter((x) => x.category === "physical")) {
+    const r = await m.t.call("POST", "/v1/commerce/products", {
+      id: p.id,
+      title: p.title,
+      marketPrice: p.price,
+      currency: "JPY",
+    });
+    assert.equal(r.statusCode, 200, r.body);
+  }
   const shop = await createShop({
     mamoriUrl: m.base,
     mamoriPublicUrl: m.base,
@@ -229,6 +242,36 @@ export async function checkout(
   const url = new URL(page.url());
   assert.equal(url.pathname, "/orders", `checkout answered: ${await mainText(page)}`);
   return { orderId: url.searchParams.get("placed") ?? "", flash: url.searchParams.get("r") ?? "" };
+}
+
+/**
+ * The stranger signs in with the stolen password as the seeds' attackers do: first from abroad in his own browser;
+ * where Mamori refuses that (a challenge whose code never comes — the answer a wrong password gets too), again through
+ * a residential proxy in Japan in a fresh browser (what attackers do when a shop blocks foreign sign-ins). A challenge
+ * is answered with the code from her mailbox (seed 004: he reads it; seed 003: his phishing relay captures it). He ends
+ * signed in, or the story cannot show the response. `page` is the browser he got in with.
+ */
+export async function breakIn(s: Stage, abroad: Person, email: string, password: string) {
+  const told = async () =>
+    (await s.m.t.mails(email)).filter((x) => x.template === "signin_code" || x.template === "signin_new_device").length;
+  const before = await told();
+  let ctx = await s.person(abroad);
+  let page = await ctx.newPage();
+  const first = await shopSignIn(s, page, email, password);
+  let via: "abroad" | "proxy" = "abroad";
+  let last = first;
+  if (!first.signedIn) {
+    assert.equal(first.codeMailed, false, "a refused sign-in mails no code");
+    await ctx.close();
+    ctx = await s.person({ ...abroad, ip: "126.200.3.4", locale: "ja-JP" });
+    page = await ctx.newPage();
+    last = await shopSignIn(s, page, email, password);
+    via = "proxy";
+  }
+  assert.ok(last.signedIn, `the stranger got in (${via}, challenged: ${last.challenged})`);
+  // She is told in her mailbox either way: the code she never asked for, or the new-device notice.
+  assert.ok((await told()) > before, "she is told of the sign-in (a code or a new-device notice)");
+  return { ctx, page, via, refusedAbroad: !first.signedIn, codeMailed: last.codeMailed };
 }
 
 /** A new staff login for the console (the operator's setup, then the staff member's own password and authenticator). */
