@@ -470,6 +470,7 @@ const STATUS: Record<string, string> = {
   shipped: "発送済み",
   delivered: "お届け済み",
   cancelled: "キャンセル",
+  refunded: "返金済み",
 };
 const GIFT_STATUS: Record<string, string> = { active: "有効", redeemed: "登録済み", locked: "停止中", void: "無効" };
 export const statusLabel = (s: string) => STATUS[s] ?? s;
