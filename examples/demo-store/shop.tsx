@@ -885,6 +885,14 @@ export async function createShop(o: ShopOptions): Promise<FastifyInstance> {
         state.setListingStatus(msg.data.objectId, "taken_down");
         answer = { status: "applied" };
         break;
+      case "listing.rolled_back": {
+        // a listing created or edited during the takeover, put back to its state before: one the attacker created is
+        // taken down this way (seed 002), so the shop's copy follows, or the front page would still offer it
+        const after = (msg.data as { after?: { status?: unknown } }).after;
+        if (typeof after?.status === "string") state.setListingStatus(msg.data.objectId, after.status);
+        answer = { status: "applied" };
+        break;
+      }
       default:
         // payments voided or refunded, gift cards locked: Mamori did it at the gateway and in its ledger; the shop
         // keeps no copy to change, so it applies them by saying so
