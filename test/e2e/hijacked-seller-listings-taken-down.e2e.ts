@@ -8,7 +8,6 @@ import {
   breakIn,
   checkout,
   checkPage,
-  consoleOpenAccount,
   consoleSignIn,
   mainText,
   openStage,
