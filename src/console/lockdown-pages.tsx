@@ -34,7 +34,11 @@ const T = {
     ja: "見慣れない端末からのログインはありません（現在時刻から。必要なら開始時刻を指定してください）",
     en: "no unfamiliar sign-in (from now on; give a start if you know one)",
   },
-  sinceLabel: { ja: "開始時刻を指定する（日本時間）", en: "Set the start (JST)" },
+  sinceLabel: { ja: "開始時刻を指定する（日本時間）", en: "Set the start (Japan time, JST)" },
+  sinceHint: {
+    ja: "年-月-日 時:分（24時間制）。例: 2026-11-01 18:30",
+    en: "year-month-day hour:minute (24-hour). Example: 2026-11-01 18:30",
+  },
   update: { ja: "この時刻で確認し直す", en: "Preview with this start" },
   end: { ja: "ログアウトさせる端末", en: "Sessions to end" },
   attackerSessions: { ja: "攻撃者の端末と判定されるもの", en: "Sessions counted as the attacker's" },
@@ -165,14 +169,24 @@ const OBJECT: Record<string, Msg> = {
   wallet: { ja: "残高", en: "balance" },
 };
 
-/** "2026-11-11T18:00" typed as Japan time → ms; undefined when empty, NaN when not a time. */
+/**
+ * "2026-11-11 18:00" (or "2026-11-11T18:00", seconds optional) typed as Japan time → ms; undefined when empty, NaN
+ * when not a time.
+ */
 export function parseJst(v: string | undefined): number | undefined {
-  if (!v) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(v)) return Number.NaN;
-  return Date.parse(`${v}${v.length === 16 ? ":00" : ""}+09:00`);
+  const t = v?.trim();
+  if (!t) return undefined;
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)$/.exec(t);
+  if (!m) return Number.NaN;
+  return Date.parse(`${m[1]}T${m[2]}${m[2]!.length === 5 ? ":00" : ""}+09:00`);
 }
-/** ms → the value of a datetime-local input in Japan time. */
-const toJstInput = (iso: string) => new Date(Date.parse(iso) + 9 * 3600_000).toISOString().slice(0, 16);
+/**
+ * ms → "2026-11-11 18:00" in Japan time: year first, 24-hour, the same whatever the browser's language. (A
+ * datetime-local input shows the browser's locale: "11/12/2026, 06:00 PM" in en-US, month and day ambiguous to a
+ * support desk that reads dates day-first, and the clock as the browser's while the field is Japan time.)
+ */
+const toJstInput = (iso: string) =>
+  new Date(Date.parse(iso) + 9 * 3600_000).toISOString().slice(0, 16).replace("T", " ");
 
 export function registerLockdownPages(
   app: Http,
@@ -287,7 +301,20 @@ export function registerLockdownPages(
         <form key="since" method="get" action={`${base}/lockdown`} class="search">
           <div class="field">
             <label for="since">{T.sinceLabel[lang]}</label>
-            <input id="since" name="since" type="datetime-local" value={toJstInput(p.window.since)} />
+            <input
+              id="since"
+              name="since"
+              type="text"
+              inputMode="numeric"
+              autocomplete="off"
+              pattern="\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?"
+              placeholder="2026-11-01 18:30"
+              aria-describedby="since-hint"
+              value={toJstInput(p.window.since)}
+            />
+            <p id="since-hint" class="hint">
+              {T.sinceHint[lang]}
+            </p>
           </div>
           <button type="submit" class="secondary">
             {T.update[lang]}

@@ -83,6 +83,13 @@ describe("support console lockdown: a preview of everything it will do, then the
     assert.match(b.text(), /サポートが指定した時刻/);
     // 30 minutes ago is after the attacker's order and email change: nothing of theirs to undo.
     assert.match(b.text(), /キャンセルする注文（0）/);
+    // The field shows and takes one unambiguous form in any browser language: year first, 24-hour, Japan time (a
+    // datetime-local input showed "11/01/2026, 06:30 PM" to an en-US browser).
+    assert.match(b.last, new RegExp(`id="since" name="since" type="text"[^>]*value="${jst.replace("T", " ")}"`));
+    await b.get(`${url}?since=${encodeURIComponent(jst.replace("T", " "))}&lang=en`);
+    assert.equal(b.lastStatus, 200);
+    assert.match(b.text(), /set by support/);
+    assert.match(b.text(), /year-month-day hour:minute \(24-hour\)/);
     await b.get("/console/accounts/nope/lockdown");
     assert.equal(b.lastStatus, 404);
   });
