@@ -84,8 +84,13 @@ describe("owner stops a gift card burst from her phone (seed 003, real browser)"
       await her.waitForLoadState();
       assert.equal(await her.textContent("h1"), "セキュリティセンター");
       assert.match(await mainText(her), broke.via === "abroad" ? /台湾/ : /日本/, "where the stranger is, in Japanese");
+      // the security center lists her orders too, the held ones with them (nothing hidden: seed 003)
+      assert.equal(await her.locator("li.card.order.status-on_hold").count(), 5, "the five held orders are shown");
       await checkPage(her, "story-003-security-center");
-      await her.locator("li.card:not(.current)").getByRole("button", { name: "私ではない" }).click();
+      await her
+        .locator("ul.cards:not(.orders) > li.card:not(.current)")
+        .getByRole("button", { name: "私ではない" })
+        .click();
       await her.waitForLoadState();
       assert.equal(await her.textContent("h1"), "アカウントを保護しました");
       await checkPage(her, "story-003-protected");

@@ -83,7 +83,11 @@ export const BUYER_PHONE: Person = {
 /** The support desk: a wide screen in Japanese. */
 export const SUPPORT_DESK: Person = { ip: "133.0.0.200", locale: "ja-JP" };
 
-export async function openStage(env: NodeJS.ProcessEnv = {}): Promise<Stage> {
+/**
+ * `risk`: "default" for the seed stories; "permissive" for a test that walks the shop's pages and plays the stranger
+ * through the API (shopper-buys-and-opens-security-center).
+ */
+export async function openStage(o: { env?: NodeJS.ProcessEnv; risk?: "default" | "permissive" } = {}): Promise<Stage> {
   const port = await freePort();
   const mamoriPort = await freePort();
   const shopUrl = `http://127.0.0.1:${port}`;
@@ -93,11 +97,11 @@ export async function openStage(env: NodeJS.ProcessEnv = {}): Promise<Stage> {
       MAMORI_STORE_URL: `${shopUrl}/`,
       MAMORI_SUPPORT_CONTACT: "support@shop.example",
       MAMORI_PUBLIC_URL: `http://127.0.0.1:${mamoriPort}`,
-      ...env,
+      ...o.env,
     },
     mamoriPort,
     // the policy production starts with: the stories meet Mamori's real challenges and holds
-    "default",
+    o.risk ?? "default",
   );
   const ep = await m.t.call("POST", "/v1/webhooks/endpoints", { url: `${shopUrl}/mamori/webhooks` });
   assert.equal(ep.statusCode, 201);
@@ -275,13 +279,18 @@ export async function breakIn(s: Stage, abroad: Person, email: string, password:
 }
 
 /** A new staff login for the console (the operator's setup, then the staff member's own password and authenticator). */
-export async function supportAgent(s: Stage, username = "suzuki"): Promise<ConsoleStaff> {
+export async function supportAgent(s: { m: LiveMamori }, username = "suzuki"): Promise<ConsoleStaff> {
   const { staff } = await enrolStaff(s.m.t, username, "agent");
   return staff;
 }
 
 /** The console's sign-in as a person does it: password, then the authenticator's six digits. */
-export async function consoleSignIn(s: Stage, page: Page, staff: ConsoleStaff, o: { check?: boolean } = {}) {
+export async function consoleSignIn(
+  s: { m: LiveMamori },
+  page: Page,
+  staff: ConsoleStaff,
+  o: { check?: boolean } = {},
+) {
   await page.goto(`${s.m.base}/console`);
   assert.match(page.url(), /\/console\/sign-in$/);
   assert.equal(await page.textContent("h1"), "スタッフのログイン");
