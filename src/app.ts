@@ -21,6 +21,10 @@ import type { DatabaseHandle } from "./db/database.ts";
 import { instanceSecret, storeAnswers } from "./db/instance.ts";
 import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
+import { createPasskeyFactor } from "./identity/factors/passkey/factor.ts";
+import { registerPasskeyRoutes } from "./identity/factors/passkey/routes.ts";
+import { passkeyTemplates } from "./identity/factors/passkey/templates.ts";
+import { createFactorRegistry } from "./identity/factors/registry.ts";
 import { createAccountImport } from "./identity/import.ts";
 import { registerImportRoutes } from "./identity/import-routes.ts";
 import { registerLinkPages } from "./identity/pages.tsx";
@@ -42,6 +46,7 @@ import { createOutboxStore } from "./notify/store.ts";
 import { coreTemplates, createNoticeTemplates, type NoticeTemplates } from "./notify/templates.ts";
 import { createTransportRouter, type Transport } from "./notify/transport.ts";
 import { registerPortalPages } from "./portal/pages.tsx";
+import { registerPasskeyPages } from "./portal/passkey-pages.tsx";
 import { registerPortalRoutes } from "./portal/routes.ts";
 import { createPortalService } from "./portal/service.ts";
 import { registerRecoveryPages } from "./response/pages.tsx";
@@ -108,6 +113,7 @@ export function noticeTemplates(config: Pick<Config, "branding">): NoticeTemplat
     definitions: {
       ...coreTemplates,
       ...identityTemplates,
+      ...passkeyTemplates,
       ...commerceTemplates,
       ...responseTemplates,
       ...riskTemplates,
@@ -170,6 +176,20 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     },
   });
 
+  // The plug-in factors (identity/factors/): adding one is its folder and one entry here.
+  const passkey = createPasskeyFactor({
+    db,
+    clock,
+    events,
+    config: {
+      rpId: config.passkeyRpId,
+      rpName: config.branding.storeName,
+      origins: config.passkeyOrigins,
+      challengeTtlMs: 5 * 60_000,
+    },
+  });
+  const factors = createFactorRegistry([passkey]);
+
   // Sessions ask identity how strong a second factor the account requires; identity is built below and uses sessions.
   let identity: IdentityService | undefined;
   const sessions = createSessionService({
@@ -197,6 +217,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     commerce: commerceResponder,
     webhookStates: (ids) => webhooks.states(ids),
     crashPoint: opts.crashPoint,
+    factors,
     ...(opts.lockdownSteps ? { extraSteps: opts.lockdownSteps } : {}),
   });
   // Risk engine: velocity counters shared by every node through Redis when there is one.
@@ -307,6 +328,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     hashGate,
     startLockdown: (i) => response.lockdownAccount(i),
     loginRisk: risk,
+    passkey,
   });
   // Bulk import of a store's existing users; allowed countries go through risk/'s port.
   const accountImport = createAccountImport({
@@ -412,6 +434,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       routes: (app) => {
         registerSessionRoutes(app, routeDeps);
         registerIdentityRoutes(app, routeDeps);
+        registerPasskeyRoutes(app, routeDeps);
         registerImportRoutes(app, routeDeps);
         registerAdminRoutes(app, routeDeps);
         registerCommerceRoutes(app, routeDeps);
@@ -421,6 +444,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
         registerLinkPages(app, routeDeps);
         registerPortalRoutes(app, routeDeps);
         registerPortalPages(app, routeDeps);
+        registerPasskeyPages(app, routeDeps);
         registerRecoveryPages(app, routeDeps);
         registerConsolePages(app, routeDeps);
       },

@@ -57,6 +57,13 @@ export interface Config {
   pwnedRangeUrl: string | undefined;
   /** MAMORI_PWNED_RANGE_TIMEOUT_MS: past this the password counts as not checked online (default 1500) */
   pwnedRangeTimeoutMs: number;
+  /**
+   * MAMORI_PASSKEY_RP_ID: the WebAuthn relying party id passkeys are bound to — the store's registrable domain
+   * (default: MAMORI_PUBLIC_URL's host). Changing it later orphans every passkey registered under the old one.
+   */
+  passkeyRpId: string;
+  /** MAMORI_PASSKEY_ORIGINS (comma-separated): the pages allowed to use them (default: MAMORI_PUBLIC_URL's origin) */
+  passkeyOrigins: string[];
 }
 
 function int(v: string | undefined, dflt: number): number {
@@ -125,6 +132,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       .filter((w) => w !== ""),
     pwnedRangeUrl: httpUrl("MAMORI_PWNED_RANGE_URL", env.MAMORI_PWNED_RANGE_URL),
     pwnedRangeTimeoutMs: int(env.MAMORI_PWNED_RANGE_TIMEOUT_MS, 1500),
+    // derived from the final public URL below
+    passkeyRpId: "",
+    passkeyOrigins: [],
   };
-  return { ...cfg, ...overrides };
+  const merged: Config = { ...cfg, ...overrides };
+  return {
+    ...merged,
+    ...passkeyRelyingParty(env, merged.publicUrl),
+    ...pick(overrides, "passkeyRpId", "passkeyOrigins"),
+  };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<Pick<T, K>>;
+}
+
+/**
+ * The passkeys' relying party, defaulting from the public URL (after overrides, so a test's or the CLI's public URL
+ * counts). Every origin must be the RP id or a subdomain of it, or browsers would refuse every ceremony: checked here,
+ * at start, rather than at the first passkey.
+ */
+function passkeyRelyingParty(
+  env: NodeJS.ProcessEnv,
+  publicUrl: string,
+): Pick<Config, "passkeyRpId" | "passkeyOrigins"> {
+  const base = new URL(publicUrl);
+  const rpId = (env.MAMORI_PASSKEY_RP_ID ?? "").trim().toLowerCase() || base.hostname;
+  const listed = (env.MAMORI_PASSKEY_ORIGINS ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  const origins = (listed.length ? listed : [base.origin]).map((o) => {
+    if (!/^https?:\/\/[^/]/.test(o) || !URL.canParse(o)) throw new Error(`MAMORI_PASSKEY_ORIGINS: not an origin: ${o}`);
+    const u = new URL(o);
+    if (u.hostname !== rpId && !u.hostname.endsWith(`.${rpId}`)) {
+      throw new Error(`MAMORI_PASSKEY_ORIGINS: ${o} is not on the relying party ${rpId} (MAMORI_PASSKEY_RP_ID)`);
+    }
+    return u.origin;
+  });
+  return { passkeyRpId: rpId, passkeyOrigins: origins };
 }

@@ -2,6 +2,7 @@ import { staffMigration } from "./admin/migration.ts";
 import { commerceMigration } from "./commerce/migration.ts";
 import { consoleMigration } from "./console/migration.ts";
 import { type DatabaseHandle, openDatabase, type StoreConfig, type StoreModules } from "./db/database.ts";
+import { passkeyMigration } from "./identity/factors/passkey/migration.ts";
 import { identityImportMigration, identitySigninMigration } from "./identity/migration.ts";
 import { portalMigration } from "./portal/migration.ts";
 import { responseMigration } from "./response/migration.ts";
@@ -33,6 +34,7 @@ export const storeModules: StoreModules = {
     "0017_portal": portalMigration,
     "0018_console": consoleMigration,
     "0021_identity_import": identityImportMigration,
+    "0030_identity_passkeys": passkeyMigration,
   },
   sideFiles: [decisionLogSideFile],
 };

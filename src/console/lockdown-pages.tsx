@@ -251,6 +251,10 @@ export function registerLockdownPages(
       ...id.contactsRestored.map((c) => `${c.value} — ${T.contactRestore[lang]}`),
       ...(id.passwordRestored ? [T.passwordRestore[lang]] : []),
       ...(id.totpRestored ? [T.totpRestore[lang]] : []),
+      ...id.factors.map(
+        (f) =>
+          `${f.name} — ${f.action === "removed" ? (lang === "ja" ? "期間中に追加: 削除" : "added in the window: removed") : lang === "ja" ? "期間中に削除: 復元" : "removed in the window: restored"}`,
+      ),
       ...(id.recoveryCodes ? [s(lang, T.codes, id.recoveryCodes)] : []),
       ...(id.signInCountries ? [s(lang, T.countries, { c: id.signInCountries.join(", ") || "—" })] : []),
       ...(p.commerce?.rollbacks ?? []).map(

@@ -17,12 +17,18 @@ import {
 } from "../api/schemas.ts";
 import type { Http } from "../api/types.ts";
 import type { RouteDeps } from "../route-deps.ts";
+import { AuthenticationResponse } from "./factors/passkey/routes.ts";
 
 const SessionHeader = Type.Object({
   "x-mamori-session": Type.String({ description: "The end user's session token." }),
 });
 const OptCtx = Type.Optional(Context);
-const Factor = Type.Union([Type.Literal("totp"), Type.Literal("recovery_code"), Type.Literal("email_code")]);
+const Factor = Type.Union([
+  Type.Literal("totp"),
+  Type.Literal("recovery_code"),
+  Type.Literal("email_code"),
+  Type.Literal("passkey"),
+]);
 
 const SignInResult = named(
   "SignInResult",
@@ -415,11 +421,12 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
         operationId: "reauthenticate",
         ...tag("sign-in"),
         summary:
-          "Refresh the session's authentication (and second factor) before a sensitive change. Answers a new session token: the old one stops working.",
+          "Refresh the session's authentication (and second factor) before a sensitive change: the password and a second factor, or a passkey (a step_up challenge from startPasskeySignIn) alone. Answers a new session token: the old one stops working.",
         headers: SessionHeader,
         body: Type.Object(
           {
-            password: Password,
+            password: Type.Optional(Password),
+            passkey: Type.Optional(AuthenticationResponse),
             totpCode: Type.Optional(Code),
             recoveryCode: Type.Optional(Code),
             emailCode: Type.Optional(Code),
@@ -435,13 +442,16 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
             "code_replayed",
             "factor_unavailable",
             "invalid_credentials",
+            "passkey_challenge_invalid",
+            "passkey_clone_suspected",
+            "passkey_invalid",
             "rate_limited",
             "session_invalid",
           ),
         },
       },
     },
-    async (req) => identity.reauthenticate(await me(req), req.body),
+    async (req) => identity.reauthenticate(await me(req), req.body as never),
   );
 
   app.post(

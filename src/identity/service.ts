@@ -14,6 +14,8 @@ import { hmac, newId, newToken, numericCode, open, seal, sha256 } from "../share
 import { CommonErrors } from "../shared/errors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
+import type { PasskeyFactor } from "./factors/passkey/factor.ts";
+import { createPasskeyService } from "./factors/passkey/service.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
 import type { PasswordPolicy } from "./password-policy.ts";
 import type { PasswordHasher } from "./passwords.ts";
@@ -57,6 +59,8 @@ export interface IdentityDeps {
   }): Promise<{ caseId: string }>;
   /** the risk engine's answer for a sign-in whose password matched (absent: every such sign-in is allowed) */
   loginRisk?: LoginRisk;
+  /** the passkey factor (factors/passkey/), registered in app.ts's factor registry */
+  passkey: PasskeyFactor;
 }
 
 const MAX_CODE_ATTEMPTS = 5;
@@ -192,7 +196,8 @@ export function createIdentityService(deps: IdentityDeps) {
   async function sensitive(s: SessionWithAccount): Promise<AccountRow> {
     const a = await account(db, s.account_id);
     if (a.status === "frozen") throw IdentityErrors.account_frozen();
-    sessions.assertFresh(s, a.totp_enrolled_at !== null ? 2 : 0);
+    const strong = a.totp_enrolled_at !== null || (await deps.passkey.enrolled(db, a.id));
+    sessions.assertFresh(s, strong ? 2 : 0);
     return a;
   }
 
@@ -371,11 +376,25 @@ export function createIdentityService(deps: IdentityDeps) {
       hashGate: deps.hashGate,
       loginRisk: deps.loginRisk,
     },
-    { account, lang, codeHash, checkCode, verifiedEmails, removeTotp },
+    { account, lang, codeHash, checkCode, verifiedEmails, removeTotp, passkey: deps.passkey },
   );
+  const passkeys = createPasskeyService({
+    db,
+    clock,
+    events,
+    notifier,
+    factor: deps.passkey,
+    sensitive,
+    userName: async (accountId) =>
+      (await store.liveContacts(db, accountId)).find((c) => c.kind === "email" && c.is_primary === 1)?.value ??
+      (await verifiedEmails(db, accountId))[0] ??
+      accountId,
+  });
 
   return {
     ...signIn,
+    /** register, list, rename and remove the account's passkeys (factors/passkey/service.ts) */
+    passkeys,
     enrich: (ctx: RequestContext) => deps.enricher.enrich(ctx),
 
     /** Rewraps recovery-code and app-password hashes stored before 0009 (secrets.ts); at start and in `migrate`. */

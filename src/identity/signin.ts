@@ -28,10 +28,12 @@ import { sessionStore } from "../sessions/store.ts";
 import { type Clock, DAY, HOUR } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
 import { newId, newToken, numericCode, open, sha256 } from "../shared/crypto.ts";
-import { CommonErrors } from "../shared/errors.ts";
+import { CommonErrors, MamoriError } from "../shared/errors.ts";
 import { factorStrength } from "../shared/factors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
+import { PasskeyErrors } from "./factors/passkey/errors.ts";
+import type { PasskeyFactor } from "./factors/passkey/factor.ts";
 import { normalizeEmail } from "./normalize.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { StoredSecrets } from "./secrets.ts";
@@ -40,7 +42,10 @@ import { SignInThrottle, type ThrottleMode } from "./throttle.ts";
 import { verifyTotp } from "./totp.ts";
 
 export type Language = "ja" | "en";
-export type SecondFactor = "totp" | "recovery_code" | "email_code";
+export type SecondFactor = "totp" | "recovery_code" | "email_code" | "passkey";
+
+/** A WebAuthn assertion as @simplewebauthn/browser's startAuthentication() answers it. */
+export type PasskeyAssertion = Parameters<PasskeyFactor["verify"]>[0]["proof"];
 
 export type SignInResult =
   | { status: "signed_in"; accountId: string; session: { id: string; token: string; expiresAt: string } }
@@ -77,6 +82,8 @@ export interface SignInKit {
   verifiedEmails(ex: Db, accountId: string): Promise<string[]>;
   /** Removes the enrolled authenticator and its recovery codes, keeping the old state for a roll-back. */
   removeTotp(t: Db, a: AccountRow, by: string): Promise<void>;
+  /** The passkey factor (factors/passkey/): usernameless sign-in, and the step-up proof. */
+  passkey: PasskeyFactor;
 }
 
 export interface SignInDeps {
@@ -234,6 +241,8 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
   /** The second-factor strength the account requires: 2 with an authenticator, 1 with a verified email, else 0. */
   async function requiredSecondFactor(a: AccountRow): Promise<number> {
     if (a.totp_enrolled_at !== null && !(await dueFactorReset(db, a.id, clock.now()))) return 2;
+    // A passkey is no less than an authenticator app: with one, a mailbox code does not stand in for it.
+    if (await kit.passkey.enrolled(db, a.id)) return 2;
     return (await kit.verifiedEmails(db, a.id)).length > 0 ? 1 : 0;
   }
 
@@ -830,16 +839,41 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
      */
     async reauthenticate(
       s: SessionWithAccount,
-      input: { password: string; totpCode?: string; recoveryCode?: string; emailCode?: string },
+      input: {
+        password?: string | undefined;
+        totpCode?: string;
+        recoveryCode?: string;
+        emailCode?: string;
+        passkey?: PasskeyAssertion | undefined;
+      },
       ip: string | null = null,
     ): Promise<{ secondFactor: boolean; session: { id: string; token: string; expiresAt: string } }> {
       if (s.channel === "app_password") throw IdentityErrors.invalid_credentials();
+      if (input.passkey) {
+        // A passkey with user verification is possession and a PIN or biometric in one signed answer: it refreshes
+        // the sign-in and the second factor without the password, for this session's own challenge only.
+        await kit.passkey.verify({
+          purpose: "step_up",
+          accountId: s.account_id,
+          boundTo: s.id,
+          proof: input.passkey,
+          ip,
+        });
+        return tx(async (t) => {
+          const now = clock.now();
+          await sessionStore.markStepUp(t, s.id, now, "passkey");
+          const session = await sessions.rotate(t, s);
+          await cancelFactorResets(t, s.account_id, `session:${s.id}`, now, ip);
+          return { secondFactor: true, session };
+        });
+      }
+      if (input.password === undefined) throw IdentityErrors.invalid_credentials();
       // Only failures count, so a user who re-authenticates often is never locked out of sign-in.
       const key = `reauth:${s.account_id}`;
       const lim = await limiter.peek(defaultRules.signinFailuresPerAccount, key);
       if (!lim.allowed) throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(lim.retryAfterMs / 1000) });
       const a = await kit.account(db, s.account_id);
-      const right = await checkPassword(a.password_hash, input.password, true);
+      const right = await checkPassword(a.password_hash, input.password!, true);
       if (!right) {
         await limiter.consume(defaultRules.signinFailuresPerAccount, key);
         throw IdentityErrors.invalid_credentials();
@@ -865,6 +899,93 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         if (second && factorStrength(second) >= 2) await cancelFactorResets(t, a.id, `session:${s.id}`, now, ip);
         return { secondFactor: second !== null, session };
       });
+    },
+
+    /**
+     * Options for navigator.credentials.get(). `signin`: usernameless (discoverable credentials, bound to nothing);
+     * `step_up`: bound to the caller's session; `second_factor`: bound to a sign-in challenge — a decoy gets options
+     * that look the same and that no passkey can complete.
+     */
+    async startPasskeySignIn(input: {
+      purpose: "signin" | "step_up" | "second_factor";
+      session?: SessionWithAccount | undefined;
+      challengeToken?: string | undefined;
+    }) {
+      if (input.purpose === "step_up") {
+        if (!input.session || input.session.channel === "app_password") throw IdentityErrors.invalid_credentials();
+        return kit.passkey.challenge({
+          purpose: "step_up",
+          accountId: input.session.account_id,
+          boundTo: input.session.id,
+        });
+      }
+      if (input.purpose === "second_factor") {
+        const ch = await findChallenge(String(input.challengeToken ?? ""));
+        return kit.passkey.challenge({ purpose: "second_factor", accountId: ch.accountId, boundTo: ch.id });
+      }
+      return kit.passkey.challenge({ purpose: "signin", accountId: null, boundTo: null });
+    },
+
+    /**
+     * Usernameless sign-in with a passkey: no password, no identifier typed. The passkey is verified first (it names
+     * the account), then the account's state and the risk engine are asked like any sign-in; a verified passkey
+     * meets a challenge (it is a strong factor), a deny is refused. The session is a normal one, recorded in the
+     * login history with the factor `passkey`.
+     */
+    async signInWithPasskey(input: {
+      response: PasskeyAssertion;
+      context: RequestContext;
+    }): Promise<SignInResult & { status: "signed_in" }> {
+      const ctx = deps.enricher.enrich(input.context);
+      await limit(defaultRules.signinPerIp, ctx.ip);
+      let proved: { accountId: string; itemId: string };
+      try {
+        proved = await kit.passkey.verify({
+          purpose: "signin",
+          accountId: null,
+          boundTo: null,
+          proof: input.response,
+          ip: ctx.ip,
+        });
+      } catch (e) {
+        const credential = typeof input.response?.id === "string" ? input.response.id.slice(0, 64) : "?";
+        await tx((t) =>
+          recordAttempt(t, ctx, {
+            accountId: null,
+            identifier: `passkey:${credential}`,
+            outcome: "failed",
+            reason: e instanceof MamoriError ? e.code : "passkey_invalid",
+          }),
+        );
+        throw e;
+      }
+      const a = await kit.account(db, proved.accountId);
+      const identifier = (await kit.verifiedEmails(db, a.id))[0] ?? `passkey:${proved.itemId}`;
+      const risk = deps.loginRisk ? await deps.loginRisk.assessLogin({ accountId: a.id, context: ctx }) : null;
+      const blocked =
+        a.status === "frozen"
+          ? IdentityErrors.account_frozen()
+          : a.status === "locked"
+            ? IdentityErrors.account_locked()
+            : a.password_reset_required
+              ? IdentityErrors.password_reset_required()
+              : risk?.action === "deny"
+                ? PasskeyErrors.passkey_signin_denied()
+                : null;
+      if (blocked) {
+        await tx((t) =>
+          recordAttempt(t, ctx, {
+            accountId: a.id,
+            identifier,
+            outcome: "denied",
+            reason: blocked.code === "passkey_signin_denied" ? "risk_policy" : blocked.code,
+          }),
+        );
+        throw blocked;
+      }
+      return completeSignIn(a, ctx, "passkey", "passkey", identifier, null, (t, sessionId) =>
+        cancelFactorResets(t, a.id, `session:${sessionId}`, clock.now(), ctx.ip).then(() => {}),
+      );
     },
 
     /**

@@ -424,6 +424,10 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
       <p key="f">
         {v.account.totpEnabled ? s(lang, T.totpOn, { n: v.account.recoveryCodesLeft }) : s(lang, T.totpOff)}
       </p>,
+      // The passkeys have their own page (passkey-pages.tsx): it runs the WebAuthn script this page does without.
+      <p key="pk">
+        <a href="./passkeys">{lang === "ja" ? "パスキーの確認と追加" : "See and add passkeys"}</a>
+      </p>,
       <h2 key="ch">{T.contactsTitle[lang]}</h2>,
       <ul key="contacts">
         {[...v.account.emails, ...v.account.phones].map((c) => (

@@ -6,6 +6,26 @@ import { caseActionDone, recordCaseAction } from "./actions.ts";
 
 const mask = (kind: string, v: string) => ({ kind, value: v });
 
+/**
+ * The factors' roll-back (identity's factor registry, identity/factors/registry.ts), through a port so response/
+ * knows no factor: each factor puts itself back as it was before `since` (a passkey added in the window goes).
+ */
+export interface FactorRollBack {
+  planRollBack(ex: Executor, input: { accountId: string; since: number }): Promise<FactorRollBackChange[]>;
+  rollBackSince(
+    t: Executor,
+    input: { accountId: string; since: number; now: number; by: string },
+  ): Promise<FactorRollBackChange[]>;
+}
+export interface FactorRollBackChange {
+  kind: string;
+  objectId: string;
+  action: "removed" | "restored";
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  note: string;
+}
+
 type ContactRow = { kind: string; value: string; added_at: number; removed_at: number | null };
 /** A contact point the window added and that is still there: the roll-back removes it. */
 const addedInWindow = (ct: ContactRow, since: number) => ct.removed_at === null && ct.added_at >= since;
@@ -50,7 +70,10 @@ const countriesChangeInWindow = (t: Executor, accountId: string, since: number) 
 /**
  * What rollbackIdentity would do now, read with the same predicates and without writing (the lockdown preview).
  */
-export async function planIdentityRollback(t: Executor, c: { accountId: string; since: number }) {
+export async function planIdentityRollback(
+  t: Executor,
+  c: { accountId: string; since: number; factors?: FactorRollBack | undefined },
+) {
   const { accountId, since } = c;
   const all = await store.allContacts(t, accountId);
   const remove = all.filter((ct) => addedInWindow(ct, since));
@@ -81,7 +104,14 @@ export async function planIdentityRollback(t: Executor, c: { accountId: string; 
     )
     .execute();
   const countries = await countriesChangeInWindow(t, accountId, since);
+  const factors = c.factors ? await c.factors.planRollBack(t, { accountId, since }) : [];
   return {
+    factors: factors.map((f) => ({
+      kind: f.kind,
+      id: f.objectId,
+      action: f.action,
+      name: String((f.before ?? f.after)?.name ?? f.kind),
+    })),
     contactsRemoved: remove.map((ct) => ({
       kind: ct.kind,
       value: ct.value,
@@ -114,7 +144,16 @@ export type IdentityRollbackPlan = Awaited<ReturnType<typeof planIdentityRollbac
  */
 export async function rollbackIdentity(
   t: Executor,
-  c: { caseId: string; step: string; accountId: string; since: number; now: number; actor: string; events: EventLog },
+  c: {
+    caseId: string;
+    step: string;
+    accountId: string;
+    since: number;
+    now: number;
+    actor: string;
+    events: EventLog;
+    factors?: FactorRollBack | undefined;
+  },
 ): Promise<number> {
   const { caseId, step, accountId, since, now, actor } = c;
   let n = 0;
@@ -264,6 +303,14 @@ export async function rollbackIdentity(
       { codesMadeInWindow: Number(voided.numUpdatedRows) },
       { ownerCodesRestored: Number(revived.numUpdatedRows) },
     );
+  }
+
+  // The plug-in factors (passkeys…): one added in the window goes, one removed in it comes back. The case action is
+  // checked first, so a resumed step does not count a change twice.
+  if (c.factors) {
+    for (const f of await c.factors.rollBackSince(t, { accountId, since, now, by: actor })) {
+      await act("second_factor", `${f.kind}:${f.objectId}`, f.action, f.before, f.after, f.note);
+    }
   }
 
   // Sign-in countries ("block sign-ins from abroad"): an attacker who opened the door has it shut again.

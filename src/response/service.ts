@@ -8,7 +8,7 @@ import { newId } from "../shared/crypto.ts";
 import type { WebhookState } from "../webhooks/types.ts";
 import { caseActionDone, recordCaseAction } from "./actions.ts";
 import { ResponseErrors } from "./errors.ts";
-import { planIdentityRollback, rollbackIdentity } from "./rollback.ts";
+import { type FactorRollBack, planIdentityRollback, rollbackIdentity } from "./rollback.ts";
 import {
   type CaseRow,
   LOCKDOWN_PLAN,
@@ -97,6 +97,8 @@ export interface ResponseDeps {
    * The crash-resume test adds one to a case planned by an older version; a new built-in step goes in LOCKDOWN_PLAN.
    */
   extraSteps?: ExtraStep[];
+  /** the factors' roll-back (identity's factor registry): passkeys added in the window are removed */
+  factors?: FactorRollBack;
 }
 
 export interface ExtraStep extends StepSpec {
@@ -378,6 +380,7 @@ export function createResponseService(deps: ResponseDeps) {
           now: clock.now(),
           actor: actor(c),
           events,
+          factors: deps.factors,
         }),
       }));
     },
@@ -521,7 +524,7 @@ export function createResponseService(deps: ResponseDeps) {
       const [live, attacker, identity, contacts] = await Promise.all([
         liveSessions(db, accountId, now),
         sessionsSince(db, accountId, since),
-        planIdentityRollback(db, { accountId, since }),
+        planIdentityRollback(db, { accountId, since, factors: deps.factors }),
         identityStore.allContacts(db, accountId),
       ]);
       const commerce = deps.commerce

@@ -8,6 +8,8 @@ export const SECOND_FACTOR_STRENGTH: Readonly<Record<string, number>> = {
   email_code: 1,
   totp: 2,
   recovery_code: 2,
+  // a passkey with user verification (identity/factors/passkey/): also bound to the site, so it cannot be phished
+  passkey: 2,
 };
 
 /** The strength of a second factor kind; 0 for none or an unknown kind. */

@@ -38,7 +38,7 @@ export interface TestApp {
   clock: ManualClock;
   apiKey: string;
   call(
-    method: "GET" | "POST" | "DELETE",
+    method: "GET" | "POST" | "DELETE" | "PATCH",
     url: string,
     body?: unknown,
     opts?: { session?: string; auth?: string | null; ip?: string },

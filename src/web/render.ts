@@ -7,12 +7,16 @@ import { renderToString } from "preact-render-to-string";
  * attribute cannot run even if escaping ever failed; styles only the stylesheet from our own origin; images our own,
  * plus the store's logo by its exact URL; forms post only to our own origin; no framing.
  */
-export function contentSecurityPolicy(opts: { imageUrls?: readonly string[]; ownScript?: boolean } = {}): string {
+export function contentSecurityPolicy(
+  opts: { imageUrls?: readonly string[]; ownScript?: boolean; connectSelf?: boolean } = {},
+): string {
   const img = ["'self'", ...(opts.imageUrls ?? []).map(cspSource)].join(" ");
   return [
     "default-src 'none'",
     // A page that shows rules as you type loads Mamori's own script file; inline script and handlers stay refused.
     opts.ownScript ? "script-src 'self'" : "script-src 'none'",
+    // The passkey pages' script asks Mamori's own origin for WebAuthn options and sends the answer back.
+    ...(opts.connectSelf ? ["connect-src 'self'"] : []),
     "style-src 'self'",
     `img-src ${img}`,
     "form-action 'self'",
@@ -31,6 +35,8 @@ export interface SendPageOptions {
   imageUrls?: readonly string[];
   /** the page loads a script from /assets/ (progressive enhancement only: it works without it) */
   ownScript?: boolean;
+  /** the script may fetch from Mamori's own origin (the passkey pages: WebAuthn options and answers) */
+  connectSelf?: boolean;
 }
 
 /**

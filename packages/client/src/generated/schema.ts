@@ -281,7 +281,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refresh the session's authentication (and second factor) before a sensitive change. Answers a new session token: the old one stops working. */
+        /** Refresh the session's authentication (and second factor) before a sensitive change: the password and a second factor, or a passkey (a step_up challenge from startPasskeySignIn) alone. Answers a new session token: the old one stops working. */
         post: operations["reauthenticate"];
         delete?: never;
         options?: never;
@@ -577,6 +577,93 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/passkeys/registration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options to create a passkey (discoverable, user verification, attestation none). A sensitive change: a fresh sign-in, and a fresh second factor when the account has a strong one. */
+        post: operations["startPasskeyRegistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's passkeys, with their last use. */
+        get: operations["listPasskeys"];
+        put?: never;
+        /** Verify the browser's answer and add the passkey (same freshness as starting). The owner's addresses are told. */
+        post: operations["finishPasskeyRegistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sign-in/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options for navigator.credentials.get(). purpose signin (default): usernameless, no password. step_up: for reauthenticate, with X-Mamori-Session. second_factor: for a sign-in challenge (challengeToken). */
+        post: operations["startPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sign-in/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a passkey, no password: verifies the answer (origin, RP ID, signature, user verification, counter), then the account's state and the risk engine; a normal session, in the login history. */
+        post: operations["finishPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/passkeys/{passkeyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a passkey (a sensitive change, like adding one). The owner's addresses are told. */
+        delete: operations["removePasskey"];
+        options?: never;
+        head?: never;
+        /** Rename a passkey (a name is not a credential: no fresh sign-in needed). Recorded in the event log. */
+        patch: operations["renamePasskey"];
         trace?: never;
     };
     "/v1/accounts/import": {
@@ -1562,7 +1649,7 @@ export interface components {
                  * @description Stable machine-readable code; see the README's error catalog.
                  * @enum {string}
                  */
-                code: "account_frozen" | "account_locked" | "account_not_found" | "address_not_found" | "address_required" | "admin_exists" | "admin_not_found" | "admin_unauthorized" | "admin_username_invalid" | "api_key_not_found" | "app_password_not_found" | "card_number_refused" | "case_closed" | "case_not_found" | "challenge_failed" | "challenge_invalid" | "code_expired" | "code_invalid" | "code_replayed" | "conflict" | "contact_already_verified" | "contact_not_found" | "country_invalid" | "current_password_wrong" | "email_taken" | "factor_unavailable" | "forbidden" | "gift_card_invalid" | "internal_error" | "invalid_code" | "invalid_credentials" | "invalid_email" | "invalid_phone" | "invalid_request" | "last_email" | "link_invalid" | "listing_not_found" | "listing_unavailable" | "no_pending_email_change" | "not_found" | "order_not_found" | "order_state_invalid" | "order_total_out_of_range" | "own_listing" | "password_breached" | "password_contains_context" | "password_reset_required" | "password_reused" | "password_too_long" | "password_too_short" | "password_too_weak" | "password_used_in_window" | "payload_too_large" | "payment_failed" | "payment_instrument_not_found" | "payment_token_invalid" | "phone_taken" | "policy_invalid" | "policy_not_found" | "policy_state_invalid" | "product_not_found" | "rate_limited" | "reason_required" | "reauthentication_required" | "recovery_invalid" | "recovery_step_missing" | "redemption_held" | "reset_token_invalid" | "risk_denied" | "risk_event_invalid" | "second_factor_required" | "session_invalid" | "session_not_found" | "staff_challenge_invalid" | "staff_code_required" | "staff_password_change_required" | "staff_password_unchanged" | "staff_role_invalid" | "staff_role_required" | "staff_second_factor_required" | "staff_totp_enrolled" | "staff_totp_not_started" | "totp_already_enrolled" | "totp_enrollment_not_started" | "totp_not_enrolled" | "unauthorized" | "unavailable" | "unsupported_media_type" | "uri_too_long" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "window_invalid";
+                code: "account_frozen" | "account_locked" | "account_not_found" | "address_not_found" | "address_required" | "admin_exists" | "admin_not_found" | "admin_unauthorized" | "admin_username_invalid" | "api_key_not_found" | "app_password_not_found" | "card_number_refused" | "case_closed" | "case_not_found" | "challenge_failed" | "challenge_invalid" | "code_expired" | "code_invalid" | "code_replayed" | "conflict" | "contact_already_verified" | "contact_not_found" | "country_invalid" | "current_password_wrong" | "email_taken" | "factor_unavailable" | "forbidden" | "gift_card_invalid" | "internal_error" | "invalid_code" | "invalid_credentials" | "invalid_email" | "invalid_phone" | "invalid_request" | "last_email" | "link_invalid" | "listing_not_found" | "listing_unavailable" | "no_pending_email_change" | "not_found" | "order_not_found" | "order_state_invalid" | "order_total_out_of_range" | "own_listing" | "passkey_already_registered" | "passkey_challenge_invalid" | "passkey_clone_suspected" | "passkey_invalid" | "passkey_limit" | "passkey_not_found" | "passkey_signin_denied" | "password_breached" | "password_contains_context" | "password_reset_required" | "password_reused" | "password_too_long" | "password_too_short" | "password_too_weak" | "password_used_in_window" | "payload_too_large" | "payment_failed" | "payment_instrument_not_found" | "payment_token_invalid" | "phone_taken" | "policy_invalid" | "policy_not_found" | "policy_state_invalid" | "product_not_found" | "rate_limited" | "reason_required" | "reauthentication_required" | "recovery_invalid" | "recovery_step_missing" | "redemption_held" | "reset_token_invalid" | "risk_denied" | "risk_event_invalid" | "second_factor_required" | "session_invalid" | "session_not_found" | "staff_challenge_invalid" | "staff_code_required" | "staff_password_change_required" | "staff_password_unchanged" | "staff_role_invalid" | "staff_role_required" | "staff_second_factor_required" | "staff_totp_enrolled" | "staff_totp_not_started" | "totp_already_enrolled" | "totp_enrollment_not_started" | "totp_not_enrolled" | "unauthorized" | "unavailable" | "unsupported_media_type" | "uri_too_long" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "window_invalid";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -1588,6 +1675,122 @@ export interface components {
             type: string | null;
             id: string | null;
         };
+        /** @description PublicKeyCredentialCreationOptionsJSON: pass to @simplewebauthn/browser startRegistration({ optionsJSON }). */
+        PasskeyCreationOptions: {
+            /** @description single use, 5 minutes */
+            challenge: string;
+            rp: {
+                name: string;
+                id?: string;
+            };
+            user: {
+                id: string;
+                name: string;
+                displayName: string;
+            };
+            pubKeyCredParams: {
+                /** @enum {string} */
+                type: "public-key";
+                alg: number;
+            }[];
+            timeout?: number;
+            excludeCredentials?: {
+                /** @description base64url credential id */
+                id: string;
+                /** @enum {string} */
+                type: "public-key";
+                transports?: string[];
+            }[];
+            authenticatorSelection?: {
+                [key: string]: unknown;
+            };
+            attestation?: string;
+            extensions?: {
+                [key: string]: unknown;
+            };
+            hints?: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description PublicKeyCredentialRequestOptionsJSON: pass to @simplewebauthn/browser startAuthentication({ optionsJSON }). */
+        PasskeyRequestOptions: {
+            /** @description single use, 5 minutes */
+            challenge: string;
+            rpId?: string;
+            timeout?: number;
+            allowCredentials?: {
+                /** @description base64url credential id */
+                id: string;
+                /** @enum {string} */
+                type: "public-key";
+                transports?: string[];
+            }[];
+            userVerification?: string;
+            extensions?: {
+                [key: string]: unknown;
+            };
+            hints?: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description What @simplewebauthn/browser startRegistration() answers. */
+        PasskeyRegistrationResponse: {
+            /** @description credential id */
+            id: string;
+            /** @description credential id */
+            rawId: string;
+            /** @enum {string} */
+            type: "public-key";
+            response: {
+                /** @description client data */
+                clientDataJSON: string;
+                /** @description attestation object */
+                attestationObject: string;
+                transports?: string[];
+            } & {
+                [key: string]: unknown;
+            };
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            authenticatorAttachment?: string;
+        };
+        /** @description What @simplewebauthn/browser startAuthentication() answers. */
+        PasskeyAuthenticationResponse: {
+            /** @description credential id */
+            id: string;
+            /** @description credential id */
+            rawId: string;
+            /** @enum {string} */
+            type: "public-key";
+            response: {
+                /** @description client data */
+                clientDataJSON: string;
+                /** @description authenticator data */
+                authenticatorData: string;
+                /** @description signature */
+                signature: string;
+                userHandle?: string;
+            } & {
+                [key: string]: unknown;
+            };
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            authenticatorAttachment?: string;
+        };
+        /** @description A passkey on the account. */
+        Passkey: {
+            id: string;
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsedAt: string | null;
+            /** @description multiDevice (synced) or singleDevice */
+            deviceType: string;
+            backedUp: boolean;
+        };
         /** @description A session, or a second-factor challenge to complete. */
         SignInResult: {
             /** @enum {string} */
@@ -1598,7 +1801,7 @@ export interface components {
             /** @enum {string} */
             status: "challenge";
             challengeToken: string;
-            factors: ("totp" | "recovery_code" | "email_code")[];
+            factors: ("totp" | "recovery_code" | "email_code" | "passkey")[];
             /** Format: date-time */
             expiresAt: string;
         };
@@ -3117,7 +3320,7 @@ export interface operations {
                  */
                 "application/json": {
                     challengeToken: string;
-                    factor: "totp" | "recovery_code" | "email_code";
+                    factor: "totp" | "recovery_code" | "email_code" | "passkey";
                     code: string;
                     context?: components["schemas"]["RequestContext"];
                 };
@@ -3562,13 +3765,27 @@ export interface operations {
                 /**
                  * @example {
                  *       "password": "amber lantern drifts past quiet harbors 47",
+                 *       "passkey": {
+                 *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "rawId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         },
+                 *         "clientExtensionResults": {},
+                 *         "authenticatorAttachment": "example"
+                 *       },
                  *       "totpCode": "example",
                  *       "recoveryCode": "493817",
                  *       "emailCode": "example"
                  *     }
                  */
                 "application/json": {
-                    password: string;
+                    password?: string;
+                    passkey?: components["schemas"]["PasskeyAuthenticationResponse"];
                     totpCode?: string;
                     recoveryCode?: string;
                     emailCode?: string;
@@ -3598,7 +3815,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `factor_unavailable`: That second factor is not set up on this account. `invalid_request`: The request is malformed. */
+            /** @description `code_expired`: The code has expired; ask for a new one. `code_invalid`: The code is wrong or has expired. `code_replayed`: That code was already used. `factor_unavailable`: That second factor is not set up on this account. `invalid_request`: The request is malformed. `passkey_challenge_invalid`: The passkey challenge is unknown, expired or was already used; start again. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3607,7 +3824,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
+            /** @description `invalid_credentials`: Email or password is wrong. `passkey_clone_suspected`: The passkey's signature counter went backwards: it may have been copied. It was refused. `passkey_invalid`: The passkey could not be verified (unknown credential, wrong site, or a bad signature). `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5637,6 +5854,792 @@ export interface operations {
             };
             /** @description `payload_too_large`: The request body is too large. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startPasskeyRegistration: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The end user's session token. */
+                "x-mamori-session": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PublicKeyCredentialCreationOptionsJSON: pass to @simplewebauthn/browser startRegistration({ optionsJSON }). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "challenge": "example",
+                     *       "rp": {
+                     *         "name": "山田 花子",
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *       },
+                     *       "user": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "name": "山田 花子",
+                     *         "displayName": "山田 花子"
+                     *       },
+                     *       "pubKeyCredParams": [
+                     *         {
+                     *           "type": "public-key",
+                     *           "alg": 1
+                     *         }
+                     *       ],
+                     *       "timeout": 1,
+                     *       "excludeCredentials": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "type": "public-key",
+                     *           "transports": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "authenticatorSelection": {},
+                     *       "attestation": "example",
+                     *       "extensions": {},
+                     *       "hints": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeyCreationOptions"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_limit`: An account may have at most 20 passkeys. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The end user's session token. */
+                "x-mamori-session": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "passkeys": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "name": "山田 花子",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "lastUsedAt": "2026-11-01T09:00:00.000Z",
+                     *           "deviceType": "example",
+                     *           "backedUp": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        passkeys: components["schemas"]["Passkey"][];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    finishPasskeyRegistration: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The end user's session token. */
+                "x-mamori-session": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "response": {
+                 *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "rawId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "attestationObject": "example",
+                 *           "transports": [
+                 *             "example"
+                 *           ]
+                 *         },
+                 *         "clientExtensionResults": {},
+                 *         "authenticatorAttachment": "example"
+                 *       },
+                 *       "name": "山田 花子",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    response: components["schemas"]["PasskeyRegistrationResponse"];
+                    name?: string;
+                    context?: components["schemas"]["RequestContext"];
+                };
+            };
+        };
+        responses: {
+            /** @description A passkey on the account. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "name": "山田 花子",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lastUsedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deviceType": "example",
+                     *       "backedUp": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `passkey_challenge_invalid`: The passkey challenge is unknown, expired or was already used; start again. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_invalid`: The passkey could not be verified (unknown credential, wrong site, or a bad signature). `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_already_registered`: This passkey is already registered. `passkey_limit`: An account may have at most 20 passkeys. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description For step_up: the end user's session. */
+                "x-mamori-session"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "purpose": "signin",
+                 *       "challengeToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8"
+                 *     }
+                 */
+                "application/json": {
+                    purpose?: "signin" | "step_up" | "second_factor";
+                    challengeToken?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description PublicKeyCredentialRequestOptionsJSON: pass to @simplewebauthn/browser startAuthentication({ optionsJSON }). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "challenge": "example",
+                     *       "rpId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "timeout": 1,
+                     *       "allowCredentials": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "type": "public-key",
+                     *           "transports": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "userVerification": "example",
+                     *       "extensions": {},
+                     *       "hints": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeyRequestOptions"];
+                };
+            };
+            /** @description `challenge_invalid`: The sign-in challenge has expired or was completed. `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_credentials`: Email or password is wrong. `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    finishPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "response": {
+                 *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "rawId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         },
+                 *         "clientExtensionResults": {},
+                 *         "authenticatorAttachment": "example"
+                 *       },
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    response: components["schemas"]["PasskeyAuthenticationResponse"];
+                    context: components["schemas"]["RequestContext"];
+                };
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "signed_in",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *         "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "signed_in";
+                        accountId: string;
+                        session: components["schemas"]["Session"];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `passkey_challenge_invalid`: The passkey challenge is unknown, expired or was already used; start again. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_clone_suspected`: The passkey's signature counter went backwards: it may have been copied. It was refused. `passkey_invalid`: The passkey could not be verified (unknown credential, wrong site, or a bad signature). `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_locked`: The account is locked; reset the password from a recovery address. `passkey_signin_denied`: The sign-in was refused by the store's risk policy. `password_reset_required`: This account was secured after a reported compromise; reset the password to sign in. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removePasskey: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The end user's session token. */
+                "x-mamori-session": string;
+            };
+            path: {
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Ok"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `second_factor_required`: Confirm with your second factor to make this change. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `passkey_not_found`: No such passkey on this account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    renamePasskey: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The end user's session token. */
+                "x-mamori-session": string;
+            };
+            path: {
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "山田 花子"
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A passkey on the account. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "name": "山田 花子",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lastUsedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deviceType": "example",
+                     *       "backedUp": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `session_invalid`: The session has ended or does not exist. `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_not_found`: No such passkey on this account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,51 @@
+import type { Executor } from "../../db/database.ts";
+import type { Factor, FactorChange, FactorItem } from "./types.ts";
+
+/** Every factor of the instance, asked by kind or all together (roll-back, the pages, the required strength). */
+export interface FactorRegistry {
+  readonly kinds: readonly string[];
+  get(kind: string): Factor | undefined;
+  /** The kinds the account has enrolled, in registration order. */
+  enrolledKinds(ex: Executor, accountId: string): Promise<string[]>;
+  /** The strongest enrolled factor's strength (0: none). */
+  strongest(ex: Executor, accountId: string): Promise<number>;
+  describe(ex: Executor, accountId: string): Promise<FactorItem[]>;
+  planRollBack(ex: Executor, input: { accountId: string; since: number }): Promise<(FactorChange & { kind: string })[]>;
+  rollBackSince(
+    t: Executor,
+    input: { accountId: string; since: number; now: number; by: string },
+  ): Promise<(FactorChange & { kind: string })[]>;
+}
+
+export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry {
+  const byKind = new Map(factors.map((f) => [f.kind, f]));
+  if (byKind.size !== factors.length) throw new Error("two factors share a kind");
+  return {
+    kinds: factors.map((f) => f.kind),
+    get: (kind) => byKind.get(kind),
+    async enrolledKinds(ex, accountId) {
+      const out: string[] = [];
+      for (const f of factors) if (await f.enrolled(ex, accountId)) out.push(f.kind);
+      return out;
+    },
+    async strongest(ex, accountId) {
+      let s = 0;
+      for (const f of factors) if (f.strength > s && (await f.enrolled(ex, accountId))) s = f.strength;
+      return s;
+    },
+    async describe(ex, accountId) {
+      return (await Promise.all(factors.map((f) => f.describe(ex, accountId)))).flat();
+    },
+    async planRollBack(ex, input) {
+      const out: (FactorChange & { kind: string })[] = [];
+      for (const f of factors) for (const c of await f.planRollBack(ex, input)) out.push({ ...c, kind: f.kind });
+      return out;
+    },
+    async rollBackSince(t, input) {
+      // One after the other in the caller's transaction: the roll-back step commits all of them or none.
+      const out: (FactorChange & { kind: string })[] = [];
+      for (const f of factors) for (const c of await f.rollBackSince(t, input)) out.push({ ...c, kind: f.kind });
+      return out;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import type { Executor } from "../../db/database.ts";
+
+/**
+ * A second factor as a plug-in (issue 17 item 2). Each factor lives in its own folder (factors/<kind>/) with its
+ * tables, migration, store and service, and answers this interface; the registry (registry.ts) is what sessions,
+ * roll-back and the pages ask, instead of reading a factor's columns. Adding a factor: its folder, and one line in
+ * app.ts's `createFactorRegistry([...])` (docs/architecture.md "Where to add a factor").
+ */
+export type FactorPurpose = "register" | "signin" | "second_factor" | "step_up";
+
+/** One enrolled thing of a factor (a passkey, an authenticator app), as the pages and the timeline show it. */
+export interface FactorItem {
+  kind: string;
+  id: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** One change a roll-back made (or would make): recorded as a case action on object type `second_factor`. */
+export interface FactorChange {
+  objectId: string;
+  action: "removed" | "restored";
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  note: string;
+}
+
+export interface FactorChallengeInput {
+  purpose: FactorPurpose;
+  /** the account the challenge is for; null for a usernameless sign-in */
+  accountId: string | null;
+  /** the session or sign-in challenge it belongs to */
+  boundTo: string | null;
+}
+
+export interface FactorVerifyInput<Proof> extends FactorChallengeInput {
+  proof: Proof;
+  ip: string | null;
+}
+
+export interface Factor<Options = unknown, Proof = unknown> {
+  readonly kind: string;
+  /** shared/factors.ts strength: 1 a mailbox code, 2 an authenticator or passkey */
+  readonly strength: number;
+  readonly label: { ja: string; en: string };
+  /** Does the account have this factor now? */
+  enrolled(ex: Executor, accountId: string): Promise<boolean>;
+  /** What the client needs to prove the factor (options, a code sent…), stored so it can be answered once. */
+  challenge(input: FactorChallengeInput): Promise<Options>;
+  /** Checks a proof against a challenge this factor issued; answers the account it proves, or throws. */
+  verify(input: FactorVerifyInput<Proof>): Promise<{ accountId: string; itemId: string }>;
+  /** Removes one enrolled item (in the caller's transaction); false when there was none. */
+  remove(t: Executor, input: { accountId: string; itemId: string; by: string; now: number }): Promise<boolean>;
+  /** What rollBackSince would change, without writing (the lockdown preview). */
+  planRollBack(ex: Executor, input: { accountId: string; since: number }): Promise<FactorChange[]>;
+  /** Puts the factor back as it was before `since`: items added since go, items removed since come back. */
+  rollBackSince(
+    t: Executor,
+    input: { accountId: string; since: number; now: number; by: string },
+  ): Promise<FactorChange[]>;
+  /** The enrolled items, for the security center and the account's timeline. */
+  describe(ex: Executor, accountId: string): Promise<FactorItem[]>;
+}
