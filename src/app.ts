@@ -10,7 +10,7 @@ import type { Http } from "./api/types.ts";
 import { createTestGateway, type PaymentGateway } from "./commerce/gateway.ts";
 import { createCommerceReads } from "./commerce/reads.ts";
 import { createCommerceResponder } from "./commerce/response.ts";
-import { registerCommerceRoutes } from "./commerce/routes.ts";
+import { registerCommerceRoutes, registerHoldRoutes } from "./commerce/routes.ts";
 import { createCommerceService } from "./commerce/service.ts";
 import { commerceTemplates } from "./commerce/templates.ts";
 import type { Config } from "./config.ts";
@@ -255,6 +255,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     ...(database.attachedDb ? { decisionsDb: database.attachedDb } : {}),
   });
   await risk.start();
+  const staffAudit = createStaffAudit({ db, dialect, clock });
   const commerce = createCommerceService({
     db,
     clock,
@@ -263,6 +264,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     sessions,
     webhooks,
     gateway,
+    // A support decision on a hold is a staff event, in the decision's own transaction.
+    staffLog: async (t, e) => {
+      await staffAudit.append(t, {
+        type: e.type,
+        staffId: e.staffId,
+        username: e.username,
+        data: e.data,
+        actor: `staff:${e.staffId}`,
+        ip: e.ip,
+      });
+    },
+    decisions: (ids) => risk.getDecisions(ids),
     // Commerce events are judged in the context of the session that makes them (the device and place it signed in
     // from), which is the attacker's in a takeover.
     risk: {
@@ -353,7 +366,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       confirm: (id, code, ip) => identity.confirmTotpForRecovery(id, code, ip),
     },
   });
-  const staffAudit = createStaffAudit({ db, dialect, clock });
   const admin = createAdminService({
     db,
     clock,
@@ -365,13 +377,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     config,
     endUserSessions: (tx, input) => sessions.endAllBySupport(tx, input),
   });
+  // What the owner's security center and the support console read of commerce (neither queries its tables).
+  const commerceReads = createCommerceReads(db);
   const portal = createPortalService({
     db,
     clock,
     config: { publicUrl: config.publicUrl, linkTtlMs: 5 * 60_000, pageTtlMs: 30 * 60_000 },
     sessions,
     identity,
-    commerce: createCommerceReads(db),
+    commerce: commerceReads,
   });
 
   const findByOrderOrGiftCard = async (q: string) => {
@@ -394,6 +408,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     response,
     audit: staffAudit,
     clock,
+    commerce: commerceReads,
     findByOrderOrGiftCard,
   });
 
@@ -438,6 +453,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
         registerImportRoutes(app, routeDeps);
         registerAdminRoutes(app, routeDeps);
         registerCommerceRoutes(app, routeDeps);
+        registerHoldRoutes(app, routeDeps);
         registerResponseRoutes(app, routeDeps);
         registerWebhookRoutes(app, routeDeps);
         registerRiskRoutes(app, routeDeps);

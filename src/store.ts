@@ -1,5 +1,5 @@
 import { staffMigration } from "./admin/migration.ts";
-import { commerceMigration } from "./commerce/migration.ts";
+import { commerceHoldsMigration, commerceMigration } from "./commerce/migration.ts";
 import { consoleMigration } from "./console/migration.ts";
 import { type DatabaseHandle, openDatabase, type StoreConfig, type StoreModules } from "./db/database.ts";
 import { passkeyMigration } from "./identity/factors/passkey/migration.ts";
@@ -34,6 +34,7 @@ export const storeModules: StoreModules = {
     "0017_portal": portalMigration,
     "0018_console": consoleMigration,
     "0021_identity_import": identityImportMigration,
+    "0024_commerce_holds": commerceHoldsMigration,
     "0030_identity_passkeys": passkeyMigration,
   },
   sideFiles: [decisionLogSideFile],

@@ -23,4 +23,12 @@ export const CommerceErrors = defineErrors({
     status: 409,
     message: "This redemption is held for review; the card stays valid for its rightful recipient.",
   },
+  hold_not_found: { status: 404, message: "No such held item." },
+  hold_already_decided: { status: 409, message: "Someone already approved or denied this held item." },
+  hold_lapsed: {
+    status: 409,
+    message:
+      "The item is no longer held: a lockdown cancelled the order, the card was redeemed or voided, or the listing changed.",
+  },
+  reason_required: { status: 400, message: "Say why (at least 3 characters)." },
 });

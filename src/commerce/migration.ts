@@ -219,3 +219,47 @@ export const commerceMigration: Migration = {
       .execute();
   },
 };
+
+/**
+ * 0024: the review queue (issue 15 item 2). One row per action the risk policy held — an order (on_hold), a gift-card
+ * redemption (nothing moved; the card stays active), a listing (held) — and, once support decides, who decided, how
+ * and why. `open_key` is set while the hold is pending and cleared when it is decided, so an attacker retrying the same
+ * held redemption files one hold, not a hundred. Orders and listings already held get their hold here.
+ */
+export const commerceHoldsMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("commerce_holds")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("object_id", "text", (c) => c.notNull())
+      .addColumn("account_id", "text", (c) => c.notNull().references("accounts.id"))
+      .addColumn("session_id", "text")
+      .addColumn("decision_id", "text")
+      .addColumn("amount", money)
+      .addColumn("currency", "text")
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("open_key", "text", (c) => c.unique())
+      .addColumn("created_at", ts, (c) => c.notNull())
+      .addColumn("decided_at", ts)
+      .addColumn("decided_by", "text")
+      .addColumn("reason", "text")
+      .execute();
+    await db.schema
+      .createIndex("commerce_holds_status")
+      .on("commerce_holds")
+      .columns(["status", "created_at"])
+      .execute();
+    await db.schema.createIndex("commerce_holds_object").on("commerce_holds").column("object_id").execute();
+    await sql`insert into commerce_holds (id, kind, object_id, account_id, session_id, decision_id, amount, currency,
+        status, open_key, created_at)
+      select 'hold_' || id, 'order', id, account_id, session_id, null, total, currency, 'pending',
+        'order:' || id || ':' || account_id, created_at
+      from orders where status = 'on_hold'`.execute(db);
+    await sql`insert into commerce_holds (id, kind, object_id, account_id, session_id, decision_id, amount, currency,
+        status, open_key, created_at)
+      select 'hold_' || id, 'listing', id, seller_account_id, updated_by_session, null, price, currency, 'pending',
+        'listing:' || id || ':' || seller_account_id, updated_at
+      from listings where status = 'held'`.execute(db);
+  },
+};

@@ -636,3 +636,145 @@ export function registerCommerceRoutes(app: Http, deps: RouteDeps) {
     async (req) => commerce.getWallet(await me(req)),
   );
 }
+
+const AdminHeader = Type.Object({ authorization: Type.String({ description: "Bearer <admin session token>" }) });
+const HeldItemView = named(
+  "HeldItem",
+  Type.Object({
+    id: Type.String(),
+    kind: Type.Union([Type.Literal("order"), Type.Literal("redemption"), Type.Literal("listing")]),
+    objectId: Type.String({ description: "the order, the gift card (redemption) or the listing" }),
+    accountId: Type.String({ description: "the buyer, the account the card was to go into, or the seller" }),
+    accountEmail: Nullable(Type.String()),
+    title: Nullable(Type.String()),
+    amount: Nullable(Type.Integer()),
+    currency: Nullable(Type.String()),
+    status: Type.String({ description: "pending | approved | denied | lapsed" }),
+    objectStatus: Nullable(Type.String()),
+    giftCards: Nullable(Type.Integer()),
+    recipientEmail: Nullable(Type.String({ description: "where the gift cards go (orders) or went (redemptions)" })),
+    createdAt: Time,
+    decidedAt: Nullable(Time),
+    decidedBy: Nullable(Type.String()),
+    reason: Nullable(Type.String()),
+    decisionId: Nullable(Type.String()),
+    rules: Type.Array(Type.Object({ ruleId: Type.String(), description: Nullable(Type.String()) })),
+    policyVersion: Nullable(Type.Integer()),
+    session: Nullable(
+      Type.Object({
+        id: Type.String(),
+        ip: Type.String(),
+        country: Nullable(Type.String()),
+        asn: Nullable(Type.Integer()),
+        network: Nullable(Type.String()),
+        browser: Nullable(Type.String()),
+        os: Nullable(Type.String()),
+        deviceType: Nullable(Type.String()),
+        channel: Type.String(),
+      }),
+    ),
+  }),
+  "An order, gift-card redemption or listing the risk policy held, with why (the rules that fired) and from where.",
+);
+const DecideBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 500, description: "why (at least 3 characters); kept" }) },
+  { additionalProperties: false },
+);
+
+/**
+ * The review queue over the admin API (staff session, agent or lead): what the risk policy held, and support's
+ * decision on each. The console's /console/review page is the same service.
+ */
+export function registerHoldRoutes(app: Http, deps: RouteDeps) {
+  const { commerce, admin } = deps;
+  const tags = ["admin", "commerce"];
+  const decider = async (req: FastifyRequest) => {
+    const id = req.adminId ?? "unknown";
+    const u = req.adminId ? await admin.staffStatus(req.adminId).catch(() => null) : null;
+    return { staffId: id, username: u?.username ?? null };
+  };
+
+  app.get(
+    "/v1/admin/holds",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "listHeldItems",
+        tags,
+        summary: "Held orders, redemptions and listings still waiting for a decision, oldest first.",
+        headers: AdminHeader,
+        querystring: Type.Object({
+          accountId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+        }),
+        response: { 200: Type.Object({ items: Type.Array(HeldItemView) }), ...errors("rate_limited") },
+      },
+    },
+    async (req) => ({ items: await commerce.listHeldItems(req.query) }),
+  );
+
+  app.get(
+    "/v1/admin/holds/:id",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "getHeldItem",
+        tags,
+        summary: "One held item, decided or not.",
+        headers: AdminHeader,
+        params: IdParams,
+        response: { 200: HeldItemView, ...errors("hold_not_found") },
+      },
+    },
+    async (req) => commerce.getHeldItem(req.params.id),
+  );
+
+  for (const [op, path, summary] of [
+    [
+      "approveHeldItem",
+      "approve",
+      "Approve: an order is released, then captured and delivered as any placed order (gift cards issued once); a " +
+        "redemption credits the balance; a listing goes on sale. 409 hold_already_decided when someone decided first; " +
+        "409 hold_lapsed when a lockdown or the card's owner moved the object meanwhile.",
+    ],
+    [
+      "denyHeldItem",
+      "deny",
+      "Deny: an order is cancelled and its authorisation voided (nothing captured, nothing issued); a redemption is " +
+        "refused and the card stays as it was; a listing is taken down.",
+    ],
+  ] as const) {
+    app.post(
+      `/v1/admin/holds/:id/${path}`,
+      {
+        config: { auth: "admin" },
+        schema: {
+          operationId: op,
+          tags,
+          summary,
+          headers: AdminHeader,
+          params: IdParams,
+          body: DecideBody,
+          response: {
+            200: HeldItemView,
+            ...errors(
+              "account_frozen",
+              "account_not_found",
+              "hold_already_decided",
+              "hold_lapsed",
+              "hold_not_found",
+              "payment_failed",
+              "reason_required",
+            ),
+          },
+        },
+      },
+      async (req) => {
+        const by = await decider(req);
+        return op === "approveHeldItem"
+          ? commerce.approveHeldItem(req.params.id, by, req.body.reason, req.ip)
+          : commerce.denyHeldItem(req.params.id, by, req.body.reason, req.ip);
+      },
+    );
+  }
+}

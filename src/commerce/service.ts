@@ -15,6 +15,8 @@ import {
   type AddressRow,
   cardAccount,
   type GiftCardRow,
+  type HoldKind,
+  type HoldRow,
   type InstrumentRow,
   ISSUANCE,
   type ListingRow,
@@ -41,6 +43,33 @@ export interface CommerceDeps {
   config?: Partial<CommerceConfig>;
   /** the risk engine's answer for commerce events (src/risk via app.ts); none: everything is allowed */
   risk?: CommerceRisk | null;
+  /** the staff log (admin/audit.ts via app.ts): a support decision on a hold is a staff event in its transaction */
+  staffLog?: (t: Executor, e: StaffLogEntry) => Promise<void>;
+  /** the rules that fired in risk decisions, by decision id (risk's decision log via app.ts): why a hold was made */
+  decisions?: (ids: string[]) => Promise<Map<string, HoldDecision>>;
+}
+
+export interface StaffLogEntry {
+  type: string;
+  staffId: string;
+  username: string | null;
+  data: Record<string, unknown>;
+  ip: string | null;
+}
+
+/** What the risk engine decided when it held an action: the rules that fired, read from the decision log. */
+export interface HoldDecision {
+  decision: string;
+  eventType: string;
+  policyVersion: number;
+  at: string;
+  rules: { ruleId: string; description: string | null }[];
+}
+
+/** A staff member deciding a hold (the console's signed-in staff, or the admin API's session). */
+export interface HoldDecider {
+  staffId: string;
+  username: string | null;
 }
 
 export type CommerceRiskEvent =
@@ -405,7 +434,438 @@ export function createCommerceService(deps: CommerceDeps) {
     return orderView(db, after ?? o);
   }
 
+  // ── the review queue: support approves or denies what the risk policy held ──
+
+  const staffActor = (d: HoldDecider) => `admin:${d.staffId}`;
+  const reasonOf = (r: string) => {
+    const reason = r.trim().slice(0, 500);
+    if ([...reason].length < 3) throw CommerceErrors.reason_required();
+    return reason;
+  };
+
+  /** Whether the object is still in the state the hold put it in (else a lockdown or the owner moved it meanwhile). */
+  async function stillHeld(ex: Executor, h: HoldRow): Promise<boolean> {
+    if (h.kind === "order") return (await store.getOrder(ex, h.object_id))?.status === "on_hold";
+    if (h.kind === "listing") {
+      const l = await ex.selectFrom("listings").select("status").where("id", "=", h.object_id).executeTakeFirst();
+      return l?.status === "held";
+    }
+    const c = await ex.selectFrom("gift_cards").select("status").where("id", "=", h.object_id).executeTakeFirst();
+    return c?.status === "active";
+  }
+
+  /** Closes a hold whose object left its held state some other way; then tells the caller so. */
+  async function lapse(h: HoldRow): Promise<never> {
+    await tx((t) => store.decideHoldOnce(t, h.id, { status: "lapsed", by: "system", reason: null, now: clock.now() }));
+    throw CommerceErrors.hold_lapsed({ holdId: h.id });
+  }
+
+  /**
+   * Claims the decision (the hold row moves from pending once) and moves the held object in the same transaction,
+   * each guarded on the state it was read in: of two agents clicking at once, or an agent and a lockdown, one acts.
+   */
+  async function decide(
+    id: string,
+    verdict: "approved" | "denied",
+    by: HoldDecider,
+    reason: string,
+    ip: string | null,
+    move: (t: Db, h: HoldRow, now: number) => Promise<boolean>,
+  ): Promise<HoldRow> {
+    const h = await store.getHold(db, id);
+    if (!h) throw CommerceErrors.hold_not_found();
+    if (h.status !== "pending") throw CommerceErrors.hold_already_decided({ status: h.status });
+    let gone = false;
+    const run = tx(async (t) => {
+      const now = clock.now();
+      if (!(await store.decideHoldOnce(t, h.id, { status: verdict, by: staffActor(by), reason, now }))) {
+        throw CommerceErrors.hold_already_decided();
+      }
+      if (!(await move(t, h, now))) {
+        gone = true;
+        throw CommerceErrors.hold_lapsed({ holdId: h.id });
+      }
+      // Approval gives the account something (goods, a balance, a shop window): not while it is frozen (rolls back).
+      if (verdict === "approved") await active(t, h.account_id);
+      await deps.staffLog?.(t, {
+        type: verdict === "approved" ? "support.hold_approved" : "support.hold_denied",
+        staffId: by.staffId,
+        username: by.username,
+        data: { holdId: h.id, kind: h.kind, objectId: h.object_id, accountId: h.account_id, reason },
+        ip,
+      });
+    });
+    try {
+      await run;
+    } catch (e) {
+      // The object moved on its own (rolled back with the claim): close the hold so the queue stops offering it.
+      if (gone) await lapse(h);
+      throw e;
+    }
+    return (await store.getHold(db, h.id)) ?? h;
+  }
+
+  async function approveHold(id: string, by: HoldDecider, rawReason: string, ip: string | null) {
+    const reason = reasonOf(rawReason);
+    const actor = staffActor(by);
+    const h = await decide(id, "approved", by, reason, ip, async (t, h, now) => {
+      if (h.kind === "order") {
+        if (!(await store.releaseHeldOrder(t, h.object_id, now))) return false;
+        const o = await store.getOrder(t, h.object_id);
+        await events.append(t, {
+          accountId: h.account_id,
+          type: "order.hold_released",
+          data: {
+            orderId: h.object_id,
+            holdId: h.id,
+            before: { status: "on_hold" },
+            after: { status: "placed" },
+            reason,
+          },
+          actor,
+          ip,
+        });
+        await deps.webhooks.emit(t, {
+          type: "order.released",
+          objectType: "order",
+          objectId: h.object_id,
+          accountId: h.account_id,
+          caseId: null,
+          data: { status: "placed", total: o?.total ?? null, currency: o?.currency ?? null },
+        });
+        return true;
+      }
+      if (h.kind === "listing") {
+        const before = await t.selectFrom("listings").selectAll().where("id", "=", h.object_id).executeTakeFirst();
+        if (!before || !(await store.releaseHeldListing(t, h.object_id))) return false;
+        const after = await t
+          .selectFrom("listings")
+          .selectAll()
+          .where("id", "=", h.object_id)
+          .executeTakeFirstOrThrow();
+        await events.append(t, {
+          accountId: h.account_id,
+          type: "listing.hold_released",
+          data: {
+            objectId: h.object_id,
+            holdId: h.id,
+            before: listingSnapshot(before),
+            after: listingSnapshot(after),
+            reason,
+          },
+          actor,
+          ip,
+        });
+        await deps.webhooks.emit(t, {
+          type: "listing.released",
+          objectType: "listing",
+          objectId: h.object_id,
+          accountId: h.account_id,
+          caseId: null,
+          data: { title: after.title, price: after.price, status: after.status },
+        });
+        return true;
+      }
+      // A redemption: the card goes into the account that asked, exactly as an allowed redemption would.
+      const card = await t
+        .selectFrom("gift_cards")
+        .select("code_hash")
+        .where("id", "=", h.object_id)
+        .executeTakeFirst();
+      const redeemed = card
+        ? await store.redeemGiftCard(t, {
+            codeHash: card.code_hash,
+            accountId: h.account_id,
+            sessionId: h.session_id,
+            now,
+          })
+        : undefined;
+      if (!redeemed) return false;
+      const moved = await store.transferUpTo(t, {
+        from: cardAccount(redeemed.id),
+        to: walletAccount(h.account_id),
+        max: redeemed.amount,
+        idempotencyKey: `redeem:${redeemed.id}`,
+        memo: "gift card redeemed (held, approved by support)",
+        now,
+      });
+      await events.append(t, {
+        accountId: h.account_id,
+        type: "gift_card.redeemed",
+        data: {
+          giftCardId: redeemed.id,
+          last4: redeemed.last4,
+          amount: moved.moved,
+          sessionId: h.session_id,
+          holdId: h.id,
+          reason,
+        },
+        actor,
+        ip,
+      });
+      return true;
+    });
+    // A released order is paid for and delivered as a normal placed order is: digital goods (gift cards) at once.
+    if (h.kind === "order") {
+      const o = await store.getOrder(db, h.object_id);
+      const paidOrAuthorized = o ? await store.payments(db, o.id) : [];
+      if (o && (o.kind === "digital" || paidOrAuthorized.some((p) => p.status === "captured"))) {
+        await capture(o.id, actor);
+      }
+    }
+    return heldItemView(h);
+  }
+
+  async function denyHold(id: string, by: HoldDecider, rawReason: string, ip: string | null) {
+    const reason = reasonOf(rawReason);
+    const actor = staffActor(by);
+    const h = await decide(id, "denied", by, reason, ip, async (t, h, now) => {
+      if (h.kind === "order") {
+        if (!(await store.refuseHeldOrder(t, h.object_id, { by: actor, now }))) return false;
+        const o = await store.getOrder(t, h.object_id);
+        if (o?.listing_id) {
+          // The units go back on sale, as a buyer's cancel does; a taken-down listing stays down.
+          const qty = (await store.orderItems(t, o.id)).reduce((n, i) => n + i.quantity, 0);
+          await t
+            .updateTable("listings")
+            .set((eb) => ({
+              quantity: eb("quantity", "+", qty),
+              status: eb.case().when("status", "=", "sold_out").then("active").else(eb.ref("status")).end(),
+            }))
+            .where("id", "=", o.listing_id)
+            .execute();
+        }
+        await events.append(t, {
+          accountId: h.account_id,
+          type: "order.hold_denied",
+          data: {
+            orderId: h.object_id,
+            holdId: h.id,
+            before: { status: "on_hold" },
+            after: { status: "cancelled" },
+            reason,
+          },
+          actor,
+          ip,
+        });
+        await deps.webhooks.emit(t, {
+          type: "order.cancelled",
+          objectType: "order",
+          objectId: h.object_id,
+          accountId: h.account_id,
+          caseId: null,
+          data: { status: "cancelled", refunded: 0, currency: o?.currency ?? null, recall: false, heldDenied: true },
+        });
+        return true;
+      }
+      if (h.kind === "listing") {
+        const before = await t.selectFrom("listings").selectAll().where("id", "=", h.object_id).executeTakeFirst();
+        if (!before || !(await store.refuseHeldListing(t, h.object_id))) return false;
+        await events.append(t, {
+          accountId: h.account_id,
+          type: "listing.hold_denied",
+          data: {
+            objectId: h.object_id,
+            holdId: h.id,
+            before: listingSnapshot(before),
+            after: listingSnapshot({ ...before, status: "taken_down" }),
+            reason,
+          },
+          actor,
+          ip,
+        });
+        await deps.webhooks.emit(t, {
+          type: "listing.taken_down",
+          objectType: "listing",
+          objectId: h.object_id,
+          accountId: h.account_id,
+          caseId: null,
+          data: { title: before.title, price: before.price },
+        });
+        return true;
+      }
+      // A redemption moved nothing when it was held: the card is as it was, still the rightful recipient's to use.
+      const card = await t
+        .selectFrom("gift_cards")
+        .select(["status", "last4"])
+        .where("id", "=", h.object_id)
+        .executeTakeFirst();
+      await events.append(t, {
+        accountId: h.account_id,
+        type: "gift_card.redemption_denied",
+        data: { giftCardId: h.object_id, last4: card?.last4 ?? null, amount: h.amount, holdId: h.id, reason },
+        actor,
+        ip,
+      });
+      return true;
+    });
+    // The authorisation is let go after the refusal is recorded: a racing approval cannot capture what was voided.
+    if (h.kind === "order") {
+      const prefix = `order:${h.object_id}:hold-denied`;
+      const settled = await settleAtGateway(gateway, db, h.object_id, prefix);
+      const failed = settled.find((x) => !x.ok);
+      await tx(async (t) => {
+        const now = clock.now();
+        const payments = [];
+        let refunded = false;
+        for (const x of settled) {
+          const r = await applySettlement(t, x, { buyerAccountId: h.account_id, prefix, now });
+          if (r.applied) payments.push({ before: r.before, after: r.after });
+          if (r.applied && x.action === "refund") refunded = true;
+        }
+        if (refunded) await store.moveOrder(t, h.object_id, ["cancelled"], { status: "refunded", updated_at: now });
+        if (payments.length) {
+          await events.append(t, {
+            accountId: h.account_id,
+            type: "order.settled",
+            data: { orderId: h.object_id, holdId: h.id, payments },
+            actor,
+            ip,
+          });
+        }
+      });
+      if (failed) throw CommerceErrors.payment_failed({ declineCode: failed.declineCode });
+    }
+    return heldItemView(h);
+  }
+
+  async function heldItemView(h: HoldRow) {
+    const [view] = await heldItemViews([h]);
+    return view as NonNullable<typeof view>;
+  }
+
+  /** Each hold as the queue shows it: the object, the account, where the action came from and why it was held. */
+  async function heldItemViews(holds: HoldRow[]) {
+    if (holds.length === 0) return [];
+    const sessionIds = [...new Set(holds.map((h) => h.session_id).filter((x): x is string => x !== null))];
+    const accountIds = [...new Set(holds.map((h) => h.account_id))];
+    const [sessionRows, emails, decisions] = await Promise.all([
+      sessionIds.length
+        ? db
+            .selectFrom("sessions")
+            .select(["id", "ip", "country", "asn", "as_org", "browser", "os", "device_type", "channel"])
+            .where("id", "in", sessionIds)
+            .execute()
+        : [],
+      db
+        .selectFrom("contact_points")
+        .select(["account_id", "value", "is_primary"])
+        .where("account_id", "in", accountIds)
+        .where("kind", "=", "email")
+        .where("removed_at", "is", null)
+        .execute(),
+      deps.decisions
+        ? deps.decisions([...new Set(holds.map((h) => h.decision_id).filter((x): x is string => x !== null))])
+        : new Map<string, HoldDecision>(),
+    ]);
+    const sessionById = new Map(sessionRows.map((r) => [r.id, r]));
+    const out = [];
+    for (const h of holds) {
+      const se = h.session_id ? sessionById.get(h.session_id) : undefined;
+      const mail = emails.filter((e) => e.account_id === h.account_id).sort((a, b) => b.is_primary - a.is_primary)[0];
+      let title: string | null = null;
+      let detail: Record<string, unknown> = {};
+      if (h.kind === "order") {
+        const o = await store.getOrder(db, h.object_id);
+        const items = o ? await store.orderItems(db, o.id) : [];
+        title = items.map((i) => `${i.title} × ${i.quantity}`).join(", ") || null;
+        const to = [...new Set(items.map((i) => i.recipient_email).filter((x): x is string => x !== null))];
+        detail = {
+          status: o?.status ?? null,
+          giftCards: items.filter((i) => i.category === "gift_card").reduce((n, i) => n + i.quantity, 0),
+          recipientEmail: to.length ? to.join(", ") : null,
+        };
+      } else if (h.kind === "listing") {
+        const l = await db.selectFrom("listings").selectAll().where("id", "=", h.object_id).executeTakeFirst();
+        title = l?.title ?? null;
+        detail = { status: l?.status ?? null, quantity: l?.quantity ?? null };
+      } else {
+        const c = await db
+          .selectFrom("gift_cards")
+          .select(["status", "last4", "recipient_email"])
+          .where("id", "=", h.object_id)
+          .executeTakeFirst();
+        title = c ? `**** ${c.last4}` : null;
+        detail = { status: c?.status ?? null, recipientEmail: c?.recipient_email ?? null };
+      }
+      const decision = h.decision_id ? (decisions.get(h.decision_id) ?? null) : null;
+      out.push({
+        id: h.id,
+        kind: h.kind as HoldKind,
+        objectId: h.object_id,
+        accountId: h.account_id,
+        accountEmail: mail?.value ?? null,
+        title,
+        amount: h.amount === null ? null : Number(h.amount),
+        currency: h.currency,
+        status: h.status,
+        objectStatus: (detail.status as string | null) ?? null,
+        giftCards: typeof detail.giftCards === "number" ? detail.giftCards : null,
+        recipientEmail: (detail.recipientEmail as string | null | undefined) ?? null,
+        createdAt: iso(h.created_at),
+        decidedAt: isoOrNull(h.decided_at),
+        decidedBy: h.decided_by,
+        reason: h.reason,
+        decisionId: h.decision_id,
+        rules: decision?.rules ?? [],
+        policyVersion: decision?.policyVersion ?? null,
+        session: se
+          ? {
+              id: se.id,
+              ip: se.ip,
+              country: se.country,
+              asn: se.asn === null ? null : Number(se.asn),
+              network: se.as_org,
+              browser: se.browser,
+              os: se.os,
+              deviceType: se.device_type,
+              channel: se.channel,
+            }
+          : null,
+      });
+    }
+    return out;
+  }
+
   return {
+    // ── the review queue ──
+
+    /**
+     * Pending holds, oldest first, whose object is still held (one a lockdown cancelled or a rightful recipient used
+     * meanwhile is not waiting for anyone). `accountId` narrows to one account (the console's account view).
+     */
+    async listHeldItems(opts: { limit?: number; accountId?: string } = {}) {
+      let q = db
+        .selectFrom("commerce_holds")
+        .selectAll()
+        .where("status", "=", "pending")
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(Math.min(Math.max(opts.limit ?? 100, 1), 500));
+      if (opts.accountId) q = q.where("account_id", "=", opts.accountId);
+      const holds = [];
+      for (const h of await q.execute()) if (await stillHeld(db, h)) holds.push(h);
+      return heldItemViews(holds);
+    },
+
+    async getHeldItem(id: string) {
+      const h = await store.getHold(db, id);
+      if (!h) throw CommerceErrors.hold_not_found();
+      return heldItemView(h);
+    },
+
+    /**
+     * Support approves a hold: an order is released and then captured and delivered as any placed order (its gift
+     * cards issued once); a redemption credits the balance it asked for; a listing goes on sale.
+     */
+    approveHeldItem: approveHold,
+
+    /**
+     * Support denies a hold: an order is cancelled and its authorisation voided (nothing captured, no card issued); a
+     * redemption is refused and the card stays as it was; a listing is taken down for good.
+     */
+    denyHeldItem: denyHold,
+
     /** A live-looking session whose account is not active: the route answers 423 account_frozen instead of 401. */
     async sessionOfFrozenAccount(token: string | undefined): Promise<boolean> {
       if (typeof token !== "string" || token.length < 10 || token.length > 200) return false;
@@ -665,6 +1125,18 @@ export function createCommerceService(deps: CommerceDeps) {
           updated_by_session: s.id,
         };
         await t.insertInto("listings").values(row).execute();
+        if (risk.held) {
+          await store.openHoldOnce(t, {
+            kind: "listing",
+            objectId: row.id,
+            accountId: s.account_id,
+            sessionId: s.id,
+            decisionId: risk.decisionId,
+            amount: row.price,
+            currency: row.currency,
+            now,
+          });
+        }
         await events.append(t, {
           accountId: s.account_id,
           type: "listing.created",
@@ -701,15 +1173,26 @@ export function createCommerceService(deps: CommerceDeps) {
         // A taken-down listing stays down: only support (a case) puts it back.
         if (l.status === "taken_down") throw CommerceErrors.listing_unavailable();
         const now = clock.now();
+        // Held by the risk policy and not yet decided: only support puts it on sale (the seller's "active" waits).
+        const underReview =
+          l.status === "held" &&
+          (await t
+            .selectFrom("commerce_holds")
+            .select("id")
+            .where("kind", "=", "listing")
+            .where("object_id", "=", id)
+            .where("status", "=", "pending")
+            .executeTakeFirst()) !== undefined;
         const next: ListingRow = {
           ...l,
           title: input.title ?? l.title,
           price: input.price ?? l.price,
           quantity: input.quantity ?? l.quantity,
-          status: risk.held
-            ? "held"
-            : (input.status ??
-              (input.quantity !== undefined && input.quantity > 0 && l.status === "sold_out" ? "active" : l.status)),
+          status:
+            risk.held || underReview
+              ? "held"
+              : (input.status ??
+                (input.quantity !== undefined && input.quantity > 0 && l.status === "sold_out" ? "active" : l.status)),
           updated_at: now,
           updated_by_session: s.id,
         };
@@ -725,6 +1208,18 @@ export function createCommerceService(deps: CommerceDeps) {
           })
           .where("id", "=", id)
           .execute();
+        if (risk.held) {
+          await store.openHoldOnce(t, {
+            kind: "listing",
+            objectId: id,
+            accountId: s.account_id,
+            sessionId: s.id,
+            decisionId: risk.decisionId,
+            amount: next.price,
+            currency: next.currency,
+            now,
+          });
+        }
         await events.append(t, {
           accountId: s.account_id,
           type: "listing.updated",
@@ -959,6 +1454,18 @@ export function createCommerceService(deps: CommerceDeps) {
             cancelled_by: null,
           };
           await t.insertInto("orders").values(row).execute();
+          if (row.status === "on_hold") {
+            await store.openHoldOnce(t, {
+              kind: "order",
+              objectId: orderId,
+              accountId: a.id,
+              sessionId: s.id,
+              decisionId: risk.decisionId,
+              amount: total,
+              currency,
+              now,
+            });
+          }
           await t
             .insertInto("order_items")
             .values(items.map((i) => ({ ...i, id: newId(), order_id: orderId })))
@@ -1149,7 +1656,7 @@ export function createCommerceService(deps: CommerceDeps) {
       const hash = giftCodeHash(code);
       const pending = await db
         .selectFrom("gift_cards")
-        .select(["id", "recipient_email", "delivered_at", "amount"])
+        .select(["id", "recipient_email", "delivered_at", "amount", "currency"])
         .where("code_hash", "=", hash)
         .where("status", "=", "active")
         .executeTakeFirst();
@@ -1170,8 +1677,21 @@ export function createCommerceService(deps: CommerceDeps) {
           recipientAccountId: recipient?.account_id ?? null,
           intoOwnAccount: recipient?.account_id === s.account_id,
         });
-        // Held: the card stays unredeemed, so the rightful recipient can still use it (seed 004).
-        if (risk.held) throw CommerceErrors.redemption_held({ decisionId: risk.decisionId });
+        // Held: the card stays unredeemed, so the rightful recipient can still use it (seed 004). Support decides
+        // the hold in the review queue; a retry of the same code by the same account files no second hold.
+        if (risk.held) {
+          await store.openHoldOnce(db, {
+            kind: "redemption",
+            objectId: pending.id,
+            accountId: s.account_id,
+            sessionId: s.id,
+            decisionId: risk.decisionId,
+            amount: pending.amount,
+            currency: pending.currency,
+            now: clock.now(),
+          });
+          throw CommerceErrors.redemption_held({ decisionId: risk.decisionId });
+        }
       }
       return tx(async (t) => {
         await active(t, s.account_id);

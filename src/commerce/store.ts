@@ -2,6 +2,7 @@ import type { Executor } from "../db/database.ts";
 import { newId } from "../shared/crypto.ts";
 import type {
   AddressesTable,
+  CommerceHoldsTable,
   GiftCardsTable,
   ListingsTable,
   OrdersTable,
@@ -15,6 +16,8 @@ export type OrderRow = OrdersTable;
 export type PaymentRow = PaymentsTable;
 export type GiftCardRow = GiftCardsTable;
 export type ListingRow = ListingsTable;
+export type HoldRow = CommerceHoldsTable;
+export type HoldKind = "order" | "redemption" | "listing";
 
 export const ISSUANCE = "issuance";
 export const SALES = "sales";
@@ -269,6 +272,112 @@ export const commerceStore = {
       .where("id", "=", id)
       .where("status", "=", "active")
       .where("quantity", ">=", n)
+      .executeTakeFirst();
+    return one(u);
+  },
+
+  // ── the review queue ──
+
+  /** Guarded on the unique open key: the same object held again for the same account while pending files one hold. */
+  async openHoldOnce(
+    ex: Executor,
+    h: {
+      kind: HoldKind;
+      objectId: string;
+      accountId: string;
+      sessionId: string | null;
+      decisionId: string | null;
+      amount: number | null;
+      currency: string | null;
+      now: number;
+    },
+  ): Promise<string | null> {
+    const id = newId();
+    const r = await ex
+      .insertInto("commerce_holds")
+      .values({
+        id,
+        kind: h.kind,
+        object_id: h.objectId,
+        account_id: h.accountId,
+        session_id: h.sessionId,
+        decision_id: h.decisionId,
+        amount: h.amount,
+        currency: h.currency,
+        status: "pending",
+        open_key: `${h.kind}:${h.objectId}:${h.accountId}`,
+        created_at: h.now,
+        decided_at: null,
+        decided_by: null,
+        reason: null,
+      })
+      .onConflict((oc) => oc.column("open_key").doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1 ? id : null;
+  },
+
+  getHold(ex: Executor, id: string): Promise<HoldRow | undefined> {
+    return ex.selectFrom("commerce_holds").selectAll().where("id", "=", id).executeTakeFirst();
+  },
+
+  /** Guarded on status = pending: of two agents deciding one hold at once (approve and deny), exactly one matches. */
+  async decideHoldOnce(
+    ex: Executor,
+    id: string,
+    d: { status: "approved" | "denied" | "lapsed"; by: string; reason: string | null; now: number },
+  ): Promise<boolean> {
+    const u = await ex
+      .updateTable("commerce_holds")
+      .set({ status: d.status, open_key: null, decided_at: d.now, decided_by: d.by, reason: d.reason })
+      .where("id", "=", id)
+      .where("status", "=", "pending")
+      .executeTakeFirst();
+    return one(u);
+  },
+
+  /** Guarded on on_hold: a lockdown that cancelled the order meanwhile, or a racing refusal, makes it match nothing. */
+  async releaseHeldOrder(ex: Executor, id: string, now: number): Promise<boolean> {
+    const u = await ex
+      .updateTable("orders")
+      .set({ status: "placed", updated_at: now })
+      .where("id", "=", id)
+      .where("status", "=", "on_hold")
+      .executeTakeFirst();
+    return one(u);
+  },
+
+  /** Guarded on on_hold: a racing release (then capture) or a lockdown's cancel makes it match nothing. */
+  async refuseHeldOrder(ex: Executor, id: string, c: { by: string; now: number }): Promise<boolean> {
+    const u = await ex
+      .updateTable("orders")
+      .set({ status: "cancelled", payment_required: 0, cancelled_at: c.now, cancelled_by: c.by, updated_at: c.now })
+      .where("id", "=", id)
+      .where("status", "=", "on_hold")
+      .executeTakeFirst();
+    return one(u);
+  },
+
+  /**
+   * Guarded on held: a lockdown's take-down in between is not undone by a late approval. Leaves updated_at alone (it
+   * marks the seller's own edits, which the lockdown looks at), as the refusal does.
+   */
+  async releaseHeldListing(ex: Executor, id: string): Promise<boolean> {
+    const u = await ex
+      .updateTable("listings")
+      .set((eb) => ({ status: eb.case().when("quantity", ">", 0).then("active").else("sold_out").end() }))
+      .where("id", "=", id)
+      .where("status", "=", "held")
+      .executeTakeFirst();
+    return one(u);
+  },
+
+  /** Guarded on held: refused once; taken down, it stays down (the seller cannot put it back). */
+  async refuseHeldListing(ex: Executor, id: string): Promise<boolean> {
+    const u = await ex
+      .updateTable("listings")
+      .set({ status: "taken_down" })
+      .where("id", "=", id)
+      .where("status", "=", "held")
       .executeTakeFirst();
     return one(u);
   },

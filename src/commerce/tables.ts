@@ -211,7 +211,33 @@ export interface GatewayRequestsTable {
   at: Ms;
 }
 
+/** An action the risk policy held for support to decide (the review queue). */
+export interface CommerceHoldsTable {
+  id: string;
+  /** order | redemption | listing */
+  kind: string;
+  /** the order, the gift card (redemption) or the listing */
+  object_id: string;
+  /** the buyer, the account the card was to go into, or the seller */
+  account_id: string;
+  session_id: string | null;
+  /** the risk decision that held it (risk_decisions.id); null for holds from before 0024 */
+  decision_id: string | null;
+  amount: number | null;
+  currency: string | null;
+  /** pending | approved | denied | lapsed (the object left its held state another way: a lockdown, a redemption) */
+  status: string;
+  /** kind:object:account while pending; null once decided (one pending hold per object and account) */
+  open_key: string | null;
+  created_at: Ms;
+  decided_at: Ms | null;
+  /** admin:<staff id> | system */
+  decided_by: string | null;
+  reason: string | null;
+}
+
 export interface CommerceTables {
+  commerce_holds: CommerceHoldsTable;
   addresses: AddressesTable;
   payment_instruments: PaymentInstrumentsTable;
   commerce_settings: CommerceSettingsTable;

@@ -6,6 +6,7 @@ import type { RouteDeps } from "../route-deps.ts";
 import { Actions, Notice, PostForm } from "../web/form.tsx";
 import type { Lang, Msg } from "../web/i18n.ts";
 import { type ConsoleKit, CT, mamoriCode, type SignedIn, s } from "./kit.tsx";
+import { HOLD_STATUS } from "./review-pages.tsx";
 import { type AccountRecord, type Reveal, splitActor } from "./service.ts";
 import { changesOf, eventLabel, factsOf, maskTail } from "./timeline.ts";
 
@@ -78,6 +79,7 @@ const T = {
   masked: { ja: "（伏せ字）", en: "(masked)" },
   mine: { ja: "このアカウント", en: "this account" },
   other: { ja: "別のアカウント", en: "another account" },
+  review: { ja: "審査", en: "Review" },
 } satisfies Record<string, Msg>;
 
 const GIFT_STATUS: Record<string, Msg> = {
@@ -315,6 +317,19 @@ export function registerAccountPages(
       </PostForm>
     );
     const none = <p>{T.none[lang]}</p>;
+    /** The review queue's decision on a held row: a link to it with its state (newest hold first). */
+    const holdLink = (objectId: string) => {
+      const hs = rec.holds.filter((h) => h.objectId === objectId);
+      return hs.length === 0 ? null : (
+        <div>
+          {hs.map((h) => (
+            <a key={h.id} href={`${root}review/${encodeURIComponent(h.id)}`} class="hold-link">
+              {T.review[lang]}: {label(HOLD_STATUS, h.status, lang)}
+            </a>
+          ))}
+        </div>
+      );
+    };
 
     return kit.page(req, reply, {
       status: o.status ?? 200,
@@ -520,6 +535,7 @@ export function registerAccountPages(
                         <span class={o_.status === "on_hold" ? "tag danger" : "tag"}>
                           {label(ORDER_STATUS, o_.status, lang)}
                         </span>
+                        {holdLink(o_.id)}
                       </td>
                       <td>{formatAmount(o_.total, o_.currency)}</td>
                       <td>
@@ -562,7 +578,10 @@ export function registerAccountPages(
                 {rec.giftCards.map((g) => (
                   <tr key={g.id}>
                     <td class="code">••••{g.last4}</td>
-                    <td>{label(GIFT_STATUS, g.status, lang)}</td>
+                    <td>
+                      {label(GIFT_STATUS, g.status, lang)}
+                      {holdLink(g.id)}
+                    </td>
                     <td>{formatAmount(g.amount, g.currency)}</td>
                     <td>{g.recipient_email ?? "—"}</td>
                     <td>
@@ -589,6 +608,7 @@ export function registerAccountPages(
               <li key={l.id}>
                 {l.title} — {formatAmount(l.price, l.currency)} × {l.quantity}{" "}
                 <span class="tag">{label(LISTING_STATUS, l.status, lang)}</span> {kit.when(l.created_at, lang)}
+                {holdLink(l.id)}
               </li>
             ))}
           </ul>

@@ -8,6 +8,7 @@ import type { Lang, Msg } from "../web/i18n.ts";
 import { registerAccountPages } from "./account-pages.tsx";
 import { CT, consoleKit, mamoriCode, s } from "./kit.tsx";
 import { registerLockdownPages } from "./lockdown-pages.tsx";
+import { registerReviewPages } from "./review-pages.tsx";
 
 /**
  * The support console (issue 15 item 2): staff sign in with a password and then the code of their authenticator
@@ -570,4 +571,5 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
 
   registerAccountPages(app, deps, { kit, signedIn, refused });
   registerLockdownPages(app, deps, { kit, signedIn, refused });
+  registerReviewPages(app, deps, { kit, signedIn, refused });
 }

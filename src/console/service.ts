@@ -1,6 +1,6 @@
-import { sql } from "kysely";
 import type { StaffAudit } from "../admin/audit.ts";
 import type { StaffIdentity } from "../admin/service.ts";
+import type { CommerceReads } from "../commerce/reads.ts";
 import type { Db } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { IdentityService } from "../identity/service.ts";
@@ -20,6 +20,8 @@ export interface ConsoleDeps {
   response: ResponseService;
   audit: StaffAudit;
   clock: Clock;
+  /** the commerce record, read through commerce's own port (console queries none of its tables) */
+  commerce: CommerceReads;
   findByOrderOrGiftCard: (q: string) => Promise<{ accountId: string; kind: string; value: string }[]>;
 }
 
@@ -35,9 +37,6 @@ export interface SearchHit {
 export type Reveal = { kind: "address" | "order_address" | "card"; id: string } | null;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** LIKE pattern for a prefix, with the wildcards of the input taken literally ('!' escapes). */
-const prefixPattern = (q: string) => `${q.replace(/[!%_]/g, (c) => `!${c}`)}%`;
 
 export function createConsoleService(deps: ConsoleDeps) {
   const { db, identity, events } = deps;
@@ -74,13 +73,7 @@ export function createConsoleService(deps: ConsoleDeps) {
         }
       }
       // Names are on addresses (a store knows its buyers by the name they ship to); removed ones count too.
-      const named = await db
-        .selectFrom("addresses")
-        .select(["account_id", "name", "removed_at"])
-        .where(sql<boolean>`name like ${prefixPattern(query)} escape '!'`)
-        .orderBy("created_at", "desc")
-        .limit(50)
-        .execute();
+      const named = await deps.commerce.addressesNamed(query, 50);
       for (const n of named) {
         if (byId.get(n.account_id)?.matched.some((m) => m.kind === "name" && m.value === n.name)) continue;
         const a = await identity.getAccount(n.account_id).catch(() => null);
@@ -92,64 +85,35 @@ export function createConsoleService(deps: ConsoleDeps) {
     /** Everything the account view shows, read at once. Throws account_not_found for an unknown id. */
     async account(accountId: string) {
       const account = await identity.getAccount(accountId);
-      const [contacts, evs, logins, sessions, orders, addresses, instruments, listings, cases, caseSessions] =
-        await Promise.all([
-          identity.contactHistory(accountId),
-          events.list(accountId, { limit: 300 }),
-          identity.listLoginHistory(accountId, 100),
-          db
-            .selectFrom("sessions")
-            .selectAll()
-            .where("account_id", "=", accountId)
-            .orderBy("created_at", "desc")
-            .limit(200)
-            .execute(),
-          db
-            .selectFrom("orders")
-            .selectAll()
-            .where((eb) => eb.or([eb("account_id", "=", accountId), eb("seller_account_id", "=", accountId)]))
-            .orderBy("created_at", "desc")
-            .limit(200)
-            .execute(),
-          db.selectFrom("addresses").selectAll().where("account_id", "=", accountId).orderBy("created_at").execute(),
-          db
-            .selectFrom("payment_instruments")
-            .selectAll()
-            .where("account_id", "=", accountId)
-            .orderBy("created_at")
-            .execute(),
-          db
-            .selectFrom("listings")
-            .selectAll()
-            .where("seller_account_id", "=", accountId)
-            .orderBy("created_at", "desc")
-            .execute(),
-          deps.response.listCases({ accountId, limit: 50 }),
-          db
-            .selectFrom("case_sessions")
-            .innerJoin("cases", "cases.id", "case_sessions.case_id")
-            .select(["case_sessions.session_id", "case_sessions.role"])
-            .where("cases.account_id", "=", accountId)
-            .execute(),
-        ]);
+      const [contacts, evs, logins, sessions, cases, caseSessions] = await Promise.all([
+        identity.contactHistory(accountId),
+        events.list(accountId, { limit: 300 }),
+        identity.listLoginHistory(accountId, 100),
+        db
+          .selectFrom("sessions")
+          .selectAll()
+          .where("account_id", "=", accountId)
+          .orderBy("created_at", "desc")
+          .limit(200)
+          .execute(),
+        deps.response.listCases({ accountId, limit: 50 }),
+        db
+          .selectFrom("case_sessions")
+          .innerJoin("cases", "cases.id", "case_sessions.case_id")
+          .select(["case_sessions.session_id", "case_sessions.role"])
+          .where("cases.account_id", "=", accountId)
+          .execute(),
+      ]);
       const emails = contacts.filter((c) => c.kind === "email").map((c) => c.value);
-      const giftCards = await db
-        .selectFrom("gift_cards")
-        .selectAll()
-        .where((eb) =>
-          eb.or([
-            eb("purchaser_account_id", "=", accountId),
-            eb("redeemed_into_account", "=", accountId),
-            ...(emails.length ? [eb("recipient_email", "in", emails)] : []),
-          ]),
-        )
-        .orderBy("created_at", "desc")
-        .limit(200)
-        .execute();
-      const orderIds = orders.map((o) => o.id);
-      const payments = orderIds.length
-        ? await db.selectFrom("payments").selectAll().where("order_id", "in", orderIds).execute()
-        : [];
+      const { orders, addresses, instruments, listings, giftCards } = await deps.commerce.accountRecord(
+        accountId,
+        emails,
+      );
+      const holds = await deps.commerce.holdsOf([
+        ...orders.map((o) => o.id),
+        ...giftCards.map((g) => g.id),
+        ...listings.map((l) => l.id),
+      ]);
       // Actors named: staff by their login name, sessions by what they were (a session outside the 200 is fetched).
       const staffIds = new Set<string>();
       const sessionIds = new Set<string>();
@@ -182,7 +146,9 @@ export function createConsoleService(deps: ConsoleDeps) {
         actorSessions: new Map([...sessions, ...more].map((x) => [x.id, x])),
         staffNames: new Map(staff.map((x) => [x.id, x.username])),
         attackerSessions: new Set(caseSessions.filter((c) => c.role === "attacker").map((c) => c.session_id)),
-        orders: orders.map((o) => ({ ...o, payments: payments.filter((p) => p.order_id === o.id) })),
+        orders,
+        /** the review queue's holds on the orders, gift cards and listings shown, newest first per object */
+        holds,
         addresses,
         instruments,
         listings,
@@ -204,19 +170,9 @@ export function createConsoleService(deps: ConsoleDeps) {
       if (reason.length < 3) throw new MamoriError("reason_required", 400, "Say why (at least 3 characters).");
       let owner: string | undefined;
       let kind: NonNullable<Reveal>["kind"] | undefined;
-      if (input.kind === "address") {
-        kind = "address";
-        owner = (await db.selectFrom("addresses").select("account_id").where("id", "=", input.id).executeTakeFirst())
-          ?.account_id;
-      } else if (input.kind === "order_address") {
-        kind = "order_address";
-        owner = (await db.selectFrom("orders").select("account_id").where("id", "=", input.id).executeTakeFirst())
-          ?.account_id;
-      } else if (input.kind === "card") {
-        kind = "card";
-        owner = (
-          await db.selectFrom("payment_instruments").select("account_id").where("id", "=", input.id).executeTakeFirst()
-        )?.account_id;
+      if (input.kind === "address" || input.kind === "order_address" || input.kind === "card") {
+        kind = input.kind;
+        owner = await deps.commerce.ownerOf(kind, input.id);
       }
       if (!kind || owner !== input.accountId) return null;
       await deps.audit.record({

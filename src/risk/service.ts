@@ -984,6 +984,40 @@ export function createRiskService(deps: RiskServiceDeps) {
       }));
     },
 
+    /** Decisions by id (the review queue says why each action was held): the rules that fired, in order. */
+    async getDecisions(ids: string[]) {
+      const out = new Map<
+        string,
+        {
+          decision: string;
+          eventType: string;
+          policyVersion: number;
+          at: string;
+          rules: { ruleId: string; description: string | null }[];
+        }
+      >();
+      if (ids.length === 0) return out;
+      await flush();
+      const rows = await (deps.decisionsDb ?? db)
+        .selectFrom("risk_decisions")
+        .select(["id", "decision", "event_type", "policy_version", "at", "reasons"])
+        .where("id", "in", ids.slice(0, 500))
+        .execute();
+      for (const r of rows) {
+        out.set(r.id, {
+          decision: r.decision,
+          eventType: r.event_type,
+          policyVersion: Number(r.policy_version),
+          at: iso(Number(r.at)),
+          rules: (JSON.parse(r.reasons) as MatchReason[]).map((m) => ({
+            ruleId: m.ruleId,
+            description: m.description ?? null,
+          })),
+        });
+      }
+      return out;
+    },
+
     /**
      * Bulk import (identity/import.ts): a new account's allowed countries, in the import's transaction. No event of
      * its own and no notice: nobody changed anything, and the import's account.imported event names the list.

@@ -7,11 +7,13 @@ import { SECURITY_WEBHOOKS } from "./security.ts";
  */
 const COMMERCE_TYPES = [
   "order.cancelled",
+  "order.released",
   "gift_card.locked",
   "gift_card.voided",
   "wallet.locked",
   "wallet.recredited",
   "listing.taken_down",
+  "listing.released",
   "address.rolled_back",
   "payment_instrument.rolled_back",
   "listing.rolled_back",

@@ -1162,6 +1162,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Held orders, redemptions and listings still waiting for a decision, oldest first. */
+        get: operations["listHeldItems"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/holds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One held item, decided or not. */
+        get: operations["getHeldItem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/holds/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve: an order is released, then captured and delivered as any placed order (gift cards issued once); a redemption credits the balance; a listing goes on sale. 409 hold_already_decided when someone decided first; 409 hold_lapsed when a lockdown or the card's owner moved the object meanwhile. */
+        post: operations["approveHeldItem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/holds/{id}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deny: an order is cancelled and its authorisation voided (nothing captured, nothing issued); a redemption is refused and the card stays as it was; a listing is taken down. */
+        post: operations["denyHeldItem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/accounts/{accountId}/lockdown": {
         parameters: {
             query?: never;
@@ -1649,7 +1717,7 @@ export interface components {
                  * @description Stable machine-readable code; see the README's error catalog.
                  * @enum {string}
                  */
-                code: "account_frozen" | "account_locked" | "account_not_found" | "address_not_found" | "address_required" | "admin_exists" | "admin_not_found" | "admin_unauthorized" | "admin_username_invalid" | "api_key_not_found" | "app_password_not_found" | "card_number_refused" | "case_closed" | "case_not_found" | "challenge_failed" | "challenge_invalid" | "code_expired" | "code_invalid" | "code_replayed" | "conflict" | "contact_already_verified" | "contact_not_found" | "country_invalid" | "current_password_wrong" | "email_taken" | "factor_unavailable" | "forbidden" | "gift_card_invalid" | "internal_error" | "invalid_code" | "invalid_credentials" | "invalid_email" | "invalid_phone" | "invalid_request" | "last_email" | "link_invalid" | "listing_not_found" | "listing_unavailable" | "no_pending_email_change" | "not_found" | "order_not_found" | "order_state_invalid" | "order_total_out_of_range" | "own_listing" | "passkey_already_registered" | "passkey_challenge_invalid" | "passkey_clone_suspected" | "passkey_invalid" | "passkey_limit" | "passkey_not_found" | "passkey_signin_denied" | "password_breached" | "password_contains_context" | "password_reset_required" | "password_reused" | "password_too_long" | "password_too_short" | "password_too_weak" | "password_used_in_window" | "payload_too_large" | "payment_failed" | "payment_instrument_not_found" | "payment_token_invalid" | "phone_taken" | "policy_invalid" | "policy_not_found" | "policy_state_invalid" | "product_not_found" | "rate_limited" | "reason_required" | "reauthentication_required" | "recovery_invalid" | "recovery_step_missing" | "redemption_held" | "reset_token_invalid" | "risk_denied" | "risk_event_invalid" | "second_factor_required" | "session_invalid" | "session_not_found" | "staff_challenge_invalid" | "staff_code_required" | "staff_password_change_required" | "staff_password_unchanged" | "staff_role_invalid" | "staff_role_required" | "staff_second_factor_required" | "staff_totp_enrolled" | "staff_totp_not_started" | "totp_already_enrolled" | "totp_enrollment_not_started" | "totp_not_enrolled" | "unauthorized" | "unavailable" | "unsupported_media_type" | "uri_too_long" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "window_invalid";
+                code: "account_frozen" | "account_locked" | "account_not_found" | "address_not_found" | "address_required" | "admin_exists" | "admin_not_found" | "admin_unauthorized" | "admin_username_invalid" | "api_key_not_found" | "app_password_not_found" | "card_number_refused" | "case_closed" | "case_not_found" | "challenge_failed" | "challenge_invalid" | "code_expired" | "code_invalid" | "code_replayed" | "conflict" | "contact_already_verified" | "contact_not_found" | "country_invalid" | "current_password_wrong" | "email_taken" | "factor_unavailable" | "forbidden" | "gift_card_invalid" | "hold_already_decided" | "hold_lapsed" | "hold_not_found" | "internal_error" | "invalid_code" | "invalid_credentials" | "invalid_email" | "invalid_phone" | "invalid_request" | "last_email" | "link_invalid" | "listing_not_found" | "listing_unavailable" | "no_pending_email_change" | "not_found" | "order_not_found" | "order_state_invalid" | "order_total_out_of_range" | "own_listing" | "passkey_already_registered" | "passkey_challenge_invalid" | "passkey_clone_suspected" | "passkey_invalid" | "passkey_limit" | "passkey_not_found" | "passkey_signin_denied" | "password_breached" | "password_contains_context" | "password_reset_required" | "password_reused" | "password_too_long" | "password_too_short" | "password_too_weak" | "password_used_in_window" | "payload_too_large" | "payment_failed" | "payment_instrument_not_found" | "payment_token_invalid" | "phone_taken" | "policy_invalid" | "policy_not_found" | "policy_state_invalid" | "product_not_found" | "rate_limited" | "reason_required" | "reauthentication_required" | "recovery_invalid" | "recovery_step_missing" | "redemption_held" | "reset_token_invalid" | "risk_denied" | "risk_event_invalid" | "second_factor_required" | "session_invalid" | "session_not_found" | "staff_challenge_invalid" | "staff_code_required" | "staff_password_change_required" | "staff_password_unchanged" | "staff_role_invalid" | "staff_role_required" | "staff_second_factor_required" | "staff_totp_enrolled" | "staff_totp_not_started" | "totp_already_enrolled" | "totp_enrollment_not_started" | "totp_not_enrolled" | "unauthorized" | "unavailable" | "unsupported_media_type" | "uri_too_long" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "window_invalid";
                 message: string;
                 details?: {
                     [key: string]: unknown;
@@ -1980,6 +2048,48 @@ export interface components {
                 postalCode: string | null;
                 country: string | null;
                 phone: string | null;
+            } | null;
+        };
+        /** @description An order, gift-card redemption or listing the risk policy held, with why (the rules that fired) and from where. */
+        HeldItem: {
+            id: string;
+            kind: "order" | "redemption" | "listing";
+            /** @description the order, the gift card (redemption) or the listing */
+            objectId: string;
+            /** @description the buyer, the account the card was to go into, or the seller */
+            accountId: string;
+            accountEmail: string | null;
+            title: string | null;
+            amount: number | null;
+            currency: string | null;
+            /** @description pending | approved | denied | lapsed */
+            status: string;
+            objectStatus: string | null;
+            giftCards: number | null;
+            /** @description where the gift cards go (orders) or went (redemptions) */
+            recipientEmail: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            decidedAt: string | null;
+            decidedBy: string | null;
+            reason: string | null;
+            decisionId: string | null;
+            rules: {
+                ruleId: string;
+                description: string | null;
+            }[];
+            policyVersion: number | null;
+            session: {
+                id: string;
+                ip: string;
+                country: string | null;
+                asn: number | null;
+                network: string | null;
+                browser: string | null;
+                os: string | null;
+                deviceType: string | null;
+                channel: string;
             } | null;
         };
         /** @description A live session of the account, with where it came from. */
@@ -10536,6 +10646,578 @@ export interface operations {
             };
         };
     };
+    listHeldItems: {
+        parameters: {
+            query?: {
+                accountId?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "kind": "order",
+                     *           "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "accountEmail": "example",
+                     *           "title": "example",
+                     *           "amount": 2500,
+                     *           "currency": "JPY",
+                     *           "status": "example",
+                     *           "objectStatus": "example",
+                     *           "giftCards": 1,
+                     *           "recipientEmail": "hanako@example.jp",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "decidedAt": "2026-11-01T09:00:00.000Z",
+                     *           "decidedBy": "example",
+                     *           "reason": "Owner phoned: the order is not theirs.",
+                     *           "decisionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "rules": [
+                     *             {
+                     *               "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *               "description": "Owner phoned: the order is not theirs."
+                     *             }
+                     *           ],
+                     *           "policyVersion": 1,
+                     *           "session": {
+                     *             "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *             "ip": "133.0.0.10",
+                     *             "country": "JP",
+                     *             "asn": 1,
+                     *             "network": "example",
+                     *             "browser": "example",
+                     *             "os": "example",
+                     *             "deviceType": "example",
+                     *             "channel": "example"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        items: components["schemas"]["HeldItem"][];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; try again later. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getHeldItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An order, gift-card redemption or listing the risk policy held, with why (the rules that fired) and from where. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "kind": "order",
+                     *       "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountEmail": "example",
+                     *       "title": "example",
+                     *       "amount": 2500,
+                     *       "currency": "JPY",
+                     *       "status": "example",
+                     *       "objectStatus": "example",
+                     *       "giftCards": 1,
+                     *       "recipientEmail": "hanako@example.jp",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "decidedAt": "2026-11-01T09:00:00.000Z",
+                     *       "decidedBy": "example",
+                     *       "reason": "Owner phoned: the order is not theirs.",
+                     *       "decisionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "rules": [
+                     *         {
+                     *           "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "description": "Owner phoned: the order is not theirs."
+                     *         }
+                     *       ],
+                     *       "policyVersion": 1,
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "ip": "133.0.0.10",
+                     *         "country": "JP",
+                     *         "asn": 1,
+                     *         "network": "example",
+                     *         "browser": "example",
+                     *         "os": "example",
+                     *         "deviceType": "example",
+                     *         "channel": "example"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HeldItem"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `hold_not_found`: No such held item. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    approveHeldItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Owner phoned: the order is not theirs."
+                 *     }
+                 */
+                "application/json": {
+                    /** @description why (at least 3 characters); kept */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description An order, gift-card redemption or listing the risk policy held, with why (the rules that fired) and from where. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "kind": "order",
+                     *       "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountEmail": "example",
+                     *       "title": "example",
+                     *       "amount": 2500,
+                     *       "currency": "JPY",
+                     *       "status": "example",
+                     *       "objectStatus": "example",
+                     *       "giftCards": 1,
+                     *       "recipientEmail": "hanako@example.jp",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "decidedAt": "2026-11-01T09:00:00.000Z",
+                     *       "decidedBy": "example",
+                     *       "reason": "Owner phoned: the order is not theirs.",
+                     *       "decisionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "rules": [
+                     *         {
+                     *           "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "description": "Owner phoned: the order is not theirs."
+                     *         }
+                     *       ],
+                     *       "policyVersion": 1,
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "ip": "133.0.0.10",
+                     *         "country": "JP",
+                     *         "asn": 1,
+                     *         "network": "example",
+                     *         "browser": "example",
+                     *         "os": "example",
+                     *         "deviceType": "example",
+                     *         "channel": "example"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HeldItem"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `reason_required`: Say why (at least 3 characters). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payment_failed`: The payment gateway refused the operation. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `hold_not_found`: No such held item. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `hold_already_decided`: Someone already approved or denied this held item. `hold_lapsed`: The item is no longer held: a lockdown cancelled the order, the card was redeemed or voided, or the listing changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    denyHeldItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Owner phoned: the order is not theirs."
+                 *     }
+                 */
+                "application/json": {
+                    /** @description why (at least 3 characters); kept */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description An order, gift-card redemption or listing the risk policy held, with why (the rules that fired) and from where. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "kind": "order",
+                     *       "objectId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "accountEmail": "example",
+                     *       "title": "example",
+                     *       "amount": 2500,
+                     *       "currency": "JPY",
+                     *       "status": "example",
+                     *       "objectStatus": "example",
+                     *       "giftCards": 1,
+                     *       "recipientEmail": "hanako@example.jp",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "decidedAt": "2026-11-01T09:00:00.000Z",
+                     *       "decidedBy": "example",
+                     *       "reason": "Owner phoned: the order is not theirs.",
+                     *       "decisionId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "rules": [
+                     *         {
+                     *           "ruleId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "description": "Owner phoned: the order is not theirs."
+                     *         }
+                     *       ],
+                     *       "policyVersion": 1,
+                     *       "session": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "ip": "133.0.0.10",
+                     *         "country": "JP",
+                     *         "asn": 1,
+                     *         "network": "example",
+                     *         "browser": "example",
+                     *         "os": "example",
+                     *         "deviceType": "example",
+                     *         "channel": "example"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HeldItem"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `reason_required`: Say why (at least 3 characters). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payment_failed`: The payment gateway refused the operation. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. `hold_not_found`: No such held item. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `hold_already_decided`: Someone already approved or denied this held item. `hold_lapsed`: The item is no longer held: a lockdown cancelled the order, the card was redeemed or voided, or the listing changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_frozen`: The account is frozen after a reported compromise; only account recovery is possible. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     lockdownAccount: {
         parameters: {
             query?: never;
@@ -13954,7 +14636,7 @@ export interface operations {
                  */
                 "application/json": {
                     /** @enum {string} */
-                    type: "order.cancelled" | "gift_card.locked" | "gift_card.voided" | "wallet.locked" | "wallet.recredited" | "listing.taken_down" | "address.rolled_back" | "payment_instrument.rolled_back" | "listing.rolled_back" | "setting.rolled_back";
+                    type: "order.cancelled" | "order.released" | "gift_card.locked" | "gift_card.voided" | "wallet.locked" | "wallet.recredited" | "listing.taken_down" | "listing.released" | "address.rolled_back" | "payment_instrument.rolled_back" | "listing.rolled_back" | "setting.rolled_back";
                     /** Format: date-time */
                     timestamp: string;
                     /** @description An order cancelled, a payment voided or refunded, a gift card locked or voided, a wallet re-credited, a listing taken down, or an attacker's change rolled back. Always: objectType, objectId, accountId, caseId (or null); then the action's own fields. */
