@@ -221,6 +221,8 @@ describe("held-gift-card-order-approved-twice", () => {
         const r = await t.call("POST", "/v1/commerce/gift-cards/redeem", { code }, { session: stranger.token });
         assert.equal(r.json().error?.code, "redemption_held", r.body);
       }
+      // The queue is oldest first: holds[i] is codes[i]'s.
+      t.clock.advance(1000);
     }
     const q = await t.call("GET", `/v1/admin/holds?accountId=${stranger.accountId}`, undefined, {
       auth: await t.adminToken(),
