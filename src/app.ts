@@ -218,6 +218,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     webhookStates: (ids) => webhooks.states(ids),
     crashPoint: opts.crashPoint,
     factors,
+    node: config.nodeId,
+    leaseMs: config.lockdownLeaseMs,
     ...(opts.lockdownSteps ? { extraSteps: opts.lockdownSteps } : {}),
   });
   // Risk engine: velocity counters shared by every node through Redis when there is one.
@@ -510,6 +512,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       await webhookDispatcher.stop();
       await counters.close();
       await riskAlerts.stop();
+      response.stopSweep();
       await risk.close();
       if (!opts.velocity) await velocity.close();
       if (!opts.database) await database.close();

@@ -1,4 +1,4 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import path from "node:path";
 import { type Branding, loadBranding } from "./shared/branding.ts";
 import { DAY, HOUR, MINUTE } from "./shared/clock.ts";
@@ -25,6 +25,13 @@ export interface Config {
    * (MAMORI_SESSION_LAST_SEEN_FLUSH_MS, default 1000; sessions/last-seen.ts): what a crash can lose
    */
   sessionLastSeenFlushMs: number;
+  /**
+   * this node's name in lockdown leases (MAMORI_NODE_ID, default host name and port): a node started again under the
+   * same name takes back its own interrupted lockdowns at once; another node takes them when the lease lapses
+   */
+  nodeId: string;
+  /** how long a node's claim on a running lockdown lasts without renewal (MAMORI_LOCKDOWN_LEASE_MS, default 15000) */
+  lockdownLeaseMs: number;
   /** staff (admin) sessions end after this long without a request (MAMORI_STAFF_SESSION_IDLE_MINUTES, default 15) */
   staffSessionIdleMs: number;
   /** and after this long whatever happens (MAMORI_STAFF_SESSION_TTL_HOURS, default 8) */
@@ -111,6 +118,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sessionTtlMs: int(env.MAMORI_SESSION_TTL_DAYS, 30) * DAY,
     sessionIdleMs: int(env.MAMORI_SESSION_IDLE_DAYS, 14) * DAY,
     sessionLastSeenFlushMs: Math.max(10, int(env.MAMORI_SESSION_LAST_SEEN_FLUSH_MS, 1000)),
+    nodeId: env.MAMORI_NODE_ID?.trim() || `${hostname()}:${port}`,
+    lockdownLeaseMs: Math.max(1000, int(env.MAMORI_LOCKDOWN_LEASE_MS, 15_000)),
     staffSessionIdleMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_IDLE_MINUTES, 15)) * MINUTE,
     staffSessionTtlMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_TTL_HOURS, 8)) * HOUR,
     maxSessionsPerAccount: Math.max(1, int(env.MAMORI_MAX_SESSIONS, 20)),

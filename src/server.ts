@@ -40,6 +40,10 @@ export async function start(config: Config): Promise<App> {
   // A lockdown a crash interrupted finishes before the node serves anyone.
   const resumed = await app.response.resumeAll();
   if (resumed.length) logger.info({ cases: resumed }, "resumed interrupted lockdowns");
+  // And those another node started and could not finish (it died): taken when its claim lapses.
+  app.response.startSweep(Math.max(500, Math.floor(config.lockdownLeaseMs / 3)), (e) =>
+    logger.warn({ err: e }, "lockdown sweep"),
+  );
   if (config.dispatcher) {
     app.dispatcher.start(1000);
     app.webhookDispatcher.start(1000);

@@ -5,7 +5,7 @@ import { type DatabaseHandle, openDatabase, type StoreConfig, type StoreModules 
 import { passkeyMigration } from "./identity/factors/passkey/migration.ts";
 import { identityImportMigration, identitySigninMigration } from "./identity/migration.ts";
 import { portalMigration } from "./portal/migration.ts";
-import { responseMigration } from "./response/migration.ts";
+import { caseLeaseMigration, responseMigration } from "./response/migration.ts";
 import {
   decisionLogFileMigration,
   decisionLogSideFile,
@@ -36,6 +36,7 @@ export const storeModules: StoreModules = {
     "0021_identity_import": identityImportMigration,
     "0024_commerce_holds": commerceHoldsMigration,
     "0030_identity_passkeys": passkeyMigration,
+    "0031_case_lease": caseLeaseMigration,
   },
   sideFiles: [decisionLogSideFile],
 };

@@ -2,6 +2,17 @@ import type { Kysely, Migration } from "kysely";
 
 const ts = "bigint" as const;
 
+/**
+ * 0031: a lease on a running lockdown, so that another node finishes a case whose runner died (issue 18), not only
+ * that node at its next start.
+ */
+export const caseLeaseMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("cases").addColumn("runner", "text").execute();
+    await db.schema.alterTable("cases").addColumn("runner_until", ts).execute();
+  },
+};
+
 /** The response module's tables (portable: see db/migrations.ts). */
 export const responseMigration: Migration = {
   async up(db: Kysely<unknown>) {

@@ -99,6 +99,13 @@ export interface ResponseDeps {
   extraSteps?: ExtraStep[];
   /** the factors' roll-back (identity's factor registry): passkeys added in the window are removed */
   factors?: FactorRollBack;
+  /**
+   * This node's name in lockdown claims (config nodeId). A lockdown is run by the node that holds its case's claim,
+   * renewed between steps; when the claim lapses (the node died), any node's sweep takes the case and finishes it.
+   */
+  node?: string;
+  /** how long a claim lasts without renewal (config lockdownLeaseMs) */
+  leaseMs?: number;
 }
 
 export interface ExtraStep extends StepSpec {
@@ -114,6 +121,9 @@ export function createResponseService(deps: ResponseDeps) {
   const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
   // One runner per case in this process; across processes the guarded step completion settles races.
   const running = new Map<string, Promise<void>>();
+  const node = deps.node ?? "local";
+  const leaseMs = deps.leaseMs ?? 15_000;
+  let sweeper: NodeJS.Timeout | null = null;
   const plan: readonly StepSpec[] = (deps.extraSteps ?? []).reduce<StepSpec[]>(
     (p, x) => {
       const at = p.findIndex((s) => s.name === x.before);
@@ -469,10 +479,26 @@ export function createResponseService(deps: ResponseDeps) {
   const STEPS: Record<string, (c: CaseRow) => Promise<void>> = { ...BUILT_IN };
   for (const x of deps.extraSteps ?? []) STEPS[x.name] = (c) => dbStep(c, x.name, (t) => x.work(t, c));
 
+  /**
+   * Waits until this node holds the case's claim (true) or the case is no longer locking (false). Another node's live
+   * claim means it is running the lockdown: this one waits for it to finish, or for its claim to lapse and take over.
+   */
+  async function claim(caseId: string): Promise<boolean> {
+    for (;;) {
+      const r = await store.claimLockdown(db, caseId, node, clock.now(), leaseMs);
+      if (r !== "held") return r === "claimed";
+      await new Promise((res) => setTimeout(res, Math.min(250, leaseMs / 4)));
+    }
+  }
+
   async function runLockdown(caseId: string): Promise<void> {
+    if (!(await claim(caseId))) return;
     // Re-planned on every run: a case planned by an older version gets rows for the steps added since.
     await store.planSteps(db, caseId, stepNames);
     for (const step of stepNames) {
+      // Steps are short; renewing between them keeps the claim while this node works. A node that lost it (stalled
+      // past the lease) waits for the node that took over; a duplicate step would roll back anyway (finishStep).
+      if (!(await store.renewLockdownClaim(db, caseId, node, clock.now(), leaseMs)) && !(await claim(caseId))) return;
       const c = await caseOrThrow(db, caseId);
       const st = (await store.steps(db, caseId)).find((s) => s.step === step);
       if (st?.status === "done") continue;
@@ -487,6 +513,7 @@ export function createResponseService(deps: ResponseDeps) {
       // (the attacker's next one) get 2 ms to arrive and be answered before the next step holds the node again.
       if (step === "freeze") await new Promise((r) => setTimeout(r, 2));
     }
+    await store.releaseLockdownClaim(db, caseId, node);
   }
 
   /** Runs (or joins) the lockdown of a case; the promise settles when every step is done. */
@@ -499,7 +526,7 @@ export function createResponseService(deps: ResponseDeps) {
     return p;
   }
 
-  return {
+  const service_ = {
     lockdown,
 
     /**
@@ -598,6 +625,9 @@ export function createResponseService(deps: ResponseDeps) {
             updated_at: now,
             locked_down_at: null,
             recovered_at: null,
+            // Claimed by this node from the start, so no other node's sweep takes it before this one begins.
+            runner: node,
+            runner_until: now + leaseMs,
           })
           .execute();
         await store.planSteps(t, id, stepNames);
@@ -652,11 +682,44 @@ export function createResponseService(deps: ResponseDeps) {
       });
     },
 
-    /** Finishes every lockdown a crash interrupted (called on start). */
+    /**
+     * Finishes the lockdowns a crash interrupted (called on start): this node's own (same node name) and those whose
+     * runner's claim lapsed. A case another live node is running is left to it.
+     */
     async resumeAll(): Promise<string[]> {
-      const open = await db.selectFrom("cases").select("id").where("status", "=", "locking").execute();
+      const now = clock.now();
+      const open = await db
+        .selectFrom("cases")
+        .select("id")
+        .where("status", "=", "locking")
+        .where((w) => w.or([w("runner", "is", null), w("runner", "=", node), w("runner_until", "<", now)]))
+        .execute();
       for (const c of open) await lockdown(c.id);
       return open.map((c) => c.id);
+    },
+
+    /**
+     * Takes and finishes every locking case nobody holds (its node died mid-lockdown). Run by each node's timer
+     * (startSweep); returns the cases it started on.
+     */
+    async sweepLockdowns(): Promise<string[]> {
+      const ids = (await store.unclaimedLockdowns(db, clock.now())).filter((id) => !running.has(id));
+      for (const id of ids) lockdown(id).catch(() => {});
+      return ids;
+    },
+
+    /** Sweeps every `intervalMs` (unref'd timer): a dead node's lockdown is finished within a lease and a sweep. */
+    startSweep(intervalMs: number, onError: (e: unknown) => void = () => {}): void {
+      if (sweeper) return;
+      sweeper = setInterval(() => {
+        service_.sweepLockdowns().catch(onError);
+      }, intervalMs);
+      sweeper.unref();
+    },
+
+    stopSweep(): void {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = null;
     },
 
     /** Support moves the window start; the window-dependent steps run again (already-done actions are not redone). */
@@ -766,6 +829,7 @@ export function createResponseService(deps: ResponseDeps) {
       };
     },
   };
+  return service_;
 }
 
 /** A verified address the owner had before the window (and did not lose before it): the lockdown tells it. */

@@ -110,6 +110,62 @@ export const responseStore = {
       .execute();
   },
 
+  /**
+   * Takes the lockdown for this node: only while the case is locking and nobody else's claim is live (none, this
+   * node's own, or lapsed), in one conditional UPDATE, so of two nodes sweeping at once one gets it. "finished": the
+   * case is no longer locking; "held": another node's claim is live.
+   */
+  async claimLockdown(
+    ex: Executor,
+    caseId: string,
+    node: string,
+    now: number,
+    leaseMs: number,
+  ): Promise<"claimed" | "held" | "finished"> {
+    const r = await ex
+      .updateTable("cases")
+      .set({ runner: node, runner_until: now + leaseMs })
+      .where("id", "=", caseId)
+      .where("status", "=", "locking")
+      .where((w) => w.or([w("runner", "is", null), w("runner", "=", node), w("runner_until", "<", now)]))
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) return "claimed";
+    const c = await ex.selectFrom("cases").select("status").where("id", "=", caseId).executeTakeFirst();
+    return c?.status === "locking" ? "held" : "finished";
+  },
+
+  /** Extends this node's claim; false when another node has taken the case (this one was too slow) or it finished. */
+  async renewLockdownClaim(ex: Executor, caseId: string, node: string, now: number, leaseMs: number) {
+    const r = await ex
+      .updateTable("cases")
+      .set({ runner_until: now + leaseMs })
+      .where("id", "=", caseId)
+      .where("runner", "=", node)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
+  /** Lets go of the claim (the lockdown is done): guarded on the runner, so a taken-over claim is not cleared. */
+  async releaseLockdownClaim(ex: Executor, caseId: string, node: string): Promise<void> {
+    await ex
+      .updateTable("cases")
+      .set({ runner: null, runner_until: null })
+      .where("id", "=", caseId)
+      .where("runner", "=", node)
+      .execute();
+  },
+
+  /** Locking cases nobody holds: no runner, or its claim lapsed (its node died or stalls). */
+  async unclaimedLockdowns(ex: Executor, now: number): Promise<string[]> {
+    const rows = await ex
+      .selectFrom("cases")
+      .select("id")
+      .where("status", "=", "locking")
+      .where((w) => w.or([w("runner", "is", null), w("runner_until", "<", now)]))
+      .execute();
+    return rows.map((r) => r.id);
+  },
+
   /** Guarded on status pending: of two runners finishing the same step, one commits and the other rolls back. */
   async finishStep(ex: Executor, caseId: string, step: string, now: number, result: unknown): Promise<void> {
     const r = await ex

@@ -19,6 +19,10 @@ export interface CasesTable {
   updated_at: Ms;
   locked_down_at: Ms | null;
   recovered_at: Ms | null;
+  /** the node running the lockdown (config nodeId) while status is locking; null when none holds it */
+  runner: string | null;
+  /** until when that node's claim holds without renewal (ms); another node may take a locking case after it */
+  runner_until: Ms | null;
 }
 
 /** One row per lockdown step: written before the step runs, marked done in the step's last transaction. */

@@ -11,8 +11,8 @@ import { CTX, client, exited, type Node, PASSWORD, redisServerMissing, startNode
 // - nothing acknowledged by the killed node is lost: the sessions it handed out are live on the other nodes;
 // - the other nodes keep answering, and a revocation made on one of them is refused on the other at once;
 // - a node started again in its place needs no repair and refuses the revoked session on its first request.
-// Not covered here: a lockdown in flight on the killed node is finished at that node's next start (resumeAll), not yet
-// by another node (issue 18 asks for a lease on the case).
+// A lockdown in flight on the killed node is finished by another node when its claim lapses: tested in process, with
+// the clock moved past the lease, in test/response/lockdown-finished-by-another-node.test.ts.
 const ATTACKER = { ip: "126.200.3.4", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId: "owner-pc", channel: "web" };
 
 describe("node-killed-under-load", async () => {
