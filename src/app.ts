@@ -388,6 +388,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     sessions,
     identity,
     commerce: commerceReads,
+    risk,
+    cases: response,
   });
 
   const findByOrderOrGiftCard = async (q: string) => {

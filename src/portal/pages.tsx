@@ -4,10 +4,13 @@ import type { ComponentChildren } from "preact";
 import type { Http } from "../api/types.ts";
 import { formatTime } from "../notify/templates.ts";
 import type { RouteDeps } from "../route-deps.ts";
+import { MamoriError } from "../shared/errors.ts";
 import { readCookie } from "../web/cookies.ts";
-import { Actions, LinkButton, Notice, PostForm } from "../web/form.tsx";
+import { sendErrorPage } from "../web/error-page.tsx";
+import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
+import { groupedKey, QrSvg } from "../web/qr.tsx";
 import { sendPage } from "../web/render.ts";
 import type { NotMeKind, PortalPage } from "./service.ts";
 
@@ -44,8 +47,8 @@ const T = {
     en: "Authenticator app: on ({n} recovery codes left)",
   },
   totpOff: {
-    ja: "認証アプリ: 未設定。パスワードだけで守られています。{store}の設定画面から認証アプリを設定できます。",
-    en: "Authenticator app: off. Your password alone protects the account; you can turn the app on in {store}'s settings.",
+    ja: "認証アプリ: 未設定。パスワードだけで守られています。下のボタンから設定できます。",
+    en: "Authenticator app: off. Your password alone protects the account; you can set the app up below.",
   },
   contactsTitle: { ja: "メールアドレス・電話番号", en: "Email addresses and phone numbers" },
   verified: { ja: "確認済み", en: "verified" },
@@ -101,6 +104,131 @@ const T = {
     en: "Cancelled by the account protection.",
   },
   navTitle: { ja: "このページの内容", en: "On this page" },
+  totpSetUp: { ja: "認証アプリを設定する", en: "Set up an authenticator app" },
+  totpRemove: { ja: "認証アプリを外す", en: "Remove the authenticator app" },
+  codesRegenerate: { ja: "リカバリーコードを作り直す", en: "Make new recovery codes" },
+  appPasswordsTitle: { ja: "アプリ用パスワード", en: "App passwords" },
+  appPasswordsIntro: {
+    ja: "メールアプリなど、ふつうのログインができないアプリのためのパスワードです。使っていないものは削除してください。",
+    en: "Passwords for apps that cannot use the normal sign-in, such as a mail app. Delete any you do not use.",
+  },
+  noAppPasswords: { ja: "アプリ用パスワードはありません。", en: "No app passwords." },
+  created: { ja: "作成", en: "Created" },
+  lastUsed: { ja: "最終使用", en: "Last used" },
+  neverUsed: { ja: "未使用", en: "never" },
+  revoke: { ja: "削除する", en: "Delete" },
+  appPasswordName: {
+    ja: "新しいアプリ用パスワードの名前（例: メールアプリ）",
+    en: "Name of a new app password (e.g. Mail app)",
+  },
+  appPasswordCreate: { ja: "作成する", en: "Create" },
+  countriesTitle: { ja: "ログインを許可する国", en: "Countries sign-in is allowed from" },
+  countriesAny: {
+    ja: "現在: 制限なし（どの国からでもログインできます）",
+    en: "Now: no limit (sign-in from any country)",
+  },
+  countriesNow: { ja: "現在: {list}", en: "Now: {list}" },
+  countriesField: {
+    ja: "国コード（カンマ区切り、例: JP, US）。空欄にすると制限なし",
+    en: "Country codes (comma-separated, e.g. JP, US). Empty: no limit",
+  },
+  countriesSave: { ja: "保存する", en: "Save" },
+  countriesHelp: {
+    ja: "ここにない国からのログインは止められます。海外に行くときは先に追加してください。",
+    en: "Sign-ins from any other country are stopped. Add a country before you travel there.",
+  },
+  contactsHistoryTitle: { ja: "メールアドレス・電話番号の履歴", en: "Email and phone history" },
+  contactNow: { ja: "使用中", en: "in use" },
+  contactRemoved: { ja: "{when}に削除（{by}）", en: "removed {when} ({by})" },
+  contactAdded: { ja: "{when}に追加（{by}）", en: "added {when} ({by})" },
+  byYou: { ja: "{where}から", en: "from {where}" },
+  byOwnerSignUp: { ja: "登録時", en: "at sign-up" },
+  bySupport: { ja: "サポート", en: "support" },
+  byProtection: { ja: "アカウント保護の手続き", en: "the account protection" },
+  byRecovery: { ja: "アカウントの復旧", en: "account recovery" },
+  byLink: { ja: "メールのリンク", en: "a mailed link" },
+  bySystem: { ja: "システム", en: "the system" },
+  casesTitle: { ja: "アカウント保護の手続き", en: "Account protection" },
+  noCases: {
+    ja: "進行中の手続きはありません。",
+    en: "Nothing is in progress.",
+  },
+  caseOpened: { ja: "{when}に開始", en: "started {when}" },
+  confirmTitle: { ja: "ご本人の確認", en: "Confirm it is you" },
+  confirmIntro: {
+    ja: "この変更の前に、もう一度パスワードを入力してください。ログインしたままの端末を他人が使っていても、勝手に変更できないようにするためです。",
+    en: "Before this change, enter your password again, so that someone using a device you left signed in cannot make it.",
+  },
+  confirmTotpHint: {
+    ja: "認証アプリの6桁のコード、またはリカバリーコード",
+    en: "The 6-digit code from your authenticator app, or a recovery code",
+  },
+  confirmStoreNote: {
+    ja: "確認すると、安全のため{store}ではもう一度ログインが必要になる場合があります。確認は10分間有効です。",
+    en: "After this, {store} may ask you to sign in again (for safety). The confirmation lasts 10 minutes.",
+  },
+  password: { ja: "パスワード", en: "Password" },
+  confirmButton: { ja: "確認する", en: "Confirm" },
+  wrongPassword: { ja: "パスワードが違います。", en: "The password is not right." },
+  wrongCode: { ja: "コードが違うか、使用済みです。", en: "The code is wrong or was used already." },
+  confirmed: {
+    ja: "確認しました。もう一度ボタンを押して変更してください。",
+    en: "Confirmed. Press the button again to make the change.",
+  },
+  totpTitle: { ja: "認証アプリを設定する", en: "Set up an authenticator app" },
+  totpHow1: {
+    ja: "スマートフォンに認証アプリ（Google Authenticator、Microsoft Authenticator など）を入れます。",
+    en: "Install an authenticator app on your phone (Google Authenticator, Microsoft Authenticator, …).",
+  },
+  totpHow2: {
+    ja: "アプリで下のQRコードを読み取ります。読み取れない場合は、その下のキーを入力します。",
+    en: "Scan the QR code below with it, or type the key under it.",
+  },
+  totpHow3: { ja: "アプリに表示された6桁のコードを入力します。", en: "Enter the 6-digit code the app shows." },
+  qrAlt: { ja: "認証アプリで読み取るQRコード", en: "QR code for the authenticator app" },
+  key: { ja: "キー", en: "Key" },
+  totpCode: { ja: "6桁のコード", en: "6-digit code" },
+  totpButton: { ja: "設定する", en: "Turn on" },
+  totpWrong: {
+    ja: "コードが違います。新しいQRコードを読み取り直してから、表示されたコードを入力してください。",
+    en: "That code is not right. Scan the new QR code again, then enter the code it shows.",
+  },
+  codesTitle: { ja: "リカバリーコードを保管してください", en: "Keep your recovery codes" },
+  codesIntro: {
+    ja: "認証アプリが使えなくなったときに、コードの代わりに1回ずつ使えます。",
+    en: "Each works once in place of the app's code if you lose the app.",
+  },
+  codesOnce: {
+    ja: "この画面を閉じると二度と表示されません。印刷するか、安全な場所に書き写してください。前のコードは使えなくなりました。",
+    en: "They are shown only now. Print them or write them down somewhere safe. Any earlier codes no longer work.",
+  },
+  totpRemoved: {
+    ja: "認証アプリを外しました。パスワードだけで守られています。",
+    en: "The authenticator app is removed: your password alone protects the account.",
+  },
+  appPasswordTitle: { ja: "アプリ用パスワードを作成しました", en: "App password created" },
+  appPasswordOnce: {
+    ja: "「{name}」のアプリ用パスワードです。アプリのパスワード欄に入力してください。この画面を閉じると二度と表示されません。",
+    en: "The app password for “{name}”. Enter it in the app's password field. It is shown only now.",
+  },
+  appPasswordRevoked: { ja: "アプリ用パスワードを削除しました。", en: "The app password is deleted." },
+  appPasswordMissing: {
+    ja: "そのアプリ用パスワードは見つかりません（すでに削除されています）。",
+    en: "That app password was not found (it is already deleted).",
+  },
+  nameMissing: { ja: "名前を入力してください。", en: "Enter a name." },
+  countriesSaved: { ja: "ログインを許可する国を保存しました。", en: "The allowed countries are saved." },
+  countriesBad: {
+    ja: "国コードが正しくありません。JP（日本）、US（アメリカ）のように、アルファベット2文字で入力してください。",
+    en: "A country code is not right. Use two letters, like JP (Japan) or US (United States).",
+  },
+  tooManyTitle: { ja: "しばらくお待ちください", en: "Please wait a little" },
+  tooMany: {
+    ja: "試行が多すぎます。{minutes}分ほど待ってから、もう一度お試しください。",
+    en: "Too many tries. Wait about {minutes} minutes, then try again.",
+  },
+  backToCenter: { ja: "セキュリティセンターに戻る", en: "Back to the security center" },
+
   csrfTitle: { ja: "もう一度お試しください", en: "Please try again" },
   csrfBody: {
     ja: "このページを開き直してから、もう一度押してください。",
@@ -178,6 +306,49 @@ const ORDER_STATES: Record<string, { label: Msg; means: Msg }> = {
     },
   },
 };
+/** What a case's state means for her, and what happens next. */
+const CASE_STATES: Record<string, { label: Msg; next: Msg }> = {
+  open: {
+    label: { ja: "確認中", en: "Under review" },
+    next: {
+      ja: "サポートがこのアカウントの不審な動きを確認しています。必要なときはご登録のメールアドレスに連絡します。",
+      en: "Support is looking at unusual activity on this account and will write to your registered address if needed.",
+    },
+  },
+  locking: {
+    label: { ja: "保護の手続き中", en: "Being protected" },
+    next: {
+      ja: "ログアウト・凍結・取り消しを進めています。終わるとメールでお知らせします。",
+      en: "Signing out, freezing and undoing are under way. You will be mailed when it is done.",
+    },
+  },
+  locked_down: {
+    label: { ja: "保護済み（凍結中）", en: "Protected (frozen)" },
+    next: {
+      ja: "アカウントは凍結されています。「アカウントの復旧」で取り戻せます。",
+      en: "The account is frozen. Get it back through “Account recovery”.",
+    },
+  },
+  recovering: {
+    label: { ja: "復旧の手続き中", en: "Recovery in progress" },
+    next: {
+      ja: "復旧の手続きが始まっています。最後の「凍結を解除する」まで進めてください。",
+      en: "A recovery has started. Finish it up to “Unfreeze”.",
+    },
+  },
+  recovered: {
+    label: { ja: "復旧済み", en: "Recovered" },
+    next: {
+      ja: "手続きは完了しました。身に覚えのない動きがあれば、もう一度「私ではない」を押してください。",
+      en: "It is finished. If you see anything you did not do, press “Not me” again.",
+    },
+  },
+  closed: {
+    label: { ja: "完了", en: "Closed" },
+    next: { ja: "手続きは終わりました。", en: "It is finished." },
+  },
+};
+
 const GIFT_CARD_STATES: Record<string, Msg> = {
   active: { ja: "未使用", en: "not used" },
   redeemed: { ja: "使用済み", en: "redeemed" },
@@ -197,7 +368,21 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     config: { auth: "public" as const },
     schema: { hide: true, ...schema },
   });
-  const Query = Type.Object({ t: Type.Optional(Type.String()), lang: Type.Optional(Type.String()) });
+  const Query = Type.Object({
+    t: Type.Optional(Type.String()),
+    lang: Type.Optional(Type.String()),
+    confirmed: Type.Optional(Type.String()),
+  });
+  const ChangeBody = Type.Object({
+    csrf: Type.Optional(Type.String()),
+    lang: Type.Optional(Type.String()),
+    next: Type.Optional(Type.String()),
+    password: Type.Optional(Type.String()),
+    code: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String()),
+    id: Type.Optional(Type.String()),
+    countries: Type.Optional(Type.String()),
+  });
   const Body = Type.Object({
     csrf: Type.Optional(Type.String()),
     lang: Type.Optional(Type.String()),
@@ -307,8 +492,45 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
         </button>
       </PostForm>
     );
+    const apps = v.appPasswords.filter((a) => a.active);
+    // Who changed a contact, in her words: her own device (which one, from where), support, the protection.
+    const actorText = (by: string | null, l: Lang) => {
+      if (!by) return T.unknown[l];
+      if (by.startsWith("session:")) {
+        const f = from.get(by.slice(8));
+        return s(l, T.byYou, { where: f ? `${f.device} · ${f.place}` : T.unknown[l] });
+      }
+      if (by === "system" || by === "import") return T.byOwnerSignUp[l];
+      if (by.startsWith("admin:") || by.startsWith("staff:")) return T.bySupport[l];
+      if (by.startsWith("case:") || by.startsWith("rollback")) return T.byProtection[l];
+      if (by.startsWith("recovery")) return T.byRecovery[l];
+      if (by.startsWith("token:")) return T.byLink[l];
+      return T.bySystem[l];
+    };
+    const toc: [string, Msg][] = [
+      ["orders", T.ordersTitle],
+      ["factors", T.factorsTitle],
+      ["app-passwords", T.appPasswordsTitle],
+      ["countries", T.countriesTitle],
+      ["contacts", T.contactsHistoryTitle],
+      ["protection", T.casesTitle],
+    ];
     return page(reply, 200, lang, T.title[lang], [
+      (req.query as { confirmed?: string }).confirmed ? (
+        <Notice key="confirmed" tone="ok" alert>
+          <p>{T.confirmed[lang]}</p>
+        </Notice>
+      ) : null,
       <p key="intro">{s(lang, T.intro, { email })}</p>,
+      <nav key="toc" class="toc" aria-label={T.navTitle[lang]}>
+        <ul>
+          {toc.map(([id, m]) => (
+            <li key={id}>
+              <a href={`#${id}`}>{m[lang]}</a>
+            </li>
+          ))}
+        </ul>
+      </nav>,
       <Notice key="help">
         <p>{T.notMeHelp[lang]}</p>
       </Notice>,
@@ -316,7 +538,7 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
       live.length === 0 ? <p key="none">{T.noSessions[lang]}</p> : null,
       <ul key="sessions" class="cards">
         {live.map((x) => (
-          <li key={x.id} class={x.current ? "card current" : "card"}>
+          <li key={x.id} class={x.current ? "card session current" : "card session"}>
             <p class="card-title">
               {deviceText(x.device, lang)}
               {x.current ? <span class="badge">{T.thisDevice[lang]}</span> : null}
@@ -420,19 +642,122 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
           </li>
         ))}
       </ul>,
-      <h2 key="fh">{T.factorsTitle[lang]}</h2>,
+      <h2 key="fh" id="factors">
+        {T.factorsTitle[lang]}
+      </h2>,
       <p key="f">
         {v.account.totpEnabled ? s(lang, T.totpOn, { n: v.account.recoveryCodesLeft }) : s(lang, T.totpOff)}
       </p>,
+      v.account.totpEnabled ? (
+        <div key="fa" class="actions">
+          <PostForm action="./recovery-codes" hidden={{ csrf: token, lang }}>
+            <button type="submit" class="secondary">
+              {T.codesRegenerate[lang]}
+            </button>
+          </PostForm>
+          <PostForm action="./authenticator/remove" hidden={{ csrf: token, lang }}>
+            <button type="submit" class="secondary">
+              {T.totpRemove[lang]}
+            </button>
+          </PostForm>
+        </div>
+      ) : (
+        <Actions key="fa">
+          <LinkButton href={`./authenticator?lang=${lang}`}>{T.totpSetUp[lang]}</LinkButton>
+        </Actions>
+      ),
       // The passkeys have their own page (passkey-pages.tsx): it runs the WebAuthn script this page does without.
       <p key="pk">
         <a href="./passkeys">{lang === "ja" ? "パスキーの確認と追加" : "See and add passkeys"}</a>
       </p>,
-      <h2 key="ch">{T.contactsTitle[lang]}</h2>,
-      <ul key="contacts">
-        {[...v.account.emails, ...v.account.phones].map((c) => (
-          <li key={c.value}>
-            {c.value} ({c.verified ? T.verified[lang] : T.unverified[lang]})
+      <h2 key="ah" id="app-passwords">
+        {T.appPasswordsTitle[lang]}
+      </h2>,
+      <p key="ai">{T.appPasswordsIntro[lang]}</p>,
+      apps.length === 0 ? <p key="an">{T.noAppPasswords[lang]}</p> : null,
+      <ul key="apps" class="cards">
+        {apps.map((a) => (
+          <li key={a.id} class="card">
+            <p class="card-title">{a.name}</p>
+            <dl class="facts">
+              <dt>{T.created[lang]}</dt>
+              <dd>{when(a.createdAt, lang)}</dd>
+              <dt>{T.lastUsed[lang]}</dt>
+              <dd>
+                {a.lastUsedAt
+                  ? `${when(a.lastUsedAt, lang)} · ${country(a.lastUsedCountry, lang)}${a.lastUsedIp ? ` · ${a.lastUsedIp}` : ""}`
+                  : T.neverUsed[lang]}
+              </dd>
+              <dt>{T.channel[lang]}</dt>
+              <dd>{CHANNELS.app_password![lang]}</dd>
+            </dl>
+            <PostForm action="./app-passwords/revoke" hidden={{ csrf: token, lang, id: a.id }}>
+              <button type="submit" class="secondary">
+                {T.revoke[lang]}
+                <span class="visually-hidden">{` ${a.name}`}</span>
+              </button>
+            </PostForm>
+          </li>
+        ))}
+      </ul>,
+      <PostForm key="an-form" action="./app-passwords" hidden={{ csrf: token, lang }}>
+        <Field name="name" type="text" label={T.appPasswordName[lang]} required maxLength={64} />
+        <button type="submit">{T.appPasswordCreate[lang]}</button>
+      </PostForm>,
+      <h2 key="ch" id="countries">
+        {T.countriesTitle[lang]}
+      </h2>,
+      <p key="cn">
+        {v.countries.length === 0
+          ? T.countriesAny[lang]
+          : s(lang, T.countriesNow, { list: v.countries.map((c) => `${country(c, lang)} (${c})`).join(", ") })}
+      </p>,
+      <p key="cx">{T.countriesHelp[lang]}</p>,
+      <PostForm key="cf" action="./countries" hidden={{ csrf: token, lang }}>
+        <Field
+          name="countries"
+          type="text"
+          label={T.countriesField[lang]}
+          maxLength={200}
+          value={v.countries.join(", ")}
+        />
+        <button type="submit">{T.countriesSave[lang]}</button>
+      </PostForm>,
+      <h2 key="hc" id="contacts">
+        {T.contactsHistoryTitle[lang]}
+      </h2>,
+      <ul key="contacts" class="history contacts">
+        {v.contacts.map((c) => (
+          <li key={`${c.kind}:${c.value}:${c.addedAt}`} class={c.removedAt ? "removed" : "current"}>
+            <div>
+              <p class="card-title">
+                {c.value}
+                <span class="when">
+                  {c.removedAt ? "" : T.contactNow[lang]} {c.verified ? T.verified[lang] : T.unverified[lang]}
+                </span>
+              </p>
+              <p class="meta">
+                {s(lang, T.contactAdded, { when: when(c.addedAt, lang), by: actorText(c.addedBy, lang) })}
+                {c.removedAt
+                  ? ` · ${s(lang, T.contactRemoved, { when: when(c.removedAt, lang), by: actorText(c.removedBy, lang) })}`
+                  : ""}
+              </p>
+            </div>
+          </li>
+        ))}
+      </ul>,
+      <h2 key="kh" id="protection">
+        {T.casesTitle[lang]}
+      </h2>,
+      v.cases.length === 0 ? <p key="kn">{T.noCases[lang]}</p> : null,
+      <ul key="cases" class="cards">
+        {v.cases.map((c) => (
+          <li key={c.id} class="card">
+            <p class="card-title">
+              {CASE_STATES[c.status]?.label[lang] ?? c.status}
+              <span class="when">{` ${s(lang, T.caseOpened, { when: when(c.createdAt, lang) })}`}</span>
+            </p>
+            <p class="means">{CASE_STATES[c.status]?.next[lang] ?? ""}</p>
           </li>
         ))}
       </ul>,
@@ -498,4 +823,303 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
       backToStore(lang),
     ]);
   });
+  // ── Changes: the API's own service methods, so the API's freshness gate applies unchanged ──
+
+  /** Where each change goes back to after the password step (a fixed list: never a URL from the form). */
+  const NEXT: Record<string, string> = {
+    factors: "./#factors",
+    authenticator: "./authenticator",
+    "app-passwords": "./#app-passwords",
+    countries: "./#countries",
+  };
+  const back = (lang: Lang) => (
+    <Actions key="back">
+      <LinkButton href={`./?lang=${lang}`}>{T.backToCenter[lang]}</LinkButton>
+    </Actions>
+  );
+
+  /** The password step (and the authenticator's or a recovery code when one is on), as the API's reauthenticate. */
+  async function confirmForm(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    p: PortalPage,
+    next: string,
+    status = 403,
+    error?: string,
+  ) {
+    const a = await deps.identity.getAccount(p.session.account_id);
+    const lang = langOf(req, a.language);
+    const token = csrf.issue(req, reply);
+    return page(reply, status, lang, T.confirmTitle[lang], [
+      error ? (
+        <Notice key="e" tone="error" alert>
+          <p>{error}</p>
+        </Notice>
+      ) : null,
+      <p key="i">{T.confirmIntro[lang]}</p>,
+      <PostForm key="f" action="./confirm" hidden={{ csrf: token, lang, next: NEXT[next] ? next : "factors" }}>
+        <Field name="password" type="password" label={T.password[lang]} autocomplete="current-password" required />
+        {a.totpEnabled ? (
+          <Field
+            name="code"
+            type="text"
+            label={T.confirmTotpHint[lang]}
+            autocomplete="one-time-code"
+            inputMode="numeric"
+            required
+            maxLength={24}
+          />
+        ) : null}
+        <Actions>
+          <Submit>{T.confirmButton[lang]}</Submit>
+        </Actions>
+      </PostForm>,
+      <p key="n">{s(lang, T.confirmStoreNote)}</p>,
+      back(lang),
+    ]);
+  }
+
+  function tooMany(req: FastifyRequest, reply: FastifyReply, e: MamoriError) {
+    const lang = langOf(req);
+    const seconds = Number(e.details?.retryAfterSeconds ?? 300);
+    const minutes = Math.max(1, Math.ceil((Number.isFinite(seconds) ? seconds : 300) / 60));
+    void reply.header("retry-after", String(Math.max(1, Math.ceil(Number.isFinite(seconds) ? seconds : 300))));
+    return page(reply, 429, lang, T.tooManyTitle[lang], [<p key="b">{s(lang, T.tooMany, { minutes })}</p>, back(lang)]);
+  }
+
+  /** A refusal from the API's rules, as a page: not fresh → the password step; anything catalogued → its page. */
+  async function refusal(req: FastifyRequest, reply: FastifyReply, p: PortalPage, next: string, e: unknown) {
+    if (!(e instanceof MamoriError)) throw e;
+    if (e.code === "reauthentication_required" || e.code === "second_factor_required") {
+      return confirmForm(req, reply, p, next);
+    }
+    if (e.code === "rate_limited") return tooMany(req, reply, e);
+    if (e.code === "account_frozen" || e.code === "session_invalid") return gone(req, reply);
+    if (e.code === "totp_already_enrolled" || e.code === "totp_not_enrolled") {
+      return reply.redirect(`./?lang=${langOf(req)}#factors`, 303);
+    }
+    return sendErrorPage(req, reply, e.httpStatus, site);
+  }
+
+  /** Every change: a same-site post with the CSRF token, from a live portal session; else a page. */
+  async function change(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    next: string,
+    run: (p: PortalPage, lang: Lang) => Promise<unknown>,
+  ) {
+    const body = req.body as { csrf?: string };
+    if (!csrf.check(req, body.csrf)) return refused(req, reply);
+    const p = await current(req);
+    if (!p) return gone(req, reply);
+    const lang = langOf(req, (await deps.identity.getAccount(p.session.account_id)).language);
+    try {
+      return await run(p, lang);
+    } catch (e) {
+      return refusal(req, reply, p, next, e);
+    }
+  }
+  const field = (req: FastifyRequest, name: string, max: number) => {
+    const v = (req.body as Record<string, unknown>)[name];
+    return typeof v === "string" ? v.slice(0, max) : "";
+  };
+
+  app.post("/portal/confirm", opts({ body: ChangeBody }), async (req, reply) => {
+    const next = field(req, "next", 32);
+    return change(req, reply, next, async (p, lang) => {
+      try {
+        await portal.reauthenticate(
+          p,
+          { password: field(req, "password", 1024), code: field(req, "code", 32) },
+          req.ip,
+        );
+      } catch (e) {
+        if (e instanceof MamoriError && e.code === "invalid_credentials") {
+          return confirmForm(req, reply, p, next, 422, T.wrongPassword[lang]);
+        }
+        if (e instanceof MamoriError && ["code_invalid", "code_replayed", "factor_unavailable"].includes(e.code)) {
+          return confirmForm(req, reply, p, next, 422, T.wrongCode[lang]);
+        }
+        throw e;
+      }
+      const to = NEXT[next] ?? NEXT.factors!;
+      const [path, hash] = to.split("#");
+      return reply.redirect(`${path}?lang=${lang}&confirmed=1${hash ? `#${hash}` : ""}`, 303);
+    });
+  });
+
+  async function totpPage(req: FastifyRequest, reply: FastifyReply, p: PortalPage, status: number, error?: string) {
+    const a = await deps.identity.getAccount(p.session.account_id);
+    const lang = langOf(req, a.language);
+    if (a.totpEnabled) return reply.redirect(`./?lang=${lang}#factors`, 303);
+    // Each showing starts a new pending secret (the API's enrolTotp): the code must come from the QR shown here.
+    const offer = await portal.enrollTotp(p);
+    const token = csrf.issue(req, reply);
+    return page(reply, status, lang, T.totpTitle[lang], [
+      error ? (
+        <Notice key="e" tone="error" alert>
+          <p>{error}</p>
+        </Notice>
+      ) : null,
+      <ol key="how">
+        <li>{T.totpHow1[lang]}</li>
+        <li>{T.totpHow2[lang]}</li>
+        <li>{T.totpHow3[lang]}</li>
+      </ol>,
+      <QrSvg key="qr" text={offer.uri} label={T.qrAlt[lang]} />,
+      <p key="k">{T.key[lang]}:</p>,
+      <p key="s" class="secret">
+        {groupedKey(offer.secret)}
+      </p>,
+      <PostForm key="f" action="./authenticator" hidden={{ csrf: token, lang }}>
+        <Field
+          name="code"
+          type="text"
+          label={T.totpCode[lang]}
+          autocomplete="one-time-code"
+          inputMode="numeric"
+          required
+          maxLength={12}
+        />
+        <Actions>
+          <Submit>{T.totpButton[lang]}</Submit>
+        </Actions>
+      </PostForm>,
+      back(lang),
+    ]);
+  }
+
+  function codesPage(reply: FastifyReply, lang: Lang, codes: string[]) {
+    // Shown once, on this answer to the post: never stored where a GET could show them again.
+    void reply.header("cache-control", "no-store");
+    return page(reply, 200, lang, T.codesTitle[lang], [
+      <Notice key="ok" tone="ok">
+        <p>{T.codesIntro[lang]}</p>
+      </Notice>,
+      <ol key="c" class="codes">
+        {codes.map((c) => (
+          <li key={c}>{c}</li>
+        ))}
+      </ol>,
+      <Notice key="w" tone="warn">
+        <p>{T.codesOnce[lang]}</p>
+      </Notice>,
+      back(lang),
+    ]);
+  }
+
+  app.get("/portal/authenticator", opts({ querystring: Query }), async (req, reply) => {
+    const p = await current(req);
+    if (!p) return gone(req, reply);
+    try {
+      return await totpPage(req, reply, p, 200);
+    } catch (e) {
+      return refusal(req, reply, p, "authenticator", e);
+    }
+  });
+
+  app.post("/portal/authenticator", opts({ body: ChangeBody }), (req, reply) =>
+    change(req, reply, "authenticator", async (p, lang) => {
+      try {
+        const r = await portal.confirmTotp(p, field(req, "code", 24), req.ip);
+        return codesPage(reply, lang, r.recoveryCodes);
+      } catch (e) {
+        if (e instanceof MamoriError && (e.code === "code_invalid" || e.code === "code_replayed")) {
+          return totpPage(req, reply, p, 422, T.totpWrong[lang]);
+        }
+        throw e;
+      }
+    }),
+  );
+
+  app.post("/portal/authenticator/remove", opts({ body: ChangeBody }), (req, reply) =>
+    change(req, reply, "factors", async (p, lang) => {
+      await portal.disableTotp(p, req.ip);
+      return page(reply, 200, lang, T.totpRemove[lang], [
+        <Notice key="ok" tone="ok">
+          <p>{T.totpRemoved[lang]}</p>
+        </Notice>,
+        back(lang),
+      ]);
+    }),
+  );
+
+  app.post("/portal/recovery-codes", opts({ body: ChangeBody }), (req, reply) =>
+    change(req, reply, "factors", async (p, lang) =>
+      codesPage(reply, lang, (await portal.regenerateRecoveryCodes(p, req.ip)).recoveryCodes),
+    ),
+  );
+
+  app.post("/portal/app-passwords", opts({ body: ChangeBody }), (req, reply) =>
+    change(req, reply, "app-passwords", async (p, lang) => {
+      const name = field(req, "name", 64).trim();
+      if (!name) {
+        return page(reply, 422, lang, T.appPasswordsTitle[lang], [
+          <Notice key="e" tone="error" alert>
+            <p>{T.nameMissing[lang]}</p>
+          </Notice>,
+          back(lang),
+        ]);
+      }
+      const r = await portal.createAppPassword(p, name, req.ip);
+      void reply.header("cache-control", "no-store");
+      return page(reply, 201, lang, T.appPasswordTitle[lang], [
+        <p key="i">{s(lang, T.appPasswordOnce, { name: r.name })}</p>,
+        <p key="p" class="secret">
+          {r.password}
+        </p>,
+        back(lang),
+      ]);
+    }),
+  );
+
+  app.post("/portal/app-passwords/revoke", opts({ body: ChangeBody }), (req, reply) =>
+    change(req, reply, "app-passwords", async (p, lang) => {
+      try {
+        await portal.revokeAppPassword(p, field(req, "id", 64), req.ip);
+      } catch (e) {
+        if (e instanceof MamoriError && e.code === "app_password_not_found") {
+          return page(reply, 404, lang, T.appPasswordsTitle[lang], [
+            <p key="m">{T.appPasswordMissing[lang]}</p>,
+            back(lang),
+          ]);
+        }
+        throw e;
+      }
+      return page(reply, 200, lang, T.appPasswordsTitle[lang], [
+        <Notice key="ok" tone="ok">
+          <p>{T.appPasswordRevoked[lang]}</p>
+        </Notice>,
+        back(lang),
+      ]);
+    }),
+  );
+
+  app.post("/portal/countries", opts({ body: ChangeBody }), (req, reply) =>
+    change(req, reply, "countries", async (p, lang) => {
+      const list = field(req, "countries", 400)
+        .normalize("NFKC")
+        .split(/[\s,、，]+/)
+        .filter(Boolean);
+      try {
+        await portal.setAllowedCountries(p, list, req.ip);
+      } catch (e) {
+        if (e instanceof MamoriError && e.code === "country_invalid") {
+          return page(reply, 422, lang, T.countriesTitle[lang], [
+            <Notice key="e" tone="error" alert>
+              <p>{T.countriesBad[lang]}</p>
+            </Notice>,
+            back(lang),
+          ]);
+        }
+        throw e;
+      }
+      return page(reply, 200, lang, T.countriesTitle[lang], [
+        <Notice key="ok" tone="ok">
+          <p>{T.countriesSaved[lang]}</p>
+        </Notice>,
+        back(lang),
+      ]);
+    }),
+  );
 }

@@ -24,6 +24,8 @@ export interface PortalDeps {
     lookupById(id: string): Promise<SessionWithAccount | undefined>;
     list(s: SessionWithAccount): Promise<SessionView[]>;
     signOut(s: SessionWithAccount): Promise<void>;
+    /** The API's freshness gate for sensitive changes (throws reauthentication_required / second_factor_required). */
+    assertFresh(s: SessionWithAccount, required: number): void;
   };
   identity: {
     getAccount(accountId: string): Promise<{
@@ -51,6 +53,50 @@ export interface PortalDeps {
         sessionId: string | null;
       }[]
     >;
+    /** Password (and second factor) again before a sensitive change: the API's own step-up, token rotated. */
+    reauthenticate(
+      s: SessionWithAccount,
+      input: { password: string; totpCode?: string; recoveryCode?: string },
+      ip: string | null,
+    ): Promise<unknown>;
+    // The API's own methods for factors and app passwords: each applies the API's freshness gate itself.
+    enrollTotp(s: SessionWithAccount): Promise<{ secret: string; uri: string }>;
+    confirmTotp(
+      s: SessionWithAccount,
+      input: { code: string },
+      ip: string | null,
+    ): Promise<{ recoveryCodes: string[] }>;
+    disableTotp(s: SessionWithAccount, ip: string | null): Promise<unknown>;
+    regenerateRecoveryCodes(s: SessionWithAccount, ip: string | null): Promise<{ recoveryCodes: string[] }>;
+    listAppPasswords(s: SessionWithAccount): Promise<
+      {
+        id: string;
+        name: string;
+        createdAt: string;
+        active: boolean;
+        revokedAt: string | null;
+        lastUsedAt: string | null;
+        lastUsedIp: string | null;
+        lastUsedCountry: string | null;
+      }[]
+    >;
+    createAppPassword(
+      s: SessionWithAccount,
+      input: { name: string },
+      ip: string | null,
+    ): Promise<{ id: string; name: string; password: string }>;
+    revokeAppPassword(s: SessionWithAccount, id: string, ip: string | null): Promise<void>;
+    contactHistory(accountId: string): Promise<
+      {
+        kind: string;
+        value: string;
+        verified: boolean;
+        addedAt: string;
+        addedBy: string | null;
+        removedAt: string | null;
+        removedBy: string | null;
+      }[]
+    >;
     /** "This wasn't me" from the owner's own signed-in page: the same lockdown as the mailed link. */
     reportNotMeFromPortal(input: {
       accountId: string;
@@ -59,6 +105,28 @@ export interface PortalDeps {
       what: string;
       ip: string | null;
     }): Promise<{ caseId: string }>;
+  };
+  /** The account's allowed sign-in countries: risk's security setting (event, notice, rollback). */
+  risk: {
+    getAllowedCountries(accountId: string): Promise<string[]>;
+    setAllowedCountries(
+      accountId: string,
+      countries: string[],
+      by: { sessionId: string | null; ip: string | null },
+    ): Promise<string[]>;
+  };
+  /** The account's cases (lockdowns and recoveries), newest first: response's read. */
+  cases: {
+    listCases(filter: { accountId: string; limit: number }): Promise<
+      {
+        id: string;
+        status: string;
+        reason: string;
+        createdAt: string;
+        lockedDownAt: string | null;
+        recoveredAt: string | null;
+      }[]
+    >;
   };
   /** Every order of the account, held and cancelled ones too (commerce's read port). */
   commerce: Pick<CommerceReads, "ordersOfAccount">;
@@ -135,13 +203,51 @@ export function createPortalService(deps: PortalDeps) {
 
     /** Everything the security center shows, read at once. */
     async view(p: PortalPage) {
-      const [account, sessions, history, orders] = await Promise.all([
-        deps.identity.getAccount(p.session.account_id),
+      const id = p.session.account_id;
+      const [account, sessions, history, orders, appPasswords, countries, contacts, cases] = await Promise.all([
+        deps.identity.getAccount(id),
         deps.sessions.list(p.session),
-        deps.identity.listLoginHistory(p.session.account_id, 30),
-        deps.commerce.ordersOfAccount(p.session.account_id, 200),
+        deps.identity.listLoginHistory(id, 30),
+        deps.commerce.ordersOfAccount(id, 200),
+        deps.identity.listAppPasswords(p.session),
+        deps.risk.getAllowedCountries(id),
+        deps.identity.contactHistory(id),
+        deps.cases.listCases({ accountId: id, limit: 5 }),
       ]);
-      return { account, sessions, history, orders };
+      return { account, sessions, history, orders, appPasswords, countries, contacts, cases };
+    },
+
+    /** Password (and the authenticator or a recovery code) again: the API's step-up, for the API's fresh gate. */
+    async reauthenticate(p: PortalPage, input: { password: string; code: string }, ip: string | null) {
+      const code = input.code.normalize("NFKC").replace(/[\s-]/g, "");
+      await deps.identity.reauthenticate(
+        p.session,
+        {
+          password: input.password,
+          ...(code === "" ? {} : /^\d{6}$/.test(code) ? { totpCode: code } : { recoveryCode: code }),
+        },
+        ip,
+      );
+    },
+
+    enrollTotp: (p: PortalPage) => deps.identity.enrollTotp(p.session),
+    confirmTotp: (p: PortalPage, code: string, ip: string | null) =>
+      deps.identity.confirmTotp(p.session, { code: code.normalize("NFKC").replace(/\s/g, "").slice(0, 12) }, ip),
+    disableTotp: (p: PortalPage, ip: string | null) => deps.identity.disableTotp(p.session, ip),
+    regenerateRecoveryCodes: (p: PortalPage, ip: string | null) => deps.identity.regenerateRecoveryCodes(p.session, ip),
+    createAppPassword: (p: PortalPage, name: string, ip: string | null) =>
+      deps.identity.createAppPassword(p.session, { name }, ip),
+    revokeAppPassword: (p: PortalPage, id: string, ip: string | null) =>
+      deps.identity.revokeAppPassword(p.session, id, ip),
+
+    /**
+     * The API's rule for this setting (risk/routes.ts setSignInCountries): a fresh sign-in, and a fresh authenticator
+     * code when one is enrolled — the page is never a weaker door than the API.
+     */
+    async setAllowedCountries(p: PortalPage, countries: string[], ip: string | null) {
+      const a = await deps.identity.getAccount(p.session.account_id);
+      deps.sessions.assertFresh(p.session, a.totpEnabled ? 2 : 0);
+      return deps.risk.setAllowedCountries(p.session.account_id, countries, { sessionId: p.session.id, ip });
     },
 
     /** "Sign out of this device": ends the Mamori session, and with it the portal. */

@@ -1,7 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ComponentChildren } from "preact";
-import QRCode from "qrcode";
 import { answerFloor } from "../api/answer-floor.ts";
 import type { Http } from "../api/types.ts";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../identity/passwords.ts";
@@ -14,6 +13,7 @@ import { sendErrorPage } from "../web/error-page.tsx";
 import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
+import { QrSvg } from "../web/qr.tsx";
 import { sendPage } from "../web/render.ts";
 import { ResponseErrors } from "./errors.ts";
 
@@ -287,35 +287,6 @@ const ROOT = "../";
 const TOKEN_SHAPE = /^mmr_[A-Za-z0-9_-]{20,100}$/;
 // The service's step lifetime: a recovery token is good for an hour after the code.
 const COOKIE_MAX_AGE_S = 60 * 60;
-
-/** An authenticator's otpauth URI as a QR code, drawn as SVG by the renderer (the matrix from `qrcode`). */
-export function QrSvg(props: { text: string; label: string }) {
-  const qr = QRCode.create(props.text, { errorCorrectionLevel: "M" });
-  const n = qr.modules.size;
-  const quiet = 4;
-  let d = "";
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      if (qr.modules.get(y, x)) d += `M${x + quiet} ${y + quiet}h1v1h-1z`;
-    }
-  }
-  const size = n + 2 * quiet;
-  return (
-    <svg
-      class="qr"
-      role="img"
-      aria-label={props.label}
-      viewBox={`0 0 ${size} ${size}`}
-      width={size * 6}
-      height={size * 6}
-      shape-rendering="crispEdges"
-      xmlns="http://www.w3.org/2000/svg"
-    >
-      <rect width={size} height={size} fill="#fff" />
-      <path d={d} fill="#000" />
-    </svg>
-  );
-}
 
 export function registerRecoveryPages(app: Http, deps: RouteDeps) {
   const { recovery, site, csrf } = deps;

@@ -70,7 +70,7 @@ describe("owner signs the attacker out from the security center (real browser)",
       await screenshot(page, "security-center-ja");
 
       // The stranger's card is the one that is not "この端末"; its button is the lockdown.
-      const card = page.locator("ul.cards:not(.orders) > li.card:not(.current)");
+      const card = page.locator("li.card.session:not(.current)");
       assert.equal(await card.count(), 1);
       await card.getByRole("button", { name: "私ではない" }).click();
       await page.waitForLoadState();

@@ -141,10 +141,7 @@ describe("shopper buys and opens the security center from the demo store (real b
 
       // She presses 私ではない on the stranger's session: the lockdown cancels the stranger's order, and the shop hears
       // it by a signed webhook and applies it (answered "applied": the case report sees it confirmed).
-      await page
-        .locator("ul.cards:not(.orders) > li.card:not(.current)")
-        .getByRole("button", { name: "私ではない" })
-        .click();
+      await page.locator("li.card.session:not(.current)").getByRole("button", { name: "私ではない" }).click();
       await page.waitForLoadState();
       assert.equal(await page.textContent("h1"), "アカウントを保護しました");
       await s.deliverWebhooks();
