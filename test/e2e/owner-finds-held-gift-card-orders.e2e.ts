@@ -25,7 +25,11 @@ describe("owner finds held gift card orders in the security center (real browser
   let m: LiveMamori;
   let browser: Browser;
   before(async () => {
-    m = await liveMamori({ MAMORI_STORE_NAME: "ショップ本舗", MAMORI_STORE_URL: "https://shop.example/" }, 0, "default");
+    m = await liveMamori(
+      { MAMORI_STORE_NAME: "ショップ本舗", MAMORI_STORE_URL: "https://shop.example/" },
+      0,
+      "default",
+    );
     browser = await launch();
   });
   after(async () => {
