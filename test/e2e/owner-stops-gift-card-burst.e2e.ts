@@ -87,10 +87,7 @@ describe("owner stops a gift card burst from her phone (seed 003, real browser)"
       // the security center lists her orders too, the held ones with them (nothing hidden: seed 003)
       assert.equal(await her.locator("li.card.order.status-on_hold").count(), 5, "the five held orders are shown");
       await checkPage(her, "story-003-security-center");
-      await her
-        .locator("ul.cards:not(.orders) > li.card:not(.current)")
-        .getByRole("button", { name: "私ではない" })
-        .click();
+      await her.locator("li.card.session:not(.current)").getByRole("button", { name: "私ではない" }).click();
       await her.waitForLoadState();
       assert.equal(await her.textContent("h1"), "アカウントを保護しました");
       await checkPage(her, "story-003-protected");
