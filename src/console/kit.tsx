@@ -23,6 +23,7 @@ export const CT = {
   home: { ja: "検索", en: "Search" },
   staff: { ja: "スタッフ", en: "Staff" },
   review: { ja: "審査待ち", en: "Review queue" },
+  policies: { ja: "ポリシー", en: "Policies" },
   role_agent: { ja: "担当者", en: "agent" },
   role_lead: { ja: "リーダー", en: "lead" },
   otherLang: { ja: "English", en: "日本語" },
@@ -170,6 +171,7 @@ export function consoleKit(deps: RouteDeps) {
                         {p.staff.username}（{CT[`role_${p.staff.role}`][p.lang]}）
                       </span>
                       <a href={`${root}review`}>{CT.review[p.lang]}</a>
+                      {p.staff.role === "lead" ? <a href={`${root}policies`}>{CT.policies[p.lang]}</a> : null}
                       {p.staff.role === "lead" ? <a href={`${root}staff`}>{CT.staff[p.lang]}</a> : null}
                     </>
                   ) : null}

@@ -8,6 +8,7 @@ import type { Lang, Msg } from "../web/i18n.ts";
 import { registerAccountPages } from "./account-pages.tsx";
 import { CT, consoleKit, mamoriCode, s } from "./kit.tsx";
 import { registerLockdownPages } from "./lockdown-pages.tsx";
+import { registerPolicyPages } from "./policy-pages.tsx";
 import { registerReviewPages } from "./review-pages.tsx";
 
 /**
@@ -572,4 +573,5 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
   registerAccountPages(app, deps, { kit, signedIn, refused });
   registerLockdownPages(app, deps, { kit, signedIn, refused });
   registerReviewPages(app, deps, { kit, signedIn, refused });
+  registerPolicyPages(app, deps, { kit, signedIn, refused });
 }

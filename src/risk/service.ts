@@ -39,6 +39,7 @@ import {
   velocityKeyValue,
 } from "./policy.ts";
 import { RbaHistory, type RbaLogin } from "./rba.ts";
+import { backtestStoredDecisions, formatReplaySummary, type ReplaySummary } from "./replay.ts";
 import { DEFAULT_SIGNAL_CONFIG, type SignalConfig, travel } from "./signals.ts";
 import type { RiskDecisionsTable } from "./tables.ts";
 import type { VelocityEvent, VelocityStore } from "./velocity.ts";
@@ -897,6 +898,25 @@ export function createRiskService(deps: RiskServiceDeps) {
         activatedAt: r.activated_at === null ? null : iso(Number(r.activated_at)),
         source,
       };
+    },
+
+    /**
+     * A backtest preview (the console's policies page): the stored decisions of the last `days` replayed through policy
+     * set `version`, against the labels (cases and "not me" reports), beside what was decided at the time.
+     */
+    async backtestPreview(version: number, days = 7): Promise<{ summary: ReplaySummary; text: string }> {
+      const r = await db
+        .selectFrom("risk_policy_sets")
+        .select("source")
+        .where("version", "=", version)
+        .executeTakeFirst();
+      if (!r) throw RiskErrors.policy_not_found();
+      await flush();
+      const summary = await backtestStoredDecisions(db, JSON.parse(r.source) as unknown, {
+        since: clock.now() - days * DAY,
+        ...(deps.decisionsDb ? { decisionsDb: deps.decisionsDb } : {}),
+      });
+      return { summary, text: formatReplaySummary(summary) };
     },
 
     async listPolicySets(): Promise<PolicySetView[]> {
