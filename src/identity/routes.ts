@@ -315,8 +315,18 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
       schema: {
         operationId: "completeSignInChallenge",
         ...tag("sign-in"),
-        summary: "Complete a sign-in with a TOTP code, a recovery code or an emailed code.",
-        body: Type.Object({ challengeToken: LinkToken, factor: Factor, code: Code, context: OptCtx }, strict),
+        summary:
+          "Complete a sign-in with a TOTP code, a recovery code or an emailed code (code), or a passkey (passkey: the answer to startPasskeySignIn's second_factor options).",
+        body: Type.Object(
+          {
+            challengeToken: LinkToken,
+            factor: Factor,
+            code: Type.Optional(Code),
+            passkey: Type.Optional(AuthenticationResponse),
+            context: OptCtx,
+          },
+          strict,
+        ),
         response: {
           200: SignInResult,
           ...errors(
@@ -338,7 +348,7 @@ export function registerIdentityRoutes(app: Http, deps: RouteDeps) {
     },
     async (req) => {
       checkContext(req.body.context);
-      return identity.completeSignInChallenge(req.body);
+      return identity.completeSignInChallenge(req.body as never);
     },
   );
 

@@ -231,8 +231,10 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
    */
   async function challengeFactors(a: AccountRow, riskFactor?: string): Promise<SecondFactor[]> {
     const f: SecondFactor[] = [];
-    const strong = a.totp_enrolled_at !== null;
-    if (strong) f.push("totp", "recovery_code");
+    const passkey = await kit.passkey.enrolled(db, a.id);
+    const strong = a.totp_enrolled_at !== null || passkey;
+    if (passkey) f.push("passkey");
+    if (a.totp_enrolled_at !== null) f.push("totp", "recovery_code");
     const email = (await kit.verifiedEmails(db, a.id)).length > 0;
     if (email && (!strong || (await dueFactorReset(db, a.id, clock.now())))) f.push("email_code");
     return riskFactor === "totp" ? f.filter((x) => factorStrength(x) >= 2) : f;
@@ -552,7 +554,9 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         // The answer says the password was right from here on, so the rehash's cost tells nobody anything new.
         if (hasher.needsRehash(a.password_hash ?? "$argon2id$"))
           await upgradeHash(a.id, a.password_hash!, input.password);
-        if (a.totp_enrolled_at === null) return completeSignIn(a, ctx, "password", null, identifier);
+        if (a.totp_enrolled_at === null && !(await kit.passkey.enrolled(db, a.id))) {
+          return completeSignIn(a, ctx, "password", null, identifier);
+        }
         return liveChallenge(a, ctx, identifier, await challengeFactors(a), "second_factor");
       }
 
@@ -680,7 +684,8 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
     async completeSignInChallenge(input: {
       challengeToken: string;
       factor: SecondFactor;
-      code: string;
+      code?: string | undefined;
+      passkey?: PasskeyAssertion | undefined;
       context?: RequestContext;
     }): Promise<SignInResult> {
       const ch = await findChallenge(input.challengeToken);
@@ -708,7 +713,21 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       const allowed = await challengeFactors(a);
       if (!allowed.includes(input.factor)) return failed("factor_unavailable", IdentityErrors.factor_unavailable());
       let resetDue = false;
-      if (input.factor === "totp" || input.factor === "recovery_code") {
+      if (input.factor === "passkey") {
+        // The passkey answers this challenge's own options (bound to it): a sign-in or step-up answer does not fit.
+        if (!input.passkey) return failed("passkey_invalid");
+        try {
+          await kit.passkey.verify({
+            purpose: "second_factor",
+            accountId: a.id,
+            boundTo: ch.id,
+            proof: input.passkey,
+            ip: ctx.ip,
+          });
+        } catch (e) {
+          return failed(e instanceof MamoriError ? e.code : "passkey_invalid");
+        }
+      } else if (input.factor === "totp" || input.factor === "recovery_code") {
         const r = await verifyStrongFactor(a, input.factor, String(input.code));
         if (r === "replayed") return failed("code_replayed", IdentityErrors.code_replayed());
         if (r !== "ok") return failed("code_invalid");
@@ -734,7 +753,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       if (fresh.status === "locked") throw IdentityErrors.account_locked();
       if (fresh.password_reset_required) throw IdentityErrors.password_reset_required();
       if (fresh.credential_epoch !== ch.context.epoch) throw IdentityErrors.challenge_invalid();
-      const strong = input.factor === "totp" || input.factor === "recovery_code";
+      const strong = input.factor === "totp" || input.factor === "recovery_code" || input.factor === "passkey";
       return completeSignIn(
         fresh,
         ctx,

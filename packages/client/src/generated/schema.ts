@@ -213,7 +213,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Complete a sign-in with a TOTP code, a recovery code or an emailed code. */
+        /** Complete a sign-in with a TOTP code, a recovery code or an emailed code (code), or a passkey (passkey: the answer to startPasskeySignIn's second_factor options). */
         post: operations["completeSignInChallenge"];
         delete?: never;
         options?: never;
@@ -3420,6 +3420,19 @@ export interface operations {
                  *       "challengeToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
                  *       "factor": "totp",
                  *       "code": "493817",
+                 *       "passkey": {
+                 *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "rawId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         },
+                 *         "clientExtensionResults": {},
+                 *         "authenticatorAttachment": "example"
+                 *       },
                  *       "context": {
                  *         "ip": "133.0.0.10",
                  *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
@@ -3431,7 +3444,8 @@ export interface operations {
                 "application/json": {
                     challengeToken: string;
                     factor: "totp" | "recovery_code" | "email_code" | "passkey";
-                    code: string;
+                    code?: string;
+                    passkey?: components["schemas"]["PasskeyAuthenticationResponse"];
                     context?: components["schemas"]["RequestContext"];
                 };
             };

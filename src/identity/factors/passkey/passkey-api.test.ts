@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { makeTestApp, type TestApp, TOKYO } from "../../../testing/app.ts";
+import { makeTestApp, STRONG, type TestApp, TOKYO } from "../../../testing/app.ts";
 import { addPasskey, passkeySignIn, TEST_ORIGIN } from "../../../testing/passkeys.ts";
 import { softAssert } from "../../../testing/soft-authenticator.ts";
 
@@ -90,6 +90,42 @@ describe("passkeys API", () => {
     assert.deepEqual(await events(a.accountId), ["passkey.added", "passkey.renamed", "passkey.removed"]);
     const gone = await passkeySignIn(t, credential!, TOKYO);
     assert.equal(gone.res.json().error.code, "passkey_invalid", "a removed passkey signs nobody in");
+  });
+
+  it("with a passkey, a password sign-in is a challenge the passkey completes (not an emailed code)", async () => {
+    const a = await t.signUp("second@example.jp");
+    await t.verifyEmail(a.token, "second@example.jp");
+    const { credential } = await addPasskey(t, a.token);
+    const r = await t.signIn("second@example.jp", STRONG, TOKYO);
+    assert.equal(r.status, "challenge", JSON.stringify(r));
+    assert.deepEqual(r.factors, ["passkey"], "an emailed code does not stand in for the passkey");
+    const o = await t.call("POST", "/v1/sign-in/passkey/options", {
+      purpose: "second_factor",
+      challengeToken: r.challengeToken,
+    });
+    assert.equal(o.statusCode, 200, o.body);
+    // A usernameless sign-in's answer does not fit this challenge.
+    const other = (await t.call("POST", "/v1/sign-in/passkey/options", {})).json();
+    const wrong = await t.call("POST", "/v1/sign-in/challenge", {
+      challengeToken: r.challengeToken,
+      factor: "passkey",
+      passkey: softAssert(credential!, other.challenge, TEST_ORIGIN),
+    });
+    assert.equal(wrong.json().error.code, "challenge_failed");
+    const done = await t.call("POST", "/v1/sign-in/challenge", {
+      challengeToken: r.challengeToken,
+      factor: "passkey",
+      passkey: softAssert(credential!, o.json().challenge, TEST_ORIGIN),
+      context: TOKYO,
+    });
+    assert.equal(done.statusCode, 200, done.body);
+    assert.equal(done.json().status, "signed_in");
+    const row = await t.app.database.db
+      .selectFrom("sessions")
+      .select(["factor", "second_factor_kind"])
+      .where("id", "=", done.json().session.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(row, { factor: "password+passkey", second_factor_kind: "passkey" });
   });
 
   it("a frozen account is not signed in by its passkey", async () => {
