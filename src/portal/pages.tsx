@@ -35,6 +35,12 @@ const T = {
   network: { ja: "ネットワーク", en: "Network" },
   channel: { ja: "経路", en: "Channel" },
   signOutHere: { ja: "この端末からログアウト", en: "Sign out of this device" },
+  signOutThat: { ja: "この端末をログアウトさせる", en: "Sign that device out" },
+  signOutThatHint: {
+    ja: "使わなくなったご自身の端末はこちら。心当たりのない端末なら「私ではない」を押してください。",
+    en: "For a device of yours you no longer use. If you do not recognise it, press “This wasn't me”.",
+  },
+  signedOutThat: { ja: "その端末をログアウトさせました。", en: "That device is signed out." },
   notMe: { ja: "私ではない", en: "Not me" },
   notMeHelp: {
     ja: "「私ではない」を押すと、すべての端末からログアウトし、アカウントを一時的に凍結して、第三者による変更と注文を取り消します。",
@@ -372,6 +378,7 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     t: Type.Optional(Type.String()),
     lang: Type.Optional(Type.String()),
     confirmed: Type.Optional(Type.String()),
+    signedOut: Type.Optional(Type.String()),
   });
   const ChangeBody = Type.Object({
     csrf: Type.Optional(Type.String()),
@@ -521,6 +528,11 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
           <p>{T.confirmed[lang]}</p>
         </Notice>
       ) : null,
+      (req.query as { signedOut?: string }).signedOut ? (
+        <Notice key="signed-out" tone="ok" alert>
+          <p>{T.signedOutThat[lang]}</p>
+        </Notice>
+      ) : null,
       <p key="intro">{s(lang, T.intro, { email })}</p>,
       <nav key="toc" class="toc" aria-label={T.navTitle[lang]}>
         <ul>
@@ -534,7 +546,9 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
       <Notice key="help">
         <p>{T.notMeHelp[lang]}</p>
       </Notice>,
-      <h2 key="sh">{T.sessionsTitle[lang]}</h2>,
+      <h2 key="sh" id="sessions">
+        {T.sessionsTitle[lang]}
+      </h2>,
       live.length === 0 ? <p key="none">{T.noSessions[lang]}</p> : null,
       <ul key="sessions" class="cards">
         {live.map((x) => (
@@ -564,7 +578,15 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
                 </button>
               </PostForm>
             ) : (
-              notMeForm("session", x.id, x.createdAt)
+              [
+                <PostForm key="so" action="./sessions/sign-out" hidden={{ csrf: token, lang, id: x.id }}>
+                  <p class="hint">{T.signOutThatHint[lang]}</p>
+                  <button type="submit" class="secondary">
+                    {T.signOutThat[lang]}
+                  </button>
+                </PostForm>,
+                notMeForm("session", x.id, x.createdAt),
+              ]
             )}
           </li>
         ))}
@@ -830,6 +852,7 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     factors: "./#factors",
     authenticator: "./authenticator",
     "app-passwords": "./#app-passwords",
+    sessions: "./#sessions",
     countries: "./#countries",
   };
   const back = (lang: Lang) => (
@@ -923,6 +946,16 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     const v = (req.body as Record<string, unknown>)[name];
     return typeof v === "string" ? v.slice(0, max) : "";
   };
+
+  // One of her other devices signed out, without a lockdown: the API's revokeSession, its rules and event unchanged.
+  app.post("/portal/sessions/sign-out", opts({ body: ChangeBody }), async (req, reply) =>
+    change(req, reply, "sessions", async (p, lang) => {
+      const id = field(req, "id", 64);
+      if (!id || id === p.session.id) return sendErrorPage(req, reply, 404, site);
+      await portal.signOutDevice(p, id);
+      return reply.redirect(`./?lang=${lang}&signedOut=1#sessions`, 303);
+    }),
+  );
 
   app.post("/portal/confirm", opts({ body: ChangeBody }), async (req, reply) => {
     const next = field(req, "next", 32);

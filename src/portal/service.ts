@@ -24,6 +24,8 @@ export interface PortalDeps {
     lookupById(id: string): Promise<SessionWithAccount | undefined>;
     list(s: SessionWithAccount): Promise<SessionView[]>;
     signOut(s: SessionWithAccount): Promise<void>;
+    /** The API's revokeSession: ends one other session of the account (its own rule on older sessions applies). */
+    revoke(s: SessionWithAccount, sessionId: string): Promise<void>;
     /** The API's freshness gate for sensitive changes (throws reauthentication_required / second_factor_required). */
     assertFresh(s: SessionWithAccount, required: number): void;
   };
@@ -251,6 +253,11 @@ export function createPortalService(deps: PortalDeps) {
     },
 
     /** "Sign out of this device": ends the Mamori session, and with it the portal. */
+    /** Signs one of her other devices out, without a lockdown (a device of her own she no longer uses). */
+    async signOutDevice(p: PortalPage, sessionId: string): Promise<void> {
+      await deps.sessions.revoke(p.session, sessionId);
+    },
+
     async signOutHere(p: PortalPage): Promise<void> {
       await deps.sessions.signOut(p.session);
       await store.endSession(db, p.id, clock.now());
