@@ -10,7 +10,7 @@ import { CommonErrors } from "../shared/errors.ts";
 import type { WebhookEmitter } from "../webhooks/types.ts";
 import { CommerceErrors } from "./errors.ts";
 import type { PaymentGateway } from "./gateway.ts";
-import { applySettlement, settleAtGateway } from "./settle.ts";
+import { applySettlement, settleAtGateway, settlementPlan } from "./settle.ts";
 import {
   type AddressRow,
   cardAccount,
@@ -619,6 +619,17 @@ export function createCommerceService(deps: CommerceDeps) {
   async function denyHold(id: string, by: HoldDecider, rawReason: string, ip: string | null) {
     const reason = reasonOf(rawReason);
     const actor = staffActor(by);
+    // A denied order whose authorisation the gateway failed to let go (payment_failed): denying again finishes it.
+    // Every gateway call is keyed and every settlement applied once, so this never voids or refunds twice.
+    const prior = await store.getHold(db, id);
+    if (prior?.status === "denied" && prior.kind === "order") {
+      const open = (await store.payments(db, prior.object_id)).some(
+        (p) => p.gateway !== "wallet" && settlementPlan(p).action !== "none",
+      );
+      if (!open) throw CommerceErrors.hold_already_decided({ status: prior.status });
+      await settleDeniedOrder(prior, actor, ip);
+      return heldItemView(prior);
+    }
     const h = await decide(id, "denied", by, reason, ip, async (t, h, now) => {
       if (h.kind === "order") {
         if (!(await store.refuseHeldOrder(t, h.object_id, { by: actor, now }))) return false;
@@ -700,33 +711,36 @@ export function createCommerceService(deps: CommerceDeps) {
       return true;
     });
     // The authorisation is let go after the refusal is recorded: a racing approval cannot capture what was voided.
-    if (h.kind === "order") {
-      const prefix = `order:${h.object_id}:hold-denied`;
-      const settled = await settleAtGateway(gateway, db, h.object_id, prefix);
-      const failed = settled.find((x) => !x.ok);
-      await tx(async (t) => {
-        const now = clock.now();
-        const payments = [];
-        let refunded = false;
-        for (const x of settled) {
-          const r = await applySettlement(t, x, { buyerAccountId: h.account_id, prefix, now });
-          if (r.applied) payments.push({ before: r.before, after: r.after });
-          if (r.applied && x.action === "refund") refunded = true;
-        }
-        if (refunded) await store.moveOrder(t, h.object_id, ["cancelled"], { status: "refunded", updated_at: now });
-        if (payments.length) {
-          await events.append(t, {
-            accountId: h.account_id,
-            type: "order.settled",
-            data: { orderId: h.object_id, holdId: h.id, payments },
-            actor,
-            ip,
-          });
-        }
-      });
-      if (failed) throw CommerceErrors.payment_failed({ declineCode: failed.declineCode });
-    }
+    if (h.kind === "order") await settleDeniedOrder(h, actor, ip);
     return heldItemView(h);
+  }
+
+  /** Voids (or, past a capture, refunds) a denied order's payments at the gateway and records what was settled. */
+  async function settleDeniedOrder(h: HoldRow, actor: string, ip: string | null) {
+    const prefix = `order:${h.object_id}:hold-denied`;
+    const settled = await settleAtGateway(gateway, db, h.object_id, prefix);
+    const failed = settled.find((x) => !x.ok);
+    await tx(async (t) => {
+      const now = clock.now();
+      const payments = [];
+      let refunded = false;
+      for (const x of settled) {
+        const r = await applySettlement(t, x, { buyerAccountId: h.account_id, prefix, now });
+        if (r.applied) payments.push({ before: r.before, after: r.after });
+        if (r.applied && x.action === "refund") refunded = true;
+      }
+      if (refunded) await store.moveOrder(t, h.object_id, ["cancelled"], { status: "refunded", updated_at: now });
+      if (payments.length) {
+        await events.append(t, {
+          accountId: h.account_id,
+          type: "order.settled",
+          data: { orderId: h.object_id, holdId: h.id, payments },
+          actor,
+          ip,
+        });
+      }
+    });
+    if (failed) throw CommerceErrors.payment_failed({ declineCode: failed.declineCode });
   }
 
   async function heldItemView(h: HoldRow) {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import { type App, buildApp } from "../app.ts";
+import { createTestGateway, type PaymentGateway } from "../commerce/gateway.ts";
 import { loadConfig } from "../config.ts";
 import type { DatabaseHandle } from "../db/database.ts";
 import { fastTestHasher, type PasswordHasher } from "../identity/passwords.ts";
@@ -94,6 +95,8 @@ export async function makeTestApp(
     hasher?: PasswordHasher;
     /** steps added to the lockdown's plan (a newer version's plan, for the re-plan test) */
     lockdownSteps?: ExtraStep[];
+    /** wraps the test gateway (a gateway that fails some calls, for the settlement-retry tests) */
+    gateway?: (g: PaymentGateway) => PaymentGateway;
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
@@ -117,6 +120,7 @@ export async function makeTestApp(
     ...(counters ? { counters } : {}),
     ...(opts.crashPoint ? { crashPoint: opts.crashPoint } : {}),
     ...(opts.lockdownSteps ? { lockdownSteps: opts.lockdownSteps } : {}),
+    ...(opts.gateway ? { gateway: opts.gateway(createTestGateway(db.db, clock)) } : {}),
     riskPolicy:
       opts.risk === "default"
         ? DEFAULT_POLICY
