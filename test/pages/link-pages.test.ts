@@ -86,7 +86,9 @@ describe("link pages", () => {
       "/links/not-me",
       "/links/not-me?t=",
       `/links/not-me?t=${encodeURIComponent(v.notMe.slice(0, 20))}`,
-      `/links/not-me?t=${encodeURIComponent(`${v.notMe.slice(0, -1)}x`)}`,
+      // The last character changed to one that differs in its high bits (a base64url tail's low bits may be padding):
+      // replacing it with "x" left the token unchanged whenever it already ended in "x".
+      `/links/not-me?t=${encodeURIComponent(`${v.notMe.slice(0, -1)}${/[A-P]$/.test(v.notMe) ? "x" : "A"}`)}`,
       "/links/email-revert?t=abc.def",
       "/links/reset-password?t=mrt_nope",
       `/links/reset-password?t=${"x".repeat(5000)}`,
