@@ -687,15 +687,9 @@ export function createResponseService(deps: ResponseDeps) {
      * runner's claim lapsed. A case another live node is running is left to it.
      */
     async resumeAll(): Promise<string[]> {
-      const now = clock.now();
-      const open = await db
-        .selectFrom("cases")
-        .select("id")
-        .where("status", "=", "locking")
-        .where((w) => w.or([w("runner", "is", null), w("runner", "=", node), w("runner_until", "<", now)]))
-        .execute();
-      for (const c of open) await lockdown(c.id);
-      return open.map((c) => c.id);
+      const open = await store.unclaimedLockdowns(db, clock.now(), node);
+      for (const id of open) await lockdown(id);
+      return open;
     },
 
     /**

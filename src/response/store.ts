@@ -155,13 +155,22 @@ export const responseStore = {
       .execute();
   },
 
-  /** Locking cases nobody holds: no runner, or its claim lapsed (its node died or stalls). */
-  async unclaimedLockdowns(ex: Executor, now: number): Promise<string[]> {
+  /**
+   * Locking cases nobody holds: no runner, or its claim lapsed (its node died or stalls); with `mine`, also those this
+   * node's name holds (a node started again takes back its own at once).
+   */
+  async unclaimedLockdowns(ex: Executor, now: number, mine?: string): Promise<string[]> {
     const rows = await ex
       .selectFrom("cases")
       .select("id")
       .where("status", "=", "locking")
-      .where((w) => w.or([w("runner", "is", null), w("runner_until", "<", now)]))
+      .where((w) =>
+        w.or([
+          w("runner", "is", null),
+          w("runner_until", "<", now),
+          ...(mine === undefined ? [] : [w("runner", "=", mine)]),
+        ]),
+      )
       .execute();
     return rows.map((r) => r.id);
   },
