@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { RequestContext } from "../../src/shared/context.ts";
 import { makeTestApp, STRONG, type TestApp, TOKYO } from "../../src/testing/app.ts";
-import { shopper } from "../commerce/helpers.ts";
+import { giftCardBurst, shopper } from "../commerce/helpers.ts";
 
 // An agent opens the queue, a lead locks the account down meanwhile (the lockdown voids the held orders' payments and
 // cancels them), then the agent clicks "approve" on the page still open: the late approval must not capture or issue
@@ -21,28 +21,7 @@ describe("held-order-released-after-lockdown-cancelled-it", () => {
     t.clock.advance(86_400_000);
     const breakIn = t.clock.now();
     const atk = await t.signIn("late@example.jp", STRONG, STOLEN_BROWSER_JP);
-    for (let i = 0; i < 4; i++) {
-      t.clock.advance(60_000);
-      const r = await t.call(
-        "POST",
-        "/v1/commerce/orders",
-        {
-          items: [
-            {
-              category: "gift_card",
-              sku: "gc",
-              title: "Gift card",
-              quantity: 1,
-              unitPrice: 3000,
-              recipientEmail: "x@attacker.example",
-            },
-          ],
-          payment: { method: "instrument", instrumentId: owner.instrumentId },
-        },
-        { session: atk.session.token },
-      );
-      assert.equal(r.statusCode, 201, r.body);
-    }
+    await giftCardBurst(t, atk.session.token, owner.instrumentId, 4);
     const queue = await t.call("GET", `/v1/admin/holds?accountId=${owner.accountId}`, undefined, {
       auth: await t.adminToken(),
     });

@@ -73,3 +73,32 @@ export async function webhookCount(t: TestApp, caseId: string, type: string): Pr
     .execute();
   return rows.length;
 }
+
+/**
+ * Seed 003's burst: from `session` (the attacker's), `n` gift cards of 3,000 paid with the owner's saved card, a minute
+ * apart; each order must be accepted (201), held or not.
+ */
+export async function giftCardBurst(t: TestApp, session: string, instrumentId: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    t.clock.advance(60_000);
+    const r = await t.call(
+      "POST",
+      "/v1/commerce/orders",
+      {
+        items: [
+          {
+            category: "gift_card",
+            sku: "gc",
+            title: "Gift card",
+            quantity: 1,
+            unitPrice: 3000,
+            recipientEmail: "x@attacker.example",
+          },
+        ],
+        payment: { method: "instrument", instrumentId },
+      },
+      { session },
+    );
+    if (r.statusCode !== 201) throw new Error(`gift card order ${r.statusCode} ${r.body}`);
+  }
+}
