@@ -363,6 +363,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     passwordPolicy,
     limiter,
     codeKey: keys.codes,
+    passkey: {
+      offer: (id, recoveryId) => identity.passkeys.startRecoveryRegistration(id, recoveryId),
+      add: (id, recoveryId, input, ip) => identity.passkeys.finishRecoveryRegistration(id, recoveryId, input, ip),
+      count: (id) => identity.passkeys.count(id),
+    },
     totp: {
       offer: (id) => identity.offerTotpForRecovery(id),
       confirm: (id, code, ip) => identity.confirmTotpForRecovery(id, code, ip),

@@ -8,6 +8,7 @@ import client from "prom-client";
 import { CommonErrors } from "../shared/errors.ts";
 import { PASSWORD_SCRIPT, STYLESHEET } from "../web/assets.ts";
 import { sendErrorPage } from "../web/error-page.tsx";
+import { PASSKEY_JS, WEBAUTHN_JS } from "../web/passkey-assets.ts";
 import type { Site } from "../web/site.ts";
 import { errorHandler, toHttpError } from "./errors.ts";
 import { addCommonErrors, finishDocument } from "./openapi.ts";
@@ -313,6 +314,17 @@ export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http>
       .header("x-content-type-options", "nosniff")
       .send(PASSWORD_SCRIPT.body),
   );
+
+  // The passkey pages' two scripts (web/passkey-assets.ts): the security center's, recovery's and the console's.
+  for (const a of [WEBAUTHN_JS, PASSKEY_JS]) {
+    app.get(a.path, { config: { auth: "public" }, schema: { hide: true } }, (_req, reply) =>
+      reply
+        .header("content-type", "text/javascript; charset=utf-8")
+        .header("cache-control", a.cacheControl)
+        .header("x-content-type-options", "nosniff")
+        .send(a.body),
+    );
+  }
 
   deps.routes(app);
 

@@ -1,7 +1,3 @@
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
 import { Type } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ComponentChildren } from "preact";
@@ -13,8 +9,8 @@ import { readCookie } from "../web/cookies.ts";
 import { Field, Notice } from "../web/form.tsx";
 import { type Lang, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
+import { passkeyButton, passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { sendPage } from "../web/render.ts";
-import { PASSKEY_CLIENT_JS } from "./passkey-script.ts";
 
 /**
  * The security center's passkey section (/portal/passkeys) and the hosted "sign in with a passkey" page
@@ -58,19 +54,6 @@ const T = {
 } satisfies Record<string, Record<Lang, string>>;
 
 const ROOT = "../";
-const require = createRequire(import.meta.url);
-
-function asset(name: string, body: Buffer | string) {
-  const hash = createHash("sha256").update(body).digest("hex").slice(0, 12);
-  return { path: `/assets/${name}-${hash}.js`, body };
-}
-/** @simplewebauthn/browser's own UMD build (global SimpleWebAuthnBrowser), served as it is shipped. */
-const WEBAUTHN_JS = asset(
-  "simplewebauthn-browser",
-  // The package exports only its modules; its bundle sits beside them (package.json "unpkg").
-  readFileSync(path.join(path.dirname(require.resolve("@simplewebauthn/browser")), "../dist/bundle/index.umd.min.js")),
-);
-const CLIENT_JS = asset("passkeys", PASSKEY_CLIENT_JS);
 
 const strict = { additionalProperties: false } as const;
 const Json = Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 200 })) }, strict);
@@ -99,24 +82,15 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
   const when = (iso: string | null, lang: Lang) =>
     iso ? formatTime(new Date(iso), lang, site.timeZone) : T.never[lang];
 
-  for (const a of [WEBAUTHN_JS, CLIENT_JS]) {
-    app.get(a.path, { ...hidden, schema: { hide: true } }, (_req, reply) =>
-      reply
-        .header("content-type", "text/javascript; charset=utf-8")
-        .header("cache-control", "public, max-age=31536000, immutable")
-        .header("x-content-type-options", "nosniff")
-        .send(a.body),
-    );
-  }
-
   function page(reply: FastifyReply, status: number, lang: Lang, title: string, children: ComponentChildren) {
     return sendPage(
       reply,
       status,
       <Layout lang={lang} site={site} root={ROOT} title={title}>
         {children}
-        <script src={`${ROOT}${WEBAUTHN_JS.path.slice(1)}`} defer />
-        <script src={`${ROOT}${CLIENT_JS.path.slice(1)}`} defer />
+        {passkeyScriptPaths(ROOT).map((src) => (
+          <script key={src} src={src} defer />
+        ))}
       </Layout>,
       { imageUrls: site.logoUrl ? [site.logoUrl] : [], ownScript: true, connectSelf: true },
     );
@@ -135,13 +109,6 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
   }
   const refused = (reply: FastifyReply) =>
     reply.status(403).send({ error: { code: "csrf_failed", message: "Reload the page and try again." } });
-
-  const buttonProps = (token: string, working: string, failed: string) => ({
-    "data-csrf": token,
-    "data-working": working,
-    "data-failed": failed,
-    type: "button" as const,
-  });
 
   app.get("/portal/passkeys", { ...hidden, schema: { hide: true } }, async (req, reply) => {
     const p = await current(req);
@@ -174,7 +141,16 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
       <div key="js" id="passkey-js" hidden>
         <Field name="passkey-name" label={T.name[lang]} type="text" maxLength={64} />
         <div class="actions">
-          <button id="passkey-add" {...buttonProps(token, T.working[lang], T.failed[lang])}>
+          <button
+            id="passkey-add"
+            {...passkeyButton({
+              csrf: token,
+              options: "./passkeys/options",
+              finish: "./passkeys/add",
+              working: T.working[lang],
+              failed: T.failed[lang],
+            })}
+          >
             {T.add[lang]}
           </button>
         </div>
@@ -215,7 +191,16 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
       <p key="intro">{T.signInIntro[lang]}</p>,
       <div key="js" id="passkey-js" hidden>
         <div class="actions">
-          <button id="passkey-signin" {...buttonProps(token, T.signInWorking[lang], T.signInFailed[lang])}>
+          <button
+            id="passkey-signin"
+            {...passkeyButton({
+              csrf: token,
+              options: "./passkey-sign-in/options",
+              finish: "./passkey-sign-in",
+              working: T.signInWorking[lang],
+              failed: T.signInFailed[lang],
+            })}
+          >
             {T.signIn[lang]}
           </button>
         </div>

@@ -13,6 +13,7 @@ import { sendErrorPage } from "../web/error-page.tsx";
 import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
+import { passkeyButton, passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { QrSvg } from "../web/qr.tsx";
 import { sendPage } from "../web/render.ts";
 import { ResponseErrors } from "./errors.ts";
@@ -39,8 +40,8 @@ const T = {
     en: "If your account was protected (frozen), this is how you prove it is yours and get it back.",
   },
   startSteps: {
-    ja: "手順: 確認コードの入力 → 新しいパスワードの設定 → 端末の確認 → 認証アプリの設定（任意） → 凍結の解除。10分ほどかかります。",
-    en: "Steps: the code → a new password → your devices → an authenticator app (optional) → unfreeze. About 10 minutes.",
+    ja: "手順: 確認コードの入力 → 新しいパスワードの設定 → 端末の確認 → パスキーか認証アプリの設定（任意） → 凍結の解除。10分ほどかかります。",
+    en: "Steps: the code → a new password → your devices → a passkey or an authenticator app (optional) → unfreeze. About 10 minutes.",
   },
   identifier: { ja: "メールアドレスまたは電話番号", en: "Email address or phone number" },
   identifierHint: {
@@ -122,6 +123,25 @@ const T = {
   noDevices: { ja: "この期間にログインした端末はありません。", en: "No device signed in during this time." },
   devicesButton: { ja: "この内容で次へ", en: "Continue" },
 
+  strongTitle: {
+    ja: "パスキーか認証アプリを設定する（おすすめ）",
+    en: "Add a passkey or an authenticator app (recommended)",
+  },
+  passkeyTitle: { ja: "パスキー（いちばんおすすめ）", en: "A passkey (best)" },
+  passkeyIntro: {
+    ja: "パスキーを追加すると、この端末の指紋・顔認証・画面ロックでログインできます。パスワードが再び漏れても、偽のサイトにだまされても、第三者はパスキーを使えません。",
+    en: "With a passkey you sign in with this device's fingerprint, face or screen lock. Even if the password leaks again, or a fake site tricks you, nobody else can use it.",
+  },
+  passkeyHave: { ja: "このアカウントのパスキー: {n}個", en: "Passkeys on this account: {n}" },
+  passkeyName: { ja: "パスキーの名前（例: 私のiPhone）", en: "Name for the passkey (e.g. My iPhone)" },
+  passkeyAdd: { ja: "この端末にパスキーを追加", en: "Add a passkey on this device" },
+  passkeyWorking: { ja: "端末の確認を待っています…", en: "Waiting for your device…" },
+  passkeyFailed: { ja: "パスキーを追加できませんでした。", en: "The passkey could not be added." },
+  passkeyNeedsScript: {
+    ja: "パスキーの追加には、ブラウザのJavaScriptが必要です。下の認証アプリは、JavaScriptなしで設定できます。",
+    en: "Adding a passkey needs JavaScript in your browser. The authenticator app below works without it.",
+  },
+  totpOr: { ja: "認証アプリ", en: "An authenticator app" },
   totpTitle: { ja: "認証アプリを設定する（おすすめ）", en: "Add an authenticator app (recommended)" },
   totpIntro: {
     ja: "ログインのときに、パスワードに加えて認証アプリの6桁のコードを求めるようにします。パスワードが再び漏れても、第三者はログインできません。",
@@ -178,6 +198,7 @@ const T = {
   doneDevices: { ja: "端末を確認しました", en: "Your devices are reviewed" },
   doneTotpOn: { ja: "認証アプリ: 設定済み", en: "Authenticator app: on" },
   doneTotpOff: { ja: "認証アプリ: 未設定", en: "Authenticator app: off" },
+  donePasskeys: { ja: "パスキー: {n}個", en: "Passkeys: {n}" },
   finishWill: {
     ja: [
       "新しいパスワードでログインできるようになります。古いパスワードは使えません。",
@@ -315,16 +336,31 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
   function page(
     reply: FastifyReply,
     status: number,
-    v: { lang: Lang; title: string; otherLangHref?: string | undefined; script?: boolean; children: ComponentChildren },
+    v: {
+      lang: Lang;
+      title: string;
+      otherLangHref?: string | undefined;
+      /** password: the rules as you type; passkey: the WebAuthn ceremony (web/passkey-assets.ts) */
+      script?: "password" | "passkey";
+      children: ComponentChildren;
+    },
   ) {
+    const scripts =
+      v.script === "password"
+        ? [`${ROOT}${PASSWORD_SCRIPT.path.slice(1)}`]
+        : v.script === "passkey"
+          ? passkeyScriptPaths(ROOT)
+          : [];
     return sendPage(
       reply,
       status,
       <Layout lang={v.lang} site={site} root={ROOT} title={v.title} otherLangHref={v.otherLangHref}>
         {v.children}
-        {v.script ? <script src={`${ROOT}${PASSWORD_SCRIPT.path.slice(1)}`} defer /> : null}
+        {scripts.map((src) => (
+          <script key={src} src={src} defer />
+        ))}
       </Layout>,
-      { imageUrls, ownScript: v.script === true },
+      { imageUrls, ownScript: scripts.length > 0, connectSelf: v.script === "passkey" },
     );
   }
 
@@ -566,7 +602,7 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
       lang,
       title: T.passwordTitle[lang],
       otherLangHref: error ? undefined : step("password", other(lang)),
-      script: true,
+      script: "password",
       children: (
         <>
           {progressLine(lang, 2)}
@@ -742,22 +778,60 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
 
   // ---- 4. the authenticator -------------------------------------------------------------------------------------
 
+  /** The passkey offer, first on the step (issue 17 item 3): it needs script; without, the authenticator below. */
+  function passkeySection(lang: Lang, token: string, passkeys: number) {
+    return (
+      <section aria-labelledby="passkey-h">
+        <h2 id="passkey-h">{T.passkeyTitle[lang]}</h2>
+        <p>{T.passkeyIntro[lang]}</p>
+        {passkeys > 0 ? <p>{s(lang, T.passkeyHave, { n: passkeys })}</p> : null}
+        <div id="passkey-js" hidden>
+          <Field name="passkey-name" label={T.passkeyName[lang]} type="text" maxLength={64} />
+          <Actions>
+            <button
+              id="passkey-add"
+              {...passkeyButton({
+                csrf: token,
+                options: "./passkey/options",
+                finish: "./passkey/add",
+                working: T.passkeyWorking[lang],
+                failed: T.passkeyFailed[lang],
+              })}
+            >
+              {T.passkeyAdd[lang]}
+            </button>
+          </Actions>
+          <p id="passkey-status" role="status" aria-live="polite" />
+        </div>
+        <div id="passkey-nojs">
+          <Notice>
+            <p>{T.passkeyNeedsScript[lang]}</p>
+          </Notice>
+        </div>
+      </section>
+    );
+  }
+
   async function totpForm(
     req: FastifyRequest,
     reply: FastifyReply,
     status: number,
-    p: { token: string; language: string | null },
+    p: { token: string; language: string | null; passkeys: number },
     error?: string,
   ) {
     const lang = langOf(req, p.language);
     const offer = await recovery.offerTotp({ recoveryToken: p.token });
+    const token = csrf.issue(req, reply);
     if (!offer.offered) {
       return page(reply, 200, {
         lang,
-        title: T.totpTitle[lang],
+        title: T.strongTitle[lang],
+        script: "passkey",
         children: (
           <>
             {progressLine(lang, 4)}
+            {passkeySection(lang, token, p.passkeys)}
+            <h2>{T.totpOr[lang]}</h2>
             <p>{T.totpAlready[lang]}</p>
             <Actions>
               <LinkButton href={step("finish", lang)}>{T.continue[lang]}</LinkButton>
@@ -766,13 +840,13 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
         ),
       });
     }
-    const token = csrf.issue(req, reply);
     // Each showing starts a new pending secret (the service's offer): the page shown is the one to scan.
     const secret = offer.secret.replace(/(.{4})/g, "$1 ").trim();
     return page(reply, status, {
       lang,
-      title: T.totpTitle[lang],
+      title: T.strongTitle[lang],
       otherLangHref: error ? undefined : step("authenticator", other(lang)),
+      script: "passkey",
       children: (
         <>
           {progressLine(lang, 4)}
@@ -780,9 +854,10 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
             <Notice tone="error" alert>
               <p>{T.totpFailed[lang]}</p>
             </Notice>
-          ) : (
-            <p>{T.totpIntro[lang]}</p>
-          )}
+          ) : null}
+          {passkeySection(lang, token, p.passkeys)}
+          <h2>{T.totpOr[lang]}</h2>
+          <p>{T.totpIntro[lang]}</p>
           <ol>
             {T.totpHow[lang].map((l) => (
               <li key={l}>{l}</li>
@@ -814,6 +889,46 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
       ),
     });
   }
+
+  // The passkey offer's two JSON calls, for the page's script: the recovery cookie and the page's CSRF token. A
+  // refusal is a code and a message for the script to show; the step's page stays where it is.
+  const strictJson = { additionalProperties: false } as const;
+  const PasskeyJson = Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 200 })) }, strictJson);
+  const PasskeyAnswer = Type.Object(
+    {
+      csrf: Type.Optional(Type.String({ maxLength: 200 })),
+      response: Type.Object({}, { additionalProperties: true }),
+      name: Type.Optional(Type.String({ maxLength: 64 })),
+    },
+    strictJson,
+  );
+  async function passkeyJson(req: FastifyRequest, reply: FastifyReply, run: (token: string) => Promise<unknown>) {
+    void reply.header("cache-control", "no-store");
+    if (!csrf.check(req, (req.body as { csrf?: string }).csrf)) {
+      return reply.status(403).send({ error: { code: "csrf_failed", message: "Reload the page and try again." } });
+    }
+    const token = tokenOf(req);
+    try {
+      if (!token) throw ResponseErrors.recovery_invalid();
+      return reply.send(await run(token));
+    } catch (e) {
+      if (e instanceof MamoriError) {
+        return reply.status(e.httpStatus).send({ error: { code: e.code, message: e.message } });
+      }
+      throw e;
+    }
+  }
+
+  app.post("/recover/passkey/options", opts({ body: PasskeyJson }), (req, reply) =>
+    passkeyJson(req, reply, (recoveryToken) => recovery.offerPasskey({ recoveryToken })),
+  );
+
+  app.post("/recover/passkey/add", opts({ body: PasskeyAnswer }), (req, reply) => {
+    const b = req.body as { response: unknown; name?: string };
+    return passkeyJson(req, reply, (recoveryToken) =>
+      recovery.addPasskey({ recoveryToken, response: b.response as never, name: b.name, ip: req.ip }),
+    );
+  });
 
   app.get("/recover/authenticator", opts({ querystring: Query }), async (req, reply) => {
     const p = await current(req);
@@ -891,6 +1006,7 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
           <ul>
             <li>{T.donePassword[lang]}</li>
             <li>{T.doneDevices[lang]}</li>
+            {p.passkeys > 0 ? <li>{s(lang, T.donePasskeys, { n: p.passkeys })}</li> : null}
             <li>{p.totpEnabled ? T.doneTotpOn[lang] : T.doneTotpOff[lang]}</li>
           </ul>
           <h2>{T.finishWillTitle[lang]}</h2>

@@ -1,6 +1,8 @@
+import type { PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { Db } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import { IdentityErrors } from "../identity/errors.ts";
+import type { PasskeyView } from "../identity/factors/passkey/service.ts";
 import { normalizeEmail, normalizePhone } from "../identity/normalize.ts";
 import type { PasswordPolicy } from "../identity/password-policy.ts";
 import type { PasswordHasher } from "../identity/passwords.ts";
@@ -23,7 +25,21 @@ export interface RecoveryDeps {
   passwordPolicy: PasswordPolicy;
   limiter: RateLimiter;
   codeKey: Buffer;
-  /** identity's authenticator enrolment, offered before the account is unfrozen */
+  /**
+   * identity's passkeys (factors/passkey/service.ts), offered before the authenticator app: a challenge bound to the
+   * recovery, the answer verified and added with its event and notice.
+   */
+  passkey: {
+    offer(accountId: string, recoveryId: string): Promise<PublicKeyCredentialCreationOptionsJSON>;
+    add(
+      accountId: string,
+      recoveryId: string,
+      input: { response: RegistrationResponseJSON; name?: string | undefined },
+      ip: string | null,
+    ): Promise<PasskeyView>;
+    count(accountId: string): Promise<number>;
+  };
+  /** identity's authenticator enrolment, offered (after a passkey) before the account is unfrozen */
   totp: {
     offer(accountId: string): Promise<{ secret: string; uri: string } | null>;
     confirm(accountId: string, code: string, ip: string | null): Promise<{ recoveryCodes: string[] }>;
@@ -237,6 +253,7 @@ export function createRecovery(deps: RecoveryDeps) {
         passwordSet: r.password_set_at !== null,
         devicesReviewed: r.devices_reviewed_at !== null,
         totpEnabled: a?.totp_enrolled_at !== null && a?.totp_enrolled_at !== undefined,
+        passkeys: await deps.passkey.count(r.account_id),
         language: a?.language ?? null,
         contactKind: r.contact_kind,
         contactValue: r.contact_value,
@@ -311,6 +328,28 @@ export function createRecovery(deps: RecoveryDeps) {
           ip: input.ip,
         });
       });
+    },
+
+    /**
+     * Offers a passkey first (issue 17 item 3): unlike an authenticator's code, it cannot be typed into a phishing
+     * page, and it signs in without the password. After the new password, like the authenticator's offer; the
+     * attacker's passkeys were removed by the lockdown's roll-back, so what is added here is the owner's.
+     */
+    async offerPasskey(input: { recoveryToken: string }) {
+      const { r } = await byToken(db, input.recoveryToken);
+      if (r.password_set_at === null) throw ResponseErrors.recovery_step_missing({ passwordSet: false });
+      return deps.passkey.offer(r.account_id, r.id);
+    },
+
+    async addPasskey(input: {
+      recoveryToken: string;
+      response: RegistrationResponseJSON;
+      name?: string | undefined;
+      ip: string | null;
+    }) {
+      const { r } = await byToken(db, input.recoveryToken);
+      if (r.password_set_at === null) throw ResponseErrors.recovery_step_missing({ passwordSet: false });
+      return deps.passkey.add(r.account_id, r.id, { response: input.response, name: input.name }, input.ip);
     },
 
     /** Offers an authenticator app (none enrolled, or the attacker's was rolled back): a secret to scan. */

@@ -2,6 +2,7 @@ import { Type } from "@sinclair/typebox";
 import { checkContext } from "../api/context.ts";
 import { Code, Context, errors, Nullable, Ok, Password } from "../api/schemas.ts";
 import type { Http } from "../api/types.ts";
+import { CreationOptions, PasskeyName, PasskeyView, RegistrationResponse } from "../identity/factors/passkey/routes.ts";
 import type { RouteDeps } from "../route-deps.ts";
 import { CommonErrors } from "../shared/errors.ts";
 
@@ -344,6 +345,69 @@ export function registerResponseRoutes(app: Http, deps: RouteDeps) {
         ip: checkContext(req.body.context)?.ip ?? null,
       });
       return { ok: true as const };
+    },
+  );
+
+  app.post(
+    "/v1/recovery/passkey/options",
+    {
+      config: { auth: "store" },
+      schema: {
+        operationId: "offerRecoveryPasskey",
+        tags: ["recovery"],
+        summary:
+          "Offer a passkey before the account is unfrozen (before the authenticator app): options for " +
+          "navigator.credentials.create(), bound to this recovery. After the new password.",
+        body: Type.Object({ recoveryToken: RecoveryToken }, strict),
+        response: {
+          200: CreationOptions,
+          ...errors("account_not_found", "passkey_limit", "recovery_invalid", "recovery_step_missing"),
+        },
+      },
+    },
+    (req) => recovery.offerPasskey({ recoveryToken: req.body.recoveryToken }),
+  );
+
+  app.post(
+    "/v1/recovery/passkey",
+    {
+      config: { auth: "store" },
+      schema: {
+        operationId: "addRecoveryPasskey",
+        tags: ["recovery"],
+        summary:
+          "Verify the browser's answer to offerRecoveryPasskey and add the passkey; the owner's addresses are told.",
+        body: Type.Object(
+          {
+            recoveryToken: RecoveryToken,
+            response: RegistrationResponse,
+            name: Type.Optional(PasskeyName),
+            context: Type.Optional(Context),
+          },
+          strict,
+        ),
+        response: {
+          201: PasskeyView,
+          ...errors(
+            "invalid_request",
+            "passkey_already_registered",
+            "passkey_challenge_invalid",
+            "passkey_invalid",
+            "passkey_limit",
+            "recovery_invalid",
+            "recovery_step_missing",
+          ),
+        },
+      },
+    },
+    async (req, reply) => {
+      const view = await recovery.addPasskey({
+        recoveryToken: req.body.recoveryToken,
+        response: req.body.response as never,
+        name: req.body.name,
+        ip: checkContext(req.body.context)?.ip ?? null,
+      });
+      return reply.status(201).send(view);
     },
   );
 

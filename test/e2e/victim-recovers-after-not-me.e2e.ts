@@ -121,7 +121,7 @@ describe("victim recovers her account after 'This wasn't me' (real browser)", { 
       // 5. The authenticator: scanned from the QR (drawn on the server), or typed from the key under it.
       await page.waitForURL(/\/recover\/authenticator/);
       assert.ok(await page.getByRole("img", { name: "認証アプリで読み取るQRコード" }).isVisible());
-      await check(page, "認証アプリを設定する（おすすめ）", "recovery-authenticator-ja");
+      await check(page, "パスキーか認証アプリを設定する（おすすめ）", "recovery-authenticator-ja");
       const secret = ((await page.textContent(".secret")) ?? "").replace(/\s/g, "");
       await page.getByLabel("アプリに表示された6桁のコード").fill(totpCodeAt(secret, m.t.clock.now()));
       await page.getByRole("button", { name: "認証アプリを設定する" }).click();

@@ -11,6 +11,8 @@ import {
   type TestApp,
   TOKYO,
 } from "../../src/testing/app.ts";
+import { passkeySignIn, TEST_ORIGIN } from "../../src/testing/passkeys.ts";
+import { softRegister } from "../../src/testing/soft-authenticator.ts";
 
 // Hosted recovery (/recover/) as a browser meets it: every refusal a Japanese page with a way back, never JSON; the
 // rules and throttles are the recovery service's, shared with /v1/recovery.
@@ -251,6 +253,65 @@ describe("hosted recovery pages", () => {
     const nowhere = await stale.get("/recover/nothing-here");
     assert.equal(nowhere.statusCode, 404);
     isPage(nowhere);
+  });
+
+  it("the last step offers a passkey before the authenticator app, added by the page's own script", async () => {
+    await lockedDown("passkeyfirst@example.jp");
+    const { b } = await proven("passkeyfirst@example.jp");
+    assert.equal((await b.post("/recover/password", { password: STRONG3 })).statusCode, 303);
+    assert.equal((await b.post("/recover/devices", {})).statusCode, 303);
+    const step = await b.get("/recover/authenticator");
+    assert.equal(step.statusCode, 200);
+    isPage(step);
+    assert.match(step.body, /<h1[^>]*>パスキーか認証アプリを設定する（おすすめ）<\/h1>/);
+    const passkeyAt = step.body.indexOf("パスキー（いちばんおすすめ）");
+    const qrAt = step.body.indexOf("認証アプリで読み取るQRコード");
+    assert.ok(passkeyAt > 0 && qrAt > passkeyAt, "the passkey comes first, the app's QR code after it");
+    // Mamori's own two files, no inline script; the script may fetch only from Mamori's origin.
+    const csp = String(step.headers["content-security-policy"]);
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /connect-src 'self'/);
+    assert.match(step.body, /<script src="\.\.\/assets\/simplewebauthn-browser-[0-9a-f]{12}\.js" defer><\/script>/);
+    const own = step.body.match(/assets\/passkeys-[0-9a-f]{12}\.js/)?.[0];
+    assert.ok(own);
+    assert.equal((await b.get(`/${own}`)).statusCode, 200);
+    assert.doesNotMatch(step.body, /<script>|onclick=/);
+    const csrf = step.body.match(/data-csrf="([^"]+)"/)?.[1] ?? "";
+    assert.match(step.body, /data-options="\.\/passkey\/options"/);
+
+    const json = (url: string, body: unknown) =>
+      t.app.http.inject({
+        method: "POST",
+        url,
+        remoteAddress: "133.0.0.10",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "sec-fetch-site": "same-origin",
+          cookie: [...b.jar].map(([k, v]) => `${k}=${v}`).join("; "),
+        },
+        payload: JSON.stringify(body),
+      });
+    const forged = await json("/recover/passkey/options", { csrf: "forged" });
+    assert.equal(forged.statusCode, 403);
+    assert.equal(forged.json().error.code, "csrf_failed");
+    const o = await json("/recover/passkey/options", { csrf });
+    assert.equal(o.statusCode, 200, o.body);
+    const { credential, response } = softRegister(o.json(), TEST_ORIGIN);
+    const added = await json("/recover/passkey/add", { csrf, response, name: "わたしのiPhone" });
+    assert.equal(added.statusCode, 200, added.body);
+    assert.equal(added.json().name, "わたしのiPhone");
+    const again = await b.get("/recover/authenticator");
+    assert.match(again.body, /このアカウントのパスキー: 1個/);
+    const finish = await b.get("/recover/finish");
+    assert.match(finish.body, /パスキー: 1個/);
+    assert.equal((await b.post("/recover/finish", {})).statusCode, 200);
+    const signIn = await passkeySignIn(t, credential, TOKYO);
+    assert.equal(signIn.res.statusCode, 200, signIn.res.body);
+    // Without the recovery's cookie the calls are refused as a gone recovery, not run for anyone.
+    b.jar.delete("mamori_recovery");
+    const gone = await json("/recover/passkey/options", { csrf });
+    assert.equal(gone.json().error.code, "recovery_invalid");
   });
 
   it("the pages and the API share one throttle: an address that used up the API's starts gets the wait page", async () => {

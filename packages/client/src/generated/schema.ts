@@ -1400,6 +1400,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/recovery/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Offer a passkey before the account is unfrozen (before the authenticator app): options for navigator.credentials.create(), bound to this recovery. After the new password. */
+        post: operations["offerRecoveryPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recovery/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify the browser's answer to offerRecoveryPasskey and add the passkey; the owner's addresses are told. */
+        post: operations["addRecoveryPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/recovery/totp": {
         parameters: {
             query?: never;
@@ -12680,6 +12714,255 @@ export interface operations {
             };
             /** @description `unauthorized`: Missing or invalid API credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    offerRecoveryPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8"
+                 *     }
+                 */
+                "application/json": {
+                    recoveryToken: string;
+                };
+            };
+        };
+        responses: {
+            /** @description PublicKeyCredentialCreationOptionsJSON: pass to @simplewebauthn/browser startRegistration({ optionsJSON }). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "challenge": "example",
+                     *       "rp": {
+                     *         "name": "山田 花子",
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *       },
+                     *       "user": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "name": "山田 花子",
+                     *         "displayName": "山田 花子"
+                     *       },
+                     *       "pubKeyCredParams": [
+                     *         {
+                     *           "type": "public-key",
+                     *           "alg": 1
+                     *         }
+                     *       ],
+                     *       "timeout": 1,
+                     *       "excludeCredentials": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "type": "public-key",
+                     *           "transports": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "authenticatorSelection": {},
+                     *       "attestation": "example",
+                     *       "extensions": {},
+                     *       "hints": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeyCreationOptions"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `recovery_invalid`: The recovery is invalid, expired or was completed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `account_not_found`: No such account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_limit`: An account may have at most 20 passkeys. `recovery_step_missing`: Finish the earlier recovery steps first. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    addRecoveryPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "recoveryToken": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                 *       "response": {
+                 *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "rawId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "attestationObject": "example",
+                 *           "transports": [
+                 *             "example"
+                 *           ]
+                 *         },
+                 *         "clientExtensionResults": {},
+                 *         "authenticatorAttachment": "example"
+                 *       },
+                 *       "name": "山田 花子",
+                 *       "context": {
+                 *         "ip": "133.0.0.10",
+                 *         "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+                 *         "deviceId": "dev-7f3a9c",
+                 *         "channel": "web"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    recoveryToken: string;
+                    response: components["schemas"]["PasskeyRegistrationResponse"];
+                    name?: string;
+                    context?: components["schemas"]["RequestContext"];
+                };
+            };
+        };
+        responses: {
+            /** @description A passkey on the account. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "name": "山田 花子",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lastUsedAt": "2026-11-01T09:00:00.000Z",
+                     *       "deviceType": "example",
+                     *       "backedUp": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `passkey_challenge_invalid`: The passkey challenge is unknown, expired or was already used; start again. `recovery_invalid`: The recovery is invalid, expired or was completed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_invalid`: The passkey could not be verified (unknown credential, wrong site, or a bad signature). `unauthorized`: Missing or invalid API credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_already_registered`: This passkey is already registered. `passkey_limit`: An account may have at most 20 passkeys. `recovery_step_missing`: Finish the earlier recovery steps first. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

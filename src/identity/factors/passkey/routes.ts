@@ -17,7 +17,7 @@ const CredentialRef = Type.Object({
   transports: Type.Optional(Transports),
 });
 
-const CreationOptions = named(
+export const CreationOptions = named(
   "PasskeyCreationOptions",
   Type.Object(
     {
@@ -52,7 +52,7 @@ const RequestOptions = named(
   ),
   "PublicKeyCredentialRequestOptionsJSON: pass to @simplewebauthn/browser startAuthentication({ optionsJSON }).",
 );
-const RegistrationResponse = named(
+export const RegistrationResponse = named(
   "PasskeyRegistrationResponse",
   Type.Object(
     {
@@ -97,7 +97,7 @@ export const AuthenticationResponse = named(
   ),
   "What @simplewebauthn/browser startAuthentication() answers.",
 );
-const PasskeyView = named(
+export const PasskeyView = named(
   "Passkey",
   Type.Object({
     id: Type.String(),
@@ -109,7 +109,7 @@ const PasskeyView = named(
   }),
   "A passkey on the account.",
 );
-const Name = Type.String({ minLength: 1, maxLength: 64, pattern: "\\S" });
+export const PasskeyName = Type.String({ minLength: 1, maxLength: 64, pattern: "\\S" });
 
 /** The seven passkey operations (issue 17 item 3); the README's API table lists them. */
 export function registerPasskeyRoutes(app: Http, deps: RouteDeps) {
@@ -152,7 +152,7 @@ export function registerPasskeyRoutes(app: Http, deps: RouteDeps) {
           "Verify the browser's answer and add the passkey (same freshness as starting). The owner's addresses are told.",
         headers: SessionHeader,
         body: Type.Object(
-          { response: RegistrationResponse, name: Type.Optional(Name), context: Type.Optional(Context) },
+          { response: RegistrationResponse, name: Type.Optional(PasskeyName), context: Type.Optional(Context) },
           strict,
         ),
         response: {
@@ -268,7 +268,7 @@ export function registerPasskeyRoutes(app: Http, deps: RouteDeps) {
         summary: "Rename a passkey (a name is not a credential: no fresh sign-in needed). Recorded in the event log.",
         headers: SessionHeader,
         params: Type.Object({ passkeyId: Type.String({ maxLength: 64 }) }),
-        body: Type.Object({ name: Name }, strict),
+        body: Type.Object({ name: PasskeyName }, strict),
         response: { 200: PasskeyView, ...errors("invalid_request", "passkey_not_found", "session_invalid") },
       },
     },

@@ -49,6 +49,42 @@ export function createPasskeyService(deps: PasskeyServiceDeps) {
   const { db, clock, events, notifier, factor } = deps;
   const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
 
+  /** Verifies a registration answer and adds the passkey: an event, and a notice to every verified address. */
+  function add(input: {
+    accountId: string;
+    boundTo: string;
+    actor: string;
+    ip: string | null;
+    response: RegistrationResponseJSON;
+    name?: string | undefined;
+  }): Promise<PasskeyView> {
+    return tx(async (t) => {
+      const n = await store.count(t, input.accountId);
+      const name = input.name?.trim() || `Passkey ${n + 1}`;
+      const row = await factor.verifyRegistration(t, {
+        accountId: input.accountId,
+        sessionId: input.boundTo,
+        response: input.response,
+        name,
+        by: input.actor,
+      });
+      const ev = await events.append(t, {
+        accountId: input.accountId,
+        type: "passkey.added",
+        data: { passkeyId: row.id, name, deviceType: row.device_type, aaguid: row.aaguid },
+        actor: input.actor,
+        ip: input.ip,
+      });
+      await notifier.securityNotice(t, {
+        accountId: input.accountId,
+        eventId: ev.id,
+        template: "passkey_added",
+        vars: { name, at: iso(clock.now())! },
+      });
+      return view(row);
+    });
+  }
+
   return {
     async startRegistration(s: SessionWithAccount): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const a = await deps.sensitive(s);
@@ -61,31 +97,36 @@ export function createPasskeyService(deps: PasskeyServiceDeps) {
       ip: string | null,
     ): Promise<PasskeyView> {
       const a = await deps.sensitive(s);
-      return tx(async (t) => {
-        const n = await store.count(t, a.id);
-        const name = input.name?.trim() || `Passkey ${n + 1}`;
-        const row = await factor.verifyRegistration(t, {
-          accountId: a.id,
-          sessionId: s.id,
-          response: input.response,
-          name,
-          by: actorOf(s),
-        });
-        const ev = await events.append(t, {
-          accountId: a.id,
-          type: "passkey.added",
-          data: { passkeyId: row.id, name, deviceType: row.device_type, aaguid: row.aaguid },
-          actor: actorOf(s),
-          ip,
-        });
-        await notifier.securityNotice(t, {
-          accountId: a.id,
-          eventId: ev.id,
-          template: "passkey_added",
-          vars: { name, at: iso(clock.now())! },
-        });
-        return view(row);
+      return add({ accountId: a.id, boundTo: s.id, actor: actorOf(s), ip, ...input });
+    },
+
+    /**
+     * Hosted recovery's offer (response/recovery.ts): the owner, who has just proven an address from before the
+     * window and set a new password, adds a passkey before the account is unfrozen. No session exists yet, so the
+     * challenge is bound to the recovery instead: a session's registration challenge cannot finish it, nor the
+     * reverse. The recovery checks its own token first.
+     */
+    async startRecoveryRegistration(accountId: string, recoveryId: string) {
+      return factor.registrationOptions({
+        accountId,
+        sessionId: `recovery:${recoveryId}`,
+        userName: await deps.userName(accountId),
       });
+    },
+
+    async finishRecoveryRegistration(
+      accountId: string,
+      recoveryId: string,
+      input: { response: RegistrationResponseJSON; name?: string | undefined },
+      ip: string | null,
+    ): Promise<PasskeyView> {
+      const bound = `recovery:${recoveryId}`;
+      return add({ accountId, boundTo: bound, actor: bound, ip, ...input });
+    },
+
+    /** The live passkeys of an account (recovery's progress, without a session). */
+    async count(accountId: string): Promise<number> {
+      return store.count(db, accountId);
     },
 
     async list(s: SessionWithAccount): Promise<PasskeyView[]> {
