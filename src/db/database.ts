@@ -80,10 +80,11 @@ export interface DatabaseHandle {
    */
   changeCounter?: () => number;
   /**
-   * Runs fn in a transaction whose commit does not move `changeCounter`. Only for writes that no row kept under the
-   * counter depends on for a refusal: sessions' `last_seen_at`, written in batches by sessions/last-seen.ts (a kept row
-   * showing an older last-seen only looks more idle than it is, and the session service merges the times it wrote).
-   * PostgreSQL and an in-memory store: an ordinary transaction.
+   * Runs fn in a transaction whose commit does not move `changeCounter`, and (SQLite) is not synced to disk: it
+   * survives a process crash, not a power loss. Only for writes that no row kept under the counter depends on for a
+   * refusal and whose loss only ever leads to a refusal: sessions' `last_seen_at`, written in batches by
+   * sessions/last-seen.ts (a kept row showing an older last-seen only looks more idle than it is, and the session
+   * service merges the times it wrote). PostgreSQL: an ordinary transaction.
    */
   uncountedTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
@@ -106,8 +107,11 @@ export interface DatabaseHandle {
 export const FOREIGN_CHECK_MS = 1;
 /** Prepared statements kept per SQLite connection (see `counting.prepare`). */
 const STATEMENT_CACHE = 500;
-/** Address space the read connection maps (not memory: pages are shared with the OS page cache). */
-const READER_MMAP_BYTES = 1 << 30;
+/**
+ * Address space the read connection maps (not memory: pages are shared with the OS page cache). better-sqlite3's
+ * SQLite caps it at 0x7fff0000 (SQLITE_MAX_MMAP_SIZE); a million accounts with a session each is ~1.9 GB, so the cap.
+ */
+const READER_MMAP_BYTES = 0x7fff0000;
 
 export function openDatabase(config: StoreConfig, modules: StoreModules): DatabaseHandle {
   const migrations = { ...coreMigrations, ...modules.migrations };
@@ -289,9 +293,14 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
     uncountedTransaction: (fn) =>
       db.connection().execute(async (conn) => {
         uncounted = true;
+        // Not synced (WAL + NORMAL: durable across a process crash, not a power loss). Only last-seen batches come
+        // here, and losing one only makes sessions look more idle; the fsync was most of a batch's wall time, spent
+        // on the event loop. The connection is lent to this caller alone, so no other commit runs at NORMAL.
+        sqlite.pragma("synchronous = NORMAL");
         try {
           return await conn.transaction().execute(fn);
         } finally {
+          sqlite.pragma("synchronous = FULL");
           uncounted = false;
         }
       }),
