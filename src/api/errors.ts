@@ -1,6 +1,32 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { MamoriError } from "../shared/errors.ts";
 
+/** Socket errors of a connection to the store or Redis that is refused, reset or cut. */
+const DOWN_SYSCALL = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+/**
+ * PostgreSQL refusing for its own state, not for the statement: class 08 (connection exception), 57P01–57P03
+ * (terminated by a shutdown or restart, starting up, cannot connect now), 53300 (too many connections).
+ */
+const DOWN_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
+/** What the pg and ioredis clients throw, without a code, when a connection dies or none can be had. */
+const DOWN_MESSAGE =
+  /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection is closed|Reached the max retries per request limit|Stream isn't writeable)/;
+
+/**
+ * Whether an error means a dependency (the store, Redis) is away rather than that the request or the code is wrong.
+ * Such a request was refused without its work being done: the client may retry it, so it is a 503 `unavailable`,
+ * not a 500. Looks through `cause` and an AggregateError's `errors` (Node's connect over several addresses).
+ */
+export function dependencyDown(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== "object" || depth > 4) return false;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === "string" && (DOWN_SYSCALL.has(e.code) || DOWN_SQLSTATE.test(e.code))) return true;
+  if (e.name === "MaxRetriesPerRequestError") return true;
+  if (typeof e.message === "string" && DOWN_MESSAGE.test(e.message)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => dependencyDown(x, depth + 1))) return true;
+  return dependencyDown(e.cause, depth + 1);
+}
+
 /** The one place errors become HTTP. 5xx bodies never carry internals; they are logged instead. */
 export function toHttpError(err: unknown): {
   status: number;
@@ -41,6 +67,9 @@ export function toHttpError(err: unknown): {
       status: 400,
       body: { error: { code: "invalid_request", message: fe.message ?? "The request is malformed." } },
     };
+  }
+  if (dependencyDown(err)) {
+    return { status: 503, body: { error: { code: "unavailable", message: "A dependency is unavailable." } } };
   }
   return { status: 500, body: { error: { code: "internal_error", message: "Internal error." } } };
 }

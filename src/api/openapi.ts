@@ -7,7 +7,8 @@ import type { AuthKind } from "./types.ts";
  *
  * Routes declare the codes their own code paths raise (`errors(…)` in schemas.ts); the statuses every operation of a
  * kind can give — 400 for a malformed request, 401 for missing credentials, 413/415 for a body too large or not JSON,
- * 500 — are added here from the route's auth and whether it takes a body, so no route repeats them.
+ * 500, and 503 `unavailable` when the store or Redis is away (api/errors.ts, dependencyDown) — are added here from the
+ * route's auth and whether it takes a body, so no route repeats them.
  */
 
 /** The extension key carrying an error response's codes from the route schema to the finished document. */
@@ -29,6 +30,7 @@ export function commonErrorCodes(auth: AuthKind, hasBody: boolean, hasParams: bo
     out.set(415, ["unsupported_media_type"]);
   }
   out.set(500, ["internal_error"]);
+  out.set(503, ["unavailable"]);
   return out;
 }
 
@@ -61,6 +63,8 @@ export function addCommonErrors(
   if (!schema.response) return;
   for (const [status, codes] of commonErrorCodes(auth, schema.body !== undefined, schema.params !== undefined)) {
     const declared = schema.response[status];
+    // A route that answers this status with a body of its own (the health check's 503) keeps it.
+    if (declared !== undefined && !codesOf(declared).length) continue;
     schema.response[status] = errorResponse([...codes, ...codesOf(declared)]);
   }
 }

@@ -121,6 +121,13 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
       max: 10,
       ...(config.pgSchema ? { options: `-c search_path=${config.pgSchema}` } : {}),
     });
+    // A connection whose server goes away (a restart, a failover) emits 'error': an idle one through the pool, one
+    // checked out (Kysely holds one for a whole transaction) on the client itself, where pg-pool listens only while it
+    // is idle. With no listener either is an uncaught exception and the whole node exits (seen in
+    // test/cluster/postgres-restarts-under-load.test.ts). The query in flight fails by itself and is answered 503
+    // (api/errors.ts); the pool drops the dead connection when it is released and opens a new one on the next query.
+    pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     let n = 0;
     const hot: HotQuery = (compiled) => {

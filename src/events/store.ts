@@ -90,7 +90,11 @@ export function createEventLog(deps: {
   async function appendMany(tx: Executor, inputs: EventInput[], fresh = false): Promise<StoredEvent[]> {
     if (inputs.length === 0) return [];
     // PostgreSQL: the account row lock serialises appends per account, so seq and prev_hash cannot fork; accounts
-    // are locked in id order, so two transactions appending for the same accounts cannot deadlock.
+    // are locked in id order, so two transactions appending for the same accounts cannot deadlock. FOR NO KEY UPDATE,
+    // not FOR UPDATE: a transaction that has already inserted a row referencing the account (a session, an order)
+    // holds the foreign key's KEY SHARE lock on it, which FOR UPDATE waits for and NO KEY UPDATE does not; with FOR
+    // UPDATE two such transactions on one account (a sign-in and an order on two nodes) each waited for the other's
+    // KEY SHARE, and PostgreSQL ended one with "deadlock detected" (test/cluster/postgres-restarts-under-load.test.ts).
     // SQLite: one writer at a time already. The (account_id, seq) unique key is the backstop on both.
     const accounts = [...new Set(inputs.map((i) => i.accountId))].sort();
     const heads = new Map<string, { seq: number; hash: string }>();
@@ -100,7 +104,7 @@ export function createEventLog(deps: {
         continue;
       }
       if (dialect === "postgres") {
-        await sql`select id from accounts where id = ${accountId} for update`.execute(tx);
+        await sql`select id from accounts where id = ${accountId} for no key update`.execute(tx);
       }
       const last = await tx
         .selectFrom("events")
