@@ -13598,6 +13598,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     addRecoveryPasskey: {
@@ -13710,6 +13719,15 @@ export interface operations {
             };
             /** @description `internal_error`: Internal error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: A dependency is unavailable. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
