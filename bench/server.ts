@@ -20,7 +20,14 @@ if (mode === "bare") {
   const port = (app.server.address() as { port: number }).port;
   process.stdout.write(`${JSON.stringify({ port })}\n`);
 } else {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mamori-bench-"));
+  // BENCH_STORE_DIR keeps the embedded store between runs (built there on first use): a million sessions take minutes
+  // to load, which need not be spent in the quiet minutes a measurement needs. The kept figures of the build (load
+  // time, disk and memory per account) are reported again on reuse.
+  const keep = process.env.BENCH_STORE_DIR ? path.resolve(process.env.BENCH_STORE_DIR) : null;
+  if (keep && process.env.MAMORI_DATABASE_URL) throw new Error("BENCH_STORE_DIR is for the embedded store");
+  if (keep) fs.mkdirSync(keep, { recursive: true });
+  const dataDir = keep ?? fs.mkdtempSync(path.join(os.tmpdir(), "mamori-bench-"));
+  const metaFile = path.join(dataDir, "bench-store.json");
   const config = loadConfig({
     ...process.env,
     MAMORI_DATA_DIR: dataDir,
@@ -39,13 +46,34 @@ if (mode === "bare") {
     context: ctx,
   });
   const sessions = Number(process.env.BENCH_SESSIONS ?? 10_000);
-  const rssBefore = process.memoryUsage().rss;
-  const bytesBefore = app.database.dialect === "sqlite" ? storeBytes(dataDir) : 0;
-  const loaded = await loadSessions(app, sessions, dataDir, (ms) => {
-    offset = ms;
-  });
-  const perAccount =
-    app.database.dialect === "sqlite" ? Math.round((storeBytes(dataDir) - bytesBefore) / sessions) : null;
+  type Built = {
+    sessions: number;
+    tokensFile: string;
+    loadSeconds: number;
+    diskBytesPerAccountWithSession: number | null;
+    rssGrowthMiB: number;
+  };
+  const kept = keep && fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, "utf8")) as Built) : null;
+  if (kept && kept.sessions !== sessions)
+    throw new Error(`${metaFile} holds ${kept.sessions} sessions, not ${sessions}`);
+  let built: Built;
+  if (kept) built = kept;
+  else {
+    const rssBefore = process.memoryUsage().rss;
+    const bytesBefore = app.database.dialect === "sqlite" ? storeBytes(dataDir) : 0;
+    const loaded = await loadSessions(app, sessions, dataDir, (ms) => {
+      offset = ms;
+    });
+    built = {
+      sessions,
+      tokensFile: loaded.tokensFile,
+      loadSeconds: loaded.loadSeconds,
+      diskBytesPerAccountWithSession:
+        app.database.dialect === "sqlite" ? Math.round((storeBytes(dataDir) - bytesBefore) / sessions) : null,
+      rssGrowthMiB: Math.round((process.memoryUsage().rss - rssBefore) / 1048576),
+    };
+    if (keep) fs.writeFileSync(metaFile, JSON.stringify(built));
+  }
   await app.http.listen({ host: "127.0.0.1", port: 0 });
   const port = (app.http.server.address() as { port: number }).port;
   process.stdout.write(
@@ -54,16 +82,13 @@ if (mode === "bare") {
       key,
       token: session.token,
       store: app.database.dialect,
-      sessions,
-      tokensFile: loaded.tokensFile,
-      loadSeconds: loaded.loadSeconds,
-      diskBytesPerAccountWithSession: perAccount,
-      rssGrowthMiB: Math.round((process.memoryUsage().rss - rssBefore) / 1048576),
+      ...built,
+      storeReused: kept !== null,
     })}\n`,
   );
   process.once("SIGTERM", async () => {
     await app.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);
   });
 }
