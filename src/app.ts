@@ -383,6 +383,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     totpKey: keys.staffTotp,
     config,
     endUserSessions: (tx, input) => sessions.endAllBySupport(tx, input),
+    // Staff passkeys belong to the console, which is on Mamori's own origin, whatever the owners' RP id is.
+    passkey: {
+      rpId: new URL(config.publicUrl).hostname,
+      rpName: "Mamori staff",
+      origins: [new URL(config.publicUrl).origin],
+      challengeTtlMs: 5 * 60_000,
+    },
   });
   // What the owner's security center and the support console read of commerce (neither queries its tables).
   const commerceReads = createCommerceReads(db);

@@ -1,4 +1,4 @@
-import { staffMigration } from "./admin/migration.ts";
+import { staffMigration, staffPasskeyMigration } from "./admin/migration.ts";
 import { commerceHoldsMigration, commerceMigration } from "./commerce/migration.ts";
 import { consoleMigration } from "./console/migration.ts";
 import { type DatabaseHandle, openDatabase, type StoreConfig, type StoreModules } from "./db/database.ts";
@@ -37,6 +37,7 @@ export const storeModules: StoreModules = {
     "0024_commerce_holds": commerceHoldsMigration,
     "0030_identity_passkeys": passkeyMigration,
     "0031_case_lease": caseLeaseMigration,
+    "0032_staff_passkeys": staffPasskeyMigration,
   },
   sideFiles: [decisionLogSideFile],
 };

@@ -60,3 +60,43 @@ export const staffMigration: Migration = {
     await db.schema.createIndex("staff_events_staff").on("staff_events").columns(["staff_id", "seq"]).execute();
   },
 };
+
+/** 0032: staff passkeys for the console (admin/passkeys.ts) and their single-use challenges. */
+export const staffPasskeyMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("staff_passkeys")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("admin_id", "text", (c) => c.notNull().references("admin_users.id"))
+      .addColumn("credential_id", "text", (c) => c.notNull().unique())
+      .addColumn("public_key", "text", (c) => c.notNull())
+      .addColumn("sign_count", ts, (c) => c.notNull())
+      .addColumn("transports", "text", (c) => c.notNull())
+      .addColumn("user_handle", "text", (c) => c.notNull())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("created_at", ts, (c) => c.notNull())
+      .addColumn("created_by", "text", (c) => c.notNull())
+      .addColumn("last_used_at", ts)
+      .addColumn("removed_at", ts)
+      .addColumn("removed_by", "text")
+      .execute();
+    await db.schema.createIndex("staff_passkeys_admin").on("staff_passkeys").column("admin_id").execute();
+    await db.schema
+      .createTable("staff_passkey_challenges")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("challenge", "text", (c) => c.notNull().unique())
+      .addColumn("purpose", "text", (c) => c.notNull())
+      .addColumn("admin_id", "text")
+      .addColumn("bound_to", "text")
+      .addColumn("user_handle", "text")
+      .addColumn("created_at", ts, (c) => c.notNull())
+      .addColumn("expires_at", ts, (c) => c.notNull())
+      .addColumn("used_at", ts)
+      .execute();
+    await db.schema
+      .createIndex("staff_passkey_challenges_expires")
+      .on("staff_passkey_challenges")
+      .column("expires_at")
+      .execute();
+  },
+};

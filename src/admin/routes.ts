@@ -2,6 +2,13 @@ import { Type } from "@sinclair/typebox";
 import { answerFloor } from "../api/answer-floor.ts";
 import { errors, Nullable, named } from "../api/schemas.ts";
 import type { Http } from "../api/types.ts";
+import {
+  AuthenticationResponse,
+  CreationOptions,
+  PasskeyName,
+  RegistrationResponse,
+  RequestOptions,
+} from "../identity/factors/passkey/routes.ts";
 import { AccountFields, AccountView, LoginAttemptView } from "../identity/routes.ts";
 import type { RouteDeps } from "../route-deps.ts";
 import { AdminErrors } from "./errors.ts";
@@ -32,6 +39,18 @@ const ContactHistory = Type.Object({
   removedBy: Nullable(Type.String()),
   recoveryUntil: Nullable(Type.String({ format: "date-time" })),
 });
+
+// Staff passkeys (admin/passkeys.ts): Mamori's own host is their relying party, the console their page.
+const StaffPasskey = named(
+  "StaffPasskey",
+  Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    createdAt: Type.String({ format: "date-time" }),
+    lastUsedAt: Nullable(Type.String({ format: "date-time" })),
+  }),
+  "A passkey of a staff member, for signing in to the console.",
+);
 
 export function registerAdminRoutes(app: Http, deps: RouteDeps) {
   const { admin, identity, events } = deps;
@@ -105,6 +124,140 @@ export function registerAdminRoutes(app: Http, deps: RouteDeps) {
       },
     },
     (req) => admin.adminSignInVerify(req.body.challengeId, req.body.code, req.ip),
+  );
+
+  app.post(
+    "/v1/admin/sign-in/passkey/options",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "startStaffPasskeySignIn",
+        tags: ["admin"],
+        summary: "Options for a staff sign-in with a passkey (usernameless; user verification required).",
+        response: { 200: RequestOptions },
+      },
+    },
+    () => admin.startStaffPasskeySignIn(),
+  );
+
+  app.post(
+    "/v1/admin/sign-in/passkey",
+    {
+      config: { auth: "public" },
+      schema: {
+        operationId: "staffPasskeySignIn",
+        tags: ["admin"],
+        summary:
+          "Staff sign-in with a passkey, no password: its possession and user verification are the two factors, so " +
+          "the answer is a session (or a setup session, when something is still owed), never a TOTP challenge.",
+        body: Type.Object({ response: AuthenticationResponse }, { additionalProperties: false }),
+        response: {
+          200: SignInAnswer,
+          ...errors(
+            "invalid_credentials",
+            "invalid_request",
+            "passkey_challenge_invalid",
+            "passkey_clone_suspected",
+            "passkey_invalid",
+          ),
+        },
+      },
+    },
+    (req) => admin.staffPasskeySignIn(req.body.response as never, req.ip),
+  );
+
+  app.post(
+    "/v1/admin/passkeys/registration",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "startStaffPasskeyRegistration",
+        tags: ["admin"],
+        summary: "Options to add a passkey for the signed-in staff member; the sign-in must be under 10 minutes old.",
+        headers: AdminHeader,
+        response: {
+          200: CreationOptions,
+          ...errors("admin_unauthorized", "passkey_limit", "reauthentication_required"),
+        },
+      },
+    },
+    (req) => admin.startStaffPasskeyRegistration(staffOf(req)),
+  );
+
+  app.post(
+    "/v1/admin/passkeys",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "addStaffPasskey",
+        tags: ["admin"],
+        summary: "Verify the browser's answer and add the passkey (recorded in the staff log).",
+        headers: AdminHeader,
+        body: Type.Object(
+          { response: RegistrationResponse, name: Type.Optional(PasskeyName) },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: StaffPasskey,
+          ...errors(
+            "admin_unauthorized",
+            "invalid_request",
+            "passkey_already_registered",
+            "passkey_challenge_invalid",
+            "passkey_invalid",
+            "passkey_limit",
+            "reauthentication_required",
+          ),
+        },
+      },
+    },
+    async (req, reply) =>
+      reply
+        .status(201)
+        .send(
+          await admin.finishStaffPasskeyRegistration(
+            staffOf(req),
+            { response: req.body.response as never, name: req.body.name },
+            req.ip,
+          ),
+        ),
+  );
+
+  app.get(
+    "/v1/admin/passkeys",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "listStaffPasskeys",
+        tags: ["admin"],
+        summary: "The signed-in staff member's passkeys.",
+        headers: AdminHeader,
+        response: { 200: Type.Object({ passkeys: Type.Array(StaffPasskey) }), ...errors("admin_unauthorized") },
+      },
+    },
+    async (req) => ({ passkeys: await admin.listStaffPasskeys(staffOf(req)) }),
+  );
+
+  app.delete(
+    "/v1/admin/passkeys/:passkeyId",
+    {
+      config: { auth: "admin" },
+      schema: {
+        operationId: "removeStaffPasskey",
+        tags: ["admin"],
+        summary: "Remove one of the signed-in staff member's passkeys (recorded in the staff log).",
+        headers: AdminHeader,
+        params: Type.Object({ passkeyId: Type.String({ maxLength: 64 }) }),
+        response: {
+          200: Type.Object({ ok: Type.Literal(true) }),
+          ...errors("admin_unauthorized", "passkey_not_found"),
+        },
+      },
+    },
+    async (req) => {
+      await admin.removeStaffPasskey(staffOf(req), req.params.passkeyId, req.ip);
+      return { ok: true as const };
+    },
   );
 
   app.get(

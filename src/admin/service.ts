@@ -1,13 +1,17 @@
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { Db, Executor } from "../db/database.ts";
+import { PasskeyErrors } from "../identity/factors/passkey/errors.ts";
 import type { PasswordPolicy } from "../identity/password-policy.ts";
 import type { PasswordHasher } from "../identity/passwords.ts";
 import { generateTotpSecret, totpUri, verifyTotp } from "../identity/totp.ts";
 import type { RateLimiter } from "../limits/limiter.ts";
+import { SessionErrors } from "../sessions/errors.ts";
 import type { Clock } from "../shared/clock.ts";
 import { MINUTE } from "../shared/clock.ts";
 import { humanCode, newId, newToken, open, seal, sha256 } from "../shared/crypto.ts";
 import type { StaffAudit } from "./audit.ts";
 import { AdminErrors, StaffSharedErrors } from "./errors.ts";
+import { createStaffPasskeys, type StaffPasskeyConfig, staffPasskeyStore } from "./passkeys.ts";
 import { StaffThrottle } from "./throttle.ts";
 
 /** The staff session settings (MAMORI_STAFF_SESSION_IDLE_MINUTES, MAMORI_STAFF_SESSION_TTL_HOURS). */
@@ -33,6 +37,8 @@ export interface AdminDeps {
   totpKey: Buffer;
   config: StaffConfig;
   endUserSessions: EndUserSessions;
+  /** the console's relying party: Mamori's own host and origin (MAMORI_PUBLIC_URL), see passkeys.ts */
+  passkey: StaffPasskeyConfig;
 }
 
 /** A sign-in's TOTP step must be finished within this. */
@@ -42,6 +48,8 @@ const CHALLENGE_ATTEMPTS = 5;
 const TOUCH_MS = 30_000;
 /** Positive API-key lookups are kept this long; a revoked store key stops working within it. */
 const KEY_CACHE_MS = 5_000;
+/** Adding a staff passkey needs a sign-in with the second factor at most this long ago (a left-open console is not enough). */
+const PASSKEY_FRESH_MS = 10 * MINUTE;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function createAdminService(deps: AdminDeps) {
@@ -51,6 +59,19 @@ export function createAdminService(deps: AdminDeps) {
   // costs one map lookup and no hash.
   const keyCache = new Map<string, { id: string; until: number }>();
   const dummy = hasher.hash(newToken("dummy"));
+  const passkeys = createStaffPasskeys({ db, clock, config: deps.passkey });
+
+  /** A stolen or left-open console session cannot add a way back in: the sign-in must be recent. */
+  async function freshSession(staff: { sessionId: string }): Promise<void> {
+    const s = await db
+      .selectFrom("admin_sessions")
+      .select("second_factor_at")
+      .where("id", "=", staff.sessionId)
+      .executeTakeFirst();
+    if (!s || s.second_factor_at === null || s.second_factor_at + PASSKEY_FRESH_MS < clock.now()) {
+      throw SessionErrors.reauthentication_required(undefined, "Sign in again (within 10 minutes) to add a passkey.");
+    }
+  }
 
   /** Guarded on totp_last_step: two requests with the same code cannot both advance it. */
   async function advanceTotpStep(tx: Executor, adminId: string, step: number): Promise<boolean> {
@@ -681,6 +702,138 @@ export function createAdminService(deps: AdminDeps) {
       });
     },
 
+    /** Options to add a passkey for the signed-in staff member; the sign-in must be under 10 minutes old. */
+    async startStaffPasskeyRegistration(staff: Omit<StaffIdentity, "role">) {
+      await freshSession(staff);
+      return passkeys.registrationOptions({
+        adminId: staff.adminId,
+        sessionId: staff.sessionId,
+        userName: staff.username,
+      });
+    },
+
+    /** Whether the session may add a passkey now (the console page shows the button or says to sign in again). */
+    async canAddStaffPasskey(staff: { sessionId: string }): Promise<boolean> {
+      return freshSession(staff).then(
+        () => true,
+        () => false,
+      );
+    },
+
+    /** Verifies the browser's answer and adds the passkey; the staff audit log records it. */
+    async finishStaffPasskeyRegistration(
+      staff: Omit<StaffIdentity, "role">,
+      input: { response: RegistrationResponseJSON; name?: string | undefined },
+      ip: string,
+    ): Promise<StaffPasskeyView> {
+      await freshSession(staff);
+      return db.transaction().execute(async (tx) => {
+        const n = (await staffPasskeyStore.live(tx, staff.adminId)).length;
+        const name = input.name?.trim().slice(0, 64) || `Passkey ${n + 1}`;
+        const row = await passkeys.verifyRegistration(tx, {
+          adminId: staff.adminId,
+          sessionId: staff.sessionId,
+          response: input.response,
+          name,
+        });
+        await audit.append(tx, {
+          type: "staff.passkey.added",
+          staffId: staff.adminId,
+          username: staff.username,
+          data: { passkeyId: row.id, name, sessionId: staff.sessionId },
+          actor: `staff:${staff.adminId}`,
+          ip,
+        });
+        return staffPasskeyView(row);
+      });
+    },
+
+    async listStaffPasskeys(staff: { adminId: string }): Promise<StaffPasskeyView[]> {
+      return (await staffPasskeyStore.live(db, staff.adminId)).map(staffPasskeyView);
+    },
+
+    /** A staff member removes one of their own passkeys (another's id is not found). */
+    async removeStaffPasskey(staff: Omit<StaffIdentity, "role">, id: string, ip: string): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const row = await staffPasskeyStore.remove(tx, staff.adminId, id, `staff:${staff.adminId}`, clock.now());
+        if (!row) throw PasskeyErrors.passkey_not_found();
+        await audit.append(tx, {
+          type: "staff.passkey.removed",
+          staffId: staff.adminId,
+          username: staff.username,
+          data: { passkeyId: id, name: row.name },
+          actor: `staff:${staff.adminId}`,
+          ip,
+        });
+      });
+    },
+
+    /** Options for a usernameless staff sign-in with a passkey. */
+    startStaffPasskeySignIn() {
+      return passkeys.signInOptions();
+    },
+
+    /**
+     * A staff sign-in with a passkey, no password: possession of the key and its user verification (PIN or
+     * biometric) are both factors, so the session counts as two-factor, as after password + TOTP. A disabled staff
+     * member is refused like a wrong password; a counter that went backwards is a clone warning in the audit log.
+     */
+    async staffPasskeySignIn(response: AuthenticationResponseJSON, ip: string): Promise<SignInAnswer> {
+      let v: Awaited<ReturnType<typeof passkeys.verifySignIn>>;
+      try {
+        v = await passkeys.verifySignIn(response);
+      } catch (e) {
+        await audit.record({
+          type: "staff.signin.failed",
+          data: { reason: "passkey_invalid" },
+          actor: "anonymous",
+          ip,
+        });
+        throw e;
+      }
+      const u = await db.selectFrom("admin_users").selectAll().where("id", "=", v.adminId).executeTakeFirstOrThrow();
+      if (v.clone) {
+        await audit.record({
+          type: "staff.passkey.clone_warning",
+          staffId: u.id,
+          username: u.username,
+          data: { passkeyId: v.passkey.id, storedCount: v.passkey.sign_count, presentedCount: v.counter },
+          actor: "anonymous",
+          ip,
+        });
+        throw PasskeyErrors.passkey_clone_suspected();
+      }
+      if (u.disabled_at !== null) {
+        await audit.record({
+          type: "staff.signin.failed",
+          staffId: u.id,
+          username: u.username,
+          data: { reason: "disabled", factor: "passkey" },
+          actor: "anonymous",
+          ip,
+        });
+        throw StaffSharedErrors.invalid_credentials();
+      }
+      const now = clock.now();
+      const session = await db.transaction().execute(async (tx) => {
+        const s = await createSession(tx, u.id, ip, now);
+        await audit.append(tx, {
+          type: "staff.signin.succeeded",
+          staffId: u.id,
+          username: u.username,
+          data: { sessionId: s.id, factor: "passkey", passkeyId: v.passkey.id },
+          actor: `staff:${u.id}`,
+          ip,
+        });
+        return s;
+      });
+      await throttle.succeeded(u.username, ip);
+      const req = required(u);
+      return req.length
+        ? { status: "setup_required", token: session.token, expiresAt: session.expiresAt, required: req }
+        : { status: "signed_in", token: session.token, expiresAt: session.expiresAt };
+    },
+
     /** Ends the caller's own session. */
     async adminSignOut(staff: { adminId: string; sessionId: string }, ip: string): Promise<void> {
       await db.transaction().execute(async (tx) => {
@@ -764,6 +917,17 @@ export interface StaffIdentity {
   username: string;
   sessionId: string;
   role: StaffRole;
+}
+
+export interface StaffPasskeyView {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+function staffPasskeyView(p: { id: string; name: string; created_at: number; last_used_at: number | null }) {
+  return { id: p.id, name: p.name, createdAt: iso(p.created_at)!, lastUsedAt: iso(p.last_used_at) };
 }
 
 export type SignInAnswer =

@@ -7,12 +7,13 @@ import { MamoriError } from "../shared/errors.ts";
 import { STYLESHEET } from "../web/assets.ts";
 import { readCookie } from "../web/cookies.ts";
 import { fmt, isLang, type Lang, type Msg, pickLang } from "../web/i18n.ts";
+import { passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { sendPage } from "../web/render.ts";
 import { rootFrom } from "../web/site.ts";
 
 /**
  * The support console's frame: its own header (who is signed in, their role, sign out) on the pages' stylesheet and
- * renderer — strict CSP, no script, Japanese first. Every form posts with the CSRF token; the staff session is a
+ * renderer — strict CSP, no script (but the passkey pages' own files), Japanese first. Every form posts with the CSRF token; the staff session is a
  * cookie scoped to the console's path.
  */
 
@@ -24,6 +25,7 @@ export const CT = {
   staff: { ja: "スタッフ", en: "Staff" },
   review: { ja: "審査待ち", en: "Review queue" },
   policies: { ja: "ポリシー", en: "Policies" },
+  passkeys: { ja: "パスキー", en: "Passkeys" },
   role_agent: { ja: "担当者", en: "agent" },
   role_lead: { ja: "リーダー", en: "lead" },
   otherLang: { ja: "English", en: "日本語" },
@@ -134,6 +136,8 @@ export function consoleKit(deps: RouteDeps) {
         /** the same GET page in the other language */
         langSwitch?: boolean;
         wide?: boolean;
+        /** loads the passkey script (web/passkey-assets.ts): script-src and connect-src 'self', nothing inline */
+        passkey?: boolean;
         children: ComponentChildren;
       },
     ) {
@@ -173,6 +177,7 @@ export function consoleKit(deps: RouteDeps) {
                       <a href={`${root}review`}>{CT.review[p.lang]}</a>
                       {p.staff.role === "lead" ? <a href={`${root}policies`}>{CT.policies[p.lang]}</a> : null}
                       {p.staff.role === "lead" ? <a href={`${root}staff`}>{CT.staff[p.lang]}</a> : null}
+                      <a href={`${root}passkeys`}>{CT.passkeys[p.lang]}</a>
                     </>
                   ) : null}
                   {p.langSwitch ? (
@@ -200,8 +205,12 @@ export function consoleKit(deps: RouteDeps) {
               <h1>{p.title}</h1>
               {p.children}
             </main>
+            {p.passkey
+              ? passkeyScriptPaths(rootFrom(req.url)).map((src) => <script key={src} src={src} defer />)
+              : null}
           </body>
         </html>,
+        { ownScript: p.passkey === true, connectSelf: p.passkey === true },
       );
     },
   };

@@ -8,6 +8,7 @@ import type { Lang, Msg } from "../web/i18n.ts";
 import { registerAccountPages } from "./account-pages.tsx";
 import { CT, consoleKit, mamoriCode, s } from "./kit.tsx";
 import { registerLockdownPages } from "./lockdown-pages.tsx";
+import { PasskeySignIn, registerConsolePasskeyPages } from "./passkey-pages.tsx";
 import { registerPolicyPages } from "./policy-pages.tsx";
 import { registerReviewPages } from "./review-pages.tsx";
 
@@ -149,6 +150,7 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
       lang,
       title: T.signInTitle[lang],
       langSwitch: req.method === "GET",
+      passkey: true,
       children: [
         o.notice ? (
           <Notice key="n" tone="info" alert>
@@ -160,6 +162,7 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
             <p>{o.error}</p>
           </Notice>
         ) : null,
+        <PasskeySignIn key="pk" lang={lang} root={kit.rootOf(req)} csrf={token} />,
         <p key="i">{T.signInIntro[lang]}</p>,
         <PostForm key="f" action={`${kit.rootOf(req)}sign-in`} hidden={{ csrf: token, lang }}>
           <Field
@@ -574,4 +577,5 @@ export function registerConsolePages(app: Http, deps: RouteDeps) {
   registerLockdownPages(app, deps, { kit, signedIn, refused });
   registerReviewPages(app, deps, { kit, signedIn, refused });
   registerPolicyPages(app, deps, { kit, signedIn, refused });
+  registerConsolePasskeyPages(app, deps, { kit, signedIn, refused });
 }

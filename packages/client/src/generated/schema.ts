@@ -717,6 +717,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/sign-in/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options for a staff sign-in with a passkey (usernameless; user verification required). */
+        post: operations["startStaffPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sign-in/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Staff sign-in with a passkey, no password: its possession and user verification are the two factors, so the answer is a session (or a setup session, when something is still owed), never a TOTP challenge. */
+        post: operations["staffPasskeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/passkeys/registration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Options to add a passkey for the signed-in staff member; the sign-in must be under 10 minutes old. */
+        post: operations["startStaffPasskeyRegistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in staff member's passkeys. */
+        get: operations["listStaffPasskeys"];
+        put?: never;
+        /** Verify the browser's answer and add the passkey (recorded in the staff log). */
+        post: operations["addStaffPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/passkeys/{passkeyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of the signed-in staff member's passkeys (recorded in the staff log). */
+        delete: operations["removeStaffPasskey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/me": {
         parameters: {
             query?: never;
@@ -1977,6 +2063,15 @@ export interface components {
                 [key: string]: unknown;
             };
             hash: string;
+        };
+        /** @description A passkey of a staff member, for signing in to the console. */
+        StaffPasskey: {
+            id: string;
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsedAt: string | null;
         };
         /** @description A saved shipping address. */
         Address: {
@@ -7603,6 +7698,552 @@ export interface operations {
             };
             /** @description `unavailable`: A dependency is unavailable. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startStaffPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PublicKeyCredentialRequestOptionsJSON: pass to @simplewebauthn/browser startAuthentication({ optionsJSON }). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "challenge": "example",
+                     *       "rpId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "timeout": 1,
+                     *       "allowCredentials": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "type": "public-key",
+                     *           "transports": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "userVerification": "example",
+                     *       "extensions": {},
+                     *       "hints": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeyRequestOptions"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    staffPasskeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "response": {
+                 *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "rawId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "authenticatorData": "example",
+                 *           "signature": "example",
+                 *           "userHandle": "example"
+                 *         },
+                 *         "clientExtensionResults": {},
+                 *         "authenticatorAttachment": "example"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    response: components["schemas"]["PasskeyAuthenticationResponse"];
+                };
+            };
+        };
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "signed_in",
+                     *       "token": "mms_Zk3v9QpL2xR8tYw4nB6cD1eF5gH7jK0mN2pQ4rS6tU8",
+                     *       "expiresAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "signed_in";
+                        token: string;
+                        /** Format: date-time */
+                        expiresAt: string;
+                    } | {
+                        /** @enum {string} */
+                        status: "setup_required";
+                        /** @description A setup session: only the password change and TOTP enrolment accept it. */
+                        token: string;
+                        /** Format: date-time */
+                        expiresAt: string;
+                        required: ("password_change" | "totp_enrolment")[];
+                    } | {
+                        /** @enum {string} */
+                        status: "totp_required";
+                        challengeId: string;
+                        /** Format: date-time */
+                        expiresAt: string;
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `passkey_challenge_invalid`: The passkey challenge is unknown, expired or was already used; start again. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_credentials`: Email or password is wrong. `passkey_clone_suspected`: The passkey's signature counter went backwards: it may have been copied. It was refused. `passkey_invalid`: The passkey could not be verified (unknown credential, wrong site, or a bad signature). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startStaffPasskeyRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PublicKeyCredentialCreationOptionsJSON: pass to @simplewebauthn/browser startRegistration({ optionsJSON }). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "challenge": "example",
+                     *       "rp": {
+                     *         "name": "山田 花子",
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40"
+                     *       },
+                     *       "user": {
+                     *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *         "name": "山田 花子",
+                     *         "displayName": "山田 花子"
+                     *       },
+                     *       "pubKeyCredParams": [
+                     *         {
+                     *           "type": "public-key",
+                     *           "alg": 1
+                     *         }
+                     *       ],
+                     *       "timeout": 1,
+                     *       "excludeCredentials": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "type": "public-key",
+                     *           "transports": [
+                     *             "example"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "authenticatorSelection": {},
+                     *       "attestation": "example",
+                     *       "extensions": {},
+                     *       "hints": [
+                     *         "example"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PasskeyCreationOptions"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_limit`: An account may have at most 20 passkeys. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listStaffPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "passkeys": [
+                     *         {
+                     *           "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *           "name": "山田 花子",
+                     *           "createdAt": "2026-11-01T09:00:00.000Z",
+                     *           "lastUsedAt": "2026-11-01T09:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        passkeys: components["schemas"]["StaffPasskey"][];
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    addStaffPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "response": {
+                 *         "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "rawId": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                 *         "type": "public-key",
+                 *         "response": {
+                 *           "clientDataJSON": "example",
+                 *           "attestationObject": "example",
+                 *           "transports": [
+                 *             "example"
+                 *           ]
+                 *         },
+                 *         "clientExtensionResults": {},
+                 *         "authenticatorAttachment": "example"
+                 *       },
+                 *       "name": "山田 花子"
+                 *     }
+                 */
+                "application/json": {
+                    response: components["schemas"]["PasskeyRegistrationResponse"];
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A passkey of a staff member, for signing in to the console. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193b6f2-7c4e-7a51-9d2e-3f8a6b1c2d40",
+                     *       "name": "山田 花子",
+                     *       "createdAt": "2026-11-01T09:00:00.000Z",
+                     *       "lastUsedAt": "2026-11-01T09:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StaffPasskey"];
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. `passkey_challenge_invalid`: The passkey challenge is unknown, expired or was already used; start again. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. `passkey_invalid`: The passkey could not be verified (unknown credential, wrong site, or a bad signature). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `reauthentication_required`: Sign in again (password) to make this change. `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_already_registered`: This passkey is already registered. `passkey_limit`: An account may have at most 20 passkeys. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: Send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeStaffPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ok": true
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {boolean} */
+                        ok: true;
+                    };
+                };
+            };
+            /** @description `invalid_request`: The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `admin_unauthorized`: Missing or invalid admin session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `staff_password_change_required`: Change the password chosen for you first (POST /v1/admin/password). `staff_second_factor_required`: Enrol an authenticator first (POST /v1/admin/totp/setup, then /v1/admin/totp/confirm). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `passkey_not_found`: No such passkey on this account. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `uri_too_long`: The URL or a part of it is too long (a path parameter over 100 characters). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: Internal error. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -36,7 +36,7 @@ export const CreationOptions = named(
   ),
   "PublicKeyCredentialCreationOptionsJSON: pass to @simplewebauthn/browser startRegistration({ optionsJSON }).",
 );
-const RequestOptions = named(
+export const RequestOptions = named(
   "PasskeyRequestOptions",
   Type.Object(
     {
