@@ -119,7 +119,8 @@ export function client(dbUrl: string | (() => string), key: () => string) {
 
 /** The directory of PostgreSQL's server programs (initdb, pg_ctl): MAMORI_TEST_PG_BIN, Debian's newest, or PATH. */
 function pgBin(): string | null {
-  if (process.env.MAMORI_TEST_PG_BIN) return process.env.MAMORI_TEST_PG_BIN;
+  const given = process.env.MAMORI_TEST_PG_BIN;
+  if (given) return fs.existsSync(path.join(given, "initdb")) ? given : null;
   const root = "/usr/lib/postgresql";
   const versions = fs.existsSync(root)
     ? fs
