@@ -17,14 +17,17 @@ import type { Config } from "./config.ts";
 import { registerConsolePages } from "./console/pages.tsx";
 import { createConsoleService } from "./console/service.ts";
 import { createContextEnricher } from "./context/enricher.ts";
-import type { DatabaseHandle } from "./db/database.ts";
+import type { DatabaseHandle, Db } from "./db/database.ts";
 import { instanceSecret, storeAnswers } from "./db/instance.ts";
 import { createEventLog } from "./events/store.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
 import { createPasskeyFactor } from "./identity/factors/passkey/factor.ts";
 import { registerPasskeyRoutes } from "./identity/factors/passkey/routes.ts";
 import { passkeyTemplates } from "./identity/factors/passkey/templates.ts";
+import { createRecoveryCodesFactor } from "./identity/factors/recovery-codes/factor.ts";
 import { createFactorRegistry } from "./identity/factors/registry.ts";
+import { createTotpFactor } from "./identity/factors/totp/factor.ts";
+import type { Factor } from "./identity/factors/types.ts";
 import { createAccountImport } from "./identity/import.ts";
 import { registerImportRoutes } from "./identity/import-routes.ts";
 import { registerLinkPages } from "./identity/pages.tsx";
@@ -93,6 +96,11 @@ export interface BuildOptions {
   crashPoint?: (name: string) => void;
   /** steps added to the lockdown's plan (response/store.ts LOCKDOWN_PLAN holds the built-in ones) */
   lockdownSteps?: ExtraStep[];
+  /**
+   * factors registered after the built-in ones, built with the store and clock (the plug-in test's own factor:
+   * identity/factors/plug-in.test.ts shows a new factor needs nothing but its own code and its registration)
+   */
+  extraFactors?: (d: { db: Db; clock: Clock }) => Factor[];
   /** a payment gateway adapter; default: the test gateway over the same database */
   gateway?: PaymentGateway;
   /** an already-open store (tests share one per file) */
@@ -188,7 +196,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       challengeTtlMs: 5 * 60_000,
     },
   });
-  const factors = createFactorRegistry([passkey]);
+  // Recovery codes and app passwords, keyed by the instance secret (identity/secrets.ts).
+  const secrets = createStoredSecrets(keys.stored);
+  const totp = createTotpFactor({ db, clock, key: keys.totp });
+  const recoveryCodes = createRecoveryCodesFactor({ db, clock, secrets });
+  // Registration order is roll-back order (and the order the pages list them in).
+  const factors = createFactorRegistry([totp, recoveryCodes, passkey, ...(opts.extraFactors?.({ db, clock }) ?? [])]);
 
   // Sessions ask identity how strong a second factor the account requires; identity is built below and uses sessions.
   let identity: IdentityService | undefined;
@@ -339,11 +352,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     limiter,
     actionTokens,
     keys,
-    secrets: createStoredSecrets(keys.stored),
+    secrets,
     hashGate,
     startLockdown: (i) => response.lockdownAccount(i),
     loginRisk: risk,
+    factors,
     passkey,
+    totp,
+    recoveryCodes,
   });
   // Bulk import of a store's existing users; allowed countries go through risk/'s port.
   const accountImport = createAccountImport({
@@ -369,6 +385,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       count: (id) => identity.passkeys.count(id),
     },
     totp: {
+      enrolled: (id) => totp.enrolled(db, id),
       offer: (id) => identity.offerTotpForRecovery(id),
       confirm: (id, code, ip) => identity.confirmTotpForRecovery(id, code, ip),
     },
@@ -497,6 +514,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     database,
     http,
     identity,
+    /** every second factor, asked by kind or together (identity/factors/registry.ts) */
+    factors,
     accountImport,
     sessions,
     admin,

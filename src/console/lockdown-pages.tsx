@@ -53,11 +53,6 @@ const T = {
     ja: "パスワードを期間前のものに戻す（復旧時に新しいものを設定）",
     en: "password back to the one before (a new one at recovery)",
   },
-  totpRestore: { ja: "認証アプリを期間前の状態に戻す", en: "authenticator back to its state before" },
-  codes: {
-    ja: "リカバリーコード: {revived}個を復活、{voided}個を無効化",
-    en: "recovery codes: {revived} revived, {voided} voided",
-  },
   countries: { ja: "ログインを許可する国を戻す: {c}", en: "allowed sign-in countries back to: {c}" },
   orders: { ja: "キャンセルする注文", en: "Orders to cancel" },
   byAttacker: { ja: "攻撃者の端末からの注文", en: "placed by an attacker session" },
@@ -250,12 +245,11 @@ export function registerLockdownPages(
       ...id.contactsRemoved.map((c) => `${c.value} — ${T.contactRemove[lang]}`),
       ...id.contactsRestored.map((c) => `${c.value} — ${T.contactRestore[lang]}`),
       ...(id.passwordRestored ? [T.passwordRestore[lang]] : []),
-      ...(id.totpRestored ? [T.totpRestore[lang]] : []),
       ...id.factors.map(
         (f) =>
+          f.summary?.[lang] ??
           `${f.name} — ${f.action === "removed" ? (lang === "ja" ? "期間中に追加: 削除" : "added in the window: removed") : lang === "ja" ? "期間中に削除: 復元" : "removed in the window: restored"}`,
       ),
-      ...(id.recoveryCodes ? [s(lang, T.codes, id.recoveryCodes)] : []),
       ...(id.signInCountries ? [s(lang, T.countries, { c: id.signInCountries.join(", ") || "—" })] : []),
       ...(p.commerce?.rollbacks ?? []).map(
         (r) =>

@@ -10,19 +10,21 @@ import type { SessionWithAccount } from "../sessions/store.ts";
 import { sessionStore } from "../sessions/store.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, RequestContext } from "../shared/context.ts";
-import { hmac, newId, newToken, numericCode, open, seal, sha256 } from "../shared/crypto.ts";
+import { hmac, newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import type { PasskeyFactor } from "./factors/passkey/factor.ts";
 import { createPasskeyService } from "./factors/passkey/service.ts";
+import type { RecoveryCodesFactor } from "./factors/recovery-codes/factor.ts";
+import type { FactorRegistry } from "./factors/registry.ts";
+import type { CheckedTotp, TotpFactor } from "./factors/totp/factor.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
 import type { PasswordPolicy } from "./password-policy.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import { newLookupSecret, SECRET_HASH_VERSION, type StoredSecrets } from "./secrets.ts";
 import { createSignIn, type Language, type LoginRisk, type SignInConfig } from "./signin.ts";
 import { type AccountRow, identityStore as store } from "./store.ts";
-import { generateTotpSecret, totpUri, verifyTotp } from "./totp.ts";
 
 export type { Language, LoginRisk, SecondFactor, SignInResult } from "./signin.ts";
 
@@ -44,7 +46,7 @@ export interface IdentityDeps {
   enricher: ContextEnricher;
   limiter: RateLimiter;
   actionTokens: ActionTokens;
-  keys: { totp: Buffer; codes: Buffer };
+  keys: { codes: Buffer };
   /** recovery codes and app passwords, keyed by the instance secret (secrets.ts) */
   secrets: StoredSecrets;
   /** admission to password hashing: the account's known devices first (limits/gate.ts) */
@@ -59,8 +61,14 @@ export interface IdentityDeps {
   }): Promise<{ caseId: string }>;
   /** the risk engine's answer for a sign-in whose password matched (absent: every such sign-in is allowed) */
   loginRisk?: LoginRisk;
+  /** every factor (identity/factors/registry.ts): what the account has enrolled and how strong */
+  factors: FactorRegistry;
   /** the passkey factor (factors/passkey/), registered in app.ts's factor registry */
   passkey: PasskeyFactor;
+  /** the authenticator app (factors/totp/), for its enrolment; registered in the factor registry */
+  totp: TotpFactor;
+  /** the recovery codes issued with it (factors/recovery-codes/) */
+  recoveryCodes: RecoveryCodesFactor;
 }
 
 const MAX_CODE_ATTEMPTS = 5;
@@ -72,7 +80,6 @@ const signupRules = {
 /** "No account uses this address" notes per address: a reset request cannot be used to flood a mailbox. */
 const resetNoAccountRule: LimitRule = { name: "resetNoAccountPerAddress", limit: 2, windowMs: 24 * 60 * 60_000 };
 const PASSWORD_HISTORY = 5;
-const RECOVERY_CODES = 10;
 const iso = (ms: number) => new Date(ms).toISOString();
 const actorOf = (s: SessionWithAccount) => `session:${s.id}`;
 
@@ -159,12 +166,6 @@ export function createIdentityService(deps: IdentityDeps) {
     return row.target ?? "";
   }
 
-  async function newRecoveryCodes(t: Db, accountId: string): Promise<string[]> {
-    const codes = Array.from({ length: RECOVERY_CODES }, () => newLookupSecret());
-    await store.replaceRecoveryCodes(t, accountId, codes.map(deps.secrets.recoveryCodeHash), clock.now());
-    return codes;
-  }
-
   async function issueResetToken(t: Db, accountId: string, sentTo: string): Promise<string> {
     const a = await account(t, accountId);
     const token = newToken("mrt");
@@ -196,7 +197,7 @@ export function createIdentityService(deps: IdentityDeps) {
   async function sensitive(s: SessionWithAccount): Promise<AccountRow> {
     const a = await account(db, s.account_id);
     if (a.status === "frozen") throw IdentityErrors.account_frozen();
-    const strong = a.totp_enrolled_at !== null || (await deps.passkey.enrolled(db, a.id));
+    const strong = (await deps.factors.strongest(db, a.id)) >= 2;
     sessions.assertFresh(s, strong ? 2 : 0);
     return a;
   }
@@ -286,77 +287,27 @@ export function createIdentityService(deps: IdentityDeps) {
     return c.rotate ? sessions.rotate(t, s) : null;
   }
 
-  /** Stores a new secret as pending (enrolment finishes when a code from it is confirmed); returns it to show once. */
+  /** Starts an authenticator enrolment, labelled with the account's address in the app; returns the secret once. */
   async function startTotp(a: AccountRow): Promise<{ secret: string; uri: string }> {
-    const secret = generateTotpSecret();
     const email = (await store.liveContacts(db, a.id)).find((c) => c.kind === "email")?.value ?? a.id;
-    await db
-      .updateTable("accounts")
-      .set({ totp_pending_secret_enc: seal(deps.keys.totp, secret), updated_at: clock.now() })
-      .where("id", "=", a.id)
-      .execute();
-    return { secret, uri: totpUri({ secret, label: email, issuer: "Mamori" }) };
+    return deps.totp.start(a.id, email);
   }
 
-  /** Checks a code against the pending secret (rate-limited); answers its time step. */
-  async function pendingTotpStep(a: AccountRow, code: string): Promise<number> {
-    if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
-    if (!a.totp_pending_secret_enc) throw IdentityErrors.totp_enrollment_not_started();
-    await limit(defaultRules.codeChecksPerAccount, a.id);
-    const secret = open(deps.keys.totp, a.totp_pending_secret_enc);
-    const r = verifyTotp({ secret, code, now: clock.now(), lastStep: null });
-    if (!r.ok) throw IdentityErrors.code_invalid();
-    return r.step;
-  }
+  /** Checks a code against the pending secret, the guess counted like any code check. */
+  const pendingTotp = (a: AccountRow, code: string) =>
+    deps.totp.checkPending(a.id, code, () => limit(defaultRules.codeChecksPerAccount, a.id));
 
-  /**
-   * Makes the pending secret the enrolled one and issues new recovery codes, keeping the replaced state for a
-   * roll-back. Guarded on totp_enrolled_at is null: of two racing confirmations, one enrols.
-   */
-  async function activateTotp(t: Db, a: AccountRow, step: number, by: string): Promise<string[]> {
-    const now = clock.now();
-    await keepTotpState(t, a, now, by);
-    const u = await t
-      .updateTable("accounts")
-      .set({
-        totp_secret_enc: a.totp_pending_secret_enc,
-        totp_pending_secret_enc: null,
-        totp_enrolled_at: now,
-        totp_last_step: step,
-        updated_at: now,
-      })
-      .where("id", "=", a.id)
-      .where("totp_enrolled_at", "is", null)
-      .executeTakeFirst();
-    if (Number(u.numUpdatedRows) !== 1) throw IdentityErrors.totp_already_enrolled();
-    return newRecoveryCodes(t, a.id);
-  }
-
-  /** Keeps the authenticator state being replaced, so a roll-back can give the owner's app back. */
-  async function keepTotpState(t: Db, a: AccountRow, now: number, by: string): Promise<void> {
-    await t
-      .insertInto("totp_history")
-      .values({
-        id: newId(),
-        account_id: a.id,
-        secret_enc: a.totp_secret_enc,
-        enrolled_at: a.totp_enrolled_at,
-        replaced_at: now,
-        replaced_by: by,
-      })
-      .execute();
+  /** Makes the checked secret the enrolled one and issues new recovery codes (both kept for a roll-back). */
+  async function activateTotp(t: Db, checked: CheckedTotp, by: string): Promise<string[]> {
+    await deps.totp.activate(t, checked, by);
+    return deps.recoveryCodes.issue(t, checked.accountId);
   }
 
   /** Removes the authenticator and its recovery codes, keeping the replaced state for a roll-back. */
   async function removeTotp(t: Db, a: AccountRow, by: string): Promise<void> {
     const now = clock.now();
-    await keepTotpState(t, a, now, by);
-    await t
-      .updateTable("accounts")
-      .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enrolled_at: null, updated_at: now })
-      .where("id", "=", a.id)
-      .execute();
-    await store.replaceRecoveryCodes(t, a.id, [], now);
+    await deps.totp.remove(t, { accountId: a.id, by, now });
+    await deps.recoveryCodes.remove(t, { accountId: a.id, by, now });
   }
 
   const signIn = createSignIn(
@@ -372,11 +323,21 @@ export function createIdentityService(deps: IdentityDeps) {
       limiter,
       actionTokens: deps.actionTokens,
       secrets: deps.secrets,
-      keys: deps.keys,
       hashGate: deps.hashGate,
       loginRisk: deps.loginRisk,
     },
-    { account, lang, codeHash, checkCode, verifiedEmails, removeTotp, passkey: deps.passkey },
+    {
+      account,
+      lang,
+      codeHash,
+      checkCode,
+      verifiedEmails,
+      removeTotp,
+      factors: deps.factors,
+      passkey: deps.passkey,
+      totp: deps.totp,
+      recoveryCodes: deps.recoveryCodes,
+    },
   );
   const passkeys = createPasskeyService({
     db,
@@ -506,10 +467,6 @@ export function createIdentityService(deps: IdentityDeps) {
             password_hash: null,
             password_changed_at: null,
             password_reset_required: 0,
-            totp_secret_enc: null,
-            totp_pending_secret_enc: null,
-            totp_enrolled_at: null,
-            totp_last_step: null,
             created_at: now,
             updated_at: now,
           })
@@ -559,8 +516,8 @@ export function createIdentityService(deps: IdentityDeps) {
         passwordResetRequired: a.password_reset_required === 1,
         emails: view("email"),
         phones: view("phone"),
-        totpEnabled: a.totp_enrolled_at !== null,
-        recoveryCodesLeft: await store.unusedRecoveryCodes(db, a.id),
+        totpEnabled: await deps.totp.enrolled(db, a.id),
+        recoveryCodesLeft: await deps.recoveryCodes.left(db, a.id),
       };
     },
 
@@ -927,15 +884,15 @@ export function createIdentityService(deps: IdentityDeps) {
      */
     async offerTotpForRecovery(accountId: string): Promise<{ secret: string; uri: string } | null> {
       const a = await account(db, accountId);
-      if (a.totp_enrolled_at !== null) return null;
+      if (await deps.totp.enrolled(db, a.id)) return null;
       return startTotp(a);
     },
 
     async confirmTotpForRecovery(accountId: string, code: string, ip: string | null) {
       const a = await account(db, accountId);
-      const step = await pendingTotpStep(a, code);
+      const checked = await pendingTotp(a, code);
       return tx(async (t) => {
-        const codes = await activateTotp(t, a, step, "recovery");
+        const codes = await activateTotp(t, checked, "recovery");
         const ev = await events.append(t, {
           accountId: a.id,
           type: "totp.enabled",
@@ -950,7 +907,7 @@ export function createIdentityService(deps: IdentityDeps) {
 
     async enrollTotp(s: SessionWithAccount): Promise<{ secret: string; uri: string }> {
       const a = await sensitive(s);
-      if (a.totp_enrolled_at !== null) throw IdentityErrors.totp_already_enrolled();
+      if (await deps.totp.enrolled(db, a.id)) throw IdentityErrors.totp_already_enrolled();
       return startTotp(a);
     },
 
@@ -960,9 +917,9 @@ export function createIdentityService(deps: IdentityDeps) {
       ip: string | null,
     ): Promise<{ recoveryCodes: string[]; session: { id: string; token: string; expiresAt: string } }> {
       const a = await sensitive(s);
-      const step = await pendingTotpStep(a, input.code);
+      const checked = await pendingTotp(a, input.code);
       return tx(async (t) => {
-        const codes = await activateTotp(t, a, step, actorOf(s));
+        const codes = await activateTotp(t, checked, actorOf(s));
         await sessionStore.markStepUp(t, s.id, clock.now(), "totp");
         const session = await credentialChanged(t, s, {
           reason: "second_factor_changed",
@@ -983,7 +940,7 @@ export function createIdentityService(deps: IdentityDeps) {
       ip: string | null,
     ): Promise<{ session: { id: string; token: string; expiresAt: string } }> {
       const a = await sensitive(s);
-      if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
+      if (!(await deps.totp.enrolled(db, a.id))) throw IdentityErrors.totp_not_enrolled();
       return tx(async (t) => {
         await removeTotp(t, a, actorOf(s));
         const session = await credentialChanged(t, s, {
@@ -1004,9 +961,9 @@ export function createIdentityService(deps: IdentityDeps) {
       ip: string | null,
     ): Promise<{ recoveryCodes: string[]; session: { id: string; token: string; expiresAt: string } }> {
       const a = await sensitive(s);
-      if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
+      if (!(await deps.totp.enrolled(db, a.id))) throw IdentityErrors.totp_not_enrolled();
       return tx(async (t) => {
-        const codes = await newRecoveryCodes(t, a.id);
+        const codes = await deps.recoveryCodes.issue(t, a.id);
         const session = await credentialChanged(t, s, {
           reason: "second_factor_changed",
           type: "recovery_codes.regenerated",

@@ -27,19 +27,21 @@ import type { SessionWithAccount } from "../sessions/store.ts";
 import { sessionStore } from "../sessions/store.ts";
 import { type Clock, DAY, HOUR } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
-import { newId, newToken, numericCode, open, sha256 } from "../shared/crypto.ts";
+import { newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
 import { CommonErrors, MamoriError } from "../shared/errors.ts";
 import { factorStrength } from "../shared/factors.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import { PasskeyErrors } from "./factors/passkey/errors.ts";
 import type { PasskeyFactor } from "./factors/passkey/factor.ts";
+import type { RecoveryCodesFactor } from "./factors/recovery-codes/factor.ts";
+import type { FactorRegistry } from "./factors/registry.ts";
+import type { TotpFactor } from "./factors/totp/factor.ts";
 import { normalizeEmail } from "./normalize.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { StoredSecrets } from "./secrets.ts";
 import { type AccountRow, identityStore as store } from "./store.ts";
 import { SignInThrottle, type ThrottleMode } from "./throttle.ts";
-import { verifyTotp } from "./totp.ts";
 
 export type Language = "ja" | "en";
 export type SecondFactor = "totp" | "recovery_code" | "email_code" | "passkey";
@@ -82,8 +84,13 @@ export interface SignInKit {
   verifiedEmails(ex: Db, accountId: string): Promise<string[]>;
   /** Removes the enrolled authenticator and its recovery codes, keeping the old state for a roll-back. */
   removeTotp(t: Db, a: AccountRow, by: string): Promise<void>;
+  /** every registered factor (factors/registry.ts) */
+  factors: FactorRegistry;
   /** The passkey factor (factors/passkey/): usernameless sign-in, and the step-up proof. */
   passkey: PasskeyFactor;
+  /** the authenticator app (factors/totp/) and its recovery codes (factors/recovery-codes/) */
+  totp: TotpFactor;
+  recoveryCodes: RecoveryCodesFactor;
 }
 
 export interface SignInDeps {
@@ -98,7 +105,6 @@ export interface SignInDeps {
   limiter: RateLimiter;
   actionTokens: ActionTokens;
   secrets: StoredSecrets;
-  keys: { totp: Buffer };
   hashGate: PriorityGate;
   loginRisk?: LoginRisk | undefined;
 }
@@ -232,9 +238,10 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
   async function challengeFactors(a: AccountRow, riskFactor?: string): Promise<SecondFactor[]> {
     const f: SecondFactor[] = [];
     const passkey = await kit.passkey.enrolled(db, a.id);
-    const strong = a.totp_enrolled_at !== null || passkey;
+    const totp = await kit.totp.enrolled(db, a.id);
+    const strong = totp || passkey;
     if (passkey) f.push("passkey");
-    if (a.totp_enrolled_at !== null) f.push("totp", "recovery_code");
+    if (totp) f.push("totp", "recovery_code");
     const email = (await kit.verifiedEmails(db, a.id)).length > 0;
     if (email && (!strong || (await dueFactorReset(db, a.id, clock.now())))) f.push("email_code");
     return riskFactor === "totp" ? f.filter((x) => factorStrength(x) >= 2) : f;
@@ -242,7 +249,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
 
   /** The second-factor strength the account requires: 2 with an authenticator, 1 with a verified email, else 0. */
   async function requiredSecondFactor(a: AccountRow): Promise<number> {
-    if (a.totp_enrolled_at !== null && !(await dueFactorReset(db, a.id, clock.now()))) return 2;
+    if ((await kit.totp.enrolled(db, a.id)) && !(await dueFactorReset(db, a.id, clock.now()))) return 2;
     // A passkey is no less than an authenticator app: with one, a mailbox code does not stand in for it.
     if (await kit.passkey.enrolled(db, a.id)) return 2;
     return (await kit.verifiedEmails(db, a.id)).length > 0 ? 1 : 0;
@@ -479,19 +486,18 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
     a: AccountRow,
     factor: "totp" | "recovery_code",
     code: string,
+    at: { purpose: "second_factor" | "step_up"; boundTo: string; ip: string | null },
   ): Promise<"ok" | "invalid" | "replayed"> {
-    if (!a.totp_secret_enc || a.totp_enrolled_at === null) return "invalid";
-    if (factor === "totp") {
-      const r = verifyTotp({
-        secret: open(deps.keys.totp, a.totp_secret_enc),
-        code,
-        now: clock.now(),
-        lastStep: a.totp_last_step,
-      });
-      if (!r.ok) return r.reason;
-      return (await store.advanceTotpStep(db, a.id, r.step)) ? "ok" : "replayed";
+    // The recovery codes stand in for the authenticator: without one enrolled, neither completes anything.
+    if (!(await kit.totp.enrolled(db, a.id))) return "invalid";
+    try {
+      await (factor === "totp" ? kit.totp : kit.recoveryCodes).verify({ ...at, accountId: a.id, proof: code });
+      return "ok";
+    } catch (e) {
+      if (e instanceof MamoriError && e.code === "code_replayed") return "replayed";
+      if (e instanceof MamoriError && e.code === "code_invalid") return "invalid";
+      throw e;
     }
-    return (await deps.secrets.consumeRecoveryCode(db, a.id, code, clock.now())) ? "ok" : "invalid";
   }
 
   return {
@@ -554,7 +560,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         // The answer says the password was right from here on, so the rehash's cost tells nobody anything new.
         if (hasher.needsRehash(a.password_hash ?? "$argon2id$"))
           await upgradeHash(a.id, a.password_hash!, input.password);
-        if (a.totp_enrolled_at === null && !(await kit.passkey.enrolled(db, a.id))) {
+        if (!(await kit.totp.enrolled(db, a.id)) && !(await kit.passkey.enrolled(db, a.id))) {
           return completeSignIn(a, ctx, "password", null, identifier);
         }
         return liveChallenge(a, ctx, identifier, await challengeFactors(a), "second_factor");
@@ -728,7 +734,11 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
           return failed(e instanceof MamoriError ? e.code : "passkey_invalid");
         }
       } else if (input.factor === "totp" || input.factor === "recovery_code") {
-        const r = await verifyStrongFactor(a, input.factor, String(input.code));
+        const r = await verifyStrongFactor(a, input.factor, String(input.code), {
+          purpose: "second_factor",
+          boundTo: ch.id,
+          ip: ctx.ip,
+        });
         if (r === "replayed") return failed("code_replayed", IdentityErrors.code_replayed());
         if (r !== "ok") return failed("code_invalid");
       } else {
@@ -739,7 +749,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         } catch {
           return failed("code_invalid");
         }
-        resetDue = a.totp_enrolled_at !== null;
+        resetDue = await kit.totp.enrolled(db, a.id);
       }
       const done = await db
         .updateTable("signin_challenges")
@@ -900,7 +910,11 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       let second: SecondFactor | null = null;
       if (input.totpCode || input.recoveryCode) {
         const factor = input.totpCode ? "totp" : "recovery_code";
-        const r = await verifyStrongFactor(a, factor, String(input.totpCode ?? input.recoveryCode));
+        const r = await verifyStrongFactor(a, factor, String(input.totpCode ?? input.recoveryCode), {
+          purpose: "step_up",
+          boundTo: s.id,
+          ip,
+        });
         if (r === "replayed") throw IdentityErrors.code_replayed();
         if (r !== "ok") throw IdentityErrors.code_invalid();
         second = factor;
@@ -1018,7 +1032,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       const dueAt = iso(now + config.factorResetDelayMs);
       if (!ch.live) return { dueAt };
       const a = await kit.account(db, ch.accountId);
-      if (a.totp_enrolled_at === null) throw IdentityErrors.totp_not_enrolled();
+      if (!(await kit.totp.enrolled(db, a.id))) throw IdentityErrors.totp_not_enrolled();
       const ctx = deps.enricher.enrich(input.context ?? ch.context);
       await limit(defaultRules.resetRequestsPerAccount, `factor-reset:${a.id}`);
       const pending = await db

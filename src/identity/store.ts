@@ -1,7 +1,6 @@
 import type { Executor } from "../db/database.ts";
 import type { AccountsTable, AppPasswordsTable, ContactPointsTable, LoginAttemptsTable } from "../db/schema.ts";
 import { newId } from "../shared/crypto.ts";
-import { SECRET_HASH_VERSION } from "./secrets.ts";
 
 export type AccountRow = AccountsTable;
 export type ContactRow = ContactPointsTable;
@@ -135,51 +134,6 @@ export const identityStore = {
       .insertInto("password_history")
       .values({ id: newId(), account_id: accountId, hash, created_at: now })
       .execute();
-  },
-
-  async replaceRecoveryCodes(ex: Executor, accountId: string, hashes: string[], now: number): Promise<void> {
-    await ex
-      .updateTable("recovery_codes")
-      .set({ used_at: now })
-      .where("account_id", "=", accountId)
-      .where("used_at", "is", null)
-      .execute();
-    if (hashes.length) {
-      await ex
-        .insertInto("recovery_codes")
-        .values(
-          hashes.map((h) => ({
-            id: newId(),
-            account_id: accountId,
-            code_hash: h,
-            created_at: now,
-            used_at: null,
-            hash_version: SECRET_HASH_VERSION,
-          })),
-        )
-        .execute();
-    }
-  },
-
-  async unusedRecoveryCodes(ex: Executor, accountId: string): Promise<number> {
-    const r = await ex
-      .selectFrom("recovery_codes")
-      .select((eb) => eb.fn.countAll().as("n"))
-      .where("account_id", "=", accountId)
-      .where("used_at", "is", null)
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
-  },
-
-  /** Guarded on totp_last_step: two requests with the same code cannot both advance it. */
-  async advanceTotpStep(ex: Executor, accountId: string, step: number): Promise<boolean> {
-    const r = await ex
-      .updateTable("accounts")
-      .set({ totp_last_step: step })
-      .where("id", "=", accountId)
-      .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", step)]))
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
   },
 
   async issueCode(

@@ -41,6 +41,8 @@ export interface RecoveryDeps {
   };
   /** identity's authenticator enrolment, offered (after a passkey) before the account is unfrozen */
   totp: {
+    /** is an authenticator enrolled (identity's factor registry) */
+    enrolled(accountId: string): Promise<boolean>;
     offer(accountId: string): Promise<{ secret: string; uri: string } | null>;
     confirm(accountId: string, code: string, ip: string | null): Promise<{ recoveryCodes: string[] }>;
   };
@@ -227,11 +229,10 @@ export function createRecovery(deps: RecoveryDeps) {
         .orderBy("created_at", "desc")
         .limit(100)
         .execute();
-      const a = await identityStore.getAccount(db, c.account_id);
       return {
         caseId: c.id,
         since: iso(since),
-        totpEnabled: a?.totp_enrolled_at !== null && a?.totp_enrolled_at !== undefined,
+        totpEnabled: await deps.totp.enrolled(c.account_id),
         devices: sessions.map((s) => ({
           sessionId: s.id,
           createdAt: iso(s.created_at),
@@ -252,7 +253,7 @@ export function createRecovery(deps: RecoveryDeps) {
       return {
         passwordSet: r.password_set_at !== null,
         devicesReviewed: r.devices_reviewed_at !== null,
-        totpEnabled: a?.totp_enrolled_at !== null && a?.totp_enrolled_at !== undefined,
+        totpEnabled: a !== undefined && (await deps.totp.enrolled(r.account_id)),
         passkeys: await deps.passkey.count(r.account_id),
         language: a?.language ?? null,
         contactKind: r.contact_kind,

@@ -1,14 +1,14 @@
 import type { Executor } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import { identityStore as store } from "../identity/store.ts";
-import { newId } from "../shared/crypto.ts";
 import { caseActionDone, recordCaseAction } from "./actions.ts";
 
 const mask = (kind: string, v: string) => ({ kind, value: v });
 
 /**
  * The factors' roll-back (identity's factor registry, identity/factors/registry.ts), through a port so response/
- * knows no factor: each factor puts itself back as it was before `since` (a passkey added in the window goes).
+ * knows no factor: each factor puts itself back as it was before `since` (the authenticator the owner had, the
+ * owner's recovery codes; a passkey added in the window goes).
  */
 export interface FactorRollBack {
   planRollBack(ex: Executor, input: { accountId: string; since: number }): Promise<FactorRollBackChange[]>;
@@ -23,7 +23,11 @@ export interface FactorRollBackChange {
   action: "removed" | "restored";
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
-  note: string;
+  note: string | null;
+  /** the case action's object id when the factor names it; else `<kind>:<objectId>` */
+  caseObjectId?: string;
+  /** the lockdown preview's line for the change */
+  summary?: { ja: string; en: string };
 }
 
 type ContactRow = { kind: string; value: string; added_at: number; removed_at: number | null };
@@ -45,17 +49,6 @@ async function passwordBefore(t: Executor, accountId: string, changedAt: number 
     .executeTakeFirst();
 }
 
-/** The authenticator state just before the window: the earliest one replaced inside it. */
-const totpBeforeWindow = (t: Executor, accountId: string, since: number) =>
-  t
-    .selectFrom("totp_history")
-    .selectAll()
-    .where("account_id", "=", accountId)
-    .where("replaced_at", ">=", since)
-    .orderBy("replaced_at", "asc")
-    .orderBy("id")
-    .executeTakeFirst();
-
 /** The first change of the allowed sign-in countries in the window. */
 const countriesChangeInWindow = (t: Executor, accountId: string, since: number) =>
   t
@@ -72,7 +65,7 @@ const countriesChangeInWindow = (t: Executor, accountId: string, since: number) 
  */
 export async function planIdentityRollback(
   t: Executor,
-  c: { accountId: string; since: number; factors?: FactorRollBack | undefined },
+  c: { accountId: string; since: number; factors: FactorRollBack },
 ) {
   const { accountId, since } = c;
   const all = await store.allContacts(t, accountId);
@@ -87,30 +80,15 @@ export async function planIdentityRollback(
   });
   const a = await store.getAccount(t, accountId);
   const password = a ? await passwordBefore(t, accountId, a.password_changed_at, since) : undefined;
-  const totp = await totpBeforeWindow(t, accountId, since);
-  const totpChanged =
-    a !== undefined &&
-    totp !== undefined &&
-    (totp.secret_enc !== a.totp_secret_enc || totp.enrolled_at !== a.totp_enrolled_at);
-  const codes = await t
-    .selectFrom("recovery_codes")
-    .select(["created_at", "used_at"])
-    .where("account_id", "=", accountId)
-    .where((eb) =>
-      eb.or([
-        eb.and([eb("created_at", "<", since), eb("used_at", ">=", since)]),
-        eb.and([eb("created_at", ">=", since), eb("used_at", "is", null)]),
-      ]),
-    )
-    .execute();
   const countries = await countriesChangeInWindow(t, accountId, since);
-  const factors = c.factors ? await c.factors.planRollBack(t, { accountId, since }) : [];
+  const factors = await c.factors.planRollBack(t, { accountId, since });
   return {
     factors: factors.map((f) => ({
       kind: f.kind,
       id: f.objectId,
       action: f.action,
       name: String((f.before ?? f.after)?.name ?? f.kind),
+      ...(f.summary ? { summary: f.summary } : {}),
     })),
     contactsRemoved: remove.map((ct) => ({
       kind: ct.kind,
@@ -119,15 +97,6 @@ export async function planIdentityRollback(
     })),
     contactsRestored: restore.map((ct) => ({ kind: ct.kind, value: ct.value })),
     passwordRestored: password ? { changedAt: new Date(a!.password_changed_at!).toISOString() } : null,
-    totpRestored: totpChanged
-      ? { enabledNow: a!.totp_enrolled_at !== null, enabledBefore: totp!.enrolled_at !== null }
-      : null,
-    recoveryCodes: codes.length
-      ? {
-          revived: codes.filter((x) => x.created_at < since).length,
-          voided: codes.filter((x) => x.created_at >= since).length,
-        }
-      : null,
     signInCountries: countries
       ? ((JSON.parse(countries.data) as { before: { countries: string[] } }).before.countries ?? [])
       : null,
@@ -152,7 +121,7 @@ export async function rollbackIdentity(
     now: number;
     actor: string;
     events: EventLog;
-    factors?: FactorRollBack | undefined;
+    factors: FactorRollBack;
   },
 ): Promise<number> {
   const { caseId, step, accountId, since, now, actor } = c;
@@ -245,72 +214,11 @@ export async function rollbackIdentity(
     }
   }
 
-  // Authenticator: the earliest state replaced inside the window is the state just before it.
-  const totpBefore = await totpBeforeWindow(t, accountId, since);
-  if (totpBefore && (totpBefore.secret_enc !== a.totp_secret_enc || totpBefore.enrolled_at !== a.totp_enrolled_at)) {
-    await t
-      .insertInto("totp_history")
-      .values({
-        id: newId(),
-        account_id: accountId,
-        secret_enc: a.totp_secret_enc,
-        enrolled_at: a.totp_enrolled_at,
-        replaced_at: now,
-        replaced_by: actor,
-      })
-      .execute();
-    await t
-      .updateTable("accounts")
-      .set({
-        totp_secret_enc: totpBefore.secret_enc,
-        totp_enrolled_at: totpBefore.enrolled_at,
-        totp_pending_secret_enc: null,
-        // Codes from before now were seen by nobody but the owner's app; still, none of them may be replayed.
-        totp_last_step: Math.floor(now / 30_000),
-        updated_at: now,
-      })
-      .where("id", "=", accountId)
-      .execute();
-    await act(
-      "second_factor",
-      `${accountId}:totp`,
-      "restored",
-      { totpEnabled: a.totp_enrolled_at !== null },
-      { totpEnabled: totpBefore.enrolled_at !== null },
-    );
-  }
-
-  // Recovery codes: the owner's unused codes that the window spent or replaced come back; codes made in it go.
-  const revived = await t
-    .updateTable("recovery_codes")
-    .set({ used_at: null })
-    .where("account_id", "=", accountId)
-    .where("created_at", "<", since)
-    .where("used_at", ">=", since)
-    .executeTakeFirst();
-  const voided = await t
-    .updateTable("recovery_codes")
-    .set({ used_at: now })
-    .where("account_id", "=", accountId)
-    .where("created_at", ">=", since)
-    .where("used_at", "is", null)
-    .executeTakeFirst();
-  if (Number(revived.numUpdatedRows) + Number(voided.numUpdatedRows) > 0) {
-    await act(
-      "second_factor",
-      `${accountId}:recovery_codes`,
-      "restored",
-      { codesMadeInWindow: Number(voided.numUpdatedRows) },
-      { ownerCodesRestored: Number(revived.numUpdatedRows) },
-    );
-  }
-
-  // The plug-in factors (passkeys…): one added in the window goes, one removed in it comes back. The case action is
-  // checked first, so a resumed step does not count a change twice.
-  if (c.factors) {
-    for (const f of await c.factors.rollBackSince(t, { accountId, since, now, by: actor })) {
-      await act("second_factor", `${f.kind}:${f.objectId}`, f.action, f.before, f.after, f.note);
-    }
+  // The factors (authenticator, recovery codes, passkeys…), in registration order: each puts itself back as it was
+  // before the window. The case action is checked first, so a resumed step does not count a change twice.
+  for (const f of await c.factors.rollBackSince(t, { accountId, since, now, by: actor })) {
+    const objectId = f.caseObjectId ?? `${f.kind}:${f.objectId}`;
+    await act("second_factor", objectId, f.action, f.before, f.after, f.note ?? undefined);
   }
 
   // Sign-in countries ("block sign-ins from abroad"): an attacker who opened the door has it shut again.

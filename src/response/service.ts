@@ -97,8 +97,11 @@ export interface ResponseDeps {
    * The crash-resume test adds one to a case planned by an older version; a new built-in step goes in LOCKDOWN_PLAN.
    */
   extraSteps?: ExtraStep[];
-  /** the factors' roll-back (identity's factor registry): passkeys added in the window are removed */
-  factors?: FactorRollBack;
+  /**
+   * the factors' roll-back (identity's factor registry): the authenticator, recovery codes and passkeys go back to
+   * their state before the window
+   */
+  factors: FactorRollBack;
   /**
    * This node's name in lockdown claims (config nodeId). A lockdown is run by the node that holds its case's claim,
    * renewed between steps; when the claim lapses (the node died), any node's sweep takes the case and finishes it.

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
-import { type App, buildApp } from "../app.ts";
+import { type App, type BuildOptions, buildApp } from "../app.ts";
 import { createTestGateway, type PaymentGateway } from "../commerce/gateway.ts";
 import { loadConfig } from "../config.ts";
 import type { DatabaseHandle } from "../db/database.ts";
@@ -97,6 +97,8 @@ export async function makeTestApp(
     lockdownSteps?: ExtraStep[];
     /** wraps the test gateway (a gateway that fails some calls, for the settlement-retry tests) */
     gateway?: (g: PaymentGateway) => PaymentGateway;
+    /** factors registered after the built-in ones (the plug-in test's own) */
+    extraFactors?: BuildOptions["extraFactors"];
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
@@ -120,6 +122,7 @@ export async function makeTestApp(
     ...(counters ? { counters } : {}),
     ...(opts.crashPoint ? { crashPoint: opts.crashPoint } : {}),
     ...(opts.lockdownSteps ? { lockdownSteps: opts.lockdownSteps } : {}),
+    ...(opts.extraFactors ? { extraFactors: opts.extraFactors } : {}),
     ...(opts.gateway ? { gateway: opts.gateway(createTestGateway(db.db, clock)) } : {}),
     riskPolicy:
       opts.risk === "default"

@@ -23,7 +23,14 @@ export interface FactorChange {
   action: "removed" | "restored";
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
-  note: string;
+  note: string | null;
+  /**
+   * The case action's object id when the factor names it (TOTP and recovery codes keep the `<account>:totp` and
+   * `<account>:recovery_codes` ids their actions had before they were plug-ins); otherwise `<kind>:<objectId>`.
+   */
+  caseObjectId?: string;
+  /** The lockdown preview's line for this change, when the item's name and the action do not say it well. */
+  summary?: { ja: string; en: string };
 }
 
 export interface FactorChallengeInput {

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Executor } from "../../db/database.ts";
+import type { Clock } from "../../shared/clock.ts";
+import { ATTACKER, makeTestApp, STRONG, STRONG2, type TestApp } from "../../testing/app.ts";
+import type { Factor, FactorChange, FactorItem } from "./types.ts";
+
+/**
+ * Issue 17 item 2: "adding a factor touches its folder and one registration line". This factor is all a new one is —
+ * its own code, registered after the built-in ones (buildApp's extraFactors, the same list app.ts registers) — and
+ * nothing else in the service names it. Identity's sensitive-change gate, the account's factor list and the lockdown's
+ * roll-back must all see it; a consumer that reads a factor's own columns instead of asking the registry fails here.
+ * (A hardware key kept in memory: what it stores does not matter, only that nobody but the factor reads it.)
+ */
+function testKeyFactor(clock: Clock) {
+  const keys: { id: string; accountId: string; createdAt: number; removedAt: number | null }[] = [];
+  const live = (accountId: string) => keys.filter((k) => k.accountId === accountId && k.removedAt === null);
+  const changesSince = (accountId: string, since: number): FactorChange[] =>
+    live(accountId)
+      .filter((k) => k.createdAt >= since)
+      .map((k) => ({
+        objectId: k.id,
+        action: "removed",
+        before: { name: k.id },
+        after: null,
+        note: "added in window",
+      }));
+  const factor: Factor = {
+    kind: "test_key",
+    strength: 2,
+    label: { ja: "テスト鍵", en: "Test key" },
+    enrolled: async (_ex: Executor, accountId: string) => live(accountId).length > 0,
+    challenge: async () => ({}),
+    verify: async () => {
+      throw new Error("not used here");
+    },
+    remove: async (_t, input) => {
+      const k = live(input.accountId).find((x) => x.id === input.itemId);
+      if (k) k.removedAt = input.now;
+      return k !== undefined;
+    },
+    planRollBack: async (_ex, input) => changesSince(input.accountId, input.since),
+    rollBackSince: async (_t, input) => {
+      const changes = changesSince(input.accountId, input.since);
+      for (const c of changes) {
+        const k = keys.find((x) => x.id === c.objectId);
+        if (k) k.removedAt = input.now;
+      }
+      return changes;
+    },
+    describe: async (_ex, accountId): Promise<FactorItem[]> =>
+      live(accountId).map((k) => ({
+        kind: "test_key",
+        id: k.id,
+        name: k.id,
+        createdAt: k.createdAt,
+        lastUsedAt: null,
+      })),
+  };
+  return {
+    factor,
+    add(accountId: string, id: string) {
+      keys.push({ id, accountId, createdAt: clock.now(), removedAt: null });
+    },
+  };
+}
+
+describe("factor-plug-in: a factor registered in one line is asked everywhere", () => {
+  let t: TestApp;
+  let key: ReturnType<typeof testKeyFactor>;
+  before(async () => {
+    t = await makeTestApp(undefined, undefined, {
+      extraFactors: ({ clock }) => {
+        key = testKeyFactor(clock);
+        return [key.factor];
+      },
+    });
+  });
+  after(() => t.close());
+
+  it("the registry lists it, and a password change then needs a fresh factor as strong as it", async () => {
+    const a = await t.signUp("plug@example.jp");
+    const db = t.app.database.db;
+    assert.deepEqual(await t.app.factors.enrolledKinds(db, a.accountId), []);
+    const free = await t.call(
+      "POST",
+      "/v1/password",
+      { currentPassword: STRONG, newPassword: STRONG2 },
+      { session: a.token },
+    );
+    assert.equal(free.statusCode, 200, `no strong factor yet: a fresh sign-in is enough (${free.body})`);
+    const token = free.json().session.token as string;
+
+    key.add(a.accountId, "key-1");
+    assert.deepEqual(await t.app.factors.enrolledKinds(db, a.accountId), ["test_key"]);
+    assert.equal(await t.app.factors.strongest(db, a.accountId), 2);
+    assert.deepEqual(
+      (await t.app.factors.describe(db, a.accountId)).map((i) => `${i.kind}:${i.id}`),
+      ["test_key:key-1"],
+    );
+    const gated = await t.call(
+      "POST",
+      "/v1/password",
+      { currentPassword: STRONG2, newPassword: STRONG },
+      { session: token },
+    );
+    assert.equal(gated.statusCode, 403, gated.body);
+    assert.equal(gated.json().error.code, "second_factor_required", "identity asked the registry, not a column");
+  });
+
+  it("the lockdown rolls back the key the attacker added, recorded like any factor", async () => {
+    const owner = await t.signUp("plug-owner@example.jp");
+    await t.verifyEmail(owner.token, "plug-owner@example.jp");
+    t.clock.advance(10 * 86_400_000);
+    const atk = await t.signIn("plug-owner@example.jp", STRONG, ATTACKER);
+    assert.equal(atk.http, 200, JSON.stringify(atk));
+    key.add(owner.accountId, "attackers-key");
+    t.clock.advance(30 * 60_000);
+
+    const lock = await t.call(
+      "POST",
+      `/v1/admin/accounts/${owner.accountId}/lockdown`,
+      { reason: "owner: a key I never added" },
+      { auth: await t.adminToken() },
+    );
+    assert.equal(lock.statusCode, 200, lock.body);
+    const removed = lock
+      .json()
+      .objects.filter((o: { objectType: string; action: string }) => o.objectType === "second_factor")
+      .map((o: { objectId: string; action: string }) => `${o.action} ${o.objectId}`);
+    assert.deepEqual(removed, ["removed test_key:attackers-key"], lock.body);
+    assert.deepEqual(await t.app.factors.enrolledKinds(t.app.database.db, owner.accountId), []);
+  });
+});
