@@ -957,6 +957,18 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     }),
   );
 
+  // The passkey list's rename form (portal/passkey-pages.tsx draws it; no script needed): the API's renamePasskey (a
+  // name is not a credential: no fresh sign-in). Removal is not here yet: it is a sensitive change, and for an account
+  // whose strongest factor is a passkey the password step page cannot meet it without a passkey step-up.
+  app.post("/portal/passkeys/rename", opts({ body: ChangeBody }), async (req, reply) =>
+    change(req, reply, "passkeys", async (p, lang) => {
+      const name = field(req, "name", 64).trim();
+      if (!name) return reply.redirect(`./passkeys?lang=${lang}&unnamed=1`, 303);
+      await deps.identity.passkeys.rename(p.session, field(req, "id", 64), name, req.ip);
+      return reply.redirect(`./passkeys?lang=${lang}&renamed=1`, 303);
+    }),
+  );
+
   app.post("/portal/confirm", opts({ body: ChangeBody }), async (req, reply) => {
     const next = field(req, "next", 32);
     return change(req, reply, next, async (p, lang) => {

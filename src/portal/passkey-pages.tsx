@@ -6,7 +6,7 @@ import { formatTime } from "../notify/templates.ts";
 import type { RouteDeps } from "../route-deps.ts";
 import { MamoriError } from "../shared/errors.ts";
 import { readCookie } from "../web/cookies.ts";
-import { Field, Notice } from "../web/form.tsx";
+import { Actions, Field, Notice, PostForm } from "../web/form.tsx";
 import { type Lang, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
 import { passkeyButton, passkeyScriptPaths } from "../web/passkey-assets.ts";
@@ -38,6 +38,10 @@ const T = {
     en: "Adding and using passkeys needs JavaScript in your browser.",
   },
   back: { ja: "セキュリティセンターに戻る", en: "Back to the security center" },
+  newName: { ja: "新しい名前", en: "New name" },
+  rename: { ja: "名前を変える", en: "Rename" },
+  renamed: { ja: "名前を変えました。", en: "Renamed." },
+  unnamed: { ja: "新しい名前を入力してください。", en: "Enter a new name." },
   signInTitle: { ja: "パスキーでログイン", en: "Sign in with a passkey" },
   signInIntro: {
     ja: "メールアドレスもパスワードも不要です。ボタンを押して、端末の画面ロックで確認してください。",
@@ -119,7 +123,14 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
     const lang = langOf(req, (await identity.getAccount(p.session.account_id)).language);
     const token = csrf.issue(req, reply);
     const list = await identity.passkeys.list(p.session);
+    const q = (req.query ?? {}) as Record<string, unknown>;
+    const said = (["renamed", "unnamed"] as const).find((k) => q[k] === "1");
     return page(reply, 200, lang, T.title[lang], [
+      said ? (
+        <Notice key="said" tone={said === "unnamed" ? "error" : "ok"} alert>
+          <p>{T[said][lang]}</p>
+        </Notice>
+      ) : null,
       <p key="intro">{T.intro[lang]}</p>,
       list.length === 0 ? (
         <p key="none">{T.none[lang]}</p>
@@ -134,6 +145,17 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
                 <dt>{T.lastUsed[lang]}</dt>
                 <dd>{when(k.lastUsedAt, lang)}</dd>
               </dl>
+              <PostForm action="./passkeys/rename" hidden={{ csrf: token, lang, id: k.id }}>
+                <div class="field">
+                  <label for={`name-${k.id}`}>{T.newName[lang]}</label>
+                  <input id={`name-${k.id}`} name="name" type="text" maxLength={64} required />
+                </div>
+                <Actions>
+                  <button type="submit" class="secondary small">
+                    {T.rename[lang]}
+                  </button>
+                </Actions>
+              </PostForm>
             </li>
           ))}
         </ul>
