@@ -31,6 +31,13 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: "identity-store-is-identitys",
+      comment: "Accounts, contacts and passwords are identity's: other modules read and change them through identity's account-control port (src/identity/account-control.ts), handed to them in app.ts.",
+      severity: "error",
+      from: { path: "^src/", pathNot: ["^src/identity/", "\\.test\\.tsx?$", "^src/testing/", COMPOSITION] },
+      to: { path: "^src/identity/store\\.ts$" },
+    },
+    {
       name: "no-test-support-in-production",
       comment: "src/testing/ is for tests only.",
       severity: "error",

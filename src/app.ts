@@ -20,6 +20,7 @@ import { createContextEnricher } from "./context/enricher.ts";
 import type { DatabaseHandle, Db } from "./db/database.ts";
 import { instanceSecret, storeAnswers } from "./db/instance.ts";
 import { createEventLog } from "./events/store.ts";
+import { accountControl } from "./identity/account-control.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
 import { createPasskeyFactor } from "./identity/factors/passkey/factor.ts";
 import { registerPasskeyRoutes } from "./identity/factors/passkey/routes.ts";
@@ -216,6 +217,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     notifier,
     config,
     requiredSecondFactor: (accountId) => identity!.requiredSecondFactor(accountId),
+    accounts: accountControl,
   });
   // Commerce record and the lockdown's commerce primitives; the test gateway keeps its state in this database.
   const gateway = opts.gateway ?? createTestGateway(db, clock);
@@ -227,6 +229,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     clock,
     events,
     notifier,
+    // Identity is the only writer of the account: the lockdown freezes and rolls back through its port.
+    accounts: accountControl,
     commerce: commerceResponder,
     webhookStates: (ids) => webhooks.states(ids),
     crashPoint: opts.crashPoint,
@@ -375,6 +379,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     clock,
     events,
     notifier,
+    accounts: accountControl,
     hasher,
     passwordPolicy,
     limiter,

@@ -12,6 +12,7 @@ import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher, RequestContext } from "../shared/context.ts";
 import { hmac, newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
+import { accountControl } from "./account-control.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import type { PasskeyFactor } from "./factors/passkey/factor.ts";
@@ -231,7 +232,12 @@ export function createIdentityService(deps: IdentityDeps) {
         added_by: actor,
       });
     }
-    await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "email_change_reverted", now });
+    await sessionStore.bumpEpoch(t, a.id, {
+      epochs: accountControl,
+      keepSessionId: null,
+      reason: "email_change_reverted",
+      now,
+    });
     await t
       .updateTable("accounts")
       .set({ status: "locked", password_reset_required: 1, updated_at: now })
@@ -275,7 +281,12 @@ export function createIdentityService(deps: IdentityDeps) {
     },
   ): Promise<{ id: string; token: string; expiresAt: string } | null> {
     const now = clock.now();
-    await sessionStore.bumpEpoch(t, s.account_id, { keepSessionId: s.id, reason: c.reason, now });
+    await sessionStore.bumpEpoch(t, s.account_id, {
+      epochs: accountControl,
+      keepSessionId: s.id,
+      reason: c.reason,
+      now,
+    });
     const ev = await events.append(t, {
       accountId: s.account_id,
       type: c.type,
@@ -675,7 +686,12 @@ export function createIdentityService(deps: IdentityDeps) {
         const a = await account(t, used.accountId);
         if (a.status === "frozen") throw IdentityErrors.account_frozen();
         await store.setPassword(t, a.id, hash, now);
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: null, reason: "password_reset", now });
+        await sessionStore.bumpEpoch(t, a.id, {
+          epochs: accountControl,
+          keepSessionId: null,
+          reason: "password_reset",
+          now,
+        });
         // The reset proves control of a recovery address: it lifts a revert/not-me lock.
         await t.updateTable("accounts").set({ status: "active", updated_at: now }).where("id", "=", a.id).execute();
         const ev = await events.append(t, {
@@ -740,7 +756,12 @@ export function createIdentityService(deps: IdentityDeps) {
           added_at: now,
           added_by: actorOf(s),
         });
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "email_changed", now });
+        await sessionStore.bumpEpoch(t, a.id, {
+          epochs: accountControl,
+          keepSessionId: s.id,
+          reason: "email_changed",
+          now,
+        });
         const ev = await events.append(t, {
           accountId: a.id,
           type: "email.changed",
@@ -846,7 +867,12 @@ export function createIdentityService(deps: IdentityDeps) {
           added_at: now,
           added_by: actorOf(s),
         });
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "phone_changed", now });
+        await sessionStore.bumpEpoch(t, a.id, {
+          epochs: accountControl,
+          keepSessionId: s.id,
+          reason: "phone_changed",
+          now,
+        });
         const ev = await events.append(t, { accountId: a.id, type: "phone.added", data: { phone }, actor: actorOf(s) });
         await notifier.securityNotice(t, { accountId: a.id, eventId: ev.id, template: "phone_added", vars: { phone } });
         await sendCode(t, a, { purpose: "verify:phone", target: phone, channel: "sms", template: "phone_verify_code" });
@@ -874,7 +900,12 @@ export function createIdentityService(deps: IdentityDeps) {
           vars: { phone },
         });
         await store.removeContact(t, c.id, actorOf(s), now, null);
-        await sessionStore.bumpEpoch(t, a.id, { keepSessionId: s.id, reason: "phone_changed", now });
+        await sessionStore.bumpEpoch(t, a.id, {
+          epochs: accountControl,
+          keepSessionId: s.id,
+          reason: "phone_changed",
+          now,
+        });
       });
     },
 

@@ -30,6 +30,7 @@ import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared
 import { newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
 import { CommonErrors, MamoriError } from "../shared/errors.ts";
 import { factorStrength } from "../shared/factors.ts";
+import { accountControl } from "./account-control.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
 import { PasskeyErrors } from "./factors/passkey/errors.ts";
@@ -1150,7 +1151,12 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       .executeTakeFirst();
     if (Number(u.numUpdatedRows) !== 1) return;
     await kit.removeTotp(t, a, `session:${sessionId}`);
-    await sessionStore.bumpEpoch(t, a.id, { keepSessionId: sessionId, reason: "second_factor_changed", now });
+    await sessionStore.bumpEpoch(t, a.id, {
+      epochs: accountControl,
+      keepSessionId: sessionId,
+      reason: "second_factor_changed",
+      now,
+    });
     const ev = await events.append(t, {
       accountId: a.id,
       type: "totp.disabled",

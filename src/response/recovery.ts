@@ -1,12 +1,12 @@
 import type { PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { Db } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
+import type { AccountControl } from "../identity/account-control.ts";
 import { IdentityErrors } from "../identity/errors.ts";
 import type { PasskeyView } from "../identity/factors/passkey/service.ts";
 import { normalizeEmail, normalizePhone } from "../identity/normalize.ts";
 import type { PasswordPolicy } from "../identity/password-policy.ts";
 import type { PasswordHasher } from "../identity/passwords.ts";
-import { identityStore } from "../identity/store.ts";
 import { defaultRules, type RateLimiter } from "../limits/limiter.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -20,6 +20,8 @@ export interface RecoveryDeps {
   clock: Clock;
   events: EventLog;
   notifier: Notifier;
+  /** identity's account-control: recovery sets the password and unfreezes through it, and reads the account there */
+  accounts: AccountControl;
   hasher: PasswordHasher;
   /** identity's password policy, the same one sign-up, change and reset use */
   passwordPolicy: PasswordPolicy;
@@ -127,7 +129,7 @@ export function createRecovery(deps: RecoveryDeps) {
         const peek = await limiter.peek(defaultRules.resetRequestsPerAccount, `recovery:${ct.account_id}`);
         if (!peek.allowed) return decoy;
         await limiter.consume(defaultRules.resetRequestsPerAccount, `recovery:${ct.account_id}`);
-        const a = await identityStore.getAccount(db, ct.account_id);
+        const a = await deps.accounts.getAccount(db, ct.account_id);
         const id = newId();
         const code = numericCode(6);
         const now = clock.now();
@@ -249,7 +251,7 @@ export function createRecovery(deps: RecoveryDeps) {
     /** Where a recovery stands, for the hosted pages: which steps are done, and the account's language. */
     async progress(token: string) {
       const { r } = await byToken(db, token);
-      const a = await identityStore.getAccount(db, r.account_id);
+      const a = await deps.accounts.getAccount(db, r.account_id);
       return {
         passwordSet: r.password_set_at !== null,
         devicesReviewed: r.devices_reviewed_at !== null,
@@ -264,7 +266,7 @@ export function createRecovery(deps: RecoveryDeps) {
     async setPassword(input: { recoveryToken: string; newPassword: string; ip: string | null }): Promise<void> {
       const { r, c } = await byToken(db, input.recoveryToken);
       // The proven address may have been removed by the attacker; it is the owner's all the same.
-      const emails = (await identityStore.liveContacts(db, r.account_id))
+      const emails = (await deps.accounts.liveContacts(db, r.account_id))
         .filter((c) => c.kind === "email")
         .map((c) => c.value);
       if (r.contact_kind === "email") emails.push(r.contact_value);
@@ -288,7 +290,7 @@ export function createRecovery(deps: RecoveryDeps) {
       const hash = await hasher.hash(input.newPassword);
       await tx(async (t) => {
         const now = clock.now();
-        await identityStore.setPassword(t, r.account_id, hash, now);
+        await deps.accounts.setPasswordFromRecovery(t, { accountId: r.account_id, hash, now });
         // Still frozen: setPassword cleared the reset flag, the freeze keeps sign-in closed until recovery completes.
         await t.updateTable("recoveries").set({ password_set_at: now }).where("id", "=", r.id).execute();
         await events.append(t, {
@@ -383,11 +385,7 @@ export function createRecovery(deps: RecoveryDeps) {
           .where("completed_at", "is", null)
           .executeTakeFirst();
         if (Number(done.numUpdatedRows) !== 1) throw ResponseErrors.recovery_invalid();
-        await t
-          .updateTable("accounts")
-          .set({ status: "active", password_reset_required: 0, updated_at: now })
-          .where("id", "=", r.account_id)
-          .execute();
+        await deps.accounts.unfreeze(t, { accountId: r.account_id, now });
         await t
           .updateTable("cases")
           .set({ status: "recovered", recovered_at: now, updated_at: now })

@@ -1,6 +1,6 @@
 import type { Executor } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
-import { identityStore as store } from "../identity/store.ts";
+import type { AccountControl } from "../identity/account-control.ts";
 import { caseActionDone, recordCaseAction } from "./actions.ts";
 
 const mask = (kind: string, v: string) => ({ kind, value: v });
@@ -30,25 +30,6 @@ export interface FactorRollBackChange {
   summary?: { ja: string; en: string };
 }
 
-type ContactRow = { kind: string; value: string; added_at: number; removed_at: number | null };
-/** A contact point the window added and that is still there: the roll-back removes it. */
-const addedInWindow = (ct: ContactRow, since: number) => ct.removed_at === null && ct.added_at >= since;
-/** A contact point the owner had before the window and lost in it: the roll-back brings it back. */
-const removedInWindow = (ct: ContactRow, since: number) =>
-  ct.removed_at !== null && ct.removed_at >= since && ct.added_at < since;
-
-/** The password hash in force just before `since`, when the password changed in the window. */
-async function passwordBefore(t: Executor, accountId: string, changedAt: number | null, since: number) {
-  if (changedAt === null || changedAt < since) return undefined;
-  return t
-    .selectFrom("password_history")
-    .select(["hash", "created_at"])
-    .where("account_id", "=", accountId)
-    .where("created_at", "<", since)
-    .orderBy("created_at", "desc")
-    .executeTakeFirst();
-}
-
 /** The first change of the allowed sign-in countries in the window. */
 const countriesChangeInWindow = (t: Executor, accountId: string, since: number) =>
   t
@@ -65,21 +46,11 @@ const countriesChangeInWindow = (t: Executor, accountId: string, since: number) 
  */
 export async function planIdentityRollback(
   t: Executor,
-  c: { accountId: string; since: number; factors: FactorRollBack },
+  c: { accountId: string; since: number; accounts: AccountControl; factors: FactorRollBack },
 ) {
-  const { accountId, since } = c;
-  const all = await store.allContacts(t, accountId);
-  const remove = all.filter((ct) => addedInWindow(ct, since));
-  const liveAfter = all.filter((ct) => ct.removed_at === null && !addedInWindow(ct, since));
-  const seen = new Set<string>();
-  const restore = all.filter((ct) => {
-    const key = `${ct.kind}:${ct.value}`;
-    if (!removedInWindow(ct, since) || seen.has(key)) return false;
-    seen.add(key);
-    return !liveAfter.some((l) => l.kind === ct.kind && l.value === ct.value);
-  });
-  const a = await store.getAccount(t, accountId);
-  const password = a ? await passwordBefore(t, accountId, a.password_changed_at, since) : undefined;
+  const { accountId, since, accounts } = c;
+  const { remove, restore } = await accounts.planContactRollBack(t, { accountId, since });
+  const password = await accounts.planPasswordRestore(t, { accountId, since });
   const countries = await countriesChangeInWindow(t, accountId, since);
   const factors = await c.factors.planRollBack(t, { accountId, since });
   return {
@@ -96,7 +67,7 @@ export async function planIdentityRollback(
       addedAt: new Date(ct.added_at).toISOString(),
     })),
     contactsRestored: restore.map((ct) => ({ kind: ct.kind, value: ct.value })),
-    passwordRestored: password ? { changedAt: new Date(a!.password_changed_at!).toISOString() } : null,
+    passwordRestored: password ? { changedAt: new Date(password.changedAt).toISOString() } : null,
     signInCountries: countries
       ? ((JSON.parse(countries.data) as { before: { countries: string[] } }).before.countries ?? [])
       : null,
@@ -121,6 +92,8 @@ export async function rollbackIdentity(
     now: number;
     actor: string;
     events: EventLog;
+    /** identity's account-control: contacts and password change only through it */
+    accounts: AccountControl;
     factors: FactorRollBack;
   },
 ): Promise<number> {
@@ -150,68 +123,38 @@ export async function rollbackIdentity(
     return true;
   };
 
-  // Contact points: their history rows are the record of what the account had.
-  const all = await store.allContacts(t, accountId);
-  for (const ct of all) {
-    if (addedInWindow(ct, since)) {
-      await store.removeContact(t, ct.id, actor, now, null);
-      await act("contact_point", ct.id, "removed", mask(ct.kind, ct.value), null, "added during the window");
+  // Contact points: addresses added in the window go, addresses removed in it come back (identity writes them).
+  for (const ch of await c.accounts.rollBackContacts(t, { accountId, since, now, by: actor })) {
+    const contact = mask(ch.kind, ch.value);
+    if (ch.action === "removed") {
+      await act("contact_point", ch.contactId, "removed", contact, null, "added during the window");
+    } else if (ch.action === "not_restored") {
+      await act("contact_point", ch.contactId, "not_restored", contact, null, "now held by another account");
+    } else {
+      await act(
+        "contact_point",
+        ch.contactId,
+        "restored",
+        null,
+        { ...contact, id: ch.newContactId },
+        "removed during the window",
+      );
     }
-  }
-  const live = await store.liveContacts(t, accountId);
-  const restored = new Set<string>();
-  for (const ct of all) {
-    const key = `${ct.kind}:${ct.value}`;
-    if (!removedInWindow(ct, since) || restored.has(key)) continue;
-    restored.add(key);
-    if (live.some((l) => l.kind === ct.kind && l.value === ct.value)) continue;
-    const owner = await store.liveOwner(t, ct.kind as "email" | "phone", ct.value);
-    if (owner && owner !== accountId) {
-      await act("contact_point", ct.id, "not_restored", mask(ct.kind, ct.value), null, "now held by another account");
-      continue;
-    }
-    const hasPrimary = (await store.liveContacts(t, accountId)).some((l) => l.kind === ct.kind && l.is_primary === 1);
-    const id = await store.insertContact(t, {
-      account_id: accountId,
-      kind: ct.kind,
-      value: ct.value,
-      verified: ct.verified,
-      verified_at: ct.verified_at,
-      is_primary: hasPrimary ? 0 : 1,
-      added_at: now,
-      added_by: actor,
-    });
-    await act(
-      "contact_point",
-      ct.id,
-      "restored",
-      null,
-      { ...mask(ct.kind, ct.value), id },
-      "removed during the window",
-    );
   }
 
-  const a = await store.getAccount(t, accountId);
-  if (!a) return n;
+  if (!(await c.accounts.getAccount(t, accountId))) return n;
 
   // Password: back to the hash in force at `since`. Recovery must still set a new one (the old one was known to the
   // attacker), so the account also requires a reset.
-  if (a.password_changed_at !== null && a.password_changed_at >= since) {
-    const prev = await passwordBefore(t, accountId, a.password_changed_at, since);
-    if (prev) {
-      await t
-        .updateTable("accounts")
-        .set({ password_hash: prev.hash, password_changed_at: prev.created_at, updated_at: now })
-        .where("id", "=", accountId)
-        .execute();
-      await act(
-        "password",
-        accountId,
-        "restored",
-        { changedAt: new Date(a.password_changed_at).toISOString() },
-        { changedAt: new Date(prev.created_at).toISOString() },
-      );
-    }
+  const password = await c.accounts.restorePassword(t, { accountId, since, now });
+  if (password) {
+    await act(
+      "password",
+      accountId,
+      "restored",
+      { changedAt: new Date(password.changedAt).toISOString() },
+      { changedAt: new Date(password.restoredTo).toISOString() },
+    );
   }
 
   // The factors (authenticator, recovery codes, passkeys…), in registration order: each puts itself back as it was

@@ -1,6 +1,6 @@
 import type { Db, Executor } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
-import { identityStore } from "../identity/store.ts";
+import type { AccountControl } from "../identity/account-control.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { sessionStore } from "../sessions/store.ts";
 import { type Clock, pollOnce } from "../shared/clock.ts";
@@ -85,6 +85,11 @@ export interface ResponseDeps {
   clock: Clock;
   events: EventLog;
   notifier: Notifier;
+  /**
+   * identity's account-control (src/identity/account-control.ts): the freeze, the roll-back of contacts and password,
+   * and every read of the account; response/ writes no identity table itself.
+   */
+  accounts: AccountControl;
   commerce: CommerceSteps | null;
   webhookStates?: (ids: string[]) => Promise<Map<string, WebhookState>>;
   /**
@@ -119,7 +124,7 @@ export interface ExtraStep extends StepSpec {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function createResponseService(deps: ResponseDeps) {
-  const { db, clock, events, notifier } = deps;
+  const { db, clock, events, notifier, accounts } = deps;
   const crash = deps.crashPoint ?? (() => {});
   const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
   // One runner per case in this process; across processes the guarded step completion settles races.
@@ -270,22 +275,18 @@ export function createResponseService(deps: ResponseDeps) {
   const BUILT_IN: Record<LockdownStep, (c: CaseRow) => Promise<void>> = {
     freeze: (c) =>
       dbStep(c, "freeze", async (t) => {
-        const a = await identityStore.getAccount(t, c.account_id);
-        if (!a) throw ResponseErrors.case_not_found();
         const now = clock.now();
-        await t
-          .updateTable("accounts")
-          .set({ status: "frozen", password_reset_required: 1, updated_at: now })
-          .where("id", "=", c.account_id)
-          .execute();
-        if (!(await caseActionDone(t, { caseId: c.id, objectType: "account", objectId: a.id, action: "frozen" }))) {
+        const frozen = await accounts.freeze(t, { accountId: c.account_id, now });
+        if (!frozen) throw ResponseErrors.case_not_found();
+        const objectId = c.account_id;
+        if (!(await caseActionDone(t, { caseId: c.id, objectType: "account", objectId, action: "frozen" }))) {
           await recordCaseAction(t, {
             caseId: c.id,
             step: "freeze",
             objectType: "account",
-            objectId: a.id,
+            objectId,
             action: "frozen",
-            before: { status: a.status },
+            before: { status: frozen.before },
             after: { status: "frozen" },
             at: now,
           });
@@ -296,14 +297,19 @@ export function createResponseService(deps: ResponseDeps) {
           data: { caseId: c.id, reason: c.reason },
           actor: actor(c),
         });
-        return { previousStatus: a.status };
+        return { previousStatus: frozen.before };
       }),
 
     end_sessions: (c) =>
       dbStep(c, "end_sessions", async (t) => {
         const now = clock.now();
         const live = await liveSessions(t, c.account_id, now);
-        await sessionStore.bumpEpoch(t, c.account_id, { keepSessionId: null, reason: "lockdown", now });
+        await sessionStore.bumpEpoch(t, c.account_id, {
+          epochs: accounts,
+          keepSessionId: null,
+          reason: "lockdown",
+          now,
+        });
         for (const s of live) {
           await recordCaseAction(t, {
             caseId: c.id,
@@ -393,6 +399,7 @@ export function createResponseService(deps: ResponseDeps) {
           now: clock.now(),
           actor: actor(c),
           events,
+          accounts,
           factors: deps.factors,
         }),
       }));
@@ -424,12 +431,12 @@ export function createResponseService(deps: ResponseDeps) {
         const now = clock.now();
         const fresh = await caseOrThrow(t, c.id);
         const since = fresh.since ?? now;
-        const a = await identityStore.getAccount(t, c.account_id);
+        const a = await accounts.getAccount(t, c.account_id);
         const language = a?.language === "ja" ? "ja" : "en";
         // Every verified address the owner had before the window: live ones (restored by the roll-back), and any
         // removed during the window that could not be restored. Never an address added in the window.
-        const contacts = (await identityStore.allContacts(t, c.account_id)).filter((ct) => ownersBefore(ct, since));
-        const restoredNow = (await identityStore.liveContacts(t, c.account_id)).filter(
+        const contacts = (await accounts.allContacts(t, c.account_id)).filter((ct) => ownersBefore(ct, since));
+        const restoredNow = (await accounts.liveContacts(t, c.account_id)).filter(
           (ct) => ct.verified === 1 && ct.added_by === actor(c),
         );
         const recipients = new Map<string, "email" | "sms">();
@@ -541,7 +548,7 @@ export function createResponseService(deps: ResponseDeps) {
     async previewLockdown(accountId: string, input: { since?: number | null } = {}) {
       const now = clock.now();
       if (input.since !== undefined && input.since !== null && input.since > now) throw ResponseErrors.window_invalid();
-      const a = await identityStore.getAccount(db, accountId);
+      const a = await accounts.getAccount(db, accountId);
       if (!a) throw ResponseErrors.case_not_found({ accountId }, "No such account.");
       const active = await store.activeCase(db, accountId);
       const support = input.since !== undefined && input.since !== null;
@@ -554,8 +561,8 @@ export function createResponseService(deps: ResponseDeps) {
       const [live, attacker, identity, contacts] = await Promise.all([
         liveSessions(db, accountId, now),
         sessionsSince(db, accountId, since),
-        planIdentityRollback(db, { accountId, since, factors: deps.factors }),
-        identityStore.allContacts(db, accountId),
+        planIdentityRollback(db, { accountId, since, accounts, factors: deps.factors }),
+        accounts.allContacts(db, accountId),
       ]);
       const commerce = deps.commerce
         ? await deps.commerce.plan({ accountId, since, sessionIds: attacker.map((x) => x.id) })
@@ -600,7 +607,7 @@ export function createResponseService(deps: ResponseDeps) {
       const now = clock.now();
       if (input.since !== undefined && input.since !== null && input.since > now) throw ResponseErrors.window_invalid();
       const caseId = await tx(async (t) => {
-        const a = await identityStore.getAccount(t, input.accountId);
+        const a = await accounts.getAccount(t, input.accountId);
         if (!a) throw ResponseErrors.case_not_found({ accountId: input.accountId }, "No such account.");
         const active = await store.activeCase(t, input.accountId);
         if (active && (active.status === "locking" || active.status === "open")) {
@@ -652,7 +659,7 @@ export function createResponseService(deps: ResponseDeps) {
     /** Support opens a case without acting yet (notes, then perhaps a lockdown, which joins this case). */
     async openCase(input: { accountId: string; reason: string; openedBy: string }): Promise<{ caseId: string }> {
       return tx(async (t) => {
-        const a = await identityStore.getAccount(t, input.accountId);
+        const a = await accounts.getAccount(t, input.accountId);
         if (!a) throw ResponseErrors.case_not_found({ accountId: input.accountId }, "No such account.");
         const active = await store.activeCase(t, input.accountId);
         if (active) return { caseId: active.id };

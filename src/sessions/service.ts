@@ -7,7 +7,7 @@ import { newId, newToken, sha256 } from "../shared/crypto.ts";
 import { factorStrength } from "../shared/factors.ts";
 import { SessionErrors } from "./errors.ts";
 import { createLastSeenWriter } from "./last-seen.ts";
-import { type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
+import { type CredentialEpochs, type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
 
 export interface SessionView {
   id: string;
@@ -68,6 +68,8 @@ export interface SessionDeps {
    * answer, injected so this module does not import identity.
    */
   requiredSecondFactor(accountId: string): Promise<number>;
+  /** identity's account-control, the only writer of the account's credential epoch */
+  accounts: CredentialEpochs;
 }
 
 /** A session's last-seen is written when older than this: at most once a minute per session, whatever the rate. */
@@ -401,6 +403,7 @@ export function createSessionService(deps: SessionDeps) {
         .where("revoked_at", "is", null)
         .executeTakeFirstOrThrow();
       const epoch = await sessionStore.bumpEpoch(tx, input.accountId, {
+        epochs: deps.accounts,
         keepSessionId: null,
         reason: "support",
         now,
@@ -433,6 +436,7 @@ export function createSessionService(deps: SessionDeps) {
       await db.transaction().execute(async (tx) => {
         const now = clock.now();
         const epoch = await sessionStore.bumpEpoch(tx, s.account_id, {
+          epochs: deps.accounts,
           keepSessionId: s.id,
           reason: "signed_out_everywhere",
           now,

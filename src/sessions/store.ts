@@ -1,8 +1,17 @@
 import { PostgresAdapter, sql } from "kysely";
 import type { Executor } from "../db/database.ts";
-import type { SessionsTable } from "../db/schema.ts";
+import type { AccountStatus, SessionsTable } from "../db/schema.ts";
 
 export type SessionRow = SessionsTable;
+
+/**
+ * The account's credential epoch lives on the account, which identity alone writes: sessions/ asks identity's
+ * account-control (src/identity/account-control.ts), given in each call, for the next one (and identity ends the app
+ * passwords and reset tokens of the old one), so it imports no identity.
+ */
+export interface CredentialEpochs {
+  bumpCredentialEpoch(t: Executor, accountId: string, i: { reason: string; now: number }): Promise<number>;
+}
 
 /** What a validity decision and a signed-in action need: the session's own columns plus its account's epoch. */
 export interface SessionWithAccount
@@ -22,7 +31,7 @@ export interface SessionWithAccount
     | "revoked_at"
   > {
   account_epoch: number;
-  account_status: string;
+  account_status: AccountStatus;
 }
 
 /** SQL for sessions and the credential epoch; every method takes the executor so callers choose the transaction. */
@@ -114,22 +123,16 @@ export const sessionStore = {
   },
 
   /**
-   * Bumps the account's credential epoch and, in the same statement batch, ends every other session, every app
-   * password and (through the epoch they carry) every outstanding reset token. A session created by a racing
-   * sign-in carries the old epoch and is dead on arrival, because introspection compares epochs.
+   * Bumps the account's credential epoch and, in the same transaction, ends every other session; identity's side of
+   * the bump (`epochs`) revokes every app password and spends every outstanding reset token, its own rows. A session
+   * created by a racing sign-in carries the old epoch and is dead on arrival, because introspection compares epochs.
    */
   async bumpEpoch(
     tx: Executor,
     accountId: string,
-    opts: { keepSessionId?: string | null; reason: string; now: number },
+    opts: { epochs: CredentialEpochs; keepSessionId?: string | null; reason: string; now: number },
   ): Promise<number> {
-    const row = await tx
-      .updateTable("accounts")
-      .set((eb) => ({ credential_epoch: eb("credential_epoch", "+", 1), updated_at: opts.now }))
-      .where("id", "=", accountId)
-      .returning("credential_epoch")
-      .executeTakeFirstOrThrow();
-    const epoch = row.credential_epoch;
+    const epoch = await opts.epochs.bumpCredentialEpoch(tx, accountId, { reason: opts.reason, now: opts.now });
     let q = tx
       .updateTable("sessions")
       .set({ revoked_at: opts.now, revoked_reason: opts.reason })
@@ -140,18 +143,6 @@ export const sessionStore = {
     if (opts.keepSessionId) {
       await tx.updateTable("sessions").set({ epoch }).where("id", "=", opts.keepSessionId).execute();
     }
-    await tx
-      .updateTable("app_passwords")
-      .set({ revoked_at: opts.now, revoked_reason: opts.reason })
-      .where("account_id", "=", accountId)
-      .where("revoked_at", "is", null)
-      .execute();
-    await tx
-      .updateTable("reset_tokens")
-      .set({ used_at: opts.now })
-      .where("account_id", "=", accountId)
-      .where("used_at", "is", null)
-      .execute();
     return epoch;
   },
 
