@@ -31,6 +31,7 @@ import { createTotpFactor } from "./identity/factors/totp/factor.ts";
 import type { Factor } from "./identity/factors/types.ts";
 import { createAccountImport } from "./identity/import.ts";
 import { registerImportRoutes } from "./identity/import-routes.ts";
+import { createNewPasswordRules } from "./identity/new-password.ts";
 import { registerLinkPages } from "./identity/pages.tsx";
 import { createPasswordPolicy } from "./identity/password-policy.ts";
 import { createArgon2Hasher, type PasswordHasher } from "./identity/passwords.ts";
@@ -340,6 +341,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
         })
       : undefined,
   });
+  // The policy with the account's addresses and password history: what sign-up, change, reset and recovery check.
+  const newPasswords = createNewPasswordRules({ hasher, policy: passwordPolicy });
   // Seed 003's alert (a second factor left unfinished for 10 minutes); server.ts starts its sweep.
   const riskAlerts = createUnfinishedSecondFactorSweep({ db, clock, events, notifier, enricher });
   const hashGate = new PriorityGate({ slots: config.hashSlots });
@@ -351,7 +354,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     notifier,
     sessions,
     hasher,
-    passwordPolicy,
+    passwords: newPasswords,
     enricher,
     limiter,
     actionTokens,
@@ -381,7 +384,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     notifier,
     accounts: accountControl,
     hasher,
-    passwordPolicy,
+    passwords: newPasswords,
     limiter,
     codeKey: keys.codes,
     passkey: {

@@ -24,6 +24,10 @@ export const IdentityErrors = defineErrors({
     message: "The password is built from your email address, your name, the store's name or a service word.",
   },
   password_reused: { status: 422, message: "The password was one of the last 5 used on this account." },
+  password_used_in_window: {
+    status: 422,
+    message: "That password was in use while the account was compromised; choose a new one.",
+  },
   current_password_wrong: { status: 403, message: "The current password is wrong." },
   code_invalid: { status: 400, message: "The code is wrong or has expired." },
   code_expired: { status: 400, message: "The code has expired; ask for a new one." },

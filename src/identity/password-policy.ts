@@ -5,9 +5,9 @@ import { checkPasswordLength, estimatePasswordStrength } from "./passwords.ts";
 import type { PwnedRangeCheck, RangeResult } from "./pwned-range.ts";
 
 /**
- * THE password policy: every new password (sign-up, change, reset, recovery) goes through `assertAcceptable`. The
- * history rules (none of the last 5; recovery also refuses those in force during the compromise) need the account's
- * hashes and stay with the callers.
+ * THE password policy: every new password (sign-up, change, reset, recovery) goes through `assertAcceptable`, by way of
+ * new-password.ts, which adds the account's addresses as context and the history rules (none of the last 5; recovery
+ * also refuses those in force during the compromise), which need the account's hashes.
  *
  * Order, cheapest and most certain first, so a refused password costs no zxcvbn estimate and an accepted one costs a
  * few microseconds more than zxcvbn alone:

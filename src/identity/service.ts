@@ -20,8 +20,8 @@ import { createPasskeyService } from "./factors/passkey/service.ts";
 import type { RecoveryCodesFactor } from "./factors/recovery-codes/factor.ts";
 import type { FactorRegistry } from "./factors/registry.ts";
 import type { CheckedTotp, TotpFactor } from "./factors/totp/factor.ts";
+import type { NewPasswordRules } from "./new-password.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
-import type { PasswordPolicy } from "./password-policy.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import { newLookupSecret, SECRET_HASH_VERSION, type StoredSecrets } from "./secrets.ts";
 import { createSignIn, type Language, type LoginRisk, type SignInConfig } from "./signin.ts";
@@ -42,8 +42,8 @@ export interface IdentityDeps {
   notifier: Notifier;
   sessions: SessionService;
   hasher: PasswordHasher;
-  /** length, leaked lists, context words, strength: identity/password-policy.ts */
-  passwordPolicy: PasswordPolicy;
+  /** the one password policy with the account's history (new-password.ts), shared with recovery */
+  passwords: NewPasswordRules;
   enricher: ContextEnricher;
   limiter: RateLimiter;
   actionTokens: ActionTokens;
@@ -80,7 +80,6 @@ const signupRules = {
 } as const satisfies Record<string, LimitRule>;
 /** "No account uses this address" notes per address: a reset request cannot be used to flood a mailbox. */
 const resetNoAccountRule: LimitRule = { name: "resetNoAccountPerAddress", limit: 2, windowMs: 24 * 60 * 60_000 };
-const PASSWORD_HISTORY = 5;
 const iso = (ms: number) => new Date(ms).toISOString();
 const actorOf = (s: SessionWithAccount) => `session:${s.id}`;
 
@@ -104,19 +103,9 @@ export function createIdentityService(deps: IdentityDeps) {
   const codeHash = (accountId: string, purpose: string, code: string) =>
     hmac(deps.keys.codes, `${accountId}:${purpose}:${code}`);
 
-  /** The password policy (identity/password-policy.ts), then the history. `emails`: addresses or local parts. */
-  async function checkNewPassword(accountId: string | null, password: string, emails: string[]): Promise<void> {
-    // Every address on the account, verified or not: the one typed at sign-up is the owner's words either way.
-    const own = accountId
-      ? (await store.liveContacts(db, accountId)).filter((c) => c.kind === "email").map((c) => c.value)
-      : [];
-    await deps.passwordPolicy.assertAcceptable(password, { emails: [...emails, ...own] });
-    if (accountId) {
-      for (const h of await store.recentPasswordHashes(db, accountId, PASSWORD_HISTORY)) {
-        if (await hasher.verify(h, password)) throw IdentityErrors.password_reused();
-      }
-    }
-  }
+  /** The one password policy with the history (new-password.ts). `emails`: addresses or local parts. */
+  const checkNewPassword = (accountId: string | null, password: string, emails: string[]) =>
+    deps.passwords.assertAcceptable(db, { accountId, password, emails });
 
   async function sendCode(
     t: Db,

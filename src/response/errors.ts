@@ -6,8 +6,4 @@ export const ResponseErrors = defineErrors({
   window_invalid: { status: 400, message: "The window start must be in the past." },
   recovery_invalid: { status: 400, message: "The recovery is invalid, expired or was completed." },
   recovery_step_missing: { status: 409, message: "Finish the earlier recovery steps first." },
-  password_used_in_window: {
-    status: 422,
-    message: "That password was in use while the account was compromised; choose a new one.",
-  },
 });

@@ -4,8 +4,8 @@ import type { EventLog } from "../events/store.ts";
 import type { AccountControl } from "../identity/account-control.ts";
 import { IdentityErrors } from "../identity/errors.ts";
 import type { PasskeyView } from "../identity/factors/passkey/service.ts";
+import type { NewPasswordRules } from "../identity/new-password.ts";
 import { normalizeEmail, normalizePhone } from "../identity/normalize.ts";
-import type { PasswordPolicy } from "../identity/password-policy.ts";
 import type { PasswordHasher } from "../identity/passwords.ts";
 import { defaultRules, type RateLimiter } from "../limits/limiter.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -23,8 +23,8 @@ export interface RecoveryDeps {
   /** identity's account-control: recovery sets the password and unfreezes through it, and reads the account there */
   accounts: AccountControl;
   hasher: PasswordHasher;
-  /** identity's password policy, the same one sign-up, change and reset use */
-  passwordPolicy: PasswordPolicy;
+  /** identity's one password policy and history rules (new-password.ts), the same sign-up, change and reset use */
+  passwords: NewPasswordRules;
   limiter: RateLimiter;
   codeKey: Buffer;
   /**
@@ -265,28 +265,14 @@ export function createRecovery(deps: RecoveryDeps) {
 
     async setPassword(input: { recoveryToken: string; newPassword: string; ip: string | null }): Promise<void> {
       const { r, c } = await byToken(db, input.recoveryToken);
-      // The proven address may have been removed by the attacker; it is the owner's all the same.
-      const emails = (await deps.accounts.liveContacts(db, r.account_id))
-        .filter((c) => c.kind === "email")
-        .map((c) => c.value);
-      if (r.contact_kind === "email") emails.push(r.contact_value);
-      await deps.passwordPolicy.assertAcceptable(input.newPassword, { emails });
-      const since = c.since ?? 0;
-      // The last 5, plus every password in force at any time during the window (the attacker knew them).
-      const recent = await db
-        .selectFrom("password_history")
-        .select(["hash", "created_at"])
-        .where("account_id", "=", r.account_id)
-        .orderBy("created_at", "desc")
-        .execute();
-      const lastBefore = recent.find((p) => p.created_at < since);
-      const inWindow = recent.filter((p) => p.created_at >= since);
-      for (const p of [...inWindow, ...(lastBefore ? [lastBefore] : [])]) {
-        if (await hasher.verify(p.hash, input.newPassword)) throw ResponseErrors.password_used_in_window();
-      }
-      for (const p of recent.slice(0, 5)) {
-        if (await hasher.verify(p.hash, input.newPassword)) throw IdentityErrors.password_reused();
-      }
+      // The proven address may have been removed by the attacker; it is the owner's all the same. Every password in
+      // force during the window is refused too (the attacker knew them): password_used_in_window.
+      await deps.passwords.assertAcceptable(db, {
+        accountId: r.account_id,
+        password: input.newPassword,
+        emails: r.contact_kind === "email" ? [r.contact_value] : [],
+        inForceSince: c.since ?? 0,
+      });
       const hash = await hasher.hash(input.newPassword);
       await tx(async (t) => {
         const now = clock.now();
