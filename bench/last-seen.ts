@@ -2,9 +2,11 @@
 // On SQLite every write runs on the event loop (better-sqlite3 is synchronous), so while a batch is written no session
 // check is answered; with many distinct sessions a store notes hundreds to thousands of sessions a second, and this
 // stall was the p99 of the distinct-session benchmark (docs/benchmarks.md).
-//   baseline: how the batch was written before 2026-12-04 — a statement per session, 1,000 per synced transaction.
-//   current:  the session service's own flush (src/sessions/last-seen.ts → sessionStore.advanceLastSeen): one
-//             statement per 250 sessions, unsynced (uncountedTransaction), a turn of the event loop between chunks.
+//   baseline: a statement per session, 1,000 per synced transaction, in a plain transaction.
+//   current:  the session service's own flush (src/sessions/last-seen.ts → sessionStore.advanceLastSeen through
+//             uncountedTransaction). A variant writing one json_each statement per 100 sessions, unsynced, halved the
+//             CPU but held the event loop far longer on a quiet machine (docs/benchmarks.md) and was reverted; this
+//             bench is the harness to try the next one against.
 // For each, BENCH_ROUNDS rounds (interleaved) of BENCH_NOTED sessions (default 2,000) out of BENCH_SESSIONS (default
 // 20,000): the longest event-loop stall (perf_hooks monitorEventLoopDelay, 1 ms resolution), the flush's wall time and
 // its CPU time.

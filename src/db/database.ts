@@ -80,11 +80,10 @@ export interface DatabaseHandle {
    */
   changeCounter?: () => number;
   /**
-   * Runs fn in a transaction whose commit does not move `changeCounter`, and (SQLite) is not synced to disk: it
-   * survives a process crash, not a power loss. Only for writes that no row kept under the counter depends on for a
-   * refusal and whose loss only ever leads to a refusal: sessions' `last_seen_at`, written in batches by
-   * sessions/last-seen.ts (a kept row showing an older last-seen only looks more idle than it is, and the session
-   * service merges the times it wrote). PostgreSQL: an ordinary transaction.
+   * Runs fn in a transaction whose commit does not move `changeCounter`. Only for writes that no row kept under the
+   * counter depends on for a refusal: sessions' `last_seen_at`, written in batches by sessions/last-seen.ts (a kept row
+   * showing an older last-seen only looks more idle than it is, and the session service merges the times it wrote).
+   * PostgreSQL and an in-memory store: an ordinary transaction.
    */
   uncountedTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
@@ -300,14 +299,9 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
     uncountedTransaction: (fn) =>
       db.connection().execute(async (conn) => {
         uncounted = true;
-        // Not synced (WAL + NORMAL: durable across a process crash, not a power loss). Only last-seen batches come
-        // here, and losing one only makes sessions look more idle; the fsync was most of a batch's wall time, spent
-        // on the event loop. The connection is lent to this caller alone, so no other commit runs at NORMAL.
-        sqlite.pragma("synchronous = NORMAL");
         try {
           return await conn.transaction().execute(fn);
         } finally {
-          sqlite.pragma("synchronous = FULL");
           uncounted = false;
         }
       }),

@@ -90,8 +90,8 @@ export const sessionStore = {
   /**
    * A batch of last-seen times (sessions/last-seen.ts). Guarded on `last_seen_at < t`: a time only moves forward, so a
    * batch landing after a later one (another node's, or a retry) cannot make a session look idle longer or shorter
-   * than its latest recorded request. Sets nothing else, so it cannot revive an ended session. One statement for the
-   * batch on either store.
+   * than its latest recorded request. Sets nothing else, so it cannot revive an ended session. PostgreSQL: one
+   * statement for the batch.
    */
   async advanceLastSeen(ex: Executor, seen: readonly (readonly [string, number])[]): Promise<void> {
     if (seen.length === 0) return;
@@ -103,11 +103,16 @@ export const sessionStore = {
         where sessions.id = u.id and sessions.last_seen_at < u.t`.execute(ex);
       return;
     }
-    // SQLite: one statement for the batch too (the pairs as one JSON parameter): a statement per row cost its compile
-    // and run each, ~90 µs of CPU a row on the event loop, against ~15 µs for the page it dirties.
-    await sql`update sessions set last_seen_at = j.value ->> 1
-      from json_each(${JSON.stringify(seen)}) as j
-      where sessions.id = j.value ->> 0 and sessions.last_seen_at < j.value ->> 1`.execute(ex);
+    // SQLite: a statement per session. One json_each statement for the batch halved the CPU but held the event loop
+    // far longer (bench/last-seen.ts, docs/benchmarks.md).
+    for (const [id, t] of seen) {
+      await ex
+        .updateTable("sessions")
+        .set({ last_seen_at: t })
+        .where("id", "=", id)
+        .where("last_seen_at", "<", t)
+        .execute();
+    }
   },
 
   /** Guarded on revoked_at is null: ending a session twice records the first reason only. */
