@@ -213,7 +213,9 @@ export function createCommerceService(deps: CommerceDeps) {
   /** Sensitive change gate (as identity's): active account, fresh sign-in, fresh second factor when enrolled. */
   async function sensitive(s: SessionWithAccount) {
     const a = await active(db, s.account_id);
-    sessions.assertFresh(s, a.totp_enrolled_at !== null ? 2 : 0);
+    // As strong as the account's strongest factor: an authenticator or a passkey (identity's answer).
+    const strong = a.totp_enrolled_at !== null || (await sessions.requiredSecondFactor(s.account_id)) >= 2;
+    sessions.assertFresh(s, strong ? 2 : 0);
     return a;
   }
 

@@ -28,6 +28,8 @@ export interface PortalDeps {
     revoke(s: SessionWithAccount, sessionId: string): Promise<void>;
     /** The API's freshness gate for sensitive changes (throws reauthentication_required / second_factor_required). */
     assertFresh(s: SessionWithAccount, required: number): void;
+    /** The second factor the account requires (2: an authenticator or a passkey), identity's answer. */
+    requiredSecondFactor(accountId: string): Promise<number>;
   };
   identity: {
     getAccount(accountId: string): Promise<{
@@ -243,12 +245,13 @@ export function createPortalService(deps: PortalDeps) {
       deps.identity.revokeAppPassword(p.session, id, ip),
 
     /**
-     * The API's rule for this setting (risk/routes.ts setSignInCountries): a fresh sign-in, and a fresh authenticator
-     * code when one is enrolled — the page is never a weaker door than the API.
+     * The API's rule for this setting (risk/routes.ts setSignInCountries): a fresh sign-in, and a fresh second factor
+     * as strong as an enrolled authenticator or passkey — the page is never a weaker door than the API.
      */
     async setAllowedCountries(p: PortalPage, countries: string[], ip: string | null) {
       const a = await deps.identity.getAccount(p.session.account_id);
-      deps.sessions.assertFresh(p.session, a.totpEnabled ? 2 : 0);
+      const strong = a.totpEnabled || (await deps.sessions.requiredSecondFactor(p.session.account_id)) >= 2;
+      deps.sessions.assertFresh(p.session, strong ? 2 : 0);
       return deps.risk.setAllowedCountries(p.session.account_id, countries, { sessionId: p.session.id, ip });
     },
 

@@ -303,7 +303,9 @@ export function registerRiskRoutes(app: Http, deps: RouteDeps) {
     },
     async (req) => {
       const s = await userSession(sessions, req);
-      sessions.assertFresh(s, (await deps.identity.getAccount(s.account_id)).totpEnabled ? 2 : 0);
+      // As strong as the account's strongest factor: an authenticator or a passkey (identity's answer, not a column).
+      const totp = (await deps.identity.getAccount(s.account_id)).totpEnabled;
+      sessions.assertFresh(s, totp || (await sessions.requiredSecondFactor(s.account_id)) >= 2 ? 2 : 0);
       return {
         countries: await risk.setAllowedCountries(s.account_id, req.body.countries, { sessionId: s.id, ip: null }),
       };
