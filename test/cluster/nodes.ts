@@ -51,7 +51,12 @@ export interface Node {
   out: string;
 }
 
-export function startNode(port: number, dbUrl: string, redisUrl: string): Promise<Node> {
+export function startNode(
+  port: number,
+  dbUrl: string,
+  redisUrl: string,
+  env: Record<string, string> = {},
+): Promise<Node> {
   const proc = spawn(process.execPath, ["bin/mamori.js", "start"], {
     env: {
       ...process.env,
@@ -61,6 +66,7 @@ export function startNode(port: number, dbUrl: string, redisUrl: string): Promis
       MAMORI_SECRET: "ab".repeat(32),
       MAMORI_FAST_HASH: "1",
       MAMORI_LOG_LEVEL: "warn",
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
