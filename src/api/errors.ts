@@ -74,6 +74,9 @@ export function toHttpError(err: unknown): {
   return { status: 500, body: { error: { code: "internal_error", message: "Internal error." } } };
 }
 
+/** How long a client should wait after a 503 `unavailable` (a restart or failover of the store or Redis). */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
 /** How much of a refused body is read and discarded, and for how long, before the answer goes anyway. */
 const DRAIN_BYTES = 32 * 1024 * 1024;
 const DRAIN_MS = 10_000;
@@ -115,6 +118,9 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
     const s = body.error.details?.retryAfterSeconds;
     if (typeof s === "number") void reply.header("retry-after", String(Math.max(1, s)));
   }
+  // A store or Redis failover takes seconds: say when to come back so clients and proxies retry instead of failing
+  // the request for good, and don't all retry at once (RFC 9110 §10.2.3 allows it on 503).
+  if (status === 503) void reply.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   if (status === 413 || status === 415) {
     whenBodyRead(req, () => {
       if (!reply.sent) void reply.status(status).send(body);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dependencyDown, toHttpError } from "../../src/api/errors.ts";
+import Fastify from "fastify";
+import { dependencyDown, errorHandler, toHttpError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../src/api/errors.ts";
 
 // A store or Redis that goes away mid-request (a restart, a failover) must give the client a retryable refusal that
 // says nothing of the cause: 503 `unavailable`, never a 500 that the client treats as final, and never the driver's
@@ -38,6 +39,28 @@ describe("a store outage answers 503 leaking nothing", () => {
       assert.deepEqual(body, { error: { code: "unavailable", message: "A dependency is unavailable." } });
     });
   }
+
+  it("the 503 says when to retry (Retry-After), a 500 does not", async () => {
+    const app = Fastify({ logger: false });
+    app.setErrorHandler(errorHandler);
+    app.get("/down", async () => {
+      throw pgError("57P01", "terminating connection due to administrator command");
+    });
+    app.get("/bug", async () => {
+      throw new TypeError("cannot read properties of undefined");
+    });
+    try {
+      const down = await app.inject({ method: "GET", url: "/down" });
+      assert.equal(down.statusCode, 503);
+      assert.equal(down.headers["retry-after"], String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+      assert.equal(down.json().error.code, "unavailable");
+      const bug = await app.inject({ method: "GET", url: "/bug" });
+      assert.equal(bug.statusCode, 500);
+      assert.equal(bug.headers["retry-after"], undefined);
+    } finally {
+      await app.close();
+    }
+  });
 
   it("a bug or a refused statement stays a 500 internal_error", () => {
     for (const err of [
