@@ -22,6 +22,7 @@ import { instanceSecret, storeAnswers } from "./db/instance.ts";
 import { createEventLog } from "./events/store.ts";
 import { accountControl } from "./identity/account-control.ts";
 import { createActionTokens } from "./identity/action-tokens.ts";
+import { createEmailCodeFactor } from "./identity/factors/email-code/factor.ts";
 import { createPasskeyFactor } from "./identity/factors/passkey/factor.ts";
 import { registerPasskeyRoutes } from "./identity/factors/passkey/routes.ts";
 import { passkeyTemplates } from "./identity/factors/passkey/templates.ts";
@@ -202,8 +203,22 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const secrets = createStoredSecrets(keys.stored);
   const totp = createTotpFactor({ db, clock, key: keys.totp });
   const recoveryCodes = createRecoveryCodesFactor({ db, clock, secrets });
+  const emailCode = createEmailCodeFactor({
+    db,
+    clock,
+    notifier,
+    limiter,
+    key: keys.codes,
+    codeTtlMs: config.codeTtlMs,
+  });
   // Registration order is roll-back order (and the order the pages list them in).
-  const factors = createFactorRegistry([totp, recoveryCodes, passkey, ...(opts.extraFactors?.({ db, clock }) ?? [])]);
+  const factors = createFactorRegistry([
+    totp,
+    recoveryCodes,
+    passkey,
+    emailCode,
+    ...(opts.extraFactors?.({ db, clock }) ?? []),
+  ]);
 
   // Sessions ask identity how strong a second factor the account requires; identity is built below and uses sessions.
   let identity: IdentityService | undefined;
@@ -367,6 +382,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     passkey,
     totp,
     recoveryCodes,
+    emailCode,
   });
   // Bulk import of a store's existing users; allowed countries go through risk/'s port.
   const accountImport = createAccountImport({

@@ -15,6 +15,7 @@ import { CommonErrors } from "../shared/errors.ts";
 import { accountControl } from "./account-control.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
+import type { EmailCodeFactor } from "./factors/email-code/factor.ts";
 import type { PasskeyFactor } from "./factors/passkey/factor.ts";
 import { createPasskeyService } from "./factors/passkey/service.ts";
 import type { RecoveryCodesFactor } from "./factors/recovery-codes/factor.ts";
@@ -70,6 +71,8 @@ export interface IdentityDeps {
   totp: TotpFactor;
   /** the recovery codes issued with it (factors/recovery-codes/) */
   recoveryCodes: RecoveryCodesFactor;
+  /** the emailed sign-in and step-up code (factors/email-code/) */
+  emailCode: EmailCodeFactor;
 }
 
 const MAX_CODE_ATTEMPTS = 5;
@@ -329,14 +332,13 @@ export function createIdentityService(deps: IdentityDeps) {
     {
       account,
       lang,
-      codeHash,
-      checkCode,
       verifiedEmails,
       removeTotp,
       factors: deps.factors,
       passkey: deps.passkey,
       totp: deps.totp,
       recoveryCodes: deps.recoveryCodes,
+      emailCode: deps.emailCode,
     },
   );
   const passkeys = createPasskeyService({

@@ -27,12 +27,13 @@ import type { SessionWithAccount } from "../sessions/store.ts";
 import { sessionStore } from "../sessions/store.ts";
 import { type Clock, DAY, HOUR } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
-import { newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
+import { newId, newToken, sha256 } from "../shared/crypto.ts";
 import { CommonErrors, MamoriError } from "../shared/errors.ts";
 import { factorStrength } from "../shared/factors.ts";
 import { accountControl } from "./account-control.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
+import type { EmailCodeFactor } from "./factors/email-code/factor.ts";
 import { PasskeyErrors } from "./factors/passkey/errors.ts";
 import type { PasskeyFactor } from "./factors/passkey/factor.ts";
 import type { RecoveryCodesFactor } from "./factors/recovery-codes/factor.ts";
@@ -80,8 +81,6 @@ export interface SignInConfig {
 export interface SignInKit {
   account(ex: Db, id: string): Promise<AccountRow>;
   lang(a: AccountRow): Language;
-  codeHash(accountId: string, purpose: string, code: string): string;
-  checkCode(accountId: string, purpose: string, code: string, ip: string | null): Promise<string>;
   verifiedEmails(ex: Db, accountId: string): Promise<string[]>;
   /** Removes the enrolled authenticator and its recovery codes, keeping the old state for a roll-back. */
   removeTotp(t: Db, a: AccountRow, by: string): Promise<void>;
@@ -92,6 +91,8 @@ export interface SignInKit {
   /** the authenticator app (factors/totp/) and its recovery codes (factors/recovery-codes/) */
   totp: TotpFactor;
   recoveryCodes: RecoveryCodesFactor;
+  /** the code mailed to the verified addresses (factors/email-code/) */
+  emailCode: EmailCodeFactor;
 }
 
 export interface SignInDeps {
@@ -663,29 +664,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         return { sentTo: Math.max(emails.length, 1) };
       }
       if (!a || !emails.length) throw IdentityErrors.factor_unavailable();
-      await tx(async (t) => {
-        const code = numericCode(6);
-        await store.issueCode(t, {
-          accountId: a.id,
-          purpose: "signin",
-          target: null,
-          challengeId: ch.id,
-          hash: kit.codeHash(a.id, "signin", code),
-          now: clock.now(),
-          ttlMs: config.codeTtlMs,
-        });
-        for (const e of emails) {
-          await notifier.direct(t, {
-            accountId: a.id,
-            channel: "email",
-            recipient: e,
-            language: kit.lang(a),
-            template: "signin_code",
-            vars: { code },
-          });
-        }
-      });
-      return { sentTo: emails.length };
+      return kit.emailCode.challenge({ purpose: "second_factor", accountId: a.id, boundTo: ch.id });
     },
 
     async completeSignInChallenge(input: {
@@ -743,10 +722,14 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         if (r === "replayed") return failed("code_replayed", IdentityErrors.code_replayed());
         if (r !== "ok") return failed("code_invalid");
       } else {
-        const row = await store.latestCode(db, a.id, "signin");
-        if (!row || row.challenge_id !== ch.id) return failed("code_invalid");
         try {
-          await kit.checkCode(a.id, "signin", String(input.code), ctx.ip);
+          await kit.emailCode.verify({
+            purpose: "second_factor",
+            accountId: a.id,
+            boundTo: ch.id,
+            proof: String(input.code),
+            ip: ctx.ip,
+          });
         } catch {
           return failed("code_invalid");
         }
@@ -834,32 +817,9 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       if (s.channel === "app_password") throw IdentityErrors.invalid_credentials();
       const a = await kit.account(db, s.account_id);
       if ((await requiredSecondFactor(a)) >= 2) throw IdentityErrors.factor_unavailable({ required: "totp" });
-      const emails = await kit.verifiedEmails(db, a.id);
-      if (!emails.length) throw IdentityErrors.factor_unavailable();
+      if (!(await kit.emailCode.enrolled(db, a.id))) throw IdentityErrors.factor_unavailable();
       await limit(challengeCodeRule, `stepup:${a.id}`);
-      await tx(async (t) => {
-        const code = numericCode(6);
-        await store.issueCode(t, {
-          accountId: a.id,
-          purpose: "step_up",
-          target: null,
-          challengeId: s.id,
-          hash: kit.codeHash(a.id, "step_up", code),
-          now: clock.now(),
-          ttlMs: config.codeTtlMs,
-        });
-        for (const e of emails) {
-          await notifier.direct(t, {
-            accountId: a.id,
-            channel: "email",
-            recipient: e,
-            language: kit.lang(a),
-            template: "step_up_code",
-            vars: { code },
-          });
-        }
-      });
-      return { sentTo: emails.length };
+      return kit.emailCode.challenge({ purpose: "step_up", accountId: a.id, boundTo: s.id });
     },
 
     /**
@@ -921,9 +881,13 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         second = factor;
       } else if (input.emailCode) {
         if ((await requiredSecondFactor(a)) >= 2) throw IdentityErrors.factor_unavailable({ required: "totp" });
-        const row = await store.latestCode(db, a.id, "step_up");
-        if (!row || row.challenge_id !== s.id) throw IdentityErrors.code_invalid();
-        await kit.checkCode(a.id, "step_up", String(input.emailCode), ip);
+        await kit.emailCode.verify({
+          purpose: "step_up",
+          accountId: a.id,
+          boundTo: s.id,
+          proof: String(input.emailCode),
+          ip,
+        });
         second = "email_code";
       }
       return tx(async (t) => {

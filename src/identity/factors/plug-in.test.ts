@@ -81,7 +81,8 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
   it("the registry lists it, and a password change then needs a fresh factor as strong as it", async () => {
     const a = await t.signUp("plug@example.jp");
     const db = t.app.database.db;
-    assert.deepEqual(await t.app.factors.enrolledKinds(db, a.accountId), []);
+    // the verified address is the emailed code's (strength 1: no fresh factor beyond the sign-in for a password)
+    assert.deepEqual(await t.app.factors.enrolledKinds(db, a.accountId), ["email_code"]);
     const free = await t.call(
       "POST",
       "/v1/password",
@@ -92,11 +93,11 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
     const token = free.json().session.token as string;
 
     key.add(a.accountId, "key-1");
-    assert.deepEqual(await t.app.factors.enrolledKinds(db, a.accountId), ["test_key"]);
+    assert.deepEqual(await t.app.factors.enrolledKinds(db, a.accountId), ["email_code", "test_key"]);
     assert.equal(await t.app.factors.strongest(db, a.accountId), 2);
     assert.deepEqual(
-      (await t.app.factors.describe(db, a.accountId)).map((i) => `${i.kind}:${i.id}`),
-      ["test_key:key-1"],
+      (await t.app.factors.describe(db, a.accountId)).map((i) => `${i.kind}:${i.kind === "test_key" ? i.id : i.name}`),
+      ["email_code:plug@example.jp", "test_key:key-1"],
     );
     const gated = await t.call(
       "POST",
@@ -129,6 +130,6 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
       .objects.filter((o: { objectType: string; action: string }) => o.objectType === "second_factor")
       .map((o: { objectId: string; action: string }) => `${o.action} ${o.objectId}`);
     assert.deepEqual(removed, ["removed test_key:attackers-key"], lock.body);
-    assert.deepEqual(await t.app.factors.enrolledKinds(t.app.database.db, owner.accountId), []);
+    assert.deepEqual(await t.app.factors.enrolledKinds(t.app.database.db, owner.accountId), ["email_code"]);
   });
 });
