@@ -1,81 +1,25 @@
 import type { Db } from "../db/database.ts";
-import type { EventLog } from "../events/store.ts";
-import type { PriorityGate } from "../limits/gate.ts";
-import type { LimitRule, RateLimiter } from "../limits/limiter.ts";
+import type { LimitRule } from "../limits/limiter.ts";
 import { defaultRules } from "../limits/limiter.ts";
-import type { Notifier } from "../notify/notifier.ts";
-import type { NoticeTemplate } from "../notify/templates.ts";
-import type { SessionService } from "../sessions/service.ts";
 import type { SessionWithAccount } from "../sessions/store.ts";
 import { sessionStore } from "../sessions/store.ts";
-import type { Clock } from "../shared/clock.ts";
-import type { ContextEnricher, RequestContext } from "../shared/context.ts";
-import { hmac, newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
+import type { RequestContext } from "../shared/context.ts";
+import { newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { accountControl } from "./account-control.ts";
-import type { ActionTokens } from "./action-tokens.ts";
+import type { IdentityDeps } from "./deps.ts";
 import { IdentityErrors } from "./errors.ts";
-import type { EmailCodeFactor } from "./factors/email-code/factor.ts";
-import type { PasskeyFactor } from "./factors/passkey/factor.ts";
 import { createPasskeyService } from "./factors/passkey/service.ts";
-import type { RecoveryCodesFactor } from "./factors/recovery-codes/factor.ts";
-import type { FactorRegistry } from "./factors/registry.ts";
-import type { CheckedTotp, TotpFactor } from "./factors/totp/factor.ts";
-import type { NewPasswordRules } from "./new-password.ts";
+import { createHistory } from "./history.ts";
+import { actorOf, createIdentityKit, iso, MAX_CODE_ATTEMPTS } from "./kit.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
-import type { PasswordHasher } from "./passwords.ts";
-import { newLookupSecret, SECRET_HASH_VERSION, type StoredSecrets } from "./secrets.ts";
-import { createSignIn, type Language, type LoginRisk, type SignInConfig } from "./signin.ts";
-import { type AccountRow, identityStore as store } from "./store.ts";
+import { newLookupSecret, SECRET_HASH_VERSION } from "./secrets.ts";
+import { createSignIn, type Language } from "./signin.ts";
+import { identityStore as store } from "./store.ts";
 
+export type { IdentityConfig, IdentityDeps } from "./deps.ts";
 export type { Language, LoginRisk, SecondFactor, SignInResult } from "./signin.ts";
 
-export interface IdentityConfig extends SignInConfig {
-  resetTokenTtlMs: number;
-  emailRevertTtlMs: number;
-}
-
-export interface IdentityDeps {
-  db: Db;
-  clock: Clock;
-  config: IdentityConfig;
-  events: EventLog;
-  notifier: Notifier;
-  sessions: SessionService;
-  hasher: PasswordHasher;
-  /** the one password policy with the account's history (new-password.ts), shared with recovery */
-  passwords: NewPasswordRules;
-  enricher: ContextEnricher;
-  limiter: RateLimiter;
-  actionTokens: ActionTokens;
-  keys: { codes: Buffer };
-  /** recovery codes and app passwords, keyed by the instance secret (secrets.ts) */
-  secrets: StoredSecrets;
-  /** admission to password hashing: the account's known devices first (limits/gate.ts) */
-  hashGate: PriorityGate;
-  /** the response module's lockdown, started by "This wasn't me" */
-  startLockdown(input: {
-    accountId: string;
-    reason: string;
-    openedBy: string;
-    reportedAt: number;
-    ip: string | null;
-  }): Promise<{ caseId: string }>;
-  /** the risk engine's answer for a sign-in whose password matched (absent: every such sign-in is allowed) */
-  loginRisk?: LoginRisk;
-  /** every factor (identity/factors/registry.ts): what the account has enrolled and how strong */
-  factors: FactorRegistry;
-  /** the passkey factor (factors/passkey/), registered in app.ts's factor registry */
-  passkey: PasskeyFactor;
-  /** the authenticator app (factors/totp/), for its enrolment; registered in the factor registry */
-  totp: TotpFactor;
-  /** the recovery codes issued with it (factors/recovery-codes/) */
-  recoveryCodes: RecoveryCodesFactor;
-  /** the emailed sign-in and step-up code (factors/email-code/) */
-  emailCode: EmailCodeFactor;
-}
-
-const MAX_CODE_ATTEMPTS = 5;
 const signupRules = {
   perIp: { name: "signupsPerIp", limit: 30, windowMs: 60 * 60_000 },
   /** mails per address: sign-up cannot be used to flood someone's mailbox */
@@ -83,117 +27,33 @@ const signupRules = {
 } as const satisfies Record<string, LimitRule>;
 /** "No account uses this address" notes per address: a reset request cannot be used to flood a mailbox. */
 const resetNoAccountRule: LimitRule = { name: "resetNoAccountPerAddress", limit: 2, windowMs: 24 * 60 * 60_000 };
-const iso = (ms: number) => new Date(ms).toISOString();
-const actorOf = (s: SessionWithAccount) => `session:${s.id}`;
 
+/**
+ * The identity service: a facade over its concerns, each a small factory with the slice of deps it uses (kit.ts
+ * holds what they share). Callers see one object, as before the split.
+ */
 export function createIdentityService(deps: IdentityDeps) {
   const { db, clock, config, events, notifier, sessions, hasher, limiter } = deps;
-
-  const tx = <T>(fn: (t: Db) => Promise<T>) => db.transaction().execute(fn);
-
-  async function limit(rule: LimitRule, key: string): Promise<void> {
-    const r = await limiter.consume(rule, key);
-    if (!r.allowed) throw CommonErrors.rate_limited({ retryAfterSeconds: Math.ceil(r.retryAfterMs / 1000) });
-  }
-
-  async function account(ex: Db, id: string): Promise<AccountRow> {
-    const a = await store.getAccount(ex, id);
-    if (!a) throw IdentityErrors.account_not_found();
-    return a;
-  }
-
-  const lang = (a: AccountRow): Language => (a.language === "ja" ? "ja" : "en");
-  const codeHash = (accountId: string, purpose: string, code: string) =>
-    hmac(deps.keys.codes, `${accountId}:${purpose}:${code}`);
-
-  /** The one password policy with the history (new-password.ts). `emails`: addresses or local parts. */
-  const checkNewPassword = (accountId: string | null, password: string, emails: string[]) =>
-    deps.passwords.assertAcceptable(db, { accountId, password, emails });
-
-  async function sendCode(
-    t: Db,
-    a: AccountRow,
-    c: {
-      purpose: string;
-      target: string;
-      channel: "email" | "sms";
-      template: NoticeTemplate;
-      challengeId?: string;
-      vars?: Record<string, string>;
-    },
-  ): Promise<void> {
-    const code = numericCode(6);
-    await store.issueCode(t, {
-      accountId: a.id,
-      purpose: c.purpose,
-      target: c.target,
-      challengeId: c.challengeId ?? null,
-      hash: codeHash(a.id, c.purpose, code),
-      now: clock.now(),
-      ttlMs: config.codeTtlMs,
-    });
-    await notifier.direct(t, {
-      accountId: a.id,
-      channel: c.channel,
-      recipient: c.target,
-      language: lang(a),
-      template: c.template,
-      vars: { code, ...(c.vars ?? {}) },
-    });
-  }
-
-  /**
-   * Checks an emailed/texted code: rate-limited, at most 5 guesses per code, single use. Returns its target.
-   * Runs on its own, before the change's transaction, so a counted guess is never rolled back with a failed change.
-   */
-  async function checkCode(accountId: string, purpose: string, code: string, ip: string | null): Promise<string> {
-    await limit(defaultRules.codeChecksPerAccount, accountId);
-    if (ip) await limit(defaultRules.codeChecksPerIp, ip);
-    const row = await store.latestCode(db, accountId, purpose);
-    const now = clock.now();
-    if (!row) throw IdentityErrors.code_invalid();
-    if (row.expires_at <= now) throw IdentityErrors.code_expired();
-    if (!(await store.countCodeAttempt(db, row.id, MAX_CODE_ATTEMPTS))) throw IdentityErrors.code_invalid();
-    if (row.code_hash !== codeHash(accountId, purpose, String(code).trim())) throw IdentityErrors.code_invalid();
-    if (!(await store.consumeCode(db, row.id, now))) throw IdentityErrors.code_replayed();
-    return row.target ?? "";
-  }
-
-  async function issueResetToken(t: Db, accountId: string, sentTo: string): Promise<string> {
-    const a = await account(t, accountId);
-    const token = newToken("mrt");
-    const now = clock.now();
-    await t
-      .insertInto("reset_tokens")
-      .values({
-        token_hash: sha256(token),
-        account_id: accountId,
-        epoch: a.credential_epoch,
-        sent_to: sentTo,
-        created_at: now,
-        expires_at: now + config.resetTokenTtlMs,
-        used_at: null,
-      })
-      .execute();
-    return token;
-  }
-  const resetUrl = (token: string) => `${config.publicUrl}/links/reset-password?t=${encodeURIComponent(token)}`;
-
-  async function verifiedEmails(t: Db, accountId: string): Promise<string[]> {
-    return (await store.liveContacts(t, accountId)).filter((c) => c.kind === "email" && c.verified).map((c) => c.value);
-  }
-
-  /**
-   * Sensitive change gate: a fresh sign-in, plus a fresh second factor as strong as the strongest the account has
-   * (an authenticator when one is enrolled: an emailed code does not stand in for it).
-   */
-  async function sensitive(s: SessionWithAccount): Promise<AccountRow> {
-    const a = await account(db, s.account_id);
-    if (a.status === "frozen") throw IdentityErrors.account_frozen();
-    const strong = (await deps.factors.strongest(db, a.id)) >= 2;
-    sessions.assertFresh(s, strong ? 2 : 0);
-    return a;
-  }
+  const kit = createIdentityKit(deps);
+  const {
+    tx,
+    limit,
+    account,
+    lang,
+    codeHash,
+    checkNewPassword,
+    sendCode,
+    checkCode,
+    issueResetToken,
+    resetUrl,
+    verifiedEmails,
+    sensitive,
+    credentialChanged,
+    startTotp,
+    pendingTotp,
+    activateTotp,
+    removeTotp,
+  } = kit;
 
   /**
    * Undoes an email change: puts the old address back, removes every other address (the attacker's, and any chained
@@ -254,65 +114,6 @@ export function createIdentityService(deps: IdentityDeps) {
     });
   }
 
-  /**
-   * The fixed tail of a credential change, in the change's transaction: end every other session, app password and
-   * reset token (epoch bump), record the event, and tell every address with a "This wasn't me" link. With `rotate`
-   * (password and factor changes) the caller's own session gets a new token too.
-   */
-  async function credentialChanged(
-    t: Db,
-    s: SessionWithAccount,
-    c: {
-      reason: string;
-      type: string;
-      data: Record<string, unknown>;
-      template: NoticeTemplate;
-      vars: Record<string, string>;
-      ip: string | null;
-      rotate?: boolean;
-    },
-  ): Promise<{ id: string; token: string; expiresAt: string } | null> {
-    const now = clock.now();
-    await sessionStore.bumpEpoch(t, s.account_id, {
-      epochs: accountControl,
-      keepSessionId: s.id,
-      reason: c.reason,
-      now,
-    });
-    const ev = await events.append(t, {
-      accountId: s.account_id,
-      type: c.type,
-      data: c.data,
-      actor: actorOf(s),
-      ip: c.ip,
-    });
-    await notifier.securityNotice(t, { accountId: s.account_id, eventId: ev.id, template: c.template, vars: c.vars });
-    return c.rotate ? sessions.rotate(t, s) : null;
-  }
-
-  /** Starts an authenticator enrolment, labelled with the account's address in the app; returns the secret once. */
-  async function startTotp(a: AccountRow): Promise<{ secret: string; uri: string }> {
-    const email = (await store.liveContacts(db, a.id)).find((c) => c.kind === "email")?.value ?? a.id;
-    return deps.totp.start(a.id, email);
-  }
-
-  /** Checks a code against the pending secret, the guess counted like any code check. */
-  const pendingTotp = (a: AccountRow, code: string) =>
-    deps.totp.checkPending(a.id, code, () => limit(defaultRules.codeChecksPerAccount, a.id));
-
-  /** Makes the checked secret the enrolled one and issues new recovery codes (both kept for a roll-back). */
-  async function activateTotp(t: Db, checked: CheckedTotp, by: string): Promise<string[]> {
-    await deps.totp.activate(t, checked, by);
-    return deps.recoveryCodes.issue(t, checked.accountId);
-  }
-
-  /** Removes the authenticator and its recovery codes, keeping the replaced state for a roll-back. */
-  async function removeTotp(t: Db, a: AccountRow, by: string): Promise<void> {
-    const now = clock.now();
-    await deps.totp.remove(t, { accountId: a.id, by, now });
-    await deps.recoveryCodes.remove(t, { accountId: a.id, by, now });
-  }
-
   const signIn = createSignIn(
     {
       db,
@@ -354,7 +155,7 @@ export function createIdentityService(deps: IdentityDeps) {
       accountId,
   });
 
-  return {
+  const facade = {
     ...signIn,
     /** register, list, rename and remove the account's passkeys (factors/passkey/service.ts) */
     passkeys,
@@ -1076,22 +877,6 @@ export function createIdentityService(deps: IdentityDeps) {
       });
     },
 
-    async listLoginHistory(accountId: string, limitN = 100) {
-      const rows = await store.listLoginAttempts(db, accountId, Math.min(Math.max(limitN, 1), 500));
-      return rows.map((r) => ({
-        id: r.id,
-        at: iso(r.at),
-        outcome: r.outcome,
-        reason: r.reason,
-        channel: r.channel,
-        ip: r.ip,
-        country: r.country,
-        asn: r.asn,
-        device: { browser: r.browser, os: r.os, type: r.device_type, id: r.device_id },
-        sessionId: r.session_id,
-      }));
-    },
-
     /**
      * "This wasn't me": records the report and starts the lockdown (freeze, end every session, roll back the window,
      * cancel what the attacker bought, tell the owner). The window opens no later than the reported event.
@@ -1164,65 +949,10 @@ export function createIdentityService(deps: IdentityDeps) {
         ip: input.ip,
       });
     },
-
-    /** Support lookup by any email or phone ever attached to an account (the 002 buyer-side failure). */
-    async findAccounts(q: string, extra: { accountId: string; kind: string; value: string }[] = []) {
-      const query = q.trim().toLowerCase();
-      let value = query;
-      let kind: "email" | "phone" | null = null;
-      if (query.includes("@")) kind = "email";
-      else if (/^\+?[\d\s\-().]{7,}$/.test(query)) {
-        kind = "phone";
-        try {
-          value = normalizePhone(query.startsWith("+") ? query : `+${query}`);
-        } catch {
-          value = query;
-        }
-      }
-      let rows = db.selectFrom("contact_points").selectAll().where("value", "=", value);
-      if (kind) rows = rows.where("kind", "=", kind);
-      const hits = await rows.limit(50).execute();
-      const byId = db.selectFrom("accounts").select("id").where("id", "=", query);
-      const direct = await byId.executeTakeFirst();
-      const ids = [
-        ...new Set([
-          ...hits.map((h) => h.account_id),
-          ...(direct ? [direct.id] : []),
-          ...extra.map((e) => e.accountId),
-        ]),
-      ];
-      const out = [];
-      for (const id of ids) {
-        const acc = await this.getAccount(id);
-        const matched = hits
-          .filter((h) => h.account_id === id)
-          .map((h) => ({
-            kind: h.kind,
-            value: h.value,
-            current: h.removed_at === null,
-            addedAt: iso(h.added_at),
-            removedAt: h.removed_at === null ? null : iso(h.removed_at),
-          }));
-        for (const e of extra.filter((x) => x.accountId === id)) {
-          matched.push({ kind: e.kind, value: e.value, current: true, addedAt: acc.createdAt, removedAt: null });
-        }
-        out.push({ ...acc, matched });
-      }
-      return out;
-    },
-
-    async contactHistory(accountId: string) {
-      return (await store.allContacts(db, accountId)).map((c) => ({
-        kind: c.kind,
-        value: c.value,
-        verified: c.verified === 1,
-        addedAt: iso(c.added_at),
-        addedBy: c.added_by,
-        removedAt: c.removed_at === null ? null : iso(c.removed_at),
-        removedBy: c.removed_by,
-        recoveryUntil: c.recovery_until === null ? null : iso(c.recovery_until),
-      }));
-    },
+  };
+  return {
+    ...facade,
+    ...createHistory({ db, getAccount: facade.getAccount }),
   };
 }
 
