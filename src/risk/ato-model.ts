@@ -314,6 +314,14 @@ export function shippedModelFor(history: AtoHistory, login: RbaLogin): AtoModel 
   return history.deviceBound(login) ? SHIPPED_ATO_MODELS.bound : SHIPPED_ATO_MODELS.unbound;
 }
 
+/**
+ * 1 or 0. Module-level rather than a closure in atoVector: under tsx (keepNames) a named closure costs an
+ * Object.defineProperty each time it is created, once per sign-in there.
+ */
+function bit(x: boolean): number {
+  return x ? 1 : 0;
+}
+
 /** The signals of one login; null when the account has no successful sign-in yet (nothing to compare with). */
 export function atoVector(input: AtoInput): AtoVector | null {
   const { login } = input;
@@ -324,7 +332,7 @@ export function atoVector(input: AtoInput): AtoVector | null {
   const newAsn = !seen.asn;
   const newUa = !seen.userAgent;
   const tr = input.previous && login.country ? travel(input.previous, { at: input.at, country: login.country }) : null;
-  const b = (x: boolean) => (x ? 1 : 0);
+  const b = bit;
   return {
     newAsn: b(newAsn),
     newIp: b(newIp),

@@ -106,9 +106,10 @@ export interface CompiledPolicySet {
    * Per event type, the fast plans of its rules (in `rulesByEvent` order) as one function (`compileFastSet`): the
    * same expressions over the plain features, for the common shapes (field reads, literals, comparisons, &&, ||, !,
    * in, size, has, double arithmetic), a bool where CEL gives that bool, or BAIL wherever CEL might give anything
-   * else, where the rule's `run` decides. Without it every rule runs through CEL.
+   * else, where the rule's `run` decides; null when every answer is false. Without it every rule runs through CEL.
+   * The answers array is reused by the next call.
    */
-  fastByEvent?: Map<RiskEventType, (f: Features) => unknown[]>;
+  fastByEvent?: Map<RiskEventType, (f: Features) => unknown[] | null>;
   /** Counters read by the rules of each event type. */
   readsByEvent: Map<RiskEventType, CompiledVelocity[]>;
   /** Counters fed by each event type. */
@@ -377,21 +378,39 @@ function instantiate<F>(g: Gen, source: string): F {
  * decision instead of one per rule, and no rule re-reads what another read (policy-fast.test.ts compares the two).
  */
 export function compileFastSet(exprs: readonly string[]): (f: Features) => unknown[] {
+  const { g, source } = fastSetSource(exprs, false);
+  return instantiate(g, source);
+}
+
+/**
+ * `compileFastSet` for `evaluatePolicy`: null when every rule answered false (most decisions: nothing matched and
+ * nothing is left to CEL), so the caller skips its walk over the rules; otherwise the answers, in one array reused by
+ * every call (read it before the next call). A fresh array of one slot per rule per decision was garbage each time.
+ */
+function compileFastSetShared(exprs: readonly string[]): (f: Features) => unknown[] | null {
+  const { g, source } = fastSetSource(exprs, true);
+  return instantiate(g, source);
+}
+
+function fastSetSource(exprs: readonly string[], shared: boolean): { g: Gen; source: string } {
   const g: Gen = { k: [], vars: 0, hoist: { head: [], paths: new Map() } };
   const rules: string[] = [];
+  // Shared: `open` counts the answers that are not false (a match, or BAIL: left to CEL).
+  const tally = (i: number) => (shared ? `\nif (r[${i}] !== false) open++;` : "");
   exprs.forEach((expr, i) => {
     const body: string[] = [];
     const node = fastOf(parse(expr).expr, g, body);
     rules.push(
       node
-        ? `{\n${body.join("\n")}\nr[${i}] = typeof ${node.v} === "boolean" ? ${node.v} : BAIL;\n}`
-        : `r[${i}] = BAIL;`,
+        ? `{\n${body.join("\n")}\nr[${i}] = typeof ${node.v} === "boolean" ? ${node.v} : BAIL;${tally(i)}\n}`
+        : `r[${i}] = BAIL;${tally(i)}`,
     );
   });
-  return instantiate(
-    g,
-    `return function fastRules(f) {\n${declare(g)}\nconst r = new Array(${exprs.length});\n${g.hoist!.head.join("\n")}\n${rules.join("\n")}\nreturn r;\n};`,
-  );
+  const head = g.hoist!.head.join("\n");
+  const source = shared
+    ? `const r = new Array(${exprs.length});\nreturn function fastRules(f) {\n${declare(g)}\nlet open = 0;\n${head}\n${rules.join("\n")}\nreturn open === 0 ? null : r;\n};`
+    : `return function fastRules(f) {\n${declare(g)}\nconst r = new Array(${exprs.length});\n${head}\n${rules.join("\n")}\nreturn r;\n};`;
+  return { g, source };
 }
 
 function compileExpr(expr: string): (activation: Record<string, CelValue>) => unknown {
@@ -616,7 +635,7 @@ export function compilePolicySet(source: unknown, version: number): CompiledPoli
     version,
     source: source as PolicySetSource,
     rulesByEvent,
-    fastByEvent: new Map([...rulesByEvent].map(([e, list]) => [e, compileFastSet(list.map((c) => c.rule.when))])),
+    fastByEvent: new Map([...rulesByEvent].map(([e, list]) => [e, compileFastSetShared(list.map((c) => c.rule.when))])),
     readsByEvent: new Map([...readsByEvent].map(([k, s]) => [k, [...s]])),
     recordsByEvent,
   };
@@ -717,7 +736,11 @@ export function evaluatePolicy(
   let hold = false;
   let lockdown = false;
   const fastAll = set.fastByEvent?.get(type);
-  const answers = fastAll ? fastAll(features) : null;
+  const answers = fastAll ? fastAll(features) : undefined;
+  // Every rule answered false: the walk below would skip each one, so its result is known.
+  if (answers === null) {
+    return { decision, hold, lockdown, policyVersion: set.version, reasons, rulesEvaluated: rules.length };
+  }
   for (let i = 0; i < rules.length; i++) {
     const c = rules[i]!;
     let out: unknown = answers ? answers[i] : BAIL;

@@ -546,7 +546,8 @@ export function createRiskService(deps: RiskServiceDeps) {
         signals.unfinishedSecondFactor = read.unfinished;
       }
       if (ctx) {
-        const s = rba.quickScore(rbaLoginOf(accountId, ctx));
+        const rbaLogin = rbaLoginOf(accountId, ctx);
+        const s = rba.quickScore(rbaLogin);
         scores.rba = Number.isFinite(s.score) ? s.score : 1e308;
         scores.rbaKnownUser = s.userLogins > 0;
         scores.rbaIpRatio = s.ipRatio;
@@ -555,7 +556,7 @@ export function createRiskService(deps: RiskServiceDeps) {
         if (login) {
           // The takeover model: the same signals the CSV backtest replays (ato-model.ts), the previous sign-in and
           // the address's failed attempts from the reads above.
-          const atoLogin = rbaLoginOf(accountId, ctx);
+          const atoLogin = rbaLogin;
           const x = atoVector({
             login: atoLogin,
             at: now,
