@@ -3,10 +3,10 @@
 // check is answered; with many distinct sessions a store notes hundreds to thousands of sessions a second, and this
 // stall was the p99 of the distinct-session benchmark (docs/benchmarks.md).
 //   baseline: a statement per session, 1,000 per synced transaction, in a plain transaction.
-//   current:  the session service's own flush (src/sessions/last-seen.ts → sessionStore.advanceLastSeen through
-//             uncountedTransaction). A variant writing one json_each statement per 100 sessions, unsynced, halved the
-//             CPU but held the event loop far longer on a quiet machine (docs/benchmarks.md) and was reverted; this
-//             bench is the harness to try the next one against.
+//   current:  the session service's own flush (src/sessions/last-seen.ts): on the embedded store the batch goes to a
+//             writer thread that owns the last-seen file, so the event loop only posts it and waits. Earlier variants
+//             on the event loop (a statement per session through an uncounted transaction; one json_each statement per
+//             100 sessions, unsynced, which halved the CPU but held the loop far longer) are in docs/benchmarks.md.
 // For each, BENCH_ROUNDS rounds (interleaved) of BENCH_NOTED sessions (default 2,000) out of BENCH_SESSIONS (default
 // 20,000): the longest event-loop stall (perf_hooks monitorEventLoopDelay, 1 ms resolution), the flush's wall time and
 // its CPU time.

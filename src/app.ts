@@ -226,7 +226,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     db,
     hot: database.hot,
     changeCounter: database.changeCounter,
-    uncountedTransaction: database.uncountedTransaction,
+    lastSeenFile:
+      database.sideFiles?.last_seen && database.attachedDb
+        ? { path: database.sideFiles.last_seen, reader: database.attachedDb }
+        : undefined,
     onError: (e) => opts.logger?.warn({ err: e }, "sessions: last-seen write failed (retried)"),
     clock,
     events,

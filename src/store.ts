@@ -13,6 +13,7 @@ import {
   riskCoveringMigration,
   riskMigration,
 } from "./risk/migration.ts";
+import { lastSeenSideFile } from "./sessions/last-seen.ts";
 import { webhooksMigration } from "./webhooks/migration.ts";
 
 /**
@@ -39,7 +40,7 @@ export const storeModules: StoreModules = {
     "0031_case_lease": caseLeaseMigration,
     "0032_staff_passkeys": staffPasskeyMigration,
   },
-  sideFiles: [decisionLogSideFile],
+  sideFiles: [decisionLogSideFile, lastSeenSideFile],
 };
 
 /** Opens the store with every module's tables (what app.ts, the CLIs and the tests open). */

@@ -80,13 +80,6 @@ export interface DatabaseHandle {
    */
   changeCounter?: () => number;
   /**
-   * Runs fn in a transaction whose commit does not move `changeCounter`. Only for writes that no row kept under the
-   * counter depends on for a refusal: sessions' `last_seen_at`, written in batches by sessions/last-seen.ts (a kept row
-   * showing an older last-seen only looks more idle than it is, and the session service merges the times it wrote).
-   * PostgreSQL and an in-memory store: an ordinary transaction.
-   */
-  uncountedTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
-  /**
    * SQLite on a file: a statement prepared on the read connection and run synchronously (risk/fact-index.ts keeps
    * facts in memory from it). `all` gives rows as objects; `rows` iterates them as arrays, for large scans.
    */
@@ -137,7 +130,6 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
       db,
       dialect: "postgres",
       hot,
-      uncountedTransaction: (fn) => db.transaction().execute(fn),
       migrate: async () => {
         if (config.pgSchema) {
           await pool.query(`CREATE SCHEMA IF NOT EXISTS "${config.pgSchema}"`);
@@ -180,9 +172,6 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
   // Counts this process's commits: after a writing statement, if no transaction is open any more, it committed (an
   // autocommit write, or COMMIT itself). Read by changeCounter below.
   let localCommits = 0;
-  // Set while uncountedTransaction holds the writer connection (Kysely's driver lends it to one caller at a time, so
-  // no other statement runs on it meanwhile): its commit is not counted.
-  let uncounted = false;
   // Kysely's SQLite driver prepares every query anew; preparing was a fifth of a lockdown's CPU (measured with
   // bench/lockdown.ts under the profiler). Statements are kept by SQL text, at most STATEMENT_CACHE of them (the oldest
   // prepared goes first), and reused: calls are synchronous, so a statement is never in use twice — except one still
@@ -200,7 +189,7 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
       (...a: unknown[]): R => {
         const open = sqlite.inTransaction;
         const r = call(...a);
-        if (!sqlite.inTransaction && (open || writes) && !uncounted) localCommits++;
+        if (!sqlite.inTransaction && (open || writes)) localCommits++;
         return r;
       };
     return Object.assign(stmt, { run: counted(run), all: counted(all) });
@@ -247,7 +236,7 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
   };
   // Commits by other processes on the same file (the CLI, a second server): SQLite's data_version on the writer
   // connection, which moves on every other connection's commit but not on its own (on the read connection this
-  // process's own commits moved it too, uncounted ones included). Reading it takes a read lock (~5 µs, measured: 15 %
+  // process's own commits moved it too). Reading it takes a read lock (~5 µs, measured: 15 %
   // of an introspection's CPU when read per request), so it is read at most once a millisecond; this process's own
   // commits are counted exactly, above. The writer begins every transaction IMMEDIATE, so while one is open no other
   // process can commit, and the value read inside it is not behind.
@@ -296,15 +285,6 @@ export function openDatabase(config: StoreConfig, modules: StoreModules): Databa
           attachedDb: new Kysely<Database>({ dialect: new SqliteDialect({ database: async () => readerConn() }) }),
         }
       : {}),
-    uncountedTransaction: (fn) =>
-      db.connection().execute(async (conn) => {
-        uncounted = true;
-        try {
-          return await conn.transaction().execute(fn);
-        } finally {
-          uncounted = false;
-        }
-      }),
     migrate: () => runMigrations(db, migrations),
     close: async () => {
       reader?.close();

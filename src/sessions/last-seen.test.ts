@@ -14,7 +14,7 @@ describe("last-seen batches", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "mamori-last-seen-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("a batch's commit leaves the kept session rows; any other commit, here or in another process, still drops them", async () => {
+  it("a batch's commit (the writer thread's, to the last-seen file) leaves the kept session rows; any other commit, here or in another process, still drops them", async () => {
     // Regression (issue 18): every last-seen write moved the change counter, so with many distinct sessions the kept
     // rows were dropped many times a second and each check went back to the store.
     const h = openStore({ dataDir: dir, foreignCheckMs: 0 });
@@ -27,8 +27,8 @@ describe("last-seen batches", () => {
     const before = counter();
     await t.app.sessions.flushLastSeen();
     assert.equal(counter(), before, "the last-seen batch did not move the counter");
-    const row = await h.db.selectFrom("sessions").select(["id", "last_seen_at"]).executeTakeFirstOrThrow();
-    assert.equal(row.last_seen_at, t.clock.now(), "and it was written");
+    const row = await h.db.selectFrom("sessions").select(["id"]).executeTakeFirstOrThrow();
+    assert.equal(await t.app.sessions.storedLastSeen(row.id), t.clock.now(), "and it was written");
 
     await h.db.updateTable("accounts").set({ updated_at: t.clock.now() }).execute();
     const afterOwn = counter();
@@ -40,6 +40,99 @@ describe("last-seen batches", () => {
     assert.equal((await t.call("POST", "/v1/sessions/introspect", { token: owner.token })).json().active, false);
     await t.close();
     await h.close();
+  });
+
+  /** A store on a file as two processes see it: two handles; B looks for A's commits on every request. */
+  async function fileNodes(name: string, env: NodeJS.ProcessEnv) {
+    const d = mkdtempSync(path.join(dir, `${name}-`));
+    const ha = openStore({ dataDir: d, foreignCheckMs: 0 });
+    await ha.migrate();
+    const hb = openStore({ dataDir: d, foreignCheckMs: 0 });
+    const a = await makeTestApp(testStores[0]!, ha, { env });
+    const b = await makeTestApp(testStores[0]!, hb, { env });
+    const both = (ms: number) => {
+      a.clock.advance(ms);
+      b.clock.advance(ms);
+    };
+    const active = async (n: typeof a, token: string) =>
+      (await n.call("POST", "/v1/sessions/introspect", { token })).json().active as boolean;
+    const close = async () => {
+      await a.close();
+      await b.close();
+      await ha.close();
+      await hb.close();
+    };
+    return { d, a, b, both, active, close };
+  }
+
+  it("a session revoked by another process is refused on the next request while this node's last-seen batch is held up in the writer thread", async () => {
+    const { d, a, b, both, active, close } = await fileNodes("held", { MAMORI_SESSION_LAST_SEEN_FLUSH_MS: "3600000" });
+    try {
+      const owner = await a.signUp("held@example.jp");
+      both(2 * 60_000);
+      assert.equal(await active(b, owner.token), true, "B notes the session's last-seen and keeps its row");
+      // Another connection holds the last-seen file's write lock: B's batch waits in the writer thread.
+      const blocker = new SqliteDatabase(path.join(d, "mamori.seen.sqlite"));
+      blocker.exec("begin immediate");
+      let landed = false;
+      const flushing = b.app.sessions.flushLastSeen().then(() => {
+        landed = true;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(landed, false, "the batch is in flight");
+      assert.equal(await active(b, owner.token), true);
+      // A ends the session (an ordinary commit to the sessions file, by another process as far as B knows).
+      const s = (await a.app.sessions.lookup(owner.token))!;
+      await a.app.sessions.signOut(s);
+      assert.equal(await active(b, owner.token), false, "B refuses on its very next check");
+      blocker.exec("commit");
+      blocker.close();
+      await flushing;
+      assert.equal(landed, true);
+      assert.equal(await b.app.sessions.storedLastSeen(s.id), b.clock.now(), "the batch landed");
+      assert.equal(await active(b, owner.token), false, "and did not revive the session");
+    } finally {
+      await close();
+    }
+  });
+
+  it("a session another process saw lately is not refused as idle from this node's older kept row", async () => {
+    // The last-seen file's commits do not empty the kept rows, so a kept row may show an older last-seen than the store.
+    // The checks go to the service directly: an HTTP call commits to the sessions file itself (the API key's use).
+    const { a, b, both, close } = await fileNodes("idle", { MAMORI_SESSION_IDLE_DAYS: "1" });
+    try {
+      const owner = await a.signUp("idle-kept@example.jp");
+      const counter = a.app.database.changeCounter!;
+      assert.ok(await a.app.sessions.lookup(owner.token), "A keeps the row");
+      const kept = counter();
+      both(20 * 3600_000);
+      assert.ok(await b.app.sessions.lookup(owner.token), "B serves the owner 20 h later");
+      await b.app.sessions.flushLastSeen();
+      both(10 * 3600_000);
+      assert.equal(counter(), kept, "nothing emptied A's kept rows");
+      // 30 h since A last saw it (past the 1-day idle limit), 10 h since B did.
+      assert.ok(await a.app.sessions.lookup(owner.token), "A reads the store before refusing as idle");
+      both(25 * 3600_000);
+      assert.equal(await a.app.sessions.lookup(owner.token), undefined, "idle past the limit everywhere: refused");
+    } finally {
+      await close();
+    }
+  });
+
+  it("a noted last-seen time is written by a clean shutdown", async () => {
+    const d = mkdtempSync(path.join(dir, "shutdown-"));
+    const h = openStore({ dataDir: d });
+    await h.migrate();
+    const t = await makeTestApp(testStores[0]!, h, { env: { MAMORI_SESSION_LAST_SEEN_FLUSH_MS: "3600000" } });
+    const owner = await t.signUp("shutdown@example.jp");
+    t.clock.advance(2 * 60_000);
+    const s = (await t.app.sessions.lookup(owner.token))!;
+    await t.close();
+    await h.close();
+    const seen = new SqliteDatabase(path.join(d, "mamori.seen.sqlite"), { readonly: true });
+    const row = seen.prepare("select at from session_last_seen where session_id = ?").get(s.id) as { at: number };
+    seen.close();
+    assert.equal(row?.at, t.clock.now());
   });
 
   for (const store of testStores) {

@@ -15,6 +15,9 @@
 // - Revocation does not pass through here: it is its own committed write, and a late last-seen write cannot undo it
 //   (it sets only last_seen_at, and only forward).
 
+import { Worker } from "node:worker_threads";
+import type { SideFile } from "../db/database.ts";
+
 /** How long a noted last-seen time may wait before it is written, by default (ms). */
 export const LAST_SEEN_FLUSH_MS = 1000;
 /** Sessions whose time may wait at once; past it a note is dropped (the session then only looks more idle). */
@@ -91,6 +94,75 @@ export function createLastSeenWriter(deps: {
         if (timer) clearTimeout(timer);
         timer = null;
       }
+    },
+  };
+}
+
+/**
+ * The embedded store keeps last-seen times in a file of its own beside the store's (`mamori.sqlite` →
+ * `mamori.seen.sqlite`), written by a worker thread (createWorkerLastSeenWrite). Why not the sessions row: on the event
+ * loop, the updates and their synced commit were half the cost of a check at 100k sessions (a first check a minute per
+ * session), and a second connection writing the sessions file would move its `data_version`, which the session
+ * service cannot tell from another process's revocation (it would drop its kept rows on every batch). The session's
+ * own `last_seen_at` stays its creation time there; a reader takes the later of the two (sessionStore). The store
+ * attaches the file on its read connection only (db/database.ts, SideFile).
+ */
+export const LAST_SEEN_SCHEMA = `create table if not exists session_last_seen (
+      session_id text primary key, at bigint not null
+    ) without rowid;`;
+
+export const lastSeenSideFile: SideFile = {
+  alias: "last_seen",
+  path: (storeFile) => storeFile.replace(/(\.sqlite)?$/, ".seen.sqlite"),
+  schema: LAST_SEEN_SCHEMA,
+};
+
+/**
+ * A batch write that posts the batch to a writer thread owning the last-seen file and resolves once it is committed
+ * (synchronous=FULL), or rejects (the writer keeps the notes for the next flush, createLastSeenWriter). The thread keeps
+ * the process alive only while a batch is unacknowledged; if it dies, its unacknowledged batches reject and a new
+ * thread takes the next ones.
+ */
+export function createWorkerLastSeenWrite(file: string): {
+  write: (seen: readonly (readonly [string, number])[]) => Promise<void>;
+  close: () => Promise<void>;
+} {
+  let worker: Worker | null = null;
+  let seq = 0;
+  const waiting = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  const start = (): Worker => {
+    const w = new Worker(new URL("./last-seen-worker.mjs", import.meta.url), { workerData: { file } });
+    w.unref();
+    w.on("message", (m: { seq: number; error?: string }) => {
+      const p = waiting.get(m.seq);
+      waiting.delete(m.seq);
+      if (waiting.size === 0) w.unref();
+      if (m.error) p?.reject(new Error(`last-seen write failed: ${m.error}`));
+      else p?.resolve();
+    });
+    const lost = (why: unknown) => {
+      if (worker !== w) return;
+      worker = null;
+      for (const p of waiting.values()) p.reject(why);
+      waiting.clear();
+    };
+    w.on("error", lost);
+    w.on("exit", (code) => lost(new Error(`last-seen writer exited with code ${code}`)));
+    return w;
+  };
+  return {
+    write: (seen) =>
+      new Promise<void>((resolve, reject) => {
+        worker ??= start();
+        const n = ++seq;
+        waiting.set(n, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ seq: n, rows: seen });
+      }),
+    async close() {
+      const w = worker;
+      worker = null;
+      if (w) await w.terminate();
     },
   };
 }

@@ -6,7 +6,7 @@ import type { EnrichedContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
 import { factorStrength } from "../shared/factors.ts";
 import { SessionErrors } from "./errors.ts";
-import { createLastSeenWriter } from "./last-seen.ts";
+import { createLastSeenWriter, createWorkerLastSeenWrite } from "./last-seen.ts";
 import { type CredentialEpochs, type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
 
 export interface SessionView {
@@ -55,8 +55,11 @@ export interface SessionDeps {
   hot: HotQuery;
   /** see DatabaseHandle.changeCounter: when present, session rows are kept while the store is unchanged */
   changeCounter?: (() => number) | undefined;
-  /** DatabaseHandle.uncountedTransaction: last-seen batches are written without dropping the kept rows */
-  uncountedTransaction?: (<T>(fn: (tx: Db) => Promise<T>) => Promise<T>) | undefined;
+  /**
+   * The embedded store on a file: the last-seen file (DatabaseHandle.sideFiles.last_seen) and the read connection that
+   * attaches it (DatabaseHandle.attachedDb). Last-seen times are then written there by a worker thread (last-seen.ts).
+   */
+  lastSeenFile?: { path: string; reader: Db } | undefined;
   /** a failed last-seen write (retried at the next interval) */
   onError?: ((e: unknown) => void) | undefined;
   clock: Clock;
@@ -74,11 +77,15 @@ export interface SessionDeps {
 
 /** A session's last-seen is written when older than this: at most once a minute per session, whatever the rate. */
 const TOUCH_GAP_MS = 60_000;
+/** The last-seen file's table, as the read connection names it (attached as `last_seen`). */
+const LAST_SEEN_TABLE = "last_seen.session_last_seen";
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function createSessionService(deps: SessionDeps) {
   const { db, clock, config } = deps;
-  const findByTokenHash = deps.hot(sessionStore.findByTokenHashQuery(db));
+  const findByTokenHash = deps.hot(
+    sessionStore.findByTokenHashQuery(db, deps.lastSeenFile ? LAST_SEEN_TABLE : undefined),
+  );
   // Rows read while the store's change counter had a given value. Any commit anywhere (a revocation, a sign-in, a
   // touch) changes the counter and empties the map, so a hit is exactly what the store would answer: this is not a
   // cache that can be stale, and the next request after a revocation still sees it.
@@ -89,28 +96,41 @@ export function createSessionService(deps: SessionDeps) {
   // Last-seen writes leave the request path (last-seen.ts): a check notes the time and answers; a timer writes the
   // batch. On SQLite that write does not move the change counter, so it no longer empties `rows` once per session
   // per minute; the rows it makes stale only show an older last-seen, which `seenAt` corrects from what was noted.
+  // On the embedded store on a file, the batches go to a worker thread writing the last-seen file, whose commits touch
+  // neither the event loop nor the sessions file (last-seen.ts, lastSeenSideFile).
+  const seenFile = deps.lastSeenFile;
+  const workerWrite = seenFile ? createWorkerLastSeenWrite(seenFile.path) : null;
   const lastSeen = createLastSeenWriter({
-    write: (seen) =>
-      (deps.uncountedTransaction ?? ((fn) => db.transaction().execute(fn)))((tx) =>
-        sessionStore.advanceLastSeen(tx, seen),
-      ),
+    write: workerWrite?.write ?? ((seen) => db.transaction().execute((tx) => sessionStore.advanceLastSeen(tx, seen))),
     flushMs: config.sessionLastSeenFlushMs,
     onError: deps.onError,
   });
 
-  async function find(hash: string): Promise<SessionWithAccount | undefined> {
-    if (!changeCounter) return (await findByTokenHash([hash]))[0] as SessionWithAccount | undefined;
+  /** The session for a token hash, and whether it is a kept row (not read by this call). */
+  async function find(hash: string): Promise<[SessionWithAccount | undefined, boolean]> {
+    if (!changeCounter) return [(await findByTokenHash([hash]))[0] as SessionWithAccount | undefined, false];
     const v = changeCounter();
     if (v !== rowsAt) {
       rows.clear();
       rowsAt = v;
     }
     const hit = rows.get(hash);
-    if (hit) return hit;
+    if (hit) return [hit, true];
     const s = (await findByTokenHash([hash]))[0] as SessionWithAccount | undefined;
     // Only if nothing committed meanwhile (another request may have moved the counter during the await).
     if (s && rowsAt === v && changeCounter() === v && rows.size < MAX_ROWS) rows.set(hash, s);
-    return s;
+    return [s, false];
+  }
+
+  /** Rows read on the writer connection, with the last-seen file's later times (the embedded store on a file). */
+  async function withFileTimes<R extends { id: string; last_seen_at: number }>(rs: R[]): Promise<R[]> {
+    if (!seenFile || rs.length === 0) return rs;
+    const t = await sessionStore.lastSeenTimes(
+      seenFile.reader,
+      LAST_SEEN_TABLE,
+      rs.map((r) => r.id),
+    );
+    return rs.map((r) => ((t.get(r.id) ?? 0) > r.last_seen_at ? { ...r, last_seen_at: t.get(r.id)! } : r));
   }
 
   /** The latest request this node knows of: the stored time, or a later one noted and not written yet. */
@@ -276,12 +296,20 @@ export function createSessionService(deps: SessionDeps) {
     async lookup(token: string): Promise<SessionWithAccount | undefined> {
       if (typeof token !== "string" || token.length < 10 || token.length > 200) return undefined;
       const hash = sha256(token);
-      return checked(await find(hash), clock.now(), hash);
+      const now = clock.now();
+      const [s, kept] = await find(hash);
+      const live = checked(s, now, hash);
+      // A kept row refused as idle is read again: the last-seen file's commits (another process's batch) do not empty
+      // the kept rows, so such a row may show an older last-seen than the store. Every other refusal is exact.
+      if (live || !s || !kept || !seenFile || seenAt(s) + config.sessionIdleMs > now) return live;
+      if (rows.get(hash) === s) rows.delete(hash);
+      return checked((await find(hash))[0], now, hash);
     },
 
     /** The live session with this id, or undefined (for the security center, which never holds a token). */
     async lookupById(id: string): Promise<SessionWithAccount | undefined> {
-      return checked(await sessionStore.findById(db, id), clock.now());
+      const s = await sessionStore.findById(db, id);
+      return checked(s && (await withFileTimes([s]))[0], clock.now());
     },
 
     async require(token: string | undefined): Promise<SessionWithAccount> {
@@ -302,11 +330,23 @@ export function createSessionService(deps: SessionDeps) {
       }
     },
 
+    /** The last-seen time the store holds for a session: written batches only, not this node's pending notes. */
+    async storedLastSeen(id: string): Promise<number | undefined> {
+      const r = await db.selectFrom("sessions").select(["id", "last_seen_at"]).where("id", "=", id).executeTakeFirst();
+      return r && (await withFileTimes([r]))[0]!.last_seen_at;
+    },
+
     /** Writes the last-seen times noted so far (a timer does it every LAST_SEEN_FLUSH_MS; tests call it). */
     flushLastSeen: () => lastSeen.flush(),
 
     /** At shutdown: writes what is noted, then stops the timer. */
-    close: () => lastSeen.close(),
+    close: async () => {
+      try {
+        await lastSeen.close();
+      } finally {
+        await workerWrite?.close();
+      }
+    },
 
     /** The second-factor strength the account requires (identity's answer). */
     requiredSecondFactor: (accountId: string) => deps.requiredSecondFactor(accountId),
@@ -323,7 +363,7 @@ export function createSessionService(deps: SessionDeps) {
 
     async list(s: SessionWithAccount): Promise<SessionView[]> {
       const now = clock.now();
-      const rows = await sessionStore.listForAccount(db, s.account_id, now - 30 * 24 * 3600_000);
+      const rows = await withFileTimes(await sessionStore.listForAccount(db, s.account_id, now - 30 * 24 * 3600_000));
       const account = { account_epoch: s.account_epoch, account_status: s.account_status };
       return rows.map((r) => ({
         id: r.id,

@@ -67,14 +67,37 @@ export const sessionStore = {
     await ex.insertInto("sessions").values(row).execute();
   },
 
-  /** One indexed read joining the account's epoch: the whole validity decision is made on one consistent row. */
-  findByTokenHashQuery(ex: Executor) {
-    return ex
+  /**
+   * One indexed read joining the account's epoch: the whole validity decision is made on one consistent row. With
+   * `lastSeenTable` (the embedded store's last-seen file, attached on the read connection: sessions/last-seen.ts),
+   * `last_seen_at` is the later of the row's and that file's.
+   */
+  findByTokenHashQuery(ex: Executor, lastSeenTable?: string) {
+    const q = ex
       .selectFrom("sessions")
       .innerJoin("accounts", "accounts.id", "sessions.account_id")
-      .select(SESSION_WITH_ACCOUNT)
-      .where("sessions.token_hash", "=", "?")
+      .where("sessions.token_hash", "=", "?");
+    if (!lastSeenTable) return q.select(SESSION_WITH_ACCOUNT).compile();
+    return q
+      .select(SESSION_WITH_ACCOUNT.filter((c) => c !== "sessions.last_seen_at"))
+      .select(
+        sql<number>`max(sessions.last_seen_at, coalesce((select at from ${sql.raw(lastSeenTable)} where session_id = sessions.id), 0))`.as(
+          "last_seen_at",
+        ),
+      )
       .compile();
+  },
+
+  /** The last-seen file's times for these sessions (absent: none written there). */
+  async lastSeenTimes(reader: Executor, lastSeenTable: string, ids: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      const r = await sql<{ session_id: string; at: number }>`select session_id, at from ${sql.raw(lastSeenTable)}
+        where session_id in (${sql.join(part)})`.execute(reader);
+      for (const row of r.rows) out.set(row.session_id, Number(row.at));
+    }
+    return out;
   },
 
   /** A session with its account's epoch and status, by id (the security center holds the id, never the token). */
