@@ -92,7 +92,9 @@ export function createSessionService(deps: SessionDeps) {
   const changeCounter = deps.changeCounter;
   const rows = new Map<string, SessionWithAccount>();
   let rowsAt = -1;
-  const MAX_ROWS = 10_000;
+  // ~400 B a row (measured: the row object and its key), so at most ~40 MiB. With 100k sessions and 10,000 kept, nine
+  // checks in ten read the store while nothing commits (docs/benchmarks.md); any commit empties the map anyway.
+  const MAX_ROWS = 100_000;
   // Last-seen writes leave the request path (last-seen.ts): a check notes the time and answers; a timer writes the
   // batch. On SQLite that write does not move the change counter, so it no longer empties `rows` once per session
   // per minute; the rows it makes stale only show an older last-seen, which `seenAt` corrects from what was noted.
