@@ -23,12 +23,12 @@ const SessionHeader = Type.Object({
   "x-mamori-session": Type.String({ description: "The end user's session token." }),
 });
 const OptCtx = Type.Optional(Context);
-const Factor = Type.Union([
-  Type.Literal("totp"),
-  Type.Literal("recovery_code"),
-  Type.Literal("email_code"),
-  Type.Literal("passkey"),
-]);
+// A registered factor's kind (identity/factors/registry.ts): the built-in ones, or one a deployment plugged in.
+const Factor = Type.String({
+  pattern: "^[a-z][a-z0-9_]{0,31}$",
+  description: "A second factor's kind: totp, recovery_code, email_code, passkey, or another registered factor's.",
+  examples: ["totp"],
+});
 
 const SignInResult = named(
   "SignInResult",

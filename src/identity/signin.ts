@@ -13,7 +13,7 @@
  * 4. Outside a risky context (the owner's known device and network): a wrong password is 401, a right one a session
  *    or — with an authenticator enrolled — a challenge for it.
  *
- * Factors have strength (shared/factors.ts): with an authenticator enrolled, an emailed code is never offered in its
+ * Factors have strength (shared/factors.ts; the registry's factors carry theirs): with an authenticator enrolled, an emailed code is never offered in its
  * place, at sign-in or at step-up. Losing the authenticator without a recovery code goes through a 72-hour wait told
  * to every verified address (requestFactorReset), which a mailbox alone cannot shorten.
  */
@@ -29,7 +29,6 @@ import { type Clock, DAY, HOUR } from "../shared/clock.ts";
 import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
 import { CommonErrors, MamoriError } from "../shared/errors.ts";
-import { factorStrength } from "../shared/factors.ts";
 import { accountControl } from "./account-control.ts";
 import type { ActionTokens } from "./action-tokens.ts";
 import { IdentityErrors } from "./errors.ts";
@@ -39,6 +38,7 @@ import type { PasskeyFactor } from "./factors/passkey/factor.ts";
 import type { RecoveryCodesFactor } from "./factors/recovery-codes/factor.ts";
 import type { FactorRegistry } from "./factors/registry.ts";
 import type { TotpFactor } from "./factors/totp/factor.ts";
+import type { Factor } from "./factors/types.ts";
 import { normalizeEmail } from "./normalize.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { StoredSecrets } from "./secrets.ts";
@@ -46,7 +46,8 @@ import { type AccountRow, identityStore as store } from "./store.ts";
 import { SignInThrottle, type ThrottleMode } from "./throttle.ts";
 
 export type Language = "ja" | "en";
-export type SecondFactor = "totp" | "recovery_code" | "email_code" | "passkey";
+/** A registered factor's kind (factors/registry.ts): totp, recovery_code, passkey, email_code, or a plug-in's. */
+export type SecondFactor = string;
 
 /** A WebAuthn assertion as @simplewebauthn/browser's startAuthentication() answers it. */
 export type PasskeyAssertion = Parameters<PasskeyFactor["verify"]>[0]["proof"];
@@ -60,7 +61,8 @@ export interface LoginRisk {
   /** Asked before the password is checked, for every attempt (accountId null: no such account). */
   assessLogin(input: { accountId: string | null; context: EnrichedContext }): Promise<{
     action: "allow" | "challenge" | "review" | "deny";
-    factor?: "totp" | "email_code" | "any";
+    /** the factor the challenge must be met with, or one as strong (a registered kind); "any" or absent: any */
+    factor?: string;
     decisionId: string;
     reasons: string[];
   }>;
@@ -234,27 +236,69 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
   }
 
   /**
-   * The factors that can complete a sign-in challenge for this account, strongest first. An enrolled authenticator
-   * excludes the emailed code — unless a factor reset has waited out its delay.
+   * The account's factors that could answer a challenge, ignoring any pending reset: each registered factor that is
+   * enrolled — a stand-in (`backs`: recovery codes) while the factor it backs is — in registration order.
    */
-  async function challengeFactors(a: AccountRow, riskFactor?: string): Promise<SecondFactor[]> {
-    const f: SecondFactor[] = [];
-    const passkey = await kit.passkey.enrolled(db, a.id);
-    const totp = await kit.totp.enrolled(db, a.id);
-    const strong = totp || passkey;
-    if (passkey) f.push("passkey");
-    if (totp) f.push("totp", "recovery_code");
-    const email = (await kit.verifiedEmails(db, a.id)).length > 0;
-    if (email && (!strong || (await dueFactorReset(db, a.id, clock.now())))) f.push("email_code");
-    return riskFactor === "totp" ? f.filter((x) => factorStrength(x) >= 2) : f;
+  async function enrolledFactors(accountId: string): Promise<Factor[]> {
+    const known = new Map<string, boolean>();
+    const on = async (kind: string) => {
+      let v = known.get(kind);
+      if (v === undefined) {
+        v = (await kit.factors.get(kind)?.enrolled(db, accountId)) ?? false;
+        known.set(kind, v);
+      }
+      return v;
+    };
+    const out: Factor[] = [];
+    for (const kind of kit.factors.kinds) {
+      const f = kit.factors.get(kind)!;
+      if (await on(f.backs ?? f.kind)) out.push(f);
+    }
+    return out;
   }
 
-  /** The second-factor strength the account requires: 2 with an authenticator, 1 with a verified email, else 0. */
+  /** The kinds a due factor reset takes away: the factor it removes and its stand-ins (none without a due reset). */
+  async function resetKinds(accountId: string): Promise<Set<string>> {
+    const due = await dueFactorReset(db, accountId, clock.now());
+    if (!due) return new Set();
+    return new Set(kit.factors.kinds.filter((k) => k === due.factor || kit.factors.get(k)?.backs === due.factor));
+  }
+
+  const strongestOf = (fs: readonly Factor[]) => fs.reduce((m, f) => Math.max(m, f.strength), 0);
+
+  /**
+   * The factors that can complete a sign-in challenge for this account (asked of the registry), strongest first and,
+   * among equals, the phishing-resistant ones first. A weaker factor (the emailed code) never stands in for a stronger
+   * one the account has — unless a reset of the stronger one has waited out its delay. `riskFactor`: the engine's
+   * factor; only factors at least as strong answer.
+   */
+  async function challengeFactors(a: AccountRow, riskFactor?: string): Promise<SecondFactor[]> {
+    const have = await enrolledFactors(a.id);
+    const top = strongestOf(have);
+    const weaker = have.some((f) => f.strength < top);
+    const due = weaker && (await dueFactorReset(db, a.id, clock.now())) !== undefined;
+    const min = (riskFactor && kit.factors.get(riskFactor)?.strength) || 0;
+    return have
+      .filter((f) => (f.strength >= top || due) && f.strength >= min)
+      .map((f, i) => ({ f, i }))
+      .sort(
+        (x, y) =>
+          y.f.strength - x.f.strength ||
+          Number(y.f.phishingResistant ?? false) - Number(x.f.phishingResistant ?? false) ||
+          x.i - y.i,
+      )
+      .map((x) => x.f.kind);
+  }
+
+  /**
+   * The second-factor strength the account requires: its strongest enrolled factor's (2 an authenticator or a
+   * passkey, 1 the emailed code, 0 none), not counting one whose reset has waited out its delay.
+   */
   async function requiredSecondFactor(a: AccountRow): Promise<number> {
-    if ((await kit.totp.enrolled(db, a.id)) && !(await dueFactorReset(db, a.id, clock.now()))) return 2;
-    // A passkey is no less than an authenticator app: with one, a mailbox code does not stand in for it.
-    if (await kit.passkey.enrolled(db, a.id)) return 2;
-    return (await kit.verifiedEmails(db, a.id)).length > 0 ? 1 : 0;
+    const have = await enrolledFactors(a.id);
+    if (!have.length) return 0;
+    const gone = await resetKinds(a.id);
+    return strongestOf(have.filter((f) => !gone.has(f.kind)));
   }
 
   /** Is anything about this context new to the account (country, network, device)? */
@@ -413,7 +457,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
     const token = newToken("msc");
     const now = clock.now();
     const expiresAt = now + config.challengeTtlMs;
-    const factors: SecondFactor[] = input.factors.length ? input.factors : ["email_code"];
+    const factors: SecondFactor[] = input.factors.length ? input.factors : [kit.emailCode.kind];
     const alert = input.alert && input.a ? await newToAccount(input.a.id, input.ctx) : false;
     await tx(async (t) => {
       await t
@@ -484,22 +528,21 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
     if (Number(counted.numUpdatedRows) !== 1) throw IdentityErrors.challenge_invalid();
   }
 
-  async function verifyStrongFactor(
+  /**
+   * Checks a proof with the factor of that kind (throws its stable error). A stand-in (recovery codes) completes
+   * nothing without the factor it backs enrolled.
+   */
+  async function verifyFactor(
     a: AccountRow,
-    factor: "totp" | "recovery_code",
-    code: string,
+    kind: string,
+    proof: unknown,
     at: { purpose: "second_factor" | "step_up"; boundTo: string; ip: string | null },
-  ): Promise<"ok" | "invalid" | "replayed"> {
-    // The recovery codes stand in for the authenticator: without one enrolled, neither completes anything.
-    if (!(await kit.totp.enrolled(db, a.id))) return "invalid";
-    try {
-      await (factor === "totp" ? kit.totp : kit.recoveryCodes).verify({ ...at, accountId: a.id, proof: code });
-      return "ok";
-    } catch (e) {
-      if (e instanceof MamoriError && e.code === "code_replayed") return "replayed";
-      if (e instanceof MamoriError && e.code === "code_invalid") return "invalid";
-      throw e;
-    }
+  ): Promise<Factor> {
+    const f = kit.factors.get(kind);
+    if (!f) throw IdentityErrors.factor_unavailable();
+    if (f.backs && !(await kit.factors.get(f.backs)?.enrolled(db, a.id))) throw IdentityErrors.code_invalid();
+    await f.verify({ ...at, accountId: a.id, proof });
+    return f;
   }
 
   return {
@@ -562,9 +605,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         // The answer says the password was right from here on, so the rehash's cost tells nobody anything new.
         if (hasher.needsRehash(a.password_hash ?? "$argon2id$"))
           await upgradeHash(a.id, a.password_hash!, input.password);
-        if (!(await kit.totp.enrolled(db, a.id)) && !(await kit.passkey.enrolled(db, a.id))) {
-          return completeSignIn(a, ctx, "password", null, identifier);
-        }
+        if (strongestOf(await enrolledFactors(a.id)) < 2) return completeSignIn(a, ctx, "password", null, identifier);
         return liveChallenge(a, ctx, identifier, await challengeFactors(a), "second_factor");
       }
 
@@ -639,7 +680,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       const accountId = ch.accountId;
       const a = accountId ? await kit.account(db, accountId) : undefined;
       const factors = ch.live ? await challengeFactors(a!) : ch.factors;
-      if (!factors.includes("email_code")) throw IdentityErrors.factor_unavailable();
+      if (!factors.includes(kit.emailCode.kind)) throw IdentityErrors.factor_unavailable();
       await limit(challengeCodeRule, idKey(identifier));
       const emails = a ? await kit.verifiedEmails(db, a.id) : [];
       if (!ch.live) {
@@ -698,42 +739,16 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       const a = await kit.account(db, ch.accountId);
       const allowed = await challengeFactors(a);
       if (!allowed.includes(input.factor)) return failed("factor_unavailable", IdentityErrors.factor_unavailable());
-      let resetDue = false;
-      if (input.factor === "passkey") {
-        // The passkey answers this challenge's own options (bound to it): a sign-in or step-up answer does not fit.
-        if (!input.passkey) return failed("passkey_invalid");
-        try {
-          await kit.passkey.verify({
-            purpose: "second_factor",
-            accountId: a.id,
-            boundTo: ch.id,
-            proof: input.passkey,
-            ip: ctx.ip,
-          });
-        } catch (e) {
-          return failed(e instanceof MamoriError ? e.code : "passkey_invalid");
-        }
-      } else if (input.factor === "totp" || input.factor === "recovery_code") {
-        const r = await verifyStrongFactor(a, input.factor, String(input.code), {
-          purpose: "second_factor",
-          boundTo: ch.id,
-          ip: ctx.ip,
-        });
-        if (r === "replayed") return failed("code_replayed", IdentityErrors.code_replayed());
-        if (r !== "ok") return failed("code_invalid");
-      } else {
-        try {
-          await kit.emailCode.verify({
-            purpose: "second_factor",
-            accountId: a.id,
-            boundTo: ch.id,
-            proof: String(input.code),
-            ip: ctx.ip,
-          });
-        } catch {
-          return failed("code_invalid");
-        }
-        resetDue = await kit.totp.enrolled(db, a.id);
+      // Each factor checks its own proof: a passkey's answer to this challenge's own options (bound to it), a code.
+      const proof = input.passkey ?? (input.code === undefined ? undefined : String(input.code));
+      if (proof === undefined) return failed("proof_missing");
+      let f: Factor;
+      try {
+        f = await verifyFactor(a, input.factor, proof, { purpose: "second_factor", boundTo: ch.id, ip: ctx.ip });
+      } catch (e) {
+        if (!(e instanceof MamoriError)) throw e;
+        if (e.code === "code_replayed") return failed("code_replayed", IdentityErrors.code_replayed());
+        return failed(e.code);
       }
       const done = await db
         .updateTable("signin_challenges")
@@ -747,7 +762,7 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
       if (fresh.status === "locked") throw IdentityErrors.account_locked();
       if (fresh.password_reset_required) throw IdentityErrors.password_reset_required();
       if (fresh.credential_epoch !== ch.context.epoch) throw IdentityErrors.challenge_invalid();
-      const strong = input.factor === "totp" || input.factor === "recovery_code" || input.factor === "passkey";
+      const strong = f.strength >= 2;
       return completeSignIn(
         fresh,
         ctx,
@@ -760,9 +775,12 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
           if (strong) {
             // The owner still has the authenticator: a pending request to remove it was not theirs, or is moot.
             await cancelFactorResets(t, fresh.id, `session:${sessionId}`, now, ctx.ip);
-          } else if (resetDue) {
+          } else {
+            // A weaker factor after the wait: the reset goes through, if what it removes is still there.
             const due = await dueFactorReset(t, fresh.id, now);
-            if (due) await completeFactorReset(t, fresh, due.id, sessionId, ctx.ip);
+            if (due && (await kit.factors.get(due.factor)?.enrolled(t, fresh.id))) {
+              await completeFactorReset(t, fresh, due.id, sessionId, ctx.ip);
+            }
           }
         },
       );
@@ -816,7 +834,9 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
     async requestStepUpCode(s: SessionWithAccount): Promise<{ sentTo: number }> {
       if (s.channel === "app_password") throw IdentityErrors.invalid_credentials();
       const a = await kit.account(db, s.account_id);
-      if ((await requiredSecondFactor(a)) >= 2) throw IdentityErrors.factor_unavailable({ required: "totp" });
+      if ((await requiredSecondFactor(a)) > kit.emailCode.strength) {
+        throw IdentityErrors.factor_unavailable({ required: "totp" });
+      }
       if (!(await kit.emailCode.enrolled(db, a.id))) throw IdentityErrors.factor_unavailable();
       await limit(challengeCodeRule, `stepup:${a.id}`);
       return kit.emailCode.challenge({ purpose: "step_up", accountId: a.id, boundTo: s.id });
@@ -868,33 +888,28 @@ export function createSignIn(deps: SignInDeps, kit: SignInKit) {
         await limiter.consume(defaultRules.signinFailuresPerAccount, key);
         throw IdentityErrors.invalid_credentials();
       }
-      let second: SecondFactor | null = null;
-      if (input.totpCode || input.recoveryCode) {
-        const factor = input.totpCode ? "totp" : "recovery_code";
-        const r = await verifyStrongFactor(a, factor, String(input.totpCode ?? input.recoveryCode), {
-          purpose: "step_up",
-          boundTo: s.id,
-          ip,
-        });
-        if (r === "replayed") throw IdentityErrors.code_replayed();
-        if (r !== "ok") throw IdentityErrors.code_invalid();
-        second = factor;
-      } else if (input.emailCode) {
-        if ((await requiredSecondFactor(a)) >= 2) throw IdentityErrors.factor_unavailable({ required: "totp" });
-        await kit.emailCode.verify({
-          purpose: "step_up",
-          accountId: a.id,
-          boundTo: s.id,
-          proof: String(input.emailCode),
-          ip,
-        });
-        second = "email_code";
+      // The body names the proof by field; the factor of that kind checks it.
+      const given: [SecondFactor, string] | null = input.totpCode
+        ? ["totp", input.totpCode]
+        : input.recoveryCode
+          ? ["recovery_code", input.recoveryCode]
+          : input.emailCode
+            ? [kit.emailCode.kind, input.emailCode]
+            : null;
+      let second: Factor | null = null;
+      if (given) {
+        const f = kit.factors.get(given[0]);
+        // A factor weaker than the account requires (the emailed code beside an authenticator) is not offered.
+        if (f && (await requiredSecondFactor(a)) > f.strength) {
+          throw IdentityErrors.factor_unavailable({ required: "totp" });
+        }
+        second = await verifyFactor(a, given[0], String(given[1]), { purpose: "step_up", boundTo: s.id, ip });
       }
       return tx(async (t) => {
         const now = clock.now();
-        await sessionStore.markStepUp(t, s.id, now, second);
+        await sessionStore.markStepUp(t, s.id, now, second?.kind ?? null);
         const session = await sessions.rotate(t, s);
-        if (second && factorStrength(second) >= 2) await cancelFactorResets(t, a.id, `session:${s.id}`, now, ip);
+        if (second && second.strength >= 2) await cancelFactorResets(t, a.id, `session:${s.id}`, now, ip);
         return { secondFactor: second !== null, session };
       });
     },

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import type { Executor } from "../../db/database.ts";
 import type { Clock } from "../../shared/clock.ts";
 import { ATTACKER, makeTestApp, STRONG, STRONG2, type TestApp } from "../../testing/app.ts";
+import { IdentityErrors } from "../errors.ts";
 import type { Factor, FactorChange, FactorItem } from "./types.ts";
 
 /**
@@ -31,8 +32,11 @@ function testKeyFactor(clock: Clock) {
     label: { ja: "テスト鍵", en: "Test key" },
     enrolled: async (_ex: Executor, accountId: string) => live(accountId).length > 0,
     challenge: async () => ({}),
-    verify: async () => {
-      throw new Error("not used here");
+    // A key "signs" by answering `<id>:signed` (what a real key proves does not matter here).
+    verify: async (input) => {
+      const k = live(input.accountId ?? "").find((x) => input.proof === `${x.id}:signed`);
+      if (!k || input.accountId === null) throw IdentityErrors.code_invalid();
+      return { accountId: input.accountId, itemId: k.id };
     },
     remove: async (_t, input) => {
       const k = live(input.accountId).find((x) => x.id === input.itemId);
@@ -107,6 +111,35 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
     );
     assert.equal(gated.statusCode, 403, gated.body);
     assert.equal(gated.json().error.code, "second_factor_required", "identity asked the registry, not a column");
+  });
+
+  it("sign-in challenges with it alone (the emailed code does not stand in), and its proof completes the challenge", async () => {
+    const email = "plug-signin@example.jp";
+    const a = await t.signUp(email);
+    key.add(a.accountId, "key-s");
+    const r = await t.signIn(email, STRONG);
+    assert.equal(
+      r.status,
+      "challenge",
+      `a strong factor enrolled: even the known device is challenged (${JSON.stringify(r)})`,
+    );
+    assert.deepEqual(r.factors, ["test_key"]);
+    const mail = await t.call("POST", "/v1/sign-in/challenge/code", { challengeToken: r.challengeToken });
+    assert.equal(mail.json().error?.code, "factor_unavailable", mail.body);
+    const wrong = await t.call("POST", "/v1/sign-in/challenge", {
+      challengeToken: r.challengeToken,
+      factor: "test_key",
+      code: "key-x:signed",
+    });
+    assert.equal(wrong.json().error?.code, "challenge_failed", wrong.body);
+    const done = await t.call("POST", "/v1/sign-in/challenge", {
+      challengeToken: r.challengeToken,
+      factor: "test_key",
+      code: "key-s:signed",
+    });
+    assert.equal(done.statusCode, 200, done.body);
+    const s = await t.call("POST", "/v1/sessions/introspect", { token: done.json().session.token });
+    assert.equal(s.json().factor, "password+test_key", s.body);
   });
 
   it("the lockdown rolls back the key the attacker added, recorded like any factor", async () => {

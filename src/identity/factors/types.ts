@@ -48,9 +48,21 @@ export interface FactorVerifyInput<Proof> extends FactorChallengeInput {
 
 export interface Factor<Options = unknown, Proof = unknown> {
   readonly kind: string;
-  /** shared/factors.ts strength: 1 a mailbox code, 2 an authenticator or passkey */
+  /**
+   * How strong it is, against the attackers the threat model names (docs/threat-model.md "Factors"): 1 a code sent
+   * to a mailbox or phone (stops a password list, not someone who reads the mailbox); 2 an authenticator app, its
+   * recovery codes or a passkey (stops a mailbox reader too). A weaker factor never stands in for a stronger one the
+   * account has enrolled: sign-in, step-up and the sessions' checks compare these numbers (registry.get(kind)).
+   */
   readonly strength: number;
   readonly label: { ja: string; en: string };
+  /**
+   * A stand-in for another factor (recovery codes for the authenticator): offered, counted and accepted only while
+   * that factor is enrolled, and removed with it by a factor reset.
+   */
+  readonly backs?: string;
+  /** Bound to the site, so a look-alike page cannot relay it (a passkey): offered first among equally strong ones. */
+  readonly phishingResistant?: boolean;
   /** Does the account have this factor now? */
   enrolled(ex: Executor, accountId: string): Promise<boolean>;
   /** What the client needs to prove the factor (options, a code sent…), stored so it can be answered once. */

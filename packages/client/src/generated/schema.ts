@@ -1989,7 +1989,7 @@ export interface components {
             /** @enum {string} */
             status: "challenge";
             challengeToken: string;
-            factors: ("totp" | "recovery_code" | "email_code" | "passkey")[];
+            factors: string[];
             /** Format: date-time */
             expiresAt: string;
         };
@@ -3671,7 +3671,11 @@ export interface operations {
                  */
                 "application/json": {
                     challengeToken: string;
-                    factor: "totp" | "recovery_code" | "email_code" | "passkey";
+                    /**
+                     * @description A second factor's kind: totp, recovery_code, email_code, passkey, or another registered factor's.
+                     * @example totp
+                     */
+                    factor: string;
                     code?: string;
                     passkey?: components["schemas"]["PasskeyAuthenticationResponse"];
                     context?: components["schemas"]["RequestContext"];

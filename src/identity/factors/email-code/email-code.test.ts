@@ -43,6 +43,7 @@ describe("emailed-code-finishes-another-challenge", () => {
     assert.equal(stale.statusCode, 401, stale.body);
     assert.equal(stale.json().error.code, "challenge_failed");
 
+    t.clock.advance(1000); // the newest mail is the newest by time
     await t.call("POST", "/v1/sign-in/challenge/code", { challengeToken: second.challengeToken });
     const code = codeIn((await t.lastMail(email, "signin_code"))?.body);
     const done = await t.call("POST", "/v1/sign-in/challenge", {
@@ -53,6 +54,7 @@ describe("emailed-code-finishes-another-challenge", () => {
     assert.equal(done.statusCode, 200, done.body);
     const session = done.json().session.token as string;
 
+    t.clock.advance(1000);
     const stepUp = await t.call("POST", "/v1/session/reauthenticate/code", {}, { session });
     assert.equal(stepUp.statusCode, 200, stepUp.body);
     const stepCode = codeIn((await t.lastMail(email, "step_up_code"))?.body);

@@ -23,7 +23,7 @@ const LABEL = { ja: "メールで届くコード", en: "Emailed code" };
 
 /**
  * The emailed sign-in code: six digits sent to every verified address, strength 1 (it stops a password list, not
- * someone who reads the mailbox — shared/factors.ts). Enrolled while the account has a verified address; the
+ * someone who reads the mailbox — types.ts `strength`). Enrolled while the account has a verified address; the
  * addresses are identity's contacts, so there is nothing of its own to remove or roll back (the lockdown's contact
  * roll-back puts the addresses back). A code is bound to what it was sent for (a sign-in challenge, a session's
  * step-up): a newer code voids the older one, five guesses at most, used once.

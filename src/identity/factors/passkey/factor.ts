@@ -110,6 +110,7 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
   const factor = {
     kind: "passkey",
     strength: 2,
+    phishingResistant: true,
     label: { ja: "パスキー", en: "Passkey" },
 
     async enrolled(ex: Executor, accountId: string) {

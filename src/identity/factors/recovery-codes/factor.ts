@@ -28,6 +28,8 @@ export function createRecoveryCodesFactor(deps: RecoveryCodesFactorDeps) {
     kind: "recovery_code",
     strength: 2,
     label: LABEL,
+    // They stand in for the authenticator: without it enrolled they are not offered and complete nothing.
+    backs: "totp",
 
     async enrolled(ex: Executor, accountId: string) {
       return (await store.unused(ex, accountId)) > 0;
