@@ -236,6 +236,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     notifier,
     config,
     requiredSecondFactor: (accountId) => identity!.requiredSecondFactor(accountId),
+    factorStrength: (kind) => (kind !== null && factors.get(kind)?.strength) || 0,
     accounts: accountControl,
   });
   // Commerce record and the lockdown's commerce primitives; the test gateway keeps its state in this database.

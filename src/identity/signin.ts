@@ -13,7 +13,7 @@
  * 4. Outside a risky context (the owner's known device and network): a wrong password is 401, a right one a session
  *    or — with an authenticator enrolled — a challenge for it.
  *
- * Factors have strength (shared/factors.ts; the registry's factors carry theirs): with an authenticator enrolled, an emailed code is never offered in its
+ * Factors have strength (factors/types.ts, asked of the registry): with an authenticator enrolled, an emailed code is never offered in its
  * place, at sign-in or at step-up. Losing the authenticator without a recovery code goes through a 72-hour wait told
  * to every verified address (requestFactorReset), which a mailbox alone cannot shorten.
  */

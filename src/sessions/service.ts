@@ -4,7 +4,6 @@ import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { EnrichedContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
-import { factorStrength } from "../shared/factors.ts";
 import { SessionErrors } from "./errors.ts";
 import { createLastSeenWriter, createWorkerLastSeenWrite } from "./last-seen.ts";
 import { type CredentialEpochs, type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
@@ -71,6 +70,11 @@ export interface SessionDeps {
    * answer, injected so this module does not import identity.
    */
   requiredSecondFactor(accountId: string): Promise<number>;
+  /**
+   * How strong a second factor of this kind is (identity's factor registry: 1 a mailbox code, 2 an authenticator or
+   * a passkey; 0 for none or a kind no longer registered), so a session's step-up is judged by the factor it used.
+   */
+  factorStrength(kind: string | null): number;
   /** identity's account-control, the only writer of the account's credential epoch */
   accounts: CredentialEpochs;
 }
@@ -209,7 +213,7 @@ export function createSessionService(deps: SessionDeps) {
     return (
       s.second_factor_at !== null &&
       now - s.second_factor_at <= config.freshAuthMs &&
-      factorStrength(s.second_factor_kind) >= required
+      deps.factorStrength(s.second_factor_kind) >= required
     );
   }
 
@@ -237,7 +241,7 @@ export function createSessionService(deps: SessionDeps) {
         epoch: number;
         ctx: EnrichedContext;
         factor: string;
-        /** the second factor's kind (totp, recovery_code, email_code), or null */
+        /** the second factor's kind (a registered factor's: totp, recovery_code, email_code, passkey…), or null */
         secondFactor: string | null;
         appPasswordId?: string | null;
       },

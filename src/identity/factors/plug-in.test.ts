@@ -140,6 +140,12 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
     assert.equal(done.statusCode, 200, done.body);
     const s = await t.call("POST", "/v1/sessions/introspect", { token: done.json().session.token });
     assert.equal(s.json().factor, "password+test_key", s.body);
+
+    // Sessions judge a step by the registry's strength of its kind: the key's (2) meets what the account requires,
+    // so this newer session may end the older one (the sign-up's).
+    const all = await t.call("POST", "/v1/sessions/sign-out-everywhere", {}, { session: done.json().session.token });
+    assert.equal(all.statusCode, 200, all.body);
+    assert.equal((await t.call("POST", "/v1/sessions/introspect", { token: a.token })).json().active, false);
   });
 
   it("the lockdown rolls back the key the attacker added, recorded like any factor", async () => {
