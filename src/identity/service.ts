@@ -7,6 +7,7 @@ import type { RequestContext } from "../shared/context.ts";
 import { newId, newToken, numericCode, sha256 } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { accountControl } from "./account-control.ts";
+import { createAppPasswords } from "./app-passwords.ts";
 import type { IdentityDeps } from "./deps.ts";
 import { IdentityErrors } from "./errors.ts";
 import { createPasskeyService } from "./factors/passkey/service.ts";
@@ -800,83 +801,6 @@ export function createIdentityService(deps: IdentityDeps) {
       });
     },
 
-    async createAppPassword(s: SessionWithAccount, input: { name: string }, ip: string | null) {
-      const a = await sensitive(s);
-      const name = input.name.trim().slice(0, 64);
-      if (!name) throw CommonErrors.invalid_request({ field: "name" });
-      const password = newLookupSecret().toLowerCase();
-      return tx(async (t) => {
-        const now = clock.now();
-        const id = newId();
-        await t
-          .insertInto("app_passwords")
-          .values({
-            id,
-            account_id: a.id,
-            name,
-            secret_hash: deps.secrets.appPasswordHash(password),
-            hash_version: SECRET_HASH_VERSION,
-            epoch: a.credential_epoch,
-            created_at: now,
-            created_by_session: s.id,
-            last_used_at: null,
-            last_used_ip: null,
-            last_used_country: null,
-            revoked_at: null,
-            revoked_reason: null,
-          })
-          .execute();
-        const ev = await events.append(t, {
-          accountId: a.id,
-          type: "app_password.created",
-          data: { appPasswordId: id, name },
-          actor: actorOf(s),
-          ip,
-        });
-        await notifier.securityNotice(t, {
-          accountId: a.id,
-          eventId: ev.id,
-          template: "app_password_created",
-          vars: { name, at: iso(now) },
-        });
-        return { id, name, password, createdAt: iso(now) };
-      });
-    },
-
-    async listAppPasswords(s: SessionWithAccount) {
-      const rows = await store.listAppPasswords(db, s.account_id);
-      return rows.map((r) => ({
-        id: r.id,
-        name: r.name,
-        createdAt: iso(r.created_at),
-        active: r.revoked_at === null && r.epoch === s.account_epoch,
-        revokedAt: r.revoked_at === null ? null : iso(r.revoked_at),
-        revokedReason: r.revoked_reason,
-        lastUsedAt: r.last_used_at === null ? null : iso(r.last_used_at),
-        lastUsedIp: r.last_used_ip,
-        lastUsedCountry: r.last_used_country,
-      }));
-    },
-
-    async revokeAppPassword(s: SessionWithAccount, id: string, ip: string | null) {
-      await tx(async (t) => {
-        const now = clock.now();
-        const rows = await store.listAppPasswords(t, s.account_id);
-        const ap = rows.find((r) => r.id === id && r.revoked_at === null);
-        if (!ap || !(await store.revokeAppPassword(t, s.account_id, id, "revoked_by_user", now))) {
-          throw IdentityErrors.app_password_not_found();
-        }
-        await credentialChanged(t, s, {
-          reason: "app_password_revoked",
-          type: "app_password.revoked",
-          data: { appPasswordId: id, name: ap.name },
-          template: "app_password_revoked",
-          vars: { name: ap.name },
-          ip,
-        });
-      });
-    },
-
     /**
      * "This wasn't me": records the report and starts the lockdown (freeze, end every session, roll back the window,
      * cancel what the attacker bought, tell the owner). The window opens no later than the reported event.
@@ -953,6 +877,7 @@ export function createIdentityService(deps: IdentityDeps) {
   return {
     ...facade,
     ...createHistory({ db, getAccount: facade.getAccount }),
+    ...createAppPasswords(deps, kit),
   };
 }
 
