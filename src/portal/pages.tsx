@@ -958,8 +958,9 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
   );
 
   // The passkey list's rename form (portal/passkey-pages.tsx draws it; no script needed): the API's renamePasskey (a
-  // name is not a credential: no fresh sign-in). Removal is not here yet: it is a sensitive change, and for an account
-  // whose strongest factor is a passkey the password step page cannot meet it without a passkey step-up.
+  // name is not a credential: no fresh sign-in). Removal has its own confirm page there (/portal/passkey-remove): a
+  // sensitive change, and for an account whose strongest factor is a passkey only a passkey step-up (or the password
+  // with an authenticator's code) meets it, which this password step page cannot offer.
   app.post("/portal/passkeys/rename", opts({ body: ChangeBody }), async (req, reply) =>
     change(req, reply, "passkeys", async (p, lang) => {
       const name = field(req, "name", 64).trim();

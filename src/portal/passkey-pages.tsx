@@ -6,11 +6,12 @@ import { formatTime } from "../notify/templates.ts";
 import type { RouteDeps } from "../route-deps.ts";
 import { MamoriError } from "../shared/errors.ts";
 import { readCookie } from "../web/cookies.ts";
-import { Actions, Field, Notice, PostForm } from "../web/form.tsx";
-import { type Lang, pickLang } from "../web/i18n.ts";
+import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";
+import { fmt, type Lang, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
 import { passkeyButton, passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { sendPage } from "../web/render.ts";
+import type { PortalPage } from "./service.ts";
 
 /**
  * The security center's passkey section (/portal/passkeys) and the hosted "sign in with a passkey" page
@@ -42,6 +43,42 @@ const T = {
   rename: { ja: "名前を変える", en: "Rename" },
   renamed: { ja: "名前を変えました。", en: "Renamed." },
   unnamed: { ja: "新しい名前を入力してください。", en: "Enter a new name." },
+  remove: { ja: "削除…", en: "Remove…" },
+  removeLabel: { ja: "{name}を削除", en: "Remove {name}" },
+  removed: { ja: "パスキーを削除しました。", en: "The passkey was removed." },
+  removeTitle: { ja: "パスキーの削除", en: "Remove a passkey" },
+  removeIntro: {
+    ja: "「{name}」を削除します。削除したパスキーではログインできなくなります。なくした端末のパスキーは、ここで削除してください。",
+    en: "This removes “{name}”. It will no longer sign you in. Remove here the passkey of a device you lost.",
+  },
+  stepUpNeeded: {
+    ja: "削除する前に、ご本人の確認が必要です。お手元の端末の別のパスキーで確認してください。",
+    en: "Before removing it, confirm it is you: use another passkey on a device you have.",
+  },
+  stepUpCode: {
+    ja: "または、パスワードと認証アプリのコード（またはリカバリーコード）で確認できます。",
+    en: "Or confirm with your password and the code from your authenticator app (or a recovery code).",
+  },
+  stepUpNeedsScript: {
+    ja: "パスキーでの確認には、ブラウザのJavaScriptが必要です。",
+    en: "Confirming with a passkey needs JavaScript in your browser.",
+  },
+  stepUp: { ja: "パスキーで確認", en: "Confirm with a passkey" },
+  stepUpFailed: { ja: "確認できませんでした。", en: "Could not confirm." },
+  stepUpDone: {
+    ja: "確認できました。10分以内に削除してください。",
+    en: "Confirmed. Remove it within 10 minutes.",
+  },
+  password: { ja: "パスワード", en: "Password" },
+  totpCode: {
+    ja: "認証アプリの6桁のコード、またはリカバリーコード",
+    en: "The 6-digit code from your authenticator app, or a recovery code",
+  },
+  confirm: { ja: "確認する", en: "Confirm" },
+  wrongPassword: { ja: "パスワードが違います。", en: "The password is not right." },
+  wrongCode: { ja: "コードが違うか、使用済みです。", en: "The code is wrong or was used already." },
+  removeButton: { ja: "このパスキーを削除する", en: "Remove this passkey" },
+  cancel: { ja: "やめる", en: "Cancel" },
   signInTitle: { ja: "パスキーでログイン", en: "Sign in with a passkey" },
   signInIntro: {
     ja: "メールアドレスもパスワードも不要です。ボタンを押して、端末の画面ロックで確認してください。",
@@ -61,6 +98,19 @@ const ROOT = "../";
 
 const strict = { additionalProperties: false } as const;
 const Json = Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 200 })) }, strict);
+/** The removal's forms (no script): the passkey, and the password step's fields. */
+const RemoveForm = Type.Object({
+  csrf: Type.Optional(Type.String({ maxLength: 200 })),
+  lang: Type.Optional(Type.String({ maxLength: 8 })),
+  id: Type.Optional(Type.String({ maxLength: 64 })),
+  password: Type.Optional(Type.String({ maxLength: 1024 })),
+  code: Type.Optional(Type.String({ maxLength: 32 })),
+});
+const RemoveQuery = Type.Object({
+  id: Type.Optional(Type.String({ maxLength: 64 })),
+  lang: Type.Optional(Type.String({ maxLength: 8 })),
+  confirmed: Type.Optional(Type.String({ maxLength: 1 })),
+});
 const Answer = Type.Object(
   {
     csrf: Type.Optional(Type.String({ maxLength: 200 })),
@@ -124,7 +174,7 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
     const token = csrf.issue(req, reply);
     const list = await identity.passkeys.list(p.session);
     const q = (req.query ?? {}) as Record<string, unknown>;
-    const said = (["renamed", "unnamed"] as const).find((k) => q[k] === "1");
+    const said = (["renamed", "unnamed", "removed"] as const).find((k) => q[k] === "1");
     return page(reply, 200, lang, T.title[lang], [
       said ? (
         <Notice key="said" tone={said === "unnamed" ? "error" : "ok"} alert>
@@ -156,6 +206,14 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
                   </button>
                 </Actions>
               </PostForm>
+              <p>
+                <a
+                  href={`./passkey-remove?id=${encodeURIComponent(k.id)}&lang=${lang}`}
+                  aria-label={fmt(T.removeLabel[lang], { name: k.name })}
+                >
+                  {T.remove[lang]}
+                </a>
+              </p>
             </li>
           ))}
         </ul>
@@ -205,6 +263,214 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
       identity.passkeys.finishRegistration(p.session, { response: body.response as never, name: body.name }, req.ip),
     );
   });
+
+  // ── Removing a passkey (a lost phone's): a sensitive change, the API's removePasskey and its gate unchanged ──
+  // The confirm page asks for a step-up only when the gate would refuse: another passkey (an assertion bound to this
+  // session, the API's reauthenticate with a passkey), or — without script — the password and the authenticator's
+  // code when one is enrolled. A password alone never meets it: the account's strongest factor is a passkey.
+
+  const idOf = (v: unknown) => (typeof v === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(v) ? v : "");
+  const removeUrl = (id: string, lang: Lang, confirmed = false) =>
+    `./passkey-remove?id=${encodeURIComponent(id)}&lang=${lang}${confirmed ? "&confirmed=1" : ""}`;
+  /** The language of a post: the form's, else the account's. */
+  const postLang = (req: FastifyRequest, account: string) =>
+    pickLang({
+      chosen: (req.body as { lang?: unknown }).lang,
+      account,
+      acceptLanguage: req.headers["accept-language"],
+    });
+
+  async function removePage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    p: PortalPage,
+    id: string,
+    lang: Lang,
+    status = 200,
+    error?: string,
+  ) {
+    const k = (await identity.passkeys.list(p.session)).find((x) => x.id === id);
+    if (!k) return reply.redirect(`./passkeys?lang=${lang}`, 303);
+    const token = csrf.issue(req, reply);
+    const fresh = await identity.passkeys.mayChange(p.session);
+    const a = await identity.getAccount(p.session.account_id);
+    const confirmed = ((req.query ?? {}) as { confirmed?: unknown }).confirmed === "1";
+    const cancel = (
+      <p key="cancel">
+        <a href={`./passkeys?lang=${lang}`}>{T.cancel[lang]}</a>
+      </p>
+    );
+    const intro = <p key="intro">{fmt(T.removeIntro[lang], { name: k.name })}</p>;
+    const said = error ? (
+      <Notice key="e" tone="error" alert>
+        <p>{error}</p>
+      </Notice>
+    ) : null;
+    if (fresh) {
+      return page(reply, status, lang, T.removeTitle[lang], [
+        said,
+        confirmed ? (
+          <Notice key="ok" tone="ok" alert>
+            <p>{T.stepUpDone[lang]}</p>
+          </Notice>
+        ) : null,
+        intro,
+        <PostForm key="f" action="./passkey-remove" hidden={{ csrf: token, lang, id: k.id }}>
+          <Actions>
+            <button type="submit" id="passkey-remove" class="danger">
+              {T.removeButton[lang]}
+            </button>
+          </Actions>
+        </PostForm>,
+        cancel,
+      ]);
+    }
+    return page(reply, status, lang, T.removeTitle[lang], [
+      said,
+      intro,
+      <Notice key="need" tone="warn">
+        <p>{T.stepUpNeeded[lang]}</p>
+      </Notice>,
+      <div key="js" id="passkey-js" hidden>
+        <div class="actions">
+          <button
+            id="passkey-stepup"
+            {...passkeyButton({
+              csrf: token,
+              options: "./passkey-remove/options",
+              finish: `./passkey-remove/step-up?id=${encodeURIComponent(k.id)}&lang=${lang}`,
+              working: T.working[lang],
+              failed: T.stepUpFailed[lang],
+            })}
+          >
+            {T.stepUp[lang]}
+          </button>
+        </div>
+        <p id="passkey-status" role="status" aria-live="polite" />
+      </div>,
+      <div key="nojs" id="passkey-nojs">
+        <Notice>
+          <p>{T.stepUpNeedsScript[lang]}</p>
+        </Notice>
+      </div>,
+      // Without script: the password and the authenticator's code meet the gate too (strength 2), never the password
+      // alone, so the form is there only when an authenticator is enrolled.
+      a.totpEnabled ? <p key="or">{T.stepUpCode[lang]}</p> : null,
+      a.totpEnabled ? (
+        <PostForm key="pw" action="./passkey-remove/confirm" hidden={{ csrf: token, lang, id: k.id }}>
+          <Field name="password" type="password" label={T.password[lang]} autocomplete="current-password" required />
+          <Field
+            name="code"
+            type="text"
+            label={T.totpCode[lang]}
+            autocomplete="one-time-code"
+            inputMode="numeric"
+            required
+            maxLength={24}
+          />
+          <Actions>
+            <Submit>{T.confirm[lang]}</Submit>
+          </Actions>
+        </PostForm>
+      ) : null,
+      cancel,
+    ]);
+  }
+
+  /** A form post refused (no CSRF token, or the portal session ended): a page to start again from. */
+  const formGone = (req: FastifyRequest, reply: FastifyReply, status: number) => {
+    const lang = langOf(req);
+    return page(reply, status, lang, T.goneTitle[lang], [
+      <p key="b">{T.goneBody[lang]}</p>,
+      <Actions key="a">
+        <LinkButton href={`./passkeys?lang=${lang}`}>{T.title[lang]}</LinkButton>
+      </Actions>,
+    ]);
+  };
+
+  app.get(
+    "/portal/passkey-remove",
+    { ...hidden, schema: { hide: true, querystring: RemoveQuery } },
+    async (req, reply) => {
+      const p = await current(req);
+      if (!p) return formGone(req, reply, 401);
+      const lang = langOf(req, (await identity.getAccount(p.session.account_id)).language);
+      return removePage(req, reply, p, idOf((req.query as { id?: string }).id), lang);
+    },
+  );
+
+  app.post("/portal/passkey-remove", { ...hidden, schema: { hide: true, body: RemoveForm } }, async (req, reply) => {
+    const body = req.body as { csrf?: string; id?: string };
+    if (!csrf.check(req, body.csrf)) return formGone(req, reply, 403);
+    const p = await current(req);
+    if (!p) return formGone(req, reply, 401);
+    const lang = postLang(req, (await identity.getAccount(p.session.account_id)).language);
+    const id = idOf(body.id);
+    try {
+      await identity.passkeys.remove(p.session, id, req.ip);
+    } catch (e) {
+      if (!(e instanceof MamoriError)) throw e;
+      // Not fresh (the confirmation lapsed, or the form was posted without one): the confirm page with its step-up.
+      if (e.code === "reauthentication_required" || e.code === "second_factor_required") {
+        return removePage(req, reply, p, id, lang, 403);
+      }
+      if (e.code === "passkey_not_found") return reply.redirect(`./passkeys?lang=${lang}`, 303);
+      throw e;
+    }
+    return reply.redirect(`./passkeys?lang=${lang}&removed=1`, 303);
+  });
+
+  app.post("/portal/passkey-remove/options", { ...hidden, schema: { hide: true, body: Json } }, async (req, reply) => {
+    if (!csrf.check(req, (req.body as { csrf?: string }).csrf)) return refused(reply);
+    const p = await current(req);
+    if (!p) return reply.status(401).send({ error: { code: "session_invalid", message: T.goneBody.en } });
+    return json(reply, () => identity.startPasskeySignIn({ purpose: "step_up", session: p.session }));
+  });
+
+  // The passkey step-up: the API's reauthenticate with a passkey (this session's own challenge), then back to the
+  // confirm page, where the removal's button now shows.
+  app.post(
+    "/portal/passkey-remove/step-up",
+    { ...hidden, schema: { hide: true, body: Answer, querystring: RemoveQuery } },
+    async (req, reply) => {
+      const body = req.body as { csrf?: string; response: unknown };
+      if (!csrf.check(req, body.csrf)) return refused(reply);
+      const p = await current(req);
+      if (!p) return reply.status(401).send({ error: { code: "session_invalid", message: T.goneBody.en } });
+      const q = req.query as { id?: string };
+      const lang = langOf(req, (await identity.getAccount(p.session.account_id)).language);
+      return json(reply, async () => {
+        await identity.reauthenticate(p.session, { passkey: body.response as never }, req.ip);
+        return { url: removeUrl(idOf(q.id), lang, true) };
+      });
+    },
+  );
+
+  // Without script: the password and the authenticator's code (or a recovery code), as the API's reauthenticate.
+  app.post(
+    "/portal/passkey-remove/confirm",
+    { ...hidden, schema: { hide: true, body: RemoveForm } },
+    async (req, reply) => {
+      const body = req.body as { csrf?: string; id?: string; password?: string; code?: string };
+      if (!csrf.check(req, body.csrf)) return formGone(req, reply, 403);
+      const p = await current(req);
+      if (!p) return formGone(req, reply, 401);
+      const lang = postLang(req, (await identity.getAccount(p.session.account_id)).language);
+      const id = idOf(body.id);
+      try {
+        await portal.reauthenticate(p, { password: body.password ?? "", code: body.code ?? "" }, req.ip);
+      } catch (e) {
+        if (e instanceof MamoriError && e.code === "invalid_credentials") {
+          return removePage(req, reply, p, id, lang, 422, T.wrongPassword[lang]);
+        }
+        if (e instanceof MamoriError && ["code_invalid", "code_replayed", "factor_unavailable"].includes(e.code)) {
+          return removePage(req, reply, p, id, lang, 422, T.wrongCode[lang]);
+        }
+        throw e;
+      }
+      return reply.redirect(removeUrl(id, lang, true), 303);
+    },
+  );
 
   app.get("/portal/passkey-sign-in", { ...hidden, schema: { hide: true } }, async (req, reply) => {
     const lang = langOf(req);

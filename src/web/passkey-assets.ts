@@ -11,7 +11,8 @@ import path from "node:path";
  *
  * The script is the same on every page: a button carries where to fetch the WebAuthn options (data-options) and where
  * to post the browser's answer (data-finish), with the page's CSRF token (data-csrf). #passkey-add runs a
- * registration, #passkey-signin an assertion; an answer with `url` is followed, any other reloads the page. It only
+ * registration, #passkey-signin and #passkey-stepup (a removal's confirm page) an assertion; an answer with `url` is
+ * followed, any other reloads the page. It only
  * asks the browser for the ceremony; the server checks everything. Without script the pages say passkeys need it.
  */
 export const PASSKEY_CLIENT_JS = `(function () {
@@ -65,6 +66,7 @@ export const PASSKEY_CLIENT_JS = `(function () {
   }
   wire(document.getElementById("passkey-add"), function (o) { return W.startRegistration(o); });
   wire(document.getElementById("passkey-signin"), function (o) { return W.startAuthentication(o); });
+  wire(document.getElementById("passkey-stepup"), function (o) { return W.startAuthentication(o); });
 })();
 `;
 

@@ -4,6 +4,7 @@ import type { EventLog } from "../../../events/store.ts";
 import type { Notifier } from "../../../notify/notifier.ts";
 import type { SessionWithAccount } from "../../../sessions/store.ts";
 import type { Clock } from "../../../shared/clock.ts";
+import { MamoriError } from "../../../shared/errors.ts";
 import { PasskeyErrors } from "./errors.ts";
 import type { PasskeyFactor } from "./factor.ts";
 import { type PasskeyRow, passkeyStore as store } from "./store.ts";
@@ -147,6 +148,22 @@ export function createPasskeyService(deps: PasskeyServiceDeps) {
         });
         return view({ ...before, name: name.trim() });
       });
+    },
+
+    /**
+     * Whether the sensitive-change gate lets this session add or remove a passkey now, without changing anything:
+     * the security center's confirm page asks for a step-up only when it does not.
+     */
+    async mayChange(s: SessionWithAccount): Promise<boolean> {
+      try {
+        await deps.sensitive(s);
+        return true;
+      } catch (e) {
+        if (e instanceof MamoriError && ["reauthentication_required", "second_factor_required"].includes(e.code)) {
+          return false;
+        }
+        throw e;
+      }
     },
 
     async remove(s: SessionWithAccount, id: string, ip: string | null): Promise<void> {
