@@ -290,6 +290,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     initialPolicy: opts.riskPolicy ?? DEFAULT_POLICY,
     startLockdown: (i) => response.lockdownAccount({ ...i, wait: false }),
     onError: riskError,
+    // The factors a policy may name, and an account's enrolled ones, are the registry's.
+    factors: {
+      strengths: Object.fromEntries(factors.kinds.map((k) => [k, factors.get(k)!.strength])),
+      enrolled: (accountId) => factors.enrolledKinds(db, accountId),
+    },
     ...(decisionLogFile ? { decisionLog: createWorkerDecisionLog(decisionLogFile, riskError) } : {}),
     ...(database.attachedDb ? { decisionsDb: database.attachedDb } : {}),
   });

@@ -32,8 +32,16 @@ export type RiskEventType = (typeof RISK_EVENT_TYPES)[number];
 /** Weakest first: a decision is the strictest action among the matching rules. */
 export const RISK_ACTIONS = ["allow", "challenge", "review", "deny"] as const;
 export type RiskAction = (typeof RISK_ACTIONS)[number];
-export const RISK_FACTORS = ["totp", "email_code", "any"] as const;
-export type RiskFactor = (typeof RISK_FACTORS)[number];
+/** What a challenge rule asks for: "any", or a registered factor's kind (that factor, or one at least as strong). */
+export type RiskFactor = string;
+/**
+ * The factors a rule may name, with their strengths: identity's factor registry's, given by app.ts
+ * (createRiskService's `factors`). Without a registry (the offline CLI and backtests), the built-in factors'.
+ */
+export type FactorStrengths = Readonly<Record<string, number>>;
+export const BUILT_IN_FACTORS: FactorStrengths = { totp: 2, recovery_code: 2, passkey: 2, email_code: 1 };
+/** The account facts derived from the factor registry (asked only when a rule of the set reads one of them). */
+export const FACTOR_FACTS = ["factors", "strongestFactor", "totpEnabled"] as const;
 
 export const VELOCITY_KEYS = ["account", "ip", "device", "card", "giftcard", "seller"] as const;
 export type VelocityKeyKind = (typeof VELOCITY_KEYS)[number];
@@ -114,6 +122,10 @@ export interface CompiledPolicySet {
   readsByEvent: Map<RiskEventType, CompiledVelocity[]>;
   /** Counters fed by each event type. */
   recordsByEvent: Map<RiskEventType, CompiledVelocity[]>;
+  /** The factors its rules may name and their strengths (FACTOR_RANK of old, now the registry's). */
+  factors: FactorStrengths;
+  /** Does a rule read a fact derived from the factor registry (FACTOR_FACTS)? Only then are they asked. */
+  readsFactors: boolean;
 }
 
 export class PolicyError extends Error {
@@ -439,7 +451,12 @@ function isStringArray(v: unknown): v is string[] {
  * Validates and compiles a policy set. Throws PolicyError listing every problem (unknown action, event type or
  * factor, an expression that does not parse, a counter named twice or read but not declared).
  */
-export function compilePolicySet(source: unknown, version: number): CompiledPolicySet {
+export function compilePolicySet(
+  source: unknown,
+  version: number,
+  factors: FactorStrengths = BUILT_IN_FACTORS,
+): CompiledPolicySet {
+  let readsFactors = false;
   const problems: { path: string; message: string }[] = [];
   const bad = (path: string, message: string) => problems.push({ path, message });
   if (typeof source !== "object" || source === null || Array.isArray(source)) {
@@ -568,8 +585,8 @@ export function compilePolicySet(source: unknown, version: number): CompiledPoli
       bad(`${p}.action`, "allow, challenge, review or deny");
       continue;
     }
-    if (rule.factor !== undefined && !RISK_FACTORS.includes(rule.factor as RiskFactor)) {
-      bad(`${p}.factor`, "totp, email_code or any");
+    if (rule.factor !== undefined && (rule.factor === "any" ? false : !Object.hasOwn(factors, String(rule.factor)))) {
+      bad(`${p}.factor`, `any, or a registered factor: ${Object.keys(factors).join(", ")}`);
     }
     if (rule.factor !== undefined && rule.action !== "challenge") bad(`${p}.factor`, "only a challenge names a factor");
     for (const k of ["hold", "lockdown"] as const) {
@@ -602,6 +619,9 @@ export function compilePolicySet(source: unknown, version: number): CompiledPoli
       bad(`${p}.when`, `reads an unknown variable (use ${ROOTS.join(", ")})`);
     }
     const action = rule.action as RiskAction;
+    if (paths.some((x) => x[0] === "account" && (FACTOR_FACTS as readonly string[]).includes(x[1] ?? ""))) {
+      readsFactors = true;
+    }
     const compiled: CompiledRule = {
       rule: rule as unknown as PolicyRule,
       index: i,
@@ -638,6 +658,8 @@ export function compilePolicySet(source: unknown, version: number): CompiledPoli
     fastByEvent: new Map([...rulesByEvent].map(([e, list]) => [e, compileFastSetShared(list.map((c) => c.rule.when))])),
     readsByEvent: new Map([...readsByEvent].map(([k, s]) => [k, [...s]])),
     recordsByEvent,
+    factors,
+    readsFactors,
   };
 }
 
@@ -695,7 +717,6 @@ export interface PolicyDecision {
 }
 
 const RANK: Record<RiskAction, number> = { allow: 0, challenge: 1, review: 2, deny: 3 };
-const FACTOR_RANK: Record<RiskFactor, number> = { any: 0, email_code: 1, totp: 2 };
 
 function read(f: Features, path: string[]): unknown {
   let v: unknown = f;
@@ -775,7 +796,8 @@ export function evaluatePolicy(
     if (RANK[r.action] > RANK[decision]) decision = r.action;
     if (r.action === "challenge") {
       const f = r.factor ?? "any";
-      if (factor === undefined || FACTOR_RANK[f] > FACTOR_RANK[factor]) factor = f;
+      const rank = (x: RiskFactor) => (x === "any" ? 0 : (set.factors[x] ?? 0));
+      if (factor === undefined || rank(f) > rank(factor)) factor = f;
     }
     if (r.hold && r.action !== "allow") hold = true;
     if (r.lockdown && (r.action === "review" || r.action === "deny")) lockdown = true;

@@ -4,12 +4,17 @@ import { Context, errors, Nullable } from "../api/schemas.ts";
 import type { Http } from "../api/types.ts";
 import type { RouteDeps } from "../route-deps.ts";
 import { CommonErrors } from "../shared/errors.ts";
-import { RISK_ACTIONS, RISK_EVENT_TYPES, RISK_FACTORS, type RiskEventType } from "./policy.ts";
+import { RISK_ACTIONS, RISK_EVENT_TYPES, type RiskEventType } from "./policy.ts";
 
 const strict = { additionalProperties: false } as const;
 const lit = <T extends string>(xs: readonly T[]) => Type.Unsafe<T>(Type.Union(xs.map((x) => Type.Literal(x))));
 const Action = lit(RISK_ACTIONS);
-const Factor = lit(RISK_FACTORS);
+// "any", or a registered second factor's kind (identity's factor registry; the policy set is checked against it).
+const Factor = Type.String({
+  pattern: "^[a-z][a-z0-9_]{0,31}$",
+  description: "any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …",
+  examples: ["totp"],
+});
 const Scalar = Type.Union([
   Type.String({ maxLength: 1024 }),
   Type.Number(),

@@ -24,6 +24,7 @@ import {
   type CompiledVelocity,
   compilePolicySet,
   evaluatePolicy,
+  type FactorStrengths,
   type Features,
   type MatchReason,
   type PolicyDecision,
@@ -81,6 +82,14 @@ export interface RiskServiceDeps {
   blockAbroadByDefault?: boolean;
   /** How long a node trusts its cached policy sets before re-reading their states (ms). */
   policyRefreshMs?: number;
+  /**
+   * identity's factor registry (app.ts): the kinds a policy may name with their strengths, and the kinds an account
+   * has enrolled — asked only for a set whose rules read `account.factors`, `strongestFactor` or `totpEnabled`.
+   */
+  factors?: {
+    strengths: FactorStrengths;
+    enrolled(accountId: string): Promise<string[]>;
+  };
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -232,7 +241,7 @@ export function createRiskService(deps: RiskServiceDeps) {
   function compile(version: number, source: string): CompiledPolicySet {
     let c = compiled.get(version);
     if (!c) {
-      c = compilePolicySet(JSON.parse(source), version);
+      c = compilePolicySet(JSON.parse(source), version, deps.factors?.strengths);
       compiled.set(version, c);
     }
     return c;
@@ -405,7 +414,12 @@ export function createRiskService(deps: RiskServiceDeps) {
   }
 
   /** Features for one event, as plain JSON-like values (also what the decision row stores). */
-  async function gather(input: AssessInput, ctx: EnrichedContext | null, now: number): Promise<Features> {
+  async function gather(
+    input: AssessInput,
+    ctx: EnrichedContext | null,
+    now: number,
+    withFactors = false,
+  ): Promise<Features> {
     const type = input.type;
     const data = input.data ? withAges(input.data, now) : {};
     const event: Record<string, unknown> = {
@@ -517,6 +531,15 @@ export function createRiskService(deps: RiskServiceDeps) {
           lastSignInAgeS: last === undefined ? null : (now - last) / 1000,
           allowedCountries: facts.allowedCountries ?? (await defaultAllowedCountries(accountId, facts.createdAt)),
         });
+        if (withFactors && deps.factors) {
+          // From the registry: the enrolled kinds, the strongest's strength, and the older fact kept for the
+          // policies written with it (an authenticator app enrolled).
+          const kinds = await deps.factors.enrolled(accountId);
+          const strengths = deps.factors.strengths;
+          account.factors = kinds;
+          account.strongestFactor = kinds.reduce((m, k) => Math.max(m, strengths[k] ?? 0), 0);
+          account.totpEnabled = kinds.includes("totp");
+        }
       }
       const t = read.credentialAt;
       signals.sinceCredentialChangeS = t === null ? null : (now - t) / 1000;
@@ -615,7 +638,7 @@ export function createRiskService(deps: RiskServiceDeps) {
       const any = await db.selectFrom("risk_policy_sets").select("version").limit(1).executeTakeFirst();
       if (!any) {
         try {
-          compilePolicySet(deps.initialPolicy, 1);
+          compilePolicySet(deps.initialPolicy, 1, deps.factors?.strengths);
         } catch (e) {
           invalid(e);
         }
@@ -742,7 +765,7 @@ export function createRiskService(deps: RiskServiceDeps) {
           ? input.context
           : deps.enricher.enrich(input.context)
         : null;
-      const f = await gather(input, ctx, now);
+      const f = await gather(input, ctx, now, sets.active.readsFactors || (sets.shadow?.readsFactors ?? false));
 
       // The CEL activation is converted at most once per decision, and only when a rule needs CEL itself (most rules
       // run on the fast path over the plain features); each set gets it with its own counters.
@@ -853,7 +876,7 @@ export function createRiskService(deps: RiskServiceDeps) {
     /** Stores a policy set as a draft with the next version, after compiling every expression. */
     async putPolicySet(source: unknown, by: string | null = null): Promise<PolicySetView> {
       try {
-        compilePolicySet(source, 0);
+        compilePolicySet(source, 0, deps.factors?.strengths);
       } catch (e) {
         invalid(e);
       }
@@ -952,7 +975,7 @@ export function createRiskService(deps: RiskServiceDeps) {
         if (r.status === "active") throw RiskErrors.policy_state_invalid({ status: r.status, to });
         // Compiles under this node's engine before it can go live (a set stored by an older node might not).
         try {
-          compilePolicySet(JSON.parse(r.source), version);
+          compilePolicySet(JSON.parse(r.source), version, deps.factors?.strengths);
         } catch (e) {
           invalid(e);
         }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Executor } from "../../db/database.ts";
 import type { Clock } from "../../shared/clock.ts";
-import { ATTACKER, makeTestApp, STRONG, STRONG2, type TestApp } from "../../testing/app.ts";
+import { ATTACKER, makeTestApp, STRONG, STRONG2, type TestApp, TOKYO } from "../../testing/app.ts";
 import { IdentityErrors } from "../errors.ts";
 import type { Factor, FactorChange, FactorItem } from "./types.ts";
 
@@ -170,5 +170,35 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
       .map((o: { objectId: string; action: string }) => `${o.action} ${o.objectId}`);
     assert.deepEqual(removed, ["removed test_key:attackers-key"], lock.body);
     assert.deepEqual(await t.app.factors.enrolledKinds(t.app.database.db, owner.accountId), ["email_code"]);
+  });
+
+  it("risk: a policy may name it, and the account's factor facts come from the registry", async () => {
+    const email = "plug-risk@example.jp";
+    const a = await t.signUp(email);
+    key.add(a.accountId, "key-r");
+    const set = await t.app.risk.putPolicySet({
+      name: "plug",
+      rules: [
+        {
+          id: "key_holder",
+          events: ["login"],
+          when: '"test_key" in account.factors && account.strongestFactor >= 2.0 && !account.totpEnabled',
+          action: "challenge",
+          factor: "test_key",
+        },
+      ],
+    });
+    await t.app.risk.promote(set.version, "active");
+    const d = await t.app.risk.assessEvent({ type: "login", accountId: a.accountId, context: TOKYO });
+    assert.equal(d.decision, "challenge", JSON.stringify(d.reasons));
+    assert.equal(d.factor, "test_key");
+    const r = await t.signIn(email, STRONG);
+    assert.deepEqual(r.factors, ["test_key"], "only factors as strong as the one the rule named");
+    await assert.rejects(
+      t.app.risk.putPolicySet({
+        rules: [{ id: "typo", events: ["login"], when: "true", action: "challenge", factor: "test_kye" }],
+      }),
+      /policy set is invalid/,
+    );
   });
 });

@@ -15348,7 +15348,11 @@ export interface operations {
                     "application/json": {
                         decisionId: string;
                         decision: "allow" | "challenge" | "review" | "deny";
-                        factor?: "totp" | "email_code" | "any";
+                        /**
+                         * @description any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …
+                         * @example totp
+                         */
+                        factor?: string;
                         hold: boolean;
                         lockdown: boolean;
                         reasons: {
@@ -15359,7 +15363,11 @@ export interface operations {
                             inputs: {
                                 [key: string]: unknown;
                             };
-                            factor?: "totp" | "email_code" | "any";
+                            /**
+                             * @description any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …
+                             * @example totp
+                             */
+                            factor?: string;
                             hold?: boolean;
                             lockdown?: boolean;
                             error?: string;
@@ -15372,7 +15380,11 @@ export interface operations {
                         shadow?: {
                             policyVersion: number;
                             decision: "allow" | "challenge" | "review" | "deny";
-                            factor?: "totp" | "email_code" | "any";
+                            /**
+                             * @description any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …
+                             * @example totp
+                             */
+                            factor?: string;
                             hold: boolean;
                             reasons: {
                                 ruleId: string;
@@ -15382,7 +15394,11 @@ export interface operations {
                                 inputs: {
                                     [key: string]: unknown;
                                 };
-                                factor?: "totp" | "email_code" | "any";
+                                /**
+                                 * @description any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …
+                                 * @example totp
+                                 */
+                                factor?: string;
                                 hold?: boolean;
                                 lockdown?: boolean;
                                 error?: string;
@@ -16035,7 +16051,11 @@ export interface operations {
                                 inputs: {
                                     [key: string]: unknown;
                                 };
-                                factor?: "totp" | "email_code" | "any";
+                                /**
+                                 * @description any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …
+                                 * @example totp
+                                 */
+                                factor?: string;
                                 hold?: boolean;
                                 lockdown?: boolean;
                                 error?: string;
@@ -16047,7 +16067,11 @@ export interface operations {
                             shadow: {
                                 policyVersion: number;
                                 decision: "allow" | "challenge" | "review" | "deny";
-                                factor?: "totp" | "email_code" | "any";
+                                /**
+                                 * @description any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …
+                                 * @example totp
+                                 */
+                                factor?: string;
                                 hold: boolean;
                                 reasons: {
                                     ruleId: string;
@@ -16057,7 +16081,11 @@ export interface operations {
                                     inputs: {
                                         [key: string]: unknown;
                                     };
-                                    factor?: "totp" | "email_code" | "any";
+                                    /**
+                                     * @description any, or a registered second factor's kind: totp, recovery_code, passkey, email_code, …
+                                     * @example totp
+                                     */
+                                    factor?: string;
                                     hold?: boolean;
                                     lockdown?: boolean;
                                     error?: string;
