@@ -28,7 +28,12 @@ try {
     await signUpInProcess(cluster.app, {
       email,
       password: PASSWORD,
-      context: { ip: `153.150.${i >> 8}.${(i & 255) + 1}`, userAgent: UA, deviceId: `owner-${i}`, channel: "web" },
+      context: {
+        ip: `153.150.${Math.floor(i / 254) & 255}.${(i % 254) + 1}`,
+        userAgent: UA,
+        deviceId: `owner-${i}`,
+        channel: "web",
+      },
     });
     emails.push(email);
   }
@@ -48,7 +53,8 @@ try {
     if (kind === "known") known++;
     const i = k % ACCOUNTS;
     const context = {
-      ip: `153.${160 + (k % 40)}.${(k >> 8) & 255}.${(k & 255) + 1}`,
+      // host part 1–254: `.256` (k & 255 = 255, plus one) is no address, and was answered 400
+      ip: `153.${160 + (k % 40)}.${Math.floor(k / 254) & 255}.${(k % 254) + 1}`,
       userAgent: UA,
       deviceId: kind === "known" ? `owner-${i}` : `new-${run}-${k}`,
       channel: "web",
