@@ -64,6 +64,7 @@ import { createUnfinishedSecondFactorSweep } from "./risk/alerts.ts";
 import { createWorkerDecisionLog } from "./risk/decision-log.ts";
 import { DEFAULT_POLICY } from "./risk/default-policy.ts";
 import { createFactIndex, pruneChangeFeed } from "./risk/fact-index.ts";
+import { credentialEvents } from "./risk/features.ts";
 import type { PolicySetSource } from "./risk/policy.ts";
 import { registerRiskRoutes } from "./risk/routes.ts";
 import { createRiskService } from "./risk/service.ts";
@@ -165,7 +166,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     opts.counters ?? (config.redisUrl ? createRedisCounterStore(config.redisUrl) : createMemoryCounterStore());
   const limiter = new RateLimiter(counters, clock);
   // Security events also go to the store as signed webhooks, queued in the transaction that records them.
-  const events = createEventLog({ db, dialect, clock, onAppend: securityWebhookHook(() => webhooks) });
+  const events = createEventLog({
+    db,
+    dialect,
+    clock,
+    onAppend: securityWebhookHook(
+      () => webhooks,
+      () => factorChangeEvents,
+    ),
+  });
 
   // Signed webhooks to the store's backend: services emit in their own transactions, the dispatcher delivers.
   const webhooks = createWebhookService({ db, clock, key: keys.webhooks });
@@ -220,6 +229,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     ...(opts.extraFactors?.({ db, clock }) ?? []),
   ]);
 
+  const factorChangeEvents: ReadonlySet<string> = new Set(Object.keys(factors.changeEvents));
+
   // Sessions ask identity how strong a second factor the account requires; identity is built below and uses sessions.
   let identity: IdentityService | undefined;
   const sessions = createSessionService({
@@ -271,12 +282,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   // The embedded store on a file keeps the accounts' risk facts in memory, kept exact by the store's change feed.
   const factIndex =
     database.readSync && database.changeCounter
-      ? createFactIndex({
-          readSync: database.readSync,
-          changeCounter: database.changeCounter,
-          prune: (keep) => pruneChangeFeed(db, keep),
-          onError: riskError,
-        })
+      ? createFactIndex(
+          {
+            readSync: database.readSync,
+            changeCounter: database.changeCounter,
+            prune: (keep) => pruneChangeFeed(db, keep),
+            onError: riskError,
+          },
+          { credentialEvents: credentialEvents([...factorChangeEvents]) },
+        )
       : undefined;
   const risk = createRiskService({
     db,
@@ -294,6 +308,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     factors: {
       strengths: Object.fromEntries(factors.kinds.map((k) => [k, factors.get(k)!.strength])),
       enrolled: (accountId) => factors.enrolledKinds(db, accountId),
+      changeEvents: [...factorChangeEvents],
     },
     ...(decisionLogFile ? { decisionLog: createWorkerDecisionLog(decisionLogFile, riskError) } : {}),
     ...(database.attachedDb ? { decisionsDb: database.attachedDb } : {}),
@@ -476,6 +491,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     clock,
     commerce: commerceReads,
     findByOrderOrGiftCard,
+    factorEventLabels: factors.eventLabels,
   });
 
   const routeDeps: RouteDeps = {

@@ -8,7 +8,7 @@ import type { Lang, Msg } from "../web/i18n.ts";
 import { type ConsoleKit, CT, mamoriCode, type SignedIn, s } from "./kit.tsx";
 import { HOLD_STATUS } from "./review-pages.tsx";
 import { type AccountRecord, type Reveal, splitActor } from "./service.ts";
-import { changesOf, eventLabel, factsOf, maskTail } from "./timeline.ts";
+import { changesOf, factsOf, maskTail } from "./timeline.ts";
 
 const T = {
   resultsTitle: { ja: "検索結果: {q}", en: "Results for {q}" },
@@ -404,7 +404,7 @@ export function registerAccountPages(
                 return (
                   <tr key={e.seq}>
                     <td>{kit.when(e.at, lang)}</td>
-                    <td>{eventLabel(e.type, lang)}</td>
+                    <td>{console_.eventLabel(e.type, lang)}</td>
                     <td>
                       {actor.text}
                       {actor.attacker ? <span class="tag danger">{T.attacker[lang]}</span> : null}

@@ -7,6 +7,8 @@ import type { IdentityService } from "../identity/service.ts";
 import type { ResponseService } from "../response/service.ts";
 import type { Clock } from "../shared/clock.ts";
 import { MamoriError } from "../shared/errors.ts";
+import type { Lang, Msg } from "../web/i18n.ts";
+import { eventLabel } from "./timeline.ts";
 
 /**
  * What the support console reads: accounts found by anything a caller might quote (a past address, an order, a gift
@@ -23,6 +25,8 @@ export interface ConsoleDeps {
   /** the commerce record, read through commerce's own port (console queries none of its tables) */
   commerce: CommerceReads;
   findByOrderOrGiftCard: (q: string) => Promise<{ accountId: string; kind: string; value: string }[]>;
+  /** the timeline's words for the factors' own events (the factor registry's `changeEvents`, app.ts) */
+  factorEventLabels?: Readonly<Record<string, Msg>>;
 }
 
 export interface SearchHit {
@@ -42,6 +46,11 @@ export function createConsoleService(deps: ConsoleDeps) {
   const { db, identity, events } = deps;
 
   return {
+    /** An event type in people's words: the factors' own from the registry, the rest from timeline.ts. */
+    eventLabel(type: string, lang: Lang): string {
+      return deps.factorEventLabels?.[type]?.[lang] ?? eventLabel(type, lang);
+    },
+
     /**
      * Any email or phone the account ever had (removed ones too: the caller quotes the address they remember), an
      * account id, an order id, a gift card code, or the first two or more characters of a name on an address.

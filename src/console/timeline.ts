@@ -5,6 +5,8 @@ import type { Lang, Msg } from "../web/i18n.ts";
  * codes and card tokens in an event's data are masked here like everywhere else in the console.
  */
 
+// A factor's own events (enrolled, removed…) are not here: each factor names them (identity/factors/*/factor.ts
+// `changeEvents`) and the console service asks the registry first.
 export const EVENT_LABELS: Record<string, Msg> = {
   "account.created": { ja: "アカウント作成", en: "Account created" },
   "account.frozen": { ja: "アカウントを凍結", en: "Account frozen" },
@@ -27,9 +29,6 @@ export const EVENT_LABELS: Record<string, Msg> = {
   "phone.added": { ja: "電話番号追加", en: "Phone added" },
   "phone.removed": { ja: "電話番号削除", en: "Phone removed" },
   "contact.verified": { ja: "連絡先を確認", en: "Contact verified" },
-  "totp.enabled": { ja: "認証アプリを設定", en: "Authenticator turned on" },
-  "totp.disabled": { ja: "認証アプリを解除", en: "Authenticator turned off" },
-  "recovery_codes.regenerated": { ja: "リカバリーコード再発行", en: "Recovery codes renewed" },
   "app_password.created": { ja: "アプリ用パスワード作成", en: "App password created" },
   "app_password.revoked": { ja: "アプリ用パスワード無効化", en: "App password revoked" },
   "sign_in_countries.changed": { ja: "ログインを許可する国を変更", en: "Allowed sign-in countries changed" },
@@ -76,8 +75,6 @@ export const EVENT_LABELS: Record<string, Msg> = {
   "recovery.password_set": { ja: "復旧: パスワード設定", en: "Recovery: password set" },
   "recovery.devices_reviewed": { ja: "復旧: 端末を確認", en: "Recovery: devices reviewed" },
   "risk.second_factor_unfinished": { ja: "2段階目が未完了のまま", en: "Second step left unfinished" },
-  "factor_reset.requested": { ja: "2段階認証のリセットを依頼", en: "Factor reset requested" },
-  "factor_reset.cancelled": { ja: "2段階認証のリセットを取り消し", en: "Factor reset cancelled" },
 };
 
 export function eventLabel(type: string, lang: Lang): string {

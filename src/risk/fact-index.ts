@@ -16,7 +16,7 @@ import { networkOf } from "../context/ip.ts";
 import type { Db, SyncStatement } from "../db/database.ts";
 import { lowerBound, upperBound } from "../shared/sorted.ts";
 import type { FeatureSnapshot, SnapshotQuery } from "./features.ts";
-import { CREDENTIAL_EVENTS } from "./features.ts";
+import { credentialEvents } from "./features.ts";
 
 export interface FactIndexDeps {
   readSync: (sql: string) => SyncStatement;
@@ -40,6 +40,8 @@ export interface FactIndexOptions {
   maxIps?: number;
   /** A reader more than this many feed rows behind starts over instead of reading them (the writer keeps twice as many). */
   feedCatchUp?: number;
+  /** The credential-change event types (features.ts `credentialEvents`: identity's and the registered factors'). */
+  credentialEvents?: readonly string[];
 }
 
 interface AccountEntry {
@@ -82,7 +84,6 @@ const EMPTY_IP: IpEntry = { at: [], failed: [], identifier: [] };
 
 const LOGINS =
   "select account_id, at, device_id, country, ip, asn from login_attempts where outcome = 'succeeded' and account_id is not null";
-const CREDENTIALS = `select account_id, at from events where type in (${CREDENTIAL_EVENTS.map((t) => `'${t}'`).join(", ")})`;
 const CHALLENGES = "select account_id, created_at from signin_challenges where completed_at is null";
 const FAILURES = "select ip, at, outcome, identifier from login_attempts where outcome in ('failed', 'denied')";
 
@@ -93,6 +94,8 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
   const maxFailuresPerIp = opts.maxFailuresPerIp ?? 2000;
   const maxIps = opts.maxIps ?? 1_000_000;
   const feedCatchUp = opts.feedCatchUp ?? 50_000;
+  // credentialEvents checks each type's characters: they are written into the statement's text.
+  const CREDENTIALS = `select account_id, at from events where type in (${(opts.credentialEvents ?? credentialEvents()).map((t) => `'${t}'`).join(", ")})`;
   const report = deps.onError ?? (() => {});
   const q = (text: string) => deps.readSync(text);
 

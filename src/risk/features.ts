@@ -64,18 +64,36 @@ export interface SnapshotQuery {
   secondFactorWindowMs: number;
 }
 
-/** Event types that are credential changes (for "time since the last credential change"). */
+/**
+ * Identity's own event types that are credential changes (for "time since the last credential change"). A second
+ * factor's changes are the factor registry's (each factor's `changeEvents`, given by app.ts): `credentialEvents`.
+ */
 export const CREDENTIAL_EVENTS = [
   "password.changed",
   "password.reset",
   "email.changed",
-  "totp.enabled",
-  "totp.disabled",
   "phone.added",
   "phone.removed",
-  "recovery_codes.regenerated",
   "app_password.created",
 ];
+
+/** The built-in factors' change events, for a feature source built without the registry (tests, tools). */
+export const BUILT_IN_FACTOR_EVENTS = [
+  "totp.enabled",
+  "totp.disabled",
+  "factor_reset.requested",
+  "factor_reset.cancelled",
+  "recovery_codes.regenerated",
+  "passkey.added",
+  "passkey.removed",
+];
+
+/** Every credential-change event type: identity's own and the factors'. Types are code, checked before SQL sees them. */
+export function credentialEvents(factorEvents: readonly string[] = BUILT_IN_FACTOR_EVENTS): string[] {
+  const all = [...new Set([...CREDENTIAL_EVENTS, ...factorEvents])];
+  for (const t of all) if (!/^[a-z0-9_.]+$/.test(t)) throw new Error(`not an event type: ${t}`);
+  return all;
+}
 
 /**
  * Successful sign-ins a "network the account never used" looks back over (the newest). The network is derived from
@@ -120,7 +138,12 @@ export interface HeldFacts {
   ): { asn: number | null; network: number | null } | undefined;
 }
 
-export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: HeldFacts): RiskFeatureSource {
+export function createDbFeatureSource(
+  db: Db,
+  hot?: HotQuery,
+  index?: HeldFacts,
+  credentialTypes: readonly string[] = credentialEvents(),
+): RiskFeatureSource {
   const ex: Executor = db;
   // Parameters are marked by sentinel strings at compile time and replaced by position at run time, so the prepared
   // SQL is exactly what Kysely would compile for the call (constants like the outcome stay as compiled).
@@ -193,7 +216,7 @@ export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: HeldFacts)
       .selectFrom("events")
       .select((eb) => eb.fn.max<number>("at").as("at"))
       .where("account_id", "=", a("account"))
-      .where("type", "in", CREDENTIAL_EVENTS)
+      .where("type", "in", credentialTypes)
       .where("at", "<=", a("before"));
   const unfinishedQ = (q: Executor, a: typeof arg) =>
     q
@@ -273,7 +296,7 @@ export function createDbFeatureSource(db: Db, hot?: HotQuery, index?: HeldFacts)
             .selectFrom("events")
             .select((e) => e.fn.max<number>("at").as("at"))
             .where("account_id", "=", a("account"))
-            .where("type", "in", CREDENTIAL_EVENTS)
+            .where("type", "in", credentialTypes)
             .where("at", "<=", a("now"))
             .as("credential_at"),
           eb

@@ -18,7 +18,7 @@ import { AtoHistory, atoVector, scoreAto, shippedModelFor } from "./ato-model.ts
 import { createStatementDecisionLog, type DecisionLog } from "./decision-log.ts";
 import { RiskErrors } from "./errors.ts";
 import type { FactIndex } from "./fact-index.ts";
-import { createDbFeatureSource, type RiskFeatureSource } from "./features.ts";
+import { createDbFeatureSource, credentialEvents, type RiskFeatureSource } from "./features.ts";
 import {
   type CompiledPolicySet,
   type CompiledVelocity,
@@ -89,6 +89,8 @@ export interface RiskServiceDeps {
   factors?: {
     strengths: FactorStrengths;
     enrolled(accountId: string): Promise<string[]>;
+    /** the factors' change events: credential changes like a password's (`signals.sinceCredentialChangeS`) */
+    changeEvents: readonly string[];
   };
   onError?: (err: unknown, what: string) => void;
 }
@@ -219,7 +221,8 @@ export function rbaLoginOf(accountId: string, ctx: EnrichedContext): RbaLogin {
 
 export function createRiskService(deps: RiskServiceDeps) {
   const { db, clock } = deps;
-  const features = deps.features ?? createDbFeatureSource(db, deps.hot, deps.factIndex);
+  const features =
+    deps.features ?? createDbFeatureSource(db, deps.hot, deps.factIndex, credentialEvents(deps.factors?.changeEvents));
   const signalConfig = deps.signalConfig ?? DEFAULT_SIGNAL_CONFIG;
   const refreshMs = deps.policyRefreshMs ?? 5000;
   const blockAbroad = deps.blockAbroadByDefault ?? true;

@@ -8,8 +8,11 @@ import type { WebhookEmitter, WebhookEvent } from "./types.ts";
  * public contract (README "Webhooks"); the event types they come from are internal.
  *
  * An account is frozen by a lockdown (`security.lockdown.started`) and active again after recovery
- * (`security.recovery.completed`).
+ * (`security.recovery.completed`). A second factor enrolled, removed or replaced is `security.factor.changed`: which
+ * event types those are, each factor says (identity/factors/<kind>/factor.ts `changeEvents`, passed in by app.ts).
  */
+export const FACTOR_CHANGED = "security.factor.changed";
+
 export const SECURITY_WEBHOOKS: Readonly<Record<string, string>> = {
   "case.opened": "security.lockdown.started",
   "case.locked_down": "security.lockdown.completed",
@@ -24,20 +27,26 @@ export const SECURITY_WEBHOOKS: Readonly<Record<string, string>> = {
   "email.change_reverted": "security.email.changed",
   "phone.added": "security.phone.changed",
   "phone.removed": "security.phone.changed",
-  "totp.enabled": "security.factor.changed",
-  "totp.disabled": "security.factor.changed",
-  "recovery_codes.regenerated": "security.factor.changed",
-  "factor_reset.requested": "security.factor.changed",
-  "factor_reset.cancelled": "security.factor.changed",
   "risk.second_factor_unfinished": "security.signin.challenge_abandoned",
   "account.recovered": "security.recovery.completed",
 };
 
-/** The webhook messages for events just appended (only the mapped types; a case opened without a lockdown is not). */
-export function securityWebhooks(events: readonly StoredEvent[]): WebhookEvent[] {
+/** Every public security webhook type (the spec lists them). */
+export const SECURITY_WEBHOOK_TYPES: readonly string[] = [
+  ...new Set([...Object.values(SECURITY_WEBHOOKS), FACTOR_CHANGED]),
+].sort();
+
+/**
+ * The webhook messages for events just appended (only the mapped types and the factors' change events; a case opened
+ * without a lockdown is not).
+ */
+export function securityWebhooks(
+  events: readonly StoredEvent[],
+  factorChangeEvents: ReadonlySet<string> = new Set(),
+): WebhookEvent[] {
   const out: WebhookEvent[] = [];
   for (const ev of events) {
-    const type = SECURITY_WEBHOOKS[ev.type];
+    const type = SECURITY_WEBHOOKS[ev.type] ?? (factorChangeEvents.has(ev.type) ? FACTOR_CHANGED : undefined);
     if (!type) continue;
     if (ev.type === "case.opened" && ev.data.lockdown !== true) continue;
     const caseId = typeof ev.data.caseId === "string" ? ev.data.caseId : null;
@@ -53,10 +62,10 @@ export function securityWebhooks(events: readonly StoredEvent[]): WebhookEvent[]
   return out;
 }
 
-/** The event log's onAppend for the composition root. */
-export function securityWebhookHook(webhooks: () => WebhookEmitter) {
+/** The event log's onAppend for the composition root (the factor registry is built after the event log). */
+export function securityWebhookHook(webhooks: () => WebhookEmitter, factorChangeEvents: () => ReadonlySet<string>) {
   return async (tx: Executor, events: readonly StoredEvent[]) => {
-    const hooks = securityWebhooks(events);
+    const hooks = securityWebhooks(events, factorChangeEvents());
     if (hooks.length) await webhooks().emitMany(tx, hooks);
   };
 }

@@ -1,4 +1,4 @@
-import { SECURITY_WEBHOOKS } from "./security.ts";
+import { SECURITY_WEBHOOK_TYPES } from "./security.ts";
 
 /**
  * The messages Mamori POSTs to the store's endpoint, for the OpenAPI document's `webhooks` (3.1): every message is
@@ -67,7 +67,7 @@ function hook(operationId: string, summary: string, description: string, types: 
 }
 
 export function webhookDocs(): Record<string, unknown> {
-  const security = [...new Set(Object.values(SECURITY_WEBHOOKS))].sort();
+  const security = [...SECURITY_WEBHOOK_TYPES];
   return {
     commerceAction: hook(
       "commerceActionWebhook",

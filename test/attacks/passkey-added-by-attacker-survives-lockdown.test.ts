@@ -44,6 +44,12 @@ describe("passkey-added-by-attacker-survives-lockdown", () => {
     const theirs = await addPasskey(t, atk.session.token, { name: "totally my phone" });
     assert.equal(theirs.res.statusCode, 201, theirs.res.body);
     assert.ok(await t.lastMail("mio@example.jp", "passkey_added"), "the owner is told at once");
+    // and so is the store, as for an authenticator app: its backend may hold payouts or gift cards on it
+    const hooks = await t.call("GET", `/v1/webhooks/messages?objectType=account&objectId=${owner.accountId}&limit=100`);
+    const factorChanged = (hooks.json().messages as { type: string; data?: { event?: string } }[]).filter(
+      (m) => m.type === "security.factor.changed",
+    );
+    assert.equal(factorChanged.length, 1, `security.factor.changed for passkey.added (${hooks.body})`);
     const before = await passkeySignIn(t, theirs.credential!, ATTACKER);
     assert.equal(before.res.statusCode, 200, "the attacker's passkey signs in, no password needed");
     t.clock.advance(30 * 60_000);

@@ -30,6 +30,7 @@ function testKeyFactor(clock: Clock) {
     kind: "test_key",
     strength: 2,
     label: { ja: "テスト鍵", en: "Test key" },
+    changeEvents: { "test_key.added": { ja: "テスト鍵を追加", en: "Test key added" } },
     enrolled: async (_ex: Executor, accountId: string) => live(accountId).length > 0,
     challenge: async () => ({}),
     // A key "signs" by answering `<id>:signed` (what a real key proves does not matter here).
@@ -200,5 +201,47 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
       }),
       /policy set is invalid/,
     );
+  });
+
+  it("its change event is told to the store (security.factor.changed), counts as a credential change, and has words", async () => {
+    const email = "plug-told@example.jp";
+    const a = await t.signUp(email);
+    t.clock.advance(3 * 86_400_000);
+    key.add(a.accountId, "key-w");
+    // What the key's own code would append when it is added (the built-in factors append theirs the same way).
+    await t.app.database.db
+      .transaction()
+      .execute((tx) =>
+        t.app.events.append(tx, { accountId: a.accountId, type: "test_key.added", actor: "system", data: {} }),
+      );
+    const m = await t.call("GET", `/v1/webhooks/messages?objectType=account&objectId=${a.accountId}&limit=100`);
+    const told = (m.json().messages as { type: string; data?: { event?: string } }[]).filter(
+      (x) => x.type === "security.factor.changed",
+    );
+    assert.equal(told.length, 1, m.body);
+
+    t.clock.advance(60_000);
+    const set = await t.app.risk.putPolicySet({
+      name: "plug-changed",
+      rules: [
+        {
+          id: "factor_just_changed",
+          events: ["login"],
+          when: "signals.sinceCredentialChangeS != null && signals.sinceCredentialChangeS <= 600.0",
+          action: "challenge",
+        },
+      ],
+    });
+    await t.app.risk.promote(set.version, "active");
+    const d = await t.app.risk.assessEvent({ type: "login", accountId: a.accountId, context: TOKYO });
+    assert.equal(
+      d.decision,
+      "challenge",
+      `the key's change is a credential change a minute ago (${JSON.stringify(d)})`,
+    );
+    assert.equal(d.reasons[0]?.inputs["signals.sinceCredentialChangeS"], 60);
+
+    assert.deepEqual(t.app.factors.eventLabels["test_key.added"], { ja: "テスト鍵を追加", en: "Test key added" });
+    assert.equal(t.app.factors.eventLabels["passkey.added"]?.ja, "パスキーを追加");
   });
 });

@@ -4,6 +4,10 @@ import type { Factor, FactorChange, FactorItem } from "./types.ts";
 /** Every factor of the instance, asked by kind or all together (roll-back, the pages, the required strength). */
 export interface FactorRegistry {
   readonly kinds: readonly string[];
+  /** Every factor's change events (enrolled, removed, replaced) with their timeline words: types.ts `changeEvents`. */
+  readonly changeEvents: Readonly<Record<string, { ja: string; en: string }>>;
+  /** The timeline's words for every factor event, changes and others (types.ts `otherEvents`). */
+  readonly eventLabels: Readonly<Record<string, { ja: string; en: string }>>;
   get(kind: string): Factor | undefined;
   /** The kinds the account has enrolled, in registration order. */
   enrolledKinds(ex: Executor, accountId: string): Promise<string[]>;
@@ -22,6 +26,8 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
   if (byKind.size !== factors.length) throw new Error("two factors share a kind");
   return {
     kinds: factors.map((f) => f.kind),
+    changeEvents: Object.assign({}, ...factors.map((f) => f.changeEvents)),
+    eventLabels: Object.assign({}, ...factors.map((f) => ({ ...f.otherEvents, ...f.changeEvents }))),
     get: (kind) => byKind.get(kind),
     async enrolledKinds(ex, accountId) {
       const out: string[] = [];

@@ -63,6 +63,14 @@ export interface Factor<Options = unknown, Proof = unknown> {
   readonly backs?: string;
   /** Bound to the site, so a look-alike page cannot relay it (a passkey): offered first among equally strong ones. */
   readonly phishingResistant?: boolean;
+  /**
+   * The event types this factor appends when it is enrolled, removed or replaced, with the support timeline's words
+   * for each. The store hears of each as the webhook `security.factor.changed`, and the risk engine counts each as a
+   * credential change (`signals.sinceCredentialChangeS`): a factor added by an attacker is what a lockdown looks for.
+   */
+  readonly changeEvents: Readonly<Record<string, { ja: string; en: string }>>;
+  /** Its other events (a rename, a warning), with the timeline's words: shown, not counted as a change. */
+  readonly otherEvents?: Readonly<Record<string, { ja: string; en: string }>>;
   /** Does the account have this factor now? */
   enrolled(ex: Executor, accountId: string): Promise<boolean>;
   /** What the client needs to prove the factor (options, a code sent…), stored so it can be answered once. */

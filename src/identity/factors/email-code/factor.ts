@@ -47,6 +47,8 @@ export function createEmailCodeFactor(deps: EmailCodeFactorDeps) {
     kind: "email_code",
     strength: 1,
     label: LABEL,
+    // Nothing to enrol: the account's verified addresses are contact points, whose events are identity's own.
+    changeEvents: {},
 
     async enrolled(ex: Executor, accountId: string) {
       return (await store.verifiedEmails(ex, accountId)).length > 0;

@@ -112,6 +112,17 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
     strength: 2,
     phishingResistant: true,
     label: { ja: "パスキー", en: "Passkey" },
+    changeEvents: {
+      "passkey.added": { ja: "パスキーを追加", en: "Passkey added" },
+      "passkey.removed": { ja: "パスキーを削除", en: "Passkey removed" },
+    },
+    otherEvents: {
+      "passkey.renamed": { ja: "パスキーの名前を変更", en: "Passkey renamed" },
+      "passkey.clone_warning": {
+        ja: "パスキーの複製の疑い（署名カウンタの後退）",
+        en: "Passkey clone suspected (counter went back)",
+      },
+    },
 
     async enrolled(ex: Executor, accountId: string) {
       return (await store.count(ex, accountId)) > 0;

@@ -28,6 +28,7 @@ export function createRecoveryCodesFactor(deps: RecoveryCodesFactorDeps) {
     kind: "recovery_code",
     strength: 2,
     label: LABEL,
+    changeEvents: { "recovery_codes.regenerated": { ja: "リカバリーコード再発行", en: "Recovery codes renewed" } },
     // They stand in for the authenticator: without it enrolled they are not offered and complete nothing.
     backs: "totp",
 

@@ -56,6 +56,13 @@ export function createTotpFactor(deps: TotpFactorDeps) {
     kind: "totp",
     strength: 2,
     label: LABEL,
+    // The 72-hour reset (identity/signin.ts) is the authenticator's: its request and cancellation change it too.
+    changeEvents: {
+      "totp.enabled": { ja: "認証アプリを設定", en: "Authenticator turned on" },
+      "totp.disabled": { ja: "認証アプリを解除", en: "Authenticator turned off" },
+      "factor_reset.requested": { ja: "2段階認証のリセットを依頼", en: "Factor reset requested" },
+      "factor_reset.cancelled": { ja: "2段階認証のリセットを取り消し", en: "Factor reset cancelled" },
+    },
 
     async enrolled(ex: Executor, accountId: string) {
       return enrolledIn(await store.state(ex, accountId));
