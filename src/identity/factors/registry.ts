@@ -1,5 +1,19 @@
 import type { Executor } from "../../db/database.ts";
-import type { Factor, FactorChange, FactorItem } from "./types.ts";
+import type { Factor, FactorAction, FactorChange, FactorItem } from "./types.ts";
+
+/** One factor as the faces list it (the security center's section, the console's panel), in registration order. */
+export interface FactorPanel {
+  kind: string;
+  label: { ja: string; en: string };
+  enrolled: boolean;
+  status: { ja: string; en: string };
+  actions: readonly FactorAction[];
+  items: FactorItem[];
+}
+
+/** A factor without a face of its own: its label and whether it is on. */
+const ON = { ja: "設定済み", en: "On" };
+const OFF = { ja: "未設定", en: "Off" };
 
 /** Every factor of the instance, asked by kind or all together (roll-back, the pages, the required strength). */
 export interface FactorRegistry {
@@ -14,6 +28,8 @@ export interface FactorRegistry {
   /** The strongest enrolled factor's strength (0: none). */
   strongest(ex: Executor, accountId: string): Promise<number>;
   describe(ex: Executor, accountId: string): Promise<FactorItem[]>;
+  /** Every factor the faces show for the account (a factor's `face` null: left out), in registration order. */
+  faces(ex: Executor, accountId: string): Promise<FactorPanel[]>;
   planRollBack(ex: Executor, input: { accountId: string; since: number }): Promise<(FactorChange & { kind: string })[]>;
   rollBackSince(
     t: Executor,
@@ -41,6 +57,16 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
     },
     async describe(ex, accountId) {
       return (await Promise.all(factors.map((f) => f.describe(ex, accountId)))).flat();
+    },
+    async faces(ex, accountId) {
+      const out: FactorPanel[] = [];
+      for (const f of factors) {
+        const enrolled = await f.enrolled(ex, accountId);
+        const face = f.face ? await f.face(ex, accountId) : { status: enrolled ? ON : OFF, actions: [] };
+        if (face === null) continue;
+        out.push({ kind: f.kind, label: f.label, enrolled, ...face, items: await f.describe(ex, accountId) });
+      }
+      return out;
     },
     async planRollBack(ex, input) {
       const out: (FactorChange & { kind: string })[] = [];

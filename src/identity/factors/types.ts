@@ -33,6 +33,26 @@ export interface FactorChange {
   summary?: { ja: string; en: string };
 }
 
+/**
+ * Something the owner can do with a factor on the security center: open its own page (`link`), or post a change
+ * (`post`: a form with the page's CSRF token, through the sensitive-change gate). `href` is relative to the security
+ * center (`/portal/`): "./authenticator", "./passkeys".
+ */
+export interface FactorAction {
+  label: { ja: string; en: string };
+  href: string;
+  method: "link" | "post";
+}
+
+/**
+ * How a factor shows itself on the faces (the security center's factor section, the support console's factor panel):
+ * one status line in plain words (for the owner and for support alike, so no "you"), and the owner's actions.
+ */
+export interface FactorFace {
+  status: { ja: string; en: string };
+  actions: readonly FactorAction[];
+}
+
 export interface FactorChallengeInput {
   purpose: FactorPurpose;
   /** the account the challenge is for; null for a usernameless sign-in */
@@ -88,4 +108,9 @@ export interface Factor<Options = unknown, Proof = unknown> {
   ): Promise<FactorChange[]>;
   /** The enrolled items, for the security center and the account's timeline. */
   describe(ex: Executor, accountId: string): Promise<FactorItem[]>;
+  /**
+   * Its status line and actions on the security center and the console (registry.faces). Null: not shown on its own
+   * (recovery codes while no authenticator is on). Without it the faces show its label and whether it is enrolled.
+   */
+  face?(ex: Executor, accountId: string): Promise<FactorFace | null>;
 }

@@ -4,7 +4,7 @@ import type { Notifier } from "../../../notify/notifier.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import { CommonErrors } from "../../../shared/errors.ts";
 import { IdentityErrors } from "../../errors.ts";
-import type { Factor, FactorChallengeInput, FactorItem, FactorVerifyInput } from "../types.ts";
+import type { Factor, FactorChallengeInput, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
 import { emailCodeStore as store } from "./store.ts";
 
 export interface EmailCodeFactorDeps {
@@ -129,6 +129,24 @@ export function createEmailCodeFactor(deps: EmailCodeFactorDeps) {
         createdAt: c.verified_at ?? c.added_at,
         lastUsedAt: null,
       }));
+    },
+
+    /** Nothing to set up or remove here: the addresses are the contacts section's. */
+    async face(ex: Executor, accountId: string): Promise<FactorFace> {
+      const n = (await store.verifiedEmails(ex, accountId)).length;
+      return {
+        status:
+          n > 0
+            ? {
+                ja: `ログインの確認のとき、確認済みのメールアドレス（${n} 件）にコードを送ります。`,
+                en: `When a sign-in needs checking, a code is mailed to the verified addresses (${n}).`,
+              }
+            : {
+                ja: "確認済みのメールアドレスがないため使えません。",
+                en: "Not available: no verified email address.",
+              },
+        actions: [],
+      };
     },
   } satisfies Factor & Record<string, unknown>;
   return factor;

@@ -16,6 +16,7 @@ import type { Clock } from "../../../shared/clock.ts";
 import { newId } from "../../../shared/crypto.ts";
 import type { Factor, FactorChallengeInput, FactorChange, FactorItem, FactorPurpose } from "../types.ts";
 import { PasskeyErrors } from "./errors.ts";
+import { passkeyFace } from "./face.ts";
 import { type PasskeyRow, passkeyStore as store } from "./store.ts";
 
 /** The relying party: MAMORI_PASSKEY_RP_ID and MAMORI_PASSKEY_ORIGINS (config.ts), the store's name. */
@@ -127,6 +128,8 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
     async enrolled(ex: Executor, accountId: string) {
       return (await store.count(ex, accountId)) > 0;
     },
+
+    face: passkeyFace,
 
     /** Options for navigator.credentials.get(): no allowCredentials (discoverable), user verification required. */
     async challenge(input: FactorChallengeInput): Promise<PublicKeyCredentialRequestOptionsJSON> {

@@ -2,7 +2,7 @@ import type { Db, Executor } from "../../../db/database.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import { IdentityErrors } from "../../errors.ts";
 import { newLookupSecret, type StoredSecrets } from "../../secrets.ts";
-import type { Factor, FactorChange, FactorItem, FactorVerifyInput } from "../types.ts";
+import type { Factor, FactorChange, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
 import { recoveryCodeStore as store } from "./store.ts";
 
 export interface RecoveryCodesFactorDeps {
@@ -80,6 +80,28 @@ export function createRecoveryCodesFactor(deps: RecoveryCodesFactorDeps) {
       const at = left > 0 ? await store.newestUnused(ex, accountId) : null;
       if (at === null) return [];
       return [{ kind: "recovery_code", id: accountId, name: `${LABEL.en} (${left})`, createdAt: at, lastUsedAt: null }];
+    },
+
+    /**
+     * How many are left, and a new set (the security center's post). Shown only while there are codes: they are
+     * issued with the authenticator and go with it.
+     */
+    async face(ex: Executor, accountId: string): Promise<FactorFace | null> {
+      const left = await store.unused(ex, accountId);
+      if (left === 0) return null;
+      return {
+        status: {
+          ja: `残り ${left} 個。認証アプリが使えないときに、コードの代わりに1回ずつ使えます。`,
+          en: `${left} left. Each works once in place of the app's code.`,
+        },
+        actions: [
+          {
+            label: { ja: "リカバリーコードを作り直す", en: "Make new recovery codes" },
+            href: "./recovery-codes",
+            method: "post",
+          },
+        ],
+      };
     },
 
     /** How many unused codes the account has (the account view's `recoveryCodesLeft`). */

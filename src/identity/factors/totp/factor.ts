@@ -3,7 +3,7 @@ import type { Clock } from "../../../shared/clock.ts";
 import { open, seal } from "../../../shared/crypto.ts";
 import { IdentityErrors } from "../../errors.ts";
 import { generateTotpSecret, TOTP_PERIOD_SECONDS, totpStep, totpUri, verifyTotp } from "../../totp.ts";
-import type { Factor, FactorChange, FactorItem, FactorVerifyInput } from "../types.ts";
+import type { Factor, FactorChange, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
 import { totpStore as store, type TotpState } from "./store.ts";
 
 export interface TotpFactorDeps {
@@ -129,6 +129,34 @@ export function createTotpFactor(deps: TotpFactorDeps) {
       if (!s || s.enrolled_at === null) return [];
       const lastUsedAt = s.last_step === null ? null : s.last_step * TOTP_PERIOD_SECONDS * 1000;
       return [{ kind: "totp", id: accountId, name: LABEL.en, createdAt: s.enrolled_at, lastUsedAt }];
+    },
+
+    /** On: it can be removed (the security center's post). Off: its set-up page (portal/pages.tsx /authenticator). */
+    async face(ex: Executor, accountId: string): Promise<FactorFace> {
+      return enrolledIn(await store.state(ex, accountId))
+        ? {
+            status: { ja: "設定済み", en: "On" },
+            actions: [
+              {
+                label: { ja: "認証アプリを外す", en: "Remove the authenticator app" },
+                href: "./authenticator/remove",
+                method: "post",
+              },
+            ],
+          }
+        : {
+            status: {
+              ja: "未設定。スマートフォンのアプリに表示される6桁のコードで、ログインを守れます。",
+              en: "Off. The 6-digit code an app on your phone shows can protect your sign-in.",
+            },
+            actions: [
+              {
+                label: { ja: "認証アプリを設定する", en: "Set up an authenticator app" },
+                href: "./authenticator",
+                method: "link",
+              },
+            ],
+          };
     },
 
     /** Stores a new secret as pending (enrolment finishes when a code from it is confirmed); returns it to show once. */
