@@ -65,6 +65,7 @@ import { createWorkerDecisionLog } from "./risk/decision-log.ts";
 import { DEFAULT_POLICY } from "./risk/default-policy.ts";
 import { createFactIndex, pruneChangeFeed } from "./risk/fact-index.ts";
 import { credentialEvents } from "./risk/features.ts";
+import { feedFactTables } from "./risk/migration.ts";
 import type { PolicySetSource } from "./risk/policy.ts";
 import { registerRiskRoutes } from "./risk/routes.ts";
 import { createRiskService } from "./risk/service.ts";
@@ -279,7 +280,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
   const riskError = (e: unknown, what: string) => opts.logger?.warn({ err: e }, `risk: ${what}`);
   // risk's decision log, a side file the embedded store opened through risk's hook (risk/migration.ts)
   const decisionLogFile = database.sideFiles?.decision_log;
-  // The embedded store on a file keeps the accounts' risk facts in memory, kept exact by the store's change feed.
+  // The embedded store on a file keeps the accounts' risk facts in memory, kept exact by the store's change feed, which
+  // the factors' tables feed too (their enrolments are facts).
+  if (database.readSync && database.changeCounter) {
+    await feedFactTables(
+      db,
+      factors.enrolledSql.flatMap((f) => f.tables),
+    );
+  }
   const factIndex =
     database.readSync && database.changeCounter
       ? createFactIndex(
@@ -289,7 +297,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
             prune: (keep) => pruneChangeFeed(db, keep),
             onError: riskError,
           },
-          { credentialEvents: credentialEvents([...factorChangeEvents]) },
+          { credentialEvents: credentialEvents([...factorChangeEvents]), factors: factors.enrolledSql },
         )
       : undefined;
   const risk = createRiskService({
@@ -309,6 +317,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
       strengths: Object.fromEntries(factors.kinds.map((k) => [k, factors.get(k)!.strength])),
       enrolled: (accountId) => factors.enrolledKinds(db, accountId),
       changeEvents: [...factorChangeEvents],
+      enrolledSql: factors.enrolledSql,
     },
     ...(decisionLogFile ? { decisionLog: createWorkerDecisionLog(decisionLogFile, riskError) } : {}),
     ...(database.attachedDb ? { decisionsDb: database.attachedDb } : {}),

@@ -7,10 +7,15 @@ import SqliteDatabase from "better-sqlite3";
 import { CompiledQuery } from "kysely";
 import { networkOf } from "../context/ip.ts";
 import type { DatabaseHandle } from "../db/database.ts";
+import { EMAIL_CODE_ENROLLED_SQL } from "../identity/factors/email-code/factor.ts";
+import { PASSKEY_ENROLLED_SQL } from "../identity/factors/passkey/factor.ts";
+import { RECOVERY_CODES_ENROLLED_SQL } from "../identity/factors/recovery-codes/factor.ts";
+import { TOTP_ENROLLED_SQL } from "../identity/factors/totp/factor.ts";
 import { openStore } from "../store.ts";
 import { bareAccount } from "../testing/stores.ts";
 import { createFactIndex, type FactIndexOptions } from "./fact-index.ts";
-import { CREDENTIAL_EVENTS, createDbFeatureSource, type SnapshotQuery } from "./features.ts";
+import { CREDENTIAL_EVENTS, createDbFeatureSource, credentialEvents, type SnapshotQuery } from "./features.ts";
+import { feedFactTables } from "./migration.ts";
 
 // The risk facts kept in memory must never be staler than the store: an attacker's failed sign-ins, a password just
 // changed, a new device — whoever wrote them (this process, the CLI, another server on the file), the next decision
@@ -24,6 +29,13 @@ const DEVICES = ["d1", "d2", "d3", null];
 const COUNTRIES = ["JP", "US", "CN", null];
 const ASNS = [4713, 16509, null];
 const OUTCOMES = ["succeeded", "failed", "denied", "challenged"];
+// The built-in factors' enrolled-account SQL, as app.ts gives the registry's: both sides read them.
+const FACTORS = [
+  { kind: "totp", ...TOTP_ENROLLED_SQL },
+  { kind: "recovery_code", ...RECOVERY_CODES_ENROLLED_SQL },
+  { kind: "passkey", ...PASSKEY_ENROLLED_SQL },
+  { kind: "email_code", ...EMAIL_CODE_ENROLLED_SQL },
+];
 const EVENT_TYPES = [...CREDENTIAL_EVENTS.slice(0, 3), "session.created", "email.verified"];
 
 const dirs: string[] = [];
@@ -60,8 +72,16 @@ async function setup(opts: FactIndexOptions = {}) {
       .values(bareAccount(id, T0 - 400 * 24 * HOUR, T0))
       .execute();
   }
-  const index = createFactIndex({ readSync: h.readSync!, changeCounter: h.changeCounter! }, opts);
-  const sqlOnly = createDbFeatureSource(h.db, h.hot);
+  // The factors' tables feed the change feed as app.ts makes them.
+  await feedFactTables(
+    h.db,
+    FACTORS.flatMap((f) => f.tables),
+  );
+  const index = createFactIndex(
+    { readSync: h.readSync!, changeCounter: h.changeCounter! },
+    { factors: FACTORS, ...opts },
+  );
+  const sqlOnly = createDbFeatureSource(h.db, h.hot, undefined, credentialEvents(), FACTORS);
   // Another process writing the same file: a connection the handle does not count.
   const other = new SqliteDatabase(path.join(dir, "mamori.sqlite"));
   other.pragma("busy_timeout = 5000");
@@ -88,7 +108,7 @@ async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
   const account = r.pick(ACCOUNTS);
   const at = T0 + (r.int(8) - 4) * HOUR + ++tick;
   written.push(at);
-  switch (r.int(9)) {
+  switch (r.int(10)) {
     case 0:
     case 1:
     case 2: {
@@ -138,6 +158,23 @@ async function randomWrite(env: Env, r: ReturnType<typeof prng>) {
         );
       else await run("update contact_points set removed_at = ? where account_id = ?", [at, account]);
       break;
+    case 8: {
+      // Factors kept in their own tables: a recovery code or a passkey added, used or removed.
+      const k = r.int(4);
+      if (k === 0)
+        await run(
+          "insert into recovery_codes (id, account_id, code_hash, created_at, used_at) values (?, ?, ?, ?, null)",
+          [`r${++rowId}`, account, `h${rowId}`, at],
+        );
+      else if (k === 1) await run("update recovery_codes set used_at = ? where account_id = ?", [at, account]);
+      else if (k === 2)
+        await run(
+          "insert into passkeys (id, account_id, credential_id, public_key, sign_count, transports, user_handle, aaguid, device_type, backed_up, name, created_at, created_by, last_used_at, removed_at) values (?, ?, ?, 'pk', 0, '[]', 'uh', 'ag', 'singleDevice', 0, 'n', ?, 'owner', null, null)",
+          [`k${++rowId}`, account, `cred${rowId}`, at],
+        );
+      else await run("update passkeys set removed_at = ? where account_id = ?", [at, account]);
+      break;
+    }
     default: {
       const k = r.int(4);
       if (k < 2)

@@ -15,7 +15,7 @@ import { sql } from "kysely";
 import { networkOf } from "../context/ip.ts";
 import type { Db, SyncStatement } from "../db/database.ts";
 import { lowerBound, upperBound } from "../shared/sorted.ts";
-import type { FeatureSnapshot, SnapshotQuery } from "./features.ts";
+import type { FactorSql, FeatureSnapshot, SnapshotQuery } from "./features.ts";
 import { credentialEvents } from "./features.ts";
 
 export interface FactIndexDeps {
@@ -42,12 +42,18 @@ export interface FactIndexOptions {
   feedCatchUp?: number;
   /** The credential-change event types (features.ts `credentialEvents`: identity's and the registered factors'). */
   credentialEvents?: readonly string[];
+  /**
+   * The registered factors' enrolled-account SQL (features.ts `FactorSql`, the same the statement reads). Their tables
+   * must feed the change feed (risk/migration.ts `feedFactTables`, app.ts) for an enrolment to reach the index.
+   */
+  factors?: readonly FactorSql[];
 }
 
 interface AccountEntry {
   status: string;
   createdAt: number;
-  totpEnabled: boolean;
+  /** The enrolled factor kinds, in registration order. */
+  factors: string[];
   verifiedEmail: boolean;
   /** risk_account_settings.allowed_countries as stored (JSON text), or null. */
   allowed: string | null;
@@ -96,6 +102,7 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
   const feedCatchUp = opts.feedCatchUp ?? 50_000;
   // credentialEvents checks each type's characters: they are written into the statement's text.
   const CREDENTIALS = `select account_id, at from events where type in (${(opts.credentialEvents ?? credentialEvents()).map((t) => `'${t}'`).join(", ")})`;
+  const factorSql = opts.factors ?? [];
   const report = deps.onError ?? (() => {});
   const q = (text: string) => deps.readSync(text);
 
@@ -111,7 +118,10 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
   const feedSince = q(
     `select seq, account_id, ip from risk_changes where seq > ? order by seq limit ${feedCatchUp + 1}`,
   );
-  const accountRow = q("select status, created_at, totp_enrolled_at from accounts where id = ?");
+  // One 0/1 column per factor after status and created_at, as features.ts reads them.
+  const accountRow = q(
+    `select ${["status", "created_at", ...factorSql.map((f, i) => `case when exists (select 1 from (${f.select}) f where f.account_id = accounts.id) then 1 else 0 end as f${i}`)].join(", ")} from accounts where id = ?`,
+  );
   const emailRow = q(
     "select 1 from contact_points where account_id = ? and kind = 'email' and verified = 1 and removed_at is null limit 1",
   );
@@ -153,11 +163,11 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
     }
   }
 
-  function newEntry(status: string, createdAt: unknown, totp: unknown): AccountEntry {
+  function newEntry(status: string, createdAt: unknown, factors: string[]): AccountEntry {
     return {
       status,
       createdAt: Number(createdAt),
-      totpEnabled: totp !== null,
+      factors,
       verifiedEmail: false,
       allowed: null,
       loginAt: [],
@@ -193,7 +203,11 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
   function readAccount(id: string): AccountEntry | null | typeof TOO_BIG {
     const a = accountRow.all(id)[0];
     if (!a) return null;
-    const e = newEntry(String(a.status), a.created_at, a.totp_enrolled_at);
+    const e = newEntry(
+      String(a.status),
+      a.created_at,
+      factorSql.filter((_, i) => Number(a[`f${i}`]) === 1).map((f) => f.kind),
+    );
     e.verifiedEmail = emailRow.all(id).length > 0;
     const s = settingsRow.all(id)[0];
     e.allowed = s ? String(s.allowed_countries) : null;
@@ -284,14 +298,16 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
       const nAccounts = Number((q("select count(*) as n from accounts").all()[0] as { n: number }).n);
       if (total > maxLoadLogins || nAccounts > maxAccounts) return { accounts: 0, logins: 0, ips: 0, complete: false };
       const loaded = new Map<string, AccountEntry | typeof TOO_BIG>();
-      for (const [id, status, createdAt, totp] of q(
-        "select id, status, created_at, totp_enrolled_at from accounts",
-      ).rows())
-        loaded.set(String(id), newEntry(String(status), createdAt, totp));
+      for (const [id, status, createdAt] of q("select id, status, created_at from accounts").rows())
+        loaded.set(String(id), newEntry(String(status), createdAt, []));
       const entry = (id: unknown) => {
         const e = loaded.get(String(id));
         return e === TOO_BIG ? undefined : e;
       };
+      // Factor by factor, in registration order, so each account's kinds come in that order.
+      for (const f of factorSql) {
+        for (const [id] of q(`select distinct account_id from (${f.select}) f`).rows()) entry(id)?.factors.push(f.kind);
+      }
       for (const [id] of q(
         "select distinct account_id from contact_points where kind = 'email' and verified = 1 and removed_at is null",
       ).rows()) {
@@ -366,7 +382,8 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
           id: sq.accountId,
           status: e.status,
           createdAt: e.createdAt,
-          totpEnabled: e.totpEnabled,
+          factors: [...e.factors],
+          totpEnabled: e.factors.includes("totp"),
           verifiedEmail: e.verifiedEmail,
           lastSignIns: last1 === null ? [] : last2 === null ? [last1] : [last1, last2],
           allowedCountries: e.allowed === null ? null : (JSON.parse(e.allowed) as string[]),

@@ -11,6 +11,12 @@ export interface AccountFacts {
   id: string;
   status: string;
   createdAt: number;
+  /**
+   * The factor kinds enrolled, in registration order, from each factor's `enrolledSql` (the factor registry's, given
+   * by app.ts: risk names no factor's tables). Read with the account, so the stored default `totpEnabled` costs nothing.
+   */
+  factors: string[];
+  /** An authenticator app enrolled (`factors` has `totp`): the fact older policies were written with. */
   totpEnabled: boolean;
   verifiedEmail: boolean;
   /** Successful sign-ins, newest first (at most 2, at or before `before`). */
@@ -76,6 +82,12 @@ export const CREDENTIAL_EVENTS = [
   "phone.removed",
   "app_password.created",
 ];
+
+/** A factor's enrolled accounts as SQL (identity's Factor.enrolledSql): a select of `account_id`, no parameters. */
+export interface FactorSql {
+  kind: string;
+  select: string;
+}
 
 /** The built-in factors' change events, for a feature source built without the registry (tests, tools). */
 export const BUILT_IN_FACTOR_EVENTS = [
@@ -143,8 +155,19 @@ export function createDbFeatureSource(
   hot?: HotQuery,
   index?: HeldFacts,
   credentialTypes: readonly string[] = credentialEvents(),
+  /** The registered factors' enrolled-account SQL (app.ts, from the registry); none: no factor counts as enrolled. */
+  factorSql: readonly FactorSql[] = [],
 ): RiskFeatureSource {
   const ex: Executor = db;
+  // One 0/1 column per factor, `f<i>`, on a query over `accounts`: the factor's select, matched on the account's id.
+  const factorCols = () =>
+    factorSql.map((f, i) =>
+      sql<number>`case when exists (select 1 from (${sql.raw(f.select)}) f where f.account_id = accounts.id) then 1 else 0 end`.as(
+        `f${i}`,
+      ),
+    );
+  const kindsOf = (r: Record<string, unknown>) =>
+    factorSql.filter((_, i) => Number(r[`f${i}`]) === 1).map((f) => f.kind);
   // Parameters are marked by sentinel strings at compile time and replaced by position at run time, so the prepared
   // SQL is exactly what Kysely would compile for the call (constants like the outcome stay as compiled).
   const arg = (name: string) => `\u0000arg:${name}` as never;
@@ -160,7 +183,10 @@ export function createDbFeatureSource(
   }
 
   const accountQ = (q: Executor, a: typeof arg) =>
-    q.selectFrom("accounts").select(["id", "status", "created_at", "totp_enrolled_at"]).where("id", "=", a("account"));
+    q
+      .selectFrom("accounts")
+      .select(["id", "status", "created_at", ...factorCols()])
+      .where("id", "=", a("account"));
   const emailQ = (q: Executor, a: typeof arg) =>
     q
       .selectFrom("contact_points")
@@ -271,7 +297,7 @@ export function createDbFeatureSource(
           "accounts.id",
           "accounts.status",
           "accounts.created_at",
-          "accounts.totp_enrolled_at",
+          ...factorCols(),
           eb
             .selectFrom("contact_points")
             .select("id")
@@ -353,12 +379,14 @@ export function createDbFeatureSource(
       if (!r) return null;
       const last1 = num(r.last1);
       const last2 = num(r.last2);
+      const factors = kindsOf(r);
       return {
         account: {
           id: r.id,
           status: r.status,
           createdAt: Number(r.created_at),
-          totpEnabled: r.totp_enrolled_at !== null,
+          factors,
+          totpEnabled: factors.includes("totp"),
           verifiedEmail: r.email_id !== null,
           lastSignIns: last1 === null ? [] : last2 === null ? [last1] : [last1, last2],
           allowedCountries: r.allowed_countries === null ? null : (JSON.parse(r.allowed_countries) as string[]),
@@ -379,11 +407,13 @@ export function createDbFeatureSource(
         readLastLogins({ account: accountId, before }),
         readSettings({ account: accountId }),
       ]);
+      const factors = kindsOf(a);
       return {
         id: a.id,
         status: a.status,
         createdAt: Number(a.created_at),
-        totpEnabled: a.totp_enrolled_at !== null,
+        factors,
+        totpEnabled: factors.includes("totp"),
         verifiedEmail: emails.length > 0,
         lastSignIns: logins.map((l) => Number(l.at)),
         allowedCountries: settings[0] ? (JSON.parse(settings[0].allowed_countries) as string[]) : null,

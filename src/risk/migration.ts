@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, SqliteAdapter, sql } from "kysely";
-import type { SideFile } from "../db/database.ts";
+import type { Db, SideFile } from "../db/database.ts";
 import { COLUMNS } from "./decision-log.ts";
 
 const ts = "bigint" as const;
@@ -151,6 +151,49 @@ export const decisionLogSideFile: SideFile = {
   schema: DECISION_LOG_SCHEMA,
 };
 
+/**
+ * Adds the change feed's triggers (as the migration below) to tables outside FACT_TABLES that the snapshot now reads:
+ * the registered factors' (Factor.enrolledSql's `tables`, from app.ts), so an enrolment reaches the in-memory facts.
+ * Nothing on PostgreSQL or a store without the feed; a trigger already there is kept.
+ */
+export async function feedFactTables(db: Db, tables: readonly { table: string; account: string }[]): Promise<void> {
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+  const feed = await sql<{
+    n: number;
+  }>`select count(*) as n from sqlite_master where type = 'table' and name = 'risk_changes'`.execute(db);
+  if (Number(feed.rows[0]?.n ?? 0) === 0) return;
+  const known = new Set(FACT_TABLES.map((t) => t.table));
+  for (const t of tables) {
+    if (known.has(t.table)) continue;
+    // Names are code (a factor's declaration), not input: checked before they are written into the statement.
+    if (!/^[a-z_][a-z0-9_]*$/.test(t.table) || !/^[a-z_][a-z0-9_]*$/.test(t.account)) {
+      throw new Error(`not a table or column name: ${t.table}.${t.account}`);
+    }
+    known.add(t.table);
+    await createFeedTriggers(db, t, "if not exists ");
+  }
+}
+
+async function createFeedTriggers(
+  db: Kysely<unknown> | Db,
+  t: { table: string; account: string; ip?: string },
+  ifNot = "",
+) {
+  const row = (r: "old" | "new") => `(${r}.${t.account}, ${t.ip ? t.ip.replaceAll("{r}", r) : "null"})`;
+  const body = {
+    insert: `values ${row("new")}`,
+    update: `values ${row("old")}, ${row("new")}`,
+    delete: `values ${row("old")}`,
+  };
+  for (const [op, values] of Object.entries(body)) {
+    await sql
+      .raw(
+        `create trigger ${ifNot}risk_changes_${t.table}_${op} after ${op} on ${t.table} begin insert into risk_changes (account_id, ip) ${values}; end`,
+      )
+      .execute(db);
+  }
+}
+
 /** The decision log's file beside the store's: `mamori.sqlite` → `mamori.decisions.sqlite`. */
 export function decisionLogPath(storeFile: string): string {
   return storeFile.replace(/(\.sqlite)?$/, ".decisions.sqlite");
@@ -183,20 +226,6 @@ export const riskChangeFeedMigration: Migration = {
     const main = await sql<{ file: string }>`select file from pragma_database_list where name = 'main'`.execute(db);
     if ((main.rows[0]?.file ?? "") === "") return;
     await sql`create table risk_changes (seq integer primary key autoincrement, account_id text, ip text)`.execute(db);
-    for (const t of FACT_TABLES) {
-      const row = (r: "old" | "new") => `(${r}.${t.account}, ${t.ip ? t.ip.replaceAll("{r}", r) : "null"})`;
-      const body = {
-        insert: `values ${row("new")}`,
-        update: `values ${row("old")}, ${row("new")}`,
-        delete: `values ${row("old")}`,
-      };
-      for (const [op, values] of Object.entries(body)) {
-        await sql
-          .raw(
-            `create trigger risk_changes_${t.table}_${op} after ${op} on ${t.table} begin insert into risk_changes (account_id, ip) ${values}; end`,
-          )
-          .execute(db);
-      }
-    }
+    for (const t of FACT_TABLES) await createFeedTriggers(db, t);
   },
 };

@@ -18,7 +18,7 @@ import { AtoHistory, atoVector, scoreAto, shippedModelFor } from "./ato-model.ts
 import { createStatementDecisionLog, type DecisionLog } from "./decision-log.ts";
 import { RiskErrors } from "./errors.ts";
 import type { FactIndex } from "./fact-index.ts";
-import { createDbFeatureSource, credentialEvents, type RiskFeatureSource } from "./features.ts";
+import { createDbFeatureSource, credentialEvents, type FactorSql, type RiskFeatureSource } from "./features.ts";
 import {
   type CompiledPolicySet,
   type CompiledVelocity,
@@ -91,6 +91,8 @@ export interface RiskServiceDeps {
     enrolled(accountId: string): Promise<string[]>;
     /** the factors' change events: credential changes like a password's (`signals.sinceCredentialChangeS`) */
     changeEvents: readonly string[];
+    /** each factor's enrolled accounts as SQL, read with the account's facts (features.ts `FactorSql`) */
+    enrolledSql?: readonly FactorSql[];
   };
   onError?: (err: unknown, what: string) => void;
 }
@@ -222,7 +224,14 @@ export function rbaLoginOf(accountId: string, ctx: EnrichedContext): RbaLogin {
 export function createRiskService(deps: RiskServiceDeps) {
   const { db, clock } = deps;
   const features =
-    deps.features ?? createDbFeatureSource(db, deps.hot, deps.factIndex, credentialEvents(deps.factors?.changeEvents));
+    deps.features ??
+    createDbFeatureSource(
+      db,
+      deps.hot,
+      deps.factIndex,
+      credentialEvents(deps.factors?.changeEvents),
+      deps.factors?.enrolledSql,
+    );
   const signalConfig = deps.signalConfig ?? DEFAULT_SIGNAL_CONFIG;
   const refreshMs = deps.policyRefreshMs ?? 5000;
   const blockAbroad = deps.blockAbroadByDefault ?? true;
@@ -635,6 +644,8 @@ export function createRiskService(deps: RiskServiceDeps) {
   }
 
   const service = {
+    /** What the decisions read (the store's tables, or the in-memory facts in front of them). */
+    features,
     /** Loads the initial policy set as version 1 (active) when there is none, and rebuilds the RBA history. */
     async start(): Promise<void> {
       const now = clock.now();

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Executor } from "../../db/database.ts";
+import { sql } from "kysely";
+import type { Db, Executor } from "../../db/database.ts";
 import type { Clock } from "../../shared/clock.ts";
-import { ATTACKER, makeTestApp, STRONG, STRONG2, type TestApp, TOKYO } from "../../testing/app.ts";
+import { APP_STORE, ATTACKER, makeTestApp, STRONG, STRONG2, type TestApp, TOKYO } from "../../testing/app.ts";
 import { IdentityErrors } from "../errors.ts";
 import type { Factor, FactorChange, FactorItem } from "./types.ts";
 
@@ -11,9 +12,10 @@ import type { Factor, FactorChange, FactorItem } from "./types.ts";
  * its own code, registered after the built-in ones (buildApp's extraFactors, the same list app.ts registers) — and
  * nothing else in the service names it. Identity's sensitive-change gate, the account's factor list and the lockdown's
  * roll-back must all see it; a consumer that reads a factor's own columns instead of asking the registry fails here.
- * (A hardware key kept in memory: what it stores does not matter, only that nobody but the factor reads it.)
+ * (A hardware key kept in memory: what it stores does not matter, only that nobody but the factor reads it. Its live
+ * keys are also written to a table of its own, `plug_test_keys`, for its `enrolledSql`: what risk reads.)
  */
-function testKeyFactor(clock: Clock) {
+function testKeyFactor(db: Db, clock: Clock) {
   const keys: { id: string; accountId: string; createdAt: number; removedAt: number | null }[] = [];
   const live = (accountId: string) => keys.filter((k) => k.accountId === accountId && k.removedAt === null);
   const changesSince = (accountId: string, since: number): FactorChange[] =>
@@ -26,8 +28,14 @@ function testKeyFactor(clock: Clock) {
         after: null,
         note: "added in window",
       }));
+  const mirror = async (ex: Executor, id: string, removedAt: number) =>
+    sql`update plug_test_keys set removed_at = ${removedAt} where id = ${id}`.execute(ex);
   const factor: Factor = {
     kind: "test_key",
+    enrolledSql: {
+      select: "select account_id from plug_test_keys where removed_at is null",
+      tables: [{ table: "plug_test_keys", account: "account_id" }],
+    },
     strength: 2,
     label: { ja: "テスト鍵", en: "Test key" },
     changeEvents: { "test_key.added": { ja: "テスト鍵を追加", en: "Test key added" } },
@@ -39,17 +47,23 @@ function testKeyFactor(clock: Clock) {
       if (!k || input.accountId === null) throw IdentityErrors.code_invalid();
       return { accountId: input.accountId, itemId: k.id };
     },
-    remove: async (_t, input) => {
+    remove: async (t, input) => {
       const k = live(input.accountId).find((x) => x.id === input.itemId);
-      if (k) k.removedAt = input.now;
+      if (k) {
+        k.removedAt = input.now;
+        await mirror(t, k.id, input.now);
+      }
       return k !== undefined;
     },
     planRollBack: async (_ex, input) => changesSince(input.accountId, input.since),
-    rollBackSince: async (_t, input) => {
+    rollBackSince: async (t, input) => {
       const changes = changesSince(input.accountId, input.since);
       for (const c of changes) {
         const k = keys.find((x) => x.id === c.objectId);
-        if (k) k.removedAt = input.now;
+        if (k) {
+          k.removedAt = input.now;
+          await mirror(t, k.id, input.now);
+        }
       }
       return changes;
     },
@@ -64,8 +78,9 @@ function testKeyFactor(clock: Clock) {
   };
   return {
     factor,
-    add(accountId: string, id: string) {
+    async add(accountId: string, id: string) {
       keys.push({ id, accountId, createdAt: clock.now(), removedAt: null });
+      await sql`insert into plug_test_keys (id, account_id, removed_at) values (${id}, ${accountId}, null)`.execute(db);
     },
   };
 }
@@ -74,9 +89,17 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
   let t: TestApp;
   let key: ReturnType<typeof testKeyFactor>;
   before(async () => {
-    t = await makeTestApp(undefined, undefined, {
-      extraFactors: ({ clock }) => {
-        key = testKeyFactor(clock);
+    // The factor's table exists before the app asks its enrolledSql (a real factor's migration, listed in store.ts).
+    const database = await APP_STORE.open();
+    await database.db.schema
+      .createTable("plug_test_keys")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("account_id", "text", (c) => c.notNull())
+      .addColumn("removed_at", "bigint")
+      .execute();
+    t = await makeTestApp(APP_STORE, database, {
+      extraFactors: ({ db, clock }) => {
+        key = testKeyFactor(db, clock);
         return [key.factor];
       },
     });
@@ -97,7 +120,7 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
     assert.equal(free.statusCode, 200, `no strong factor yet: a fresh sign-in is enough (${free.body})`);
     const token = free.json().session.token as string;
 
-    key.add(a.accountId, "key-1");
+    await key.add(a.accountId, "key-1");
     assert.deepEqual(await t.app.factors.enrolledKinds(db, a.accountId), ["email_code", "test_key"]);
     assert.equal(await t.app.factors.strongest(db, a.accountId), 2);
     assert.deepEqual(
@@ -117,7 +140,7 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
   it("sign-in challenges with it alone (the emailed code does not stand in), and its proof completes the challenge", async () => {
     const email = "plug-signin@example.jp";
     const a = await t.signUp(email);
-    key.add(a.accountId, "key-s");
+    await key.add(a.accountId, "key-s");
     const r = await t.signIn(email, STRONG);
     assert.equal(
       r.status,
@@ -155,7 +178,7 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
     t.clock.advance(10 * 86_400_000);
     const atk = await t.signIn("plug-owner@example.jp", STRONG, ATTACKER);
     assert.equal(atk.http, 200, JSON.stringify(atk));
-    key.add(owner.accountId, "attackers-key");
+    await key.add(owner.accountId, "attackers-key");
     t.clock.advance(30 * 60_000);
 
     const lock = await t.call(
@@ -176,7 +199,16 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
   it("risk: a policy may name it, and the account's factor facts come from the registry", async () => {
     const email = "plug-risk@example.jp";
     const a = await t.signUp(email);
-    key.add(a.accountId, "key-r");
+    const facts = async () => {
+      const q = { accountId: a.accountId, deviceId: null, country: null, ip: TOKYO.ip, now: t.clock.now() };
+      const snap = await t.app.risk.features.snapshot?.({ ...q, ipWindowMs: 60_000, secondFactorWindowMs: 60_000 });
+      const one = await t.app.risk.features.account(a.accountId, t.clock.now());
+      return { snapshot: snap?.account.factors, account: one?.factors };
+    };
+    assert.deepEqual(await facts(), { snapshot: ["email_code"], account: ["email_code"] });
+    await key.add(a.accountId, "key-r");
+    // Risk reads an account's enrolled factors with its other facts, through each factor's enrolledSql.
+    assert.deepEqual(await facts(), { snapshot: ["email_code", "test_key"], account: ["email_code", "test_key"] });
     const set = await t.app.risk.putPolicySet({
       name: "plug",
       rules: [
@@ -207,7 +239,7 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
     const email = "plug-told@example.jp";
     const a = await t.signUp(email);
     t.clock.advance(3 * 86_400_000);
-    key.add(a.accountId, "key-w");
+    await key.add(a.accountId, "key-w");
     // What the key's own code would append when it is added (the built-in factors append theirs the same way).
     await t.app.database.db
       .transaction()

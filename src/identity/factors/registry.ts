@@ -1,5 +1,5 @@
 import type { Executor } from "../../db/database.ts";
-import type { Factor, FactorAction, FactorChange, FactorItem } from "./types.ts";
+import type { Factor, FactorAction, FactorChange, FactorEnrolledSql, FactorItem } from "./types.ts";
 
 /** One factor as the faces list it (the security center's section, the console's panel), in registration order. */
 export interface FactorPanel {
@@ -22,6 +22,8 @@ export interface FactorRegistry {
   readonly changeEvents: Readonly<Record<string, { ja: string; en: string }>>;
   /** The timeline's words for every factor event, changes and others (types.ts `otherEvents`). */
   readonly eventLabels: Readonly<Record<string, { ja: string; en: string }>>;
+  /** Every factor's `enrolledSql` with its kind, in registration order: risk's snapshot and in-memory facts. */
+  readonly enrolledSql: readonly ({ kind: string } & FactorEnrolledSql)[];
   get(kind: string): Factor | undefined;
   /** The kinds the account has enrolled, in registration order. */
   enrolledKinds(ex: Executor, accountId: string): Promise<string[]>;
@@ -44,6 +46,7 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
     kinds: factors.map((f) => f.kind),
     changeEvents: Object.assign({}, ...factors.map((f) => f.changeEvents)),
     eventLabels: Object.assign({}, ...factors.map((f) => ({ ...f.otherEvents, ...f.changeEvents }))),
+    enrolledSql: factors.map((f) => ({ kind: f.kind, ...f.enrolledSql })),
     get: (kind) => byKind.get(kind),
     async enrolledKinds(ex, accountId) {
       const out: string[] = [];

@@ -33,6 +33,12 @@ export interface FactorChange {
   summary?: { ja: string; en: string };
 }
 
+/** Factor.enrolledSql: the accounts that have the factor enrolled, as a select of `account_id`. */
+export interface FactorEnrolledSql {
+  select: string;
+  tables: readonly { table: string; account: string }[];
+}
+
 /**
  * Something the owner can do with a factor on the security center: open its own page (`link`), or post a change
  * (`post`: a form with the page's CSRF token, through the sensitive-change gate). `href` is relative to the security
@@ -93,6 +99,13 @@ export interface Factor<Options = unknown, Proof = unknown> {
   readonly otherEvents?: Readonly<Record<string, { ja: string; en: string }>>;
   /** Does the account have this factor now? */
   enrolled(ex: Executor, accountId: string): Promise<boolean>;
+  /**
+   * The accounts `enrolled` answers true for, as SQL, for readers that ask in one statement or for every account at
+   * once (risk's snapshot and its in-memory facts): `select` answers one column `account_id`, takes no parameters and
+   * reads the same on SQLite and PostgreSQL; `tables` are the tables it reads, each with its column naming the account,
+   * so the in-memory facts hear of a write to them (risk/migration.ts `feedFactTables`).
+   */
+  readonly enrolledSql: FactorEnrolledSql;
   /** What the client needs to prove the factor (options, a code sent…), stored so it can be answered once. */
   challenge(input: FactorChallengeInput): Promise<Options>;
   /** Checks a proof against a challenge this factor issued; answers the account it proves, or throws. */

@@ -4,8 +4,21 @@ import type { Notifier } from "../../../notify/notifier.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import { CommonErrors } from "../../../shared/errors.ts";
 import { IdentityErrors } from "../../errors.ts";
-import type { Factor, FactorChallengeInput, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
+import type {
+  Factor,
+  FactorChallengeInput,
+  FactorEnrolledSql,
+  FactorFace,
+  FactorItem,
+  FactorVerifyInput,
+} from "../types.ts";
 import { emailCodeStore as store } from "./store.ts";
+
+/** The accounts with this factor enrolled, as SQL (Factor.enrolledSql: what risk reads with an account's facts). */
+export const EMAIL_CODE_ENROLLED_SQL: FactorEnrolledSql = {
+  select: "select account_id from contact_points where kind = 'email' and verified = 1 and removed_at is null",
+  tables: [{ table: "contact_points", account: "account_id" }],
+};
 
 export interface EmailCodeFactorDeps {
   db: Db;
@@ -49,6 +62,7 @@ export function createEmailCodeFactor(deps: EmailCodeFactorDeps) {
     label: LABEL,
     // Nothing to enrol: the account's verified addresses are contact points, whose events are identity's own.
     changeEvents: {},
+    enrolledSql: EMAIL_CODE_ENROLLED_SQL,
 
     async enrolled(ex: Executor, accountId: string) {
       return (await store.verifiedEmails(ex, accountId)).length > 0;

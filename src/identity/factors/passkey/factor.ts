@@ -14,10 +14,23 @@ import type { Db, Executor } from "../../../db/database.ts";
 import type { EventLog } from "../../../events/store.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import { newId } from "../../../shared/crypto.ts";
-import type { Factor, FactorChallengeInput, FactorChange, FactorItem, FactorPurpose } from "../types.ts";
+import type {
+  Factor,
+  FactorChallengeInput,
+  FactorChange,
+  FactorEnrolledSql,
+  FactorItem,
+  FactorPurpose,
+} from "../types.ts";
 import { PasskeyErrors } from "./errors.ts";
 import { passkeyFace } from "./face.ts";
 import { type PasskeyRow, passkeyStore as store } from "./store.ts";
+
+/** The accounts with this factor enrolled, as SQL (Factor.enrolledSql: what risk reads with an account's facts). */
+export const PASSKEY_ENROLLED_SQL: FactorEnrolledSql = {
+  select: "select account_id from passkeys where removed_at is null",
+  tables: [{ table: "passkeys", account: "account_id" }],
+};
 
 /** The relying party: MAMORI_PASSKEY_RP_ID and MAMORI_PASSKEY_ORIGINS (config.ts), the store's name. */
 export interface PasskeyConfig {
@@ -124,6 +137,7 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
         en: "Passkey clone suspected (counter went back)",
       },
     },
+    enrolledSql: PASSKEY_ENROLLED_SQL,
 
     async enrolled(ex: Executor, accountId: string) {
       return (await store.count(ex, accountId)) > 0;

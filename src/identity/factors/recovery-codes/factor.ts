@@ -2,8 +2,14 @@ import type { Db, Executor } from "../../../db/database.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import { IdentityErrors } from "../../errors.ts";
 import { newLookupSecret, type StoredSecrets } from "../../secrets.ts";
-import type { Factor, FactorChange, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
+import type { Factor, FactorChange, FactorEnrolledSql, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
 import { recoveryCodeStore as store } from "./store.ts";
+
+/** The accounts with this factor enrolled, as SQL (Factor.enrolledSql: what risk reads with an account's facts). */
+export const RECOVERY_CODES_ENROLLED_SQL: FactorEnrolledSql = {
+  select: "select account_id from recovery_codes where used_at is null",
+  tables: [{ table: "recovery_codes", account: "account_id" }],
+};
 
 export interface RecoveryCodesFactorDeps {
   db: Db;
@@ -31,6 +37,7 @@ export function createRecoveryCodesFactor(deps: RecoveryCodesFactorDeps) {
     changeEvents: { "recovery_codes.regenerated": { ja: "リカバリーコード再発行", en: "Recovery codes renewed" } },
     // They stand in for the authenticator: without it enrolled they are not offered and complete nothing.
     backs: "totp",
+    enrolledSql: RECOVERY_CODES_ENROLLED_SQL,
 
     async enrolled(ex: Executor, accountId: string) {
       return (await store.unused(ex, accountId)) > 0;

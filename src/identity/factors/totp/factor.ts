@@ -3,8 +3,14 @@ import type { Clock } from "../../../shared/clock.ts";
 import { open, seal } from "../../../shared/crypto.ts";
 import { IdentityErrors } from "../../errors.ts";
 import { generateTotpSecret, TOTP_PERIOD_SECONDS, totpStep, totpUri, verifyTotp } from "../../totp.ts";
-import type { Factor, FactorChange, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
+import type { Factor, FactorChange, FactorEnrolledSql, FactorFace, FactorItem, FactorVerifyInput } from "../types.ts";
 import { totpStore as store, type TotpState } from "./store.ts";
+
+/** The accounts with this factor enrolled, as SQL (Factor.enrolledSql: what risk reads with an account's facts). */
+export const TOTP_ENROLLED_SQL: FactorEnrolledSql = {
+  select: "select id as account_id from accounts where totp_enrolled_at is not null",
+  tables: [{ table: "accounts", account: "id" }],
+};
 
 export interface TotpFactorDeps {
   db: Db;
@@ -63,6 +69,7 @@ export function createTotpFactor(deps: TotpFactorDeps) {
       "factor_reset.requested": { ja: "2段階認証のリセットを依頼", en: "Factor reset requested" },
       "factor_reset.cancelled": { ja: "2段階認証のリセットを取り消し", en: "Factor reset cancelled" },
     },
+    enrolledSql: TOTP_ENROLLED_SQL,
 
     async enrolled(ex: Executor, accountId: string) {
       return enrolledIn(await store.state(ex, accountId));
