@@ -9,7 +9,13 @@ import type { DatabaseHandle } from "../db/database.ts";
 import { coreMigrations } from "../db/migrations.ts";
 import { openStore, storeModules } from "../store.ts";
 import { testStores } from "../testing/stores.ts";
-import { createStatementDecisionLog, createWorkerDecisionLog, type DecisionLog } from "./decision-log.ts";
+import {
+  COLUMNS,
+  createStatementDecisionLog,
+  createWorkerDecisionLog,
+  type DecisionLog,
+  rowValues,
+} from "./decision-log.ts";
 import type { RiskDecisionsTable } from "./tables.ts";
 
 // A decision's row is its audit record and what backtests replay: every row appended must be readable once `flush`
@@ -136,6 +142,17 @@ describe("decision log writer thread: gathering rows into large transactions", (
       assert.equal(got, first.length);
     }),
   );
+});
+
+// Both writers insert `rowValues(r)` under the column list `COLUMNS`: a value out of place would file a decision under
+// another account, or a deny as an allow, in the audit record and in every replay.
+it("a row's values go to the writers in the order of the columns they name (no decision filed under another field)", () => {
+  const r = row();
+  assert.deepEqual(
+    rowValues(r),
+    COLUMNS.map((c) => r[c]),
+  );
+  assert.equal(new Set(COLUMNS).size, Object.keys(r).length, "every column of the table is written");
 });
 
 const readAll = (h: DatabaseHandle, ids: string[]) =>
