@@ -476,6 +476,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     commerce: commerceReads,
     risk,
     cases: response,
+    factors: { faces: (accountId) => factors.faces(db, accountId) },
   });
 
   const findByOrderOrGiftCard = async (q: string) => {
@@ -501,6 +502,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     commerce: commerceReads,
     findByOrderOrGiftCard,
     factorEventLabels: factors.eventLabels,
+    factors: { faces: (accountId) => factors.faces(db, accountId) },
   });
 
   const routeDeps: RouteDeps = {

@@ -27,7 +27,10 @@ const T = {
   language: { ja: "言語", en: "Language" },
   emails: { ja: "メールアドレス", en: "Emails" },
   phones: { ja: "電話番号", en: "Phones" },
-  totp: { ja: "認証アプリ", en: "Authenticator" },
+  factors: { ja: "2段階認証", en: "Second factors" },
+  factor: { ja: "方法", en: "Factor" },
+  factorState: { ja: "状態", en: "State" },
+  factorItems: { ja: "登録されているもの（追加 / 最終利用）", en: "Enrolled (added / last used)" },
   on: { ja: "設定済み", en: "on" },
   off: { ja: "未設定", en: "off" },
   lockdownButton: { ja: "ロックダウンの内容を確認する", en: "Preview a lockdown" },
@@ -354,8 +357,6 @@ export function registerAccountPages(
           <dd>{a.emails.map((e) => e.value).join(", ") || "—"}</dd>
           <dt>{T.phones[lang]}</dt>
           <dd>{a.phones.map((p) => p.value).join(", ") || "—"}</dd>
-          <dt>{T.totp[lang]}</dt>
-          <dd>{a.totpEnabled ? T.on[lang] : T.off[lang]}</dd>
           <dt>{T.language[lang]}</dt>
           <dd>{a.language}</dd>
           <dt>{T.created[lang]}</dt>
@@ -368,6 +369,44 @@ export function registerAccountPages(
             {T.lockdownButton[lang]}
           </a>
         </Actions>,
+
+        // Every registered factor as it describes itself (the registry's faces): the console names none of them.
+        <h2 key="h-factors" id="factors">
+          {T.factors[lang]}
+        </h2>,
+        <div key="factors" class="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{T.factor[lang]}</th>
+                <th scope="col">{T.factorState[lang]}</th>
+                <th scope="col">{T.factorItems[lang]}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rec.factors.map((f) => (
+                <tr key={f.kind} id={`factor-${f.kind}`}>
+                  <th scope="row">
+                    {f.label[lang]} <span class="code">{f.kind}</span>
+                  </th>
+                  <td>
+                    <span class={f.enrolled ? "tag ok" : "tag"}>{f.enrolled ? T.on[lang] : T.off[lang]}</span>{" "}
+                    {f.status[lang]}
+                  </td>
+                  <td>
+                    {f.items.length === 0
+                      ? "—"
+                      : f.items.map((i) => (
+                          <div key={i.id}>
+                            {i.name} · {kit.when(i.createdAt, lang)} / {kit.when(i.lastUsedAt, lang)}
+                          </div>
+                        ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>,
 
         <h2 key="h-cases">{T.cases[lang]}</h2>,
         rec.cases.length === 0 ? (

@@ -3,6 +3,7 @@ import type { StaffIdentity } from "../admin/service.ts";
 import type { CommerceReads } from "../commerce/reads.ts";
 import type { Db } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
+import type { FactorPanel } from "../identity/factors/registry.ts";
 import type { IdentityService } from "../identity/service.ts";
 import type { ResponseService } from "../response/service.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -27,6 +28,8 @@ export interface ConsoleDeps {
   findByOrderOrGiftCard: (q: string) => Promise<{ accountId: string; kind: string; value: string }[]>;
   /** the timeline's words for the factors' own events (the factor registry's `changeEvents`, app.ts) */
   factorEventLabels?: Readonly<Record<string, Msg>>;
+  /** the factor panel: every registered factor's status and enrolled items (the registry's `faces`, app.ts) */
+  factors: { faces(accountId: string): Promise<FactorPanel[]> };
 }
 
 export interface SearchHit {
@@ -94,7 +97,7 @@ export function createConsoleService(deps: ConsoleDeps) {
     /** Everything the account view shows, read at once. Throws account_not_found for an unknown id. */
     async account(accountId: string) {
       const account = await identity.getAccount(accountId);
-      const [contacts, evs, logins, sessions, cases, caseSessions] = await Promise.all([
+      const [contacts, evs, logins, sessions, cases, caseSessions, factors] = await Promise.all([
         identity.contactHistory(accountId),
         events.list(accountId, { limit: 300 }),
         identity.listLoginHistory(accountId, 100),
@@ -112,6 +115,7 @@ export function createConsoleService(deps: ConsoleDeps) {
           .select(["case_sessions.session_id", "case_sessions.role"])
           .where("cases.account_id", "=", accountId)
           .execute(),
+        deps.factors.faces(accountId),
       ]);
       const emails = contacts.filter((c) => c.kind === "email").map((c) => c.value);
       const { orders, addresses, instruments, listings, giftCards } = await deps.commerce.accountRecord(
@@ -145,6 +149,8 @@ export function createConsoleService(deps: ConsoleDeps) {
         : [];
       return {
         account,
+        /** every registered factor, in registration order (identity/factors/registry.ts `faces`) */
+        factors,
         contacts,
         events: evs,
         logins,

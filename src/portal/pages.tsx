@@ -48,14 +48,11 @@ const T = {
   },
   historyTitle: { ja: "ログインの記録（新しい順）", en: "Sign-in attempts (newest first)" },
   factorsTitle: { ja: "2段階認証", en: "Two-step verification" },
-  totpOn: {
-    ja: "認証アプリ: 設定済み（リカバリーコード残り {n} 個）",
-    en: "Authenticator app: on ({n} recovery codes left)",
+  factorsIntro: {
+    ja: "パスワードのほかに、ご本人であることを確かめる方法です。パスワードが盗まれても、これがあればログインを守れます。",
+    en: "Ways to prove it is you besides the password. If the password is stolen, these still protect your sign-in.",
   },
-  totpOff: {
-    ja: "認証アプリ: 未設定。パスワードだけで守られています。下のボタンから設定できます。",
-    en: "Authenticator app: off. Your password alone protects the account; you can set the app up below.",
-  },
+  factorOn: { ja: "設定済み", en: "On" },
   contactsTitle: { ja: "メールアドレス・電話番号", en: "Email addresses and phone numbers" },
   verified: { ja: "確認済み", en: "verified" },
   unverified: { ja: "未確認", en: "not verified" },
@@ -110,9 +107,7 @@ const T = {
     en: "Cancelled by the account protection.",
   },
   navTitle: { ja: "このページの内容", en: "On this page" },
-  totpSetUp: { ja: "認証アプリを設定する", en: "Set up an authenticator app" },
   totpRemove: { ja: "認証アプリを外す", en: "Remove the authenticator app" },
-  codesRegenerate: { ja: "リカバリーコードを作り直す", en: "Make new recovery codes" },
   appPasswordsTitle: { ja: "アプリ用パスワード", en: "App passwords" },
   appPasswordsIntro: {
     ja: "メールアプリなど、ふつうのログインができないアプリのためのパスワードです。使っていないものは削除してください。",
@@ -667,31 +662,42 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
       <h2 key="fh" id="factors">
         {T.factorsTitle[lang]}
       </h2>,
-      <p key="f">
-        {v.account.totpEnabled ? s(lang, T.totpOn, { n: v.account.recoveryCodesLeft }) : s(lang, T.totpOff)}
-      </p>,
-      v.account.totpEnabled ? (
-        <div key="fa" class="actions">
-          <PostForm action="./recovery-codes" hidden={{ csrf: token, lang }}>
-            <button type="submit" class="secondary">
-              {T.codesRegenerate[lang]}
-            </button>
-          </PostForm>
-          <PostForm action="./authenticator/remove" hidden={{ csrf: token, lang }}>
-            <button type="submit" class="secondary">
-              {T.totpRemove[lang]}
-            </button>
-          </PostForm>
-        </div>
-      ) : (
-        <Actions key="fa">
-          <LinkButton href={`./authenticator?lang=${lang}`}>{T.totpSetUp[lang]}</LinkButton>
-        </Actions>
-      ),
-      // The passkeys have their own page (passkey-pages.tsx): it runs the WebAuthn script this page does without.
-      <p key="pk">
-        <a href="./passkeys">{lang === "ja" ? "パスキーの確認と追加" : "See and add passkeys"}</a>
-      </p>,
+      <p key="fi">{T.factorsIntro[lang]}</p>,
+      // Every registered factor as it describes itself (Factor.face, the registry's order): this page names none.
+      <ul key="factors" class="cards factors">
+        {v.factors.map((f) => (
+          <li key={f.kind} class="card factor" id={`factor-${f.kind}`}>
+            <p class="card-title">
+              {f.label[lang]}
+              {f.enrolled ? <span class="badge">{T.factorOn[lang]}</span> : null}
+            </p>
+            <p class="means">{f.status[lang]}</p>
+            {f.actions.length > 0 ? (
+              <div class="actions">
+                {f.actions
+                  .filter((a) => a.href.startsWith("./"))
+                  .map((a) =>
+                    a.method === "post" ? (
+                      <PostForm key={a.href} action={a.href} hidden={{ csrf: token, lang }}>
+                        <button type="submit" class="secondary">
+                          {a.label[lang]}
+                        </button>
+                      </PostForm>
+                    ) : (
+                      <LinkButton
+                        key={a.href}
+                        href={`${a.href}${a.href.includes("?") ? "&" : "?"}lang=${lang}`}
+                        secondary={f.enrolled}
+                      >
+                        {a.label[lang]}
+                      </LinkButton>
+                    ),
+                  )}
+              </div>
+            ) : null}
+          </li>
+        ))}
+      </ul>,
       <h2 key="ah" id="app-passwords">
         {T.appPasswordsTitle[lang]}
       </h2>,

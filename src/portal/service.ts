@@ -1,5 +1,6 @@
 import type { CommerceReads } from "../commerce/reads.ts";
 import type { Db } from "../db/database.ts";
+import type { FactorPanel } from "../identity/factors/registry.ts";
 import type { SessionView } from "../sessions/service.ts";
 import type { SessionWithAccount } from "../sessions/store.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -134,6 +135,8 @@ export interface PortalDeps {
   };
   /** Every order of the account, held and cancelled ones too (commerce's read port). */
   commerce: Pick<CommerceReads, "ordersOfAccount">;
+  /** The factor section: every registered factor's status line and actions (the registry's `faces`, app.ts). */
+  factors: { faces(accountId: string): Promise<FactorPanel[]> };
 }
 
 export type NotMeKind = "session" | "login" | "order";
@@ -208,17 +211,20 @@ export function createPortalService(deps: PortalDeps) {
     /** Everything the security center shows, read at once. */
     async view(p: PortalPage) {
       const id = p.session.account_id;
-      const [account, sessions, history, orders, appPasswords, countries, contacts, cases] = await Promise.all([
-        deps.identity.getAccount(id),
-        deps.sessions.list(p.session),
-        deps.identity.listLoginHistory(id, 30),
-        deps.commerce.ordersOfAccount(id, 200),
-        deps.identity.listAppPasswords(p.session),
-        deps.risk.getAllowedCountries(id),
-        deps.identity.contactHistory(id),
-        deps.cases.listCases({ accountId: id, limit: 5 }),
-      ]);
-      return { account, sessions, history, orders, appPasswords, countries, contacts, cases };
+      const [account, sessions, history, orders, appPasswords, countries, contacts, cases, factors] = await Promise.all(
+        [
+          deps.identity.getAccount(id),
+          deps.sessions.list(p.session),
+          deps.identity.listLoginHistory(id, 30),
+          deps.commerce.ordersOfAccount(id, 200),
+          deps.identity.listAppPasswords(p.session),
+          deps.risk.getAllowedCountries(id),
+          deps.identity.contactHistory(id),
+          deps.cases.listCases({ accountId: id, limit: 5 }),
+          deps.factors.faces(id),
+        ],
+      );
+      return { account, sessions, history, orders, appPasswords, countries, contacts, cases, factors };
     },
 
     /** Password (and the authenticator or a recovery code) again: the API's step-up, for the API's fresh gate. */

@@ -36,7 +36,11 @@ describe("security center pages", () => {
     assert.equal((await t.app.identity.getAccount(owner.accountId)).totpEnabled, true);
 
     const after = await b.get();
-    assert.match(textOf(after.body), /認証アプリ: 設定済み（リカバリーコード残り 10 個）/);
+    assert.match(
+      textOf(after.body),
+      /認証アプリ 設定済み ログインの確認に、アプリに表示される6桁のコードを使います。 認証アプリを外す/,
+    );
+    assert.match(textOf(after.body), /リカバリーコード 設定済み 残り 10 個。/);
     assert.equal((await b.get("/portal/authenticator")).statusCode, 303, "already on: back to the center");
     // Enrolment counts as a fresh second factor: new codes now; after the freshness window, the code step first.
     const codes = await b.post("/portal/recovery-codes", {});

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
+import { enrolStaff } from "../../../test/console/helpers.ts";
+import { openPortal, textOf } from "../../../test/portal/helpers.ts";
 import type { Db, Executor } from "../../db/database.ts";
 import type { Clock } from "../../shared/clock.ts";
 import { APP_STORE, ATTACKER, makeTestApp, STRONG, STRONG2, type TestApp, TOKYO } from "../../testing/app.ts";
@@ -75,6 +77,14 @@ function testKeyFactor(db: Db, clock: Clock) {
         createdAt: k.createdAt,
         lastUsedAt: null,
       })),
+    // How it shows itself on the security center and the console: nothing in portal/ or console/ knows these words.
+    face: async (_ex, accountId) => {
+      const n = live(accountId).length;
+      return {
+        status: { ja: `テスト鍵が ${n} 本あります`, en: `${n} test keys` },
+        actions: [{ label: { ja: "テスト鍵を管理する", en: "Manage test keys" }, href: "./test-keys", method: "link" }],
+      };
+    },
   };
   return {
     factor,
@@ -275,5 +285,36 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
 
     assert.deepEqual(t.app.factors.eventLabels["test_key.added"], { ja: "テスト鍵を追加", en: "Test key added" });
     assert.equal(t.app.factors.eventLabels["passkey.added"]?.ja, "パスキーを追加");
+  });
+
+  it("the security center's factor section and the console's factor panel show it as it describes itself", async () => {
+    const email = "plug-faces@example.jp";
+    const a = await t.signUp(email);
+    key.add(a.accountId, "key-face");
+
+    const portal = await openPortal(t, a.token);
+    const page = await portal.get("/portal/?lang=ja");
+    assert.equal(page.statusCode, 200, page.body);
+    const section = page.body.slice(page.body.indexOf('id="factors"'), page.body.indexOf('id="app-passwords"'));
+    assert.match(section, /id="factor-test_key"/, "the section lists every registered factor");
+    assert.match(
+      textOf(section),
+      /テスト鍵 設定済み テスト鍵が 1 本あります/,
+      "its label, on, and its own status line",
+    );
+    assert.match(
+      section,
+      /href="\.\/test-keys\?lang=ja"[^>]*>テスト鍵を管理する</,
+      "the action it offers, with its link",
+    );
+    // the built-in ones come the same way, in registration order
+    assert.ok(section.indexOf('id="factor-totp"') < section.indexOf('id="factor-passkey"'), section);
+    assert.ok(section.indexOf('id="factor-passkey"') < section.indexOf('id="factor-test_key"'), section);
+
+    const staff = (await enrolStaff(t, "plugdesk", "agent")).browser;
+    const r = await staff.get(`/console/accounts/${a.accountId}`);
+    assert.equal(r.statusCode, 200, staff.last.slice(0, 300));
+    const row = /<tr id="factor-test_key">[\s\S]*?<\/tr>/.exec(staff.last)?.[0] ?? "";
+    assert.match(textOf(row), /テスト鍵 test_key 設定済み テスト鍵が 1 本あります key-face/, staff.last);
   });
 });

@@ -142,7 +142,10 @@ export function createTotpFactor(deps: TotpFactorDeps) {
     async face(ex: Executor, accountId: string): Promise<FactorFace> {
       return enrolledIn(await store.state(ex, accountId))
         ? {
-            status: { ja: "設定済み", en: "On" },
+            status: {
+              ja: "ログインの確認に、アプリに表示される6桁のコードを使います。",
+              en: "A sign-in check asks for the 6-digit code the app shows.",
+            },
             actions: [
               {
                 label: { ja: "認証アプリを外す", en: "Remove the authenticator app" },
