@@ -3,9 +3,9 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { StaffIdentity } from "../admin/service.ts";
 import type { Http } from "../api/types.ts";
 import type { RouteDeps } from "../route-deps.ts";
-import { Actions, Field, Notice, PostForm } from "../web/form.tsx";
+import { Notice, PostForm } from "../web/form.tsx";
 import type { Lang, Msg } from "../web/i18n.ts";
-import { passkeyButton } from "../web/passkey-assets.ts";
+import { PasskeyCeremony } from "../web/step-up.tsx";
 import { type ConsoleKit, mamoriCode, type SignedIn } from "./kit.tsx";
 
 /**
@@ -67,27 +67,18 @@ export function PasskeySignIn(p: { lang: Lang; root: string; csrf: string }) {
   return (
     <section aria-labelledby="passkey-h">
       <h2 id="passkey-h">{PT.signInWith[p.lang]}</h2>
-      <div id="passkey-js" hidden>
-        <p>{PT.signInIntro[p.lang]}</p>
-        <Actions>
-          <button
-            id="passkey-signin"
-            {...passkeyButton({
-              csrf: p.csrf,
-              options: `${p.root}sign-in/passkey/options`,
-              finish: `${p.root}sign-in/passkey`,
-              working: PT.working[p.lang],
-              failed: PT.signInFailed[p.lang],
-            })}
-          >
-            {PT.signInWith[p.lang]}
-          </button>
-        </Actions>
-        <p id="passkey-status" role="status" aria-live="polite" />
-      </div>
-      <div id="passkey-nojs">
-        <p>{PT.needsScript[p.lang]}</p>
-      </div>
+      <PasskeyCeremony
+        id="passkey-signin"
+        csrf={p.csrf}
+        options={`${p.root}sign-in/passkey/options`}
+        finish={`${p.root}sign-in/passkey`}
+        button={PT.signInWith[p.lang]}
+        working={PT.working[p.lang]}
+        failed={PT.signInFailed[p.lang]}
+        needsScript={PT.needsScript[p.lang]}
+        intro={<p>{PT.signInIntro[p.lang]}</p>}
+        plainNote
+      />
       <h2>{PT.orPassword[p.lang]}</h2>
     </section>
   );
@@ -166,36 +157,23 @@ export function registerConsolePasskeyPages(
           </ul>
         ),
         fresh ? (
-          <div key="js" id="passkey-js" hidden>
-            <Field name="passkey-name" label={PT.name[lang]} type="text" maxLength={64} />
-            <Actions>
-              <button
-                id="passkey-add"
-                {...passkeyButton({
-                  csrf: token,
-                  options: `${kit.rootOf(req)}passkeys/options`,
-                  finish: `${kit.rootOf(req)}passkeys/add`,
-                  working: PT.working[lang],
-                  failed: PT.failed[lang],
-                })}
-              >
-                {PT.add[lang]}
-              </button>
-            </Actions>
-            <p id="passkey-status" role="status" aria-live="polite" />
-          </div>
+          <PasskeyCeremony
+            key="add"
+            id="passkey-add"
+            csrf={token}
+            options={`${kit.rootOf(req)}passkeys/options`}
+            finish={`${kit.rootOf(req)}passkeys/add`}
+            button={PT.add[lang]}
+            working={PT.working[lang]}
+            failed={PT.failed[lang]}
+            needsScript={PT.needsScript[lang]}
+            nameLabel={PT.name[lang]}
+          />
         ) : (
           <Notice key="stale">
             <p>{PT.stale[lang]}</p>
           </Notice>
         ),
-        fresh ? (
-          <div key="nojs" id="passkey-nojs">
-            <Notice>
-              <p>{PT.needsScript[lang]}</p>
-            </Notice>
-          </div>
-        ) : null,
       ],
     });
   }

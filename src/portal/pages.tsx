@@ -12,6 +12,7 @@ import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
 import { groupedKey, QrSvg } from "../web/qr.tsx";
 import { sendPage } from "../web/render.ts";
+import { StepUp } from "../web/step-up.tsx";
 import type { NotMeKind, PortalPage } from "./service.ts";
 
 /**
@@ -886,23 +887,17 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
         </Notice>
       ) : null,
       <p key="i">{T.confirmIntro[lang]}</p>,
-      <PostForm key="f" action="./confirm" hidden={{ csrf: token, lang, next: NEXT[next] ? next : "factors" }}>
-        <Field name="password" type="password" label={T.password[lang]} autocomplete="current-password" required />
-        {a.totpEnabled ? (
-          <Field
-            name="code"
-            type="text"
-            label={T.confirmTotpHint[lang]}
-            autocomplete="one-time-code"
-            inputMode="numeric"
-            required
-            maxLength={24}
-          />
-        ) : null}
-        <Actions>
-          <Submit>{T.confirmButton[lang]}</Submit>
-        </Actions>
-      </PostForm>,
+      // The shared step-up (web/step-up.tsx), its no-script form: this page runs no script, so no passkey here.
+      <StepUp
+        key="f"
+        form={{
+          action: "./confirm",
+          hidden: { csrf: token, lang, next: NEXT[next] ? next : "factors" },
+          passwordLabel: T.password[lang],
+          codeLabel: a.totpEnabled ? T.confirmTotpHint[lang] : undefined,
+          submit: T.confirmButton[lang],
+        }}
+      />,
       <p key="n">{s(lang, T.confirmStoreNote)}</p>,
       back(lang),
     ]);

@@ -6,11 +6,12 @@ import { formatTime } from "../notify/templates.ts";
 import type { RouteDeps } from "../route-deps.ts";
 import { MamoriError } from "../shared/errors.ts";
 import { readCookie } from "../web/cookies.ts";
-import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";
+import { Actions, LinkButton, Notice, PostForm } from "../web/form.tsx";
 import { fmt, type Lang, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
-import { passkeyButton, passkeyScriptPaths } from "../web/passkey-assets.ts";
+import { passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { sendPage } from "../web/render.ts";
+import { PasskeyCeremony, StepUp } from "../web/step-up.tsx";
 import type { PortalPage } from "./service.ts";
 
 /**
@@ -51,10 +52,20 @@ const T = {
     ja: "「{name}」を削除します。削除したパスキーではログインできなくなります。なくした端末のパスキーは、ここで削除してください。",
     en: "This removes “{name}”. It will no longer sign you in. Remove here the passkey of a device you lost.",
   },
-  stepUpNeeded: {
-    ja: "削除する前に、ご本人の確認が必要です。お手元の端末の別のパスキーで確認してください。",
-    en: "Before removing it, confirm it is you: use another passkey on a device you have.",
+  removeNeed: { ja: "削除する前に、ご本人の確認が必要です。", en: "Before removing it, confirm it is you." },
+  addNeed: {
+    ja: "パスキーを追加する前に、ご本人の確認が必要です。",
+    en: "Before adding a passkey, confirm it is you.",
   },
+  needPasskey: {
+    ja: "お手元の端末の別のパスキーで確認してください。",
+    en: "Use another passkey on a device you have.",
+  },
+  needCode: {
+    ja: "パスワードと、認証アプリのコード（またはリカバリーコード）を入力してください。",
+    en: "Enter your password and the code from your authenticator app (or a recovery code).",
+  },
+  needPassword: { ja: "パスワードをもう一度入力してください。", en: "Enter your password again." },
   stepUpCode: {
     ja: "または、パスワードと認証アプリのコード（またはリカバリーコード）で確認できます。",
     en: "Or confirm with your password and the code from your authenticator app (or a recovery code).",
@@ -68,6 +79,10 @@ const T = {
   stepUpDone: {
     ja: "確認できました。10分以内に削除してください。",
     en: "Confirmed. Remove it within 10 minutes.",
+  },
+  stepUpDoneAdd: {
+    ja: "確認できました。10分以内に追加してください。",
+    en: "Confirmed. Add it within 10 minutes.",
   },
   password: { ja: "パスワード", en: "Password" },
   totpCode: {
@@ -164,21 +179,79 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
   const refused = (reply: FastifyReply) =>
     reply.status(403).send({ error: { code: "csrf_failed", message: "Reload the page and try again." } });
 
-  app.get("/portal/passkeys", { ...hidden, schema: { hide: true } }, async (req, reply) => {
-    const p = await current(req);
-    if (!p) {
-      const lang = langOf(req);
-      return page(reply, 401, lang, T.goneTitle[lang], <p>{T.goneBody[lang]}</p>);
-    }
-    const lang = langOf(req, (await identity.getAccount(p.session.account_id)).language);
+  /**
+   * The step-up a passkey change needs when the gate would refuse (stepUp below): another passkey, or without script
+   * the password with the authenticator's code, or the password alone while nothing as strong is enrolled. It comes
+   * back to the removal of `id`, or to the list (an add) when there is none.
+   */
+  async function stepUpFor(p: PortalPage, token: string, lang: Lang, need: string, id?: string) {
+    const [keys, a] = await Promise.all([identity.passkeys.list(p.session), identity.getAccount(p.session.account_id)]);
+    const passkey = keys.length > 0;
+    const back = `lang=${lang}${id ? `&id=${encodeURIComponent(id)}` : ""}`;
+    const how = passkey ? T.needPasskey : a.totpEnabled ? T.needCode : T.needPassword;
+    return (
+      <StepUp
+        key="step-up"
+        need={`${need}${lang === "ja" ? "" : " "}${how[lang]}`}
+        passkey={
+          passkey
+            ? {
+                csrf: token,
+                options: "./passkey-remove/options",
+                finish: `./passkey-remove/step-up?${back}`,
+                button: T.stepUp[lang],
+                working: T.working[lang],
+                failed: T.stepUpFailed[lang],
+                needsScript: T.stepUpNeedsScript[lang],
+              }
+            : undefined
+        }
+        or={T.stepUpCode[lang]}
+        // A password alone never meets the gate once a passkey is enrolled: no form then unless an authenticator is.
+        form={
+          a.totpEnabled || !passkey
+            ? {
+                action: "./passkey-remove/confirm",
+                hidden: { csrf: token, lang, id },
+                passwordLabel: T.password[lang],
+                codeLabel: a.totpEnabled ? T.totpCode[lang] : undefined,
+                submit: T.confirm[lang],
+              }
+            : undefined
+        }
+      />
+    );
+  }
+
+  async function listPage(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    p: PortalPage,
+    lang: Lang,
+    status = 200,
+    error?: string,
+  ) {
     const token = csrf.issue(req, reply);
-    const list = await identity.passkeys.list(p.session);
+    const [list, fresh] = await Promise.all([
+      identity.passkeys.list(p.session),
+      identity.passkeys.mayChange(p.session),
+    ]);
     const q = (req.query ?? {}) as Record<string, unknown>;
     const said = (["renamed", "unnamed", "removed"] as const).find((k) => q[k] === "1");
-    return page(reply, 200, lang, T.title[lang], [
+    return page(reply, status, lang, T.title[lang], [
+      error ? (
+        <Notice key="e" tone="error" alert>
+          <p>{error}</p>
+        </Notice>
+      ) : null,
       said ? (
         <Notice key="said" tone={said === "unnamed" ? "error" : "ok"} alert>
           <p>{T[said][lang]}</p>
+        </Notice>
+      ) : null,
+      fresh && q.confirmed === "1" ? (
+        <Notice key="ok" tone="ok" alert>
+          <p>{T.stepUpDoneAdd[lang]}</p>
         </Notice>
       ) : null,
       <p key="intro">{T.intro[lang]}</p>,
@@ -218,33 +291,36 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
           ))}
         </ul>
       ),
-      <div key="js" id="passkey-js" hidden>
-        <Field name="passkey-name" label={T.name[lang]} type="text" maxLength={64} />
-        <div class="actions">
-          <button
-            id="passkey-add"
-            {...passkeyButton({
-              csrf: token,
-              options: "./passkeys/options",
-              finish: "./passkeys/add",
-              working: T.working[lang],
-              failed: T.failed[lang],
-            })}
-          >
-            {T.add[lang]}
-          </button>
-        </div>
-        <p id="passkey-status" role="status" aria-live="polite" />
-      </div>,
-      <div key="nojs" id="passkey-nojs">
-        <Notice>
-          <p>{T.needsScript[lang]}</p>
-        </Notice>
-      </div>,
+      // Adding is a sensitive change too (the API's gate): the step-up first when it would refuse.
+      fresh ? (
+        <PasskeyCeremony
+          key="add"
+          id="passkey-add"
+          csrf={token}
+          options="./passkeys/options"
+          finish="./passkeys/add"
+          button={T.add[lang]}
+          working={T.working[lang]}
+          failed={T.failed[lang]}
+          needsScript={T.needsScript[lang]}
+          nameLabel={T.name[lang]}
+        />
+      ) : (
+        await stepUpFor(p, token, lang, T.addNeed[lang])
+      ),
       <p key="back">
         <a href="./">{T.back[lang]}</a>
       </p>,
     ]);
+  }
+
+  app.get("/portal/passkeys", { ...hidden, schema: { hide: true } }, async (req, reply) => {
+    const p = await current(req);
+    if (!p) {
+      const lang = langOf(req);
+      return page(reply, 401, lang, T.goneTitle[lang], <p>{T.goneBody[lang]}</p>);
+    }
+    return listPage(req, reply, p, langOf(req, (await identity.getAccount(p.session.account_id)).language));
   });
 
   app.post("/portal/passkeys/options", { ...hidden, schema: { hide: true, body: Json } }, async (req, reply) => {
@@ -272,6 +348,9 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
   const idOf = (v: unknown) => (typeof v === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(v) ? v : "");
   const removeUrl = (id: string, lang: Lang, confirmed = false) =>
     `./passkey-remove?id=${encodeURIComponent(id)}&lang=${lang}${confirmed ? "&confirmed=1" : ""}`;
+  /** Where a step-up goes back to: the removal of `id`, or the list (an add). */
+  const afterStepUp = (id: string, lang: Lang) =>
+    id ? removeUrl(id, lang, true) : `./passkeys?lang=${lang}&confirmed=1`;
   /** The language of a post: the form's, else the account's. */
   const postLang = (req: FastifyRequest, account: string) =>
     pickLang({
@@ -293,7 +372,6 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
     if (!k) return reply.redirect(`./passkeys?lang=${lang}`, 303);
     const token = csrf.issue(req, reply);
     const fresh = await identity.passkeys.mayChange(p.session);
-    const a = await identity.getAccount(p.session.account_id);
     const confirmed = ((req.query ?? {}) as { confirmed?: unknown }).confirmed === "1";
     const cancel = (
       <p key="cancel">
@@ -328,51 +406,7 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
     return page(reply, status, lang, T.removeTitle[lang], [
       said,
       intro,
-      <Notice key="need" tone="warn">
-        <p>{T.stepUpNeeded[lang]}</p>
-      </Notice>,
-      <div key="js" id="passkey-js" hidden>
-        <div class="actions">
-          <button
-            id="passkey-stepup"
-            {...passkeyButton({
-              csrf: token,
-              options: "./passkey-remove/options",
-              finish: `./passkey-remove/step-up?id=${encodeURIComponent(k.id)}&lang=${lang}`,
-              working: T.working[lang],
-              failed: T.stepUpFailed[lang],
-            })}
-          >
-            {T.stepUp[lang]}
-          </button>
-        </div>
-        <p id="passkey-status" role="status" aria-live="polite" />
-      </div>,
-      <div key="nojs" id="passkey-nojs">
-        <Notice>
-          <p>{T.stepUpNeedsScript[lang]}</p>
-        </Notice>
-      </div>,
-      // Without script: the password and the authenticator's code meet the gate too (strength 2), never the password
-      // alone, so the form is there only when an authenticator is enrolled.
-      a.totpEnabled ? <p key="or">{T.stepUpCode[lang]}</p> : null,
-      a.totpEnabled ? (
-        <PostForm key="pw" action="./passkey-remove/confirm" hidden={{ csrf: token, lang, id: k.id }}>
-          <Field name="password" type="password" label={T.password[lang]} autocomplete="current-password" required />
-          <Field
-            name="code"
-            type="text"
-            label={T.totpCode[lang]}
-            autocomplete="one-time-code"
-            inputMode="numeric"
-            required
-            maxLength={24}
-          />
-          <Actions>
-            <Submit>{T.confirm[lang]}</Submit>
-          </Actions>
-        </PostForm>
-      ) : null,
+      await stepUpFor(p, token, lang, T.removeNeed[lang], k.id),
       cancel,
     ]);
   }
@@ -441,7 +475,7 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
       const lang = langOf(req, (await identity.getAccount(p.session.account_id)).language);
       return json(reply, async () => {
         await identity.reauthenticate(p.session, { passkey: body.response as never }, req.ip);
-        return { url: removeUrl(idOf(q.id), lang, true) };
+        return { url: afterStepUp(idOf(q.id), lang) };
       });
     },
   );
@@ -457,18 +491,18 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
       if (!p) return formGone(req, reply, 401);
       const lang = postLang(req, (await identity.getAccount(p.session.account_id)).language);
       const id = idOf(body.id);
+      const again = (error: string) =>
+        id ? removePage(req, reply, p, id, lang, 422, error) : listPage(req, reply, p, lang, 422, error);
       try {
         await portal.reauthenticate(p, { password: body.password ?? "", code: body.code ?? "" }, req.ip);
       } catch (e) {
-        if (e instanceof MamoriError && e.code === "invalid_credentials") {
-          return removePage(req, reply, p, id, lang, 422, T.wrongPassword[lang]);
-        }
+        if (e instanceof MamoriError && e.code === "invalid_credentials") return again(T.wrongPassword[lang]);
         if (e instanceof MamoriError && ["code_invalid", "code_replayed", "factor_unavailable"].includes(e.code)) {
-          return removePage(req, reply, p, id, lang, 422, T.wrongCode[lang]);
+          return again(T.wrongCode[lang]);
         }
         throw e;
       }
-      return reply.redirect(removeUrl(id, lang, true), 303);
+      return reply.redirect(afterStepUp(id, lang), 303);
     },
   );
 
@@ -477,28 +511,17 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
     const token = csrf.issue(req, reply);
     return page(reply, 200, lang, T.signInTitle[lang], [
       <p key="intro">{T.signInIntro[lang]}</p>,
-      <div key="js" id="passkey-js" hidden>
-        <div class="actions">
-          <button
-            id="passkey-signin"
-            {...passkeyButton({
-              csrf: token,
-              options: "./passkey-sign-in/options",
-              finish: "./passkey-sign-in",
-              working: T.signInWorking[lang],
-              failed: T.signInFailed[lang],
-            })}
-          >
-            {T.signIn[lang]}
-          </button>
-        </div>
-        <p id="passkey-status" role="status" aria-live="polite" />
-      </div>,
-      <div key="nojs" id="passkey-nojs">
-        <Notice>
-          <p>{T.needsScript[lang]}</p>
-        </Notice>
-      </div>,
+      <PasskeyCeremony
+        key="signin"
+        id="passkey-signin"
+        csrf={token}
+        options="./passkey-sign-in/options"
+        finish="./passkey-sign-in"
+        button={T.signIn[lang]}
+        working={T.signInWorking[lang]}
+        failed={T.signInFailed[lang]}
+        needsScript={T.needsScript[lang]}
+      />,
     ]);
   });
 

@@ -13,9 +13,10 @@ import { sendErrorPage } from "../web/error-page.tsx";
 import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
-import { passkeyButton, passkeyScriptPaths } from "../web/passkey-assets.ts";
+import { passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { QrSvg } from "../web/qr.tsx";
 import { sendPage } from "../web/render.ts";
+import { PasskeyCeremony } from "../web/step-up.tsx";
 import { ResponseErrors } from "./errors.ts";
 
 /**
@@ -785,29 +786,17 @@ export function registerRecoveryPages(app: Http, deps: RouteDeps) {
         <h2 id="passkey-h">{T.passkeyTitle[lang]}</h2>
         <p>{T.passkeyIntro[lang]}</p>
         {passkeys > 0 ? <p>{s(lang, T.passkeyHave, { n: passkeys })}</p> : null}
-        <div id="passkey-js" hidden>
-          <Field name="passkey-name" label={T.passkeyName[lang]} type="text" maxLength={64} />
-          <Actions>
-            <button
-              id="passkey-add"
-              {...passkeyButton({
-                csrf: token,
-                options: "./passkey/options",
-                finish: "./passkey/add",
-                working: T.passkeyWorking[lang],
-                failed: T.passkeyFailed[lang],
-              })}
-            >
-              {T.passkeyAdd[lang]}
-            </button>
-          </Actions>
-          <p id="passkey-status" role="status" aria-live="polite" />
-        </div>
-        <div id="passkey-nojs">
-          <Notice>
-            <p>{T.passkeyNeedsScript[lang]}</p>
-          </Notice>
-        </div>
+        <PasskeyCeremony
+          id="passkey-add"
+          csrf={token}
+          options="./passkey/options"
+          finish="./passkey/add"
+          button={T.passkeyAdd[lang]}
+          working={T.passkeyWorking[lang]}
+          failed={T.passkeyFailed[lang]}
+          needsScript={T.passkeyNeedsScript[lang]}
+          nameLabel={T.passkeyName[lang]}
+        />
       </section>
     );
   }

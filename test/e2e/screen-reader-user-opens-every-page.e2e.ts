@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { STRONG, TOKYO } from "../../src/testing/app.ts";
+import { addPasskey } from "../../src/testing/passkeys.ts";
 import { enrolStaff } from "../console/helpers.ts";
 import { type Browser, browserSkip, type LiveMamori, launch, liveMamori, phone } from "./browser.ts";
 import { checkPage, consoleSignIn } from "./stage.ts";
@@ -9,7 +10,8 @@ const skip = browserSkip();
 
 // Issue 15 item 5: "an accessibility check of every page". The story tests check the pages their people pass
 // through; this one opens every page Mamori serves — the console's (sign-in, setup, search, account, lockdown preview,
-// case, review queue, policies, staff), the security center's (main, authenticator, passkeys, passkey sign-in), hosted
+// case, review queue, policies, staff), the security center's (main, authenticator, passkeys, a passkey's removal with
+// its step-up, passkey sign-in), hosted
 // recovery and the mailed-link pages with a garbled link, and an error page — and holds each to the same bar: Japanese
 // `lang`, axe 0 serious or critical, no injected script runs. A page added without that bar fails here.
 describe("screen-reader user opens every page (real browser)", { skip }, () => {
@@ -98,6 +100,16 @@ describe("screen-reader user opens every page (real browser)", { skip }, () => {
         const res = await page.goto(`${m.base}${path}`);
         assert.equal(res?.status(), 200, path);
         await checkPage(page, `security center ${path}`, { shot: false });
+      }
+      // A passkey of hers (the software authenticator, through the API): now her strongest factor, so this session
+      // is not fresh enough for a passkey change, and the list's add and the removal page ask for the step-up.
+      const key = await addPasskey(t, owner.token, { name: "私のスマホ" });
+      assert.equal(key.res.statusCode, 201, key.res.body);
+      for (const path of ["/portal/passkeys", `/portal/passkey-remove?id=${key.res.json().id}&lang=ja`]) {
+        const res = await page.goto(`${m.base}${path}`);
+        assert.equal(res?.status(), 200, path);
+        assert.equal(await page.locator("#passkey-stepup").count(), 1, `${path}: the step-up`);
+        await checkPage(page, `security center ${path} (step-up)`, { shot: false });
       }
     } finally {
       await mine.close();
