@@ -32,7 +32,6 @@ const T = {
   factorState: { ja: "状態", en: "State" },
   factorItems: { ja: "登録されているもの（追加 / 最終利用）", en: "Enrolled (added / last used)" },
   on: { ja: "設定済み", en: "on" },
-  off: { ja: "未設定", en: "off" },
   lockdownButton: { ja: "ロックダウンの内容を確認する", en: "Preview a lockdown" },
   timeline: { ja: "タイムライン（日本時間、新しい順）", en: "Timeline (JST, newest first)" },
   when: { ja: "日時", en: "When" },
@@ -390,8 +389,8 @@ export function registerAccountPages(
                     {f.label[lang]} <span class="code">{f.kind}</span>
                   </th>
                   <td>
-                    <span class={f.enrolled ? "tag ok" : "tag"}>{f.enrolled ? T.on[lang] : T.off[lang]}</span>{" "}
-                    {f.status[lang]}
+                    {/* off: the factor's own line says so (未設定。…) */}
+                    {f.enrolled ? <span class="tag ok">{T.on[lang]}</span> : null} {f.status[lang]}
                   </td>
                   <td>
                     {f.items.length === 0
