@@ -290,7 +290,7 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
   it("the security center's factor section and the console's factor panel show it as it describes itself", async () => {
     const email = "plug-faces@example.jp";
     const a = await t.signUp(email);
-    key.add(a.accountId, "key-face");
+    await key.add(a.accountId, "key-face");
 
     const portal = await openPortal(t, a.token);
     const page = await portal.get("/portal/?lang=ja");
