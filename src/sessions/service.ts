@@ -87,9 +87,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function createSessionService(deps: SessionDeps) {
   const { db, clock, config } = deps;
-  const findByTokenHash = deps.hot(
-    sessionStore.findByTokenHashQuery(db, deps.lastSeenFile ? LAST_SEEN_TABLE : undefined),
-  );
+  // The check reads the sessions file only: the last-seen file is read for a session only when its own row would make
+  // it idle (seenFileAt, below). A subquery into the attached file on every check was a fifth to a quarter of the
+  // read (a second file's read lock and b-tree; docs/benchmarks.md), for a time that with a 14-day idle limit almost
+  // never decides.
+  const findByTokenHash = deps.hot(sessionStore.findByTokenHashQuery(db));
+  const seenFileAt = deps.lastSeenFile ? deps.hot(sessionStore.lastSeenTimeQuery(LAST_SEEN_TABLE)) : null;
   // Rows read while the store's change counter had a given value. Any commit anywhere (a revocation, a sign-in, a
   // touch) changes the counter and empties the map, so a hit is exactly what the store would answer: this is not a
   // cache that can be stale, and the next request after a revocation still sees it.
@@ -106,15 +109,28 @@ export function createSessionService(deps: SessionDeps) {
   // neither the event loop nor the sessions file (last-seen.ts, lastSeenSideFile).
   const seenFile = deps.lastSeenFile;
   const workerWrite = seenFile ? createWorkerLastSeenWrite(seenFile.path) : null;
+  // Times this process wrote to the last-seen file in about the last minute: with the file no longer read on every
+  // check, they keep a session checked again within the touch gap from being noted again. A session another process
+  // saw meanwhile may be noted once more than needed; the write only moves its time forward (harmless). Emptied
+  // when it reaches WRITTEN_MAX, which again costs only such writes.
+  const written = new Map<string, number>();
+  const WRITTEN_MAX = 200_000;
   const lastSeen = createLastSeenWriter({
-    write: workerWrite?.write ?? ((seen) => db.transaction().execute((tx) => sessionStore.advanceLastSeen(tx, seen))),
+    write: workerWrite
+      ? async (seen) => {
+          await workerWrite.write(seen);
+          if (written.size + seen.length > WRITTEN_MAX) written.clear();
+          for (const [id, at] of seen) if (at > (written.get(id) ?? 0)) written.set(id, at);
+        }
+      : (seen) => db.transaction().execute((tx) => sessionStore.advanceLastSeen(tx, seen)),
     flushMs: config.sessionLastSeenFlushMs,
     onError: deps.onError,
   });
 
   /** The session for a token hash, and whether it is a kept row (not read by this call). */
   async function find(hash: string): Promise<[SessionWithAccount | undefined, boolean]> {
-    if (!changeCounter) return [(await findByTokenHash([hash]))[0] as SessionWithAccount | undefined, false];
+    if (!changeCounter)
+      return [await withFileTimeIfIdle((await findByTokenHash([hash]))[0] as SessionWithAccount | undefined), false];
     const v = changeCounter();
     if (v !== rowsAt) {
       rows.clear();
@@ -122,7 +138,7 @@ export function createSessionService(deps: SessionDeps) {
     }
     const hit = rows.get(hash);
     if (hit) return [hit, true];
-    const s = (await findByTokenHash([hash]))[0] as SessionWithAccount | undefined;
+    const s = await withFileTimeIfIdle((await findByTokenHash([hash]))[0] as SessionWithAccount | undefined);
     // Only if nothing committed meanwhile (another request may have moved the counter during the await).
     if (s && rowsAt === v && changeCounter() === v && rows.size < MAX_ROWS) rows.set(hash, s);
     return [s, false];
@@ -139,9 +155,22 @@ export function createSessionService(deps: SessionDeps) {
     return rs.map((r) => ((t.get(r.id) ?? 0) > r.last_seen_at ? { ...r, last_seen_at: t.get(r.id)! } : r));
   }
 
-  /** The latest request this node knows of: the stored time, or a later one noted and not written yet. */
+  /**
+   * A row read from the sessions file, with the last-seen file's time when the row alone would make the session idle:
+   * the file's time is only ever later, so a row live by its own time is live by both, and the idle limit is exact.
+   */
+  async function withFileTimeIfIdle(s: SessionWithAccount | undefined): Promise<SessionWithAccount | undefined> {
+    if (!s || !seenFileAt || seenAt(s) + config.sessionIdleMs > clock.now()) return s;
+    const at = Number((await seenFileAt([s.id]))[0]?.at ?? 0);
+    return at > s.last_seen_at ? { ...s, last_seen_at: at } : s;
+  }
+
+  /**
+   * The latest request this node knows of: the stored time (on the embedded store the sessions file's, or the
+   * last-seen file's when read), a later one noted and not written yet, or one this process wrote to the file.
+   */
   function seenAt(s: { id: string; last_seen_at: number }): number {
-    return Math.max(s.last_seen_at, lastSeen.pending(s.id));
+    return Math.max(s.last_seen_at, lastSeen.pending(s.id), written.get(s.id) ?? 0);
   }
 
   function isLive(s: SessionWithAccount, now: number): boolean {

@@ -1,4 +1,4 @@
-import { PostgresAdapter, sql } from "kysely";
+import { CompiledQuery, PostgresAdapter, sql } from "kysely";
 import type { Executor } from "../db/database.ts";
 import type { AccountStatus, SessionsTable } from "../db/schema.ts";
 
@@ -68,24 +68,22 @@ export const sessionStore = {
   },
 
   /**
-   * One indexed read joining the account's epoch: the whole validity decision is made on one consistent row. With
-   * `lastSeenTable` (the embedded store's last-seen file, attached on the read connection: sessions/last-seen.ts),
-   * `last_seen_at` is the later of the row's and that file's.
+   * One indexed read joining the account's epoch: the whole validity decision is made on one consistent row. On the
+   * embedded store `last_seen_at` is the row's own time; the last-seen file's later one is read only when needed
+   * (sessions/service.ts, withFileTimeIfIdle).
    */
-  findByTokenHashQuery(ex: Executor, lastSeenTable?: string) {
-    const q = ex
+  findByTokenHashQuery(ex: Executor) {
+    return ex
       .selectFrom("sessions")
       .innerJoin("accounts", "accounts.id", "sessions.account_id")
-      .where("sessions.token_hash", "=", "?");
-    if (!lastSeenTable) return q.select(SESSION_WITH_ACCOUNT).compile();
-    return q
-      .select(SESSION_WITH_ACCOUNT.filter((c) => c !== "sessions.last_seen_at"))
-      .select(
-        sql<number>`max(sessions.last_seen_at, coalesce((select at from ${sql.raw(lastSeenTable)} where session_id = sessions.id), 0))`.as(
-          "last_seen_at",
-        ),
-      )
+      .where("sessions.token_hash", "=", "?")
+      .select(SESSION_WITH_ACCOUNT)
       .compile();
+  },
+
+  /** One session's time in the last-seen file (`?`: its id), for DatabaseHandle.hot; no row when none written. */
+  lastSeenTimeQuery(lastSeenTable: string): CompiledQuery<{ at: number }> {
+    return CompiledQuery.raw(`select at from ${lastSeenTable} where session_id = ?`, []);
   },
 
   /** The last-seen file's times for these sessions (absent: none written there). */
