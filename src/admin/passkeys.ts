@@ -176,14 +176,18 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
       return { ...o, challenge };
     },
 
-    /** Verifies a registration answer for this staff member and session, and stores it in the caller's transaction. */
-    async verifyRegistration(
-      t: Executor,
-      input: { adminId: string; sessionId: string; response: RegistrationResponseJSON; name: string },
-    ): Promise<StaffPasskeyRow> {
+    /**
+     * Verifies a registration answer for this staff member and session. The challenge is spent first, committed on its
+     * own whatever follows, so a failed answer leaves none to retry with; `addRegistered` stores it in a transaction.
+     */
+    async verifyRegistration(input: {
+      adminId: string;
+      sessionId: string;
+      response: RegistrationResponseJSON;
+    }): Promise<VerifiedStaffRegistration> {
       const r = input.response;
       const challenge = challengeOf(r?.response?.clientDataJSON);
-      const issued = await store.consumeStaffPasskeyChallenge(t, { challenge, purpose: "register", now: clock.now() });
+      const issued = await store.consumeStaffPasskeyChallenge(db, { challenge, purpose: "register", now: clock.now() });
       if (!issued || issued.admin_id !== input.adminId || issued.bound_to !== input.sessionId) {
         throw PasskeyErrors.passkey_challenge_invalid();
       }
@@ -200,7 +204,12 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
         throw PasskeyErrors.passkey_invalid();
       }
       if (!v.verified || !v.registrationInfo) throw PasskeyErrors.passkey_invalid();
-      const info = v.registrationInfo;
+      return { ...input, info: v.registrationInfo, userHandle: issued.user_handle };
+    },
+
+    /** Stores a verified registration in the caller's transaction: refused when the credential or the limit is taken. */
+    async addRegistered(t: Executor, input: VerifiedStaffRegistration & { name: string }): Promise<StaffPasskeyRow> {
+      const { info, response: r } = input;
       const taken = await t
         .selectFrom("staff_passkeys")
         .select("id")
@@ -215,7 +224,7 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
         public_key: isoBase64URL.fromBuffer(info.credential.publicKey),
         sign_count: info.credential.counter,
         transports: JSON.stringify(info.credential.transports ?? r.response.transports ?? []),
-        user_handle: issued.user_handle ?? "",
+        user_handle: input.userHandle ?? "",
         name: input.name,
         created_at: clock.now(),
         created_by: `session:${input.sessionId}`,
@@ -291,3 +300,12 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
 }
 
 export type StaffPasskeys = ReturnType<typeof createStaffPasskeys>;
+
+/** A staff registration answer that verified, its challenge spent: `addRegistered` stores it. */
+export interface VerifiedStaffRegistration {
+  adminId: string;
+  sessionId: string;
+  response: RegistrationResponseJSON;
+  info: NonNullable<Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]>;
+  userHandle: string | null;
+}

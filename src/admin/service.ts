@@ -727,15 +727,16 @@ export function createAdminService(deps: AdminDeps) {
       ip: string,
     ): Promise<StaffPasskeyView> {
       await freshSession(staff);
+      // Verified (its challenge spent) before the transaction: a refusal or a roll-back leaves the challenge spent.
+      const verified = await passkeys.verifyRegistration({
+        adminId: staff.adminId,
+        sessionId: staff.sessionId,
+        response: input.response,
+      });
       return db.transaction().execute(async (tx) => {
         const n = (await staffPasskeyStore.live(tx, staff.adminId)).length;
         const name = input.name?.trim().slice(0, 64) || `Passkey ${n + 1}`;
-        const row = await passkeys.verifyRegistration(tx, {
-          adminId: staff.adminId,
-          sessionId: staff.sessionId,
-          response: input.response,
-          name,
-        });
+        const row = await passkeys.addRegistered(tx, { ...verified, name });
         await audit.append(tx, {
           type: "staff.passkey.added",
           staffId: staff.adminId,

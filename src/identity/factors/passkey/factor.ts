@@ -256,13 +256,19 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
       return { ...o, challenge };
     },
 
-    /** Verifies a registration response and stores the credential in the caller's transaction. */
-    async verifyRegistration(
-      t: Executor,
-      input: { accountId: string; sessionId: string; response: RegistrationResponseJSON; name: string; by: string },
-    ): Promise<PasskeyRow> {
+    /**
+     * Verifies a registration response. Its challenge is spent first, on its own and committed whatever follows: a
+     * response that fails (or a transaction that rolls back after) leaves no challenge to try again with
+     * (test/attacks/passkey-challenge-replayed-after-failure). `addRegistered` then stores it in the caller's
+     * transaction.
+     */
+    async verifyRegistration(input: {
+      accountId: string;
+      sessionId: string;
+      response: RegistrationResponseJSON;
+    }): Promise<VerifiedRegistration> {
       const r = input.response;
-      const { challenge, row: issued } = await spend(t, r?.response?.clientDataJSON, {
+      const { challenge, row: issued } = await spend(db, r?.response?.clientDataJSON, {
         purpose: "register",
         accountId: input.accountId,
         boundTo: input.sessionId,
@@ -280,23 +286,32 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
         throw PasskeyErrors.passkey_invalid();
       }
       if (!v.verified || !v.registrationInfo) throw PasskeyErrors.passkey_invalid();
-      const info = v.registrationInfo;
+      return { accountId: input.accountId, info: v.registrationInfo, response: r, userHandle: issued.user_handle };
+    },
+
+    /** Stores a verified registration in the caller's transaction: refused when the credential or the limit is taken. */
+    async addRegistered(
+      t: Executor,
+      v: VerifiedRegistration,
+      input: { name: string; by: string },
+    ): Promise<PasskeyRow> {
+      const { info, response: r } = v;
       if (
         await t.selectFrom("passkeys").select("id").where("credential_id", "=", info.credential.id).executeTakeFirst()
       ) {
         throw PasskeyErrors.passkey_already_registered();
       }
-      const all = await store.all(t, input.accountId);
+      const all = await store.all(t, v.accountId);
       if (all.filter((p) => p.removed_at === null).length >= MAX_PASSKEYS) throw PasskeyErrors.passkey_limit();
       const row: PasskeyRow = {
         id: newId(),
-        account_id: input.accountId,
+        account_id: v.accountId,
         credential_id: info.credential.id,
         public_key: isoBase64URL.fromBuffer(info.credential.publicKey),
         sign_count: info.credential.counter,
         transports: JSON.stringify(info.credential.transports ?? r.response.transports ?? []),
         // The handle the options carried (kept from the account's first passkey, so every one has the same).
-        user_handle: issued.user_handle ?? "",
+        user_handle: v.userHandle ?? "",
         aaguid: info.aaguid,
         device_type: info.credentialDeviceType,
         backed_up: info.credentialBackedUp ? 1 : 0,
@@ -315,6 +330,14 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
 }
 
 export type PasskeyFactor = ReturnType<typeof createPasskeyFactor>;
+
+/** A registration response that verified, its challenge spent: `addRegistered` stores it. */
+export interface VerifiedRegistration {
+  accountId: string;
+  info: NonNullable<Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]>;
+  response: RegistrationResponseJSON;
+  userHandle: string | null;
+}
 
 /** Window rule for passkeys: added in the window and still there → removed; removed in it and older → restored. */
 function changesSince(rows: PasskeyRow[], since: number): FactorChange[] {

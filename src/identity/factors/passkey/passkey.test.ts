@@ -44,15 +44,8 @@ describe("passkey factor (recorded fixtures)", () => {
     assert.equal(o.challenge, fixture.challenge);
     assert.equal(o.attestation, "none", "attestation none by default");
     assert.equal(o.authenticatorSelection?.residentKey, "required", "discoverable credential");
-    return t.app.database.db.transaction().execute((tx) =>
-      factor.verifyRegistration(tx, {
-        accountId,
-        sessionId,
-        response: fixture.response as never,
-        name: "Phone",
-        by: "test",
-      }),
-    );
+    const v = await factor.verifyRegistration({ accountId, sessionId, response: fixture.response as never });
+    return t.app.database.db.transaction().execute((tx) => factor.addRegistered(tx, v, { name: "Phone", by: "test" }));
   };
   const signIn = async (fixture: { challenge: string; response: unknown }, issue = true) => {
     if (issue) {
@@ -78,15 +71,7 @@ describe("passkey factor (recorded fixtures)", () => {
     queue.push(F.registration.challenge);
     await factor.registrationOptions({ accountId, sessionId: "owner-session", userName: "x" });
     await rejects(
-      t.app.database.db.transaction().execute((tx) =>
-        factor.verifyRegistration(tx, {
-          accountId,
-          sessionId: "attacker-session",
-          response: F.registration.response,
-          name: "x",
-          by: "test",
-        }),
-      ),
+      factor.verifyRegistration({ accountId, sessionId: "attacker-session", response: F.registration.response }),
       "passkey_challenge_invalid",
     );
     // That challenge is spent: the recorded registration needs it issued again below.

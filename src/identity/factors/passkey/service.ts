@@ -59,31 +59,33 @@ export function createPasskeyService(deps: PasskeyServiceDeps) {
     response: RegistrationResponseJSON;
     name?: string | undefined;
   }): Promise<PasskeyView> {
-    return tx(async (t) => {
-      const n = await store.count(t, input.accountId);
-      const name = input.name?.trim() || `Passkey ${n + 1}`;
-      const row = await factor.verifyRegistration(t, {
-        accountId: input.accountId,
-        sessionId: input.boundTo,
-        response: input.response,
-        name,
-        by: input.actor,
-      });
-      const ev = await events.append(t, {
-        accountId: input.accountId,
-        type: "passkey.added",
-        data: { passkeyId: row.id, name, deviceType: row.device_type, aaguid: row.aaguid },
-        actor: input.actor,
-        ip: input.ip,
-      });
-      await notifier.securityNotice(t, {
-        accountId: input.accountId,
-        eventId: ev.id,
-        template: "passkey_added",
-        vars: { name, at: iso(clock.now())! },
-      });
-      return view(row);
+    // Verified (its challenge spent) before the transaction: a refusal or a roll-back leaves the challenge spent.
+    const verified = factor.verifyRegistration({
+      accountId: input.accountId,
+      sessionId: input.boundTo,
+      response: input.response,
     });
+    return verified.then((v) =>
+      tx(async (t) => {
+        const n = await store.count(t, input.accountId);
+        const name = input.name?.trim() || `Passkey ${n + 1}`;
+        const row = await factor.addRegistered(t, v, { name, by: input.actor });
+        const ev = await events.append(t, {
+          accountId: input.accountId,
+          type: "passkey.added",
+          data: { passkeyId: row.id, name, deviceType: row.device_type, aaguid: row.aaguid },
+          actor: input.actor,
+          ip: input.ip,
+        });
+        await notifier.securityNotice(t, {
+          accountId: input.accountId,
+          eventId: ev.id,
+          template: "passkey_added",
+          vars: { name, at: iso(clock.now())! },
+        });
+        return view(row);
+      }),
+    );
   }
 
   return {
