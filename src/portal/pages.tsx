@@ -10,6 +10,7 @@ import { sendErrorPage } from "../web/error-page.tsx";
 import { Actions, Field, LinkButton, Notice, PostForm, Submit } from "../web/form.tsx";
 import { fmt, type Lang, type Msg, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
+import { passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { groupedKey, QrSvg } from "../web/qr.tsx";
 import { sendPage } from "../web/render.ts";
 import { StepUp } from "../web/step-up.tsx";
@@ -161,6 +162,10 @@ const T = {
     ja: "この変更の前に、もう一度パスワードを入力してください。ログインしたままの端末を他人が使っていても、勝手に変更できないようにするためです。",
     en: "Before this change, enter your password again, so that someone using a device you left signed in cannot make it.",
   },
+  confirmIntroPasskey: {
+    ja: "この変更の前に、お手元の端末のパスキーで、ご本人であることを確認してください。ログインしたままの端末を他人が使っていても、勝手に変更できないようにするためです。",
+    en: "Before this change, confirm it is you with a passkey on a device you have, so that someone using a device you left signed in cannot make it.",
+  },
   confirmTotpHint: {
     ja: "認証アプリの6桁のコード、またはリカバリーコード",
     en: "The 6-digit code from your authenticator app, or a recovery code",
@@ -170,6 +175,17 @@ const T = {
     en: "After this, {store} may ask you to sign in again (for safety). The confirmation lasts 10 minutes.",
   },
   password: { ja: "パスワード", en: "Password" },
+  stepUpPasskey: { ja: "パスキーで確認", en: "Confirm with a passkey" },
+  stepUpWorking: { ja: "端末の確認を待っています…", en: "Waiting for your device…" },
+  stepUpFailed: { ja: "確認できませんでした。", en: "Could not confirm." },
+  stepUpNeedsScript: {
+    ja: "パスキーでの確認には、ブラウザのJavaScriptが必要です。",
+    en: "Confirming with a passkey needs JavaScript in your browser.",
+  },
+  stepUpOr: {
+    ja: "または、パスワードと認証アプリのコード（またはリカバリーコード）で確認できます。",
+    en: "Or confirm with your password and the code from your authenticator app (or a recovery code).",
+  },
   confirmButton: { ja: "確認する", en: "Confirm" },
   wrongPassword: { ja: "パスワードが違います。", en: "The password is not right." },
   wrongCode: { ja: "コードが違うか、使用済みです。", en: "The code is wrong or was used already." },
@@ -394,14 +410,23 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     at: Type.Optional(Type.String()),
   });
 
-  function page(reply: FastifyReply, status: number, lang: Lang, title: string, children: ComponentChildren) {
+  /** `passkey`: the page has a passkey button, so it loads the passkey scripts (own origin, web/passkey-assets.ts). */
+  function page(
+    reply: FastifyReply,
+    status: number,
+    lang: Lang,
+    title: string,
+    children: ComponentChildren,
+    passkey = false,
+  ) {
     return sendPage(
       reply,
       status,
       <Layout lang={lang} site={site} root={ROOT} title={title}>
         {children}
+        {passkey ? passkeyScriptPaths(ROOT).map((src) => <script key={src} src={src} defer />) : null}
       </Layout>,
-      { imageUrls: site.logoUrl ? [site.logoUrl] : [] },
+      { imageUrls: site.logoUrl ? [site.logoUrl] : [], ownScript: passkey, connectSelf: passkey },
     );
   }
   const when = (iso: string, lang: Lang) => formatTime(new Date(iso), lang, site.timeZone);
@@ -880,27 +905,55 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     const a = await deps.identity.getAccount(p.session.account_id);
     const lang = langOf(req, a.language);
     const token = csrf.issue(req, reply);
-    return page(reply, status, lang, T.confirmTitle[lang], [
-      error ? (
-        <Notice key="e" tone="error" alert>
-          <p>{error}</p>
-        </Notice>
-      ) : null,
-      <p key="i">{T.confirmIntro[lang]}</p>,
-      // The shared step-up (web/step-up.tsx), its no-script form: this page runs no script, so no passkey here.
-      <StepUp
-        key="f"
-        form={{
-          action: "./confirm",
-          hidden: { csrf: token, lang, next: NEXT[next] ? next : "factors" },
-          passwordLabel: T.password[lang],
-          codeLabel: a.totpEnabled ? T.confirmTotpHint[lang] : undefined,
-          submit: T.confirmButton[lang],
-        }}
-      />,
-      <p key="n">{s(lang, T.confirmStoreNote)}</p>,
-      back(lang),
-    ]);
+    const to = NEXT[next] ? next : "factors";
+    // An account with a passkey is asked for one (its strongest factor: the password alone cannot meet the gate, and
+    // without an authenticator the password step would refuse her for ever): the shared step-up, as the passkey pages.
+    const passkey = (await deps.identity.passkeys.list(p.session)).length > 0;
+    return page(
+      reply,
+      status,
+      lang,
+      T.confirmTitle[lang],
+      [
+        error ? (
+          <Notice key="e" tone="error" alert>
+            <p>{error}</p>
+          </Notice>
+        ) : null,
+        <p key="i">{(passkey && !a.totpEnabled ? T.confirmIntroPasskey : T.confirmIntro)[lang]}</p>,
+        <StepUp
+          key="f"
+          passkey={
+            passkey
+              ? {
+                  csrf: token,
+                  options: "./step-up/options",
+                  finish: `./step-up?next=${to}&lang=${lang}`,
+                  button: T.stepUpPasskey[lang],
+                  working: T.stepUpWorking[lang],
+                  failed: T.stepUpFailed[lang],
+                  needsScript: T.stepUpNeedsScript[lang],
+                }
+              : undefined
+          }
+          or={T.stepUpOr[lang]}
+          form={
+            a.totpEnabled || !passkey
+              ? {
+                  action: "./confirm",
+                  hidden: { csrf: token, lang, next: to },
+                  passwordLabel: T.password[lang],
+                  codeLabel: a.totpEnabled ? T.confirmTotpHint[lang] : undefined,
+                  submit: T.confirmButton[lang],
+                }
+              : undefined
+          }
+        />,
+        <p key="n">{s(lang, T.confirmStoreNote)}</p>,
+        back(lang),
+      ],
+      passkey,
+    );
   }
 
   function tooMany(req: FastifyRequest, reply: FastifyReply, e: MamoriError) {
@@ -993,6 +1046,54 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
       const [path, hash] = to.split("#");
       return reply.redirect(`${path}?lang=${lang}&confirmed=1${hash ? `#${hash}` : ""}`, 303);
     });
+  });
+
+  // The passkey step-up of the password step (its script's JSON calls): this session's own challenge, then the API's
+  // reauthenticate with a passkey, then back to where the change was asked (a fixed list, never a URL from the form).
+  const StepUpJson = Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 200 })) });
+  const StepUpAnswer = Type.Object({
+    csrf: Type.Optional(Type.String({ maxLength: 200 })),
+    response: Type.Object({}, { additionalProperties: true }),
+  });
+  const StepUpQuery = Type.Object({
+    next: Type.Optional(Type.String({ maxLength: 32 })),
+    lang: Type.Optional(Type.String({ maxLength: 8 })),
+  });
+  const jsonRefusal = (reply: FastifyReply, e: unknown) => {
+    if (!(e instanceof MamoriError)) throw e;
+    return reply.status(e.httpStatus).send({ error: { code: e.code, message: e.message } });
+  };
+  app.post("/portal/step-up/options", opts({ body: StepUpJson }), async (req, reply) => {
+    if (!csrf.check(req, (req.body as { csrf?: string }).csrf)) {
+      return reply.status(403).send({ error: { code: "csrf_failed", message: "Reload the page and try again." } });
+    }
+    const p = await current(req);
+    if (!p) return reply.status(401).send({ error: { code: "session_invalid", message: "Open the page again." } });
+    try {
+      const o = await deps.identity.startPasskeySignIn({ purpose: "step_up", session: p.session });
+      return reply.header("cache-control", "no-store").send(o);
+    } catch (e) {
+      return jsonRefusal(reply, e);
+    }
+  });
+  app.post("/portal/step-up", opts({ body: StepUpAnswer, querystring: StepUpQuery }), async (req, reply) => {
+    const body = req.body as { csrf?: string; response: unknown };
+    if (!csrf.check(req, body.csrf)) {
+      return reply.status(403).send({ error: { code: "csrf_failed", message: "Reload the page and try again." } });
+    }
+    const p = await current(req);
+    if (!p) return reply.status(401).send({ error: { code: "session_invalid", message: "Open the page again." } });
+    const q = req.query as { next?: string };
+    const lang = langOf(req, (await deps.identity.getAccount(p.session.account_id)).language);
+    try {
+      await deps.identity.reauthenticate(p.session, { passkey: body.response as never }, req.ip);
+    } catch (e) {
+      return jsonRefusal(reply, e);
+    }
+    const [path, hash] = (NEXT[q.next ?? ""] ?? NEXT.factors!).split("#");
+    return reply
+      .header("cache-control", "no-store")
+      .send({ url: `${path}?lang=${lang}&confirmed=1${hash ? `#${hash}` : ""}` });
   });
 
   async function totpPage(req: FastifyRequest, reply: FastifyReply, p: PortalPage, status: number, error?: string) {

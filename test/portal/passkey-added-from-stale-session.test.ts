@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { makeTestApp, STRONG, type TestApp } from "../../src/testing/app.ts";
-import { addPasskey } from "../../src/testing/passkeys.ts";
+import { addPasskey, TEST_ORIGIN } from "../../src/testing/passkeys.ts";
+import { softAssert } from "../../src/testing/soft-authenticator.ts";
 import { openPortal, textOf } from "./helpers.ts";
 
 /**
@@ -56,5 +57,52 @@ describe("passkey-added-from-stale-session", () => {
     assert.doesNotMatch(stale.body, /id="passkey-add"/);
     assert.match(stale.body, /id="passkey-stepup"[^>]*data-finish="\.\/passkey-remove\/step-up\?lang=ja"/);
     assert.doesNotMatch(stale.body, /name="password"/, "a password alone never meets a passkey's gate");
+  });
+});
+
+/**
+ * The security center's password step (ご本人の確認, before an app password, a country list, the authenticator) asked
+ * a passkey-only owner for her password alone, which the gate refuses for an account whose strongest factor is a
+ * passkey: she was sent back to the same page for ever. It now offers the shared step-up with her passkey.
+ */
+describe("passkey-only-owner-confirms-a-change", () => {
+  let t: TestApp;
+  before(async () => {
+    t = await makeTestApp();
+  });
+  after(() => t.close());
+
+  it("the password step offers her passkey (no password-only form), and its answer lets the change through", async () => {
+    const owner = await t.signUp("passkey-only@example.jp", STRONG, undefined, "ja");
+    const key = await addPasskey(t, owner.token, { name: "スマホ" });
+    assert.ok(key.credential, key.res.body);
+    const b = await openPortal(t, owner.token);
+    await b.get("/portal/");
+    t.clock.advance(11 * 60_000);
+    const asked = await b.post("/portal/app-passwords", { name: "メールアプリ" });
+    assert.equal(asked.statusCode, 403);
+    assert.match(asked.body, /id="passkey-stepup"[^>]*data-finish="\.\/step-up\?next=app-passwords&amp;lang=ja"/);
+    assert.doesNotMatch(asked.body, /name="password"/, "the password alone would be refused");
+    assert.match(String(asked.headers["content-security-policy"]), /script-src 'self'/);
+
+    const json = (url: string, payload: unknown) =>
+      t.app.http.inject({
+        method: "POST",
+        url,
+        headers: { "content-type": "application/json", cookie: b.cookie, "sec-fetch-site": "same-origin" },
+        payload: JSON.stringify(payload),
+      });
+    const forged = await json("/portal/step-up/options", { csrf: "not-the-token" });
+    assert.equal(forged.statusCode, 403);
+    const o = await json("/portal/step-up/options", { csrf: b.csrf() });
+    assert.equal(o.statusCode, 200, o.body);
+    const done = await json("/portal/step-up?next=app-passwords&lang=ja", {
+      csrf: b.csrf(),
+      response: softAssert(key.credential!, o.json().challenge, TEST_ORIGIN),
+    });
+    assert.equal(done.statusCode, 200, done.body);
+    assert.equal(done.json().url, "./?lang=ja&confirmed=1#app-passwords");
+    const made = await b.post("/portal/app-passwords", { name: "メールアプリ" });
+    assert.equal(made.statusCode, 201, made.body);
   });
 });
