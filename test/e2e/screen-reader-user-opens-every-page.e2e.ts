@@ -11,7 +11,7 @@ const skip = browserSkip();
 // Issue 15 item 5: "an accessibility check of every page". The story tests check the pages their people pass
 // through; this one opens every page Mamori serves — the console's (sign-in, setup, search, account, lockdown preview,
 // case, review queue, policies, staff), the security center's (main, authenticator, passkeys, a passkey's removal with
-// its step-up, passkey sign-in), hosted
+// its step-up, the password step with a passkey, passkey sign-in), hosted
 // recovery and the mailed-link pages with a garbled link, and an error page — and holds each to the same bar: Japanese
 // `lang`, axe 0 serious or critical, no injected script runs. A page added without that bar fails here.
 describe("screen-reader user opens every page (real browser)", { skip }, () => {
@@ -111,6 +111,12 @@ describe("screen-reader user opens every page (real browser)", { skip }, () => {
         assert.equal(await page.locator("#passkey-stepup").count(), 1, `${path}: the step-up`);
         await checkPage(page, `security center ${path} (step-up)`, { shot: false });
       }
+      // A change from the center (an app password): the password step, which asks for her passkey.
+      await page.goto(`${m.base}/portal/`);
+      await page.getByLabel("新しいアプリ用パスワードの名前（例: メールアプリ）").fill("メールアプリ");
+      await page.getByRole("button", { name: "作成する" }).click();
+      assert.equal(await page.locator("#passkey-stepup").count(), 1, "the password step offers the passkey");
+      await checkPage(page, "security-center-confirm-passkey-ja");
     } finally {
       await mine.close();
     }
