@@ -1,6 +1,6 @@
 // bench/risk-http-ab.ts — prints JSON: the assess route of two builds side by side in one run, over copies of one
 // prepared `bench:risk-http` store: this checkout (B) and a baseline checkout (A, BENCH_BASE), each serving from its
-// own process (`bench/risk-http.ts serve`), loaded in turn A, B, A, B, … at BENCH_RATE requests/s (bench/paced.ts)
+// own process (`bench/risk-http.ts serve`), loaded in turn A, B, B, A, A, B, … at BENCH_RATE requests/s (bench/paced.ts)
 // with the same requests in the same order, so pass k of each build decides the same events over the same counters.
 // Per pass and build: completed/s, p50/p99, and the server's CPU a request on its main thread and on its other
 // threads (/proc), with the B/A ratio of the main thread's. A shared machine moves the absolute figures; the ratios of
@@ -120,8 +120,18 @@ const pass = async (which: "A" | "B", warmUpSeconds: number) => {
 
 const passes: Record<string, unknown>[] = [];
 for (let i = 0; i < PASSES; i++) {
-  const a = await pass("A", i === 0 ? 3 : 0);
-  const b = await pass("B", i === 0 ? 3 : 0);
+  // A then B on even passes, B then A on odd ones (A B B A A B …): whichever runs second shares the machine with the
+  // first one's leftovers (its writer thread's last transaction, its GC), so neither build is always second.
+  const warm = i < 2 ? 3 : 0;
+  let a: Awaited<ReturnType<typeof pass>>;
+  let b: Awaited<ReturnType<typeof pass>>;
+  if (i % 2 === 0) {
+    a = await pass("A", warm);
+    b = await pass("B", warm);
+  } else {
+    b = await pass("B", warm);
+    a = await pass("A", warm);
+  }
   const row = (x: typeof a) => ({
     completedPerSec: x.reqPerSec,
     p50ms: x.p50ms,
@@ -133,6 +143,7 @@ for (let i = 0; i < PASSES; i++) {
   });
   passes.push({
     pass: i + 1,
+    order: i % 2 === 0 ? "AB" : "BA",
     A: row(a),
     B: row(b),
     mainRatioBtoA: Number((b.mainThreadUs / a.mainThreadUs).toFixed(3)),
