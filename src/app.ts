@@ -423,7 +423,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     clock,
     events,
     enricher,
-    totpKey: keys.totp,
+    // A factor's import field (the authenticator's totpSecret) goes to that factor (Factor.importer).
+    importers: factors.importers,
     setAllowedCountries: (t, rows, now) => risk.importAllowedCountries(t, rows, now),
   });
   const recovery = createRecovery({

@@ -1,16 +1,18 @@
+import type { TSchema } from "@sinclair/typebox";
 import type { Insertable } from "kysely";
 import type { Db, Executor } from "../db/database.ts";
 import type { Database } from "../db/schema.ts";
 import type { EventInput, EventLog } from "../events/store.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { ContextEnricher } from "../shared/context.ts";
-import { newTimeOrderedId, seal } from "../shared/crypto.ts";
+import { newTimeOrderedId } from "../shared/crypto.ts";
+import type { FactorImport } from "./factors/types.ts";
 import { checkImportedHash } from "./legacy-hashes.ts";
 import { normalizeEmail, normalizePhone } from "./normalize.ts";
 
 /**
  * Bulk import of a store's existing users (`mamori import`, `importAccounts`): verified contacts, language, allowed
- * countries, a TOTP secret, the password hash as the old system stored it (verified at the first sign-in and then
+ * countries, what a factor takes (its `importer`: the authenticator's `totpSecret`), the password hash as the old system stored it (verified at the first sign-in and then
  * rehashed to argon2id), and optionally past sign-ins so the risk engine knows the owner's devices and networks.
  * Idempotent per external id; a row is either imported whole or refused with a reason, never half.
  */
@@ -22,6 +24,7 @@ export interface ImportRow {
   phoneVerified?: boolean;
   language?: string;
   allowedCountries?: string[];
+  /** a factor's field (Factor.importer): the authenticator's base32 secret */
   totpSecret?: string;
   passwordHash?: string;
   createdAt?: string;
@@ -35,7 +38,8 @@ export type RefusalReason =
   | "invalid_phone"
   | "language_invalid"
   | "country_invalid"
-  | "totp_secret_invalid"
+  // a factor's importer's (Factor.importer.refusal): the authenticator's `totp_secret_invalid`
+  | `${string}_invalid`
   | "hash_format_unknown"
   | "hash_params_out_of_range"
   | "created_at_invalid"
@@ -53,15 +57,18 @@ export interface ImportDeps {
   clock: Clock;
   events: EventLog;
   enricher: ContextEnricher;
-  totpKey: Buffer;
+  /** the registered factors' importers (the registry's `importers`), in registration order */
+  importers: readonly ImportingFactor[];
   /** risk/: new accounts' allowed sign-in countries, written in the import's transaction */
   setAllowedCountries: (t: Executor, rows: { accountId: string; countries: string[] }[], now: number) => Promise<void>;
 }
 
+/** A factor's importer with its kind (FactorRegistry.importers). */
+export type ImportingFactor = FactorImport & { kind: string };
+
 export const MAX_SIGNINS_PER_ROW = 50;
 const LANGS = new Set(["ja", "en"]);
 const COUNTRY = /^[A-Z]{2}$/;
-const BASE32 = /^[A-Z2-7]{16,128}=*$/;
 const CHANNELS = new Set(["web", "app", "app-password"]);
 
 type Valid = {
@@ -72,7 +79,8 @@ type Valid = {
   phoneVerified: boolean;
   language: string;
   countries: string[] | null;
-  totpSecret: string | null;
+  /** what each factor's importer took from the row */
+  factors: { importer: ImportingFactor; value: unknown }[];
   passwordHash: string | null;
   scheme: string | null;
   createdAt: number | null;
@@ -97,7 +105,7 @@ function time(v: unknown, reason: RefusalReason): number {
 }
 
 /** Everything that can be refused is refused here, before any write, so a refused row leaves nothing behind. */
-export function validateImportRow(raw: unknown, now: number): Valid {
+export function validateImportRow(raw: unknown, now: number, importers: readonly ImportingFactor[] = []): Valid {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Refused("row_invalid");
   const r = raw as Record<string, unknown>;
   if (!str(r.externalId, 200)) throw new Refused("external_id_invalid");
@@ -124,10 +132,13 @@ export function validateImportRow(raw: unknown, now: number): Valid {
     countries = [...new Set(r.allowedCountries.map((c) => String(c).toUpperCase()))];
     if (countries.some((c) => !COUNTRY.test(c))) throw new Refused("country_invalid");
   }
-  let totpSecret: string | null = null;
-  if (r.totpSecret !== undefined && r.totpSecret !== null) {
-    totpSecret = String(r.totpSecret).replace(/\s+/g, "").toUpperCase();
-    if (!BASE32.test(totpSecret)) throw new Refused("totp_secret_invalid");
+  const factors: Valid["factors"] = [];
+  for (const importer of importers) {
+    const v = r[importer.field];
+    if (v === undefined || v === null) continue;
+    const value = importer.parse(v);
+    if (value === null) throw new Refused(importer.refusal as RefusalReason);
+    factors.push({ importer, value });
   }
   let passwordHash: string | null = null;
   let scheme: string | null = null;
@@ -165,7 +176,7 @@ export function validateImportRow(raw: unknown, now: number): Valid {
     phoneVerified: phone !== null && r.phoneVerified !== false,
     language,
     countries,
-    totpSecret,
+    factors,
     passwordHash,
     scheme,
     createdAt,
@@ -248,6 +259,7 @@ export function createAccountImport(deps: ImportDeps) {
     const attempts: Insertable<Database["login_attempts"]>[] = [];
     const imports: Insertable<Database["account_imports"]>[] = [];
     const countries: { accountId: string; countries: string[] }[] = [];
+    const factorRows = new Map<ImportingFactor, { accountId: string; value: unknown }[]>();
     const evs: EventInput[] = [];
     const contact = (accountId: string, kind: string, value: string, verified: boolean) =>
       contacts.push({
@@ -292,9 +304,9 @@ export function createAccountImport(deps: ImportDeps) {
         password_hash: v.passwordHash,
         password_changed_at: v.passwordHash ? now : null,
         password_reset_required: 0,
-        totp_secret_enc: v.totpSecret ? seal(deps.totpKey, v.totpSecret) : null,
+        totp_secret_enc: null,
         totp_pending_secret_enc: null,
-        totp_enrolled_at: v.totpSecret ? now : null,
+        totp_enrolled_at: null,
         totp_last_step: null,
         created_at: v.createdAt ?? now,
         updated_at: now,
@@ -304,6 +316,11 @@ export function createAccountImport(deps: ImportDeps) {
       contact(id, "email", v.email, v.emailVerified);
       if (v.phone) contact(id, "phone", v.phone, v.phoneVerified);
       if (v.countries) countries.push({ accountId: id, countries: v.countries });
+      for (const f of v.factors) {
+        const list = factorRows.get(f.importer) ?? [];
+        list.push({ accountId: id, value: f.value });
+        factorRows.set(f.importer, list);
+      }
       for (const s of v.signIns) {
         const ctx = enrich(s.ip, s.userAgent, s.channel);
         attempts.push({
@@ -336,7 +353,7 @@ export function createAccountImport(deps: ImportDeps) {
           phone: v.phone,
           language: v.language,
           passwordScheme: v.scheme,
-          totp: v.totpSecret !== null,
+          factors: v.factors.map((f) => f.importer.kind),
           allowedCountries: v.countries,
           signIns: v.signIns.length,
         },
@@ -349,6 +366,8 @@ export function createAccountImport(deps: ImportDeps) {
     await insertChunks(t, "contact_points", contacts);
     await insertChunks(t, "login_attempts", attempts);
     await insertChunks(t, "account_imports", imports);
+    // Each factor writes its own, after the accounts it belongs to exist.
+    for (const [importer, list] of factorRows) await importer.write(t, list, now);
     if (countries.length) await deps.setAllowedCountries(t, countries, now);
     await events.appendFirst(t, evs);
     return out;
@@ -361,6 +380,8 @@ export function createAccountImport(deps: ImportDeps) {
   }
 
   return {
+    /** The factors' import fields with their API schemas (import-routes.ts), in registration order. */
+    fields: Object.fromEntries(deps.importers.map((i) => [i.field, i.schema])) as Record<string, TSchema>,
     /**
      * A batch in one transaction (the import's speed). Should the store refuse the batch for a reason nobody
      * validated (a constraint), it is rolled back and its rows retried one per transaction, so one bad row never
@@ -370,7 +391,7 @@ export function createAccountImport(deps: ImportDeps) {
       const now = clock.now();
       const items = rows.map((raw): { raw: unknown; v: Valid } | { raw: unknown; out: RowOutcome } => {
         try {
-          return { raw, v: validateImportRow(raw, now) };
+          return { raw, v: validateImportRow(raw, now, deps.importers) };
         } catch (e) {
           return { raw, out: refusal(raw, e) };
         }

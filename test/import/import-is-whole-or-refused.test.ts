@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { totpCodeAt } from "../../src/identity/totp.ts";
 import { makeTestApp, type TestApp } from "../../src/testing/app.ts";
 
 /**
@@ -79,6 +80,25 @@ describe("import-is-whole-or-refused", () => {
       .where("external_id", "like", `%-${run}`)
       .execute();
     assert.deepEqual(mapped.map((m) => m.external_id).sort(), [`a-${run}`, `h-${run}`]);
+  });
+
+  it("each imported authenticator secret lands on its own account (the factor's importer, one batch)", async () => {
+    const secrets = ["JBSWY3DPEHPK3PXP", "KRUGS4ZANFZSAYJAONSWG4TFOQ", "GEZDGNBVGY3TQOJQGEZDGNBVGY"];
+    const rows = secrets.map((totpSecret, i) => ({
+      externalId: `s${i}-${run}`,
+      email: `s${i}.${run}@example.jp`,
+      totpSecret,
+    }));
+    const body = (await t.call("POST", "/v1/accounts/import", { accounts: rows })).json();
+    assert.equal(body.imported, 3, JSON.stringify(body));
+    const totp = t.app.factors.get("totp")!;
+    for (const [i, secret] of secrets.entries()) {
+      const accountId = body.rows[i].accountId as string;
+      const other = secrets[(i + 1) % secrets.length]!;
+      const input = { purpose: "second_factor" as const, accountId, boundTo: null, ip: null };
+      await assert.rejects(totp.verify({ ...input, proof: totpCodeAt(other, t.clock.now()) }), "not another row's");
+      assert.equal((await totp.verify({ ...input, proof: totpCodeAt(secret, t.clock.now()) })).accountId, accountId);
+    }
   });
 
   it("a batch over the limit or with a mistyped row is a 4xx with a code, not a 500", async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Type } from "@sinclair/typebox";
 import { sql } from "kysely";
 import { enrolStaff } from "../../../test/console/helpers.ts";
 import { openPortal, textOf } from "../../../test/portal/helpers.ts";
@@ -30,6 +31,10 @@ function testKeyFactor(db: Db, clock: Clock) {
         after: null,
         note: "added in window",
       }));
+  const insert = async (ex: Executor, accountId: string, id: string) => {
+    keys.push({ id, accountId, createdAt: clock.now(), removedAt: null });
+    await sql`insert into plug_test_keys (id, account_id, removed_at) values (${id}, ${accountId}, null)`.execute(ex);
+  };
   const mirror = async (ex: Executor, id: string, removedAt: number) =>
     sql`update plug_test_keys set removed_at = ${removedAt} where id = ${id}`.execute(ex);
   const factor: Factor = {
@@ -42,6 +47,16 @@ function testKeyFactor(db: Db, clock: Clock) {
     label: { ja: "テスト鍵", en: "Test key" },
     changeEvents: { "test_key.added": { ja: "テスト鍵を追加", en: "Test key added" } },
     enrolled: async (_ex: Executor, accountId: string) => live(accountId).length > 0,
+    // What it takes from the bulk import: a key's id in the row's `testKey` (one line here, none in the import).
+    importer: {
+      field: "testKey",
+      schema: Type.String({ maxLength: 64 }),
+      refusal: "test_key_invalid",
+      parse: (raw) => (typeof raw === "string" && raw.startsWith("key-") ? raw : null),
+      write: async (t, rows) => {
+        for (const r of rows) await insert(t, r.accountId, String(r.value));
+      },
+    },
     challenge: async () => ({}),
     // A key "signs" by answering `<id>:signed` (what a real key proves does not matter here).
     verify: async (input) => {
@@ -88,10 +103,7 @@ function testKeyFactor(db: Db, clock: Clock) {
   };
   return {
     factor,
-    async add(accountId: string, id: string) {
-      keys.push({ id, accountId, createdAt: clock.now(), removedAt: null });
-      await sql`insert into plug_test_keys (id, account_id, removed_at) values (${id}, ${accountId}, null)`.execute(db);
-    },
+    add: (accountId: string, id: string) => insert(db, accountId, id),
   };
 }
 
@@ -243,6 +255,24 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
       }),
       /policy set is invalid/,
     );
+  });
+
+  it("the bulk import hands it its own field, and refuses the row with its reason", async () => {
+    const r = await t.call("POST", "/v1/accounts/import", {
+      accounts: [
+        { externalId: "plug-imp-1", email: "plug-imp-1@example.jp", testKey: "key-imported" },
+        { externalId: "plug-imp-2", email: "plug-imp-2@example.jp", testKey: "not a key" },
+      ],
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const rows = r.json().rows as { status: string; accountId?: string; reason?: string }[];
+    assert.deepEqual(
+      rows.map((x) => x.reason ?? x.status),
+      ["imported", "test_key_invalid"],
+      r.body,
+    );
+    const db = t.app.database.db;
+    assert.deepEqual(await t.app.factors.enrolledKinds(db, rows[0]!.accountId!), ["email_code", "test_key"]);
   });
 
   it("its change event is told to the store (security.factor.changed), counts as a credential change, and has words", async () => {

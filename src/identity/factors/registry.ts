@@ -1,5 +1,5 @@
 import type { Executor } from "../../db/database.ts";
-import type { Factor, FactorAction, FactorChange, FactorEnrolledSql, FactorItem } from "./types.ts";
+import type { Factor, FactorAction, FactorChange, FactorEnrolledSql, FactorImport, FactorItem } from "./types.ts";
 
 /** One factor as the faces list it (the security center's section, the console's panel), in registration order. */
 export interface FactorPanel {
@@ -24,6 +24,8 @@ export interface FactorRegistry {
   readonly eventLabels: Readonly<Record<string, { ja: string; en: string }>>;
   /** Every factor's `enrolledSql` with its kind, in registration order: risk's snapshot and in-memory facts. */
   readonly enrolledSql: readonly ({ kind: string } & FactorEnrolledSql)[];
+  /** The factors that take something from the bulk import (Factor.importer), with their kinds, in registration order. */
+  readonly importers: readonly (FactorImport & { kind: string })[];
   get(kind: string): Factor | undefined;
   /** The kinds the account has enrolled, in registration order. */
   enrolledKinds(ex: Executor, accountId: string): Promise<string[]>;
@@ -47,6 +49,7 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
     changeEvents: Object.assign({}, ...factors.map((f) => f.changeEvents)),
     eventLabels: Object.assign({}, ...factors.map((f) => ({ ...f.otherEvents, ...f.changeEvents }))),
     enrolledSql: factors.map((f) => ({ kind: f.kind, ...f.enrolledSql })),
+    importers: factors.flatMap((f) => (f.importer ? [{ ...f.importer, kind: f.kind }] : [])),
     get: (kind) => byKind.get(kind),
     async enrolledKinds(ex, accountId) {
       const out: string[] = [];

@@ -1,3 +1,4 @@
+import type { TSchema } from "@sinclair/typebox";
 import type { Executor } from "../../db/database.ts";
 
 /**
@@ -59,6 +60,23 @@ export interface FactorFace {
   actions: readonly FactorAction[];
 }
 
+/**
+ * What a factor takes from the bulk import (identity/import.ts, `mamori import` and POST /v1/accounts/import): one
+ * field of the import row, checked with the row before any write (a value it cannot take refuses the row with
+ * `refusal`), and written for the new accounts in the import's transaction, after their account rows.
+ */
+export interface FactorImport<Value = unknown> {
+  /** the import row's field (JSON key), e.g. `totpSecret`; absent or null: nothing to import for this factor */
+  readonly field: string;
+  /** the field's schema in the API's import row (POST /v1/accounts/import; optional there) */
+  readonly schema: TSchema;
+  /** the row's refusal reason for a value `parse` refuses (docs/import.md lists them) */
+  readonly refusal: string;
+  /** the value checked and normalised; null refuses the row */
+  parse(raw: unknown): Value | null;
+  write(t: Executor, rows: readonly { accountId: string; value: Value }[], now: number): Promise<void>;
+}
+
 export interface FactorChallengeInput {
   purpose: FactorPurpose;
   /** the account the challenge is for; null for a usernameless sign-in */
@@ -106,6 +124,8 @@ export interface Factor<Options = unknown, Proof = unknown> {
    * so the in-memory facts hear of a write to them (risk/migration.ts `feedFactTables`).
    */
   readonly enrolledSql: FactorEnrolledSql;
+  /** What it takes from the bulk import of a store's existing users, if anything (an authenticator's secret). */
+  readonly importer?: FactorImport;
   /** What the client needs to prove the factor (options, a code sent…), stored so it can be answered once. */
   challenge(input: FactorChallengeInput): Promise<Options>;
   /** Checks a proof against a challenge this factor issued; answers the account it proves, or throws. */

@@ -1,3 +1,4 @@
+import { Type } from "@sinclair/typebox";
 import type { Db, Executor } from "../../../db/database.ts";
 import type { Clock } from "../../../shared/clock.ts";
 import { open, seal } from "../../../shared/crypto.ts";
@@ -11,6 +12,9 @@ export const TOTP_ENROLLED_SQL: FactorEnrolledSql = {
   select: "select id as account_id from accounts where totp_enrolled_at is not null",
   tables: [{ table: "accounts", account: "id" }],
 };
+
+/** An imported secret: RFC 4648 base32, 80 to 640 bits. */
+const BASE32 = /^[A-Z2-7]{16,128}=*$/;
 
 export interface TotpFactorDeps {
   db: Db;
@@ -70,6 +74,20 @@ export function createTotpFactor(deps: TotpFactorDeps) {
       "factor_reset.cancelled": { ja: "2段階認証のリセットを取り消し", en: "Factor reset cancelled" },
     },
     enrolledSql: TOTP_ENROLLED_SQL,
+    // The import's `totpSecret`: base32, spaces and case forgiven; enrolled at the import, sealed like any other.
+    importer: {
+      field: "totpSecret",
+      schema: Type.String({ maxLength: 160, description: "base32" }),
+      refusal: "totp_secret_invalid",
+      parse(raw: unknown): string | null {
+        const secret = String(raw).replace(/\s+/g, "").toUpperCase();
+        return BASE32.test(secret) ? secret : null;
+      },
+      async write(t: Executor, rows: readonly { accountId: string; value: unknown }[], now: number) {
+        const sealed = rows.map((r) => ({ accountId: r.accountId, sealed: seal(key, String(r.value)) }));
+        await store.importEnrolled(t, sealed, now);
+      },
+    },
 
     async enrolled(ex: Executor, accountId: string) {
       return enrolledIn(await store.state(ex, accountId));

@@ -100,6 +100,29 @@ export const totpStore = {
       .orderBy("id")
       .executeTakeFirst(),
 
+  /**
+   * Enrols imported secrets on accounts the import has just inserted (identity/import.ts), set-based: one UPDATE per
+   * chunk of accounts, the secret chosen per id by a CASE, so a million-row import stays a few statements per batch.
+   */
+  async importEnrolled(ex: Executor, rows: readonly { accountId: string; sealed: string }[], now: number) {
+    for (let i = 0; i < rows.length; i += 400) {
+      const chunk = rows.slice(i, i + 400);
+      await ex
+        .updateTable("accounts")
+        .set((eb) => {
+          let c = eb.case("id").when(chunk[0]!.accountId).then(chunk[0]!.sealed);
+          for (const r of chunk.slice(1)) c = c.when(r.accountId).then(r.sealed);
+          return { totp_secret_enc: c.end(), totp_enrolled_at: now };
+        })
+        .where(
+          "id",
+          "in",
+          chunk.map((r) => r.accountId),
+        )
+        .execute();
+    }
+  },
+
   async restore(
     ex: Executor,
     accountId: string,
