@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import axe from "axe-core";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
 import { makeTestApp, type TestApp } from "../../src/testing/app.ts";
 
 /**
@@ -136,6 +136,44 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(dir, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/** One DevTools session per page for its virtual authenticators (WebAuthn enabled once). */
+const webAuthnSessions = new WeakMap<Page, Promise<CDPSession>>();
+
+/**
+ * A device's platform authenticator on the page: Chromium's virtual one (DevTools WebAuthn: CTAP2, internal, resident
+ * keys, user verification done, presence answered), so the passkey ceremonies complete without a person. Call again
+ * for a second device; `remove` takes it away (a lost phone), `credentials` lists what it holds.
+ */
+export async function virtualAuthenticator(page: Page) {
+  let session = webAuthnSessions.get(page);
+  if (!session) {
+    session = page
+      .context()
+      .newCDPSession(page)
+      .then(async (cdp) => {
+        await cdp.send("WebAuthn.enable");
+        return cdp;
+      });
+    webAuthnSessions.set(page, session);
+  }
+  const cdp = await session;
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return {
+    authenticatorId,
+    credentials: async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials,
+    remove: () => cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId }),
+  };
 }
 
 export type { Browser, BrowserContext, Page };

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import type { CDPSession } from "playwright-core";
 import { STRONG } from "../../src/testing/app.ts";
 import {
   type Browser,
@@ -12,6 +11,7 @@ import {
   phone,
   screenshot,
   seriousA11yViolations,
+  virtualAuthenticator,
 } from "./browser.ts";
 
 const skip = browserSkip();
@@ -26,21 +26,6 @@ function freePort(): Promise<number> {
       s.close(() => (a && typeof a !== "string" ? resolve(a.port) : reject(new Error("no port"))));
     });
   });
-}
-
-/** A device's platform authenticator: Chromium's virtual one (CDP WebAuthn), resident keys, user verification. */
-async function device(cdp: CDPSession): Promise<string> {
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return authenticatorId;
 }
 
 // Issue 17 item 3: the owner lost her phone, which held one of her two passkeys. From her tablet she removes the
@@ -69,11 +54,8 @@ describe("owner removes the passkey of a lost phone (real browser)", { skip }, (
     const ctx = await phone(browser);
     const page = await ctx.newPage();
     try {
-      const cdp = await ctx.newCDPSession(page);
-      await cdp.send("WebAuthn.enable");
-
       // Her phone's passkey, added right after sign-up (no passkey yet: a fresh sign-in is enough).
-      const lostPhone = await device(cdp);
+      const lostPhone = await virtualAuthenticator(page);
       assert.equal((await page.goto(created.json().url))?.status(), 200);
       await page.goto(`${origin}/portal/passkeys`);
       await page.fill("#f-passkey-name", "なくしたスマホ");
@@ -84,8 +66,8 @@ describe("owner removes the passkey of a lost phone (real browser)", { skip }, (
       await ctx.clearCookies();
       await page.goto(`${origin}/portal/passkey-sign-in`);
       await Promise.all([page.waitForURL(/\/portal\/$/), page.click("#passkey-signin")]);
-      await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: lostPhone });
-      const tablet = await device(cdp);
+      await lostPhone.remove();
+      const tablet = await virtualAuthenticator(page);
       await page.goto(`${origin}/portal/passkeys`);
       await page.fill("#f-passkey-name", "タブレット");
       await Promise.all([page.waitForEvent("load"), page.click("#passkey-add")]);
@@ -152,7 +134,7 @@ describe("owner removes the passkey of a lost phone (real browser)", { skip }, (
         .execute();
       assert.ok(stepUps.length >= 1, "the session's fresh second factor is the tablet's passkey");
       assert.ok(await m.t.lastMail(email, "passkey_removed"), "she is told by mail");
-      const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId: tablet });
+      const credentials = await tablet.credentials();
       assert.equal(credentials.length, 1);
     } finally {
       await ctx.close();

@@ -10,6 +10,7 @@ import {
   liveMamori,
   phone,
   seriousA11yViolations,
+  virtualAuthenticator,
 } from "./browser.ts";
 
 const skip = browserSkip();
@@ -51,18 +52,7 @@ describe("owner signs in with a passkey (real browser)", { skip }, () => {
     const ctx = await phone(browser);
     const page = await ctx.newPage();
     try {
-      const cdp = await ctx.newCDPSession(page);
-      await cdp.send("WebAuthn.enable");
-      const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-        options: {
-          protocol: "ctap2",
-          transport: "internal",
-          hasResidentKey: true,
-          hasUserVerification: true,
-          isUserVerified: true,
-          automaticPresenceSimulation: true,
-        },
-      });
+      const authenticator = await virtualAuthenticator(page);
 
       assert.equal((await page.goto(created.json().url))?.status(), 200);
       const res = await page.goto(`${origin}/portal/passkeys`);
@@ -74,7 +64,7 @@ describe("owner signs in with a passkey (real browser)", { skip }, () => {
       await page.fill("#f-passkey-name", "ゆいのスマホ");
       await Promise.all([page.waitForEvent("load"), page.click("#passkey-add")]);
       assert.match((await page.textContent("main")) ?? "", /ゆいのスマホ/, "the new passkey is listed");
-      const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+      const credentials = await authenticator.credentials();
       assert.equal(credentials.length, 1);
       assert.equal(credentials[0]?.isResidentCredential, true, "a discoverable credential");
       assert.ok(await m.t.lastMail(email, "passkey_added"), "she is told by mail");

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { type Browser, browserSkip, type LiveMamori, launch, liveMamori, seriousA11yViolations } from "./browser.ts";
+import {
+  type Browser,
+  browserSkip,
+  type LiveMamori,
+  launch,
+  liveMamori,
+  seriousA11yViolations,
+  virtualAuthenticator,
+} from "./browser.ts";
 import { consoleSignIn, supportAgent } from "./stage.ts";
 
 const skip = browserSkip();
@@ -42,18 +50,7 @@ describe("support agent signs in to the console with a passkey (real browser)", 
     const ctx = await browser.newContext({ locale: "ja-JP" });
     const page = await ctx.newPage();
     try {
-      const cdp = await ctx.newCDPSession(page);
-      await cdp.send("WebAuthn.enable");
-      const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-        options: {
-          protocol: "ctap2",
-          transport: "internal",
-          hasResidentKey: true,
-          hasUserVerification: true,
-          isUserVerified: true,
-          automaticPresenceSimulation: true,
-        },
-      });
+      const authenticator = await virtualAuthenticator(page);
 
       // At localhost (the public URL), not the listener's 127.0.0.1: WebAuthn refuses an IP address as RP id.
       await consoleSignIn({ m: { ...m, base: origin } }, page, staff);
@@ -66,7 +63,7 @@ describe("support agent signs in to the console with a passkey (real browser)", 
       await page.fill("#f-passkey-name", "業務用ノートPC");
       await Promise.all([page.waitForEvent("load"), page.click("#passkey-add")]);
       assert.match((await page.textContent("main")) ?? "", /業務用ノートPC/, "the new passkey is listed");
-      const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+      const credentials = await authenticator.credentials();
       assert.equal(credentials.length, 1);
       assert.equal(credentials[0]?.rpId, "localhost", "bound to Mamori's own host");
 
