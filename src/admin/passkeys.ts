@@ -1,16 +1,21 @@
 import { randomBytes } from "node:crypto";
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from "@simplewebauthn/server";
-import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import type { Db, Executor } from "../db/database.ts";
+import {
+  challengeOf,
+  creationOptions,
+  credentialColumns,
+  type RegistrationInfo,
+  requestOptions,
+  signCountMoves,
+  verifyAuthentication,
+  verifyRegistration,
+} from "../identity/factors/passkey/ceremony.ts";
 import { PasskeyErrors } from "../identity/factors/passkey/errors.ts";
 import type { Clock } from "../shared/clock.ts";
 import { newId } from "../shared/crypto.ts";
@@ -21,7 +26,8 @@ import type { StaffPasskeyChallengesTable, StaffPasskeysTable } from "./tables.t
  * tables (staff_passkeys, staff_passkey_challenges; migration 0032), not the owners' passkeys: a staff member is no
  * account — no account events, no lockdown roll-back — and the relying party is Mamori's own host (MAMORI_PUBLIC_URL),
  * where the console is, not the store's domain the owners' passkeys may be bound to. The refusals are the owners'
- * passkey codes (one code, one meaning). service.ts adds the sessions and the staff audit log.
+ * passkey codes (one code, one meaning), and the ceremonies the owners' (identity/factors/passkey/ceremony.ts).
+ * service.ts adds the sessions and the staff audit log.
  */
 export interface StaffPasskeyConfig {
   rpId: string;
@@ -32,7 +38,6 @@ export interface StaffPasskeyConfig {
 
 export type StaffPasskeyRow = StaffPasskeysTable;
 export const MAX_STAFF_PASSKEYS = 10;
-const TIMEOUT_MS = 5 * 60_000;
 
 /** SQL of staff passkeys; each method takes the executor so the caller picks the transaction. */
 export const staffPasskeyStore = {
@@ -86,7 +91,7 @@ export const staffPasskeyStore = {
       .set({ sign_count: n, last_used_at: now })
       .where("id", "=", id)
       .where("removed_at", "is", null)
-      .where("sign_count", n === 0 ? "=" : "<", n)
+      .where(...signCountMoves(n))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   },
@@ -111,17 +116,6 @@ export const staffPasskeyStore = {
   },
 };
 const store = staffPasskeyStore;
-
-/** The challenge an answer carries, read from its clientDataJSON (the signature is checked after). */
-function challengeOf(clientDataJSON: unknown): string {
-  try {
-    const cd = JSON.parse(Buffer.from(String(clientDataJSON), "base64url").toString("utf8")) as { challenge?: unknown };
-    if (typeof cd.challenge === "string" && cd.challenge.length > 0 && cd.challenge.length <= 200) return cd.challenge;
-  } catch {
-    // falls through to the refusal
-  }
-  throw PasskeyErrors.passkey_challenge_invalid();
-}
 
 export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffPasskeyConfig }) {
   const { db, clock, config } = deps;
@@ -161,19 +155,7 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
       if (live.length >= MAX_STAFF_PASSKEYS) throw PasskeyErrors.passkey_limit();
       const handle = all[0]?.user_handle ?? randomBytes(16).toString("base64url");
       const challenge = await issue("register", input.adminId, input.sessionId, handle);
-      const o = await generateRegistrationOptions({
-        rpName: config.rpName,
-        rpID: config.rpId,
-        userName: input.userName,
-        userID: isoBase64URL.toBuffer(handle),
-        challenge: isoBase64URL.toBuffer(challenge),
-        attestationType: "none",
-        timeout: TIMEOUT_MS,
-        excludeCredentials: live.map((p) => ({ id: p.credential_id, transports: JSON.parse(p.transports) })),
-        authenticatorSelection: { residentKey: "required", userVerification: "required" },
-        supportedAlgorithmIDs: [-7, -257],
-      });
-      return { ...o, challenge };
+      return creationOptions(config, { userName: input.userName, userHandle: handle, challenge, exclude: live });
     },
 
     /**
@@ -191,20 +173,8 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
       if (!issued || issued.admin_id !== input.adminId || issued.bound_to !== input.sessionId) {
         throw PasskeyErrors.passkey_challenge_invalid();
       }
-      let v: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
-      try {
-        v = await verifyRegistrationResponse({
-          response: r,
-          expectedChallenge: challenge,
-          expectedOrigin: config.origins,
-          expectedRPID: config.rpId,
-          requireUserVerification: true,
-        });
-      } catch {
-        throw PasskeyErrors.passkey_invalid();
-      }
-      if (!v.verified || !v.registrationInfo) throw PasskeyErrors.passkey_invalid();
-      return { ...input, info: v.registrationInfo, userHandle: issued.user_handle };
+      const info = await verifyRegistration(config, r, challenge);
+      return { ...input, info, userHandle: issued.user_handle };
     },
 
     /** Stores a verified registration in the caller's transaction: refused when the credential or the limit is taken. */
@@ -220,10 +190,7 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
       const row: StaffPasskeyRow = {
         id: newId(),
         admin_id: input.adminId,
-        credential_id: info.credential.id,
-        public_key: isoBase64URL.fromBuffer(info.credential.publicKey),
-        sign_count: info.credential.counter,
-        transports: JSON.stringify(info.credential.transports ?? r.response.transports ?? []),
+        ...credentialColumns(info, r),
         user_handle: input.userHandle ?? "",
         name: input.name,
         created_at: clock.now(),
@@ -238,14 +205,7 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
 
     /** Options for navigator.credentials.get(): usernameless (no allowCredentials), user verification required. */
     async signInOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
-      const challenge = await issue("signin", null, null);
-      const o = await generateAuthenticationOptions({
-        rpID: config.rpId,
-        challenge: isoBase64URL.toBuffer(challenge),
-        userVerification: "required",
-        timeout: TIMEOUT_MS,
-      });
-      return { ...o, challenge };
+      return requestOptions(config, await issue("signin", null, null));
     },
 
     /**
@@ -269,30 +229,8 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
               .executeTakeFirst()
           : undefined;
       if (!row) throw PasskeyErrors.passkey_invalid();
-      if (response.response.userHandle && response.response.userHandle !== row.user_handle) {
-        throw PasskeyErrors.passkey_invalid();
-      }
-      let counter: number;
-      try {
-        const v = await verifyAuthenticationResponse({
-          response,
-          expectedChallenge: challenge,
-          expectedOrigin: config.origins,
-          expectedRPID: config.rpId,
-          // The library's counter check is replaced by advanceStaffPasskeyCount, atomic in the store.
-          credential: {
-            id: row.credential_id,
-            publicKey: isoBase64URL.toBuffer(row.public_key),
-            counter: 0,
-            transports: JSON.parse(row.transports),
-          },
-          requireUserVerification: true,
-        });
-        if (!v.verified) throw PasskeyErrors.passkey_invalid();
-        counter = v.authenticationInfo.newCounter;
-      } catch {
-        throw PasskeyErrors.passkey_invalid();
-      }
+      // The counter is moved forward by advanceStaffPasskeyCount, atomic in the store: the clone check (ceremony.ts).
+      const counter = await verifyAuthentication(config, response, challenge, row);
       const moved = await store.advanceStaffPasskeyCount(db, row.id, counter, clock.now());
       return { adminId: row.admin_id, passkey: row, clone: !moved, counter };
     },
@@ -306,6 +244,6 @@ export interface VerifiedStaffRegistration {
   adminId: string;
   sessionId: string;
   response: RegistrationResponseJSON;
-  info: NonNullable<Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]>;
+  info: RegistrationInfo;
   userHandle: string | null;
 }

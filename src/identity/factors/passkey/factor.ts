@@ -1,15 +1,10 @@
 import { randomBytes } from "node:crypto";
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from "@simplewebauthn/server";
-import { isoBase64URL } from "@simplewebauthn/server/helpers";
 import type { Db, Executor } from "../../../db/database.ts";
 import type { EventLog } from "../../../events/store.ts";
 import type { Clock } from "../../../shared/clock.ts";
@@ -22,6 +17,15 @@ import type {
   FactorItem,
   FactorPurpose,
 } from "../types.ts";
+import {
+  challengeOf,
+  creationOptions,
+  credentialColumns,
+  type RegistrationInfo,
+  requestOptions,
+  verifyAuthentication,
+  verifyRegistration,
+} from "./ceremony.ts";
 import { PasskeyErrors } from "./errors.ts";
 import { passkeyFace } from "./face.ts";
 import { type PasskeyRow, passkeyStore as store } from "./store.ts";
@@ -53,20 +57,8 @@ export interface PasskeyFactorDeps {
 }
 
 export const MAX_PASSKEYS = 20;
-const TIMEOUT_MS = 5 * 60_000;
 
 const randomChallenge = () => randomBytes(32).toString("base64url");
-
-/** The challenge a response answers, read from its clientDataJSON (the signature check comes after). */
-function challengeOf(clientDataJSON: unknown): string {
-  try {
-    const cd = JSON.parse(Buffer.from(String(clientDataJSON), "base64url").toString("utf8")) as { challenge?: unknown };
-    if (typeof cd.challenge === "string" && cd.challenge.length > 0 && cd.challenge.length <= 200) return cd.challenge;
-  } catch {
-    // falls through to the refusal
-  }
-  throw PasskeyErrors.passkey_challenge_invalid();
-}
 
 const item = (r: PasskeyRow): FactorItem => ({
   kind: "passkey",
@@ -147,14 +139,7 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
 
     /** Options for navigator.credentials.get(): no allowCredentials (discoverable), user verification required. */
     async challenge(input: FactorChallengeInput): Promise<PublicKeyCredentialRequestOptionsJSON> {
-      const challenge = await issue(input.purpose, input.accountId, input.boundTo);
-      const o = await generateAuthenticationOptions({
-        rpID: config.rpId,
-        challenge: isoBase64URL.toBuffer(challenge),
-        userVerification: "required",
-        timeout: TIMEOUT_MS,
-      });
-      return { ...o, challenge };
+      return requestOptions(config, await issue(input.purpose, input.accountId, input.boundTo));
     },
 
     /**
@@ -169,34 +154,14 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
       const row = typeof r.id === "string" ? await store.byCredentialId(db, r.id) : undefined;
       if (!row) throw PasskeyErrors.passkey_invalid();
       if (input.accountId !== null && row.account_id !== input.accountId) throw PasskeyErrors.passkey_invalid();
-      if (r.response.userHandle && r.response.userHandle !== row.user_handle) throw PasskeyErrors.passkey_invalid();
-      let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>["authenticationInfo"];
-      try {
-        const v = await verifyAuthenticationResponse({
-          response: r,
-          expectedChallenge: challenge,
-          expectedOrigin: config.origins,
-          expectedRPID: config.rpId,
-          // Counter 0 here: the library's own counter check is replaced by advanceSignCount, atomic in the store.
-          credential: {
-            id: row.credential_id,
-            publicKey: isoBase64URL.toBuffer(row.public_key),
-            counter: 0,
-            transports: JSON.parse(row.transports),
-          },
-          requireUserVerification: true,
-        });
-        if (!v.verified) throw PasskeyErrors.passkey_invalid();
-        info = v.authenticationInfo;
-      } catch {
-        throw PasskeyErrors.passkey_invalid();
-      }
+      // The counter is moved forward by advanceSignCount, atomic in the store: the clone check (ceremony.ts).
+      const counter = await verifyAuthentication(config, r, challenge, row);
       const now = clock.now();
-      if (!(await store.advanceSignCount(db, row.id, info.newCounter, now))) {
+      if (!(await store.advanceSignCount(db, row.id, counter, now))) {
         await events.append(db, {
           accountId: row.account_id,
           type: "passkey.clone_warning",
-          data: { passkeyId: row.id, name: row.name, storedCount: row.sign_count, presentedCount: info.newCounter },
+          data: { passkeyId: row.id, name: row.name, storedCount: row.sign_count, presentedCount: counter },
           actor: "passkey",
           ip: input.ip,
         });
@@ -241,19 +206,7 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
       // Random, never the account id: the authenticator stores it, and it should tell nobody which account it is.
       const handle = all[0]?.user_handle ?? (deps.newUserHandle ?? (() => randomBytes(16).toString("base64url")))();
       const challenge = await issue("register", input.accountId, input.sessionId, handle);
-      const o = await generateRegistrationOptions({
-        rpName: config.rpName,
-        rpID: config.rpId,
-        userName: input.userName,
-        userID: isoBase64URL.toBuffer(handle),
-        challenge: isoBase64URL.toBuffer(challenge),
-        attestationType: "none",
-        timeout: TIMEOUT_MS,
-        excludeCredentials: live.map((p) => ({ id: p.credential_id, transports: JSON.parse(p.transports) })),
-        authenticatorSelection: { residentKey: "required", userVerification: "required" },
-        supportedAlgorithmIDs: [-7, -257],
-      });
-      return { ...o, challenge };
+      return creationOptions(config, { userName: input.userName, userHandle: handle, challenge, exclude: live });
     },
 
     /**
@@ -273,20 +226,8 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
         accountId: input.accountId,
         boundTo: input.sessionId,
       });
-      let v: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
-      try {
-        v = await verifyRegistrationResponse({
-          response: r,
-          expectedChallenge: challenge,
-          expectedOrigin: config.origins,
-          expectedRPID: config.rpId,
-          requireUserVerification: true,
-        });
-      } catch {
-        throw PasskeyErrors.passkey_invalid();
-      }
-      if (!v.verified || !v.registrationInfo) throw PasskeyErrors.passkey_invalid();
-      return { accountId: input.accountId, info: v.registrationInfo, response: r, userHandle: issued.user_handle };
+      const info = await verifyRegistration(config, r, challenge);
+      return { accountId: input.accountId, info, response: r, userHandle: issued.user_handle };
     },
 
     /** Stores a verified registration in the caller's transaction: refused when the credential or the limit is taken. */
@@ -306,10 +247,7 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
       const row: PasskeyRow = {
         id: newId(),
         account_id: v.accountId,
-        credential_id: info.credential.id,
-        public_key: isoBase64URL.fromBuffer(info.credential.publicKey),
-        sign_count: info.credential.counter,
-        transports: JSON.stringify(info.credential.transports ?? r.response.transports ?? []),
+        ...credentialColumns(info, r),
         // The handle the options carried (kept from the account's first passkey, so every one has the same).
         user_handle: v.userHandle ?? "",
         aaguid: info.aaguid,
@@ -334,7 +272,7 @@ export type PasskeyFactor = ReturnType<typeof createPasskeyFactor>;
 /** A registration response that verified, its challenge spent: `addRegistered` stores it. */
 export interface VerifiedRegistration {
   accountId: string;
-  info: NonNullable<Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]>;
+  info: RegistrationInfo;
   response: RegistrationResponseJSON;
   userHandle: string | null;
 }

@@ -1,4 +1,5 @@
 import type { Executor } from "../../../db/database.ts";
+import { signCountMoves } from "./ceremony.ts";
 import type { PasskeyChallengesTable, PasskeysTable } from "./tables.ts";
 
 export type PasskeyRow = PasskeysTable;
@@ -96,7 +97,7 @@ export const passkeyStore = {
       .set({ sign_count: n, last_used_at: now })
       .where("id", "=", id)
       .where("removed_at", "is", null)
-      .where("sign_count", n === 0 ? "=" : "<", n)
+      .where(...signCountMoves(n))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   },
