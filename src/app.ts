@@ -477,7 +477,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     commerce: commerceReads,
     risk,
     cases: response,
-    factors: { faces: (accountId) => factors.faces(db, accountId) },
+    factors: {
+      faces: (accountId) => factors.faces(db, accountId),
+      stepUps: async (accountId) => (await factors.stepUps(db, accountId)).map((w) => w.stepUp),
+    },
   });
 
   const findByOrderOrGiftCard = async (q: string) => {

@@ -13,8 +13,8 @@ import { Layout } from "../web/layout.tsx";
 import { passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { groupedKey, QrSvg } from "../web/qr.tsx";
 import { sendPage } from "../web/render.ts";
-import { StepUp } from "../web/step-up.tsx";
 import type { NotMeKind, PortalPage } from "./service.ts";
+import { PortalStepUp, stepUpIntro, stepUpWays } from "./step-up.tsx";
 
 /**
  * The security center (issue 15): the owner's own page, opened from the store through a one-time URL
@@ -158,33 +158,9 @@ const T = {
   },
   caseOpened: { ja: "{when}に開始", en: "started {when}" },
   confirmTitle: { ja: "ご本人の確認", en: "Confirm it is you" },
-  confirmIntro: {
-    ja: "この変更の前に、もう一度パスワードを入力してください。ログインしたままの端末を他人が使っていても、勝手に変更できないようにするためです。",
-    en: "Before this change, enter your password again, so that someone using a device you left signed in cannot make it.",
-  },
-  confirmIntroPasskey: {
-    ja: "この変更の前に、お手元の端末のパスキーで、ご本人であることを確認してください。ログインしたままの端末を他人が使っていても、勝手に変更できないようにするためです。",
-    en: "Before this change, confirm it is you with a passkey on a device you have, so that someone using a device you left signed in cannot make it.",
-  },
-  confirmTotpHint: {
-    ja: "認証アプリの6桁のコード、またはリカバリーコード",
-    en: "The 6-digit code from your authenticator app, or a recovery code",
-  },
   confirmStoreNote: {
     ja: "確認すると、安全のため{store}ではもう一度ログインが必要になる場合があります。確認は10分間有効です。",
     en: "After this, {store} may ask you to sign in again (for safety). The confirmation lasts 10 minutes.",
-  },
-  password: { ja: "パスワード", en: "Password" },
-  stepUpPasskey: { ja: "パスキーで確認", en: "Confirm with a passkey" },
-  stepUpWorking: { ja: "端末の確認を待っています…", en: "Waiting for your device…" },
-  stepUpFailed: { ja: "確認できませんでした。", en: "Could not confirm." },
-  stepUpNeedsScript: {
-    ja: "パスキーでの確認には、ブラウザのJavaScriptが必要です。",
-    en: "Confirming with a passkey needs JavaScript in your browser.",
-  },
-  stepUpOr: {
-    ja: "または、パスワードと認証アプリのコード（またはリカバリーコード）で確認できます。",
-    en: "Or confirm with your password and the code from your authenticator app (or a recovery code).",
   },
   confirmButton: { ja: "確認する", en: "Confirm" },
   wrongPassword: { ja: "パスワードが違います。", en: "The password is not right." },
@@ -906,9 +882,9 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
     const lang = langOf(req, a.language);
     const token = csrf.issue(req, reply);
     const to = NEXT[next] ? next : "factors";
-    // An account with a passkey is asked for one (its strongest factor: the password alone cannot meet the gate, and
-    // without an authenticator the password step would refuse her for ever): the shared step-up, as the passkey pages.
-    const passkey = (await deps.identity.passkeys.list(p.session)).length > 0;
+    // What the account's factors offer (Factor.stepUp): a passkey's ceremony (the password alone cannot meet the gate
+    // then, and without a code the password step would refuse her for ever), the code field, or the password alone.
+    const ways = stepUpWays(await portal.stepUps(p));
     return page(
       reply,
       status,
@@ -920,39 +896,19 @@ export function registerPortalPages(app: Http, deps: RouteDeps) {
             <p>{error}</p>
           </Notice>
         ) : null,
-        <p key="i">{(passkey && !a.totpEnabled ? T.confirmIntroPasskey : T.confirmIntro)[lang]}</p>,
-        <StepUp
+        <p key="i">{stepUpIntro(ways, lang)}</p>,
+        <PortalStepUp
           key="f"
-          passkey={
-            passkey
-              ? {
-                  csrf: token,
-                  options: "./step-up/options",
-                  finish: `./step-up?next=${to}&lang=${lang}`,
-                  button: T.stepUpPasskey[lang],
-                  working: T.stepUpWorking[lang],
-                  failed: T.stepUpFailed[lang],
-                  needsScript: T.stepUpNeedsScript[lang],
-                }
-              : undefined
-          }
-          or={T.stepUpOr[lang]}
-          form={
-            a.totpEnabled || !passkey
-              ? {
-                  action: "./confirm",
-                  hidden: { csrf: token, lang, next: to },
-                  passwordLabel: T.password[lang],
-                  codeLabel: a.totpEnabled ? T.confirmTotpHint[lang] : undefined,
-                  submit: T.confirmButton[lang],
-                }
-              : undefined
-          }
+          ways={ways}
+          lang={lang}
+          csrf={token}
+          ceremony={{ options: "./step-up/options", finish: `./step-up?next=${to}&lang=${lang}` }}
+          form={{ action: "./confirm", hidden: { csrf: token, lang, next: to }, submit: T.confirmButton[lang] }}
         />,
         <p key="n">{s(lang, T.confirmStoreNote)}</p>,
         back(lang),
       ],
-      passkey,
+      ways.ceremony,
     );
   }
 

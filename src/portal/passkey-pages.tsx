@@ -11,8 +11,9 @@ import { fmt, type Lang, pickLang } from "../web/i18n.ts";
 import { Layout } from "../web/layout.tsx";
 import { passkeyScriptPaths } from "../web/passkey-assets.ts";
 import { sendPage } from "../web/render.ts";
-import { PasskeyCeremony, StepUp } from "../web/step-up.tsx";
+import { PasskeyCeremony } from "../web/step-up.tsx";
 import type { PortalPage } from "./service.ts";
+import { PortalStepUp, stepUpHow, stepUpWays } from "./step-up.tsx";
 
 /**
  * The security center's passkey section (/portal/passkeys) and the hosted "sign in with a passkey" page
@@ -57,25 +58,6 @@ const T = {
     ja: "パスキーを追加する前に、ご本人の確認が必要です。",
     en: "Before adding a passkey, confirm it is you.",
   },
-  needPasskey: {
-    ja: "お手元の端末の別のパスキーで確認してください。",
-    en: "Use another passkey on a device you have.",
-  },
-  needCode: {
-    ja: "パスワードと、認証アプリのコード（またはリカバリーコード）を入力してください。",
-    en: "Enter your password and the code from your authenticator app (or a recovery code).",
-  },
-  needPassword: { ja: "パスワードをもう一度入力してください。", en: "Enter your password again." },
-  stepUpCode: {
-    ja: "または、パスワードと認証アプリのコード（またはリカバリーコード）で確認できます。",
-    en: "Or confirm with your password and the code from your authenticator app (or a recovery code).",
-  },
-  stepUpNeedsScript: {
-    ja: "パスキーでの確認には、ブラウザのJavaScriptが必要です。",
-    en: "Confirming with a passkey needs JavaScript in your browser.",
-  },
-  stepUp: { ja: "パスキーで確認", en: "Confirm with a passkey" },
-  stepUpFailed: { ja: "確認できませんでした。", en: "Could not confirm." },
   stepUpDone: {
     ja: "確認できました。10分以内に削除してください。",
     en: "Confirmed. Remove it within 10 minutes.",
@@ -83,11 +65,6 @@ const T = {
   stepUpDoneAdd: {
     ja: "確認できました。10分以内に追加してください。",
     en: "Confirmed. Add it within 10 minutes.",
-  },
-  password: { ja: "パスワード", en: "Password" },
-  totpCode: {
-    ja: "認証アプリの6桁のコード、またはリカバリーコード",
-    en: "The 6-digit code from your authenticator app, or a recovery code",
   },
   confirm: { ja: "確認する", en: "Confirm" },
   wrongPassword: { ja: "パスワードが違います。", en: "The password is not right." },
@@ -185,40 +162,17 @@ export function registerPasskeyPages(app: Http, deps: RouteDeps) {
    * back to the removal of `id`, or to the list (an add) when there is none.
    */
   async function stepUpFor(p: PortalPage, token: string, lang: Lang, need: string, id?: string) {
-    const [keys, a] = await Promise.all([identity.passkeys.list(p.session), identity.getAccount(p.session.account_id)]);
-    const passkey = keys.length > 0;
+    const ways = stepUpWays(await portal.stepUps(p));
     const back = `lang=${lang}${id ? `&id=${encodeURIComponent(id)}` : ""}`;
-    const how = passkey ? T.needPasskey : a.totpEnabled ? T.needCode : T.needPassword;
     return (
-      <StepUp
+      <PortalStepUp
         key="step-up"
-        need={`${need}${lang === "ja" ? "" : " "}${how[lang]}`}
-        passkey={
-          passkey
-            ? {
-                csrf: token,
-                options: "./passkey-remove/options",
-                finish: `./passkey-remove/step-up?${back}`,
-                button: T.stepUp[lang],
-                working: T.working[lang],
-                failed: T.stepUpFailed[lang],
-                needsScript: T.stepUpNeedsScript[lang],
-              }
-            : undefined
-        }
-        or={T.stepUpCode[lang]}
-        // A password alone never meets the gate once a passkey is enrolled: no form then unless an authenticator is.
-        form={
-          a.totpEnabled || !passkey
-            ? {
-                action: "./passkey-remove/confirm",
-                hidden: { csrf: token, lang, id },
-                passwordLabel: T.password[lang],
-                codeLabel: a.totpEnabled ? T.totpCode[lang] : undefined,
-                submit: T.confirm[lang],
-              }
-            : undefined
-        }
+        ways={ways}
+        lang={lang}
+        csrf={token}
+        need={`${need}${lang === "ja" ? "" : " "}${stepUpHow(ways, lang)}`}
+        ceremony={{ options: "./passkey-remove/options", finish: `./passkey-remove/step-up?${back}` }}
+        form={{ action: "./passkey-remove/confirm", hidden: { csrf: token, lang, id }, submit: T.confirm[lang] }}
       />
     );
   }

@@ -1,6 +1,7 @@
 import type { CommerceReads } from "../commerce/reads.ts";
 import type { Db } from "../db/database.ts";
 import type { FactorPanel } from "../identity/factors/registry.ts";
+import type { FactorStepUp } from "../identity/factors/types.ts";
 import type { SessionView } from "../sessions/service.ts";
 import type { SessionWithAccount } from "../sessions/store.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -136,7 +137,11 @@ export interface PortalDeps {
   /** Every order of the account, held and cancelled ones too (commerce's read port). */
   commerce: Pick<CommerceReads, "ordersOfAccount">;
   /** The factor section: every registered factor's status line and actions (the registry's `faces`, app.ts). */
-  factors: { faces(accountId: string): Promise<FactorPanel[]> };
+  /** and how each enrolled factor is asked for at a step-up (the registry's `stepUps`: portal/step-up.tsx) */
+  factors: {
+    faces(accountId: string): Promise<FactorPanel[]>;
+    stepUps(accountId: string): Promise<FactorStepUp[]>;
+  };
 }
 
 export type NotMeKind = "session" | "login" | "order";
@@ -239,6 +244,9 @@ export function createPortalService(deps: PortalDeps) {
         ip,
       );
     },
+
+    /** How the account's enrolled factors are asked for at a step-up (portal/step-up.tsx `stepUpWays`). */
+    stepUps: (p: PortalPage) => deps.factors.stepUps(p.session.account_id),
 
     enrollTotp: (p: PortalPage) => deps.identity.enrollTotp(p.session),
     confirmTotp: (p: PortalPage, code: string, ip: string | null) =>

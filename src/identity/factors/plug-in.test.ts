@@ -45,6 +45,12 @@ function testKeyFactor(db: Db, clock: Clock) {
     },
     strength: 2,
     label: { ja: "テスト鍵", en: "Test key" },
+    // How the pages' step-up asks for it: a code beside the password, in its own words (portal/step-up.tsx).
+    stepUp: {
+      kind: "code",
+      label: { ja: "テスト鍵に表示されたコード", en: "The code your test key shows" },
+      what: { ja: "テスト鍵のコード", en: "the code from your test key" },
+    },
     changeEvents: { "test_key.added": { ja: "テスト鍵を追加", en: "Test key added" } },
     enrolled: async (_ex: Executor, accountId: string) => live(accountId).length > 0,
     // What it takes from the bulk import: a key's id in the row's `testKey` (one line here, none in the import).
@@ -340,6 +346,15 @@ describe("factor-plug-in: a factor registered in one line is asked everywhere", 
     // the built-in ones come the same way, in registration order
     assert.ok(section.indexOf('id="factor-totp"') < section.indexOf('id="factor-passkey"'), section);
     assert.ok(section.indexOf('id="factor-passkey"') < section.indexOf('id="factor-test_key"'), section);
+
+    // the step-up before a change asks for it as it says (Factor.stepUp): its code field, with its label
+    const confirm = await portal.post("/portal/confirm", { lang: "en", next: "factors", password: "not-it", code: "" });
+    assert.equal(confirm.statusCode, 422, confirm.body);
+    const form = confirm.body.slice(confirm.body.indexOf('action="./confirm"'));
+    assert.match(textOf(form), /Password The code your test key shows/, form);
+    assert.match(form, /name="code"/);
+    assert.match(textOf(confirm.body), /enter your password again/, "the password's introduction: no passkey here");
+    assert.doesNotMatch(confirm.body, /passkey-stepup/);
 
     const staff = (await enrolStaff(t, "plugdesk", "agent")).browser;
     const r = await staff.get(`/console/accounts/${a.accountId}`);

@@ -1,5 +1,13 @@
 import type { Executor } from "../../db/database.ts";
-import type { Factor, FactorAction, FactorChange, FactorEnrolledSql, FactorImport, FactorItem } from "./types.ts";
+import type {
+  Factor,
+  FactorAction,
+  FactorChange,
+  FactorEnrolledSql,
+  FactorImport,
+  FactorItem,
+  FactorStepUp,
+} from "./types.ts";
 
 /** One factor as the faces list it (the security center's section, the console's panel), in registration order. */
 export interface FactorPanel {
@@ -32,6 +40,8 @@ export interface FactorRegistry {
   /** The strongest enrolled factor's strength (0: none). */
   strongest(ex: Executor, accountId: string): Promise<number>;
   describe(ex: Executor, accountId: string): Promise<FactorItem[]>;
+  /** How each enrolled factor with a `stepUp` is asked for at the pages' step-up, in registration order. */
+  stepUps(ex: Executor, accountId: string): Promise<{ kind: string; stepUp: FactorStepUp }[]>;
   /** Every factor the faces show for the account (a factor's `face` null: left out), in registration order. */
   faces(ex: Executor, accountId: string): Promise<FactorPanel[]>;
   planRollBack(ex: Executor, input: { accountId: string; since: number }): Promise<(FactorChange & { kind: string })[]>;
@@ -63,6 +73,12 @@ export function createFactorRegistry(factors: readonly Factor[]): FactorRegistry
     },
     async describe(ex, accountId) {
       return (await Promise.all(factors.map((f) => f.describe(ex, accountId)))).flat();
+    },
+    async stepUps(ex, accountId) {
+      const out: { kind: string; stepUp: FactorStepUp }[] = [];
+      for (const f of factors)
+        if (f.stepUp && (await f.enrolled(ex, accountId))) out.push({ kind: f.kind, stepUp: f.stepUp });
+      return out;
     },
     async faces(ex, accountId) {
       const out: FactorPanel[] = [];

@@ -77,6 +77,16 @@ export interface FactorImport<Value = unknown> {
   write(t: Executor, rows: readonly { accountId: string; value: Value }[], now: number): Promise<void>;
 }
 
+/**
+ * How a factor is asked for by the pages' step-up before a sensitive change (web/step-up.tsx `StepUp`, through
+ * portal/step-up.ts): a browser ceremony (a passkey), or a code typed beside the password — `label` the field's,
+ * `what` the words the page's sentences name it by ("Enter your password and <what>."). The server's gate decides
+ * whether the proof was enough; this only says what the page offers.
+ */
+export type FactorStepUp =
+  | { kind: "ceremony" }
+  | { kind: "code"; label: { ja: string; en: string }; what: { ja: string; en: string } };
+
 export interface FactorChallengeInput {
   purpose: FactorPurpose;
   /** the account the challenge is for; null for a usernameless sign-in */
@@ -115,6 +125,11 @@ export interface Factor<Options = unknown, Proof = unknown> {
   readonly changeEvents: Readonly<Record<string, { ja: string; en: string }>>;
   /** Its other events (a rename, a warning), with the timeline's words: shown, not counted as a change. */
   readonly otherEvents?: Readonly<Record<string, { ja: string; en: string }>>;
+  /**
+   * How the pages' step-up asks for it (FactorStepUp). Absent: not offered there (a stand-in such as recovery codes
+   * is typed in the field of the factor it backs, whose `label` says so; the emailed code is not strong enough).
+   */
+  readonly stepUp?: FactorStepUp;
   /** Does the account have this factor now? */
   enrolled(ex: Executor, accountId: string): Promise<boolean>;
   /**

@@ -118,6 +118,8 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
     strength: 2,
     phishingResistant: true,
     label: { ja: "パスキー", en: "Passkey" },
+    // Another passkey's ceremony at the pages' step-up (#passkey-stepup).
+    stepUp: { kind: "ceremony" as const },
     changeEvents: {
       "passkey.added": { ja: "パスキーを追加", en: "Passkey added" },
       "passkey.removed": { ja: "パスキーを削除", en: "Passkey removed" },

@@ -66,6 +66,18 @@ export function createTotpFactor(deps: TotpFactorDeps) {
     kind: "totp",
     strength: 2,
     label: LABEL,
+    // Its code (or a recovery code, which backs it: the same field) beside the password at the pages' step-up.
+    stepUp: {
+      kind: "code" as const,
+      label: {
+        ja: "認証アプリの6桁のコード、またはリカバリーコード",
+        en: "The 6-digit code from your authenticator app, or a recovery code",
+      },
+      what: {
+        ja: "認証アプリのコード（またはリカバリーコード）",
+        en: "the code from your authenticator app (or a recovery code)",
+      },
+    },
     // The 72-hour reset (identity/signin.ts) is the authenticator's: its request and cancellation change it too.
     changeEvents: {
       "totp.enabled": { ja: "認証アプリを設定", en: "Authenticator turned on" },
