@@ -45,10 +45,14 @@ export const staffPasskeyStore = {
     await ex.insertInto("staff_passkey_challenges").values(row).execute();
   },
 
-  /** Spends a challenge once: `used_at is null and expires_at > now` in the UPDATE, so of two answers one wins. */
+  /**
+   * Spends a challenge once: `used_at is null and expires_at > now` in the UPDATE, so of two answers one wins. A
+   * registration's is spent only by its owner's answer (`owner`: the staff member and session): the spend commits on
+   * its own, so another session's answer carrying it must not burn it.
+   */
   async consumeStaffPasskeyChallenge(
     ex: Executor,
-    input: { challenge: string; purpose: string; now: number },
+    input: { challenge: string; purpose: string; owner?: { adminId: string; sessionId: string }; now: number },
   ): Promise<StaffPasskeyChallengesTable | undefined> {
     const row = await ex
       .selectFrom("staff_passkey_challenges")
@@ -56,6 +60,8 @@ export const staffPasskeyStore = {
       .where("challenge", "=", input.challenge)
       .executeTakeFirst();
     if (!row || row.purpose !== input.purpose) return undefined;
+    if (input.owner && (row.admin_id !== input.owner.adminId || row.bound_to !== input.owner.sessionId))
+      return undefined;
     const r = await ex
       .updateTable("staff_passkey_challenges")
       .set({ used_at: input.now })
@@ -169,10 +175,13 @@ export function createStaffPasskeys(deps: { db: Db; clock: Clock; config: StaffP
     }): Promise<VerifiedStaffRegistration> {
       const r = input.response;
       const challenge = challengeOf(r?.response?.clientDataJSON);
-      const issued = await store.consumeStaffPasskeyChallenge(db, { challenge, purpose: "register", now: clock.now() });
-      if (!issued || issued.admin_id !== input.adminId || issued.bound_to !== input.sessionId) {
-        throw PasskeyErrors.passkey_challenge_invalid();
-      }
+      const issued = await store.consumeStaffPasskeyChallenge(db, {
+        challenge,
+        purpose: "register",
+        owner: { adminId: input.adminId, sessionId: input.sessionId },
+        now: clock.now(),
+      });
+      if (!issued) throw PasskeyErrors.passkey_challenge_invalid();
       const info = await verifyRegistration(config, r, challenge);
       return { ...input, info, userHandle: issued.user_handle };
     },

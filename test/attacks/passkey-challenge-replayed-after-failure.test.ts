@@ -32,6 +32,20 @@ describe("passkey-challenge-replayed-after-failure", () => {
     assert.deepEqual(list.json().passkeys, [], list.body);
   });
 
+  it("another session's answer carrying the owner's challenge does not spend it (the owner's ceremony still finishes)", async () => {
+    // The spend now commits on its own, so it must be the owner's answer that spends it: anyone with a session of
+    // their own (or a recovery) who saw the challenge would otherwise burn every ceremony they could read.
+    const owner = await t.signUp("burn-target@example.jp");
+    const stranger = await t.signUp("burner@example.jp");
+    const start = await t.call("POST", "/v1/passkeys/registration", {}, { session: owner.token });
+    const theirs = softRegister(start.json(), TEST_ORIGIN);
+    const burn = await t.call("POST", "/v1/passkeys", { response: theirs.response }, { session: stranger.token });
+    assert.equal(burn.json().error?.code, "passkey_challenge_invalid", burn.body);
+    const mine = softRegister(start.json(), TEST_ORIGIN);
+    const ok = await t.call("POST", "/v1/passkeys", { response: mine.response }, { session: owner.token });
+    assert.equal(ok.statusCode, 201, ok.body);
+  });
+
   it("a staff registration challenge answered wrongly once cannot be answered again", async () => {
     const admin = await t.adminToken();
     const start = await t.call("POST", "/v1/admin/passkeys/registration", {}, { auth: admin });

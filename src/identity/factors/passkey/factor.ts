@@ -105,11 +105,13 @@ export function createPasskeyFactor(deps: PasskeyFactorDeps) {
   /** Spends the response's challenge, checking it was issued for this purpose, account and session/challenge. */
   async function spend(ex: Executor, clientDataJSON: unknown, input: FactorChallengeInput) {
     const challenge = challengeOf(clientDataJSON);
-    const row = await store.consumePasskeyChallenge(ex, { challenge, purposes: [input.purpose], now: clock.now() });
+    const row = await store.consumePasskeyChallenge(ex, {
+      challenge,
+      purposes: [input.purpose],
+      owner: { accountId: input.accountId, boundTo: input.boundTo },
+      now: clock.now(),
+    });
     if (!row) throw PasskeyErrors.passkey_challenge_invalid();
-    if (row.account_id !== input.accountId || row.bound_to !== input.boundTo) {
-      throw PasskeyErrors.passkey_challenge_invalid();
-    }
     return { challenge, row };
   }
 

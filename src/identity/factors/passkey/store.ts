@@ -13,11 +13,18 @@ export const passkeyStore = {
 
   /**
    * Spends a challenge once. Atomic: `used_at is null and expires_at > now` in the UPDATE, so of two responses
-   * carrying the same challenge (a replay, or two tabs) exactly one matches; the loser gets nothing.
+   * carrying the same challenge (a replay, or two tabs) exactly one matches; the loser gets nothing. Only its owner's
+   * answer spends it (`owner`: the account and the session or recovery it was issued to): the spend commits on its
+   * own, so a stranger's answer carrying it must not burn the owner's ceremony.
    */
   async consumePasskeyChallenge(
     ex: Executor,
-    input: { challenge: string; purposes: readonly string[]; now: number },
+    input: {
+      challenge: string;
+      purposes: readonly string[];
+      owner: { accountId: string | null; boundTo: string | null };
+      now: number;
+    },
   ): Promise<PasskeyChallengeRow | undefined> {
     const row = await ex
       .selectFrom("passkey_challenges")
@@ -25,6 +32,7 @@ export const passkeyStore = {
       .where("challenge", "=", input.challenge)
       .executeTakeFirst();
     if (!row || !input.purposes.includes(row.purpose)) return undefined;
+    if (row.account_id !== input.owner.accountId || row.bound_to !== input.owner.boundTo) return undefined;
     const r = await ex
       .updateTable("passkey_challenges")
       .set({ used_at: input.now })
