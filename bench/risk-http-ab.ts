@@ -15,6 +15,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { pacedInChild } from "./paced.ts";
 import { type BenchData, deviceOf } from "./risk-data.ts";
+import { cpuPerRequest, threadCpuNs } from "./thread-cpu.ts";
 
 const dir = process.env.BENCH_DIR;
 const base = process.env.BENCH_BASE;
@@ -29,19 +30,6 @@ const PROFILE = process.env.BENCH_PROFILE;
 const nodeArgsA = (process.env.BENCH_NODE_ARGS_A ?? "").split(" ").filter(Boolean);
 const nodeArgsB = (process.env.BENCH_NODE_ARGS_B ?? "").split(" ").filter(Boolean);
 const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-function threadCpuNs(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  try {
-    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-      const ns = Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-      if (Number.isFinite(ns)) out.set(Number(t), ns);
-    }
-  } catch {
-    // Not Linux, or the process is gone: no figures.
-  }
-  return out;
-}
 
 /** A copy of the store per build (each server writes its own decision log and API key), without the old log. */
 function copyStore(to: string) {
@@ -106,16 +94,8 @@ const pass = async (which: "A" | "B", warmUpSeconds: number) => {
       before = threadCpuNs(s.pid);
     },
   );
-  const after = threadCpuNs(s.pid);
-  let main = 0;
-  let others = 0;
-  for (const [tid, ns] of after) {
-    const d = ns - (before.get(tid) ?? 0);
-    if (tid === s.pid) main += d;
-    else others += d;
-  }
-  const us = (ns: number) => Number((ns / 1e3 / Math.max(1, r.completed)).toFixed(1));
-  return { ...r, mainThreadUs: us(main), otherThreadsUs: us(others) };
+  const cpu = cpuPerRequest(s.pid, before, Math.max(1, r.completed));
+  return { ...r, ...(cpu ?? { mainThreadUs: 0, otherThreadsUs: 0 }) };
 };
 
 const passes: Record<string, unknown>[] = [];
