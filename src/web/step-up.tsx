@@ -8,7 +8,7 @@ import { passkeyButton } from "./passkey-assets.ts";
  * which also hides the no-script note. The button's id says the ceremony: #passkey-add a registration (with the
  * name field), #passkey-signin and #passkey-stepup an assertion. The page must load the passkey scripts.
  */
-export function PasskeyCeremony(p: {
+export interface PasskeyCeremonyProps {
   id: "passkey-add" | "passkey-signin" | "passkey-stepup";
   csrf: string;
   /** where the script fetches the options, and where it posts the browser's answer */
@@ -25,7 +25,9 @@ export function PasskeyCeremony(p: {
   intro?: ComponentChildren;
   /** the no-script note as a boxed notice (the default) or a plain paragraph */
   plainNote?: boolean;
-}) {
+}
+
+export function PasskeyCeremony(p: PasskeyCeremonyProps) {
   return (
     <>
       <div id="passkey-js" hidden>
@@ -69,15 +71,8 @@ export function PasskeyCeremony(p: {
  */
 export function StepUp(p: {
   need?: string;
-  passkey?: {
-    csrf: string;
-    options: string;
-    finish: string;
-    button: string;
-    working: string;
-    failed: string;
-    needsScript: string;
-  };
+  /** the step-up's ceremony (#passkey-stepup): the ceremony's own props but its id and the registration's name */
+  passkey?: Omit<PasskeyCeremonyProps, "id" | "nameLabel">;
   /** the sentence between the passkey and the form ("or, with your password and …") */
   or?: string;
   form?: {
