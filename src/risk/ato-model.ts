@@ -162,27 +162,50 @@ interface KindStats {
 }
 
 /**
+ * One account's part of AtoHistory. A sign-in's signals read it once (`AtoHistory.account`) instead of looking the
+ * account up in a map of every account per signal: those lookups, in maps of ~80,000 accounts, were a measurable share
+ * of a decision (docs/risk.md, 2026-12-04 evening).
+ */
+export class AtoAccount {
+  /** Per kind of device (browser family, OS family, device type): the newest browser and OS versions seen on it. */
+  readonly kinds = new Map<string, KindStats>();
+  /**
+   * Per channel ("" for none): the device ids its successful sign-ins carried (the newest 64). Per channel, so a store
+   * that sends its web cookie but no app install id does not make every app sign-in look like a stranger's device.
+   * Null until a sign-in carries one.
+   */
+  devices: Map<string, Set<string>> | null = null;
+  /** Per ASN: sign-ins and distinct addresses (how often the address changes on that network). */
+  readonly networks = new Map<string, { logins: number; ips: Set<string> }>();
+  last: PreviousLogin | null = null;
+
+  /** The device ids seen on the login's channel, or undefined when none was. */
+  deviceSet(login: RbaLogin): Set<string> | undefined {
+    return this.devices?.get(login.channel ?? "");
+  }
+}
+
+/**
  * What the Freeman history does not keep: per account, the newest browser and OS version seen on each kind of device
- * (browser family, OS family, device type) — on one device versions only move forward — and the last sign-in.
+ * (browser family, OS family, device type) — on one device versions only move forward — the device ids and networks
+ * it signed in from, and the last sign-in. One record per account (AtoAccount).
  */
 export class AtoHistory {
-  private readonly kinds = new Map<string, Map<string, KindStats>>();
-  private readonly last = new Map<string, PreviousLogin>();
-  /**
-   * Per account and channel: the device ids its successful sign-ins carried (the newest 64). Per channel, so a store
-   * that sends its web cookie but no app install id does not make every app sign-in look like a stranger's device.
-   */
-  private readonly devices = new Map<string, Set<string>>();
-  /** Per account and ASN: sign-ins and distinct addresses (how often the address changes on that network). */
-  private readonly networks = new Map<string, Map<string, { logins: number; ips: Set<string> }>>();
+  private readonly accounts = new Map<string, AtoAccount>();
+
+  /** The account's record, undefined when it has no successful sign-in here. */
+  account(userId: string): AtoAccount | undefined {
+    return this.accounts.get(userId);
+  }
 
   /** Records a successful sign-in at `at` (call in time order, as RbaHistory.add). */
   add(login: RbaLogin, at: number): void {
-    let kinds = this.kinds.get(login.userId);
-    if (!kinds) {
-      kinds = new Map();
-      this.kinds.set(login.userId, kinds);
+    let acc = this.accounts.get(login.userId);
+    if (!acc) {
+      acc = new AtoAccount();
+      this.accounts.set(login.userId, acc);
     }
+    const kinds = acc.kinds;
     const [bf, bv] = splitVersion(login.browser);
     const [of, ov] = splitVersion(login.os);
     const key = `${bf}|${of}|${login.deviceType}`;
@@ -192,39 +215,42 @@ export class AtoHistory {
       if (compareVersions(bv, k.browser) > 0) k.browser = bv;
       if (compareVersions(ov, k.os) > 0) k.os = ov;
     }
-    let nets = this.networks.get(login.userId);
-    if (!nets) {
-      nets = new Map();
-      this.networks.set(login.userId, nets);
-    }
-    let net = nets.get(login.asn);
+    let net = acc.networks.get(login.asn);
     if (!net) {
       net = { logins: 0, ips: new Set() };
-      nets.set(login.asn, net);
+      acc.networks.set(login.asn, net);
     }
     net.logins++;
     if (net.ips.size < 64) net.ips.add(login.ip);
     if (login.deviceId) {
-      const key = `${login.userId}|${login.channel ?? ""}`;
-      let ds = this.devices.get(key);
+      if (acc.devices === null) acc.devices = new Map();
+      const channel = login.channel ?? "";
+      let ds = acc.devices.get(channel);
       if (!ds) {
         ds = new Set();
-        this.devices.set(key, ds);
+        acc.devices.set(channel, ds);
       }
       ds.delete(login.deviceId);
       ds.add(login.deviceId);
       // Insertion order is recency: drop the stalest past 64 (a cookie cleared daily should not grow without end).
       if (ds.size > 64) ds.delete(ds.values().next().value!);
     }
-    const prev = this.last.get(login.userId);
-    if (!prev || prev.at <= at) this.last.set(login.userId, { at, country: login.country });
+    const prev = acc.last;
+    if (!prev || prev.at <= at) acc.last = { at, country: login.country };
   }
 
-  /** The kind of device is known to the account, and whether this one runs an older version than seen on it. */
-  device(login: RbaLogin): { kindSeen: boolean; regression: boolean } {
+  /**
+   * The kind of device is known to the account, and whether this one runs an older version than seen on it. `acc`
+   * is the login's account's record when the caller has it (`account(login.userId)`), saving the lookup.
+   */
+  device(
+    login: RbaLogin,
+    acc: AtoAccount | undefined = this.accounts.get(login.userId),
+  ): { kindSeen: boolean; regression: boolean } {
+    if (acc === undefined) return { kindSeen: false, regression: false };
     const [bf, bv] = splitVersion(login.browser);
     const [of, ov] = splitVersion(login.os);
-    const k = this.kinds.get(login.userId)?.get(`${bf}|${of}|${login.deviceType}`);
+    const k = acc.kinds.get(`${bf}|${of}|${login.deviceType}`);
     if (!k) return { kindSeen: false, regression: false };
     return { kindSeen: true, regression: compareVersions(bv, k.browser) < 0 || compareVersions(ov, k.os) < 0 };
   }
@@ -233,29 +259,29 @@ export class AtoHistory {
    * Device binding: true when the account's sign-ins have carried a device cookie and this one carries none or an
    * unknown one; false when the account has never carried one (nothing to bind to).
    */
-  unknownDevice(login: RbaLogin): boolean {
-    const ds = this.devices.get(`${login.userId}|${login.channel ?? ""}`);
+  unknownDevice(login: RbaLogin, acc: AtoAccount | undefined = this.accounts.get(login.userId)): boolean {
+    const ds = acc?.deviceSet(login);
     if (!ds) return false;
     return !login.deviceId || !ds.has(login.deviceId);
   }
 
   /** Has the account signed in on this channel with a device id (so `unknownDevice` can speak)? */
-  deviceBound(login: RbaLogin): boolean {
-    return this.devices.has(`${login.userId}|${login.channel ?? ""}`);
+  deviceBound(login: RbaLogin, acc: AtoAccount | undefined = this.accounts.get(login.userId)): boolean {
+    return acc?.deviceSet(login) !== undefined;
   }
 
   /**
    * Share of the account's sign-ins on this network that came from an address it had not used there before
    * (1 for a network never used, or used once).
    */
-  addressChurn(login: RbaLogin): number {
-    const net = this.networks.get(login.userId)?.get(login.asn);
+  addressChurn(login: RbaLogin, acc: AtoAccount | undefined = this.accounts.get(login.userId)): number {
+    const net = acc?.networks.get(login.asn);
     if (!net || net.logins < 2) return 1;
     return (net.ips.size - 1) / (net.logins - 1);
   }
 
   previous(userId: string): PreviousLogin | null {
-    return this.last.get(userId) ?? null;
+    return this.accounts.get(userId)?.last ?? null;
   }
 }
 
@@ -304,14 +330,23 @@ export interface AtoInput {
   /** The Freeman history (the account's seen IPs, ASNs, countries, user agents). */
   rba: RbaHistory;
   history: AtoHistory;
+  /**
+   * `history.account(login.userId)` when the caller already found it (null: the account has no record), so the
+   * decision looks the account up once for the vector and the model's choice (`shippedModelFor`).
+   */
+  account?: AtoAccount | null;
   /** The account's latest successful sign-in before `at` (live: from the store; replay: from `history`). */
   previous: PreviousLogin | null;
   source: { failedLogins: number; distinctAccounts: number };
 }
 
 /** The shipped model for this login (SHIPPED_ATO_MODELS): bound to devices or not. */
-export function shippedModelFor(history: AtoHistory, login: RbaLogin): AtoModel {
-  return history.deviceBound(login) ? SHIPPED_ATO_MODELS.bound : SHIPPED_ATO_MODELS.unbound;
+export function shippedModelFor(
+  history: AtoHistory,
+  login: RbaLogin,
+  acc: AtoAccount | undefined = history.account(login.userId),
+): AtoModel {
+  return history.deviceBound(login, acc) ? SHIPPED_ATO_MODELS.bound : SHIPPED_ATO_MODELS.unbound;
 }
 
 /**
@@ -327,7 +362,9 @@ export function atoVector(input: AtoInput): AtoVector | null {
   const { login } = input;
   const seen = input.rba.userSeen(login);
   if (seen.logins === 0) return null;
-  const device = input.history.device(login);
+  // The account's model state, found once for every signal below.
+  const acc = input.account === undefined ? input.history.account(login.userId) : (input.account ?? undefined);
+  const device = input.history.device(login, acc);
   const newIp = !seen.ip;
   const newAsn = !seen.asn;
   const newUa = !seen.userAgent;
@@ -336,13 +373,13 @@ export function atoVector(input: AtoInput): AtoVector | null {
   return {
     newAsn: b(newAsn),
     newIp: b(newIp),
-    newIpSteadyNetwork: b(newIp && !newAsn && input.history.addressChurn(login) < 0.3),
+    newIpSteadyNetwork: b(newIp && !newAsn && input.history.addressChurn(login, acc) < 0.3),
     newCountry: b(!seen.country),
     hostingAsn: b(isHostingAsn(login.asn)),
     newUserAgent: b(newUa),
     newDeviceKind: b(!device.kindSeen),
     versionRegression: b(device.regression),
-    unknownDevice: b(input.history.unknownDevice(login)),
+    unknownDevice: b(input.history.unknownDevice(login, acc)),
     newIpAndUserAgent: b(newIp && newUa),
     newAsnAndUserAgent: b(newAsn && newUa),
     impossibleTravel: b(tr?.flagged ?? false),

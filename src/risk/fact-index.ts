@@ -131,7 +131,14 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
   const challengeRows = q(`${CHALLENGES} and account_id = ? order by created_at`);
   const failureRows = q(`${FAILURES} and ip = ? order by at`);
 
+  // The last account `held` answered, and its entry: a decision asks for one account twice (its networks, then the
+  // snapshot), and each lookup in a map of every account costs a few cache misses. Forgotten with any change to
+  // `accounts` (below), so it answers what the map answers.
+  let heldId: string | null = null;
+  let heldEntry: AccountEntry | undefined;
+
   function forgetAll() {
+    heldId = null;
     accounts.clear();
     ips.clear();
     ipsComplete = false;
@@ -148,6 +155,7 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
       cursor = Number((feedMax.all()[0] as { seq: number }).seq);
       return;
     }
+    heldId = null;
     for (const r of rows) {
       if (r.account_id !== null) accounts.delete(r.account_id);
       // With every failing IP loaded, absence means "none": a changed IP is marked to be read again instead.
@@ -270,6 +278,7 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
   /** The account's entry, read from the store if not held; undefined when it does not exist or is too big to hold. */
   function held(accountId: string): AccountEntry | undefined {
     catchUp();
+    if (accountId === heldId) return heldEntry;
     let e = accounts.get(accountId);
     if (e === undefined) {
       const read = readAccount(accountId);
@@ -279,7 +288,9 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
       accounts.set(accountId, read);
       e = read;
     }
-    return e === TOO_BIG ? undefined : e;
+    heldId = accountId;
+    heldEntry = e === TOO_BIG ? undefined : e;
+    return heldEntry;
   }
 
   const index = {

@@ -196,6 +196,13 @@ export class RbaHistory {
   private readonly ratios: Float64Array;
   private lastUserLogins = 0;
   private lastUserFactor = 0;
+  // What the last evaluation looked up, for a `userSeen` of the same login right after it (a decision asks both): the
+  // account's stats and each level's key beside `found`. Valid while no login was added since (`add` moves `total`,
+  // and nothing else changes the maps) and for the same account and attribute values; looked up afresh otherwise.
+  private readonly keys: string[];
+  private lastUser: UserStats | undefined = undefined;
+  private lastUserId: string | null = null;
+  private lastTotal = -1;
 
   constructor(hierarchies: readonly RbaHierarchy[] = REFERENCE_HIERARCHIES) {
     this.hierarchies = hierarchies;
@@ -212,6 +219,7 @@ export class RbaHistory {
     this.seenIndex = (["ip", "asn", "country", "userAgent"] as const).map((a) => this.attributes.indexOf(a));
     this.uaIndex = hierarchies.findIndex((h) => h.feature === "userAgent");
     this.found = this.attributes.map(() => undefined);
+    this.keys = this.attributes.map(() => "");
     this.ratios = new Float64Array(hierarchies.length);
   }
 
@@ -233,21 +241,31 @@ export class RbaHistory {
    * attribute no hierarchy holds), and how often in all. A few map lookups; the score is not touched.
    */
   userSeen(login: RbaLogin): { logins: number; ip: boolean; asn: boolean; country: boolean; userAgent: boolean } {
-    const user = this.users.get(login.userId);
+    // Right after `quickScore` of the same login (the decision's order), the maps of every account and every value
+    // were just asked the same questions: their answers are reused.
+    const evaluated = this.justEvaluated(login);
+    const user = evaluated ? this.lastUser : this.users.get(login.userId);
     if (user === undefined) return { logins: 0, ip: false, asn: false, country: false, userAgent: false };
     const [ip, asn, country, userAgent] = this.seenIndex;
     return {
       logins: user.n,
-      ip: this.userHas(user, login, ip!),
-      asn: this.userHas(user, login, asn!),
-      country: this.userHas(user, login, country!),
-      userAgent: this.userHas(user, login, userAgent!),
+      ip: this.userHas(user, login, ip!, evaluated),
+      asn: this.userHas(user, login, asn!, evaluated),
+      country: this.userHas(user, login, country!, evaluated),
+      userAgent: this.userHas(user, login, userAgent!, evaluated),
     };
   }
 
-  private userHas(user: UserStats, login: RbaLogin, i: number): boolean {
+  /** Was the last evaluation of this account with these attribute values, and nothing added since? */
+  private justEvaluated(login: RbaLogin): boolean {
+    if (this.lastTotal !== this.total || this.lastUserId !== login.userId) return false;
+    for (const i of this.seenIndex) if (i >= 0 && attributeValue(login, this.codes[i]!) !== this.keys[i]) return false;
+    return true;
+  }
+
+  private userHas(user: UserStats, login: RbaLogin, i: number, evaluated: boolean): boolean {
     if (i < 0) return false;
-    const s = this.values[i]!.get(attributeValue(login, this.codes[i]!));
+    const s = evaluated ? this.found[i] : this.values[i]!.get(attributeValue(login, this.codes[i]!));
     return s !== undefined && (user.get(s.id) ?? 0) > 0;
   }
 
@@ -326,6 +344,10 @@ export class RbaHistory {
     const n_u = user === undefined ? 0 : user.n;
     const N = this.total;
     const found = this.found;
+    const keys = this.keys;
+    this.lastUser = user;
+    this.lastUserId = login.userId;
+    this.lastTotal = N;
     let risk = 1.0;
     const hierarchyCount = this.hierarchies.length;
     for (let hi = 0; hi < hierarchyCount; hi++) {
@@ -337,8 +359,10 @@ export class RbaHistory {
       // A value nobody has used has no stats, and then the user has not used it either.
       let local = 0.0;
       for (let i = from; i < to; i++) {
-        const s = this.values[i]!.get(attributeValue(login, this.codes[i]!));
+        const key = attributeValue(login, this.codes[i]!);
+        const s = this.values[i]!.get(key);
         found[i] = s;
+        keys[i] = key;
         const c = s === undefined || counts === null ? 0 : (counts.get(s.id) ?? 0);
         // likelihood_user_subfeature (1 if seen, else 0) × likelihood_subfeature (c / n_u · (1 − 0 / n_u)).
         const term = c > 0 ? 1 * likelihood(c, n_u, 0) : 0.0;

@@ -592,16 +592,18 @@ export function createRiskService(deps: RiskServiceDeps) {
           // The takeover model: the same signals the CSV backtest replays (ato-model.ts), the previous sign-in and
           // the address's failed attempts from the reads above.
           const atoLogin = rbaLogin;
+          const atoAccount = atoHistory.account(accountId);
           const x = atoVector({
             login: atoLogin,
             at: now,
             rba,
             history: atoHistory,
+            account: atoAccount ?? null,
             previous: read.previous ?? null,
             source: read.ip ?? { failedLogins: 0, distinctAccounts: 0 },
           });
           if (x) {
-            const a = scoreAto(x, shippedModelFor(atoHistory, atoLogin));
+            const a = scoreAto(x, shippedModelFor(atoHistory, atoLogin, atoAccount));
             scores.ato = a.score;
             scores.atoKnownUser = true;
             scores.atoContributions = a.contributions;
