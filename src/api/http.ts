@@ -1,3 +1,5 @@
+import v8 from "node:v8";
+import vm from "node:vm";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
@@ -96,6 +98,21 @@ function newAjv(coerce: boolean): Ajv {
   });
   addFormats(ajv);
   return ajv;
+}
+
+/**
+ * One full garbage collection, once the routes are compiled. Compiling every route's schemas (Ajv, fast-json-stringify,
+ * the OpenAPI document) leaves thousands of short-lived objects whose first property names differ, and V8 records
+ * each as a transition of the plain object's root map, up to its limit (1,536). Past it, every `{}` given a property
+ * gets a map of its own: Fastify's reply headers, Node's nextTick entries, on every request, and every site reading
+ * them turns megamorphic. Only a full collection drops the dead transitions, and under steady load only young ones
+ * run, so the server stayed that way. (test/api/object-shapes-after-startup.test.ts; docs/benchmarks.md 2026-12-04.)
+ */
+function collectStartupGarbage(): void {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  v8.setFlagsFromString("--no-expose-gc");
+  gc();
 }
 
 export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http> {
@@ -287,6 +304,11 @@ export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http>
   app.addHook("onResponse", (req, reply, done) => {
     const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? "other";
     requestMetrics.observe(op, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.addHook("onReady", (done) => {
+    collectStartupGarbage();
     done();
   });
 
