@@ -295,6 +295,8 @@ const result = {
     loadSeconds: m.info.loadSeconds,
     diskBytesPerAccountWithSession: m.info.diskBytesPerAccountWithSession,
     serverRssGrowthMiB: m.info.rssGrowthMiB,
+    // the server's warm-up (server.ts): live sessions loaded into memory before listening; its time and RSS growth
+    keptRowsWarm: (m.info as Record<string, unknown>).keptRowsWarm ?? null,
   },
   bareRoute: bareResult,
   introspectUniform: distinct("uniform"),

@@ -238,11 +238,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}) {
     db,
     hot: database.hot,
     changeCounter: database.changeCounter,
+    readSync: database.readSync,
     lastSeenFile:
       database.sideFiles?.last_seen && database.attachedDb
         ? { path: database.sideFiles.last_seen, reader: database.attachedDb }
         : undefined,
-    onError: (e) => opts.logger?.warn({ err: e }, "sessions: last-seen write failed (retried)"),
+    onError: (e, what) => opts.logger?.warn({ err: e }, `sessions: ${what ?? "last-seen write failed (retried)"}`),
     clock,
     events,
     notifier,

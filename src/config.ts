@@ -26,6 +26,11 @@ export interface Config {
    */
   sessionLastSeenFlushMs: number;
   /**
+   * session rows kept in memory on the embedded store (MAMORI_SESSION_KEPT_ROWS, default 1,000,000, ~300 B each;
+   * sessions/kept-rows.ts): all of them loaded at start, so checks of many distinct sessions read no file
+   */
+  sessionKeptRows: number;
+  /**
    * this node's name in lockdown leases (MAMORI_NODE_ID, default host name and port): a node started again under the
    * same name takes back its own interrupted lockdowns at once; another node takes them when the lease lapses
    */
@@ -118,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sessionTtlMs: int(env.MAMORI_SESSION_TTL_DAYS, 30) * DAY,
     sessionIdleMs: int(env.MAMORI_SESSION_IDLE_DAYS, 14) * DAY,
     sessionLastSeenFlushMs: Math.max(10, int(env.MAMORI_SESSION_LAST_SEEN_FLUSH_MS, 1000)),
+    sessionKeptRows: Math.max(0, int(env.MAMORI_SESSION_KEPT_ROWS, 1_000_000)),
     nodeId: env.MAMORI_NODE_ID?.trim() || `${hostname()}:${port}`,
     lockdownLeaseMs: Math.max(1000, int(env.MAMORI_LOCKDOWN_LEASE_MS, 15_000)),
     staffSessionIdleMs: Math.max(1, int(env.MAMORI_STAFF_SESSION_IDLE_MINUTES, 15)) * MINUTE,

@@ -4,7 +4,10 @@ import { type App, buildApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { preload as preloadGeo } from "./context/geo.ts";
 
-/** Builds the app, prints first-start credentials, listens, and starts the timers: the dispatchers and the risk alert sweep. */
+/**
+ * Builds the app, prints first-start credentials, listens, and starts the timers (the dispatchers and the risk alert
+ * sweep) and the sessions' warm-up.
+ */
 export async function start(config: Config): Promise<App> {
   const logger = pino({ level: config.logLevel });
   const app = await buildApp(config, { logger });
@@ -59,6 +62,12 @@ export async function start(config: Config): Promise<App> {
     `Mamori ${app.http.server.address() && `listening on http://${config.host}:${config.port}`} (store: ${app.database.dialect}${
       app.database.dialect === "sqlite" ? ` in ${config.dataDir}` : ""
     }, mail: ${config.smtpUrl ? "SMTP" : "local mailbox — read it with `npx mamori mail`"})\n`,
+  );
+  // The embedded store's live sessions into memory, a page per turn of the event loop while requests are served
+  // (until then a check reads its row, as before): a million take seconds, not worth holding the port closed for.
+  app.sessions.warm().then(
+    (w) => w && logger.info({ sessions: w.rows, ms: Math.round(w.ms) }, "session rows loaded"),
+    (e: unknown) => logger.warn({ err: e }, "session rows not loaded (checks read the store)"),
   );
   return app;
 }

@@ -14,6 +14,7 @@ import {
   riskMigration,
 } from "./risk/migration.ts";
 import { lastSeenSideFile } from "./sessions/last-seen.ts";
+import { sessionChangeFeedMigration } from "./sessions/migration.ts";
 import { webhooksMigration } from "./webhooks/migration.ts";
 
 /**
@@ -39,6 +40,7 @@ export const storeModules: StoreModules = {
     "0030_identity_passkeys": passkeyMigration,
     "0031_case_lease": caseLeaseMigration,
     "0032_staff_passkeys": staffPasskeyMigration,
+    "0033_session_change_feed": sessionChangeFeedMigration,
   },
   sideFiles: [decisionLogSideFile, lastSeenSideFile],
 };

@@ -1,10 +1,11 @@
-import type { Db, HotQuery } from "../db/database.ts";
+import type { Db, HotQuery, SyncStatement } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { EnrichedContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
 import { SessionErrors } from "./errors.ts";
+import { createKeptRows } from "./kept-rows.ts";
 import { createLastSeenWriter, createWorkerLastSeenWrite } from "./last-seen.ts";
 import { type CredentialEpochs, type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
 
@@ -47,20 +48,26 @@ export interface SessionConfig {
   freshAuthMs: number;
   /** live sessions an account may hold; a new sign-in past it ends the oldest (app-password sessions not counted) */
   maxSessionsPerAccount: number;
+  /** session rows kept in memory at most on the embedded store (kept-rows.ts; default 1,000,000) */
+  sessionKeptRows?: number | undefined;
 }
 
 export interface SessionDeps {
   db: Db;
   hot: HotQuery;
-  /** see DatabaseHandle.changeCounter: when present, session rows are kept while the store is unchanged */
+  /**
+   * The embedded store on a file (DatabaseHandle.changeCounter and readSync): session rows are then kept in memory,
+   * exact through the store's change feed (kept-rows.ts). Absent on PostgreSQL and in memory: every check reads.
+   */
   changeCounter?: (() => number) | undefined;
+  readSync?: ((sql: string) => SyncStatement) | undefined;
   /**
    * The embedded store on a file: the last-seen file (DatabaseHandle.sideFiles.last_seen) and the read connection that
    * attaches it (DatabaseHandle.attachedDb). Last-seen times are then written there by a worker thread (last-seen.ts).
    */
   lastSeenFile?: { path: string; reader: Db } | undefined;
   /** a failed last-seen write (retried at the next interval) */
-  onError?: ((e: unknown) => void) | undefined;
+  onError?: ((e: unknown, what?: string) => void) | undefined;
   clock: Clock;
   events: EventLog;
   notifier: Notifier;
@@ -93,15 +100,24 @@ export function createSessionService(deps: SessionDeps) {
   // never decides.
   const findByTokenHash = deps.hot(sessionStore.findByTokenHashQuery(db));
   const seenFileAt = deps.lastSeenFile ? deps.hot(sessionStore.lastSeenTimeQuery(LAST_SEEN_TABLE)) : null;
-  // Rows read while the store's change counter had a given value. Any commit anywhere (a revocation, a sign-in, a
-  // touch) changes the counter and empties the map, so a hit is exactly what the store would answer: this is not a
-  // cache that can be stale, and the next request after a revocation still sees it.
-  const changeCounter = deps.changeCounter;
-  const rows = new Map<string, SessionWithAccount>();
-  let rowsAt = -1;
-  // ~400 B a row (measured: the row object and its key), so at most ~40 MiB. With 100k sessions and 10,000 kept, nine
-  // checks in ten read the store while nothing commits (docs/benchmarks.md); any commit empties the map anyway.
-  const MAX_ROWS = 100_000;
+  // Session rows kept in memory (embedded store on a file): the store's change feed names every session a commit
+  // changed, and those are forgotten before any kept row is used, so a hit is exactly what the store would answer —
+  // not a cache that can be stale: the next request after a revocation still sees it (kept-rows.ts).
+  const kept =
+    deps.changeCounter && deps.readSync
+      ? createKeptRows(
+          {
+            readSync: deps.readSync,
+            changeCounter: deps.changeCounter,
+            pageSql: sessionStore.keptRowsPageSql(db),
+            feedSql: sessionStore.changeFeedSql,
+            prune: (keep) => sessionStore.pruneChangeFeed(db, keep),
+            onError: deps.onError,
+            now: () => clock.now(),
+          },
+          { maxRows: config.sessionKeptRows },
+        )
+      : null;
   // Last-seen writes leave the request path (last-seen.ts): a check notes the time and answers; a timer writes the
   // batch. On SQLite that write does not move the change counter, so it no longer empties `rows` once per session
   // per minute; the rows it makes stale only show an older last-seen, which `seenAt` corrects from what was noted.
@@ -129,18 +145,14 @@ export function createSessionService(deps: SessionDeps) {
 
   /** The session for a token hash, and whether it is a kept row (not read by this call). */
   async function find(hash: string): Promise<[SessionWithAccount | undefined, boolean]> {
-    if (!changeCounter)
+    if (!kept)
       return [await withFileTimeIfIdle((await findByTokenHash([hash]))[0] as SessionWithAccount | undefined), false];
-    const v = changeCounter();
-    if (v !== rowsAt) {
-      rows.clear();
-      rowsAt = v;
-    }
-    const hit = rows.get(hash);
+    const v = kept.current();
+    const hit = kept.get(hash);
     if (hit) return [hit, true];
     const s = await withFileTimeIfIdle((await findByTokenHash([hash]))[0] as SessionWithAccount | undefined);
-    // Only if nothing committed meanwhile (another request may have moved the counter during the await).
-    if (s && rowsAt === v && changeCounter() === v && rows.size < MAX_ROWS) rows.set(hash, s);
+    // Kept only if nothing committed meanwhile (another request may have moved the counter during the await).
+    if (s) kept.keep(hash, s, v);
     return [s, false];
   }
 
@@ -228,7 +240,7 @@ export function createSessionService(deps: SessionDeps) {
     lastSeen.note(s.id, now);
     const touched = { ...s, last_seen_at: now };
     // Still the row kept for this hash: a newer read (or an emptied map) is left alone.
-    if (hash !== undefined && rows.get(hash) === s) rows.set(hash, touched);
+    if (hash !== undefined) kept?.replace(hash, s, touched);
     return touched;
   }
 
@@ -332,12 +344,12 @@ export function createSessionService(deps: SessionDeps) {
       if (typeof token !== "string" || token.length < 10 || token.length > 200) return undefined;
       const hash = sha256(token);
       const now = clock.now();
-      const [s, kept] = await find(hash);
+      const [s, wasKept] = await find(hash);
       const live = checked(s, now, hash);
-      // A kept row refused as idle is read again: the last-seen file's commits (another process's batch) do not empty
-      // the kept rows, so such a row may show an older last-seen than the store. Every other refusal is exact.
-      if (live || !s || !kept || !seenFile || seenAt(s) + config.sessionIdleMs > now) return live;
-      if (rows.get(hash) === s) rows.delete(hash);
+      // A kept row refused as idle is read again: the last-seen file's commits (another process's batch) are not in
+      // the change feed, so such a row may show an older last-seen than the store. Every other refusal is exact.
+      if (live || !s || !wasKept || !seenFile || seenAt(s) + config.sessionIdleMs > now) return live;
+      kept?.drop(hash, s);
       return checked((await find(hash))[0], now, hash);
     },
 
@@ -374,8 +386,18 @@ export function createSessionService(deps: SessionDeps) {
     /** Writes the last-seen times noted so far (a timer does it every LAST_SEEN_FLUSH_MS; tests call it). */
     flushLastSeen: () => lastSeen.flush(),
 
+    /**
+     * Loads every live session into the kept rows (embedded store on a file; nothing elsewhere), a page per turn of
+     * the event loop, so checks are served meanwhile (server.ts starts it after listening).
+     */
+    warm: async (): Promise<{ rows: number; ms: number } | null> => (kept ? await kept.warm() : null),
+
+    /** Session rows kept in memory now (0 where none are kept). */
+    keptRows: () => kept?.size() ?? 0,
+
     /** At shutdown: writes what is noted, then stops the timer. */
     close: async () => {
+      kept?.stop();
       try {
         await lastSeen.close();
       } finally {

@@ -81,6 +81,37 @@ export const sessionStore = {
       .compile();
   },
 
+  /**
+   * The live sessions before a rowid, newest first (the likeliest to be checked), with their token hashes, a page at
+   * a time (`?`: the rowid, now, the page size): what sessions/kept-rows.ts loads at start, the same columns as
+   * findByTokenHashQuery.
+   */
+  keptRowsPageSql(ex: Executor): string {
+    return ex
+      .selectFrom("sessions")
+      .innerJoin("accounts", "accounts.id", "sessions.account_id")
+      .select([sql<number>`sessions.rowid`.as("row_id"), "sessions.token_hash", ...SESSION_WITH_ACCOUNT])
+      .where(sql`sessions.rowid`, "<", "?")
+      .where("sessions.revoked_at", "is", null)
+      .where("sessions.expires_at", ">", "?" as never)
+      .orderBy(sql`sessions.rowid`, "desc")
+      .limit("?" as never)
+      .compile().sql;
+  },
+
+  /** The change feed (sessions/migration.ts) after a sequence number (`?`), oldest first, at most `limit` rows. */
+  changeFeedSql(limit: number): { since: string; max: string } {
+    return {
+      since: `select seq, token_hash from session_changes where seq > ? order by seq limit ${Math.floor(limit)}`,
+      max: "select coalesce(max(seq), 0) as seq from session_changes",
+    };
+  },
+
+  /** Keeps the newest `keep` feed rows: a reader further behind than that sees more than it can catch up and forgets all. */
+  async pruneChangeFeed(ex: Executor, keep: number): Promise<void> {
+    await sql`delete from session_changes where seq <= (select max(seq) from session_changes) - ${keep}`.execute(ex);
+  },
+
   /** One session's time in the last-seen file (`?`: its id), for DatabaseHandle.hot; no row when none written. */
   lastSeenTimeQuery(lastSeenTable: string): CompiledQuery<{ at: number }> {
     return CompiledQuery.raw(`select at from ${lastSeenTable} where session_id = ?`, []);
