@@ -16,7 +16,7 @@ import { errorHandler, toHttpError } from "./errors.ts";
 import { addCommonErrors, finishDocument } from "./openapi.ts";
 import { registerRequestMetrics } from "./request-metrics.ts";
 import { componentSchemas, errorCodeEnum } from "./schemas.ts";
-import type { Http } from "./types.ts";
+import type { AuthKind, Http } from "./types.ts";
 
 /** Who is calling, answered by the admin module (its keys and staff sessions) through this port. */
 export interface HttpAuth {
@@ -279,33 +279,49 @@ export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http>
     }
   });
 
-  // Callback-style hooks: no promise per request on the hot path.
-  app.addHook("onRequest", (req, reply, done) => {
-    if (req.url.includes("%00")) return done(CommonErrors.invalid_request({}, "NUL characters are not accepted"));
-    const auth = req.routeOptions.config.auth ?? "public";
-    if (req.url.startsWith("/v1/")) void reply.header("cache-control", "no-store");
-    if (auth === "public") return done();
-    const h = req.headers.authorization;
-    const token = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
-    if (auth === "store") {
-      if (deps.auth.cachedApiKey(token)) return done();
-      deps.auth.verifyApiKey(token).then(
-        (id) => done(id ? undefined : CommonErrors.unauthorized()),
+  // Callback-style hooks: no promise per request on the hot path. Each route gets its own, built in onRoute with its
+  // auth and operation: read per request through `req.routeOptions`, Fastify built a 13-field object on each access.
+  const gate =
+    (auth: AuthKind, v1: boolean) => (req: FastifyRequest, reply: FastifyReply, done: (e?: Error) => void) => {
+      if (req.url.includes("%00")) return done(CommonErrors.invalid_request({}, "NUL characters are not accepted"));
+      if (v1) void reply.header("cache-control", "no-store");
+      if (auth === "public") return done();
+      const h = req.headers.authorization;
+      const token = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
+      if (auth === "store") {
+        if (deps.auth.cachedApiKey(token)) return done();
+        deps.auth.verifyApiKey(token).then(
+          (id) => done(id ? undefined : CommonErrors.unauthorized()),
+          (e: Error) => done(e),
+        );
+        return;
+      }
+      deps.auth.requireStaff(token, req, { setup: auth === "admin-setup" }).then(
+        () => done(),
         (e: Error) => done(e),
       );
-      return;
-    }
-    deps.auth.requireStaff(token, req, { setup: auth === "admin-setup" }).then(
-      () => done(),
-      (e: Error) => done(e),
-    );
-  });
-
-  app.addHook("onResponse", (req, reply, done) => {
-    const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? "other";
-    requestMetrics.observe(op, reply.statusCode, reply.elapsedTime / 1000);
+    };
+  const count = (operation: string) => (_req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    requestMetrics.observe(operation, reply.statusCode, reply.elapsedTime / 1000);
     done();
+  };
+  // Fastify calls onRoute again for the HEAD twin of a GET route, with the options as they were before this hook.
+  const asList = <T>(h: T | T[] | undefined): T[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
+  app.addHook("onRoute", (route) => {
+    const url = route.url ?? route.path;
+    route.onRequest = [gate(route.config?.auth ?? "public", url.startsWith("/v1/")), ...asList(route.onRequest)];
+    const op = (route.schema as { operationId?: string } | undefined)?.operationId ?? "other";
+    route.onResponse = [count(op), ...asList(route.onResponse)];
   });
+  // What no route answers (the not-found handler) gets the public gate and counts as "other", as before.
+  const notFoundV1 = gate("public", true);
+  const notFoundOther = gate("public", false);
+  const notFoundCount = count("other");
+  app.addHook("onRequest", (req, reply, done) => {
+    if (!req.is404) return done();
+    (req.url.startsWith("/v1/") ? notFoundV1 : notFoundOther)(req, reply, done);
+  });
+  app.addHook("onResponse", (req, reply, done) => (req.is404 ? notFoundCount(req, reply, done) : done()));
 
   app.addHook("onReady", (done) => {
     collectStartupGarbage();
