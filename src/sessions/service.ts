@@ -185,14 +185,28 @@ export function createSessionService(deps: SessionDeps) {
     return Math.max(s.last_seen_at, lastSeen.pending(s.id), written.get(s.id) ?? 0);
   }
 
-  function isLive(s: SessionWithAccount, now: number): boolean {
+  function isLive(s: SessionWithAccount, now: number, seen = seenAt(s)): boolean {
     return (
       s.revoked_at === null &&
       s.expires_at > now &&
-      seenAt(s) + config.sessionIdleMs > now &&
+      seen + config.sessionIdleMs > now &&
       s.epoch === s.account_epoch &&
       s.account_status === "active"
     );
+  }
+
+  /**
+   * The last-seen time a check decides by, looking up this node's pending and written times (two maps of up to
+   * hundreds of thousands of sessions: most of a kept-row check's CPU at a million sessions) only when they can change
+   * the answer. The row's own time seen within the touch gap decides alone: live, and nothing to note. A kept row
+   * carries this process's notes (`checked` replaces it), so its own time decides unless it would make it idle; a
+   * kept row read again after the feed named it may show an older time than noted, and is then noted once more (a
+   * write that only moves a time forward).
+   */
+  function seenForCheck(s: SessionWithAccount, now: number, wasKept: boolean): number {
+    const own = s.last_seen_at;
+    if (own >= now - TOUCH_GAP_MS || (wasKept && own + config.sessionIdleMs > now)) return own;
+    return seenAt(s);
   }
 
   /**
@@ -234,9 +248,16 @@ export function createSessionService(deps: SessionDeps) {
    * written later, off the request path) and the kept row replaced by one showing it, so the next checks neither note
    * it again nor see it as more idle than it is.
    */
-  function checked(s: SessionWithAccount | undefined, now: number, hash?: string): SessionWithAccount | undefined {
-    if (!s || !isLive(s, now)) return undefined;
-    if (seenAt(s) >= now - TOUCH_GAP_MS) return s;
+  function checked(
+    s: SessionWithAccount | undefined,
+    now: number,
+    hash?: string,
+    wasKept = false,
+  ): SessionWithAccount | undefined {
+    if (!s) return undefined;
+    const seen = seenForCheck(s, now, wasKept);
+    if (!isLive(s, now, seen)) return undefined;
+    if (seen >= now - TOUCH_GAP_MS) return s;
     lastSeen.note(s.id, now);
     const touched = { ...s, last_seen_at: now };
     // Still the row kept for this hash: a newer read (or an emptied map) is left alone.
@@ -345,7 +366,7 @@ export function createSessionService(deps: SessionDeps) {
       const hash = sha256(token);
       const now = clock.now();
       const [s, wasKept] = await find(hash);
-      const live = checked(s, now, hash);
+      const live = checked(s, now, hash, wasKept);
       // A kept row refused as idle is read again: the last-seen file's commits (another process's batch) are not in
       // the change feed, so such a row may show an older last-seen than the store. Every other refusal is exact.
       if (live || !s || !wasKept || !seenFile || seenAt(s) + config.sessionIdleMs > now) return live;
