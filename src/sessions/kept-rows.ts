@@ -41,8 +41,6 @@ export interface KeptRows {
   get(hash: string): SessionWithAccount | undefined;
   /** Keeps a row read under counter value `v`: only if nothing committed since (a commit may have changed it). */
   keep(hash: string, row: SessionWithAccount, v: number): void;
-  /** Replaces the kept row `was` (a newer read or a forgotten row is left alone). */
-  replace(hash: string, was: SessionWithAccount, next: SessionWithAccount): void;
   /** Forgets the kept row `was`. */
   drop(hash: string, was: SessionWithAccount): void;
   /** Loads every live session, a page per turn of the event loop; resolves when done (or stopped). */
@@ -127,9 +125,6 @@ export function createKeptRows(deps: KeptRowsDeps, opts: KeptRowsOptions = {}): 
     keep(hash, row, v) {
       if (rows.size >= maxRows || deps.changeCounter() !== v) return;
       rows.set(hash, shaped(row as unknown as Record<string, unknown>));
-    },
-    replace(hash, was, next) {
-      if (rows.get(hash) === was) rows.set(hash, next);
     },
     drop(hash, was) {
       if (rows.get(hash) === was) rows.delete(hash);

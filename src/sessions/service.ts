@@ -245,24 +245,19 @@ export function createSessionService(deps: SessionDeps) {
 
   /**
    * The session if it is live now. When its last-seen is older than the touch gap, this request's time is noted (and
-   * written later, off the request path) and the kept row replaced by one showing it, so the next checks neither note
-   * it again nor see it as more idle than it is.
+   * written later, off the request path) and the row itself moved forward, so the next checks of a kept row neither
+   * note it again nor see it as more idle than it is.
    */
-  function checked(
-    s: SessionWithAccount | undefined,
-    now: number,
-    hash?: string,
-    wasKept = false,
-  ): SessionWithAccount | undefined {
+  function checked(s: SessionWithAccount | undefined, now: number, wasKept = false): SessionWithAccount | undefined {
     if (!s) return undefined;
     const seen = seenForCheck(s, now, wasKept);
     if (!isLive(s, now, seen)) return undefined;
     if (seen >= now - TOUCH_GAP_MS) return s;
     lastSeen.note(s.id, now);
-    const touched = { ...s, last_seen_at: now };
-    // Still the row kept for this hash: a newer read (or an emptied map) is left alone.
-    if (hash !== undefined) kept?.replace(hash, s, touched);
-    return touched;
+    // In place: a time only moves forward, so whoever else holds this row (a concurrent check of the same session)
+    // may see it too; a copy put back in the kept rows cost an object and a second lookup in a million-row map.
+    s.last_seen_at = now;
+    return s;
   }
 
   /** A fresh authentication: signed in (or re-authenticated) within the freshness window, and not an app password. */
@@ -366,12 +361,12 @@ export function createSessionService(deps: SessionDeps) {
       const hash = sha256(token);
       const now = clock.now();
       const [s, wasKept] = await find(hash);
-      const live = checked(s, now, hash, wasKept);
+      const live = checked(s, now, wasKept);
       // A kept row refused as idle is read again: the last-seen file's commits (another process's batch) are not in
       // the change feed, so such a row may show an older last-seen than the store. Every other refusal is exact.
       if (live || !s || !wasKept || !seenFile || seenAt(s) + config.sessionIdleMs > now) return live;
       kept?.drop(hash, s);
-      return checked((await find(hash))[0], now, hash);
+      return checked((await find(hash))[0], now);
     },
 
     /** The live session with this id, or undefined (for the security center, which never holds a token). */
