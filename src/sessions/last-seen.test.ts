@@ -7,14 +7,14 @@ import SqliteDatabase from "better-sqlite3";
 import { openStore } from "../store.ts";
 import { makeTestApp } from "../testing/app.ts";
 import { testStores } from "../testing/stores.ts";
-import { createLastSeenWriter } from "./last-seen.ts";
+import { createLastSeenWriter, createWorkerLastSeenWrite, LAST_SEEN_SCHEMA } from "./last-seen.ts";
 import { sessionStore } from "./store.ts";
 
 describe("last-seen batches", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "mamori-last-seen-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("a batch's commit (the writer thread's, to the last-seen file) leaves the kept session rows; any other commit, here or in another process, still drops them", async () => {
+  it("a batch's commit (the writer thread's, to the last-seen file) leaves the kept session rows; any other commit, here or in another process, moves the change counter", async () => {
     // Regression (issue 18): every last-seen write moved the change counter, so with many distinct sessions the kept
     // rows were dropped many times a second and each check went back to the store.
     const h = openStore({ dataDir: dir, foreignCheckMs: 0 });
@@ -117,6 +117,26 @@ describe("last-seen batches", () => {
     } finally {
       await close();
     }
+  });
+
+  it("the writer thread commits a flush of many messages whole, each time only moved forward", async () => {
+    // A flush goes to the thread in messages of 1,000 sessions and is committed in one transaction: a batch split
+    // wrongly (a message lost, the last one taken for the end too soon) leaves sessions without their time.
+    const file = path.join(dir, "many.seen.sqlite");
+    const c = new SqliteDatabase(file);
+    c.pragma("journal_mode = WAL");
+    c.exec(LAST_SEEN_SCHEMA);
+    c.prepare("insert into session_last_seen (session_id, at) values ('s-7', 99999)").run();
+    const w = createWorkerLastSeenWrite(file);
+    const seen = Array.from({ length: 2_500 }, (_, i) => [`s-${i}`, 1000 + i] as const);
+    await w.write(seen);
+    assert.equal(c.prepare("select count(*) from session_last_seen").pluck().get(), 2_500);
+    assert.equal(c.prepare("select at from session_last_seen where session_id = 's-2499'").pluck().get(), 3499);
+    assert.equal(c.prepare("select at from session_last_seen where session_id = 's-7'").pluck().get(), 99999);
+    await w.write([["s-1", 5]]);
+    assert.equal(c.prepare("select at from session_last_seen where session_id = 's-1'").pluck().get(), 1001);
+    await w.close();
+    c.close();
   });
 
   it("a noted last-seen time is written by a clean shutdown", async () => {

@@ -40,9 +40,12 @@ export function createLastSeenWriter(deps: {
   /** Writes the batch, each session's time only moved forward (sessionStore.advanceLastSeen). */
   write: (seen: readonly (readonly [string, number])[]) => Promise<void>;
   flushMs?: number | undefined;
+  /** sessions per `write` call (default CHUNK; Infinity: the whole flush, for a writer that splits it itself) */
+  chunk?: number | undefined;
   onError?: ((e: unknown) => void) | undefined;
 }): LastSeenWriter {
   const flushMs = deps.flushMs ?? LAST_SEEN_FLUSH_MS;
+  const chunk = deps.chunk ?? CHUNK;
   const noted = new Map<string, number>();
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -60,7 +63,8 @@ export function createLastSeenWriter(deps: {
 
   async function writeAll(): Promise<void> {
     const batch = [...noted];
-    for (let i = 0; i < batch.length; i += CHUNK) await deps.write(batch.slice(i, i + CHUNK));
+    for (let i = 0; i < batch.length; i += chunk)
+      await deps.write(i === 0 && chunk >= batch.length ? batch : batch.slice(i, i + chunk));
     // Forget only what was written and not noted again meanwhile. A failed write (thrown above) keeps every time for
     // the retry; writing a chunk twice is harmless, as a time only moves forward.
     for (const [id, at] of batch) if (noted.get(id) === at) noted.delete(id);
@@ -119,9 +123,10 @@ export const lastSeenSideFile: SideFile = {
 
 /**
  * A batch write that posts the batch to a writer thread owning the last-seen file and resolves once it is committed
- * (synchronous=FULL), or rejects (the writer keeps the notes for the next flush, createLastSeenWriter). The thread keeps
- * the process alive only while a batch is unacknowledged; if it dies, its unacknowledged batches reject and a new
- * thread takes the next ones.
+ * (synchronous=FULL), or rejects (the writer keeps the notes for the next flush, createLastSeenWriter). The batch goes in
+ * messages of CHUNK sessions, a turn of the event loop apart (cloning a whole flush at once would hold the loop), and
+ * the thread commits them in one transaction. The thread keeps the process alive only while a batch is
+ * unacknowledged; if it dies, its unacknowledged batches reject and a new thread takes the next ones.
  */
 export function createWorkerLastSeenWrite(file: string): {
   write: (seen: readonly (readonly [string, number])[]) => Promise<void>;
@@ -151,14 +156,22 @@ export function createWorkerLastSeenWrite(file: string): {
     return w;
   };
   return {
-    write: (seen) =>
-      new Promise<void>((resolve, reject) => {
-        worker ??= start();
-        const n = ++seq;
-        waiting.set(n, { resolve, reject });
-        worker.ref();
-        worker.postMessage({ seq: n, rows: seen });
-      }),
+    async write(seen) {
+      worker ??= start();
+      const w = worker;
+      const n = ++seq;
+      const done = new Promise<void>((resolve, reject) => waiting.set(n, { resolve, reject }));
+      // Handled now: the thread may die while the batch is still being posted, before `done` is awaited below.
+      done.catch(() => {});
+      w.ref();
+      for (let i = 0; i < seen.length || i === 0; i += CHUNK) {
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        // The thread died (or was closed) meanwhile: `done` has rejected; the notes stay for the next flush.
+        if (worker !== w) break;
+        w.postMessage({ seq: n, rows: seen.slice(i, i + CHUNK), more: i + CHUNK < seen.length });
+      }
+      await done;
+    },
     async close() {
       const w = worker;
       worker = null;

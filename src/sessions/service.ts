@@ -140,6 +140,8 @@ export function createSessionService(deps: SessionDeps) {
         }
       : (seen) => db.transaction().execute((tx) => sessionStore.advanceLastSeen(tx, seen)),
     flushMs: config.sessionLastSeenFlushMs,
+    // The writer thread takes a whole flush in one transaction (it splits the messages itself).
+    ...(workerWrite ? { chunk: Number.POSITIVE_INFINITY } : {}),
     onError: deps.onError,
   });
 
