@@ -262,6 +262,19 @@ export function createSessionService(deps: SessionDeps) {
     return s;
   }
 
+  function answer(s: SessionWithAccount): Introspection {
+    return {
+      active: true,
+      sessionId: s.id,
+      accountId: s.account_id,
+      channel: s.channel,
+      factor: s.factor,
+      authTime: iso(s.auth_time),
+      secondFactorAt: s.second_factor_at === null ? null : iso(s.second_factor_at),
+      expiresAt: iso(s.expires_at),
+    };
+  }
+
   /** A fresh authentication: signed in (or re-authenticated) within the freshness window, and not an app password. */
   function assertFreshAuth(s: SessionWithAccount, now: number): void {
     if (s.channel === "app_password") throw SessionErrors.reauthentication_required();
@@ -344,17 +357,20 @@ export function createSessionService(deps: SessionDeps) {
      */
     async introspect(token: string): Promise<Introspection> {
       const s = await this.lookup(token);
-      if (!s) return { active: false };
-      return {
-        active: true,
-        sessionId: s.id,
-        accountId: s.account_id,
-        channel: s.channel,
-        factor: s.factor,
-        authTime: iso(s.auth_time),
-        secondFactorAt: s.second_factor_at === null ? null : iso(s.second_factor_at),
-        expiresAt: iso(s.expires_at),
-      };
+      return s ? answer(s) : { active: false };
+    },
+
+    /**
+     * The same answer at once, when a kept row gives it (the embedded store; exact, as `find` is): the route then
+     * answers without a promise or a turn of the microtask queue. Undefined when the store must be read — no kept row,
+     * or a kept row that would be refused (an idle refusal may need the last-seen file: `lookup` decides those).
+     */
+    introspectKept(token: string): Introspection | undefined {
+      if (!kept || typeof token !== "string" || token.length < 10 || token.length > 200) return undefined;
+      const hash = sha256(token);
+      kept.current();
+      const live = checked(kept.get(hash), clock.now(), true);
+      return live && answer(live);
     },
 
     /** The live session for a token, or undefined. */
