@@ -26,7 +26,7 @@ export interface Config {
    */
   sessionLastSeenFlushMs: number;
   /**
-   * session rows kept in memory on the embedded store (MAMORI_SESSION_KEPT_ROWS, default 1,000,000, ~300 B each;
+   * session rows kept in memory on the embedded store (MAMORI_SESSION_KEPT_ROWS, default 1,000,000, ~400 B of heap each;
    * sessions/kept-rows.ts): all of them loaded at start, so checks of many distinct sessions read no file
    */
   sessionKeptRows: number;

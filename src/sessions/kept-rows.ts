@@ -26,7 +26,7 @@ export interface KeptRowsDeps {
 }
 
 export interface KeptRowsOptions {
-  /** rows kept at most (default 1,000,000: ~300 B each, docs/benchmarks.md) */
+  /** rows kept at most (default 1,000,000: ~400 B of heap each, docs/benchmarks.md) */
   maxRows?: number;
   /** feed rows read in one catch-up; more than this and every kept row is forgotten (default 50,000) */
   feedCatchUp?: number;
