@@ -39,7 +39,10 @@ export interface KeptRows {
   current(): number;
   /** The kept row for a token hash (call `current()` first). */
   get(hash: string): SessionWithAccount | undefined;
-  /** Keeps a row read under counter value `v`: only if nothing committed since (a commit may have changed it). */
+  /**
+   * Keeps a row read under counter value `v`: only if nothing committed since (a commit may have changed it). When
+   * full, the row kept longest makes room.
+   */
   keep(hash: string, row: SessionWithAccount, v: number): void;
   /** Forgets the kept row `was`. */
   drop(hash: string, was: SessionWithAccount): void;
@@ -78,16 +81,18 @@ export function createKeptRows(deps: KeptRowsDeps, opts: KeptRowsOptions = {}): 
   function current(): number {
     const c = deps.changeCounter();
     if (c === counterSeen) return c;
-    // Read the feed first, then note the value: a commit landing in between moves the counter again, so the next
-    // call reads the feed once more rather than missing it.
-    counterSeen = c;
+    // The value is taken before the feed is read, and noted only once the read succeeded: a commit landing in between
+    // moves the counter again (the next call reads the feed once more), and a read that throws leaves the rows to be
+    // caught up by the next call instead of trusted as they are.
     const changed = feedSince.all(cursor) as { seq: number; token_hash: string }[];
     if (changed.length > feedCatchUp) {
       // More than one catch-up can hold (or pruned past this reader): forget everything; reads refill it.
       rows.clear();
       cursor = Number((feedMax.all()[0] as { seq: number }).seq);
+      counterSeen = c;
       return c;
     }
+    counterSeen = c;
     for (const r of changed) {
       rows.delete(r.token_hash);
       cursor = r.seq;
@@ -123,7 +128,14 @@ export function createKeptRows(deps: KeptRowsDeps, opts: KeptRowsOptions = {}): 
     current,
     get: (hash) => rows.get(hash),
     keep(hash, row, v) {
-      if (rows.size >= maxRows || deps.changeCounter() !== v) return;
+      if (deps.changeCounter() !== v) return;
+      // Full: the row kept longest goes (a Map iterates in insertion order), so sessions that ended or expired since
+      // the warm-up make room for new ones instead of holding the rows for ever.
+      if (rows.size >= maxRows) {
+        const oldest = rows.keys().next();
+        if (oldest.done) return;
+        rows.delete(oldest.value);
+      }
       rows.set(hash, shaped(row as unknown as Record<string, unknown>));
     },
     drop(hash, was) {
