@@ -260,6 +260,47 @@ describe("risk facts in memory answer what the store answers", () => {
     });
   }
 
+  it("a feed read that fails is retried by the next answer, not skipped (the attack IP's failures are not lost)", async () => {
+    const env = await setup();
+    let fail = 0;
+    const readSync = (text: string) => {
+      const st = env.h.readSync!(text);
+      if (!text.includes("from risk_changes where seq >")) return st;
+      return {
+        ...st,
+        all: (...p: unknown[]) => {
+          if (fail > 0) {
+            fail--;
+            throw new Error("SQLITE_IOERR");
+          }
+          return st.all(...p);
+        },
+      };
+    };
+    const index = createFactIndex({ readSync, changeCounter: env.h.changeCounter! }, { factors: FACTORS });
+    index.load();
+    const q: SnapshotQuery = {
+      accountId: "a1",
+      deviceId: "d9",
+      country: "JP",
+      ip: "203.0.113.60",
+      now: T0,
+      ipWindowMs: HOUR,
+      secondFactorWindowMs: 10 * 60_000,
+    };
+    assert.deepEqual(index.snapshot(q)?.ipActivity, { failedLogins: 0, distinctAccounts: 0 });
+    for (let i = 0; i < 3; i++) {
+      env.other
+        .prepare(
+          "insert into login_attempts (id, account_id, identifier, outcome, reason, channel, ip, country, asn, user_agent, browser, os, device_type, device_id, session_id, at) values (?, null, ?, 'failed', null, 'web', '203.0.113.60', 'CN', null, 'ua', null, null, null, null, null, ?)",
+        )
+        .run(`g${i}`, `victim${i}@example.jp`, T0 - 1000 + i);
+    }
+    fail = 1;
+    assert.throws(() => index.snapshot(q), /SQLITE_IOERR/);
+    assert.deepEqual(index.snapshot(q)?.ipActivity, { failedLogins: 3, distinctAccounts: 3 });
+  });
+
   it("sees another process's failed sign-ins at once (attack IP), and the account's new device after they succeed", async () => {
     const env = await setup();
     env.index.load();

@@ -148,13 +148,16 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
   function catchUp() {
     const c = deps.changeCounter();
     if (c === counterSeen) return;
-    counterSeen = c;
+    // Noted only once the feed was read: a read that throws leaves the facts to be caught up by the next answer
+    // instead of trusted as they are.
     const rows = feedSince.all(cursor) as { seq: number; account_id: string | null; ip: string | null }[];
     if (rows.length > feedCatchUp) {
       forgetAll();
       cursor = Number((feedMax.all()[0] as { seq: number }).seq);
+      counterSeen = c;
       return;
     }
+    counterSeen = c;
     heldId = null;
     for (const r of rows) {
       if (r.account_id !== null) accounts.delete(r.account_id);
