@@ -147,7 +147,7 @@ export function splitVersion(s: string): [string, number[]] {
 const VERSIONS = new Map<string, [string, number[]]>();
 
 /** -1, 0, 1; a missing component counts as 0 ("Chrome 120" equals "Chrome 120.0.0"). */
-function compareVersions(a: number[], b: number[]): number {
+export function compareVersions(a: number[], b: number[]): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const x = a[i] ?? 0;
     const y = b[i] ?? 0;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AtoHistory, atoVector, shippedModelFor, splitVersion } from "./ato-model.ts";
+import { AtoHistory, atoVector, compareVersions, shippedModelFor, splitVersion } from "./ato-model.ts";
 import { prng } from "./generate.ts";
 import { RbaHistory, type RbaLogin } from "./rba.ts";
 import type { PreviousLogin } from "./signals.ts";
@@ -8,15 +8,6 @@ import type { PreviousLogin } from "./signals.ts";
 // The decision finds an account's takeover-model state once (AtoHistory's per-account record) and reuses Freeman's
 // lookups for the model's "seen before" questions (RbaHistory.userSeen after quickScore). A takeover must be scored
 // exactly as before either way: these hold both to what the separate lookups answer, after random writes.
-
-function compareVersions(a: number[], b: number[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
-}
 
 /** AtoHistory as it was before the per-account record: one map per question, keyed by account (and channel). */
 class SeparateMaps {
