@@ -22,7 +22,7 @@ export interface Config {
   sessionIdleMs: number;
   /**
    * how long a session's last-seen time may wait in memory before it is written, in one batch with others
-   * (MAMORI_SESSION_LAST_SEEN_FLUSH_MS, default 1000; sessions/last-seen.ts): what a crash can lose
+   * (MAMORI_SESSION_LAST_SEEN_FLUSH_MS, default 5000; sessions/last-seen.ts): what a crash can lose
    */
   sessionLastSeenFlushMs: number;
   /**
@@ -122,7 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     freshAuthMs: int(env.MAMORI_FRESH_AUTH_MINUTES, 10) * MINUTE,
     sessionTtlMs: int(env.MAMORI_SESSION_TTL_DAYS, 30) * DAY,
     sessionIdleMs: int(env.MAMORI_SESSION_IDLE_DAYS, 14) * DAY,
-    sessionLastSeenFlushMs: Math.max(10, int(env.MAMORI_SESSION_LAST_SEEN_FLUSH_MS, 1000)),
+    sessionLastSeenFlushMs: Math.max(10, int(env.MAMORI_SESSION_LAST_SEEN_FLUSH_MS, 5000)),
     sessionKeptRows: Math.max(0, int(env.MAMORI_SESSION_KEPT_ROWS, 1_000_000)),
     nodeId: env.MAMORI_NODE_ID?.trim() || `${hostname()}:${port}`,
     lockdownLeaseMs: Math.max(1000, int(env.MAMORI_LOCKDOWN_LEASE_MS, 15_000)),

@@ -8,8 +8,11 @@
 // - Until written, the time is known only to this process; the session service merges it (`pending`), so this node
 //   judges idleness from the latest request it served. Another node sees the older stored time: the session looks
 //   more idle there, never less (a refusal, never an acceptance), for at most `flushMs` beyond the touch gap.
-// - A crash loses what was noted in the last `flushMs` (by default 1 s): those sessions look idle since the time
+// - A crash loses what was noted in the last `flushMs` (by default 5 s): those sessions look idle since the time
 //   written before, at most touch gap + `flushMs` earlier than their real last request. Again only toward a refusal.
+//   5 s, not 1: a time is written at most once a minute per session anyway, and with many distinct sessions each row
+//   of a flush dirties a page of its own, so a flush five times larger shares pages and costs about half as much a
+//   row (docs/benchmarks.md); against idle limits of 14 days (15 minutes for staff), 4 s more is nothing.
 // - A failed write (the database away) keeps the times and retries; past MAX_PENDING sessions new notes are dropped,
 //   which again only makes sessions look more idle.
 // - Revocation does not pass through here: it is its own committed write, and a late last-seen write cannot undo it
@@ -19,9 +22,10 @@ import { Worker } from "node:worker_threads";
 import type { SideFile } from "../db/database.ts";
 
 /** How long a noted last-seen time may wait before it is written, by default (ms). */
-export const LAST_SEEN_FLUSH_MS = 1000;
-/** Sessions whose time may wait at once; past it a note is dropped (the session then only looks more idle). */
-const MAX_PENDING = 200_000;
+export const LAST_SEEN_FLUSH_MS = 5000;
+/** Sessions whose time may wait at once; past it a note is dropped (the session then only looks more idle). ~100 B
+ * each; room for 5 s of 100,000 first checks a second. */
+const MAX_PENDING = 500_000;
 /** Sessions per write (one SQLite transaction or one PostgreSQL statement each). */
 const CHUNK = 1000;
 
