@@ -113,6 +113,26 @@ function collectStartupGarbage(): void {
   const gc = vm.runInNewContext("gc") as () => void;
   v8.setFlagsFromString("--no-expose-gc");
   gc();
+  forgetStartupFeedback(process.nextTick);
+}
+
+/**
+ * The collection above gives `{}` its shared shapes back, but a call site that met the one-shape-per-object objects
+ * while they lasted stays megamorphic: V8 keeps a site's feedback for good. Node's `process.nextTick`, called during
+ * startup, is one: its entry (an object literal with symbol keys) was built through the runtime on every call, four
+ * or five a request, ~2 µs of a session check's CPU against ~0.4 on the bare route (CPU profiles, docs/benchmarks.md
+ * 2026-12-05). Its feedback is cleared (and any code optimized on it dropped) so it learns the shapes it sees from now
+ * on; nothing else about the function changes. An intrinsic a later V8 lacks leaves it as it was.
+ */
+function forgetStartupFeedback(f: (...args: never[]) => unknown): void {
+  v8.setFlagsFromString("--allow-natives-syntax");
+  try {
+    (new Function("f", "%ClearFunctionFeedback(f); %DeoptimizeFunction(f);") as (fn: unknown) => void)(f);
+  } catch {
+    // a V8 without these intrinsics: the function keeps its feedback
+  } finally {
+    v8.setFlagsFromString("--no-allow-natives-syntax");
+  }
 }
 
 export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http> {
@@ -313,15 +333,15 @@ export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http>
     const op = (route.schema as { operationId?: string } | undefined)?.operationId ?? "other";
     route.onResponse = [count(op), ...asList(route.onResponse)];
   });
-  // What no route answers (the not-found handler) gets the public gate and counts as "other", as before.
+  // What no route answers (the not-found handler) gets the public gate and counts as "other", as before: as the
+  // handler's own hooks (below), not instance-wide ones that every route would run too, only to find it is not a 404.
   const notFoundV1 = gate("public", true);
   const notFoundOther = gate("public", false);
-  const notFoundCount = count("other");
-  app.addHook("onRequest", (req, reply, done) => {
-    if (!req.is404) return done();
-    (req.url.startsWith("/v1/") ? notFoundV1 : notFoundOther)(req, reply, done);
-  });
-  app.addHook("onResponse", (req, reply, done) => (req.is404 ? notFoundCount(req, reply, done) : done()));
+  const notFoundHooks = {
+    onRequest: (req: FastifyRequest, reply: FastifyReply, done: (e?: Error) => void) =>
+      (req.url.startsWith("/v1/") ? notFoundV1 : notFoundOther)(req, reply, done),
+    onResponse: count("other"),
+  };
 
   app.addHook("onReady", (done) => {
     collectStartupGarbage();
@@ -329,7 +349,8 @@ export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http>
   });
 
   app.setErrorHandler(onError);
-  app.setNotFoundHandler((req, reply) =>
+  // Fastify takes every lifecycle hook here (four-oh-four.js), though its types list only two.
+  app.setNotFoundHandler(notFoundHooks as { preHandler?: never }, (req, reply) =>
     wantsPage(req.url, req.headers.accept)
       ? sendErrorPage(req, reply, 404, deps.site)
       : reply.status(404).send({ error: { code: "not_found", message: "Not found." } }),

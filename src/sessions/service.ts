@@ -4,6 +4,7 @@ import type { Notifier } from "../notify/notifier.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { EnrichedContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
+import { isoTime } from "../shared/iso-time.ts";
 import { SessionErrors } from "./errors.ts";
 import { createKeptRows } from "./kept-rows.ts";
 import { createLastSeenWriter, createWorkerLastSeenWrite } from "./last-seen.ts";
@@ -90,7 +91,8 @@ export interface SessionDeps {
 const TOUCH_GAP_MS = 60_000;
 /** The last-seen file's table, as the read connection names it (attached as `last_seen`). */
 const LAST_SEEN_TABLE = "last_seen.session_last_seen";
-const iso = (ms: number) => new Date(ms).toISOString();
+/** ISO strings of the answer: `isoTime` is Date#toISOString's text at a fraction of its cost (every check formats 2–3). */
+const iso = isoTime;
 
 export function createSessionService(deps: SessionDeps) {
   const { db, clock, config } = deps;
