@@ -156,9 +156,25 @@ export function compareVersions(a: number[], b: number[]): number {
   return 0;
 }
 
+/** One kind of device an account signed in with, and the newest versions seen on it. */
 interface KindStats {
+  browserFamily: string;
+  osFamily: string;
+  deviceType: string;
   browser: number[];
   os: number[];
+}
+
+/**
+ * The account's record of this kind of device, if any. A scan of the account's few kinds (one to three, nearly
+ * always): no `family|family|type` key string built and hashed a sign-in for a map lookup.
+ */
+function kindOf(kinds: readonly KindStats[], browserFamily: string, osFamily: string, deviceType: string) {
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]!;
+    if (k.browserFamily === browserFamily && k.osFamily === osFamily && k.deviceType === deviceType) return k;
+  }
+  return undefined;
 }
 
 /**
@@ -168,7 +184,7 @@ interface KindStats {
  */
 export class AtoAccount {
   /** Per kind of device (browser family, OS family, device type): the newest browser and OS versions seen on it. */
-  readonly kinds = new Map<string, KindStats>();
+  readonly kinds: KindStats[] = [];
   /**
    * Per channel ("" for none): the device ids its successful sign-ins carried (the newest 64). Per channel, so a store
    * that sends its web cookie but no app install id does not make every app sign-in look like a stranger's device.
@@ -208,9 +224,8 @@ export class AtoHistory {
     const kinds = acc.kinds;
     const [bf, bv] = splitVersion(login.browser);
     const [of, ov] = splitVersion(login.os);
-    const key = `${bf}|${of}|${login.deviceType}`;
-    const k = kinds.get(key);
-    if (!k) kinds.set(key, { browser: bv, os: ov });
+    const k = kindOf(kinds, bf, of, login.deviceType);
+    if (!k) kinds.push({ browserFamily: bf, osFamily: of, deviceType: login.deviceType, browser: bv, os: ov });
     else {
       if (compareVersions(bv, k.browser) > 0) k.browser = bv;
       if (compareVersions(ov, k.os) > 0) k.os = ov;
@@ -250,7 +265,7 @@ export class AtoHistory {
     if (acc === undefined) return { kindSeen: false, regression: false };
     const [bf, bv] = splitVersion(login.browser);
     const [of, ov] = splitVersion(login.os);
-    const k = acc.kinds.get(`${bf}|${of}|${login.deviceType}`);
+    const k = kindOf(acc.kinds, bf, of, login.deviceType);
     if (!k) return { kindSeen: false, regression: false };
     return { kindSeen: true, regression: compareVersions(bv, k.browser) < 0 || compareVersions(ov, k.os) < 0 };
   }

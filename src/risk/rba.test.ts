@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { prng } from "./generate.ts";
-import { type RbaHierarchy, RbaHistory, type RbaLogin, REFERENCE_HIERARCHIES } from "./rba.ts";
+import { type RbaAttribute, type RbaHierarchy, RbaHistory, type RbaLogin, REFERENCE_HIERARCHIES } from "./rba.ts";
 
 // The reference's weights (das-group/rba-algorithm `feature_weightings`), named for the arithmetic below.
 const wIP = 0.6;
@@ -276,4 +276,168 @@ describe("RbaHistory.quickScore", () => {
       }
     }
   });
+});
+
+describe("RbaHistory's interned ids, per-account arrays and remembered values", () => {
+  /**
+   * Sign-ins shaped like real ones: an address mostly keeps its network and country and a user agent its browser, OS
+   * and device type, but not always (re-assigned blocks, enrichment changes), so the values a top value remembers are
+   * right most of the time and stale some of the time; a few heavy accounts with hundreds of distinct values grow
+   * their arrays far past the first size. Fresh strings each time, as a parsed request has.
+   */
+  function signIns(seed: number, n: number): RbaLogin[] {
+    const r = prng(seed);
+    const pick = (k: number) => Math.floor(r() * k);
+    const out: RbaLogin[] = [];
+    for (let i = 0; i < n; i++) {
+      const heavy = r() < 0.3;
+      const ipN = heavy ? pick(400) : pick(60);
+      const uaN = pick(30);
+      const drift = r() < 0.1;
+      out.push({
+        userId: heavy ? `heavy${pick(3)}` : `u${pick(300)}`,
+        ip: `10.${ipN % 7}.${ipN}.1`,
+        asn: String(drift ? pick(20) : ipN % 13),
+        country: ["JP", "US", "DE", "NO", ""][drift ? pick(5) : ipN % 5]!,
+        userAgent: `Mozilla/5.0 (${uaN})`,
+        browser: `Browser ${drift ? pick(9) : uaN % 9}`,
+        os: `OS ${drift ? pick(5) : uaN % 5}`,
+        deviceType: ["desktop", "mobile", "tablet", ""][drift ? pick(4) : uaN % 4]!,
+      });
+    }
+    return out;
+  }
+
+  /** The score from string-keyed counts of every row, in rba.ts's operation order (so equal means bit-identical). */
+  class Reference {
+    private readonly rows: RbaLogin[] = [];
+    private readonly count = new Map<string, number>();
+    private readonly users = new Set<string>();
+    constructor(private readonly hierarchies: readonly RbaHierarchy[]) {}
+    add(l: RbaLogin) {
+      this.rows.push(l);
+      this.users.add(l.userId);
+      // Once per attribute, however many hierarchies hold it.
+      const attributes = new Set(this.hierarchies.flatMap((h) => h.levels.map((x) => x.attribute)));
+      for (const a of attributes)
+        for (const k of [`${a}=${l[a]}`, `${l.userId}|${a}=${l[a]}`]) this.count.set(k, (this.count.get(k) ?? 0) + 1);
+    }
+    seen(l: RbaLogin, a: RbaAttribute): boolean {
+      return (
+        this.hierarchies.some((h) => h.levels.some((x) => x.attribute === a)) && this.c(`${l.userId}|${a}=${l[a]}`) > 0
+      );
+    }
+    private c(k: string) {
+      return this.count.get(k) ?? 0;
+    }
+    score(l: RbaLogin): { score: number; ratios: number[] } {
+      const N = this.rows.length;
+      const n_u = this.rows.filter((x) => x.userId === l.userId).length;
+      const lk = (a: number, n: number, u: number) => {
+        let v = a / n;
+        v *= 1 - u / (n + u);
+        return v;
+      };
+      const w = (weight: number, term: number, e: number) => (e === 1 ? weight * term : (weight * term) ** e);
+      let risk = 1.0;
+      const ratios: number[] = [];
+      for (const h of this.hierarchies) {
+        const [top, ...below] = h.levels;
+        let local = 0.0;
+        for (const { attribute: a, weight } of h.levels) {
+          const c = this.c(`${l.userId}|${a}=${l[a]}`);
+          local += w(weight, c > 0 ? 1 * lk(c, n_u, 0) : 0.0, h.exponent);
+        }
+        let U = 1;
+        for (const { attribute: a } of below) U += new Set(this.rows.map((x) => x[a])).size;
+        const c0 = this.c(`${top!.attribute}=${l[top!.attribute]}`);
+        let global = 0.0;
+        if (c0 > 0) {
+          const withTop = this.rows.filter((x) => x[top!.attribute] === l[top!.attribute]);
+          let u = 1;
+          for (const { attribute: a } of below) u += new Set(withTop.map((x) => x[a])).size;
+          global += w(top!.weight, lk(c0, c0, u) * lk(c0, N, U), h.exponent);
+        } else global += w(top!.weight, (1 / (0 + 1)) * (1 / (N + U)), h.exponent);
+        for (const { attribute: a, weight } of below) {
+          const c = this.c(`${a}=${l[a]}`);
+          global += w(weight, c > 0 ? 1 * lk(c, N, 0) : 0.0, h.exponent);
+        }
+        if (local === 0.0) local = global / 4;
+        ratios.push(global / local);
+        risk *= global / local;
+      }
+      const userFactor = n_u === 0 ? Number.POSITIVE_INFINITY : 1 / this.users.size / (n_u / N);
+      return { score: n_u === 0 ? Number.POSITIVE_INFINITY : risk * userFactor, ratios };
+    }
+  }
+
+  const variants: [string, readonly RbaHierarchy[]][] = [
+    ["reference hierarchies", REFERENCE_HIERARCHIES],
+    [
+      // A level four deep (not remembered by its top value) and a third hierarchy (no per-account top memo).
+      "five levels under the address, a third hierarchy",
+      [
+        {
+          feature: "ip",
+          levels: [
+            { attribute: "ip", weight: 0.4 },
+            { attribute: "asn", weight: 0.3 },
+            { attribute: "country", weight: 0.1 },
+            { attribute: "os", weight: 0.1 },
+            { attribute: "deviceType", weight: 0.1 },
+          ],
+          exponent: 1,
+        },
+        { ...REFERENCE_HIERARCHIES[1]!, exponent: 2 },
+        {
+          feature: "ip",
+          levels: [
+            { attribute: "country", weight: 0.7 },
+            { attribute: "browser", weight: 0.3 },
+          ],
+          exponent: 1,
+        },
+      ],
+    ],
+  ];
+  for (const [name, hierarchies] of variants) {
+    it(`scores every sign-in exactly as string-keyed counts of all rows do (${name})`, () => {
+      const h = new RbaHistory(hierarchies);
+      const ref = new Reference(hierarchies);
+      const rows = signIns(11, 1500);
+      const probes = signIns(12, 1500);
+      for (let i = 0; i < rows.length; i++) {
+        for (const probe of i % 2 === 0 ? [probe0(i), rows[i]!] : [probe0(i)]) {
+          const want = ref.score(probe);
+          const what = `${name} #${i} ${JSON.stringify(probe)}`;
+          const quick = h.quickScore(probe);
+          assert.ok(Object.is(quick.score, want.score), `score ${quick.score} vs ${want.score}: ${what}`);
+          assert.deepEqual(
+            h.score(probe).perFeature.map((f) => f.ratio),
+            want.ratios,
+            what,
+          );
+          // userSeen right after the score (its answers reused) and on its own (looked up afresh).
+          for (const seen of [h.userSeen(probe), h.userSeen({ ...probe })])
+            assert.deepEqual(
+              seen,
+              {
+                logins: ref.score(probe).score === Number.POSITIVE_INFINITY ? 0 : h.userLogins(probe.userId),
+                ip: ref.seen(probe, "ip"),
+                asn: ref.seen(probe, "asn"),
+                country: ref.seen(probe, "country"),
+                userAgent: ref.seen(probe, "userAgent"),
+              },
+              what,
+            );
+        }
+        h.add({ ...rows[i]! });
+        ref.add(rows[i]!);
+      }
+      function probe0(i: number) {
+        // Copies, so no string is the very object the history keeps.
+        return { ...probes[i]!, ip: `${probes[i]!.ip}`.slice(0), userAgent: [probes[i]!.userAgent].join("") };
+      }
+    });
+  }
 });

@@ -107,22 +107,94 @@ export interface RbaScore {
 }
 
 /**
- * One value of one level in the whole history. `id` is unique across all levels, so a user's counts can be one map
- * keyed by small integers (one hash table per user, no string compares) and a top value's lower-level values one set.
+ * One value of one level in the whole history. `id` is unique across all levels, so a user's counts can be one sorted
+ * array of small integers (UserStats) and a top value's lower-level values one set.
  */
 interface ValueStats {
   id: number;
+  /** The value itself (the same string as the level map's key), to check a remembered `next*` without a lookup. */
+  key: string;
   /** c(v): rows with this value. */
   count: number;
   /** Top levels only: ids of the distinct lower-level values seen with it. */
   below: Set<number> | null;
   /** Top levels only: A_0's u = below.size + 1, kept here so scoring does not touch the set's table. */
   u: number;
+  /**
+   * Top levels only: the stats of the lower-level values (levels 1–3 below it) of the latest row with this value. An
+   * address nearly always comes with the same network and country, a user agent with the same browser, OS and device
+   * type, so scoring checks these by `key` before asking the level's map (a miss falls back to the map: exact).
+   */
+  next1: ValueStats | null;
+  next2: ValueStats | null;
+  next3: ValueStats | null;
 }
 
-/** A user's c_u by ValueStats id, and n_u; a Map subclass so scoring reaches the counts with one load less. */
-class UserStats extends Map<number, number> {
+/**
+ * A user's c_u by ValueStats id, and n_u. The ids sit sorted in one Int32Array with their counts in its second half:
+ * a few cache lines per account, where a Map<number, number> of the same ~20–40 entries spread over ~1 KB (its
+ * lookups, seven a score, were part of V8's FindOrderedHashMapEntry share in docs/risk.md's perf profile).
+ */
+class UserStats {
   n = 0;
+  /**
+   * The top value of the first and second hierarchy (IP and user agent in the reference's) in this user's latest
+   * added login: a returning user mostly signs in from the address and browser of last time, and scoring then checks
+   * it by `key` instead of looking the value up in the map of every address or user agent.
+   */
+  top0: ValueStats | null = null;
+  top1: ValueStats | null = null;
+  /** Distinct ids held. */
+  size = 0;
+  /** [0, cap): ids ascending (first `size` used); [cap, 2·cap): the count of each. */
+  slots = new Int32Array(8);
+
+  /** c_u of a value id (0 when never used by this user). */
+  count(id: number): number {
+    const slots = this.slots;
+    let lo = 0;
+    let hi = this.size - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const x = slots[mid]!;
+      if (x < id) lo = mid + 1;
+      else if (x > id) hi = mid - 1;
+      else return slots[(slots.length >>> 1) + mid]!;
+    }
+    return 0;
+  }
+
+  increment(id: number): void {
+    let slots = this.slots;
+    let cap = slots.length >>> 1;
+    let lo = 0;
+    let hi = this.size - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const x = slots[mid]!;
+      if (x < id) lo = mid + 1;
+      else if (x > id) hi = mid - 1;
+      else {
+        slots[cap + mid]!++;
+        return;
+      }
+    }
+    // Not held: insert at lo. Ids are handed out in order, so a value new to everyone lands at the end.
+    const size = this.size;
+    if (size === cap) {
+      const grown = new Int32Array(cap * 4);
+      grown.set(slots.subarray(0, size), 0);
+      grown.set(slots.subarray(cap, cap + size), cap * 2);
+      slots = grown;
+      cap *= 2;
+      this.slots = slots;
+    }
+    slots.copyWithin(lo + 1, lo, size);
+    slots.copyWithin(cap + lo + 1, cap + lo, cap + size);
+    slots[lo] = id;
+    slots[cap + lo] = 1;
+    this.size = size + 1;
+  }
 }
 
 /** The cheap part of a score, for the decision's hot path (see `quickScore`). */
@@ -266,7 +338,7 @@ export class RbaHistory {
   private userHas(user: UserStats, login: RbaLogin, i: number, evaluated: boolean): boolean {
     if (i < 0) return false;
     const s = evaluated ? this.found[i] : this.values[i]!.get(attributeValue(login, this.codes[i]!));
-    return s !== undefined && (user.get(s.id) ?? 0) > 0;
+    return s !== undefined && user.count(s.id) > 0;
   }
 
   /** Records a successful login (the reference's history holds only successful ones). */
@@ -282,25 +354,41 @@ export class RbaHistory {
     for (let hi = 0; hi < hierarchyCount; hi++) {
       const from = this.first[hi]!;
       const to = this.first[hi + 1]!;
-      let top: ValueStats | undefined;
+      let top: ValueStats | null = null;
       for (let i = from; i < to; i++) {
         const v = attributeValue(login, this.codes[i]!);
-        const level = this.values[i]!;
-        let s = level.get(v);
+        let s: ValueStats | undefined = top === null ? undefined : remembered(top, i - from, v);
         if (s === undefined) {
-          s = { id: this.nextId++, count: 0, below: i === from ? new Set() : null, u: 1 };
-          level.set(v, s);
-          // A new distinct value below the top grows U (integers: exact in any order).
-          if (i !== from) this.unseen[hi]!++;
+          const level = this.values[i]!;
+          s = level.get(v);
+          if (s === undefined) {
+            s = {
+              id: this.nextId++,
+              key: v,
+              count: 0,
+              below: i === from ? new Set() : null,
+              u: 1,
+              next1: null,
+              next2: null,
+              next3: null,
+            };
+            level.set(v, s);
+            // A new distinct value below the top grows U (integers: exact in any order).
+            if (i !== from) this.unseen[hi]!++;
+          }
         }
         s.count++;
-        user.set(s.id, (user.get(s.id) ?? 0) + 1);
-        if (i === from) top = s;
-        else {
-          const below = top!.below!;
+        user.increment(s.id);
+        if (top === null) {
+          top = s;
+          if (hi === 0) user.top0 = s;
+          else if (hi === 1) user.top1 = s;
+        } else {
+          const below = top.below!;
           const before = below.size;
           below.add(s.id);
-          if (below.size !== before) top!.u++;
+          if (below.size !== before) top.u++;
+          remember(top, i - from, s);
         }
       }
     }
@@ -340,7 +428,6 @@ export class RbaHistory {
    */
   private evaluate(login: RbaLogin, breakdown: RbaFeatureBreakdown[] | null): number {
     const user = this.users.get(login.userId);
-    const counts = user === undefined ? null : user;
     const n_u = user === undefined ? 0 : user.n;
     const N = this.total;
     const found = this.found;
@@ -358,12 +445,19 @@ export class RbaHistory {
       // Local: each level's share of the user's logins, unsmoothed (the reference's `smoothing = False` throughout).
       // A value nobody has used has no stats, and then the user has not used it either.
       let local = 0.0;
+      let topFound: ValueStats | undefined;
       for (let i = from; i < to; i++) {
         const key = attributeValue(login, this.codes[i]!);
-        const s = this.values[i]!.get(key);
+        let s: ValueStats | undefined;
+        if (i === from) {
+          const last = user === undefined ? null : hi === 0 ? user.top0 : hi === 1 ? user.top1 : null;
+          if (last !== null && last.key === key) s = last;
+        } else if (topFound !== undefined) s = remembered(topFound, i - from, key);
+        if (s === undefined) s = this.values[i]!.get(key);
+        if (i === from) topFound = s;
         found[i] = s;
         keys[i] = key;
-        const c = s === undefined || counts === null ? 0 : (counts.get(s.id) ?? 0);
+        const c = s === undefined || user === undefined ? 0 : user.count(s.id);
         // likelihood_user_subfeature (1 if seen, else 0) × likelihood_subfeature (c / n_u · (1 − 0 / n_u)).
         const term = c > 0 ? 1 * likelihood(c, n_u, 0) : 0.0;
         local += weighted(this.weights[i]!, term, exponent);
@@ -400,7 +494,7 @@ export class RbaHistory {
           const s = found[i];
           levels.push({
             attribute: this.attributes[i]!,
-            userCount: s === undefined || counts === null ? 0 : (counts.get(s.id) ?? 0),
+            userCount: s === undefined || user === undefined ? 0 : user.count(s.id),
             globalCount: s === undefined ? 0 : s.count,
           });
         }
@@ -429,4 +523,16 @@ function likelihood(appearance: number, numLogs: number, unseen: number): number
   let l = appearance / numLogs;
   l *= 1 - unseen / (numLogs + unseen);
   return l;
+}
+
+/** The stats `top` remembers for the level `depth` below it when they are `key`'s, else undefined (ask the map). */
+function remembered(top: ValueStats, depth: number, key: string): ValueStats | undefined {
+  const s = depth === 1 ? top.next1 : depth === 2 ? top.next2 : depth === 3 ? top.next3 : null;
+  return s !== null && s.key === key ? s : undefined;
+}
+
+function remember(top: ValueStats, depth: number, s: ValueStats): void {
+  if (depth === 1) top.next1 = s;
+  else if (depth === 2) top.next2 = s;
+  else if (depth === 3) top.next3 = s;
 }
