@@ -91,7 +91,8 @@ describe("redis-stops-under-load", async () => {
     let ips = 0;
     const signIn = (n: Node, device: "known" | "new" = "known") => {
       ips++;
-      const ip = `133.1.${(ips >> 8) & 255}.${(ips & 255) + 1}`;
+      // The last octet 1–254 (`(ips & 255) + 1` made 133.1.x.256 every 256th sign-in: a 400).
+      const ip = `133.1.${Math.floor(ips / 254) & 255}.${(ips % 254) + 1}`;
       const context = device === "known" ? { ...CTX, ip } : { ...CTX, ip, deviceId: `new-${ips}` };
       return call(n, "/v1/sign-in", { email: signer, password: PASSWORD, context });
     };
