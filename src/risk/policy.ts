@@ -96,6 +96,8 @@ export interface CompiledRule {
   run: (activation: Record<string, CelValue>) => unknown;
   /** Activation paths the expression reads (e.g. "signals.newDevice"), reported as the inputs it saw. */
   paths: string[][];
+  /** The same paths dotted, the reasons' input names (joined once here, not per match). */
+  pathNames: string[];
   onError: "match" | "skip";
 }
 
@@ -627,6 +629,7 @@ export function compilePolicySet(
       index: i,
       run,
       paths,
+      pathNames: paths.map((x) => x.join(".")),
       onError:
         (rule.onError as "match" | "skip" | undefined) ?? (action === "deny" || action === "allow" ? "skip" : "match"),
     };
@@ -727,13 +730,18 @@ function read(f: Features, path: string[]): unknown {
   return v;
 }
 
-function inputsOf(f: Features, paths: string[][]): Record<string, unknown> {
+function inputsOf(f: Features, paths: string[][], names: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const p of paths) {
-    const v = read(f, p);
-    out[p.join(".")] = v === undefined ? null : typeof v === "number" && !Number.isFinite(v) ? String(v) : v;
+  for (let i = 0; i < paths.length; i++) {
+    const v = read(f, paths[i]!);
+    out[names[i]!] = v === undefined ? null : typeof v === "number" && !Number.isFinite(v) ? String(v) : v;
   }
   return out;
+}
+
+/** A challenge factor's strength in the set, for the strongest-asked rule ("any" is the weakest). */
+function factorRank(set: CompiledPolicySet, x: RiskFactor): number {
+  return x === "any" ? 0 : (set.factors[x] ?? 0);
 }
 
 /**
@@ -780,24 +788,27 @@ export function evaluatePolicy(
     const matched = error === undefined ? out === true : c.onError === "match";
     if (!matched && error === undefined) continue;
     const r = c.rule;
-    const reason: MatchReason = {
-      ruleId: r.id,
-      ...(r.description ? { description: r.description } : {}),
-      action: r.action,
-      policyVersion: set.version,
-      inputs: inputsOf(features, c.paths),
-      ...(r.action === "challenge" ? { factor: r.factor ?? "any" } : {}),
-      ...(r.hold ? { hold: true } : {}),
-      ...(r.lockdown ? { lockdown: true } : {}),
-      ...(error !== undefined ? { error, applied: matched } : {}),
-    };
+    // Built by assignment in the order the spreads gave (the reasons' JSON is stored and compared as text): spreads
+    // of conditional literals allocated an object each.
+    const reason = { ruleId: r.id } as MatchReason;
+    if (r.description) reason.description = r.description;
+    reason.action = r.action;
+    reason.policyVersion = set.version;
+    reason.inputs = inputsOf(features, c.paths, c.pathNames);
+    if (r.action === "challenge") reason.factor = r.factor ?? "any";
+    if (r.hold) reason.hold = true;
+    if (r.lockdown) reason.lockdown = true;
+    if (error !== undefined) {
+      reason.error = error;
+      reason.applied = matched;
+    }
     reasons.push(reason);
     if (!matched) continue;
     if (RANK[r.action] > RANK[decision]) decision = r.action;
     if (r.action === "challenge") {
       const f = r.factor ?? "any";
-      const rank = (x: RiskFactor) => (x === "any" ? 0 : (set.factors[x] ?? 0));
-      if (factor === undefined || rank(f) > rank(factor)) factor = f;
+      // A module-level function: a closure here was made (and, under tsx, named) on every matching challenge.
+      if (factor === undefined || factorRank(set, f) > factorRank(set, factor)) factor = f;
     }
     if (r.hold && r.action !== "allow") hold = true;
     if (r.lockdown && (r.action === "review" || r.action === "deny")) lockdown = true;

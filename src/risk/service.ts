@@ -541,7 +541,13 @@ export function createRiskService(deps: RiskServiceDeps) {
               ? (last - prev) / DAY
               : 0,
           lastSignInAgeS: last === undefined ? null : (now - last) / 1000,
-          allowedCountries: facts.allowedCountries ?? (await defaultAllowedCountries(accountId, facts.createdAt)),
+          // Only an account made since the install can need its default stored: the others answer [] without the
+          // call (an async function's promise and a turn of the microtask queue on every decision).
+          allowedCountries:
+            facts.allowedCountries ??
+            (blockAbroad && facts.createdAt >= installedAt
+              ? await defaultAllowedCountries(accountId, facts.createdAt)
+              : []),
         });
         if (withFactors && deps.factors) {
           // From the registry: the enrolled kinds, the strongest's strength, and the older fact kept for the

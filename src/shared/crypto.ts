@@ -21,6 +21,8 @@ let seqInMs = 0;
 const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);
 let poolAt = POOL_BYTES;
+let prefixMs = -1;
+let prefix = "";
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 /**
  * A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then a 12-bit counter within the millisecond (method 1 of §6.2,
@@ -47,12 +49,17 @@ export function newTimeOrderedId(nowMs: number = Date.now()): string {
   }
   const r = poolAt;
   poolAt += 8;
-  const t = ms.toString(16).padStart(12, "0");
+  // The time part is the same for every id of a millisecond (~10 at 10,000 decisions/s): made once per millisecond.
+  if (ms !== prefixMs) {
+    const t = ms.toString(16).padStart(12, "0");
+    prefix = `${t.slice(0, 8)}-${t.slice(8)}-`;
+    prefixMs = ms;
+  }
   let tail = HEX[0x80 | (pool[r]! & 0x3f)]! + HEX[pool[r + 1]!]!;
   tail += "-";
   for (let i = r + 2; i < r + 8; i++) tail += HEX[pool[i]!]!;
   const seq = (0x7000 | seqInMs).toString(16);
-  return `${t.slice(0, 8)}-${t.slice(8)}-${seq}-${tail}`;
+  return `${prefix}${seq}-${tail}`;
 }
 
 /** An opaque 256-bit secret with a readable prefix, e.g. `mms_…`. */
