@@ -330,4 +330,33 @@ describe("risk facts in memory answer what the store answers", () => {
       .run(T0 - 500);
     assert.equal(env.index.snapshot(q)?.firstSeen.device, T0 - 500);
   });
+
+  it("an account asked for before it exists is found once created, by this process or another (no remembered miss)", async () => {
+    const env = await setup();
+    env.index.load();
+    const q = (accountId: string): SnapshotQuery => ({
+      accountId,
+      deviceId: null,
+      country: "JP",
+      ip: "203.0.113.70",
+      now: T0,
+      ipWindowMs: HOUR,
+      secondFactorWindowMs: 10 * 60_000,
+    });
+    // Asked twice, as a decision asks (networks, then the snapshot): both undefined, the store's answer is used.
+    assert.equal(env.index.firstSeenNetwork("n1", 4713, "203.0.113.0/24", T0), undefined);
+    assert.equal(env.index.snapshot(q("n1")), undefined);
+    await env.h.db
+      .insertInto("accounts")
+      .values(bareAccount("n1", T0 - HOUR, T0))
+      .execute();
+    assert.equal(env.index.snapshot(q("n1"))?.account.createdAt, T0 - HOUR);
+    assert.equal(env.index.snapshot(q("n2")), undefined);
+    const row = bareAccount("n2", T0 - 2 * HOUR, T0) as unknown as Record<string, unknown>;
+    const cols = Object.keys(row);
+    env.other
+      .prepare(`insert into accounts (${cols.join(", ")}) values (${cols.map(() => "?").join(", ")})`)
+      .run(...cols.map((c) => row[c]));
+    assert.equal(env.index.snapshot(q("n2"))?.account.createdAt, T0 - 2 * HOUR);
+  });
 });

@@ -285,8 +285,14 @@ export function createFactIndex(deps: FactIndexDeps, opts: FactIndexOptions = {}
     let e = accounts.get(accountId);
     if (e === undefined) {
       const read = readAccount(accountId);
-      // An account that does not exist is left to the store's answer (it has none either).
-      if (read === null) return undefined;
+      // An account that does not exist is left to the store's answer (it has none either). Remembered as the last
+      // answer like any other, so a decision's later asks do not read the store again (credential stuffing tries
+      // many ids that do not exist); any commit forgets it (catchUp), an account created since among them.
+      if (read === null) {
+        heldId = accountId;
+        heldEntry = undefined;
+        return undefined;
+      }
       if (accounts.size >= maxAccounts) accounts.clear();
       accounts.set(accountId, read);
       e = read;
