@@ -149,8 +149,11 @@ class UserStats {
   /** [0, cap): ids ascending (first `size` used); [cap, 2·cap): the count of each. */
   slots = new Int32Array(8);
 
-  /** c_u of a value id (0 when never used by this user). */
-  count(id: number): number {
+  /**
+   * The slot of a value id among the ids held, or, when it is not held, −(its insertion point) − 1 (the sorted
+   * arrays' convention): the one binary search `count` and `increment` share.
+   */
+  indexOf(id: number): number {
     const slots = this.slots;
     let lo = 0;
     let hi = this.size - 1;
@@ -159,26 +162,26 @@ class UserStats {
       const x = slots[mid]!;
       if (x < id) lo = mid + 1;
       else if (x > id) hi = mid - 1;
-      else return slots[(slots.length >>> 1) + mid]!;
+      else return mid;
     }
-    return 0;
+    return -lo - 1;
+  }
+
+  /** c_u of a value id (0 when never used by this user). */
+  count(id: number): number {
+    const i = this.indexOf(id);
+    return i < 0 ? 0 : this.slots[(this.slots.length >>> 1) + i]!;
   }
 
   increment(id: number): void {
     let slots = this.slots;
     let cap = slots.length >>> 1;
-    let lo = 0;
-    let hi = this.size - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const x = slots[mid]!;
-      if (x < id) lo = mid + 1;
-      else if (x > id) hi = mid - 1;
-      else {
-        slots[cap + mid]!++;
-        return;
-      }
+    const i = this.indexOf(id);
+    if (i >= 0) {
+      slots[cap + i]!++;
+      return;
     }
+    const lo = -i - 1;
     // Not held: insert at lo. Ids are handed out in order, so a value new to everyone lands at the end.
     const size = this.size;
     if (size === cap) {
