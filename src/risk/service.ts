@@ -381,12 +381,20 @@ export function createRiskService(deps: RiskServiceDeps) {
   }
 
   /**
-   * Allowed sign-in countries of an account that has none stored. With blockAbroadByDefault, an account created after
-   * the engine was installed starts with its sign-up country (the first successful sign-in's), stored the first time
-   * it is needed.
+   * With blockAbroadByDefault, an account created after the engine was installed starts with its sign-up country;
+   * any other account with none stored allows every country ([]). Synchronous, so the decision's hot path asks it
+   * before calling the async function below.
+   */
+  function startsWithSignUpCountry(createdAt: number): boolean {
+    return blockAbroad && createdAt >= installedAt;
+  }
+
+  /**
+   * Allowed sign-in countries of an account that has none stored: its sign-up country (the first successful sign-in's),
+   * stored the first time it is needed, when `startsWithSignUpCountry`; none otherwise.
    */
   async function defaultAllowedCountries(accountId: string, createdAt: number): Promise<string[]> {
-    if (!blockAbroad || createdAt < installedAt) return [];
+    if (!startsWithSignUpCountry(createdAt)) return [];
     const first = await db
       .selectFrom("login_attempts")
       .select("country")
@@ -545,9 +553,7 @@ export function createRiskService(deps: RiskServiceDeps) {
           // call (an async function's promise and a turn of the microtask queue on every decision).
           allowedCountries:
             facts.allowedCountries ??
-            (blockAbroad && facts.createdAt >= installedAt
-              ? await defaultAllowedCountries(accountId, facts.createdAt)
-              : []),
+            (startsWithSignUpCountry(facts.createdAt) ? await defaultAllowedCountries(accountId, facts.createdAt) : []),
         });
         if (withFactors && deps.factors) {
           // From the registry: the enrolled kinds, the strongest's strength, and the older fact kept for the
