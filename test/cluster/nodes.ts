@@ -10,6 +10,14 @@ import pg from "pg";
 export const CTX = { ip: "133.0.0.10", userAgent: "Mozilla/5.0 Chrome/120.0", deviceId: "owner-pc", channel: "web" };
 export const PASSWORD = "amber lantern drifts past quiet harbors 47";
 
+/**
+ * The i-th address of a load's own range (`prefix` like "133.2"): a new address each call, the last octet kept in 1–254
+ * (`(i & 255) + 1` made x.x.x.256 every 256th call, a 400 a fault test counted as a wrong answer).
+ */
+export function loadAddress(prefix: string, i: number): string {
+  return `${prefix}.${Math.floor(i / 254) & 255}.${(i % 254) + 1}`;
+}
+
 export function redisServerMissing(): string | null {
   const r = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
   if (r.status === 0) return null;

@@ -7,6 +7,7 @@ import {
   CTX,
   client,
   exited,
+  loadAddress,
   type Node,
   PASSWORD,
   type PrivatePostgres,
@@ -139,8 +140,7 @@ describe("postgres-restarts-under-load", async () => {
       const i = ++seq;
       // A known device from an address of its own each time: neither the per-address nor the new-device throttle is
       // what answers.
-      // The last octet 1–254 (`(i & 255) + 1` made 133.2.x.256 every 256th call: a 400 the load counted as wrong).
-      const ip = `133.2.${Math.floor(i / 254) & 255}.${(i % 254) + 1}`;
+      const ip = loadAddress("133.2", i);
       return safe(call(n, "/v1/sign-in", { email: buyerEmail, password: PASSWORD, context: { ...CTX, ip } }));
     };
 

@@ -4,7 +4,17 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { PG_URL, postgresUnavailable } from "../../src/testing/stores.ts";
-import { CTX, client, exited, type Node, PASSWORD, redisServerMissing, startNode, startRedis } from "./nodes.ts";
+import {
+  CTX,
+  client,
+  exited,
+  loadAddress,
+  type Node,
+  PASSWORD,
+  redisServerMissing,
+  startNode,
+  startRedis,
+} from "./nodes.ts";
 
 // Issue 18 item 4(a): three Mamori nodes on one PostgreSQL and a Redis of this test's own, under a steady load of
 // session checks and sign-ins; Redis stops for 10 s and comes back. What must hold:
@@ -91,8 +101,7 @@ describe("redis-stops-under-load", async () => {
     let ips = 0;
     const signIn = (n: Node, device: "known" | "new" = "known") => {
       ips++;
-      // The last octet 1–254 (`(ips & 255) + 1` made 133.1.x.256 every 256th sign-in: a 400).
-      const ip = `133.1.${Math.floor(ips / 254) & 255}.${(ips % 254) + 1}`;
+      const ip = loadAddress("133.1", ips);
       const context = device === "known" ? { ...CTX, ip } : { ...CTX, ip, deviceId: `new-${ips}` };
       return call(n, "/v1/sign-in", { email: signer, password: PASSWORD, context });
     };
