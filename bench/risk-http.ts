@@ -1,7 +1,8 @@
 // bench/risk-http.ts — prints JSON: login risk decisions per second and p50/p99,
 //   (1) the policy engine alone (RBA score + 100 CEL rules over prepared features),
 //   (2) whole decisions in process (risk.assessEvent: GeoIP/UA enrichment, identity-table signals, RBA, velocity
-//       counters, 100 rules, decision row written behind),
+//       counters, 100 rules, decision row written behind): a first pass after 2,000 warm-up decisions, then the same
+//       logins again (inProcessSecondPass: compiled code, accounts held in memory),
 //   (3) the same over HTTP (POST /v1/risk/assess, 50 connections) beside a bare Fastify route in the same run,
 // against a history of ~1M successful logins (generated, loaded into login_attempts of an embedded SQLite store) and
 // 100 active login policies.
@@ -151,7 +152,7 @@ if (process.argv[2] === "serve") {
   };
   for (let i = 0; i < Math.min(5000, queries.length); i++) engineOnce(i);
   matched = 0;
-  let t0 = performance.now();
+  const t0 = performance.now();
   for (let i = 0; i < queries.length; i++) {
     const s = process.hrtime.bigint();
     engineOnce(i);
@@ -173,17 +174,32 @@ if (process.argv[2] === "serve") {
     await app.risk.assessEvent({ type: "login", accountId: r.userId, context: contexts[i % queries.length]! });
   }
   loadAt.inProcess = load1();
-  const inLat = new Float64Array(queries.length);
-  const decisions: Record<string, number> = {};
-  t0 = performance.now();
-  for (let i = 0; i < queries.length; i++) {
-    const r = queries[i]!;
-    const s = process.hrtime.bigint();
-    const d = await app.risk.assessEvent({ type: "login", accountId: r.userId, context: contexts[i]! });
-    inLat[i] = Number(process.hrtime.bigint() - s) / 1e3;
-    decisions[d.decision] = (decisions[d.decision] ?? 0) + 1;
-  }
-  const inMs = performance.now() - t0;
+  const inProcessPass = async () => {
+    const lat = new Float64Array(queries.length);
+    const byDecision: Record<string, number> = {};
+    const t0 = performance.now();
+    for (let i = 0; i < queries.length; i++) {
+      const r = queries[i]!;
+      const s = process.hrtime.bigint();
+      const d = await app.risk.assessEvent({ type: "login", accountId: r.userId, context: contexts[i]! });
+      lat[i] = Number(process.hrtime.bigint() - s) / 1e3;
+      byDecision[d.decision] = (byDecision[d.decision] ?? 0) + 1;
+    }
+    const ms = performance.now() - t0;
+    return {
+      decisions: queries.length,
+      decisionsPerSec: Math.round(queries.length / (ms / 1000)),
+      ...quantiles(lat),
+      byDecision,
+    };
+  };
+  // The first pass, after 2,000 warm-up decisions, as measured since 2026-11: the optimizing compiler is still at work
+  // in it (~1 s of its helper threads' CPU on 2026-12-05, on a machine of two cores), and its accounts are read from
+  // the store for the first time. The second pass decides the same logins again at once: compiled code, the accounts
+  // held in memory (fact-index.ts), the velocity counters one pass fuller — a server that has been running.
+  const inProcess = await inProcessPass();
+  loadAt.inProcessSecondPass = load1();
+  const inProcessSecondPass = await inProcessPass();
   const rbaSize = app.risk.rba.size;
   await app.close();
 
@@ -271,12 +287,8 @@ if (process.argv[2] === "serve") {
           ...quantiles(engineLat),
           notAllow: matched,
         },
-        inProcess: {
-          decisions: queries.length,
-          decisionsPerSec: Math.round(queries.length / (inMs / 1000)),
-          ...quantiles(inLat),
-          byDecision: decisions,
-        },
+        inProcess,
+        inProcessSecondPass,
         http: {
           connections: CONNECTIONS,
           durationSeconds: DURATION,
