@@ -1,16 +1,17 @@
 // bench/risk-ab.ts — prints JSON: whole decisions in process (risk.assessEvent) of two builds side by side in one run,
 // over copies of one prepared `bench:risk-http` store: this checkout (B) and a baseline checkout (A, BENCH_BASE). Each
-// build runs in BENCH_PROCESSES processes of its own (this file's `run` mode, importing the app from its checkout), each
-// deciding a warm-up pass over the queries and then, pass by pass in the order A1 B1 A2 B2 … (reversed every other pass), the
-// store's 20,000 queries one by one. Per pass and process: the main thread's CPU a decision (/proc, which a shared
-// machine disturbs less than the wall clock), decisions/s, p50/p99, the decision mix, and a hash of every decision
-// (decision, factor, hold, reasons, scores) — equal hashes in a pass are the proof that every process decided the same.
+// build runs in BENCH_PROCESSES processes of its own (this file's `run` mode, importing the app from its checkout),
+// each deciding a warm-up pass over the queries and then, pass by pass in the order A1 B1 A2 B2 … (reversed every
+// other pass), the store's 20,000 queries one by one. Per pass and process: the main thread's CPU a decision (/proc,
+// which a shared machine disturbs less than the wall clock), decisions/s, p50/p99, the decision mix, and a hash of
+// every decision (decision, factor, hold, reasons, scores) — equal hashes in a pass are the proof that every process
+// decided the same.
 // A build's figure is the median over its processes of each process's mean (one process per build was not enough:
 // on 2026-12-05 an A/A run — the same code as A and B — measured B/A 1.161, its passes 0.96–1.71).
 // Run: BENCH_DIR=<prepared store> BENCH_BASE=<checkout of the baseline> node --import tsx bench/risk-ab.ts
-//   (BENCH_PASSES 6, BENCH_PROCESSES 3; BENCH_A_NODE_FLAGS / BENCH_B_NODE_FLAGS: node flags for one build's processes,
-//   space-separated, to compare a runtime setting on one checkout: BENCH_BASE=. BENCH_B_NODE_FLAGS=--max-semi-space-size=64;
-//   an A/A run, BENCH_BASE=. alone, shows the harness's own noise)
+//   (BENCH_PASSES 6, BENCH_PROCESSES 3; BENCH_A_NODE_FLAGS / BENCH_B_NODE_FLAGS: node flags for one build's
+//   processes, space-separated, to compare a runtime setting on one checkout: BENCH_BASE=.
+//   BENCH_B_NODE_FLAGS=--max-semi-space-size=64; an A/A run, BENCH_BASE=. alone, shows the harness's own noise)
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -123,8 +124,8 @@ async function main() {
   };
 
   // Several processes per build: a process on this machine runs the whole measurement either fast or slow (its p50
-  // stays ~35–40 µs or ~60–80 µs for all its passes; an A/A run of one process each measured 1.16 with the same code), so
-  // a build is judged by the median of its processes, each over every pass.
+  // stays ~35–40 µs or ~60–80 µs for all its passes; an A/A run of one process each measured 1.16 with the same
+  // code), so a build is judged by the median of its processes, each over every pass.
   const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 3);
   const names = (k: "A" | "B") => Array.from({ length: PROCESSES }, (_, i) => `${k}${i + 1}`);
   const all = [...names("A"), ...names("B")];
@@ -149,8 +150,7 @@ async function main() {
     for (const n of all) perProcess[n]!.push(r[n]!.mainThreadUs as number);
     const hashes = new Set(all.map((n) => r[n]!.hash));
     passes.push({ pass: i + 1, order: order.join(" "), ...r, sameDecisions: hashes.size === 1 });
-    process.stderr.write(`${JSON.stringify(passes[passes.length - 1])}
-`);
+    process.stderr.write(`${JSON.stringify(passes[passes.length - 1])}\n`);
   }
   load.push(os.loadavg()[0]!);
   for (const n of all) await procs[n]!.stop();
