@@ -494,6 +494,9 @@ export function createRiskService(deps: RiskServiceDeps) {
     // with the fact index), in parallel with the snapshot.
     const networkSeen =
       accountId && ctx ? features.firstSeenNetwork(accountId, ctx.asn, network, now) : Promise.resolve(null);
+    // Handled now: when the store goes away both reads fail, and the snapshot's rejection leaves this one un-awaited;
+    // unhandled, it ended the node (seen with PostgreSQL stopped under load). `await networkSeen` below still throws.
+    networkSeen.catch(() => {});
     const snap =
       accountId && ctx && features.snapshot
         ? await features.snapshot({

@@ -103,7 +103,10 @@ describe("postgres-restarts-under-load", async () => {
     const [a, b, c] = all as [Node, Node, Node];
     const tag = randomBytes(4).toString("hex");
     const safe = (p: Promise<{ status: number; text: string }>) =>
-      p.catch((e: Error) => ({ status: 0, text: `no answer: ${e.message}` }));
+      p.catch((e: Error & { cause?: { code?: string; message?: string } }) => ({
+        status: 0,
+        text: `no answer: ${e.message} (${e.cause?.code ?? ""} ${e.cause?.message ?? ""})`,
+      }));
 
     // Before the outage: the owner's account, an attacker's session she ends, and a buyer with a saved card.
     const owner = await signUp(a, `pg-owner-${tag}@example.jp`);
