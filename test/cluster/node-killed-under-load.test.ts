@@ -4,7 +4,17 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { PG_URL, postgresUnavailable } from "../../src/testing/stores.ts";
-import { CTX, client, exited, type Node, PASSWORD, redisServerMissing, startNode, startRedis } from "./nodes.ts";
+import {
+  CTX,
+  client,
+  exited,
+  freePort,
+  type Node,
+  PASSWORD,
+  redisServerMissing,
+  startNode,
+  startRedis,
+} from "./nodes.ts";
 
 // Issue 18 item 4(c): three Mamori nodes on one PostgreSQL and a Redis of this test's own, under a steady load of
 // session checks; one node is killed with SIGKILL. What must hold:
@@ -19,8 +29,7 @@ describe("node-killed-under-load", async () => {
   const skip = redisServerMissing() ?? (await postgresUnavailable()) ?? false;
   const dbName = `mamori_node_killed_${randomBytes(4).toString("hex")}`;
   const dbUrl = PG_URL.replace(/\/[^/]*$/, `/${dbName}`);
-  const redisPort = 20000 + Math.floor(Math.random() * 20000);
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  let redisUrl = "";
   let redis: ChildProcess | null = null;
   const nodes: Node[] = [];
   let key = "";
@@ -29,6 +38,8 @@ describe("node-killed-under-load", async () => {
 
   before(async () => {
     if (skip) return;
+    const redisPort = await freePort(28000);
+    redisUrl = `redis://127.0.0.1:${redisPort}`;
     redis = await startRedis(redisPort);
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -16,6 +17,24 @@ export const PASSWORD = "amber lantern drifts past quiet harbors 47";
  */
 export function loadAddress(prefix: string, i: number): string {
   return `${prefix}.${Math.floor(i / 254) & 255}.${(i % 254) + 1}`;
+}
+
+/**
+ * A port for a private server, in [base, base + span): each test has a range of its own, below Linux's ephemeral
+ * range (32768–60999), where the kernel picks the local port of every outgoing connection — a private Redis on 49004
+ * once found such a connection holding its port (CI), and the test failed before it began. Checked free by binding it.
+ */
+export async function freePort(base: number, span = 1000): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = base + Math.floor(Math.random() * span);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once("error", () => resolve(false));
+      s.listen(p, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+    if (free) return p;
+  }
+  throw new Error(`no free port in ${base}–${base + span - 1}`);
 }
 
 export function redisServerMissing(): string | null {

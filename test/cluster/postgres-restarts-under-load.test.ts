@@ -7,6 +7,7 @@ import {
   CTX,
   client,
   exited,
+  freePort,
   loadAddress,
   type Node,
   PASSWORD,
@@ -36,9 +37,7 @@ const LEAK = /stack|ECONNREFUSED|ECONNRESET|terminat|postgres|\.ts:|at \//i;
 
 describe("postgres-restarts-under-load", async () => {
   const skip = postgresServerMissing() ?? redisServerMissing() ?? false;
-  const pgPort = 40000 + Math.floor(Math.random() * 5000);
-  const redisPort = 45000 + Math.floor(Math.random() * 5000);
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  let redisUrl = "";
   let store: PrivatePostgres | null = null;
   let redis: ChildProcess | null = null;
   const nodes: Node[] = [];
@@ -56,8 +55,10 @@ describe("postgres-restarts-under-load", async () => {
   before(
     async () => {
       if (skip) return;
+      const redisPort = await freePort(30000);
+      redisUrl = `redis://127.0.0.1:${redisPort}`;
       redis = await startRedis(redisPort);
-      store = await startPostgres(pgPort);
+      store = await startPostgres(await freePort(31000));
       dbUrl = store.url;
       nodes.push(await startNode(port(25001), dbUrl, redisUrl, NODE_ENV));
       key = nodes[0]!.out.match(/store API key:\s+(\S+)/)?.[1] ?? "";

@@ -8,6 +8,7 @@ import {
   CTX,
   client,
   exited,
+  freePort,
   loadAddress,
   type Node,
   PASSWORD,
@@ -34,14 +35,16 @@ describe("redis-stops-under-load", async () => {
   const skip = redisServerMissing() ?? (await postgresUnavailable()) ?? false;
   const dbName = `mamori_redis_stop_${randomBytes(4).toString("hex")}`;
   const dbUrl = PG_URL.replace(/\/[^/]*$/, `/${dbName}`);
-  const redisPort = 20000 + Math.floor(Math.random() * 20000);
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  let redisPort = 0;
+  let redisUrl = "";
   let redis: ChildProcess | null = null;
   const nodes: Node[] = [];
   let key = "";
 
   before(async () => {
     if (skip) return;
+    redisPort = await freePort(29000);
+    redisUrl = `redis://127.0.0.1:${redisPort}`;
     redis = await startRedis(redisPort);
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
