@@ -4,7 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 
-const { file, columns, gatherMs } = workerData;
+const { file, columns, json, gatherMs } = workerData;
 const db = new Database(file);
 db.pragma("journal_mode = WAL");
 // FULL: a batch acknowledged as written survives power loss, as the main store's commits do.
@@ -32,9 +32,30 @@ let timer = null;
 let immediate = false;
 // Set by a "drain" message: everything queued goes now, over as many transactions as it takes.
 let urgent = false;
+const message = (e) => String(e instanceof Error ? e.message : e);
+
+// The JSON columns arrive as values (decision-log.ts `DecisionRecord`) unless the main thread encoded them: made here
+// exactly as `rowOf` makes them there. A row whose values have no JSON (a cycle) is left out and named in the ack.
+function encode(m) {
+  if (m.encoded) return null;
+  let failed = null;
+  const rows = [];
+  for (const r of m.rows) {
+    try {
+      for (const { index, nullable } of json) {
+        const v = r[index];
+        r[index] = nullable && v === null ? null : JSON.stringify(v);
+      }
+      rows.push(r);
+    } catch (e) {
+      failed ??= message(e);
+    }
+  }
+  m.rows = rows;
+  return failed;
+}
 const ack = (m, error) =>
   parentPort.postMessage(error ? { type: "ack", seq: m.seq, error } : { type: "ack", seq: m.seq });
-const message = (e) => String(e instanceof Error ? e.message : e);
 
 function drainSoon() {
   if (timer) clearTimeout(timer);
@@ -60,12 +81,12 @@ function drain() {
   if (batch.length === 0) return;
   try {
     insertAll(batch.flatMap((m) => m.rows));
-    for (const m of batch) ack(m);
+    for (const m of batch) ack(m, m.unencodable);
   } catch (e) {
     for (const m of batch) {
       try {
         insertAll(m.rows);
-        ack(m);
+        ack(m, m.unencodable);
       } catch (e2) {
         ack(m, message(batch.length === 1 ? e : e2));
       }
@@ -84,6 +105,11 @@ parentPort.on("message", (m) => {
       urgent = true;
       drainSoon();
     }
+    return;
+  }
+  m.unencodable = encode(m);
+  if (m.rows.length === 0) {
+    ack(m, m.unencodable);
     return;
   }
   queue.push(m);

@@ -14,6 +14,8 @@ import {
   createStatementDecisionLog,
   createWorkerDecisionLog,
   type DecisionLog,
+  type DecisionRecord,
+  rowOf,
   rowValues,
 } from "./decision-log.ts";
 import type { RiskDecisionsTable } from "./tables.ts";
@@ -23,20 +25,20 @@ import type { RiskDecisionsTable } from "./tables.ts";
 
 const T0 = Date.UTC(2026, 10, 30, 12);
 let n = 0;
-const row = (over: Partial<RiskDecisionsTable> = {}): RiskDecisionsTable => {
+const row = (over: Partial<DecisionRecord> = {}): DecisionRecord => {
   const i = n++;
   return {
     id: `d-${process.pid}-${i}`,
     account_id: `a${i % 7}`,
     event_type: "login",
-    event: JSON.stringify({ event: { type: "login", at: T0 + i }, signals: { newDevice: i % 2 === 0 } }),
+    event: { event: { type: "login", at: T0 + i }, signals: { newDevice: i % 2 === 0 } },
     decision: i % 3 === 0 ? "challenge" : "allow",
     factor: i % 3 === 0 ? "totp" : null,
     hold: 0,
-    reasons: "[]",
+    reasons: [],
     policy_version: 1,
     shadow: null,
-    scores: JSON.stringify({ rba: i / 10 }),
+    scores: { rba: i / 10 },
     at: T0 + i,
     latency_us: 100 + i,
     ...over,
@@ -96,7 +98,7 @@ describe("decision log writer thread: gathering rows into large transactions", (
     }
   };
   /** How many of `rows` a reader finds written. */
-  const written = async (h: DatabaseHandle, rows: RiskDecisionsTable[]) =>
+  const written = async (h: DatabaseHandle, rows: DecisionRecord[]) =>
     (
       await readAll(
         h,
@@ -144,6 +146,27 @@ describe("decision log writer thread: gathering rows into large transactions", (
   );
 });
 
+it("a value that cannot be cloned to the writer thread is written as the event loop's JSON of it", async () => {
+  const handle = openStore({ dataDir: tmpDir() });
+  await handle.migrate();
+  const reported: unknown[] = [];
+  const log = createWorkerDecisionLog(handle.sideFiles!.decision_log!, (e) => reported.push(e));
+  try {
+    // A function is not cloneable (DataCloneError); JSON leaves it out.
+    const odd = row({ event: { event: { type: "login", data: { callback: () => 1, amount: 3 } } } });
+    const plain = row();
+    log.append(odd);
+    log.append(plain);
+    await log.flush();
+    const got = await readAll(handle, [odd.id, plain.id]);
+    assert.deepEqual(got.map(normal), [odd, plain].map(rowOf));
+    assert.deepEqual(reported, []);
+  } finally {
+    await log.close();
+    await handle.close();
+  }
+});
+
 // Both writers insert `rowValues(r)` under the column list `COLUMNS`: a value out of place would file a decision under
 // another account, or a deny as an allow, in the audit record and in every replay.
 it("a row's values go to the writers in the order of the columns they name (no decision filed under another field)", () => {
@@ -175,7 +198,7 @@ for (const b of backends) {
           handle,
           rows.map((r) => r.id),
         );
-        assert.deepEqual(got.map(normal), rows);
+        assert.deepEqual(got.map(normal), rows.map(rowOf));
       } finally {
         await log.close();
         await handle.close();
@@ -209,6 +232,65 @@ for (const b of backends) {
         await handle.close();
       }
     });
+
+    // The JSON columns are written from the decision's objects: on the worker thread from their clone, so what it
+    // writes must be exactly the text the event loop would have made (a replay parses it back; a support view shows it).
+    it("the JSON columns are stored as the decision's own JSON, whoever makes it", opts, async () => {
+      const { handle, log } = await b.open(() => {});
+      try {
+        const odd = row({
+          event: {
+            event: { type: "login", at: T0, ip: "2001:db8::1", userAgent: 'Mozilla/5.0 ☃ \u2028 "q"', data: {} },
+            account: { id: "a1", exists: true, allowedCountries: ["JP", "US"], ageDays: 1 / 3, nothing: undefined },
+            signals: { travelKmh: 1e9, zero: -0, notANumber: Number.NaN, tiny: 5e-324, huge: 1.7976931348623157e308 },
+            velocity: { "100": 1, b: null, a: 2 },
+          },
+          reasons: [{ ruleId: "r1", inputs: { "scores.ato": 0.123456789012345, list: [1, "two", null] } }],
+          scores: { rba: 0.000123, atoContributions: { newAsn: 1.5, hostingAsn: -0.25 } },
+          shadow: { policyVersion: 2, decision: "deny", hold: false, reasons: [] },
+        });
+        const plain = row();
+        log.append(odd);
+        log.append(plain);
+        await log.flush();
+        const got = await readAll(handle, [odd.id, plain.id]);
+        assert.deepEqual(got.map(normal), [odd, plain].map(rowOf));
+        assert.equal(got[1]!.shadow, null, "no shadow answer is NULL, not the text null");
+      } finally {
+        await log.close();
+        await handle.close();
+      }
+    });
+
+    it(
+      "a row whose values have no JSON (a cycle) is reported and lost; the decision's others are written",
+      opts,
+      async () => {
+        const reported: string[] = [];
+        const { handle, log } = await b.open((_e, what) => reported.push(what));
+        try {
+          const cyclic: Record<string, unknown> = { type: "login" };
+          cyclic.self = cyclic;
+          const bad = row({ event: { event: cyclic } });
+          const good = row();
+          log.append(bad);
+          log.append(good);
+          await log.flush();
+          assert.deepEqual(reported, ["decision log"]);
+          const after = row();
+          log.append(after);
+          await log.flush();
+          const got = await readAll(handle, [bad.id, good.id, after.id]);
+          assert.deepEqual(
+            got.map((r) => r.id),
+            [good.id, after.id],
+          );
+        } finally {
+          await log.close();
+          await handle.close();
+        }
+      },
+    );
 
     it("a batch that fails is reported, and the batches after it are written", opts, async () => {
       const reported: string[] = [];
@@ -249,7 +331,7 @@ describe("the embedded store's decision log file", () => {
             rows.map((r) => r.id),
           )
         ).map(normal),
-        rows,
+        rows.map(rowOf),
       );
     } finally {
       await again.close();
@@ -283,7 +365,7 @@ describe("the embedded store's decision log file", () => {
   it("migration 0007 moves the decisions a store already had into it, and leaves none in the main file", async () => {
     const dir = tmpDir();
     const h = openStore({ dataDir: dir });
-    const old = [row(), row()];
+    const old = [row(), row()].map(rowOf);
     try {
       await new Migrator({
         db: h.db,

@@ -15,7 +15,7 @@ import type { ContextEnricher, EnrichedContext, RequestContext } from "../shared
 import { newId, newTimeOrderedId } from "../shared/crypto.ts";
 import { CommonErrors } from "../shared/errors.ts";
 import { AtoHistory, atoVector, scoreAto, shippedModelFor } from "./ato-model.ts";
-import { createStatementDecisionLog, type DecisionLog } from "./decision-log.ts";
+import { createStatementDecisionLog, type DecisionLog, type DecisionRecord } from "./decision-log.ts";
 import { RiskErrors } from "./errors.ts";
 import type { FactIndex } from "./fact-index.ts";
 import { createDbFeatureSource, credentialEvents, type FactorSql, type RiskFeatureSource } from "./features.ts";
@@ -42,7 +42,6 @@ import {
 import { RbaHistory, type RbaLogin } from "./rba.ts";
 import { backtestStoredDecisions, formatReplaySummary, type ReplaySummary } from "./replay.ts";
 import { DEFAULT_SIGNAL_CONFIG, type SignalConfig, travel } from "./signals.ts";
-import type { RiskDecisionsTable } from "./tables.ts";
 import type { VelocityEvent, VelocityStore } from "./velocity.ts";
 
 export interface RiskServiceDeps {
@@ -244,7 +243,7 @@ export function createRiskService(deps: RiskServiceDeps) {
   // an fsync on every answer. Reads of decisions flush first.
   const decisionLog = deps.decisionLog ?? createStatementDecisionLog(db, report);
   const flush = () => decisionLog.flush();
-  const logDecision = (row: RiskDecisionsTable) => decisionLog.append(row);
+  const logDecision = (row: DecisionRecord) => decisionLog.append(row);
 
   const compiled = new Map<number, CompiledPolicySet>();
   let live: { active: CompiledPolicySet; shadow: CompiledPolicySet | null; at: number } | null = null;
@@ -841,20 +840,20 @@ export function createRiskService(deps: RiskServiceDeps) {
         id: decisionId,
         account_id: input.accountId ?? null,
         event_type: input.type,
-        event: JSON.stringify({
+        event: {
           event: f.event,
           account: f.account,
           session: f.session,
           signals: f.signals,
           velocity: sets.shadow ? { ...shadowVel, ...activeVel } : activeVel,
-        }),
+        },
         decision: active.decision,
         factor: active.factor ?? null,
         hold: active.hold ? 1 : 0,
-        reasons: JSON.stringify(active.reasons),
+        reasons: active.reasons,
         policy_version: active.policyVersion,
-        shadow: shadow ? JSON.stringify(shadowOf(shadow)) : null,
-        scores: JSON.stringify(f.scores),
+        shadow: shadow ? shadowOf(shadow) : null,
+        scores: f.scores,
         at: now,
         latency_us: Math.round(latencyUs),
       });
