@@ -115,7 +115,7 @@ describe("decision log writer thread: gathering rows into large transactions", (
     withGatheringLog(async (handle, log) => {
       const rows = appended(log, 40);
       await new Promise((r) => setTimeout(r, 100));
-      // Handed to the writer (one 32-row message went at once), not yet committed: the window is still open.
+      // Handed to the writer (two 16-row messages went at once), not yet committed: the window is still open.
       assert.equal(await written(handle, rows), 0);
       await log.flush();
       assert.equal(await written(handle, rows), rows.length);
@@ -134,7 +134,7 @@ describe("decision log writer thread: gathering rows into large transactions", (
   it("a full transaction's worth of rows is committed without a flush", { timeout: 20_000 }, () =>
     withGatheringLog(async (handle, log) => {
       const rows = appended(log, 2100);
-      // Messages go whole into a transaction of at most 2,000 rows: the first 1,984 (62 messages of 32) at least.
+      // Messages go whole into a transaction of at most 2,000 rows: the first 1,984 (124 messages of 16) at least.
       const first = rows.slice(0, 1900);
       let got = 0;
       for (let i = 0; i < 200 && got < first.length; i++) {

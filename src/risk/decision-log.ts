@@ -68,9 +68,11 @@ const BATCH_WINDOW_MS = 20;
 /**
  * Rows per message to the writer thread, which joins the messages waiting for it into one transaction. Cloning a
  * message stops the event loop for as long as it takes: 200 rows at once held one decision in a hundred up by
- * ~1 ms (the in-process p99), 32 rows cost a sixth of that.
+ * ~1 ms (the in-process p99), 32 rows of JSON text a sixth of that. Rows cloned as values (`DecisionRecord`) cost
+ * ~4 µs each, so 32 of them held the decision that sent them ~130–210 µs (bench:risk-ab's p99 rose from ~300 to
+ * ~450 µs); 16 halve that at one more acknowledgement per 16 rows.
  */
-const WORKER_MESSAGE = 32;
+const WORKER_MESSAGE = 16;
 
 /** Column order of a row as sent to the worker (an array per row clones faster than an object); migration 0007's. */
 export const COLUMNS: readonly (keyof RiskDecisionsTable)[] = [
