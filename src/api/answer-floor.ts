@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { sinceReceived } from "./received.ts";
 
 /**
  * An onSend hook that holds an answer until `floorMs` after the request arrived. Answers that must not tell anything
@@ -10,9 +11,9 @@ import type { FastifyReply, FastifyRequest } from "fastify";
  * added: the answer leaves as soon as it is ready, and the load's own noise is far larger than the difference.
  */
 export function answerFloor(floorMs: number, exempt?: (reply: FastifyReply, payload: unknown) => boolean) {
-  return async (_req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     if (floorMs <= 0 || exempt?.(reply, payload)) return payload;
-    const wait = floorMs - reply.elapsedTime;
+    const wait = floorMs - sinceReceived(req);
     if (wait > 0) await sleep(wait);
     return payload;
   };

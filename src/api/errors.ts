@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { MamoriError } from "../shared/errors.ts";
 
 /** Socket errors of a connection to the store or Redis that is refused, reset or cut. */
@@ -111,9 +111,15 @@ export function whenBodyRead(req: FastifyRequest, send: () => void): void {
   raw.resume();
 }
 
-export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+/** `log`: where a 5xx is logged with its cause (the server's logger; api/http.ts), never in the answer. */
+export function errorHandler(
+  err: unknown,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  log: Pick<FastifyBaseLogger, "error"> | null = req.log,
+) {
   const { status, body } = toHttpError(err);
-  if (status >= 500) req.log.error({ err }, "request failed");
+  if (status >= 500) log?.error({ err, reqId: req.id }, "request failed");
   if (status === 429) {
     const s = body.error.details?.retryAfterSeconds;
     if (typeof s === "number") void reply.header("retry-after", String(Math.max(1, s)));

@@ -99,6 +99,8 @@ export async function makeTestApp(
     gateway?: (g: PaymentGateway) => PaymentGateway;
     /** factors registered after the built-in ones (the plug-in test's own) */
     extraFactors?: BuildOptions["extraFactors"];
+    /** the server's logger (a pino logger; default none) */
+    logger?: BuildOptions["logger"];
   } = {},
 ): Promise<TestApp> {
   const clock = new ManualClock(opts.now ?? Date.UTC(2026, 10, 1, 9, 0, 0));
@@ -123,6 +125,7 @@ export async function makeTestApp(
     ...(opts.crashPoint ? { crashPoint: opts.crashPoint } : {}),
     ...(opts.lockdownSteps ? { lockdownSteps: opts.lockdownSteps } : {}),
     ...(opts.extraFactors ? { extraFactors: opts.extraFactors } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.gateway ? { gateway: opts.gateway(createTestGateway(db.db, clock)) } : {}),
     riskPolicy:
       opts.risk === "default"
