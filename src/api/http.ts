@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { Ajv } from "ajv";
 import * as ajvFormats from "ajv-formats";
-import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from "fastify";
 import client from "prom-client";
 import { CommonErrors } from "../shared/errors.ts";
 import { PASSWORD_SCRIPT, STYLESHEET } from "../web/assets.ts";
@@ -138,8 +138,9 @@ function forgetStartupFeedback(f: (...args: never[]) => unknown): void {
 
 export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http> {
   // Failures are logged here, on the server's logger, not through Fastify's: given a logger, Fastify makes a child
-  // logger for every request and listens for every response's end, ~2–3 µs a request on routes that log nothing (the
-  // request log is off), and the benchmarks, started without a logger, did not pay it while `npm start` did.
+  // logger for every request and listens for every response's end, ~2–3 µs a request on routes that log nothing, and
+  // the benchmarks, started without a logger, did not pay it while `npm start` did. No request is logged one per line
+  // (it would dominate the log and the CPU at introspection rates); errors are.
   const log = opts.logger || null;
   const onError = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     if (!wantsPage(req.url, req.headers.accept)) return errorHandler(err, req, reply, log);
@@ -154,8 +155,6 @@ export async function buildHttp(deps: HttpKit, opts: HttpOptions): Promise<Http>
     logger: false,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
-    // One line per request would dominate the log (and the CPU) at introspection rates; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Http;
   // Declared, so every request object has the field from the start (one shape).
   app.decorateRequest("receivedAt", 0);
