@@ -167,6 +167,27 @@ it("a value that cannot be cloned to the writer thread is written as the event l
   }
 });
 
+it("a batch that can be neither cloned nor made JSON is reported, and the next rows are written", async () => {
+  const handle = openStore({ dataDir: tmpDir() });
+  await handle.migrate();
+  const reported: string[] = [];
+  const log = createWorkerDecisionLog(handle.sideFiles!.decision_log!, (_e, what) => reported.push(what));
+  try {
+    const data: Record<string, unknown> = { callback: () => 1 };
+    data.self = data;
+    log.append(row({ event: { event: { type: "login", data } } }));
+    await log.flush();
+    assert.deepEqual(reported, ["decision log"]);
+    const after = row();
+    log.append(after);
+    await log.flush();
+    assert.equal((await readAll(handle, [after.id])).length, 1);
+  } finally {
+    await log.close();
+    await handle.close();
+  }
+});
+
 // Both writers insert `rowValues(r)` under the column list `COLUMNS`: a value out of place would file a decision under
 // another account, or a deny as an allow, in the audit record and in every replay.
 it("a row's values go to the writers in the order of the columns they name (no decision filed under another field)", () => {

@@ -233,16 +233,18 @@ export function createWorkerDecisionLog(
         waiting.set(n, resolve);
         worker.ref();
         try {
-          // The records' values are cloned as they are (cheaper than their JSON: 3.9 against 11.3 µs a row, with its
-          // clone, measured on the benchmark's rows) and the writer thread makes the JSON.
+          // The records' values are cloned as they are and the writer thread makes the JSON: in a decision the clone
+          // took 6–12 µs a row where the JSON took 15–17 (docs/risk.md, 2026-12-05 13:35).
           worker.postMessage({ type: "rows", seq: n, encoded: false, rows: rows.map(rowValues) });
-        } catch (cloneFailed) {
+        } catch {
           // A value that cannot be cloned (a function, say): the JSON is made here, where it always was.
           try {
             worker.postMessage({ type: "rows", seq: n, encoded: true, rows: rows.map((r) => rowValues(rowOf(r))) });
           } catch (e) {
+            // Never handed over: nothing will acknowledge it, so it must not keep the writer (and the process) alive.
             waiting.delete(n);
-            report(e ?? cloneFailed, "decision log");
+            if (waiting.size === 0) worker.unref();
+            report(e, "decision log");
             resolve();
           }
         }
