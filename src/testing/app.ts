@@ -274,6 +274,15 @@ export async function makeTestApp(
   return t;
 }
 
+/** Requests of `operation` answered with `status`, as /metrics counts them (`mamori_http_requests_total`). */
+export async function requestCount(t: TestApp, operation: string, status: number): Promise<number> {
+  const text = (await t.app.http.inject({ method: "GET", url: "/metrics" })).body;
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`mamori_http_requests_total{operation="${operation}",status="${status}"}`));
+  return line ? Number(line.split(" ").pop()) : 0;
+}
+
 export function codeIn(body: string | undefined): string {
   const m = body?.match(/\b(\d{6})\b/);
   if (!m?.[1]) throw new Error(`no code in: ${body}`);

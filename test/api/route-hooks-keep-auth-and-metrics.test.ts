@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { makeTestApp, type TestApp } from "../../src/testing/app.ts";
+import { makeTestApp, requestCount, type TestApp } from "../../src/testing/app.ts";
 
 /**
  * The store-key check, `cache-control: no-store` on the API and the request metrics are each route's own hooks, built
@@ -14,13 +14,7 @@ describe("route-hooks-keep-auth-and-metrics", () => {
   });
   after(() => t.close());
 
-  const count = async (operation: string, status: number) => {
-    const text = (await t.app.http.inject({ method: "GET", url: "/metrics" })).body;
-    const line = text
-      .split("\n")
-      .find((l) => l.startsWith(`mamori_http_requests_total{operation="${operation}",status="${status}"}`));
-    return line ? Number(line.split(" ").pop()) : 0;
-  };
+  const count = (operation: string, status: number) => requestCount(t, operation, status);
 
   it("introspection refuses a missing or wrong key, answers with the key, never cached, and each is counted once", async () => {
     const { token } = await t.signUp("route-hooks@example.jp");

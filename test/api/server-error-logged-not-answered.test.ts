@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { fastTestHasher, type PasswordHasher } from "../../src/identity/passwords.ts";
-import { makeTestApp, type TestApp, TOKYO } from "../../src/testing/app.ts";
+import { makeTestApp, requestCount, type TestApp, TOKYO } from "../../src/testing/app.ts";
 
 /**
  * A failure inside the server (here the password hasher) answers 500 `internal_error` with nothing of its cause, and the
@@ -36,13 +36,7 @@ describe("server-error-logged-not-answered", () => {
   });
   after(() => t.close());
 
-  const count = async (operation: string, status: number) => {
-    const text = (await t.app.http.inject({ method: "GET", url: "/metrics" })).body;
-    const line = text
-      .split("\n")
-      .find((l) => l.startsWith(`mamori_http_requests_total{operation="${operation}",status="${status}"}`));
-    return line ? Number(line.split(" ").pop()) : 0;
-  };
+  const count = (operation: string, status: number) => requestCount(t, operation, status);
 
   it("500 internal_error without the cause; the cause in the log with the request id; counted once", async () => {
     const email = "logged-not-answered@example.jp";
