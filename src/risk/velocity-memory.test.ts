@@ -20,6 +20,11 @@ function naiveStore(retention: number, maxEvents: number) {
       at.splice(0, over);
       member.splice(0, over);
     },
+    count(windowMs: number, now: number) {
+      let n = 0;
+      for (const t of at) if (t > now - Math.min(windowMs, retention) && t <= now) n++;
+      return n;
+    },
     distinct(windowMs: number, now: number) {
       const seen = new Set<string>();
       for (let i = 0; i < at.length; i++) {
@@ -83,6 +88,7 @@ describe("memory velocity store: distinct counts on hot keys", () => {
             } else {
               const now = t - o.back;
               assert.equal(sync.read("distinct", "k", o.window, now), naive.distinct(o.window, now));
+              assert.equal(sync.read("count", "k", o.window, now), naive.count(o.window, now));
             }
           }
         },
@@ -94,7 +100,8 @@ describe("memory velocity store: distinct counts on hot keys", () => {
   it("a key with thousands of events in its window still answers exactly as it grows and slides", () => {
     const sync = createMemoryVelocityStore({ retentionMs: 60_000 }).sync!;
     const naive = naiveStore(60_000, 100_000);
-    for (let i = 0; i < 5000; i++) {
+    // 3,000 events in the retention, 12,000 recorded: the dropped front is cut from the arrays several times over.
+    for (let i = 0; i < 12_000; i++) {
       const at = 1_000_000 + i * 20;
       const m = `acct-${(i * 7919) % 1500}`;
       sync.record("ip:198.51.100.7", { at, member: m });
@@ -102,8 +109,49 @@ describe("memory velocity store: distinct counts on hot keys", () => {
       if (i % 97 === 0) {
         for (const w of [10_000, 60_000]) {
           assert.equal(sync.read("distinct", "ip:198.51.100.7", w, at), naive.distinct(w, at));
+          assert.equal(sync.read("count", "ip:198.51.100.7", w, at), naive.count(w, at));
         }
       }
     }
+  });
+
+  it("a key at its cap answers exactly as the cap slides (the dropped front is cut, not moved on every record)", () => {
+    const sync = createMemoryVelocityStore({ retentionMs: 3_600_000, maxEventsPerKey: 2000 }).sync!;
+    const naive = naiveStore(3_600_000, 2000);
+    for (let i = 0; i < 9000; i++) {
+      const at = 1_000_000 + i * 100;
+      const m = `acct-${(i * 7919) % 700}`;
+      sync.record("asn:64500", { at, member: m });
+      naive.record(at, m);
+      if (i % 89 === 0) {
+        assert.equal(sync.read("count", "asn:64500", 3_600_000, at), naive.count(3_600_000, at));
+        assert.equal(sync.read("distinct", "asn:64500", 3_600_000, at), naive.distinct(3_600_000, at));
+      }
+    }
+    assert.equal(sync.read("count", "asn:64500", 3_600_000, 1_000_000 + 8999 * 100), 2000);
+  });
+});
+
+describe("memory velocity store: keys that left the retention", () => {
+  it("are removed as later records pass over them, so every address ever counted does not stay for good", () => {
+    const store = createMemoryVelocityStore({ retentionMs: 60_000 });
+    const sync = store.sync!;
+    // A stuffing run: 5,000 addresses, one attempt each.
+    for (let i = 0; i < 5000; i++) sync.record(`ip:10.0.${i >> 8}.${i & 255}`, { at: 1_000_000 + i });
+    assert.equal(store.size, 5000);
+    // An hour later, ordinary traffic from 100 addresses.
+    const later = 1_000_000 + 3_600_000;
+    for (let i = 0; i < 6000; i++) sync.record(`ip:192.0.2.${i % 100}`, { at: later + i });
+    assert.equal(store.size, 100, "only the addresses seen within the retention are kept");
+    assert.equal(sync.read("count", "ip:10.0.0.1", 60_000, later + 6000), 0);
+    assert.equal(sync.read("count", "ip:192.0.2.7", 60_000, later + 6000), 60);
+  });
+
+  it("a key still inside the retention is kept, whatever else is recorded", () => {
+    const store = createMemoryVelocityStore({ retentionMs: 60_000 });
+    const sync = store.sync!;
+    sync.record("account:a", { at: 1_000_000 });
+    for (let i = 0; i < 10_000; i++) sync.record(`ip:${i}`, { at: 1_000_000 + (i % 50_000) });
+    assert.equal(sync.read("count", "account:a", 60_000, 1_010_000), 1);
   });
 });
