@@ -97,37 +97,57 @@ describe("memory velocity store: distinct counts on hot keys", () => {
     );
   });
 
-  it("a key with thousands of events in its window still answers exactly as it grows and slides", () => {
-    const sync = createMemoryVelocityStore({ retentionMs: 60_000 }).sync!;
-    const naive = naiveStore(60_000, 100_000);
-    // 3,000 events in the retention, 12,000 recorded: the dropped front is cut from the arrays several times over.
-    for (let i = 0; i < 12_000; i++) {
-      const at = 1_000_000 + i * 20;
-      const m = `acct-${(i * 7919) % 1500}`;
-      sync.record("ip:198.51.100.7", { at, member: m });
+  /**
+   * Records `n` events `spacing` ms apart on one key (members cycling over `members` accounts) and, every `every`
+   * records, compares its count and distinct count over each window with the full scan's. Returns the store.
+   */
+  function slideAgainstScan(o: {
+    key: string;
+    retention: number;
+    cap: number;
+    n: number;
+    spacing: number;
+    members: number;
+    every: number;
+    windows: number[];
+  }) {
+    const sync = createMemoryVelocityStore({ retentionMs: o.retention, maxEventsPerKey: o.cap }).sync!;
+    const naive = naiveStore(o.retention, o.cap);
+    for (let i = 0; i < o.n; i++) {
+      const at = 1_000_000 + i * o.spacing;
+      const m = `acct-${(i * 7919) % o.members}`;
+      sync.record(o.key, { at, member: m });
       naive.record(at, m);
-      if (i % 97 === 0) {
-        for (const w of [10_000, 60_000]) {
-          assert.equal(sync.read("distinct", "ip:198.51.100.7", w, at), naive.distinct(w, at));
-          assert.equal(sync.read("count", "ip:198.51.100.7", w, at), naive.count(w, at));
+      if (i % o.every === 0) {
+        for (const w of o.windows) {
+          assert.equal(sync.read("distinct", o.key, w, at), naive.distinct(w, at));
+          assert.equal(sync.read("count", o.key, w, at), naive.count(w, at));
         }
       }
     }
+    return sync;
+  }
+
+  it("a key with thousands of events in its window still answers exactly as it grows and slides", () => {
+    // 3,000 events in the retention, 12,000 recorded: the dropped front is cut from the arrays several times over.
+    const [retention, cap] = [60_000, 100_000];
+    const [n, spacing, members, every] = [12_000, 20, 1500, 97];
+    slideAgainstScan({ key: "ip:198.51.100.7", retention, cap, n, spacing, members, every, windows: [10_000, 60_000] });
   });
 
   it("a key at its cap answers exactly as the cap slides (the dropped front is cut, not moved on every record)", () => {
-    const sync = createMemoryVelocityStore({ retentionMs: 3_600_000, maxEventsPerKey: 2000 }).sync!;
-    const naive = naiveStore(3_600_000, 2000);
-    for (let i = 0; i < 9000; i++) {
-      const at = 1_000_000 + i * 100;
-      const m = `acct-${(i * 7919) % 700}`;
-      sync.record("asn:64500", { at, member: m });
-      naive.record(at, m);
-      if (i % 89 === 0) {
-        assert.equal(sync.read("count", "asn:64500", 3_600_000, at), naive.count(3_600_000, at));
-        assert.equal(sync.read("distinct", "asn:64500", 3_600_000, at), naive.distinct(3_600_000, at));
-      }
-    }
+    const [retention, cap] = [3_600_000, 2000];
+    const [n, spacing, members, every] = [9000, 100, 700, 89];
+    const sync = slideAgainstScan({
+      key: "asn:64500",
+      retention,
+      cap,
+      n,
+      spacing,
+      members,
+      every,
+      windows: [retention],
+    });
     assert.equal(sync.read("count", "asn:64500", 3_600_000, 1_000_000 + 8999 * 100), 2000);
   });
 });
