@@ -23,12 +23,13 @@ const upsert = db.prepare(
 // and every commit writes those pages to the WAL again; a transaction of 1,000 rows cost ~26 µs of CPU a row on a
 // file of a million sessions, one of 10,000 ~12 µs (docs/benchmarks.md).
 const writeAll = db.transaction((parts) => {
-  for (const rows of parts) for (const [id, at] of rows) upsert.run(id, at);
+  for (const { ids, ats } of parts) for (let i = 0; i < ids.length; i++) upsert.run(ids[i], ats[i]);
 });
 
 let parts = [];
 parentPort.on("message", (m) => {
-  parts.push(m.rows);
+  // Two columns (last-seen.ts, LastSeenBatch): session ids, and their times in a Float64Array.
+  parts.push(m);
   if (m.more) return;
   const all = parts;
   parts = [];

@@ -7,7 +7,7 @@ import SqliteDatabase from "better-sqlite3";
 import { openStore } from "../store.ts";
 import { makeTestApp } from "../testing/app.ts";
 import { testStores } from "../testing/stores.ts";
-import { createLastSeenWriter, createWorkerLastSeenWrite, LAST_SEEN_SCHEMA } from "./last-seen.ts";
+import { createLastSeenWriter, createWorkerLastSeenWrite, LAST_SEEN_SCHEMA, SLICE } from "./last-seen.ts";
 import { sessionStore } from "./store.ts";
 
 describe("last-seen batches", () => {
@@ -128,12 +128,12 @@ describe("last-seen batches", () => {
     c.exec(LAST_SEEN_SCHEMA);
     c.prepare("insert into session_last_seen (session_id, at) values ('s-7', 99999)").run();
     const w = createWorkerLastSeenWrite(file);
-    const seen = Array.from({ length: 2_500 }, (_, i) => [`s-${i}`, 1000 + i] as const);
-    await w.write(seen);
+    const ids = Array.from({ length: 2_500 }, (_, i) => `s-${i}`);
+    await w.write({ ids, ats: ids.map((_, i) => 1000 + i) });
     assert.equal(c.prepare("select count(*) from session_last_seen").pluck().get(), 2_500);
     assert.equal(c.prepare("select at from session_last_seen where session_id = 's-2499'").pluck().get(), 3499);
     assert.equal(c.prepare("select at from session_last_seen where session_id = 's-7'").pluck().get(), 99999);
-    await w.write([["s-1", 5]]);
+    await w.write({ ids: ["s-1"], ats: [5] });
     assert.equal(c.prepare("select at from session_last_seen where session_id = 's-1'").pluck().get(), 1001);
     await w.close();
     c.close();
@@ -171,13 +171,13 @@ describe("last-seen batches", () => {
             .where("id", "=", id)
             .executeTakeFirstOrThrow()
         ).last_seen_at;
-      await sessionStore.advanceLastSeen(t.app.database.db, [[id, now + 5000]]);
+      await sessionStore.advanceLastSeen(t.app.database.db, { ids: [id], ats: [now + 5000] });
       assert.equal(await read(), now + 5000);
       // Another node's older batch, or a retried one, lands later.
-      await sessionStore.advanceLastSeen(t.app.database.db, [
-        [id, now + 1000],
-        ["no-such-session", now + 9000],
-      ]);
+      await sessionStore.advanceLastSeen(t.app.database.db, {
+        ids: [id, "no-such-session"],
+        ats: [now + 1000, now + 9000],
+      });
       assert.equal(await read(), now + 5000);
       await t.close();
     });
@@ -190,7 +190,7 @@ describe("last-seen batches", () => {
       flushMs: 3_600_000,
       write: async (seen) => {
         if (fail) throw new Error("store away");
-        written.push(...seen.map(([id, at]) => [id, at] as [string, number]));
+        for (let i = 0; i < seen.ids.length; i++) written.push([seen.ids[i]!, seen.ats[i]!]);
       },
     });
     w.note("s1", 100);
@@ -210,5 +210,46 @@ describe("last-seen batches", () => {
     assert.equal(w.pending("s2"), 300);
     await w.close();
     assert.deepEqual(written.at(-1), ["s2", 300], "close writes what is left");
+  });
+
+  it("a flush of many sessions lets the event loop turn, and what is noted meanwhile is neither lost nor taken back", async () => {
+    // Regression: taking a flush's batch and forgetting it ran in one go, a stall of ~50 ms a flush at 130,000
+    // sessions that every request arriving meanwhile waited behind. Now the flush polls between slices — and a session
+    // noted again (or for the first time) while it does so must keep its newer time.
+    const n = 3 * SLICE + 17;
+    const written = new Map<string, number>();
+    const w = createLastSeenWriter({
+      flushMs: 3_600_000,
+      chunk: Number.POSITIVE_INFINITY,
+      // Resolves at once: without the slices, nothing else would run until the flush had forgotten the whole batch.
+      write: async ({ ids, ats }) => {
+        for (let i = 0; i < ids.length; i++) written.set(ids[i]!, ats[i]!);
+      },
+    });
+    for (let i = 0; i < n; i++) w.note(`s${i}`, 1000);
+    let turns = 0;
+    let flushed = false;
+    const during: string[] = [];
+    const tick = () => {
+      if (flushed) return;
+      turns++;
+      // A check while the flush runs: an old session seen again, a new one seen for the first time.
+      const again = `s${turns * 97}`;
+      w.note(again, 2000 + turns);
+      w.note(`new${turns}`, 3000);
+      during.push(again);
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    await w.flush();
+    flushed = true;
+    assert.ok(turns >= 4, `the event loop turned during the flush (${turns} turns)`);
+    for (let i = 0; i < n; i++) assert.ok((written.get(`s${i}`) ?? 0) >= 1000, `s${i} written`);
+    for (const [i, id] of during.entries()) {
+      assert.ok(Math.max(written.get(id) ?? 0, w.pending(id)) >= 2000 + i + 1, `${id}'s later time kept`);
+      assert.ok(Math.max(written.get(`new${i + 1}`) ?? 0, w.pending(`new${i + 1}`)) === 3000, `new${i + 1} kept`);
+    }
+    await w.close();
+    for (const id of during) assert.equal(w.pending(id), 0, "close wrote the rest");
   });
 });

@@ -20,6 +20,7 @@
 
 import { Worker } from "node:worker_threads";
 import type { SideFile } from "../db/database.ts";
+import { pollOnce } from "../shared/clock.ts";
 
 /** How long a noted last-seen time may wait before it is written, by default (ms). */
 export const LAST_SEEN_FLUSH_MS = 5000;
@@ -28,6 +29,19 @@ export const LAST_SEEN_FLUSH_MS = 5000;
 const MAX_PENDING = 500_000;
 /** Sessions per write (one SQLite transaction or one PostgreSQL statement each). */
 const CHUNK = 1000;
+/** Sessions a flush's own loops go through between polls of the event loop (~1–2 ms of work). */
+export const SLICE = 4096;
+
+/**
+ * A batch of last-seen times as two columns, session `ids[i]` seen at `ats[i]`. Columns, not `[id, at]` pairs: a
+ * worker message clones every object it holds through V8's serializer, which records each in an identity map, and a
+ * flush of 100,000 pairs cost ~2.5–3 µs a session on the event loop to post (twice the array of strings and the typed
+ * array's one copy: ~0.1–0.2 µs) and as much again on the writer thread to read (docs/benchmarks.md).
+ */
+export interface LastSeenBatch {
+  ids: readonly string[];
+  ats: ArrayLike<number>;
+}
 
 export interface LastSeenWriter {
   /** Session `id` was seen live at `at`. Never waits. */
@@ -42,7 +56,7 @@ export interface LastSeenWriter {
 
 export function createLastSeenWriter(deps: {
   /** Writes the batch, each session's time only moved forward (sessionStore.advanceLastSeen). */
-  write: (seen: readonly (readonly [string, number])[]) => Promise<void>;
+  write: (seen: LastSeenBatch) => Promise<void>;
   flushMs?: number | undefined;
   /** sessions per `write` call (default CHUNK; Infinity: the whole flush, for a writer that splits it itself) */
   chunk?: number | undefined;
@@ -65,13 +79,30 @@ export function createLastSeenWriter(deps: {
     timer.unref();
   };
 
+  // The loops over a whole flush (100,000 sessions and more at a million distinct sessions) let the event loop poll
+  // every SLICE sessions: done in one go, taking the batch and forgetting it held the loop ~50 ms a flush at 130,000
+  // sessions (bench/last-seen.ts), a stall every flush that requests arriving at a steady rate would queue behind.
   async function writeAll(): Promise<void> {
-    const batch = [...noted];
-    for (let i = 0; i < batch.length; i += chunk)
-      await deps.write(i === 0 && chunk >= batch.length ? batch : batch.slice(i, i + chunk));
+    const ids: string[] = [];
+    const ats: number[] = [];
+    // The sessions noted when the flush began; those noted meanwhile may join (a later time is only more recent).
+    const n = noted.size;
+    const entries = noted.entries();
+    for (let e = entries.next(); !e.done && ids.length < n; e = entries.next()) {
+      ids.push(e.value[0]);
+      ats.push(e.value[1]);
+      if (ids.length % SLICE === 0) await pollOnce();
+    }
+    for (let i = 0; i < ids.length; i += chunk)
+      await deps.write(
+        i === 0 && chunk >= ids.length ? { ids, ats } : { ids: ids.slice(i, i + chunk), ats: ats.slice(i, i + chunk) },
+      );
     // Forget only what was written and not noted again meanwhile. A failed write (thrown above) keeps every time for
     // the retry; writing a chunk twice is harmless, as a time only moves forward.
-    for (const [id, at] of batch) if (noted.get(id) === at) noted.delete(id);
+    for (let i = 0; i < ids.length; i++) {
+      if (noted.get(ids[i]!) === ats[i]) noted.delete(ids[i]!);
+      if ((i + 1) % SLICE === 0) await pollOnce();
+    }
   }
 
   async function flush(): Promise<void> {
@@ -133,7 +164,7 @@ export const lastSeenSideFile: SideFile = {
  * unacknowledged; if it dies, its unacknowledged batches reject and a new thread takes the next ones.
  */
 export function createWorkerLastSeenWrite(file: string): {
-  write: (seen: readonly (readonly [string, number])[]) => Promise<void>;
+  write: (seen: LastSeenBatch) => Promise<void>;
   close: () => Promise<void>;
 } {
   let worker: Worker | null = null;
@@ -168,11 +199,16 @@ export function createWorkerLastSeenWrite(file: string): {
       // Handled now: the thread may die while the batch is still being posted, before `done` is awaited below.
       done.catch(() => {});
       w.ref();
-      for (let i = 0; i < seen.length || i === 0; i += CHUNK) {
-        if (i > 0) await new Promise((r) => setImmediate(r));
+      const { ids, ats } = seen;
+      for (let i = 0; i < ids.length || i === 0; i += CHUNK) {
+        if (i > 0) await pollOnce();
         // The thread died (or was closed) meanwhile: `done` has rejected; the notes stay for the next flush.
         if (worker !== w) break;
-        w.postMessage({ seq: n, rows: seen.slice(i, i + CHUNK), more: i + CHUNK < seen.length });
+        const end = Math.min(i + CHUNK, ids.length);
+        const times = new Float64Array(end - i);
+        for (let j = i; j < end; j++) times[j - i] = ats[j]!;
+        // The typed array's buffer is handed over, not copied again.
+        w.postMessage({ seq: n, ids: ids.slice(i, end), ats: times, more: end < ids.length }, [times.buffer]);
       }
       await done;
     },

@@ -1,13 +1,13 @@
 import type { Db, HotQuery, SyncStatement } from "../db/database.ts";
 import type { EventLog } from "../events/store.ts";
 import type { Notifier } from "../notify/notifier.ts";
-import type { Clock } from "../shared/clock.ts";
+import { type Clock, pollOnce } from "../shared/clock.ts";
 import type { EnrichedContext } from "../shared/context.ts";
 import { newId, newToken, sha256 } from "../shared/crypto.ts";
 import { isoTime } from "../shared/iso-time.ts";
 import { SessionErrors } from "./errors.ts";
 import { createKeptRows } from "./kept-rows.ts";
-import { createLastSeenWriter, createWorkerLastSeenWrite } from "./last-seen.ts";
+import { createLastSeenWriter, createWorkerLastSeenWrite, SLICE as LAST_SEEN_SLICE } from "./last-seen.ts";
 import { type CredentialEpochs, type SessionRow, type SessionWithAccount, sessionStore } from "./store.ts";
 
 export interface SessionView {
@@ -137,8 +137,12 @@ export function createSessionService(deps: SessionDeps) {
     write: workerWrite
       ? async (seen) => {
           await workerWrite.write(seen);
-          if (written.size + seen.length > WRITTEN_MAX) written.clear();
-          for (const [id, at] of seen) if (at > (written.get(id) ?? 0)) written.set(id, at);
+          const { ids, ats } = seen;
+          if (written.size + ids.length > WRITTEN_MAX) written.clear();
+          for (let i = 0; i < ids.length; i++) {
+            if (ats[i]! > (written.get(ids[i]!) ?? 0)) written.set(ids[i]!, ats[i]!);
+            if ((i + 1) % LAST_SEEN_SLICE === 0) await pollOnce();
+          }
         }
       : (seen) => db.transaction().execute((tx) => sessionStore.advanceLastSeen(tx, seen)),
     flushMs: config.sessionLastSeenFlushMs,

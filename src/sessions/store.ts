@@ -1,6 +1,7 @@
 import { CompiledQuery, PostgresAdapter, sql } from "kysely";
 import type { Executor } from "../db/database.ts";
 import type { AccountStatus, SessionsTable } from "../db/schema.ts";
+import type { LastSeenBatch } from "./last-seen.ts";
 
 export type SessionRow = SessionsTable;
 
@@ -145,11 +146,11 @@ export const sessionStore = {
    * than its latest recorded request. Sets nothing else, so it cannot revive an ended session. PostgreSQL: one
    * statement for the batch.
    */
-  async advanceLastSeen(ex: Executor, seen: readonly (readonly [string, number])[]): Promise<void> {
-    if (seen.length === 0) return;
+  async advanceLastSeen(ex: Executor, seen: LastSeenBatch): Promise<void> {
+    const { ids } = seen;
+    if (ids.length === 0) return;
     if (ex.getExecutor().adapter instanceof PostgresAdapter) {
-      const ids = seen.map(([id]) => id);
-      const times = seen.map(([, t]) => t);
+      const times = Array.from(seen.ats);
       await sql`update sessions set last_seen_at = u.t
         from unnest(${ids}::text[], ${times}::int8[]) as u(id, t)
         where sessions.id = u.id and sessions.last_seen_at < u.t`.execute(ex);
@@ -157,7 +158,9 @@ export const sessionStore = {
     }
     // SQLite: a statement per session. One json_each statement for the batch halved the CPU but held the event loop
     // far longer (bench/last-seen.ts, docs/benchmarks.md).
-    for (const [id, t] of seen) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const t = seen.ats[i]!;
       await ex
         .updateTable("sessions")
         .set({ last_seen_at: t })
