@@ -185,6 +185,11 @@ const bt = base ? await mamoriTarget(base.info) : null;
 await measure(...bareTarget, 3);
 await measure(...mt.target, 3, mt.uniform);
 if (bt) await measure(...bt.target, 3, bt.uniform);
+// Then a flush interval, so the warm-ups' last-seen times are written (and each server's writer thread started) before
+// any measured round: all servers share the pinned core, and the first flush after a warm-up (~60,000 sessions at a
+// million) landed in the next target's first round — the bare route's, or with BENCH_BASELINE the other build's,
+// whose first uniform round then measured ~0.27 of the bare route against 0.5–0.7 in its others (2026-12-05).
+await new Promise((r) => setTimeout(r, loadConfig(process.env).sessionLastSeenFlushMs + 1000));
 type Modes = { uniform: Run; zipf: Run; hot: Run };
 const modes = async (t: Target): Promise<Modes> => ({
   uniform: await measure(...t.target, ROUND_SECONDS, t.uniform, t.pid),
