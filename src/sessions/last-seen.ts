@@ -34,9 +34,9 @@ export const SLICE = 4096;
 
 /**
  * A batch of last-seen times as two columns, session `ids[i]` seen at `ats[i]`. Columns, not `[id, at]` pairs: a
- * worker message clones every object it holds through V8's serializer, which records each in an identity map, and a
- * flush of 100,000 pairs cost ~2.5–3 µs a session on the event loop to post (twice the array of strings and the typed
- * array's one copy: ~0.1–0.2 µs) and as much again on the writer thread to read (docs/benchmarks.md).
+ * worker message clones every object it holds through V8's serializer, which records each in an identity map, and
+ * posting a flush as pairs cost ~2.5–3 µs a session on the event loop, as columns (an array of strings, a typed
+ * array) ~0.1–0.2 µs (docs/benchmarks.md); the writer thread reads them back the same way.
  */
 export interface LastSeenBatch {
   ids: readonly string[];
