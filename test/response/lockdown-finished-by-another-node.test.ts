@@ -57,9 +57,11 @@ describe("lockdown-finished-by-another-node", () => {
 
       // The claim lapses: B and C sweep at the same moment; one takes the case, the other waits for it to finish.
       for (const t of [b, c]) t.clock.set(a.clock.now() + leaseMs + 1);
+      // A sweep that reads after the other's claim committed finds nothing to take (seen on PostgreSQL in CI): each
+      // sweep lists the case or nothing, and at least one lists it.
       const [sb, sc] = await Promise.all([b.app.response.sweepLockdowns(), c.app.response.sweepLockdowns()]);
-      assert.deepEqual(sb, [caseId]);
-      assert.deepEqual(sc, [caseId]);
+      for (const s of [sb, sc]) assert.ok(s.length === 0 || (s.length === 1 && s[0] === caseId), String(s));
+      assert.deepEqual([...new Set([...sb, ...sc])], [caseId]);
       await Promise.all([b.app.response.lockdown(caseId), c.app.response.lockdown(caseId)]);
 
       const report = await b.app.response.getCase(caseId);
